@@ -1,0 +1,23 @@
+/// Errors thrown by the Media module. Each case says what failed and with what.
+public enum MediaError: Error, Equatable, CustomStringConvertible {
+    /// No free even/odd port pair was left in the configured range.
+    case portRangeExhausted(min: Int, max: Int)
+    /// A socket call failed with `errno`.
+    case system(call: String, errno: Int32)
+    /// An address could not be parsed as IPv4 or IPv6.
+    case badAddress(String)
+    /// A media stream id is not (or no longer) known to the relay.
+    case unknownStream(UInt64)
+    /// A C library returned an error code.
+    case library(name: String, call: String, code: Int32)
+
+    public var description: String {
+        switch self {
+        case let .portRangeExhausted(min, max): return "no free RTP port pair in \(min)-\(max)"
+        case let .system(call, errno): return "\(call) failed: errno \(errno)"
+        case let .badAddress(a): return "bad media address '\(a)'"
+        case let .unknownStream(id): return "unknown media stream \(id)"
+        case let .library(name, call, code): return "\(name) \(call) failed with code \(code)"
+        }
+    }
+}

@@ -1,0 +1,169 @@
+import CBatonSys
+import Foundation
+import Logging
+import Synchronization
+
+/// The media anchor: allocates ports for a stream's two sides and relays RTP and RTCP
+/// between them on dedicated threads.
+///
+/// ```swift
+/// let relay = try MediaRelay(configuration: .init())
+/// relay.start()
+/// let stream = try relay.allocate()                  // side .a faces the caller, .b the callee
+/// relay.setRemote(stream, side: .a, ip: "127.0.0.1", port: 40000)  // from the caller's SDP
+/// // advertise stream.port(.a) to the caller and stream.port(.b) to the callee
+/// relay.release(stream)
+/// ```
+/// Each side latches on the first packet it receives (symmetric RTP) and then drops
+/// packets from any other source.
+public final class MediaRelay: Sendable {
+    /// Relay settings; every field has the loopback default.
+    public struct Configuration: Sendable, Equatable {
+        /// Address the RTP sockets bind to.
+        public var bindAddress: String = "127.0.0.1"
+        /// Address written into SDP (defaults to `bindAddress`).
+        public var advertisedAddress: String? = nil
+        public var portMin: Int = 20000
+        public var portMax: Int = 29999
+        /// Relay threads; 0 means one per core.
+        public var threads: Int = 1
+        /// Pin relay thread i to CPU (firstCPU + i); nil leaves scheduling to the kernel.
+        public var firstCPU: Int? = nil
+        public init() {}
+        public var sdpAddress: String { advertisedAddress ?? bindAddress }
+    }
+
+    /// Which side of an anchored stream: `a` faces the party that offered, `b` the answerer.
+    public enum Side: String, Sendable, Codable { case a, b }
+
+    public let configuration: Configuration
+    public let pool: PortPool
+    private let threads: [RelayThread]
+    private let streams = Mutex<[UInt64: AnchoredStream]>([:])
+    private let nextID = Atomic<UInt64>(1)
+    private let totals = RelayTotals()
+    /// Counters of streams already released, so totals stay monotonic.
+    private let released = Mutex<StreamStats.Snapshot>(.init())
+    private let logger: Logger
+
+    public init(configuration: Configuration, logger: Logger = Logger(label: "baton.media")) throws(MediaError) {
+        guard configuration.portMin > 0, configuration.portMax <= 65535,
+              configuration.portMax - configuration.portMin >= 1 else {
+            throw .portRangeExhausted(min: configuration.portMin, max: configuration.portMax)
+        }
+        self.configuration = configuration
+        self.logger = logger
+        pool = PortPool(address: configuration.bindAddress, range: configuration.portMin...configuration.portMax)
+        let count = configuration.threads > 0 ? configuration.threads : ProcessInfo.processInfo.activeProcessorCount
+        var ts: [RelayThread] = []
+        for i in 0..<count {
+            ts.append(try RelayThread(index: i, cpu: configuration.firstCPU.map { $0 + i },
+                                      totals: totals, logger: logger))
+        }
+        threads = ts
+    }
+
+    public func start() { threads.forEach { $0.start() } }
+    public func shutdown() { threads.forEach { $0.stop() } }
+
+    /// Allocates an anchored stream: an RTP/RTCP port pair for each side.
+    public func allocate() throws(MediaError) -> AnchoredStream {
+        let a = try pool.allocate()
+        let b: PortPool.Pair
+        do { b = try pool.allocate() } catch { pool.release(a); throw error }
+        let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
+        let thread = threads[Int(id % UInt64(threads.count))]
+        let stream = AnchoredStream(id: id, a: a, b: b, thread: thread.index)
+        streams.withLock { $0[id] = stream }
+        thread.submit(.add(stream.sockets))
+        return stream
+    }
+
+    /// Tells the relay where a side's party said (in SDP) it receives RTP; RTCP goes to port + 1.
+    public func setRemote(_ stream: AnchoredStream, side: Side, ip: String, port: Int, rtcpPort: Int? = nil) throws(MediaError) {
+        guard (0...65535).contains(port) else { throw .badAddress("\(ip):\(port)") }
+        var rtp = baton_addr(), rtcp = baton_addr()
+        guard baton_addr_from_string(&rtp, ip, UInt16(port)) == 0,
+              baton_addr_from_string(&rtcp, ip, UInt16(min(65535, rtcpPort ?? port + 1))) == 0 else {
+            throw .badAddress(ip)
+        }
+        let t = threads[stream.thread]
+        let e = stream.endpoint(side)
+        t.submit(.setRemote(e.rtp, rtp))
+        t.submit(.setRemote(e.rtcp, rtcp))
+    }
+
+    /// Stops relaying the stream; its ports return to the pool once the relay thread has let go.
+    public func release(_ stream: AnchoredStream) {
+        guard streams.withLock({ $0.removeValue(forKey: stream.id) }) != nil else { return }
+        let snap = stream.counters(.a) + stream.counters(.b)
+        released.withLock { $0 = $0 + snap }
+        threads[stream.thread].submit(.remove(stream.sockets, [stream.a.pair, stream.b.pair], pool))
+    }
+
+    public var activeStreams: Int { streams.withLock { $0.count } }
+
+    /// Relay-wide totals since start.
+    public var totalsSnapshot: Totals {
+        Totals(relayedPackets: totals.relayedPackets.load(ordering: .relaxed),
+               relayedBytes: totals.relayedBytes.load(ordering: .relaxed),
+               droppedSource: totals.droppedSource.load(ordering: .relaxed),
+               droppedNoDestination: totals.droppedNoDestination.load(ordering: .relaxed),
+               droppedSendError: totals.droppedSendError.load(ordering: .relaxed))
+    }
+
+    public struct Totals: Sendable, Equatable {
+        public var relayedPackets: UInt64
+        public var relayedBytes: UInt64
+        public var droppedSource: UInt64
+        public var droppedNoDestination: UInt64
+        public var droppedSendError: UInt64
+    }
+}
+
+/// One anchored media stream (one SDP m-line): two sides, each an RTP and an RTCP socket.
+public final class AnchoredStream: Sendable, Hashable {
+    public struct Endpoint: Sendable {
+        let pair: PortPool.Pair
+        let rtp: RelaySocket
+        let rtcp: RelaySocket
+        public var rtpPort: Int { Int(pair.rtpPort) }
+        public var rtcpPort: Int { Int(pair.rtcpPort) }
+    }
+
+    public let id: UInt64
+    let a: Endpoint
+    let b: Endpoint
+    let thread: Int
+
+    init(id: UInt64, a pa: PortPool.Pair, b pb: PortPool.Pair, thread: Int) {
+        self.id = id
+        self.thread = thread
+        let ar = RelaySocket(fd: pa.rtpFD, port: pa.rtpPort, isRTCP: false)
+        let ac = RelaySocket(fd: pa.rtcpFD, port: pa.rtcpPort, isRTCP: true)
+        let br = RelaySocket(fd: pb.rtpFD, port: pb.rtpPort, isRTCP: false)
+        let bc = RelaySocket(fd: pb.rtcpFD, port: pb.rtcpPort, isRTCP: true)
+        ar.peer = br; br.peer = ar; ac.peer = bc; bc.peer = ac
+        a = Endpoint(pair: pa, rtp: ar, rtcp: ac)
+        b = Endpoint(pair: pb, rtp: br, rtcp: bc)
+    }
+
+    var sockets: [RelaySocket] { [a.rtp, a.rtcp, b.rtp, b.rtcp] }
+
+    public func endpoint(_ side: MediaRelay.Side) -> Endpoint { side == .a ? a : b }
+    /// The local RTP port the party on `side` must send to.
+    public func port(_ side: MediaRelay.Side) -> Int { endpoint(side).rtpPort }
+    /// RTP counters of one side (rx = from that side's party, tx = to it).
+    public func rtpCounters(_ side: MediaRelay.Side) -> StreamStats.Snapshot { endpoint(side).rtp.stats.snapshot }
+    /// RTP plus RTCP counters of one side.
+    public func counters(_ side: MediaRelay.Side) -> StreamStats.Snapshot {
+        endpoint(side).rtp.stats.snapshot + endpoint(side).rtcp.stats.snapshot
+    }
+    /// The source address latched for the side's RTP, e.g. "127.0.0.1:40000", if any yet.
+    public func latchedAddress(_ side: MediaRelay.Side) -> String? {
+        endpoint(side).rtp.latchedText.withLock { $0 }
+    }
+
+    public static func == (l: AnchoredStream, r: AnchoredStream) -> Bool { l.id == r.id }
+    public func hash(into h: inout Hasher) { h.combine(id) }
+}

@@ -1,0 +1,61 @@
+import CBatonSys
+import Synchronization
+
+/// One anchored UDP socket: the port a remote party sends to and receives from.
+///
+/// Ownership: created by signaling, then owned by exactly one relay thread, which alone
+/// touches `remote`, `hasRemote`, `latched` and `peer` after registration. Signaling
+/// changes them only through ``RelayThread`` commands. `latchedText` (a lock taken once
+/// per latch, never per packet) and `stats` (atomics) are what signaling reads.
+final class RelaySocket: @unchecked Sendable {
+    let fd: Int32
+    let port: UInt16
+    let isRTCP: Bool
+    /// The socket whose remote party receives what arrives here.
+    unowned(unsafe) var peer: RelaySocket!
+    /// Where this side's remote party is: from SDP until latched, then the learned source.
+    let remote: UnsafeMutablePointer<baton_addr>
+    var hasRemote = false
+    var latched = false
+    /// Slot in the owning thread's socket table (epoll data).
+    var slot: Int = -1
+    let stats = StreamStats()
+    let latchedText = Mutex<String?>(nil)
+
+    init(fd: Int32, port: UInt16, isRTCP: Bool) {
+        self.fd = fd
+        self.port = port
+        self.isRTCP = isRTCP
+        remote = .allocate(capacity: 1)
+        remote.initialize(to: baton_addr())
+    }
+
+    deinit { remote.deallocate() }
+
+    /// Sets the SDP-advertised destination; a changed address unlatches (re-INVITE moved the party).
+    func setExpected(_ addr: baton_addr) {
+        var a = addr
+        let same = hasRemote && withUnsafePointer(to: &a.ss) { baton_addr_equal(remote, $0) } != 0
+        if !same {
+            remote.pointee = addr
+            hasRemote = true
+            latched = false
+        }
+    }
+
+    func latch(_ source: UnsafePointer<sockaddr_storage>) {
+        baton_addr_set(remote, source)
+        hasRemote = true
+        latched = true
+        let text = RelaySocket.describe(remote)
+        latchedText.withLock { $0 = text }
+    }
+
+    static func describe(_ a: UnsafePointer<baton_addr>) -> String? {
+        var buf = [CChar](repeating: 0, count: 64)
+        let port = baton_addr_to_string(a, &buf, 64)
+        guard port >= 0 else { return nil }
+        let ip = String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
+    }
+}

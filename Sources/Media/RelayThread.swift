@@ -1,0 +1,200 @@
+import CBatonSys
+import Foundation
+import Logging
+import Synchronization
+
+/// One dedicated relay thread: an epoll loop over its sockets that receives in batches
+/// (`recvmmsg`) and forwards in batches (`sendmmsg`).
+///
+/// The per-packet path does no allocation, takes no lock, never awaits and calls no
+/// existential: the receive/send buffers and addresses are allocated once per thread,
+/// the socket table is a plain array indexed by the epoll data, and counters are added
+/// once per batch. Signaling talks to the thread only through a command queue that the
+/// thread drains between batches, woken by an eventfd.
+final class RelayThread: @unchecked Sendable {
+    enum Command {
+        case add([RelaySocket])
+        case setRemote(RelaySocket, baton_addr)
+        case remove([RelaySocket], [PortPool.Pair], PortPool)
+    }
+
+    /// Bounds the reads of one socket per wake-up, so one busy socket cannot starve others
+    /// (rtpengine `max_recv_iters`).
+    static let maxRecvIterations = 16
+    private static let wakeData = UInt64.max
+
+    let index: Int
+    private let epoll: Int32
+    private let wake: Int32
+    private let commands = Mutex<[Command]>([])
+    private let running = Atomic<Bool>(true)
+    private var thread: Thread?
+    private let done = DispatchSemaphore(value: 0)
+    // Owned by the relay thread only:
+    private var table: [RelaySocket?] = []
+    private var freeSlots: [Int] = []
+    private let batch: OpaquePointer
+    private let events: UnsafeMutablePointer<UInt64>
+    private let cpu: Int?
+    private let totals: RelayTotals
+    private let logger: Logger
+
+    init(index: Int, cpu: Int?, totals: RelayTotals, logger: Logger) throws(MediaError) {
+        self.index = index
+        self.cpu = cpu
+        self.totals = totals
+        self.logger = logger
+        let ep = baton_epoll_create()
+        guard ep >= 0 else { throw .system(call: "epoll_create1", errno: -ep) }
+        let ev = baton_eventfd()
+        guard ev >= 0 else { close_(ep); throw .system(call: "eventfd", errno: -ev) }
+        guard let b = baton_batch_new() else { throw .system(call: "calloc", errno: ENOMEM) }
+        epoll = ep
+        wake = ev
+        batch = b
+        events = .allocate(capacity: 64)
+        _ = baton_epoll_add(ep, ev, RelayThread.wakeData)
+    }
+
+    deinit {
+        baton_batch_free(batch)
+        events.deallocate()
+        close_(epoll)
+        close_(wake)
+    }
+
+    func start() {
+        let t = Thread { [self] in self.run() }
+        t.name = "baton-relay-\(index)"
+        thread = t
+        t.start()
+    }
+
+    func stop() {
+        guard running.exchange(false, ordering: .acquiringAndReleasing) else { return }
+        baton_eventfd_signal(wake)
+        if thread != nil { done.wait() }
+    }
+
+    func submit(_ c: Command) {
+        commands.withLock { $0.append(c) }
+        baton_eventfd_signal(wake)
+    }
+
+    private func run() {
+        if let cpu { _ = baton_pin_cpu(Int32(cpu)) }
+        while running.load(ordering: .relaxed) {
+            let n = baton_epoll_wait(epoll, events, 64, 200)
+            if n < 0 { logger.error("epoll_wait failed", metadata: ["errno": "\(-n)"]); break }
+            for k in 0..<Int(n) {
+                let data = events[k]
+                if data == RelayThread.wakeData {
+                    baton_eventfd_drain(wake)
+                    applyCommands()
+                    continue
+                }
+                let slot = Int(truncatingIfNeeded: data)
+                guard slot < table.count, let socket = table[slot] else { continue }
+                var iterations = 0
+                while iterations < RelayThread.maxRecvIterations {
+                    let got = baton_batch_recv(socket.fd, batch)
+                    if got <= 0 { break }
+                    forward(from: socket, count: Int(got))
+                    iterations += 1
+                }
+            }
+        }
+        applyCommands()
+        done.signal()
+    }
+
+    /// The hot path: latch or check the source of each datagram, queue it for the peer's
+    /// remote, send the batch with one `sendmmsg`.
+    @inline(__always)
+    private func forward(from socket: RelaySocket, count: Int) {
+        let peer: RelaySocket = socket.peer
+        var queued: Int32 = 0
+        var rxBytes: UInt64 = 0, txBytes: UInt64 = 0, rx: UInt64 = 0
+        var badSource: UInt64 = 0, noDest: UInt64 = 0
+        for i in 0..<Int32(count) {
+            let source = baton_batch_addr(batch, i)!
+            if !socket.latched {
+                socket.latch(source)
+            } else if baton_addr_equal(socket.remote, source) == 0 {
+                badSource &+= 1
+                continue
+            }
+            let len = UInt64(baton_batch_len(batch, i))
+            rx &+= 1
+            rxBytes &+= len
+            guard peer.hasRemote else { noDest &+= 1; continue }
+            baton_batch_queue(batch, i, queued, peer.remote)
+            queued += 1
+            txBytes &+= len
+        }
+        var sent: Int32 = 0
+        if queued > 0 {
+            sent = baton_batch_send(peer.fd, batch, queued)
+            if sent < 0 { sent = 0 }
+            if sent < queued { txBytes = txBytes * UInt64(sent) / UInt64(queued) } // rare: estimate
+        }
+        let stats = socket.stats
+        StreamStats.bump(stats.rxPackets, rx)
+        StreamStats.bump(stats.rxBytes, rxBytes)
+        StreamStats.bump(stats.droppedSource, badSource)
+        StreamStats.bump(stats.droppedNoDestination, noDest)
+        StreamStats.bump(peer.stats.txPackets, UInt64(sent))
+        StreamStats.bump(peer.stats.txBytes, txBytes)
+        StreamStats.bump(peer.stats.droppedSendError, UInt64(queued - sent))
+        totals.add(relayed: UInt64(sent), bytes: txBytes, badSource: badSource,
+                   noDestination: noDest, sendError: UInt64(queued - sent))
+    }
+
+    private func applyCommands() {
+        let pending = commands.withLock { c -> [Command] in
+            let taken = c
+            c.removeAll(keepingCapacity: true)
+            return taken
+        }
+        for c in pending {
+            switch c {
+            case let .add(sockets):
+                for s in sockets {
+                    let slot = freeSlots.popLast() ?? { table.append(nil); return table.count - 1 }()
+                    table[slot] = s
+                    s.slot = slot
+                    let r = baton_epoll_add(epoll, s.fd, UInt64(slot))
+                    if r < 0 { logger.error("epoll_ctl add failed", metadata: ["errno": "\(-r)"]) }
+                }
+            case let .setRemote(s, addr):
+                s.setExpected(addr)
+            case let .remove(sockets, pairs, pool):
+                for s in sockets where s.slot >= 0 {
+                    _ = baton_epoll_del(epoll, s.fd)
+                    table[s.slot] = nil
+                    freeSlots.append(s.slot)
+                    s.slot = -1
+                }
+                for p in pairs { pool.release(p) }
+            }
+        }
+    }
+}
+
+/// Relay-wide totals for `/metrics`, added once per batch.
+final class RelayTotals: Sendable {
+    let relayedPackets = Atomic<UInt64>(0)
+    let relayedBytes = Atomic<UInt64>(0)
+    let droppedSource = Atomic<UInt64>(0)
+    let droppedNoDestination = Atomic<UInt64>(0)
+    let droppedSendError = Atomic<UInt64>(0)
+
+    @inline(__always)
+    func add(relayed: UInt64, bytes: UInt64, badSource: UInt64, noDestination: UInt64, sendError: UInt64) {
+        StreamStats.bump(relayedPackets, relayed)
+        StreamStats.bump(relayedBytes, bytes)
+        StreamStats.bump(droppedSource, badSource)
+        StreamStats.bump(droppedNoDestination, noDestination)
+        StreamStats.bump(droppedSendError, sendError)
+    }
+}

@@ -1,0 +1,52 @@
+import Synchronization
+
+/// Counters of one relay socket (one direction of one side), written by its relay thread
+/// once per batch with relaxed atomics and read by signaling for JSON and metrics.
+public final class StreamStats: Sendable {
+    /// Packets and bytes received from this side's remote party.
+    let rxPackets = Atomic<UInt64>(0)
+    let rxBytes = Atomic<UInt64>(0)
+    /// Packets and bytes sent to this side's remote party.
+    let txPackets = Atomic<UInt64>(0)
+    let txBytes = Atomic<UInt64>(0)
+    /// Packets dropped because they came from another source than the latched one.
+    let droppedSource = Atomic<UInt64>(0)
+    /// Packets dropped because the other side had no destination yet.
+    let droppedNoDestination = Atomic<UInt64>(0)
+    /// Packets the kernel refused to send.
+    let droppedSendError = Atomic<UInt64>(0)
+
+    init() {}
+
+    @inline(__always) static func bump(_ a: borrowing Atomic<UInt64>, _ n: UInt64) {
+        if n != 0 { a.add(n, ordering: .relaxed) }
+    }
+
+    var snapshot: Snapshot {
+        Snapshot(
+            rxPackets: rxPackets.load(ordering: .relaxed), rxBytes: rxBytes.load(ordering: .relaxed),
+            txPackets: txPackets.load(ordering: .relaxed), txBytes: txBytes.load(ordering: .relaxed),
+            droppedSource: droppedSource.load(ordering: .relaxed),
+            droppedNoDestination: droppedNoDestination.load(ordering: .relaxed),
+            droppedSendError: droppedSendError.load(ordering: .relaxed))
+    }
+
+    /// A copy of the counters at one moment.
+    public struct Snapshot: Sendable, Equatable, Codable {
+        public var rxPackets: UInt64 = 0
+        public var rxBytes: UInt64 = 0
+        public var txPackets: UInt64 = 0
+        public var txBytes: UInt64 = 0
+        public var droppedSource: UInt64 = 0
+        public var droppedNoDestination: UInt64 = 0
+        public var droppedSendError: UInt64 = 0
+
+        public static func + (a: Snapshot, b: Snapshot) -> Snapshot {
+            Snapshot(rxPackets: a.rxPackets + b.rxPackets, rxBytes: a.rxBytes + b.rxBytes,
+                     txPackets: a.txPackets + b.txPackets, txBytes: a.txBytes + b.txBytes,
+                     droppedSource: a.droppedSource + b.droppedSource,
+                     droppedNoDestination: a.droppedNoDestination + b.droppedNoDestination,
+                     droppedSendError: a.droppedSendError + b.droppedSendError)
+        }
+    }
+}

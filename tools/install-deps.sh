@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Baton needs to build (C libraries behind the shims)
+# and, with --test, the real peers the interop tests drive.
+# Idempotent: installs only what is missing. Must run as root (or with sudo).
+set -euo pipefail
+
+BUILD_PKGS=(pkg-config libosip2-dev libsrtp2-dev libopus-dev libortp-dev libsqlite3-dev)
+TEST_PKGS=(sip-tester baresip-core procps iproute2)
+
+want=("${BUILD_PKGS[@]}")
+if [[ "${1:-}" == "--test" ]]; then want+=("${TEST_PKGS[@]}"); fi
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "install-deps: all present (${want[*]})"
+fi
