@@ -1,0 +1,259 @@
+import COSIP2
+
+/// A SIP request or response, parsed and serialized by libosip2.
+///
+/// ```swift
+/// let invite = try SIPMessage.parse(Array(text.utf8))
+/// invite.method            // "INVITE"
+/// invite.callID            // "a84b4c76e66710"
+/// let ringing = try invite.makeResponse(180, "Ringing", toTag: "x1")
+/// let wire = try ringing.serialize()
+/// ```
+/// The type owns its `osip_message_t` and frees it in `deinit`. It is not thread-safe:
+/// a message lives on the SIP event loop.
+public final class SIPMessage: CustomStringConvertible {
+    let raw: UnsafeMutablePointer<osip_message_t>
+
+    private static let parserReady: Void = { _ = parser_init() }()
+
+    private init(raw: UnsafeMutablePointer<osip_message_t>) { self.raw = raw }
+
+    deinit { osip_message_free(raw) }
+
+    private static func fresh() -> SIPMessage {
+        _ = parserReady
+        var m: UnsafeMutablePointer<osip_message_t>?
+        osip_message_init(&m)
+        return SIPMessage(raw: m!)
+    }
+
+    /// Parses one whole message (a UDP datagram or a TCP-framed message).
+    public static func parse(_ bytes: [UInt8], maxSize: Int = 65535) throws(SIPError) -> SIPMessage {
+        guard bytes.count <= maxSize else { throw .tooLarge(bytes.count) }
+        guard let headerEnd = SIPFraming.headerEnd(bytes) else { throw .malformed("no end of headers") }
+        guard bytes.first.map({ $0 >= 0x41 && $0 <= 0x5A }) == true else { throw .malformed("no request or status line") }
+        let m = fresh()
+        let r = bytes.withUnsafeBufferPointer { buf in
+            buf.withMemoryRebound(to: CChar.self) { osip_message_parse(m.raw, $0.baseAddress, $0.count) }
+        }
+        guard r == 0 else { throw .malformed("libosip2 rejected the message") }
+        try m.validate(received: bytes.count - headerEnd)
+        return m
+    }
+
+    private func validate(received: Int) throws(SIPError) {
+        if isRequest {
+            guard raw.pointee.req_uri != nil else { throw .malformed("bad Request-URI") }
+        }
+        guard baton_osip_via_count(raw) > 0 else { throw .missingHeader("Via") }
+        guard raw.pointee.from != nil else { throw .missingHeader("From") }
+        guard raw.pointee.to != nil else { throw .missingHeader("To") }
+        guard raw.pointee.call_id != nil else { throw .missingHeader("Call-ID") }
+        guard let n = cseqNumber, let cm = cseqMethod else { throw .missingHeader("CSeq") }
+        _ = n
+        if let method, cm.uppercased() != method.uppercased() { throw .malformed("CSeq method \(cm) differs from \(method)") }
+        let declared = Int(baton_osip_content_length(raw))
+        if declared > received { throw .badContentLength(declared: declared, received: received) }
+        if declared < 0 && received > 0 && baton_osip_body_count(raw) == 0 {
+            // A body without Content-Length on UDP: accepted by RFC 3261 §18.3, libosip2 keeps it.
+        }
+    }
+
+    /// Serializes to wire bytes.
+    public func serialize() throws(SIPError) -> [UInt8] {
+        var dest: UnsafeMutablePointer<CChar>?
+        var len = 0
+        _ = osip_message_force_update(raw)
+        guard osip_message_to_str(raw, &dest, &len) == 0, let dest else { throw .serialize("osip_message_to_str failed") }
+        defer { baton_osip_free(dest) }
+        return dest.withMemoryRebound(to: UInt8.self, capacity: len) { Array(UnsafeBufferPointer(start: $0, count: len)) }
+    }
+
+    public var description: String {
+        (try? serialize()).map { String(decoding: $0, as: UTF8.self) } ?? "<unserializable SIP message>"
+    }
+
+    /// A deep copy.
+    public func clone() -> SIPMessage {
+        var copy: UnsafeMutablePointer<osip_message_t>?
+        osip_message_clone(raw, &copy)
+        return SIPMessage(raw: copy!)
+    }
+
+    // MARK: Start line
+
+    public var isRequest: Bool { baton_osip_is_request(raw) != 0 }
+    public var method: String? { raw.pointee.sip_method.map { String(cString: $0) } }
+    public var statusCode: Int { Int(raw.pointee.status_code) }
+    public var reasonPhrase: String? { raw.pointee.reason_phrase.map { String(cString: $0) } }
+
+    public var requestURI: SIPURI? { SIPURI(baton_osip_req_uri_ptr(raw)) }
+    /// Changes the method of a request (the CSeq method is set separately).
+    public func setMethod(_ method: String) {
+        baton_osip_free(raw.pointee.sip_method)
+        raw.pointee.sip_method = osip_strdup(method)
+    }
+    public func setRequestURI(_ uri: String) throws(SIPError) {
+        guard baton_osip_set_req_uri(raw, uri) == 0 else { throw .malformed("bad URI \(uri)") }
+    }
+
+    // MARK: Dialog headers
+
+    public var callID: String? { take(baton_osip_call_id(raw)) }
+    public var from: String? { take(baton_osip_from(raw)) }
+    public var to: String? { take(baton_osip_to(raw)) }
+    public var fromTag: String? { take(baton_osip_from_tag(raw)) }
+    public var toTag: String? { take(baton_osip_to_tag(raw)) }
+    public var fromURI: SIPURI? { SIPURI(baton_osip_from_uri(raw)) }
+    public var toURI: SIPURI? { SIPURI(baton_osip_to_uri(raw)) }
+    public var cseqNumber: UInt32? { take(baton_osip_cseq_number(raw)).flatMap { UInt32($0) } }
+    public var cseqMethod: String? { take(baton_osip_cseq_method(raw)) }
+
+    public func setToTag(_ tag: String) { _ = baton_osip_set_to_tag(raw, tag) }
+    public func setFrom(_ value: String) throws(SIPError) {
+        guard baton_osip_replace_from(raw, value) == 0 else { throw .malformed("bad From \(value)") }
+    }
+    public func setTo(_ value: String) throws(SIPError) {
+        guard baton_osip_replace_to(raw, value) == 0 else { throw .malformed("bad To \(value)") }
+    }
+    public func setCallID(_ value: String) throws(SIPError) {
+        guard baton_osip_replace_call_id(raw, value) == 0 else { throw .malformed("bad Call-ID \(value)") }
+    }
+    public func setCSeq(_ number: UInt32, _ method: String) throws(SIPError) {
+        guard baton_osip_replace_cseq(raw, "\(number) \(method)") == 0 else { throw .malformed("bad CSeq") }
+    }
+
+    // MARK: Via
+
+    public var viaCount: Int { Int(baton_osip_via_count(raw)) }
+    public func via(_ i: Int) -> String? { take(baton_osip_via(raw, Int32(i))) }
+    public func viaParameter(_ i: Int, _ name: String) -> String? { take(baton_osip_via_param(raw, Int32(i), name)) }
+    public var topViaBranch: String? { viaParameter(0, "branch") }
+    public var topViaHost: String? { take(baton_osip_via_host(raw, 0)) }
+    public var topViaPort: Int { Int(baton_osip_via_port(raw, 0)) }
+    public var topViaTransport: String? { take(baton_osip_via_protocol(raw, 0)) }
+    public func setTopViaParameter(_ name: String, _ value: String?) { _ = baton_osip_via_set_param(raw, 0, name, value) }
+    public func prependVia(_ via: String) throws(SIPError) {
+        guard baton_osip_prepend_via(raw, via) == 0 else { throw .malformed("bad Via \(via)") }
+    }
+    public func removeTopVia() { _ = baton_osip_remove_via(raw, 0) }
+    public func removeAllVias() { _ = baton_osip_remove_all_vias(raw) }
+
+    // MARK: Contact, routes and other headers
+
+    public var contactCount: Int { Int(baton_osip_contact_count(raw)) }
+    public func contact(_ i: Int) -> String? { take(baton_osip_contact(raw, Int32(i))) }
+    public func contactURI(_ i: Int) -> SIPURI? { SIPURI(baton_osip_contact_uri(raw, Int32(i))) }
+    public func contactParameter(_ i: Int, _ name: String) -> String? { take(baton_osip_contact_param(raw, Int32(i), name)) }
+    public func setContact(_ value: String) throws(SIPError) {
+        baton_osip_remove_contacts(raw)
+        guard osip_message_set_contact(raw, value) == 0 else { throw .malformed("bad Contact \(value)") }
+    }
+    public func removeContacts() { baton_osip_remove_contacts(raw) }
+    public func removeRoutes() { baton_osip_remove_routes(raw) }
+    public var recordRoutes: [String] {
+        (0..<Int(baton_osip_record_route_count(raw))).compactMap { take(baton_osip_record_route(raw, Int32($0))) }
+    }
+
+    /// A header libosip2 keeps as generic (Expires, Max-Forwards, Retry-After, ...).
+    public func header(_ name: String) -> String? { take(baton_osip_header(raw, name.lowercased(), 0)) }
+    public func setHeader(_ name: String, _ value: String) {
+        baton_osip_remove_header(raw, name.lowercased())
+        _ = osip_message_set_header(raw, name, value)
+    }
+    public func removeHeader(_ name: String) { baton_osip_remove_header(raw, name.lowercased()) }
+
+    // MARK: Body
+
+    public var contentType: String? { take(baton_osip_content_type(raw)) }
+    public var body: [UInt8] {
+        var len = 0
+        guard let p = baton_osip_body(raw, &len), len > 0 else { return [] }
+        return p.withMemoryRebound(to: UInt8.self, capacity: len) { Array(UnsafeBufferPointer(start: $0, count: len)) }
+    }
+    /// Replaces the body (empty removes it) and sets Content-Type and Content-Length.
+    public func setBody(_ bytes: [UInt8], contentType: String?) {
+        baton_osip_clear_body(raw)
+        if !bytes.isEmpty {
+            _ = bytes.withUnsafeBufferPointer { b in
+                b.withMemoryRebound(to: CChar.self) { osip_message_set_body(raw, $0.baseAddress, $0.count) }
+            }
+            if let contentType { _ = osip_message_set_content_type(raw, contentType) }
+        }
+        _ = osip_message_set_content_length(raw, "\(bytes.count)")
+    }
+
+    // MARK: Building
+
+    /// A response to this request with Via, From, To, Call-ID and CSeq copied (RFC 3261 §8.2.6).
+    public func makeResponse(_ status: Int, _ reason: String, toTag: String? = nil) -> SIPMessage {
+        let r = SIPMessage.fresh()
+        _ = baton_osip_set_status(r.raw, Int32(status), reason)
+        _ = baton_osip_copy_dialog_headers(r.raw, raw)
+        if let toTag, r.toTag == nil { r.setToTag(toTag) }
+        r.setBody([], contentType: nil)
+        return r
+    }
+
+    /// A new request with the given start line and headers (values as on the wire).
+    public static func request(method: String, uri: String, via: String, from: String, to: String,
+                               callID: String, cseq: UInt32, contact: String?, maxForwards: Int = 70) throws(SIPError) -> SIPMessage {
+        let m = fresh()
+        guard baton_osip_set_request_line(m.raw, method, uri) == 0 else { throw .malformed("bad Request-URI \(uri)") }
+        try m.prependVia(via)
+        guard osip_message_set_from(m.raw, from) == 0 else { throw .malformed("bad From \(from)") }
+        guard osip_message_set_to(m.raw, to) == 0 else { throw .malformed("bad To \(to)") }
+        guard osip_message_set_call_id(m.raw, callID) == 0 else { throw .malformed("bad Call-ID") }
+        try m.setCSeq(cseq, method)
+        if let contact { try m.setContact(contact) }
+        m.setHeader("Max-Forwards", "\(maxForwards)")
+        m.setBody([], contentType: nil)
+        return m
+    }
+}
+
+/// Takes ownership of a libosip2-allocated C string.
+@inline(__always) func take(_ p: UnsafeMutablePointer<CChar>?) -> String? {
+    guard let p else { return nil }
+    defer { baton_osip_free(p) }
+    return String(cString: p)
+}
+
+/// The parts of a SIP URI Baton routes on.
+public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
+    public var user: String?
+    public var host: String
+    public var port: Int?
+    public var transport: String?
+    /// The URI as libosip2 serialized it.
+    public var text: String
+
+    init?(_ p: UnsafePointer<osip_uri_t>?) {
+        guard let p, let host = take(baton_osip_uri_host(p)), let text = take(baton_osip_uri_str(p)) else { return nil }
+        self.host = host
+        self.user = take(baton_osip_uri_user(p))
+        let port = Int(baton_osip_uri_port(p))
+        self.port = port > 0 ? port : nil
+        self.transport = take(baton_osip_uri_transport(p))?.lowercased()
+        self.text = text
+    }
+
+    /// Address-of-record key: "user@host" (lower-cased host).
+    public var aor: String { (user.map { "\($0)@" } ?? "") + host.lowercased() }
+    public var description: String { text }
+}
+
+/// Finds message boundaries on a byte stream (TCP) and the end of the header block.
+/// This is framing only; libosip2 parses the message itself.
+public enum SIPFraming {
+    /// Index just past the blank line ending the headers, if present.
+    public static func headerEnd(_ b: [UInt8]) -> Int? {
+        guard b.count >= 4 else { return nil }
+        var i = 0
+        while i + 3 < b.count {
+            if b[i] == 13 && b[i + 1] == 10 && b[i + 2] == 13 && b[i + 3] == 10 { return i + 4 }
+            i += 1
+        }
+        return nil
+    }
+}

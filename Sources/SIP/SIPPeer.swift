@@ -1,0 +1,24 @@
+/// Transport of a SIP hop.
+public enum SIPTransportKind: String, Sendable, Codable, CaseIterable {
+    case udp, tcp
+    /// The Via transport token ("UDP", "TCP").
+    public var viaToken: String { rawValue.uppercased() }
+}
+
+/// The far end of one hop: where a message came from or goes to.
+///
+/// ```swift
+/// let peer = SIPPeer(transport: .udp, host: "127.0.0.1", port: 5062)
+/// ```
+public struct SIPPeer: Sendable, Hashable, CustomStringConvertible {
+    public var transport: SIPTransportKind
+    public var host: String
+    public var port: Int
+    public init(transport: SIPTransportKind, host: String, port: Int) {
+        self.transport = transport
+        self.host = host
+        self.port = port
+    }
+    public var description: String { "\(transport.rawValue):\(host.contains(":") ? "[\(host)]" : host):\(port)" }
+    var isReliable: Bool { transport == .tcp }
+}

@@ -1,0 +1,72 @@
+import COSIP2
+
+/// An SDP body (RFC 4566), parsed and serialized by libosip2's `sdp_message`.
+///
+/// ```swift
+/// let sdp = try SessionDescription(parsing: invite.body)
+/// sdp.media[0].port                       // 6000, from "m=audio 6000 RTP/AVP 0"
+/// try sdp.anchor(media: 0, address: "127.0.0.1", port: 20000)
+/// invite.setBody(try sdp.serialize(), contentType: "application/sdp")
+/// ```
+public final class SessionDescription {
+    let raw: UnsafeMutablePointer<sdp_message_t>
+
+    /// One m= line and the connection address that applies to it.
+    public struct Media: Sendable, Equatable {
+        public var kind: String
+        public var port: Int
+        public var proto: String
+        public var address: String
+        public var rtcpPort: Int?
+    }
+
+    public init(parsing bytes: [UInt8]) throws(SIPError) {
+        guard !bytes.isEmpty else { throw .badSDP("empty body") }
+        var s: UnsafeMutablePointer<sdp_message_t>?
+        guard sdp_message_init(&s) == 0, let s else { throw .badSDP("sdp_message_init failed") }
+        raw = s
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard sdp_message_parse(s, text) == 0 else { throw .badSDP("libosip2 could not parse it") }
+        let m = media
+        guard !m.isEmpty else { throw .badSDP("no m= line") }
+        for item in m {
+            guard item.port >= 0 && item.port <= 65535 else { throw .badSDP("port \(item.port) out of range") }
+            guard SessionDescription.isIPAddress(item.address) else { throw .badSDP("bad connection address '\(item.address)'") }
+        }
+    }
+
+    deinit { sdp_message_free(raw) }
+
+    /// The media lines with their effective connection addresses.
+    public var media: [Media] {
+        (0..<Int(baton_sdp_media_count(raw))).compactMap { i -> Media? in
+            let i32 = Int32(i)
+            guard let kind = baton_sdp_media_field(raw, i32, 0), let port = baton_sdp_media_field(raw, i32, 1) else { return nil }
+            let proto = baton_sdp_media_field(raw, i32, 2).map { String(cString: $0) } ?? ""
+            let addr = (baton_sdp_media_caddr(raw, i32) ?? baton_sdp_session_caddr(raw)).map { String(cString: $0) } ?? ""
+            let rtcp = Int(baton_sdp_media_rtcp_port(raw, i32))
+            return Media(kind: String(cString: kind), port: Int(String(cString: port).split(separator: "/").first ?? "") ?? -1,
+                         proto: proto, address: addr, rtcpPort: rtcp > 0 ? rtcp : nil)
+        }
+    }
+
+    /// Points media `index` at an anchored address and port (c=, o=, m= and a=rtcp: rewritten).
+    public func anchor(media index: Int, address: String, port: Int) throws(SIPError) {
+        let type = address.contains(":") ? "IP6" : "IP4"
+        guard baton_sdp_anchor(raw, Int32(index), address, type, Int32(port)) == 0 else { throw .badSDP("no media \(index)") }
+    }
+
+    public func serialize() throws(SIPError) -> [UInt8] {
+        var dest: UnsafeMutablePointer<CChar>?
+        guard sdp_message_to_str(raw, &dest) == 0, let dest else { throw .serialize("sdp_message_to_str failed") }
+        defer { baton_osip_free(dest) }
+        return Array(String(cString: dest).utf8)
+    }
+
+    /// True for a dotted IPv4 or an IPv6 literal (0.0.0.0, the RFC 2543 hold address, included).
+    public static func isIPAddress(_ s: String) -> Bool {
+        if s.contains(":") { return s.allSatisfy { $0.isHexDigit || $0 == ":" || $0 == "." } && s.count >= 2 }
+        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts.allSatisfy { p in p.count <= 3 && !p.isEmpty && p.allSatisfy(\.isNumber) && Int(p)! <= 255 }
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+import Testing
+@testable import Media
+
+/// A plain UDP socket for the test's parties.
+final class Party {
+    let fd: Int32
+    let port: Int
+    init() throws {
+        fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var a = addr
+        _ = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        port = Int(UInt16(bigEndian: a.sin_port))
+        var tv = timeval(tv_sec: 0, tv_usec: 200_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+    deinit { close(fd) }
+    func send(_ bytes: [UInt8], to port: Int) {
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = UInt16(port).bigEndian
+        _ = withUnsafePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, bytes, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+    }
+    func receive() -> [UInt8]? {
+        var buf = [UInt8](repeating: 0, count: 2048)
+        let n = recv(fd, &buf, buf.count, 0)
+        return n > 0 ? Array(buf.prefix(n)) : nil
+    }
+}
+
+func waitUntil(_ timeout: Duration = .seconds(2), _ cond: () -> Bool) -> Bool {
+    let end = ContinuousClock.now + timeout
+    while ContinuousClock.now < end { if cond() { return true }; usleep(2000) }
+    return cond()
+}
+
+@Suite(.serialized) struct MediaRelayTests {
+    func makeRelay(_ lo: Int) throws -> MediaRelay {
+        var c = MediaRelay.Configuration()
+        c.portMin = lo
+        c.portMax = lo + 99
+        let r = try MediaRelay(configuration: c)
+        r.start()
+        return r
+    }
+
+    @Test func relaysBothDirectionsAndLatches() throws {
+        let relay = try makeRelay(31000)
+        defer { relay.shutdown() }
+        let stream = try relay.allocate()
+        let caller = try Party(), callee = try Party(), intruder = try Party()
+        try relay.setRemote(stream, side: .a, ip: "127.0.0.1", port: caller.port)
+        try relay.setRemote(stream, side: .b, ip: "127.0.0.1", port: callee.port)
+        usleep(20_000)
+        for i in 0..<50 {
+            caller.send([0x80, 0, 0, UInt8(i)] + [UInt8](repeating: 1, count: 16), to: stream.port(.a))
+            #expect(callee.receive()?[3] == UInt8(i))
+            callee.send([0x80, 0, 0, UInt8(i)] + [UInt8](repeating: 2, count: 16), to: stream.port(.b))
+            #expect(caller.receive()?[3] == UInt8(i))
+        }
+        // A third party hitting the latched port is dropped, not forwarded.
+        intruder.send([0x80, 0, 0, 99], to: stream.port(.a))
+        #expect(callee.receive() == nil)
+        #expect(waitUntil { stream.rtpCounters(.a).droppedSource == 1 })
+        #expect(stream.rtpCounters(.a).rxPackets == 50)
+        #expect(stream.rtpCounters(.b).txPackets == 50)
+        #expect(stream.rtpCounters(.b).rxPackets == 50)
+        #expect(stream.rtpCounters(.a).txPackets == 50)
+        #expect(stream.latchedAddress(.a) == "127.0.0.1:\(caller.port)")
+        #expect(relay.totalsSnapshot.relayedPackets == 100)
+    }
+
+    @Test func latchesToRealSourceWhenSDPDiffers() throws {
+        let relay = try makeRelay(31200)
+        defer { relay.shutdown() }
+        let stream = try relay.allocate()
+        let caller = try Party(), callee = try Party()
+        // The caller advertised a port it does not send from (NAT-like): latching learns the real one.
+        try relay.setRemote(stream, side: .a, ip: "127.0.0.1", port: 9)
+        try relay.setRemote(stream, side: .b, ip: "127.0.0.1", port: callee.port)
+        usleep(20_000)
+        caller.send([0x80, 0, 0, 1], to: stream.port(.a))
+        #expect(callee.receive() == [0x80, 0, 0, 1])
+        callee.send([0x80, 0, 0, 2], to: stream.port(.b))
+        #expect(caller.receive() == [0x80, 0, 0, 2])
+    }
+
+    @Test func rtcpIsRelayedOnTheOddPort() throws {
+        let relay = try makeRelay(31400)
+        defer { relay.shutdown() }
+        let stream = try relay.allocate()
+        let caller = try Party(), callee = try Party()
+        try relay.setRemote(stream, side: .b, ip: "127.0.0.1", port: callee.port - 1, rtcpPort: callee.port)
+        usleep(20_000)
+        caller.send([0x81, 200, 0, 1], to: stream.endpoint(.a).rtcpPort)
+        #expect(callee.receive() == [0x81, 200, 0, 1])
+        #expect(stream.endpoint(.a).rtcpPort == stream.port(.a) + 1)
+        #expect(stream.port(.a) % 2 == 0)
+    }
+
+    @Test func portsReturnToThePool() throws {
+        let relay = try makeRelay(31600)
+        defer { relay.shutdown() }
+        let s1 = try relay.allocate()
+        let s2 = try relay.allocate()
+        #expect(relay.pool.pairsInUse == 4)
+        relay.release(s1)
+        relay.release(s2)
+        #expect(waitUntil { relay.pool.pairsInUse == 0 })
+        #expect(relay.activeStreams == 0)
+    }
+
+    @Test func exhaustedRangeThrows() throws {
+        var c = MediaRelay.Configuration()
+        c.portMin = 31800
+        c.portMax = 31803   // two pairs: one stream
+        let relay = try MediaRelay(configuration: c)
+        relay.start()
+        defer { relay.shutdown() }
+        _ = try relay.allocate()
+        #expect(throws: MediaError.self) { _ = try relay.allocate() }
+    }
+}
