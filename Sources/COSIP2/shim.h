@@ -59,6 +59,12 @@ static inline char *baton_osip_to_tag(const osip_message_t *m) { return baton_os
 static inline int baton_osip_set_to_tag(osip_message_t *m, const char *tag) {
     if (!m->to) return -1; return osip_to_set_tag(m->to, osip_strdup(tag));
 }
+static inline int baton_osip_set_from_tag(osip_message_t *m, const char *tag) {
+    osip_generic_param_t *p = NULL;
+    if (!m->from) return -1;
+    if (osip_from_get_tag(m->from, &p) == 0 && p) { if (p->gvalue) osip_free(p->gvalue); p->gvalue = osip_strdup(tag); return 0; }
+    return osip_from_set_tag(m->from, osip_strdup(tag));
+}
 /// Replaces From/To entirely.
 static inline int baton_osip_replace_from(osip_message_t *m, const char *v) {
     if (m->from) { osip_from_free(m->from); m->from = NULL; } return osip_message_set_from(m, v);

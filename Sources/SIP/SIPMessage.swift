@@ -1,4 +1,5 @@
 import COSIP2
+import Foundation
 
 /// A SIP request or response, parsed and serialized by libosip2.
 ///
@@ -27,36 +28,38 @@ public final class SIPMessage: CustomStringConvertible {
         return SIPMessage(raw: m!)
     }
 
-    /// Parses one whole message (a UDP datagram or a TCP-framed message).
+    /// Parses and validates one whole message (a UDP datagram or a TCP-framed message).
     public static func parse(_ bytes: [UInt8], maxSize: Int = 65535) throws(SIPError) -> SIPMessage {
+        let m = try parseUnvalidated(bytes, maxSize: maxSize)
+        try m.validate(received: bytes.count - (SIPFraming.headerEnd(bytes) ?? bytes.count))
+        return m
+    }
+
+    /// Parses without the mandatory-header checks, so a server can still answer a request
+    /// that fails them (call ``validate(received:)`` next).
+    public static func parseUnvalidated(_ bytes: [UInt8], maxSize: Int = 65535) throws(SIPError) -> SIPMessage {
         guard bytes.count <= maxSize else { throw .tooLarge(bytes.count) }
-        guard let headerEnd = SIPFraming.headerEnd(bytes) else { throw .malformed("no end of headers") }
+        guard SIPFraming.headerEnd(bytes) != nil else { throw .malformed("no end of headers") }
         guard bytes.first.map({ $0 >= 0x41 && $0 <= 0x5A }) == true else { throw .malformed("no request or status line") }
         let m = fresh()
         let r = bytes.withUnsafeBufferPointer { buf in
             buf.withMemoryRebound(to: CChar.self) { osip_message_parse(m.raw, $0.baseAddress, $0.count) }
         }
         guard r == 0 else { throw .malformed("libosip2 rejected the message") }
-        try m.validate(received: bytes.count - headerEnd)
+        if m.isRequest, m.raw.pointee.req_uri == nil { throw .malformed("bad Request-URI") }
         return m
     }
 
-    private func validate(received: Int) throws(SIPError) {
-        if isRequest {
-            guard raw.pointee.req_uri != nil else { throw .malformed("bad Request-URI") }
-        }
+    /// Checks the headers RFC 3261 §8.1.1 requires and Content-Length against `received` body bytes.
+    public func validate(received: Int) throws(SIPError) {
         guard baton_osip_via_count(raw) > 0 else { throw .missingHeader("Via") }
         guard raw.pointee.from != nil else { throw .missingHeader("From") }
         guard raw.pointee.to != nil else { throw .missingHeader("To") }
         guard raw.pointee.call_id != nil else { throw .missingHeader("Call-ID") }
-        guard let n = cseqNumber, let cm = cseqMethod else { throw .missingHeader("CSeq") }
-        _ = n
+        guard cseqNumber != nil, let cm = cseqMethod else { throw .missingHeader("CSeq") }
         if let method, cm.uppercased() != method.uppercased() { throw .malformed("CSeq method \(cm) differs from \(method)") }
         let declared = Int(baton_osip_content_length(raw))
         if declared > received { throw .badContentLength(declared: declared, received: received) }
-        if declared < 0 && received > 0 && baton_osip_body_count(raw) == 0 {
-            // A body without Content-Length on UDP: accepted by RFC 3261 §18.3, libosip2 keeps it.
-        }
     }
 
     /// Serializes to wire bytes.
@@ -149,6 +152,12 @@ public final class SIPMessage: CustomStringConvertible {
         baton_osip_remove_contacts(raw)
         guard osip_message_set_contact(raw, value) == 0 else { throw .malformed("bad Contact \(value)") }
     }
+    /// Adds a Contact after the existing ones.
+    public func addContact(_ value: String) throws(SIPError) {
+        guard osip_message_set_contact(raw, value) == 0 else { throw .malformed("bad Contact \(value)") }
+    }
+    /// Replaces the From tag (a B2BUA's new leg).
+    public func setFromTag(_ tag: String) { _ = baton_osip_set_from_tag(raw, tag) }
     public func removeContacts() { baton_osip_remove_contacts(raw) }
     public func removeRoutes() { baton_osip_remove_routes(raw) }
     public var recordRoutes: [String] {
@@ -246,6 +255,20 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
 /// Finds message boundaries on a byte stream (TCP) and the end of the header block.
 /// This is framing only; libosip2 parses the message itself.
 public enum SIPFraming {
+    /// The Content-Length of a header block (long or compact form), 0 when absent, nil when unreadable.
+    /// Only a stream transport needs it before libosip2 sees the message (RFC 3261 §18.3).
+    public static func contentLength(headers b: ArraySlice<UInt8>) -> Int? {
+        let text = String(decoding: b, as: UTF8.self)
+        for line in text.split(separator: "\r\n") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            let name = line[..<colon].trimmingCharacters(in: .whitespaces).lowercased()
+            if name == "content-length" || name == "l" {
+                return Int(line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+            }
+        }
+        return 0
+    }
+
     /// Index just past the blank line ending the headers, if present.
     public static func headerEnd(_ b: [UInt8]) -> Int? {
         guard b.count >= 4 else { return nil }

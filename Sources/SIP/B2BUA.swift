@@ -1,0 +1,460 @@
+import Foundation
+import Logging
+import NIOCore
+
+/// Which leg of a B2BUA call: the caller (A, Baton is its UAS) or the callee (B, Baton is its UAC).
+public enum CallSide: String, Sendable, Codable {
+    case caller, callee
+    public var other: CallSide { self == .caller ? .callee : .caller }
+}
+
+/// What the B2BUA reports about a call's life.
+public enum CallEvent: Sendable {
+    case started(id: String, from: String, to: String, callerCallID: String, callerPeer: SIPPeer)
+    case routed(id: String, calleeCallID: String, calleePeer: SIPPeer)
+    case answered(id: String)
+    case ended(id: String, by: CallSide?, reason: String)
+}
+
+/// What the B2BUA needs from the layer above it: media anchoring and call bookkeeping.
+/// Called on the SIP event loop; implementations must not block.
+public protocol B2BUADelegate: AnyObject {
+    /// Anchors the media of an SDP body that `side` sent and rewrites it, in place, for the other side.
+    func anchor(call: String, from side: CallSide, sdp: SessionDescription) throws
+    /// Releases the call's media.
+    func release(call: String)
+    func callEvent(_ event: CallEvent)
+}
+
+/// The back-to-back user agent: every call is two dialogs with their own Call-ID, tags and
+/// CSeq; SDP is rewritten on the way through so media goes through Baton's ports.
+///
+/// ```swift
+/// let b2bua = B2BUA(configuration: .init(), layer: transactionLayer, registrar: registrar, router: router)
+/// b2bua.delegate = calls
+/// transactionLayer.user = b2bua
+/// ```
+/// Runs on the SIP event loop.
+public final class B2BUA: TransactionUser {
+    public struct Configuration: Sendable, Equatable {
+        /// host:port Baton writes in Via and Contact.
+        public var advertisedHost: String = "127.0.0.1"
+        public var advertisedPort: Int = 5060
+        /// Retry-After sent with 503 while draining.
+        public var retryAfter: Int = 30
+        public var userAgent: String = "Baton"
+        public init() {}
+        public var sentBy: String { advertisedHost.contains(":") ? "[\(advertisedHost)]:\(advertisedPort)" : "\(advertisedHost):\(advertisedPort)" }
+        public var contact: String { "<sip:baton@\(sentBy)>" }
+    }
+
+    public static let allowedMethods = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER"
+
+    final class Call {
+        enum State: Equatable { case calling, early, answered, confirmed, terminated }
+        let id: String
+        var state: State = .calling
+        var a: Dialog
+        var b: Dialog
+        var aInvite: ServerTransaction?
+        var bInvite: ClientTransaction?
+        var cancelled = false
+        /// 2xx retransmission to A until its ACK arrives (§13.3.1.4).
+        var okRetransmit: Scheduled<Void>?
+        var pendingOK: SIPMessage?
+        /// A re-INVITE in flight: the server transaction on the side that sent it.
+        var reinvite: (from: CallSide, txn: ServerTransaction)?
+        init(id: String, a: Dialog, b: Dialog) { self.id = id; self.a = a; self.b = b }
+        func dialog(_ s: CallSide) -> Dialog { s == .caller ? a : b }
+    }
+
+    public let configuration: Configuration
+    let layer: TransactionLayer
+    let registrar: Registrar
+    var router: Router
+    public weak var delegate: (any B2BUADelegate)?
+    private var calls: [String: Call] = [:]
+    private var dialogs: [String: (Call, CallSide)] = [:]
+    private var logger: Logger
+    public private(set) var draining = false
+    /// Counts of requests and responses, for metrics: (method or status) -> count.
+    public var onRequest: ((String) -> Void)?
+    public var onResponse: ((String, Int) -> Void)?
+
+    public init(configuration: Configuration, layer: TransactionLayer, registrar: Registrar, router: Router,
+                logger: Logger = Logger(label: "baton.b2bua")) {
+        self.configuration = configuration
+        self.layer = layer
+        self.registrar = registrar
+        self.router = router
+        self.logger = logger
+    }
+
+    public var activeCalls: Int { calls.count }
+
+    /// Stops accepting new INVITEs (503 + Retry-After); live calls go on.
+    public func startDraining() { draining = true }
+
+    // MARK: TransactionUser
+
+    public func didReceive(request: SIPMessage, transaction t: ServerTransaction) {
+        let method = request.method?.uppercased() ?? ""
+        onRequest?(method)
+        switch method {
+        case "INVITE":
+            if request.toTag != nil { reinvite(request, t) } else { invite(request, t) }
+        case "BYE": bye(request, t)
+        case "CANCEL": cancel(request, t)
+        case "OPTIONS":
+            t.respond(200, "OK", toTag: request.toTag == nil ? randomToken(10) : nil) {
+                $0.setHeader("Allow", B2BUA.allowedMethods)
+                $0.setHeader("Accept", "application/sdp")
+            }
+        case "REGISTER": registrar.handle(request, transaction: t)
+        default:
+            t.respond(501, "Not Implemented") { $0.setHeader("Allow", B2BUA.allowedMethods) }
+        }
+    }
+
+    public func didReceive(ack: SIPMessage, from peer: SIPPeer) {
+        onRequest?("ACK")
+        guard let callID = ack.callID, let tag = ack.toTag,
+              let (call, side) = dialogs[Dialog.key(callID: callID, localTag: tag)] else { return }
+        if call.pendingOK != nil && (side == .caller || call.reinvite?.from == side) {
+            call.okRetransmit?.cancel()
+            call.pendingOK = nil
+            if call.state == .answered { call.state = .confirmed }
+        }
+    }
+
+    public func didReceive(strayResponse: SIPMessage, from peer: SIPPeer) {
+        // A 2xx retransmitted after its transaction ended: ACK it again (§13.2.2.4).
+        guard strayResponse.cseqMethod == "INVITE", (200..<300).contains(strayResponse.statusCode),
+              let callID = strayResponse.callID, let tag = strayResponse.fromTag,
+              let (call, side) = dialogs[Dialog.key(callID: callID, localTag: tag)] else { return }
+        sendAck(on: side, of: call, cseq: strayResponse.cseqNumber)
+    }
+
+    // MARK: INVITE
+
+    private func invite(_ req: SIPMessage, _ t: ServerTransaction) {
+        guard !draining else {
+            t.respond(503, "Service Unavailable") { $0.setHeader("Retry-After", "\(self.configuration.retryAfter)") }
+            return
+        }
+        t.respond(100, "Trying")
+        guard let target = req.requestURI else { t.respond(400, "Bad Request-URI"); return }
+        let decision = router.route(target, registrar: registrar)
+        let (peer, uri): (SIPPeer, String)
+        switch decision {
+        case .notFound:
+            t.respond(404, "Not Found", toTag: randomToken(10))
+            return
+        case let .registered(reg, u): (peer, uri) = (reg.peer, u)
+        case let .route(r, u): (peer, uri) = (SIPPeer(transport: r.transport, host: r.host, port: r.port), u)
+        }
+        guard let callerCallID = req.callID, let callerTag = req.fromTag, let from = req.from, let to = req.to else {
+            t.respond(400, "Missing From tag")
+            return
+        }
+        let body = req.body
+        guard !body.isEmpty else {
+            t.respond(488, "Not Acceptable Here", toTag: randomToken(10)) { $0.setHeader("Warning", "399 baton \"SDP offer required\"") }
+            return
+        }
+        let id = randomToken(16)
+        let aTag = randomToken(10), bTag = randomToken(10)
+        let callerTarget = req.contactURI(0)?.text ?? from
+        let a = Dialog(callID: callerCallID, localTag: aTag, remoteTag: callerTag,
+                       localHeader: to + ";tag=\(aTag)", remoteHeader: from, remoteTarget: callerTarget,
+                       peer: t.peer, localCSeq: 0, remoteCSeq: req.cseqNumber ?? 0)
+        let bCallID = randomToken(24) + "@baton"
+        let b = Dialog(callID: bCallID, localTag: bTag, remoteTag: nil,
+                       localHeader: "", remoteHeader: to, remoteTarget: uri,
+                       peer: peer, localCSeq: 1)
+        let call = Call(id: id, a: a, b: b)
+        call.aInvite = t
+        delegate?.callEvent(.started(id: id, from: from, to: to, callerCallID: callerCallID, callerPeer: t.peer))
+
+        // Leg B's INVITE: a copy with its own Call-ID, From tag and CSeq, Baton's Via and Contact.
+        let out = req.clone()
+        out.removeAllVias()
+        out.removeRoutes()
+        out.removeHeader("Authorization")
+        out.removeHeader("Proxy-Authorization")
+        do {
+            try out.setRequestURI(uri)
+            try out.setCallID(bCallID)
+            out.setFromTag(bTag)
+            try out.setCSeq(1, "INVITE")
+            try out.setContact(configuration.contact)
+            let mf = req.header("Max-Forwards").flatMap { Int($0.trimmingCharacters(in: .whitespaces)) } ?? 70
+            guard mf > 0 else {
+                t.respond(483, "Too Many Hops", toTag: aTag)
+                delegate?.callEvent(.ended(id: id, by: nil, reason: "483 Too Many Hops"))
+                return
+            }
+            out.setHeader("Max-Forwards", "\(mf - 1)")
+            try rewrite(out, call: call, from: .caller)
+        } catch let e as SIPError {
+            let (code, reason) = e.status
+            t.respond(code, reason, toTag: aTag) { $0.setHeader("Warning", "399 baton \"\(e.description)\"") }
+            delegate?.release(call: id)
+            delegate?.callEvent(.ended(id: id, by: nil, reason: "\(code) \(e.description)"))
+            return
+        } catch {
+            t.respond(503, "Service Unavailable", toTag: aTag) { $0.setHeader("Warning", "399 baton \"\(error)\"") }
+            delegate?.release(call: id)
+            delegate?.callEvent(.ended(id: id, by: nil, reason: "503 \(error)"))
+            return
+        }
+        call.b.localHeader = out.from ?? ""
+        calls[id] = call
+        dialogs[call.a.key] = (call, .caller)
+        dialogs[call.b.key] = (call, .callee)
+        delegate?.callEvent(.routed(id: id, calleeCallID: bCallID, calleePeer: peer))
+        call.bInvite = layer.send(out, to: peer, via: configuration.sentBy) { [weak self, weak call] ev in
+            guard let self, let call else { return }
+            self.inviteEvent(ev, call: call)
+        }
+        t.onAckTimeout = { [weak self, weak call] in
+            guard let self, let call else { return }
+            self.finish(call, by: nil, reason: "no ACK for final response")
+        }
+    }
+
+    private func inviteEvent(_ ev: ClientTransaction.Event, call: Call) {
+        guard let aInvite = call.aInvite else { return }
+        switch ev {
+        case .timeout:
+            if aInvite.state == .proceeding { aInvite.respond(408, "Request Timeout", toTag: call.a.localTag) }
+            finish(call, by: nil, reason: "408 callee did not answer (timer B)")
+        case .transportError:
+            if aInvite.state == .proceeding { aInvite.respond(503, "Service Unavailable", toTag: call.a.localTag) }
+            finish(call, by: nil, reason: "503 transport error towards callee")
+        case .response(let r):
+            let code = r.statusCode
+            onResponse?("INVITE", code)
+            if code == 100 { return }
+            if let tag = r.toTag, call.b.remoteTag == nil || code >= 200 {
+                call.b.remoteTag = tag
+                call.b.remoteHeader = r.to ?? call.b.remoteHeader
+            }
+            if code < 200 {
+                guard !call.cancelled, aInvite.state == .proceeding else { return }
+                call.state = .early
+                relay(r, to: aInvite, call: call, from: .callee)
+            } else if code < 300 {
+                if let target = r.contactURI(0)?.text { call.b.remoteTarget = target }
+                if call.state == .answered || call.state == .confirmed {
+                    sendAck(on: .callee, of: call, cseq: r.cseqNumber)   // retransmitted 2xx
+                    return
+                }
+                sendAck(on: .callee, of: call, cseq: r.cseqNumber)
+                if call.cancelled || aInvite.state != .proceeding {
+                    // CANCEL lost the race with the 200: hang up the callee.
+                    sendBye(on: .callee, of: call)
+                    finish(call, by: .caller, reason: "cancelled")
+                    return
+                }
+                call.state = .answered
+                guard let ok = relay(r, to: nil, call: call, from: .callee, base: aInvite.request) else {
+                    aInvite.respond(500, "Server Internal Error", toTag: call.a.localTag)
+                    sendBye(on: .callee, of: call)
+                    finish(call, by: nil, reason: "500 bad SDP in answer")
+                    return
+                }
+                aInvite.respond(ok)
+                startOKRetransmit(ok, call: call, to: call.a.peer)
+                delegate?.callEvent(.answered(id: call.id))
+            } else {
+                if aInvite.state == .proceeding && !call.cancelled {
+                    aInvite.respond(code, r.reasonPhrase ?? "Failed", toTag: call.a.localTag)
+                }
+                finish(call, by: .callee, reason: "\(code) \(r.reasonPhrase ?? "")")
+            }
+        }
+    }
+
+    /// Builds the response for the caller from the callee's, with SDP anchored.
+    @discardableResult
+    private func relay(_ r: SIPMessage, to t: ServerTransaction?, call: Call, from side: CallSide, base: SIPMessage? = nil) -> SIPMessage? {
+        guard let request = t?.request ?? base else { return nil }
+        let out = request.makeResponse(r.statusCode, r.reasonPhrase ?? "", toTag: call.dialog(side.other).localTag)
+        try? out.setContact(configuration.contact)
+        out.setHeader("Server", configuration.userAgent)
+        if !r.body.isEmpty {
+            do {
+                let sdp = try SessionDescription(parsing: r.body)
+                try delegate?.anchor(call: call.id, from: side, sdp: sdp)
+                out.setBody(try sdp.serialize(), contentType: "application/sdp")
+            } catch {
+                logger.warning("bad SDP in response", metadata: ["call": "\(call.id)", "error": "\(error)"])
+                return nil
+            }
+        }
+        t?.respond(out)
+        return out
+    }
+
+    private func rewrite(_ m: SIPMessage, call: Call, from side: CallSide) throws {
+        let body = m.body
+        guard !body.isEmpty else { return }
+        let sdp = try SessionDescription(parsing: body)
+        try delegate?.anchor(call: call.id, from: side, sdp: sdp)
+        m.setBody(try sdp.serialize(), contentType: "application/sdp")
+    }
+
+    private func startOKRetransmit(_ ok: SIPMessage, call: Call, to peer: SIPPeer, interval: TimeAmount? = nil, elapsed: TimeAmount = .zero) {
+        call.pendingOK = ok
+        guard !peer.isReliable else { return }
+        let iv = interval ?? layer.timers.t1
+        call.okRetransmit = layer.loop.scheduleTask(in: iv) { [weak self, weak call] in
+            guard let self, let call, call.pendingOK === ok else { return }
+            let total = elapsed + iv
+            if total >= self.layer.timers.timeout {
+                // No ACK for 64·T1: the dialog is not confirmed; hang up both sides (§13.3.1.4).
+                call.pendingOK = nil
+                self.sendBye(on: .caller, of: call)
+                self.sendBye(on: .callee, of: call)
+                self.finish(call, by: nil, reason: "no ACK for 200 OK")
+                return
+            }
+            self.layer.sendStateless(response: ok, to: peer)
+            self.startOKRetransmit(ok, call: call, to: peer, interval: min(iv * 2, self.layer.timers.t2), elapsed: total)
+        }
+    }
+
+    // MARK: In-dialog requests
+
+    private func reinvite(_ req: SIPMessage, _ t: ServerTransaction) {
+        guard let (call, side) = dialog(of: req) else { t.respond(481, "Call/Transaction Does Not Exist"); return }
+        guard call.reinvite == nil, call.pendingOK == nil else {
+            t.respond(491, "Request Pending") { $0.setHeader("Retry-After", "1") }
+            return
+        }
+        var other = call.dialog(side.other)
+        do {
+            let out = try other.request("INVITE", contact: configuration.contact)
+            store(other, side.other, call)
+            for h in ["Content-Disposition", "Supported", "Allow"] { if let v = req.header(h) { out.setHeader(h, v) } }
+            out.setBody(req.body, contentType: req.contentType)
+            try rewrite(out, call: call, from: side)
+            call.reinvite = (side, t)
+            t.respond(100, "Trying")
+            layer.send(out, to: other.peer, via: configuration.sentBy) { [weak self, weak call] ev in
+                guard let self, let call else { return }
+                self.reinviteEvent(ev, call: call, from: side, txn: t)
+            }
+        } catch let e as SIPError {
+            t.respond(e.status.0, e.status.1)
+        } catch {
+            t.respond(500, "Server Internal Error")
+        }
+    }
+
+    private func reinviteEvent(_ ev: ClientTransaction.Event, call: Call, from side: CallSide, txn: ServerTransaction) {
+        switch ev {
+        case .timeout, .transportError:
+            call.reinvite = nil
+            txn.respond(408, "Request Timeout")
+        case .response(let r):
+            let code = r.statusCode
+            onResponse?("INVITE", code)
+            if code < 200 { return }
+            call.reinvite = nil
+            if code < 300 {
+                sendAck(on: side.other, of: call, cseq: r.cseqNumber)
+                guard let ok = relay(r, to: nil, call: call, from: side.other, base: txn.request) else {
+                    txn.respond(500, "Server Internal Error")
+                    return
+                }
+                txn.respond(ok)
+                startOKRetransmit(ok, call: call, to: call.dialog(side).peer)
+                call.reinvite = nil
+            } else {
+                txn.respond(code, r.reasonPhrase ?? "Failed")
+            }
+        }
+    }
+
+    private func bye(_ req: SIPMessage, _ t: ServerTransaction) {
+        guard let (call, side) = dialog(of: req) else { t.respond(481, "Call/Transaction Does Not Exist"); return }
+        t.respond(200, "OK")
+        sendBye(on: side.other, of: call)
+        finish(call, by: side, reason: "BYE")
+    }
+
+    private func cancel(_ req: SIPMessage, _ t: ServerTransaction) {
+        guard let invite = layer.inviteTransaction(cancelledBy: req) else {
+            t.respond(481, "Call/Transaction Does Not Exist")
+            return
+        }
+        t.respond(200, "OK")
+        guard invite.state == .proceeding,
+              let call = calls.values.first(where: { $0.aInvite === invite }) else {
+            // Final response already sent: the CANCEL has no effect (§9.2).
+            if invite.state == .proceeding { invite.respond(487, "Request Terminated", toTag: randomToken(10)) }
+            return
+        }
+        call.cancelled = true
+        invite.respond(487, "Request Terminated", toTag: call.a.localTag)
+        call.bInvite?.cancel()
+        finish(call, by: .caller, reason: "CANCEL")
+    }
+
+    private func dialog(of req: SIPMessage) -> (Call, CallSide)? {
+        guard let callID = req.callID, let tag = req.toTag,
+              let found = dialogs[Dialog.key(callID: callID, localTag: tag)] else { return nil }
+        return found
+    }
+
+    private func store(_ d: Dialog, _ side: CallSide, _ call: Call) {
+        if side == .caller { call.a = d } else { call.b = d }
+    }
+
+    // MARK: Sending on a leg
+
+    private func sendAck(on side: CallSide, of call: Call, cseq: UInt32?) {
+        var d = call.dialog(side)
+        guard let ack = try? d.request("ACK", contact: configuration.contact) else { return }
+        try? ack.setCSeq(cseq ?? d.localCSeq, "ACK")
+        layer.sendStateless(ack, to: d.peer, via: configuration.sentBy)
+    }
+
+    private func sendBye(on side: CallSide, of call: Call) {
+        guard call.dialog(side).remoteTag != nil else { return }
+        var d = call.dialog(side)
+        guard let bye = try? d.request("BYE", contact: nil) else { return }
+        store(d, side, call)
+        layer.send(bye, to: d.peer, via: configuration.sentBy) { [weak self] ev in
+            if case .response(let r) = ev { self?.onResponse?("BYE", r.statusCode) }
+        }
+    }
+
+    /// Ends a call once: media released, tables cleared, event sent.
+    private func finish(_ call: Call, by side: CallSide?, reason: String) {
+        guard call.state != .terminated else { return }
+        call.state = .terminated
+        call.okRetransmit?.cancel()
+        calls[call.id] = nil
+        dialogs[call.a.key] = nil
+        dialogs[call.b.key] = nil
+        delegate?.release(call: call.id)
+        delegate?.callEvent(.ended(id: call.id, by: side, reason: reason))
+    }
+
+    /// Hangs up every live call (BYE both sides); used when the drain timeout ends.
+    public func hangUpAll(reason: String) {
+        for call in Array(calls.values) {
+            if call.state == .answered || call.state == .confirmed {
+                sendBye(on: .caller, of: call)
+                sendBye(on: .callee, of: call)
+            } else if let a = call.aInvite, a.state == .proceeding {
+                a.respond(503, "Service Unavailable", toTag: call.a.localTag)
+                call.bInvite?.cancel()
+            }
+            finish(call, by: nil, reason: reason)
+        }
+    }
+}

@@ -1,0 +1,33 @@
+/// One side of a B2BUA call as a dialog (RFC 3261 §12): the identifiers Baton uses to send
+/// in-dialog requests on that leg, and where they go.
+public struct Dialog: Sendable, Equatable {
+    public var callID: String
+    public var localTag: String
+    public var remoteTag: String?
+    /// The From (or To) header value Baton sends as itself, tag included.
+    public var localHeader: String
+    /// The header value naming the far end, tag included once known.
+    public var remoteHeader: String
+    /// Request-URI for in-dialog requests (the far end's Contact).
+    public var remoteTarget: String
+    /// Where in-dialog requests are sent.
+    public var peer: SIPPeer
+    public var localCSeq: UInt32
+    public var remoteCSeq: UInt32 = 0
+
+    /// Key of the dialog in Baton's table: Call-ID and Baton's own tag.
+    public var key: String { Dialog.key(callID: callID, localTag: localTag) }
+    public static func key(callID: String, localTag: String) -> String { "\(callID)|\(localTag)" }
+
+    /// Builds the next in-dialog request on this leg.
+    mutating func request(_ method: String, contact: String?) throws(SIPError) -> SIPMessage {
+        if method != "ACK" && method != "CANCEL" { localCSeq += 1 }
+        return try SIPMessage.request(method: method, uri: remoteTarget, via: "SIP/2.0/UDP placeholder",
+                                      from: localHeader, to: remoteHeader, callID: callID,
+                                      cseq: localCSeq, contact: contact).withoutVias()
+    }
+}
+
+extension SIPMessage {
+    func withoutVias() -> SIPMessage { removeAllVias(); return self }
+}

@@ -1,0 +1,128 @@
+import Foundation
+
+/// One contact bound to an address-of-record (RFC 3261 §10).
+public struct Registration: Sendable, Equatable, Codable {
+    /// "user@host" of the To header.
+    public var aor: String
+    /// The Contact URI as registered.
+    public var contact: String
+    /// Where the REGISTER came from (requests are sent there: NAT-friendly, like rport).
+    public var transport: SIPTransportKind
+    public var sourceHost: String
+    public var sourcePort: Int
+    /// Unix time (seconds) the binding expires.
+    public var expires: Double
+    public var callID: String
+    public var cseq: UInt32
+
+    public init(aor: String, contact: String, transport: SIPTransportKind, sourceHost: String, sourcePort: Int,
+                expires: Double, callID: String, cseq: UInt32) {
+        self.aor = aor; self.contact = contact; self.transport = transport
+        self.sourceHost = sourceHost; self.sourcePort = sourcePort
+        self.expires = expires; self.callID = callID; self.cseq = cseq
+    }
+
+    public var peer: SIPPeer { SIPPeer(transport: transport, host: sourceHost, port: sourcePort) }
+}
+
+/// Where registrations are persisted (the Store, behind the Calls layer).
+public protocol RegistrationPersisting: AnyObject, Sendable {
+    func save(_ registration: Registration)
+    func delete(aor: String, contact: String)
+}
+
+/// The registrar: binds contacts to AORs with expiry and answers lookups for routing.
+///
+/// ```swift
+/// let r = Registrar(configuration: .init())
+/// r.handle(register, from: peer, transaction: txn)   // answers 200 with the bindings
+/// r.lookup(aor: "bob@127.0.0.1")                     // unexpired bindings
+/// ```
+/// Runs on the SIP event loop (not thread-safe).
+public final class Registrar {
+    public struct Configuration: Sendable, Equatable {
+        public var defaultExpires: Int = 3600
+        public var minExpires: Int = 60
+        public var maxExpires: Int = 7200
+        public init() {}
+    }
+
+    public let configuration: Configuration
+    private var bindings: [String: [Registration]] = [:]
+    public weak var persistence: (any RegistrationPersisting)?
+    let now: @Sendable () -> Double
+
+    public init(configuration: Configuration, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+        self.configuration = configuration
+        self.now = now
+    }
+
+    /// Loads bindings kept by the store; expired ones are skipped.
+    public func restore(_ regs: [Registration]) {
+        let t = now()
+        for r in regs where r.expires > t { bindings[r.aor, default: []].append(r) }
+    }
+
+    /// Unexpired bindings of an AOR, most recent first.
+    public func lookup(aor: String) -> [Registration] {
+        let t = now()
+        let live = (bindings[aor] ?? []).filter { $0.expires > t }
+        bindings[aor] = live.isEmpty ? nil : live
+        return live.sorted { $0.expires > $1.expires }
+    }
+
+    public var count: Int { bindings.values.reduce(0) { $0 + $1.count } }
+
+    /// Processes a REGISTER and answers on its transaction.
+    public func handle(_ req: SIPMessage, transaction: ServerTransaction) {
+        guard let aor = req.toURI?.aor, let callID = req.callID, let cseq = req.cseqNumber else {
+            transaction.respond(400, "Bad To")
+            return
+        }
+        let headerExpires = req.header("Expires").flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let t = now()
+        var current = (bindings[aor] ?? []).filter { $0.expires > t }
+        if req.contactCount == 1, req.contact(0)?.trimmingCharacters(in: .whitespaces) == "*" || req.contactURI(0) == nil && req.contact(0) != nil {
+            guard headerExpires == 0 else { transaction.respond(400, "Wildcard Contact needs Expires 0"); return }
+            for r in current { persistence?.delete(aor: aor, contact: r.contact) }
+            bindings[aor] = nil
+            transaction.respond(200, "OK", toTag: randomToken(10))
+            return
+        }
+        for i in 0..<req.contactCount {
+            guard let uri = req.contactURI(i) else { continue }
+            let asked = req.contactParameter(i, "expires").flatMap(Int.init) ?? headerExpires ?? configuration.defaultExpires
+            if asked != 0 && asked < configuration.minExpires {
+                transaction.respond(423, "Interval Too Brief") { $0.setHeader("Min-Expires", "\(self.configuration.minExpires)") }
+                return
+            }
+            let expires = min(asked, configuration.maxExpires)
+            current.removeAll { $0.contact == uri.text }
+            if expires == 0 {
+                persistence?.delete(aor: aor, contact: uri.text)
+                continue
+            }
+            let reg = Registration(aor: aor, contact: uri.text, transport: transaction.peer.transport,
+                                   sourceHost: transaction.peer.host, sourcePort: transaction.peer.port,
+                                   expires: t + Double(expires), callID: callID, cseq: cseq)
+            current.append(reg)
+            persistence?.save(reg)
+        }
+        bindings[aor] = current.isEmpty ? nil : current
+        transaction.respond(200, "OK", toTag: randomToken(10)) { resp in
+            resp.removeContacts()
+            for r in current {
+                _ = try? resp.addContact("<\(r.contact)>;expires=\(max(0, Int(r.expires - t)))")
+            }
+            resp.setHeader("Date", Registrar.httpDate(t))
+        }
+    }
+
+    static func httpDate(_ t: Double) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "GMT")
+        f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        return f.string(from: Date(timeIntervalSince1970: t))
+    }
+}

@@ -1,0 +1,88 @@
+import Logging
+import Metrics
+import NIOCore
+
+/// The SIP stack assembled on one event loop: transport, transactions, registrar and B2BUA.
+///
+/// ```swift
+/// let sip = SIPServer(configuration: .init(), loop: group.next())
+/// sip.b2bua.delegate = calls
+/// try await sip.start()
+/// ```
+public final class SIPServer: @unchecked Sendable {
+    public struct Configuration: Sendable, Equatable {
+        public var transport = SIPTransport.Configuration()
+        public var b2bua = B2BUA.Configuration()
+        public var registrar = Registrar.Configuration()
+        public var timers = TransactionTimers()
+        public var routes: [StaticRoute] = []
+        public init() {}
+    }
+
+    public let configuration: Configuration
+    public let loop: any EventLoop
+    public let transport: SIPTransport
+    public let layer: TransactionLayer
+    public let registrar: Registrar
+    public let b2bua: B2BUA
+    private var requestCounters: [String: Counter] = [:]
+    private var responseCounters: [String: Counter] = [:]
+    private var malformedCounters: [String: Counter] = [:]
+
+    public init(configuration: Configuration, loop: any EventLoop, logger: Logger = Logger(label: "baton.sip")) throws(SIPError) {
+        self.configuration = configuration
+        self.loop = loop
+        let transport = SIPTransport(configuration: configuration.transport, loop: loop, logger: logger)
+        self.transport = transport
+        layer = TransactionLayer(loop: loop, timers: configuration.timers, logger: logger) { m, peer in
+            transport.send(m, to: peer)
+        }
+        registrar = Registrar(configuration: configuration.registrar)
+        b2bua = B2BUA(configuration: configuration.b2bua, layer: layer, registrar: registrar,
+                      router: try Router(routes: configuration.routes), logger: logger)
+        layer.user = b2bua
+        transport.deliver = { [unowned self] m, peer in
+            if !m.isRequest { self.countResponse(m.cseqMethod ?? "?", m.statusCode) }
+            self.layer.receive(m, from: peer)
+        }
+        transport.onConnectFailure = { [unowned self] peer in self.layer.transportFailed(to: peer) }
+        transport.onMalformed = { [unowned self] e in self.countMalformed(e) }
+        b2bua.onRequest = { [unowned self] method in self.countRequest(method) }
+    }
+
+    public func start() async throws { try await transport.start() }
+    public func stop() async { await transport.stop() }
+
+    /// Runs `body` on the SIP loop and returns its result.
+    public func onLoop<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        try! await loop.submit(body).get()
+    }
+
+    private func countRequest(_ method: String) {
+        let m = ["INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER"].contains(method) ? method : "other"
+        if requestCounters[m] == nil { requestCounters[m] = Counter(label: "baton_sip_requests_total", dimensions: [("method", m)]) }
+        requestCounters[m]!.increment()
+    }
+
+    private func countResponse(_ method: String, _ status: Int) {
+        let key = "\(method)|\(status)"
+        if responseCounters[key] == nil {
+            responseCounters[key] = Counter(label: "baton_sip_responses_total", dimensions: [("method", method), ("status", "\(status)")])
+        }
+        responseCounters[key]!.increment()
+    }
+
+    private func countMalformed(_ e: SIPError) {
+        let reason: String
+        switch e {
+        case .malformed: reason = "unparsable"
+        case .missingHeader: reason = "missing_header"
+        case .badContentLength: reason = "content_length"
+        case .tooLarge: reason = "too_large"
+        case .badSDP: reason = "sdp"
+        case .serialize: reason = "serialize"
+        }
+        if malformedCounters[reason] == nil { malformedCounters[reason] = Counter(label: "baton_sip_malformed_total", dimensions: [("reason", reason)]) }
+        malformedCounters[reason]!.increment()
+    }
+}

@@ -1,0 +1,250 @@
+import Logging
+import NIOCore
+import NIOPosix
+
+/// SIP over UDP and TCP on swift-nio, every channel on one event loop (the SIP loop).
+///
+/// Inbound bytes are framed (TCP), parsed by libosip2 and handed to `deliver`; malformed
+/// requests get a 400-class answer where a response is possible, and are otherwise counted
+/// and logged at a rate limit. Outbound messages go to a peer over UDP, or over an existing
+/// or new TCP connection to it.
+public final class SIPTransport: @unchecked Sendable {
+    public struct Configuration: Sendable, Equatable {
+        public var host: String = "127.0.0.1"
+        public var port: Int = 5060
+        public var udp: Bool = true
+        public var tcp: Bool = true
+        /// Largest message accepted (bytes).
+        public var maxMessageSize: Int = 65535
+        public init() {}
+    }
+
+    public let configuration: Configuration
+    public let loop: any EventLoop
+    private let logger: Logger
+    private let limiter = LogRateLimiter()
+    private var udpChannel: (any Channel)?
+    private var tcpServer: (any Channel)?
+    /// TCP connections by remote "host:port" (event-loop confined).
+    private var connections: [String: any Channel] = [:]
+    /// Parsed message and where it came from; called on the loop.
+    public var deliver: ((SIPMessage, SIPPeer) -> Void)?
+    /// Called for every message that could not be used, with the reason.
+    public var onMalformed: ((SIPError) -> Void)?
+    /// The actual bound UDP/TCP ports (after binding port 0 in tests).
+    public private(set) var boundUDPPort: Int?
+    public private(set) var boundTCPPort: Int?
+
+    public init(configuration: Configuration, loop: any EventLoop, logger: Logger = Logger(label: "baton.sip.transport")) {
+        self.configuration = configuration
+        self.loop = loop
+        self.logger = logger
+    }
+
+    public func start() async throws {
+        if configuration.udp {
+            let ch = try await DatagramBootstrap(group: loop)
+                .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                .channelOption(ChannelOptions.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65536))
+                .channelInitializer { ch in
+                    ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(UDPHandler(transport: self)) }
+                }
+                .bind(host: configuration.host, port: configuration.port).get()
+            udpChannel = ch
+            boundUDPPort = ch.localAddress?.port
+        }
+        if configuration.tcp {
+            let max = configuration.maxMessageSize
+            let ch = try await ServerBootstrap(group: loop)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelInitializer { ch in
+                    ch.eventLoop.makeCompletedFuture {
+                        try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(SIPStreamDecoder(maxSize: max)))
+                        try ch.pipeline.syncOperations.addHandler(TCPHandler(transport: self))
+                    }
+                }
+                .bind(host: configuration.host, port: configuration.port).get()
+            tcpServer = ch
+            boundTCPPort = ch.localAddress?.port
+        }
+        logger.info("SIP listening", metadata: ["host": "\(configuration.host)", "udp": "\(boundUDPPort.map(String.init) ?? "off")", "tcp": "\(boundTCPPort.map(String.init) ?? "off")"])
+    }
+
+    public func stop() async {
+        try? await udpChannel?.close()
+        try? await tcpServer?.close()
+        let conns = try? await loop.submit { Array(self.connections.values) }.get()
+        for c in conns ?? [] { try? await c.close() }
+    }
+
+    // MARK: Inbound
+
+    fileprivate func received(_ bytes: [UInt8], from peer: SIPPeer) {
+        loop.preconditionInEventLoop()
+        let m: SIPMessage
+        do {
+            m = try SIPMessage.parseUnvalidated(bytes, maxSize: configuration.maxMessageSize)
+        } catch {
+            reject(error, bytes: bytes.count, peer: peer)
+            return
+        }
+        do {
+            try m.validate(received: bytes.count - (SIPFraming.headerEnd(bytes) ?? bytes.count))
+        } catch {
+            reject(error, bytes: bytes.count, peer: peer)
+            if m.isRequest, m.method != "ACK", m.viaCount > 0 {
+                let (code, reason) = error.status
+                send(m.makeResponse(code, reason, toTag: m.toTag == nil ? randomToken(10) : nil), to: peer)
+            }
+            return
+        }
+        deliver?(m, peer)
+    }
+
+    private func reject(_ error: SIPError, bytes: Int, peer: SIPPeer) {
+        onMalformed?(error)
+        limiter.log(logger, .warning, "dropped SIP message", metadata: ["peer": "\(peer)", "bytes": "\(bytes)", "error": "\(error)"])
+    }
+
+    fileprivate func connectionOpened(_ ch: any Channel, peer: SIPPeer) {
+        connections["\(peer.host):\(peer.port)"] = ch
+    }
+
+    fileprivate func connectionClosed(peer: SIPPeer) {
+        connections["\(peer.host):\(peer.port)"] = nil
+    }
+
+    // MARK: Outbound
+
+    /// Serializes and sends; errors are logged (a transaction times out if it never arrives).
+    public func send(_ m: SIPMessage, to peer: SIPPeer) {
+        loop.preconditionInEventLoop()
+        let bytes: [UInt8]
+        do { bytes = try m.serialize() } catch {
+            logger.error("cannot serialize SIP message", metadata: ["error": "\(error)"])
+            return
+        }
+        switch peer.transport {
+        case .udp:
+            guard let ch = udpChannel, let addr = try? SocketAddress.makeAddressResolvingHost(peer.host, port: peer.port) else {
+                limiter.log(logger, .warning, "no UDP route", metadata: ["peer": "\(peer)"])
+                return
+            }
+            var buf = ch.allocator.buffer(capacity: bytes.count)
+            buf.writeBytes(bytes)
+            ch.writeAndFlush(AddressedEnvelope(remoteAddress: addr, data: buf), promise: nil)
+        case .tcp:
+            let key = "\(peer.host):\(peer.port)"
+            if let ch = connections[key] {
+                write(bytes, on: ch)
+                return
+            }
+            let max = configuration.maxMessageSize
+            ClientBootstrap(group: loop)
+                .connectTimeout(.seconds(5))
+                .channelInitializer { ch in
+                    ch.eventLoop.makeCompletedFuture {
+                        try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(SIPStreamDecoder(maxSize: max)))
+                        try ch.pipeline.syncOperations.addHandler(TCPHandler(transport: self))
+                    }
+                }
+                .connect(host: peer.host, port: peer.port)
+                .whenComplete { result in
+                    switch result {
+                    case .success(let ch):
+                        self.connections[key] = ch
+                        self.write(bytes, on: ch)
+                    case .failure(let e):
+                        self.limiter.log(self.logger, .warning, "TCP connect failed", metadata: ["peer": "\(peer)", "error": "\(e)"])
+                        self.onConnectFailure?(peer)
+                    }
+                }
+        }
+    }
+
+    /// Called on the loop when a TCP connection to a peer could not be made.
+    public var onConnectFailure: ((SIPPeer) -> Void)?
+
+    private func write(_ bytes: [UInt8], on ch: any Channel) {
+        var buf = ch.allocator.buffer(capacity: bytes.count)
+        buf.writeBytes(bytes)
+        ch.writeAndFlush(buf, promise: nil)
+    }
+}
+
+private final class UDPHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    let transport: SIPTransport
+    init(transport: SIPTransport) { self.transport = transport }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let env = unwrapInboundIn(data)
+        guard let ip = env.remoteAddress.ipAddress, let port = env.remoteAddress.port else { return }
+        let bytes = Array(env.data.readableBytesView)
+        // Keep-alive CRLFs (RFC 5626) are not messages.
+        if bytes.allSatisfy({ $0 == 13 || $0 == 10 }) { return }
+        transport.received(bytes, from: SIPPeer(transport: .udp, host: ip, port: port))
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // ICMP port unreachable and similar: not fatal for a UDP listener.
+    }
+}
+
+private final class TCPHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = [UInt8]
+    let transport: SIPTransport
+    var peer: SIPPeer?
+    init(transport: SIPTransport) { self.transport = transport }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if let a = context.remoteAddress, let ip = a.ipAddress, let port = a.port {
+            let p = SIPPeer(transport: .tcp, host: ip, port: port)
+            peer = p
+            transport.connectionOpened(context.channel, peer: p)
+        }
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let peer { transport.connectionClosed(peer: peer) }
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let peer else { return }
+        transport.received(unwrapInboundIn(data), from: peer)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        transport.onMalformed?(.malformed("TCP stream: \(error)"))
+        context.close(promise: nil)
+    }
+}
+
+/// Frames SIP messages on a byte stream: header block, then Content-Length bytes of body.
+struct SIPStreamDecoder: ByteToMessageDecoder {
+    typealias InboundOut = [UInt8]
+    let maxSize: Int
+
+    enum FramingError: Error { case tooLarge, badContentLength }
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        // Skip keep-alive CRLFs between messages.
+        while let b = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self), b == 13 || b == 10 { buffer.moveReaderIndex(forwardBy: 1) }
+        let view = buffer.readableBytesView
+        guard let crlf = view.firstRange(of: [13, 10, 13, 10]) else {
+            if view.count > maxSize { throw FramingError.tooLarge }
+            return .needMoreData
+        }
+        let headerLen = crlf.upperBound - view.startIndex
+        guard let length = SIPFraming.contentLength(headers: ArraySlice(view[view.startIndex..<crlf.lowerBound])), length >= 0 else {
+            throw FramingError.badContentLength
+        }
+        guard headerLen + length <= maxSize else { throw FramingError.tooLarge }
+        guard view.count >= headerLen + length else { return .needMoreData }
+        let bytes = buffer.readBytes(length: headerLen + length)!
+        context.fireChannelRead(wrapInboundOut(bytes))
+        return .continue
+    }
+}
