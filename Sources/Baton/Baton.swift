@@ -1,0 +1,11 @@
+import ArgumentParser
+import Foundation
+
+@main
+struct Baton: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "baton",
+        abstract: "Baton: a SIP/RTP gateway that anchors the media of every call it carries.",
+        subcommands: [Serve.self, CheckConfig.self],
+        defaultSubcommand: Serve.self)
+}

@@ -1,0 +1,216 @@
+import Calls
+import Control
+import Foundation
+import Media
+import SIP
+import TOMLKit
+
+/// Everything `baton serve` needs, assembled from each module's `Configuration`.
+///
+/// Read in one place, in this order, each overriding the one before:
+/// defaults → the TOML file (`--config`, default `conf/baton.toml` when present) →
+/// environment (`BATON_<SECTION>_<KEY>`, e.g. `BATON_SIP_PORT=5070`) → flags
+/// (`--sip-port 5070`). Keys and defaults:
+///
+/// | key | default | meaning |
+/// |---|---|---|
+/// | sip.host | 127.0.0.1 | SIP listen address (UDP and TCP) |
+/// | sip.port | 5060 | SIP listen port |
+/// | sip.udp / sip.tcp | true / true | transports on or off |
+/// | sip.advertised_host | sip.host | address written in Via and Contact |
+/// | sip.max_message_size | 65535 | largest SIP message accepted (bytes) |
+/// | media.bind | 127.0.0.1 | RTP socket address |
+/// | media.advertised | media.bind | address written in SDP |
+/// | media.port_min / media.port_max | 20000 / 29999 | RTP port range (RTP even, RTCP odd) |
+/// | media.threads | 1 | relay threads (0 = one per core) |
+/// | http.host / http.port | 127.0.0.1 / 8080 | HTTP API |
+/// | store.path | var/baton.sqlite | SQLite file |
+/// | lifecycle.drain_timeout | 30 | seconds SIGTERM waits for calls to end |
+/// | lifecycle.retry_after | 30 | Retry-After of the 503 sent while draining |
+/// | registrar.default_expires / min_expires / max_expires | 3600 / 60 / 7200 | registration lifetimes (s) |
+/// | log.level | info | trace, debug, info, notice, warning, error, critical |
+/// | routes | none | static routes: `[[routes]] match="^1" host="127.0.0.1" port=5080 transport="udp"` |
+struct BatonConfiguration: Equatable {
+    var sip = SIPServer.Configuration()
+    var media = MediaRelay.Configuration()
+    var http = HTTPAPI.Configuration()
+    var storePath = "var/baton.sqlite"
+    var drainTimeout = 30
+    var logLevel = "info"
+
+    /// One configuration key: how to set it from text and how to show it.
+    struct Key: Sendable {
+        let name: String
+        let apply: @Sendable (inout BatonConfiguration, String) throws -> Void
+        let show: @Sendable (BatonConfiguration) -> String
+    }
+
+    static let keys: [Key] = [
+        Key(name: "sip.host", apply: { c, v in c.sip.transport.host = v }, show: { $0.sip.transport.host }),
+        Key(name: "sip.port", apply: { c, v in c.sip.transport.port = try port(v, "sip.port") }, show: { "\($0.sip.transport.port)" }),
+        Key(name: "sip.udp", apply: { c, v in c.sip.transport.udp = try bool(v, "sip.udp") }, show: { "\($0.sip.transport.udp)" }),
+        Key(name: "sip.tcp", apply: { c, v in c.sip.transport.tcp = try bool(v, "sip.tcp") }, show: { "\($0.sip.transport.tcp)" }),
+        Key(name: "sip.advertised_host", apply: { c, v in c.sip.b2bua.advertisedHost = v }, show: { $0.sip.b2bua.advertisedHost }),
+        Key(name: "sip.max_message_size", apply: { c, v in c.sip.transport.maxMessageSize = try int(v, "sip.max_message_size", 1024...1_000_000) },
+            show: { "\($0.sip.transport.maxMessageSize)" }),
+        Key(name: "media.bind", apply: { c, v in c.media.bindAddress = try ip(v, "media.bind") }, show: { $0.media.bindAddress }),
+        Key(name: "media.advertised", apply: { c, v in c.media.advertisedAddress = try ip(v, "media.advertised") }, show: { $0.media.sdpAddress }),
+        Key(name: "media.port_min", apply: { c, v in c.media.portMin = try port(v, "media.port_min") }, show: { "\($0.media.portMin)" }),
+        Key(name: "media.port_max", apply: { c, v in c.media.portMax = try port(v, "media.port_max") }, show: { "\($0.media.portMax)" }),
+        Key(name: "media.threads", apply: { c, v in c.media.threads = try int(v, "media.threads", 0...256) }, show: { "\($0.media.threads)" }),
+        Key(name: "http.host", apply: { c, v in c.http.host = v }, show: { $0.http.host }),
+        Key(name: "http.port", apply: { c, v in c.http.port = try port(v, "http.port") }, show: { "\($0.http.port)" }),
+        Key(name: "store.path", apply: { c, v in c.storePath = v }, show: { $0.storePath }),
+        Key(name: "lifecycle.drain_timeout", apply: { c, v in c.drainTimeout = try int(v, "lifecycle.drain_timeout", 0...86400) },
+            show: { "\($0.drainTimeout)" }),
+        Key(name: "lifecycle.retry_after", apply: { c, v in c.sip.b2bua.retryAfter = try int(v, "lifecycle.retry_after", 0...86400) },
+            show: { "\($0.sip.b2bua.retryAfter)" }),
+        Key(name: "registrar.default_expires", apply: { c, v in c.sip.registrar.defaultExpires = try int(v, "registrar.default_expires", 1...86400) },
+            show: { "\($0.sip.registrar.defaultExpires)" }),
+        Key(name: "registrar.min_expires", apply: { c, v in c.sip.registrar.minExpires = try int(v, "registrar.min_expires", 0...86400) },
+            show: { "\($0.sip.registrar.minExpires)" }),
+        Key(name: "registrar.max_expires", apply: { c, v in c.sip.registrar.maxExpires = try int(v, "registrar.max_expires", 1...604800) },
+            show: { "\($0.sip.registrar.maxExpires)" }),
+        Key(name: "log.level", apply: { c, v in
+            guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(v) else { throw ConfigError.invalid("log.level", v, "a log level") }
+            c.logLevel = v
+        }, show: { $0.logLevel }),
+    ]
+
+    /// `BATON_SIP_PORT` for `sip.port`.
+    static func envName(_ key: String) -> String {
+        "BATON_" + key.uppercased().replacingOccurrences(of: ".", with: "_")
+    }
+
+    /// Builds the configuration from file text (TOML), environment and flag overrides.
+    static func load(toml: String?, environment: [String: String], overrides: [(String, String)], routes: [String]) throws -> BatonConfiguration {
+        var c = BatonConfiguration()
+        var advertisedSet = false, sipAdvertisedSet = false
+        func set(_ name: String, _ value: String) throws {
+            guard let key = keys.first(where: { $0.name == name }) else { throw ConfigError.unknownKey(name) }
+            try key.apply(&c, value)
+            if name == "media.advertised" { advertisedSet = true }
+            if name == "sip.advertised_host" { sipAdvertisedSet = true }
+        }
+        if let toml {
+            let (flat, fileRoutes) = try flatten(toml)
+            for (k, v) in flat { try set(k, v) }
+            c.sip.routes = fileRoutes
+        }
+        for key in keys { if let v = environment[envName(key.name)] { try set(key.name, v) } }
+        if let v = environment["BATON_ROUTES"] {
+            c.sip.routes = try v.split(separator: ";").map { s in try parseRoute(String(s)) }
+        }
+        for (k, v) in overrides { try set(k, v) }
+        if !routes.isEmpty { c.sip.routes = try routes.map { s in try parseRoute(s) } }
+        if !sipAdvertisedSet { c.sip.b2bua.advertisedHost = c.sip.transport.host == "0.0.0.0" ? "127.0.0.1" : c.sip.transport.host }
+        c.sip.b2bua.advertisedPort = c.sip.transport.port
+        if !advertisedSet { c.media.advertisedAddress = nil }
+        try c.validate()
+        return c
+    }
+
+    func validate() throws {
+        guard media.portMin < media.portMax, media.portMax - media.portMin >= 3 else {
+            throw ConfigError.invalid("media.port_min", "\(media.portMin)", "a range of at least 4 ports below media.port_max (\(media.portMax))")
+        }
+        guard sip.transport.udp || sip.transport.tcp else { throw ConfigError.invalid("sip.udp", "false", "at least one SIP transport") }
+        guard sip.registrar.minExpires <= sip.registrar.maxExpires else {
+            throw ConfigError.invalid("registrar.min_expires", "\(sip.registrar.minExpires)", "at most registrar.max_expires")
+        }
+        do { try Router.validate(sip.routes) } catch { throw ConfigError.invalid("routes", "\(error)", "valid regular expressions") }
+    }
+
+    /// "PATTERN=HOST:PORT[/udp|tcp]", e.g. "^1=127.0.0.1:5080/udp".
+    static func parseRoute(_ s: String) throws -> StaticRoute {
+        guard let eq = s.lastIndex(of: "=") else { throw ConfigError.invalid("routes", s, "PATTERN=HOST:PORT[/udp|tcp]") }
+        let pattern = String(s[..<eq])
+        var target = String(s[s.index(after: eq)...])
+        var transport = SIPTransportKind.udp
+        if let slash = target.lastIndex(of: "/") {
+            guard let t = SIPTransportKind(rawValue: target[target.index(after: slash)...].lowercased()) else {
+                throw ConfigError.invalid("routes", s, "transport udp or tcp")
+            }
+            transport = t
+            target = String(target[..<slash])
+        }
+        guard let colon = target.lastIndex(of: ":"), let p = Int(target[target.index(after: colon)...]), (1...65535).contains(p) else {
+            throw ConfigError.invalid("routes", s, "PATTERN=HOST:PORT[/udp|tcp]")
+        }
+        let host = target[..<colon].trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        return StaticRoute(match: pattern, host: host, port: p, transport: transport)
+    }
+
+    static func flatten(_ text: String) throws -> ([(String, String)], [StaticRoute]) {
+        let table: TOMLTable
+        do { table = try TOMLTable(string: text) } catch let e as TOMLParseError {
+            throw ConfigError.file("line \(e.source.begin.line): \(e.description)")
+        } catch { throw ConfigError.file("\(error)") }
+        var out: [(String, String)] = []
+        var routes: [StaticRoute] = []
+        for (section, value) in table {
+            if section == "routes" {
+                guard let arr = value.array else { throw ConfigError.invalid("routes", "\(value)", "an array of tables [[routes]]") }
+                for item in arr {
+                    guard let t = item.table, let match = t["match"]?.string, let host = t["host"]?.string else {
+                        throw ConfigError.invalid("routes", "\(item)", "match and host")
+                    }
+                    let port = t["port"]?.int ?? 5060
+                    let tr = t["transport"]?.string ?? "udp"
+                    guard let kind = SIPTransportKind(rawValue: tr.lowercased()) else { throw ConfigError.invalid("routes.transport", tr, "udp or tcp") }
+                    routes.append(StaticRoute(match: match, host: host, port: port, transport: kind))
+                }
+                continue
+            }
+            guard let t = value.table else { throw ConfigError.unknownKey(section) }
+            for (k, v) in t {
+                let text: String
+                if let s = v.string { text = s }
+                else if let i = v.int { text = "\(i)" }
+                else if let b = v.bool { text = "\(b)" }
+                else if let d = v.double { text = "\(d)" }
+                else { throw ConfigError.invalid("\(section).\(k)", "\(v)", "a string, number or boolean") }
+                out.append(("\(section).\(k)", text))
+            }
+        }
+        return (out, routes)
+    }
+
+    /// What `check-config` prints: every key with its effective value.
+    var rendered: String {
+        var lines = BatonConfiguration.keys.map { "\($0.name) = \($0.show(self))" }
+        for r in sip.routes { lines.append("route \(r.match) -> \(r.transport.rawValue):\(r.host):\(r.port)") }
+        return lines.joined(separator: "\n")
+    }
+
+    static func port(_ v: String, _ k: String) throws -> Int { try int(v, k, 0...65535) }
+    static func int(_ v: String, _ k: String, _ range: ClosedRange<Int>) throws -> Int {
+        guard let i = Int(v), range.contains(i) else { throw ConfigError.invalid(k, v, "an integer in \(range.lowerBound)...\(range.upperBound)") }
+        return i
+    }
+    static func bool(_ v: String, _ k: String) throws -> Bool {
+        switch v.lowercased() {
+        case "true", "1", "yes", "on": return true
+        case "false", "0", "no", "off": return false
+        default: throw ConfigError.invalid(k, v, "true or false")
+        }
+    }
+    static func ip(_ v: String, _ k: String) throws -> String {
+        guard SessionDescription.isIPAddress(v) else { throw ConfigError.invalid(k, v, "an IPv4 or IPv6 address") }
+        return v
+    }
+}
+
+/// A configuration problem, said in the terms of the key at fault.
+enum ConfigError: Error, Equatable, CustomStringConvertible {
+    case unknownKey(String)
+    case invalid(String, String, String)
+    case file(String)
+    var description: String {
+        switch self {
+        case .unknownKey(let k): return "unknown configuration key '\(k)'"
+        case let .invalid(k, v, want): return "\(k) = '\(v)' is invalid: expected \(want)"
+        case .file(let why): return "configuration file: \(why)"
+        }
+    }
+}

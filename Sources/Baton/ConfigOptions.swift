@@ -1,0 +1,71 @@
+import ArgumentParser
+import Foundation
+
+/// The options shared by `serve` and `check-config`: the file, and a flag per key.
+struct ConfigOptions: ParsableArguments {
+    @Option(name: .long, help: "Configuration file (TOML). Default: conf/baton.toml when it exists.")
+    var config: String?
+
+    @Option(name: .customLong("sip-host")) var sipHost: String?
+    @Option(name: .customLong("sip-port")) var sipPort: String?
+    @Option(name: .customLong("sip-udp")) var sipUDP: String?
+    @Option(name: .customLong("sip-tcp")) var sipTCP: String?
+    @Option(name: .customLong("sip-advertised-host")) var sipAdvertisedHost: String?
+    @Option(name: .customLong("sip-max-message-size")) var sipMaxMessageSize: String?
+    @Option(name: .customLong("media-bind")) var mediaBind: String?
+    @Option(name: .customLong("media-advertised")) var mediaAdvertised: String?
+    @Option(name: .customLong("media-port-min")) var mediaPortMin: String?
+    @Option(name: .customLong("media-port-max")) var mediaPortMax: String?
+    @Option(name: .customLong("media-threads")) var mediaThreads: String?
+    @Option(name: .customLong("http-host")) var httpHost: String?
+    @Option(name: .customLong("http-port")) var httpPort: String?
+    @Option(name: .customLong("store-path")) var storePath: String?
+    @Option(name: .customLong("lifecycle-drain-timeout")) var drainTimeout: String?
+    @Option(name: .customLong("lifecycle-retry-after")) var retryAfter: String?
+    @Option(name: .customLong("registrar-default-expires")) var defaultExpires: String?
+    @Option(name: .customLong("registrar-min-expires")) var minExpires: String?
+    @Option(name: .customLong("registrar-max-expires")) var maxExpires: String?
+    @Option(name: .customLong("log-level")) var logLevel: String?
+    @Option(name: .customLong("route"), help: "Static route PATTERN=HOST:PORT[/udp|tcp]; repeatable; replaces the file's routes.")
+    var routes: [String] = []
+
+    var overrides: [(String, String)] {
+        let pairs: [(String, String?)] = [
+            ("sip.host", sipHost), ("sip.port", sipPort), ("sip.udp", sipUDP), ("sip.tcp", sipTCP),
+            ("sip.advertised_host", sipAdvertisedHost), ("sip.max_message_size", sipMaxMessageSize),
+            ("media.bind", mediaBind), ("media.advertised", mediaAdvertised), ("media.port_min", mediaPortMin),
+            ("media.port_max", mediaPortMax), ("media.threads", mediaThreads), ("http.host", httpHost),
+            ("http.port", httpPort), ("store.path", storePath), ("lifecycle.drain_timeout", drainTimeout),
+            ("lifecycle.retry_after", retryAfter), ("registrar.default_expires", defaultExpires),
+            ("registrar.min_expires", minExpires), ("registrar.max_expires", maxExpires), ("log.level", logLevel),
+        ]
+        return pairs.compactMap { k, v in v.map { (k, $0) } }
+    }
+
+    func load() throws -> BatonConfiguration {
+        var text: String?
+        let path = config ?? (FileManager.default.fileExists(atPath: "conf/baton.toml") ? "conf/baton.toml" : nil)
+        if let path {
+            do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+                throw ValidationError("cannot read configuration file \(path): \(error.localizedDescription)")
+            }
+        }
+        do {
+            return try BatonConfiguration.load(toml: text, environment: ProcessInfo.processInfo.environment,
+                                               overrides: overrides, routes: routes)
+        } catch {
+            throw ValidationError("\(path.map { "\($0): " } ?? "")\(error)")
+        }
+    }
+}
+
+struct CheckConfig: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config", abstract: "Validate the configuration and print what serve would use.")
+    @OptionGroup var options: ConfigOptions
+
+    func run() throws {
+        let c = try options.load()
+        print(c.rendered)
+    }
+}

@@ -1,0 +1,62 @@
+import ArgumentParser
+import Calls
+import Control
+import Foundation
+import Logging
+import Media
+import Metrics
+import NIOPosix
+import Prometheus
+import SIP
+import ServiceLifecycle
+import Store
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the gateway: SIP B2BUA, media relay, HTTP API (loopback defaults).")
+    @OptionGroup var options: ConfigOptions
+
+    func run() async throws {
+        let config = try options.load()
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = Logger.Level(rawValue: config.logLevel) ?? .info
+            return h
+        }
+        let logger = Logger(label: "baton")
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+
+        let store = try Store(path: config.storePath)
+        let relay = try MediaRelay(configuration: config.media, logger: Logger(label: "baton.media"))
+        let calls = CallManager(relay: relay)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let sip = try SIPServer(configuration: config.sip, loop: group.next())
+        let restored = try await store.registrations(validAt: Date().timeIntervalSince1970)
+        await sip.onLoop { [sip, calls] in
+            sip.b2bua.delegate = calls
+            sip.registrar.persistence = calls
+            sip.registrar.restore(restored.map(Registration.init))
+        }
+        logger.info("starting", metadata: [
+            "sip": "\(config.sip.transport.host):\(config.sip.transport.port)",
+            "http": "\(config.http.host):\(config.http.port)",
+            "rtp": "\(config.media.bindAddress):\(config.media.portMin)-\(config.media.portMax)",
+            "store": "\(config.storePath)", "registrations": "\(restored.count)",
+        ])
+        let http = HTTPAPI.application(calls: calls, registry: registry, configuration: config.http)
+        // Graceful shutdown runs in reverse order: SIP drains first, then HTTP, relay, store writer.
+        let services = ServiceGroup(configuration: .init(
+            services: [
+                .init(service: StoreWriter(store: store, operations: calls.storeOperations)),
+                .init(service: RelayService(relay: relay)),
+                .init(service: http),
+                .init(service: SIPService(sip: sip, calls: calls, drainTimeout: .seconds(config.drainTimeout))),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await services.run()
+        try await group.shutdownGracefully()
+        logger.info("stopped")
+    }
+}

@@ -1,0 +1,213 @@
+import Foundation
+import Logging
+import Media
+import Metrics
+import SIP
+import Store
+import Synchronization
+
+/// The Calls API: live calls, their legs and anchored media, and their records.
+///
+/// The SIP B2BUA drives it through ``B2BUADelegate``; HTTP reads it (`calls`, `call(id:)`).
+/// A later ng front end drives the same anchoring through ``anchor(call:from:sdp:)``.
+///
+/// ```swift
+/// let calls = CallManager(relay: relay)
+/// sip.b2bua.delegate = calls
+/// calls.calls()            // live calls
+/// ```
+/// Thread-safe: state sits behind a `Mutex`; writes to the store go through an
+/// `AsyncStream` that ``StoreWriter`` drains.
+public final class CallManager: B2BUADelegate, RegistrationPersisting, @unchecked Sendable {
+    struct Live {
+        var info: CallInfo
+        var record: CallRecord
+        var streams: [AnchoredStream] = []
+        var advertised: [CallSide: [String]] = [:]
+        var peers: [CallSide: String] = [:]
+        var callIDs: [CallSide: String] = [:]
+    }
+
+    public let relay: MediaRelay
+    private let state = Mutex<(live: [String: Live], ended: [CallInfo])>(([:], []))
+    private let keepEnded: Int
+    private let logger: Logger
+    private let now: @Sendable () -> Double
+    public let storeOperations: AsyncStream<StoreOperation>
+    private let storeContinuation: AsyncStream<StoreOperation>.Continuation
+    private let activeGauge = Gauge(label: "baton_calls_active")
+    private let callsTotal = Counter(label: "baton_calls_total")
+
+    public init(relay: MediaRelay, keepEnded: Int = 200, logger: Logger = Logger(label: "baton.calls"),
+                now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+        self.relay = relay
+        self.keepEnded = keepEnded
+        self.logger = logger
+        self.now = now
+        (storeOperations, storeContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(100_000))
+    }
+
+    /// Ends the store stream (after the SIP side has stopped).
+    public func finishStoreStream() { storeContinuation.finish() }
+
+    // MARK: Queries
+
+    public var activeCount: Int { state.withLock { $0.live.count } }
+
+    /// Live calls, oldest first.
+    public func calls() -> [CallInfo] {
+        state.withLock { s in s.live.values.map { self.render($0) } }.sorted { $0.started < $1.started }
+    }
+
+    /// Recently ended calls, newest first (kept in memory; older ones are in the store).
+    public func endedCalls() -> [CallInfo] { state.withLock { $0.ended.reversed() } }
+
+    public func call(id: String) -> CallInfo? {
+        state.withLock { s in s.live[id].map { self.render($0) } ?? s.ended.last { $0.id == id } }
+    }
+
+    private func render(_ l: Live) -> CallInfo {
+        var info = l.info
+        info.legs = [CallSide.caller, .callee].map { side in
+            let relaySide: MediaRelay.Side = side == .caller ? .a : .b
+            let media = l.streams.enumerated().map { i, s in
+                MediaInfo(localPort: s.port(relaySide), advertised: l.advertised[side]?[safe: i],
+                          latched: s.latchedAddress(relaySide), counters: s.counters(relaySide))
+            }
+            return LegInfo(side: side, callID: l.callIDs[side], signaling: l.peers[side], media: media)
+        }
+        return info
+    }
+
+    // MARK: B2BUADelegate
+
+    public func anchor(call id: String, from side: CallSide, sdp: SessionDescription) throws {
+        let media = sdp.media
+        let relaySide: MediaRelay.Side = side == .caller ? .a : .b
+        let other: MediaRelay.Side = side == .caller ? .b : .a
+        // Allocate outside the lock: binding sockets is a syscall.
+        let have = state.withLock { $0.live[id]?.streams.count ?? 0 }
+        var fresh: [AnchoredStream] = []
+        do {
+            for _ in have..<max(have, media.count) { fresh.append(try relay.allocate()) }
+        } catch {
+            fresh.forEach { relay.release($0) }
+            throw CallsError.mediaUnavailable("\(error)")
+        }
+        let streams: [AnchoredStream] = state.withLock { s in
+            if s.live[id] == nil {
+                let t = now()
+                s.live[id] = Live(info: CallInfo(id: id, state: .calling, from: "", to: "", started: t, legs: []),
+                                  record: CallRecord(id: id, caller: "", callee: "", callerCallID: "", started: t))
+            }
+            s.live[id]!.streams.append(contentsOf: fresh)
+            s.live[id]!.advertised[side] = media.map { "\($0.address):\($0.port)" }
+            return s.live[id]!.streams
+        }
+        for (i, m) in media.enumerated() {
+            let stream = streams[i]
+            if m.port == 0 {
+                try sdp.anchor(media: i, address: relay.configuration.sdpAddress, port: 0)
+                continue
+            }
+            // c=0.0.0.0 (RFC 2543 hold) keeps the last destination.
+            if m.address != "0.0.0.0" && m.address != "::" {
+                try relay.setRemote(stream, side: relaySide, ip: m.address, port: m.port, rtcpPort: m.rtcpPort)
+            }
+            try sdp.anchor(media: i, address: relay.configuration.sdpAddress, port: stream.port(other))
+        }
+    }
+
+    public func release(call id: String) {
+        let streams = state.withLock { s -> [AnchoredStream] in
+            guard var l = s.live[id] else { return [] }
+            let taken = l.streams
+            // Keep counters of the final moment for the ended-call view.
+            l.info = render(l)
+            s.live[id] = l
+            return taken
+        }
+        streams.forEach { relay.release($0) }
+    }
+
+    public func callEvent(_ event: CallEvent) {
+        let t = now()
+        switch event {
+        case let .started(id, from, to, callerCallID, peer):
+            callsTotal.increment()
+            let record = CallRecord(id: id, caller: from, callee: to, callerCallID: callerCallID, started: t)
+            state.withLock { s in
+                var l = s.live[id] ?? Live(info: CallInfo(id: id, state: .calling, from: from, to: to, started: t, legs: []), record: record)
+                l.info.from = from
+                l.info.to = to
+                l.record = record
+                l.callIDs[.caller] = callerCallID
+                l.peers[.caller] = peer.description
+                s.live[id] = l
+                activeGauge.record(s.live.count)
+            }
+            storeContinuation.yield(.call(record))
+        case let .routed(id, calleeCallID, peer):
+            let rec = state.withLock { s -> CallRecord? in
+                s.live[id]?.callIDs[.callee] = calleeCallID
+                s.live[id]?.peers[.callee] = peer.description
+                s.live[id]?.record.calleeCallID = calleeCallID
+                return s.live[id]?.record
+            }
+            if let rec { storeContinuation.yield(.call(rec)) }
+        case .answered(let id):
+            let rec = state.withLock { s -> CallRecord? in
+                s.live[id]?.info.state = .answered
+                s.live[id]?.info.answered = t
+                s.live[id]?.record.answered = t
+                return s.live[id]?.record
+            }
+            if let rec { storeContinuation.yield(.call(rec)) }
+        case let .ended(id, by, reason):
+            let rec = state.withLock { s -> CallRecord? in
+                guard var l = s.live.removeValue(forKey: id) else { return nil }
+                activeGauge.record(s.live.count)
+                if !l.streams.isEmpty { l.info = render(l) }
+                l.info.state = .ended
+                l.info.ended = t
+                l.info.hungUpBy = by?.rawValue
+                l.info.reason = reason
+                l.record.ended = t
+                l.record.hungUpBy = by?.rawValue
+                l.record.reason = reason
+                s.ended.append(l.info)
+                if s.ended.count > keepEnded { s.ended.removeFirst(s.ended.count - keepEnded) }
+                return l.record
+            }
+            if let rec {
+                logger.info("call ended", metadata: ["call": "\(id)", "by": "\(by?.rawValue ?? "baton")", "reason": "\(reason)"])
+                storeContinuation.yield(.call(rec))
+            }
+        }
+    }
+
+    // MARK: RegistrationPersisting
+
+    public func save(_ r: Registration) {
+        storeContinuation.yield(.saveRegistration(RegistrationRecord(
+            aor: r.aor, contact: r.contact, transport: r.transport.rawValue, sourceHost: r.sourceHost,
+            sourcePort: r.sourcePort, expires: r.expires, callID: r.callID, cseq: Int(r.cseq))))
+    }
+
+    public func delete(aor: String, contact: String) {
+        storeContinuation.yield(.deleteRegistration(aor: aor, contact: contact))
+    }
+}
+
+extension Registration {
+    /// Converts a stored row back (unknown transports fall back to UDP).
+    public init(_ r: RegistrationRecord) {
+        self.init(aor: r.aor, contact: r.contact, transport: SIPTransportKind(rawValue: r.transport) ?? .udp,
+                  sourceHost: r.sourceHost, sourcePort: r.sourcePort, expires: r.expires, callID: r.callID,
+                  cseq: UInt32(clamping: r.cseq))
+    }
+}
+
+extension Array {
+    subscript(safe i: Int) -> Element? { indices.contains(i) ? self[i] : nil }
+}

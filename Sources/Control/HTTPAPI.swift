@@ -1,0 +1,105 @@
+import Calls
+import Foundation
+import Hummingbird
+import Logging
+import Media
+import Prometheus
+
+/// The HTTP front end: health, Prometheus metrics and the calls API, a thin layer on
+/// ``CallManager``.
+///
+/// ```swift
+/// let app = HTTPAPI.application(calls: calls, registry: registry, configuration: .init())
+/// // GET /healthz, GET /metrics, GET /calls, GET /calls/{id}
+/// ```
+public enum HTTPAPI {
+    public struct Configuration: Sendable, Equatable {
+        public var host: String = "127.0.0.1"
+        public var port: Int = 8080
+        public init() {}
+    }
+
+    /// The body of `GET /calls`.
+    public struct CallList: ResponseEncodable, Sendable {
+        public var active: [CallInfo]
+        public var ended: [CallInfo]
+    }
+
+    public struct Health: ResponseEncodable, Sendable {
+        public var status: String
+        public var activeCalls: Int
+        public var activeStreams: Int
+    }
+
+    public static func router(calls: CallManager, registry: PrometheusCollectorRegistry) -> Router<BasicRequestContext> {
+        let router = Router()
+        router.middlewares.add(JSONErrorMiddleware())
+        router.get("/healthz") { _, _ in
+            Health(status: "ok", activeCalls: calls.activeCount, activeStreams: calls.relay.activeStreams)
+        }
+        router.get("/metrics") { _, _ -> Response in
+            var bytes = registry.emitToBuffer()
+            bytes.append(contentsOf: Array(relayMetrics(calls.relay).utf8))
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
+        router.get("/calls") { _, _ in
+            CallList(active: calls.calls(), ended: calls.endedCalls())
+        }
+        router.get("/calls/:id") { _, ctx -> CallInfo in
+            let id = try ctx.parameters.require("id")
+            guard let info = calls.call(id: id) else { throw HTTPError(.notFound, message: "Unknown call-id \(id)") }
+            return info
+        }
+        return router
+    }
+
+    public static func application(calls: CallManager, registry: PrometheusCollectorRegistry, configuration: Configuration,
+                                   logger: Logger = Logger(label: "baton.http")) -> some ApplicationProtocol {
+        Application(router: router(calls: calls, registry: registry),
+                    configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Baton"),
+                    logger: logger)
+    }
+
+    /// Relay totals in Prometheus text format (read from the relay's atomics at scrape time,
+    /// so the hot path never touches a metrics backend).
+    static func relayMetrics(_ relay: MediaRelay) -> String {
+        let t = relay.totalsSnapshot
+        return """
+        # HELP baton_rtp_packets_relayed_total RTP and RTCP packets forwarded by the relay.
+        # TYPE baton_rtp_packets_relayed_total counter
+        baton_rtp_packets_relayed_total \(t.relayedPackets)
+        # HELP baton_rtp_bytes_relayed_total Bytes forwarded by the relay.
+        # TYPE baton_rtp_bytes_relayed_total counter
+        baton_rtp_bytes_relayed_total \(t.relayedBytes)
+        # HELP baton_rtp_packets_dropped_total Packets the relay dropped, by reason.
+        # TYPE baton_rtp_packets_dropped_total counter
+        baton_rtp_packets_dropped_total{reason="source_mismatch"} \(t.droppedSource)
+        baton_rtp_packets_dropped_total{reason="no_destination"} \(t.droppedNoDestination)
+        baton_rtp_packets_dropped_total{reason="send_error"} \(t.droppedSendError)
+        # HELP baton_media_streams_active Anchored media streams.
+        # TYPE baton_media_streams_active gauge
+        baton_media_streams_active \(relay.activeStreams)
+        # HELP baton_rtp_port_pairs_in_use RTP/RTCP port pairs allocated.
+        # TYPE baton_rtp_port_pairs_in_use gauge
+        baton_rtp_port_pairs_in_use \(relay.pool.pairsInUse)
+
+        """
+    }
+}
+
+/// Maps any error to `{"error":{"message":…}}` with its HTTP status (Hummingbird's
+/// `HTTPError` already does; other errors become 500 with their description).
+struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let e as HTTPError {
+            throw e
+        } catch {
+            throw HTTPError(.internalServerError, message: "\(error)")
+        }
+    }
+}
+
+extension CallInfo: ResponseEncodable {}

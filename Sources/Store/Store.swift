@@ -1,0 +1,153 @@
+import Foundation
+import GRDB
+import Logging
+
+/// A registration row (mirrors SIP's `Registration` without depending on SIP).
+public struct RegistrationRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "registrations"
+    public var aor: String
+    public var contact: String
+    public var transport: String
+    public var sourceHost: String
+    public var sourcePort: Int
+    /// Unix time (seconds).
+    public var expires: Double
+    public var callID: String
+    public var cseq: Int
+
+    public init(aor: String, contact: String, transport: String, sourceHost: String, sourcePort: Int,
+                expires: Double, callID: String, cseq: Int) {
+        self.aor = aor; self.contact = contact; self.transport = transport; self.sourceHost = sourceHost
+        self.sourcePort = sourcePort; self.expires = expires; self.callID = callID; self.cseq = cseq
+    }
+}
+
+/// A call record: when it started, was answered and ended, who hung up and why.
+public struct CallRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "calls"
+    public var id: String
+    public var caller: String
+    public var callee: String
+    public var callerCallID: String
+    public var calleeCallID: String?
+    /// Unix times (seconds).
+    public var started: Double
+    public var answered: Double?
+    public var ended: Double?
+    /// "caller", "callee" or nil when Baton ended it (timeout, error, shutdown).
+    public var hungUpBy: String?
+    public var reason: String?
+
+    public init(id: String, caller: String, callee: String, callerCallID: String, calleeCallID: String? = nil,
+                started: Double, answered: Double? = nil, ended: Double? = nil, hungUpBy: String? = nil, reason: String? = nil) {
+        self.id = id; self.caller = caller; self.callee = callee; self.callerCallID = callerCallID
+        self.calleeCallID = calleeCallID; self.started = started; self.answered = answered; self.ended = ended
+        self.hungUpBy = hungUpBy; self.reason = reason
+    }
+}
+
+/// Errors of the Store module.
+public enum StoreError: Error, CustomStringConvertible {
+    case open(path: String, underlying: String)
+    case query(String)
+    public var description: String {
+        switch self {
+        case let .open(p, u): return "cannot open store at \(p): \(u)"
+        case let .query(u): return "store query failed: \(u)"
+        }
+    }
+}
+
+/// Baton's persistent state on SQLite (GRDB): registrations and call records.
+///
+/// ```swift
+/// let store = try Store(path: "var/baton.sqlite")   // ":memory:" for tests
+/// try await store.save(record)
+/// let live = try await store.registrations(validAt: Date().timeIntervalSince1970)
+/// ```
+/// PostgreSQL, for several gateways sharing state, comes with a later issue; the API is
+/// what both will implement.
+public final class Store: Sendable {
+    private let db: DatabaseQueue
+    public let path: String
+
+    public init(path: String) throws(StoreError) {
+        self.path = path
+        do {
+            if path != ":memory:" {
+                let dir = (path as NSString).deletingLastPathComponent
+                if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+            }
+            var config = Configuration()
+            config.busyMode = .timeout(5)
+            db = path == ":memory:" ? try DatabaseQueue(configuration: config) : try DatabaseQueue(path: path, configuration: config)
+            try Store.migrator.migrate(db)
+        } catch {
+            throw .open(path: path, underlying: "\(error)")
+        }
+    }
+
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1") { db in
+            try db.create(table: "registrations") { t in
+                t.column("aor", .text).notNull()
+                t.column("contact", .text).notNull()
+                t.column("transport", .text).notNull()
+                t.column("sourceHost", .text).notNull()
+                t.column("sourcePort", .integer).notNull()
+                t.column("expires", .double).notNull()
+                t.column("callID", .text).notNull()
+                t.column("cseq", .integer).notNull()
+                t.primaryKey(["aor", "contact"])
+            }
+            try db.create(table: "calls") { t in
+                t.primaryKey("id", .text)
+                t.column("caller", .text).notNull()
+                t.column("callee", .text).notNull()
+                t.column("callerCallID", .text).notNull()
+                t.column("calleeCallID", .text)
+                t.column("started", .double).notNull()
+                t.column("answered", .double)
+                t.column("ended", .double)
+                t.column("hungUpBy", .text)
+                t.column("reason", .text)
+            }
+            try db.create(index: "calls_started", on: "calls", columns: ["started"])
+        }
+        return m
+    }
+
+    // MARK: Registrations
+
+    public func save(_ r: RegistrationRecord) async throws {
+        try await db.write { try r.save($0) }
+    }
+
+    public func deleteRegistration(aor: String, contact: String) async throws {
+        _ = try await db.write { try RegistrationRecord.deleteOne($0, key: ["aor": aor, "contact": contact]) }
+    }
+
+    /// Bindings still valid at `time`; expired rows are purged on the way.
+    public func registrations(validAt time: Double) async throws -> [RegistrationRecord] {
+        try await db.write { db in
+            try RegistrationRecord.filter(Column("expires") <= time).deleteAll(db)
+            return try RegistrationRecord.order(Column("aor")).fetchAll(db)
+        }
+    }
+
+    // MARK: Calls
+
+    public func save(_ c: CallRecord) async throws {
+        try await db.write { try c.save($0) }
+    }
+
+    public func call(id: String) async throws -> CallRecord? {
+        try await db.read { try CallRecord.fetchOne($0, key: id) }
+    }
+
+    /// Most recent first.
+    public func calls(limit: Int = 100) async throws -> [CallRecord] {
+        try await db.read { try CallRecord.order(Column("started").desc).limit(limit).fetchAll($0) }
+    }
+}
