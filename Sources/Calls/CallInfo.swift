@@ -34,6 +34,8 @@ public struct MediaInfo: Sendable, Codable, Equatable {
     public var advertised: String?
     /// The source Baton latched on (symmetric RTP), once a packet arrived.
     public var latched: String?
-    /// RTP+RTCP counters: rx from this party, tx to it.
-    public var counters: StreamStats.Snapshot
+    /// RTP counters: rx from this party, tx to it.
+    public var rtp: StreamStats.Snapshot
+    /// RTCP counters (port + 1), same directions.
+    public var rtcp: StreamStats.Snapshot
 }

@@ -72,7 +72,8 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, @unchecke
             let relaySide: MediaRelay.Side = side == .caller ? .a : .b
             let media = l.streams.enumerated().map { i, s in
                 MediaInfo(localPort: s.port(relaySide), advertised: l.advertised[side]?[safe: i],
-                          latched: s.latchedAddress(relaySide), counters: s.counters(relaySide))
+                          latched: s.latchedAddress(relaySide), rtp: s.rtpCounters(relaySide),
+                          rtcp: s.rtcpCounters(relaySide))
             }
             return LegInfo(side: side, callID: l.callIDs[side], signaling: l.peers[side], media: media)
         }

@@ -155,6 +155,8 @@ public final class AnchoredStream: Sendable, Hashable {
     public func port(_ side: MediaRelay.Side) -> Int { endpoint(side).rtpPort }
     /// RTP counters of one side (rx = from that side's party, tx = to it).
     public func rtpCounters(_ side: MediaRelay.Side) -> StreamStats.Snapshot { endpoint(side).rtp.stats.snapshot }
+    /// RTCP counters of one side.
+    public func rtcpCounters(_ side: MediaRelay.Side) -> StreamStats.Snapshot { endpoint(side).rtcp.stats.snapshot }
     /// RTP plus RTCP counters of one side.
     public func counters(_ side: MediaRelay.Side) -> StreamStats.Snapshot {
         endpoint(side).rtp.stats.snapshot + endpoint(side).rtcp.stats.snapshot
