@@ -1,0 +1,239 @@
+import NIOCore
+import NIOEmbedded
+import Testing
+@testable import SIP
+
+/// Stands in for the Calls layer: rewrites SDP to fixed ports and records events.
+final class FakeAnchor: B2BUADelegate {
+    var events: [CallEvent] = []
+    var released: [String] = []
+    var anchored: [(CallSide, Int)] = []
+    func anchor(call: String, from side: CallSide, sdp: SessionDescription) throws {
+        anchored.append((side, sdp.media[0].port))
+        try sdp.anchor(media: 0, address: "127.0.0.1", port: side == .caller ? 20002 : 20000)
+    }
+    func release(call: String) { released.append(call) }
+    func callEvent(_ event: CallEvent) { events.append(event) }
+    var endReasons: [String] { events.compactMap { if case let .ended(_, _, r) = $0 { return r } else { return nil } } }
+    var endedBy: [CallSide?] { events.compactMap { if case let .ended(_, by, _) = $0 { return by } else { return nil } } }
+}
+
+let caller = SIPPeer(transport: .udp, host: "127.0.0.1", port: 5070)
+let callee = SIPPeer(transport: .udp, host: "127.0.0.1", port: 5080)
+
+final class B2BHarness {
+    let wire = Wire()
+    let anchor = FakeAnchor()
+    let b2bua: B2BUA
+    init(routes: [StaticRoute] = [StaticRoute(match: ".", host: "127.0.0.1", port: 5080)]) throws {
+        let registrar = Registrar(configuration: .init())
+        b2bua = B2BUA(configuration: .init(), layer: wire.layer, registrar: registrar, router: try Router(routes: routes))
+        b2bua.delegate = anchor
+        wire.layer.user = b2bua
+    }
+    /// Delivers bytes as if they came off the wire from `peer`.
+    func deliver(_ m: SIPMessage, from peer: SIPPeer) throws {
+        wire.layer.receive(try SIPMessage.parse(try m.serialize()), from: peer)
+    }
+    func deliver(_ text: String, from peer: SIPPeer) throws {
+        wire.layer.receive(try SIPMessage.parse(Fixtures.bytes(text)), from: peer)
+    }
+    func sent(to peer: SIPPeer) -> [SIPMessage] { wire.take().filter { $0.1 == peer }.map(\.0) }
+    func take() -> [(SIPMessage, SIPPeer)] { wire.take() }
+
+    /// Runs a call up to the callee's INVITE; returns it.
+    func startCall() throws -> SIPMessage {
+        try deliver(Fixtures.invite(), from: caller)
+        let out = take()
+        #expect(out.contains { $0.1 == caller && $0.0.statusCode == 100 })
+        return try #require(out.first { $0.1 == callee && $0.0.method == "INVITE" }?.0)
+    }
+
+    /// Answers the callee INVITE with 200 + SDP; returns the 200 the caller got.
+    func answer(_ bInvite: SIPMessage) throws -> SIPMessage {
+        let ok = bInvite.makeResponse(200, "OK", toTag: "callee-tag")
+        try ok.setContact("<sip:bob@127.0.0.1:5080>")
+        ok.setBody(Fixtures.bytes(Fixtures.sdp.replacingOccurrences(of: "49170", with: "30000")), contentType: "application/sdp")
+        try deliver(ok, from: callee)
+        let out = take()
+        #expect(out.contains { $0.1 == callee && $0.0.method == "ACK" })
+        return try #require(out.first { $0.1 == caller && $0.0.statusCode == 200 }?.0)
+    }
+
+    func callerAck(for ok: SIPMessage) throws {
+        try deliver("ACK sip:baton@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKack1\r\n"
+                    + "From: Alice <sip:alice@127.0.0.1>;tag=1928301774\r\nTo: \(ok.to!)\r\nCall-ID: \(ok.callID!)\r\n"
+                    + "CSeq: 314159 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", from: caller)
+    }
+}
+
+@Suite struct B2BUATests {
+    @Test func callHasTwoLegsWithTheirOwnIdentifiersAndAnchoredSDP() throws {
+        let h = try B2BHarness()
+        let bInvite = try h.startCall()
+        #expect(bInvite.callID != "a84b4c76e66710@127.0.0.1")
+        #expect(bInvite.fromTag != "1928301774")
+        #expect(bInvite.cseqNumber == 1)
+        #expect(bInvite.viaCount == 1)
+        #expect(bInvite.topViaHost == "127.0.0.1" && bInvite.topViaPort == 5060)
+        #expect(bInvite.header("Max-Forwards") == "69")
+        #expect(try SessionDescription(parsing: bInvite.body).media[0].port == 20002)
+        #expect(h.anchor.anchored.first! == (.caller, 49170))
+
+        // 180 goes back to the caller on leg A's dialog.
+        try h.deliver(bInvite.makeResponse(180, "Ringing", toTag: "callee-tag"), from: callee)
+        let ringing = try #require(h.sent(to: caller).first)
+        #expect(ringing.statusCode == 180)
+        #expect(ringing.callID == "a84b4c76e66710@127.0.0.1")
+        let aTag = try #require(ringing.toTag)
+        #expect(aTag != "callee-tag")
+
+        let ok = try h.answer(bInvite)
+        #expect(ok.toTag == aTag)
+        #expect(try SessionDescription(parsing: ok.body).media[0].port == 20000)
+        #expect(h.anchor.anchored.last! == (.callee, 30000))
+        try h.callerAck(for: ok)
+
+        // BYE from the caller: 200 to the caller, BYE on leg B with leg B's identifiers.
+        try h.deliver("BYE sip:baton@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKbye1\r\n"
+                      + "From: Alice <sip:alice@127.0.0.1>;tag=1928301774\r\nTo: \(ok.to!)\r\nCall-ID: a84b4c76e66710@127.0.0.1\r\n"
+                      + "CSeq: 314160 BYE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", from: caller)
+        let out = h.take()
+        #expect(out.contains { $0.1 == caller && $0.0.statusCode == 200 && $0.0.cseqMethod == "BYE" })
+        let bye = try #require(out.first { $0.1 == callee && $0.0.method == "BYE" }?.0)
+        #expect(bye.callID == bInvite.callID)
+        #expect(bye.toTag == "callee-tag")
+        #expect(bye.cseqNumber == 2)
+        #expect(h.anchor.endedBy == [.caller])
+        #expect(h.anchor.released.count == 1)
+        #expect(h.b2bua.activeCalls == 0)
+    }
+
+    @Test func okIsRetransmittedToTheCallerUntilACK() throws {
+        let h = try B2BHarness()
+        let ok = try h.answer(try h.startCall())
+        h.wire.advance(.milliseconds(500))
+        #expect(h.sent(to: caller).map(\.statusCode) == [200])
+        h.wire.advance(.seconds(1))
+        #expect(h.sent(to: caller).map(\.statusCode) == [200])
+        try h.callerAck(for: ok)
+        h.wire.advance(.seconds(10))
+        #expect(h.sent(to: caller).isEmpty)
+        #expect(h.b2bua.activeCalls == 1)
+    }
+
+    @Test func timerBGivesTheCaller408() throws {
+        let h = try B2BHarness()
+        _ = try h.startCall()
+        h.wire.advance(.seconds(32))
+        let toCaller = h.sent(to: caller)
+        #expect(toCaller.map(\.statusCode) == [408])
+        #expect(h.anchor.endReasons.first?.hasPrefix("408") == true)
+        #expect(h.b2bua.activeCalls == 0)
+    }
+
+    @Test func cancelBeforeAnswerGives487AndCancelsTheCallee() throws {
+        let h = try B2BHarness()
+        let bInvite = try h.startCall()
+        try h.deliver(bInvite.makeResponse(180, "Ringing", toTag: "callee-tag"), from: callee)
+        _ = h.take()
+        try h.deliver(Fixtures.invite().replacingOccurrences(of: "INVITE sip:", with: "CANCEL sip:")
+            .replacingOccurrences(of: "CSeq: 314159 INVITE", with: "CSeq: 314159 CANCEL")
+            .components(separatedBy: "Content-Type:")[0] + "Content-Length: 0\r\n\r\n", from: caller)
+        let out = h.take()
+        let toCaller = out.filter { $0.1 == caller }.map(\.0)
+        #expect(toCaller.contains { $0.statusCode == 200 && $0.cseqMethod == "CANCEL" })
+        #expect(toCaller.contains { $0.statusCode == 487 && $0.cseqMethod == "INVITE" })
+        let cancel = try #require(out.first { $0.1 == callee && $0.0.method == "CANCEL" }?.0)
+        #expect(cancel.topViaBranch == bInvite.topViaBranch)
+        #expect(cancel.callID == bInvite.callID)
+        #expect(h.anchor.endedBy == [.caller])
+        // The callee's 487 is ACKed by its transaction.
+        try h.deliver(bInvite.makeResponse(487, "Request Terminated", toTag: "callee-tag"), from: callee)
+        #expect(h.sent(to: callee).map { $0.method } == ["ACK"])
+    }
+
+    @Test func cancelAfterAnswerHasNoEffect() throws {
+        let h = try B2BHarness()
+        let ok = try h.answer(try h.startCall())
+        try h.deliver(Fixtures.invite().replacingOccurrences(of: "INVITE sip:", with: "CANCEL sip:")
+            .replacingOccurrences(of: "CSeq: 314159 INVITE", with: "CSeq: 314159 CANCEL")
+            .components(separatedBy: "Content-Type:")[0] + "Content-Length: 0\r\n\r\n", from: caller)
+        let out = h.take()
+        #expect(out.contains { $0.1 == caller && $0.0.statusCode == 200 && $0.0.cseqMethod == "CANCEL" })
+        #expect(!out.contains { $0.0.statusCode == 487 })
+        #expect(!out.contains { $0.1 == callee && ($0.0.method == "CANCEL" || $0.0.method == "BYE") })
+        #expect(h.b2bua.activeCalls == 1)
+        try h.callerAck(for: ok)
+    }
+
+    @Test func reInviteForHoldPassesToTheOtherLeg() throws {
+        let h = try B2BHarness()
+        let bInvite = try h.startCall()
+        let ok = try h.answer(bInvite)
+        try h.callerAck(for: ok)
+        // The callee puts the caller on hold.
+        let hold = try SIPMessage.request(method: "INVITE", uri: "sip:baton@127.0.0.1:5060",
+                                          via: "SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bKhold1",
+                                          from: "<sip:bob@127.0.0.1>;tag=callee-tag", to: bInvite.from!,
+                                          callID: bInvite.callID!, cseq: 7, contact: "<sip:bob@127.0.0.1:5080>")
+        hold.setBody(Fixtures.bytes(Fixtures.sdp.replacingOccurrences(of: "a=sendrecv", with: "a=sendonly")), contentType: "application/sdp")
+        try h.deliver(hold, from: callee)
+        let out = h.take()
+        #expect(out.contains { $0.1 == callee && $0.0.statusCode == 100 })
+        let toCaller = try #require(out.first { $0.1 == caller && $0.0.method == "INVITE" }?.0)
+        #expect(toCaller.callID == "a84b4c76e66710@127.0.0.1")
+        #expect(toCaller.fromTag == ok.toTag)
+        #expect(toCaller.toTag == "1928301774")
+        #expect(toCaller.requestURI?.port == 5070)               // the caller's Contact
+        let body = String(decoding: toCaller.body, as: UTF8.self)
+        #expect(body.contains("a=sendonly"))
+        #expect(body.contains("m=audio 20000 "))
+        // The caller accepts; the 200 goes back to the callee on leg B, and leg A is ACKed.
+        let accept = toCaller.makeResponse(200, "OK")
+        accept.setBody(Fixtures.bytes(Fixtures.sdp.replacingOccurrences(of: "a=sendrecv", with: "a=recvonly")), contentType: "application/sdp")
+        try h.deliver(accept, from: caller)
+        let out2 = h.take()
+        #expect(out2.contains { $0.1 == caller && $0.0.method == "ACK" })
+        let ok2 = try #require(out2.first { $0.1 == callee && $0.0.statusCode == 200 }?.0)
+        #expect(ok2.cseqNumber == 7)
+        #expect(String(decoding: ok2.body, as: UTF8.self).contains("a=recvonly"))
+    }
+
+    @Test func unknownMethodsDialogsAndRoutesGetTheRightStatus() throws {
+        let h = try B2BHarness(routes: [StaticRoute(match: "^9", host: "127.0.0.1", port: 5080)])
+        func status(_ text: String) throws -> Int? {
+            try h.deliver(text, from: caller)
+            return h.sent(to: caller).last?.statusCode
+        }
+        let info = Fixtures.invite(branch: "z9hG4bKinfo").replacingOccurrences(of: "INVITE sip:", with: "MESSAGE sip:")
+            .replacingOccurrences(of: "314159 INVITE", with: "314159 MESSAGE")
+        #expect(try status(info) == 501)
+        let bye = Fixtures.invite(branch: "z9hG4bKbye", toTag: "nope").replacingOccurrences(of: "INVITE sip:", with: "BYE sip:")
+            .replacingOccurrences(of: "314159 INVITE", with: "314159 BYE")
+        #expect(try status(bye) == 481)
+        #expect(try status(Fixtures.invite(branch: "z9hG4bKnoroute", user: "bob")) == 404)
+        let opts = Fixtures.invite(branch: "z9hG4bKopt").replacingOccurrences(of: "INVITE sip:", with: "OPTIONS sip:")
+            .replacingOccurrences(of: "314159 INVITE", with: "314159 OPTIONS")
+        #expect(try status(opts) == 200)
+        #expect(try status(Fixtures.invite(branch: "z9hG4bKnosdp", user: "900", body: "")) == 488)
+        h.b2bua.startDraining()
+        try h.deliver(Fixtures.invite(branch: "z9hG4bKdrain", user: "900"), from: caller)
+        let drained = try #require(h.sent(to: caller).last)
+        #expect(drained.statusCode == 503)
+        #expect(drained.header("Retry-After") == "30")
+    }
+
+    @Test func calleeErrorIsRelayedToTheCaller() throws {
+        let h = try B2BHarness()
+        let bInvite = try h.startCall()
+        try h.deliver(bInvite.makeResponse(486, "Busy Here", toTag: "x"), from: callee)
+        let out = h.take()
+        #expect(out.contains { $0.1 == callee && $0.0.method == "ACK" })
+        #expect(out.contains { $0.1 == caller && $0.0.statusCode == 486 })
+        #expect(h.anchor.endedBy == [.callee])
+        #expect(h.anchor.released.count == 1)
+    }
+}
+
+import Foundation
