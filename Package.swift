@@ -82,8 +82,8 @@ let package = Package(
             "Control", .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], swiftSettings: strict),
         .testTarget(name: "BatonTests", dependencies: ["Baton"], swiftSettings: strict),
-        .testTarget(name: "InteropTests", dependencies: [
-            .product(name: "NIOPosix", package: "swift-nio"),
-        ], path: "Tests/Interop", swiftSettings: strict),
+        // Real peers (sipp, baresip, tcpdump) against the built `baton` executable.
+        .testTarget(name: "InteropTests", dependencies: ["Baton", "Store"], path: "Tests/Interop",
+                    exclude: ["fixtures"], swiftSettings: strict),
     ]
 )

@@ -46,7 +46,11 @@ struct ConfigOptions: ParsableArguments {
         var text: String?
         let path = config ?? (FileManager.default.fileExists(atPath: "conf/baton.toml") ? "conf/baton.toml" : nil)
         if let path {
-            do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            do {
+                let h = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+                defer { try? h.close() }
+                text = String(decoding: try h.readToEnd() ?? Data(), as: UTF8.self)
+            } catch {
                 throw ValidationError("cannot read configuration file \(path): \(error.localizedDescription)")
             }
         }

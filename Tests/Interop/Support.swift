@@ -1,0 +1,260 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Testing
+
+/// Helpers for interop tests: real peers and the real `baton` executable on loopback.
+enum Interop {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let fixtures = packageRoot.appendingPathComponent("Tests/Interop/fixtures")
+    static var isCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
+
+    /// The baton binary the suite was built with (BATON_BIN overrides).
+    static var batonBinary: String {
+        if let p = ProcessInfo.processInfo.environment["BATON_BIN"] { return p }
+        // The test bundle sits next to the executable in the build folder.
+        let bundleDir = Bundle.main.bundleURL.deletingLastPathComponent()
+        for dir in [bundleDir, bundleDir.deletingLastPathComponent(), packageRoot.appendingPathComponent(".build/debug")] {
+            let c = dir.appendingPathComponent("baton").path
+            if FileManager.default.isExecutableFile(atPath: c) { return c }
+        }
+        return packageRoot.appendingPathComponent(".build/debug/baton").path
+    }
+
+    static func which(_ name: String) -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        let dirs: [String] = path.split(separator: ":").map(String.init) + ["/usr/sbin", "/sbin"]
+        for dir in dirs {
+            let p = "\(dir)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: p) { return p }
+        }
+        return nil
+    }
+
+    /// The peer's path, or nil after recording why: a failure under CI=true, a skip note elsewhere.
+    static func requirePeer(_ name: String, package: String, sourceLocation: SourceLocation = #_sourceLocation) -> String? {
+        if let p = which(name) { return p }
+        let msg = "interop peer '\(name)' is missing (Debian package \(package)); install it with tools/install-deps.sh --test"
+        if isCI {
+            Issue.record(Comment(rawValue: msg), sourceLocation: sourceLocation)
+        } else {
+            print("SKIPPED: \(msg)")
+        }
+        return nil
+    }
+
+    static func tempDir(_ tag: String) throws -> URL {
+        let u = FileManager.default.temporaryDirectory.appendingPathComponent("baton-\(tag)-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: u, withIntermediateDirectories: true)
+        return u
+    }
+}
+
+/// A child process, bounded in time and stopped by PID.
+final class Child: @unchecked Sendable {
+    let process = Process()
+    let output: URL
+
+    init(_ path: String, _ args: [String], cwd: URL? = nil, output: URL) throws {
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = args
+        if let cwd { process.currentDirectoryURL = cwd }
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        let h = try FileHandle(forWritingTo: output)
+        process.standardOutput = h
+        process.standardError = h
+        process.standardInput = FileHandle.nullDevice
+        self.output = output
+        try process.run()
+    }
+
+    var pid: Int32 { process.processIdentifier }
+    var text: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
+
+    /// Waits up to `timeout` for exit; kills it (SIGKILL) past that. Returns the exit status, nil if killed.
+    @discardableResult
+    func wait(timeout: Duration) -> Int32? {
+        let end = ContinuousClock.now + timeout
+        while process.isRunning && ContinuousClock.now < end { usleep(20_000) }
+        if process.isRunning {
+            kill(pid, SIGKILL)
+            process.waitUntilExit()
+            return nil
+        }
+        return process.terminationStatus
+    }
+
+    func signal(_ s: Int32) { if process.isRunning { kill(pid, s) } }
+    deinit { if process.isRunning { kill(pid, SIGKILL); process.waitUntilExit() } }
+}
+
+/// `baton serve` on loopback with its own ports, store and drain timeout.
+final class BatonProcess: @unchecked Sendable {
+    let sipPort: Int
+    let httpPort: Int
+    let rtpMin: Int
+    let dir: URL
+    let child: Child
+    var storePath: String { dir.appendingPathComponent("baton.sqlite").path }
+
+    init(sipPort: Int, httpPort: Int, rtpMin: Int, dir: URL, extra: [String] = []) throws {
+        self.sipPort = sipPort
+        self.httpPort = httpPort
+        self.rtpMin = rtpMin
+        self.dir = dir
+        child = try Child(Interop.batonBinary, ["serve", "--config", "/dev/null",
+            "--sip-port", "\(sipPort)", "--http-port", "\(httpPort)",
+            "--media-port-min", "\(rtpMin)", "--media-port-max", "\(rtpMin + 199)",
+            "--store-path", dir.appendingPathComponent("baton.sqlite").path,
+            "--lifecycle-drain-timeout", "5"] + extra,
+            output: dir.appendingPathComponent("baton-\(sipPort)-\(UUID().uuidString.prefix(4)).log"))
+        let end = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < end {
+            if (try? get("/healthz")) != nil { return }
+            guard child.process.isRunning else { break }
+            usleep(100_000)
+        }
+        throw InteropError.notStarted(child.text)
+    }
+
+    func get(_ path: String) throws -> (Int, Data) {
+        let url = URL(string: "http://127.0.0.1:\(httpPort)\(path)")!
+        let sem = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var result: Result<(Int, Data), any Error> = .failure(InteropError.http("no answer"))
+        var req = URLRequest(url: url)
+        req.timeoutInterval = 5
+        URLSession.shared.dataTask(with: req) { data, resp, err in
+            if let err { result = .failure(err) } else {
+                result = .success(((resp as? HTTPURLResponse)?.statusCode ?? 0, data ?? Data()))
+            }
+            sem.signal()
+        }.resume()
+        _ = sem.wait(timeout: .now() + 6)
+        return try result.get()
+    }
+
+    func json(_ path: String) throws -> Any {
+        try JSONSerialization.jsonObject(with: try get(path).1)
+    }
+
+    /// One Prometheus sample value ("name{labels}" exactly as printed).
+    func metric(_ sample: String) throws -> Double? {
+        let text = String(decoding: try get("/metrics").1, as: UTF8.self)
+        for line in text.split(separator: "\n") where line.hasPrefix(sample + " ") {
+            return Double(line.split(separator: " ").last!)
+        }
+        return nil
+    }
+
+    /// SIGTERM and wait: returns the exit status.
+    func stop(timeout: Duration = .seconds(15)) -> Int32? {
+        child.signal(SIGTERM)
+        return child.wait(timeout: timeout)
+    }
+}
+
+enum InteropError: Error, CustomStringConvertible {
+    case notStarted(String)
+    case http(String)
+    var description: String {
+        switch self {
+        case .notStarted(let log): return "baton did not become healthy:\n\(log)"
+        case .http(let s): return "HTTP: \(s)"
+        }
+    }
+}
+
+/// Packets in a pcap (Ethernet or Linux cooked) file, as (src port, dst port) UDP pairs.
+enum PcapReader {
+    static func udpFlows(_ url: URL) throws -> [String: Int] {
+        let d = [UInt8](try Data(contentsOf: url))
+        guard d.count >= 24 else { return [:] }
+        let linkType = Int(d[20]) | Int(d[21]) << 8
+        var i = 24
+        var flows: [String: Int] = [:]
+        while i + 16 <= d.count {
+            let caplen = Int(d[i + 8]) | Int(d[i + 9]) << 8 | Int(d[i + 10]) << 16 | Int(d[i + 11]) << 24
+            let frame = i + 16
+            i = frame + caplen
+            guard i <= d.count else { break }
+            let ip = frame + (linkType == 113 ? 16 : 14)
+            guard ip + 28 <= d.count, d[ip] >> 4 == 4, d[ip + 9] == 17 else { continue }
+            let udp = ip + Int(d[ip] & 0x0F) * 4
+            let sp = Int(d[udp]) << 8 | Int(d[udp + 1]), dp = Int(d[udp + 2]) << 8 | Int(d[udp + 3])
+            flows["\(sp)>\(dp)", default: 0] += 1
+        }
+        return flows
+    }
+}
+
+/// A raw UDP socket on loopback for hand-made SIP.
+final class UDPSocket {
+    let fd: Int32
+    let port: Int
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        self.fd = fd
+        var a = sockaddr_in()
+        a.sin_family = sa_family_t(AF_INET)
+        a.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        port = Int(UInt16(bigEndian: a.sin_port))
+        var tv = timeval(tv_sec: 0, tv_usec: 300_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+    deinit { close(fd) }
+    func send(_ bytes: [UInt8], to port: Int) {
+        var a = sockaddr_in()
+        a.sin_family = sa_family_t(AF_INET)
+        a.sin_addr.s_addr = inet_addr("127.0.0.1")
+        a.sin_port = UInt16(port).bigEndian
+        _ = withUnsafePointer(to: &a) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, bytes, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+    }
+    func send(_ text: String, to port: Int) { send(Array(text.utf8), to: port) }
+    /// Next datagram within `timeout`, as text.
+    func receive(timeout: Duration = .seconds(3)) -> String? {
+        let end = ContinuousClock.now + timeout
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while ContinuousClock.now < end {
+            let n = recv(fd, &buf, buf.count, 0)
+            if n > 0 { return String(decoding: buf.prefix(n), as: UTF8.self) }
+        }
+        return nil
+    }
+    /// Reads until a message whose first line contains `marker`.
+    func receive(matching marker: String, timeout: Duration = .seconds(5)) -> String? {
+        let end = ContinuousClock.now + timeout
+        while ContinuousClock.now < end {
+            if let m = receive(timeout: .milliseconds(300)), m.split(separator: "\r\n").first?.contains(marker) == true { return m }
+        }
+        return nil
+    }
+}
+
+/// A TCP connection to send raw bytes.
+func tcpSend(_ bytes: [UInt8], port: Int, readTimeout: Duration = .seconds(2)) -> String {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var a = sockaddr_in()
+    a.sin_family = sa_family_t(AF_INET)
+    a.sin_addr.s_addr = inet_addr("127.0.0.1")
+    a.sin_port = UInt16(port).bigEndian
+    let r = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    guard r == 0 else { return "" }
+    _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
+    var tv = timeval(tv_sec: 0, tv_usec: 200_000)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    var out = [UInt8]()
+    var buf = [UInt8](repeating: 0, count: 65536)
+    let end = ContinuousClock.now + readTimeout
+    while ContinuousClock.now < end {
+        let n = recv(fd, &buf, buf.count, 0)
+        if n > 0 { out += buf.prefix(n) } else if n == 0 { break }
+    }
+    return String(decoding: out, as: UTF8.self)
+}
