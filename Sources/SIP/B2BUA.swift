@@ -77,9 +77,8 @@ public final class B2BUA: TransactionUser {
     private var dialogs: [String: (Call, CallSide)] = [:]
     private var logger: Logger
     public private(set) var draining = false
-    /// Counts of requests and responses, for metrics: (method or status) -> count.
-    public var onRequest: ((String) -> Void)?
-    public var onResponse: ((String, Int) -> Void)?
+    /// Called for every SDP body Baton could not use (counted as malformed input).
+    public var onBadSDP: ((SIPError) -> Void)?
 
     public init(configuration: Configuration, layer: TransactionLayer, registrar: Registrar, router: Router,
                 logger: Logger = Logger(label: "baton.b2bua")) {
@@ -99,7 +98,6 @@ public final class B2BUA: TransactionUser {
 
     public func didReceive(request: SIPMessage, transaction t: ServerTransaction) {
         let method = request.method?.uppercased() ?? ""
-        onRequest?(method)
         switch method {
         case "INVITE":
             if request.toTag != nil { reinvite(request, t) } else { invite(request, t) }
@@ -117,7 +115,6 @@ public final class B2BUA: TransactionUser {
     }
 
     public func didReceive(ack: SIPMessage, from peer: SIPPeer) {
-        onRequest?("ACK")
         guard let callID = ack.callID, let tag = ack.toTag,
               let (call, side) = dialogs[Dialog.key(callID: callID, localTag: tag)] else { return }
         if call.pendingOK != nil && (side == .caller || call.reinvite?.from == side) {
@@ -197,6 +194,7 @@ public final class B2BUA: TransactionUser {
             out.setHeader("Max-Forwards", "\(mf - 1)")
             try rewrite(out, call: call, from: .caller)
         } catch let e as SIPError {
+            if case .badSDP = e { onBadSDP?(e) }
             let (code, reason) = e.status
             t.respond(code, reason, toTag: aTag) { $0.setHeader("Warning", "399 baton \"\(e.description)\"") }
             delegate?.release(call: id)
@@ -234,7 +232,6 @@ public final class B2BUA: TransactionUser {
             finish(call, by: nil, reason: "503 transport error towards callee")
         case .response(let r):
             let code = r.statusCode
-            onResponse?("INVITE", code)
             if code == 100 { return }
             if let tag = r.toTag, call.b.remoteTag == nil || code >= 200 {
                 call.b.remoteTag = tag
@@ -360,7 +357,6 @@ public final class B2BUA: TransactionUser {
             txn.respond(408, "Request Timeout")
         case .response(let r):
             let code = r.statusCode
-            onResponse?("INVITE", code)
             if code < 200 { return }
             call.reinvite = nil
             if code < 300 {
@@ -427,9 +423,7 @@ public final class B2BUA: TransactionUser {
         var d = call.dialog(side)
         guard let bye = try? d.request("BYE", contact: nil) else { return }
         store(d, side, call)
-        layer.send(bye, to: d.peer, via: configuration.sentBy) { [weak self] ev in
-            if case .response(let r) = ev { self?.onResponse?("BYE", r.statusCode) }
-        }
+        layer.send(bye, to: d.peer, via: configuration.sentBy) { _ in }
     }
 
     /// Ends a call once: media released, tables cleared, event sent.

@@ -15,7 +15,12 @@ import Foundation
 public final class SIPMessage: CustomStringConvertible {
     let raw: UnsafeMutablePointer<osip_message_t>
 
-    private static let parserReady: Void = { _ = parser_init() }()
+    private static let parserReady: Void = {
+        _ = parser_init()
+        // libosip2 prints its own trace to stderr for every bad message, bypassing Baton's
+        // rate-limited logging; the SIPError Baton logs says the same.
+        for level in 0..<8 { osip_trace_disable_level(osip_trace_level_t(rawValue: UInt32(level))) }
+    }()
 
     private init(raw: UnsafeMutablePointer<osip_message_t>) { self.raw = raw }
 
@@ -42,12 +47,31 @@ public final class SIPMessage: CustomStringConvertible {
         guard SIPFraming.headerEnd(bytes) != nil else { throw .malformed("no end of headers") }
         guard bytes.first.map({ $0 >= 0x41 && $0 <= 0x5A }) == true else { throw .malformed("no request or status line") }
         let m = fresh()
-        let r = bytes.withUnsafeBufferPointer { buf in
-            buf.withMemoryRebound(to: CChar.self) { osip_message_parse(m.raw, $0.baseAddress, $0.count) }
+        guard m.osipParse(bytes[...]) else {
+            // libosip2 refuses a body shorter than Content-Length: name that precisely.
+            if let end = SIPFraming.headerEnd(bytes),
+               let declared = SIPFraming.contentLength(headers: bytes[..<end]), declared > bytes.count - end {
+                throw .badContentLength(declared: declared, received: bytes.count - end)
+            }
+            throw .malformed("libosip2 rejected the message")
         }
-        guard r == 0 else { throw .malformed("libosip2 rejected the message") }
         if m.isRequest, m.raw.pointee.req_uri == nil { throw .malformed("bad Request-URI") }
         return m
+    }
+
+    /// The header block of a message whose body is shorter than its Content-Length, parsed
+    /// without that header, so a server can still answer 400 Bad Content-Length.
+    public static func headersOfTruncated(_ bytes: [UInt8]) -> SIPMessage? {
+        guard let end = SIPFraming.headerEnd(bytes) else { return nil }
+        let kept = SIPFraming.droppingContentLength(headers: bytes[..<end])
+        let m = fresh()
+        return m.osipParse(kept[...]) ? m : nil
+    }
+
+    private func osipParse(_ bytes: ArraySlice<UInt8>) -> Bool {
+        bytes.withUnsafeBufferPointer { buf in
+            buf.withMemoryRebound(to: CChar.self) { osip_message_parse(raw, $0.baseAddress, $0.count) }
+        } == 0
     }
 
     /// Checks the headers RFC 3261 §8.1.1 requires and Content-Length against `received` body bytes.
@@ -267,6 +291,17 @@ public enum SIPFraming {
             }
         }
         return 0
+    }
+
+    /// The header block without its Content-Length line (for answering a truncated message).
+    static func droppingContentLength(headers b: ArraySlice<UInt8>) -> [UInt8] {
+        let text = String(decoding: b, as: UTF8.self)
+        let lines = text.split(separator: "\r\n", omittingEmptySubsequences: false).filter { line in
+            guard let colon = line.firstIndex(of: ":") else { return true }
+            let name = line[..<colon].trimmingCharacters(in: .whitespaces).lowercased()
+            return name != "content-length" && name != "l"
+        }
+        return Array(lines.joined(separator: "\r\n").utf8)
     }
 
     /// Index just past the blank line ending the headers, if present.

@@ -34,7 +34,9 @@ public final class SIPServer: @unchecked Sendable {
         self.loop = loop
         let transport = SIPTransport(configuration: configuration.transport, loop: loop, logger: logger)
         self.transport = transport
+        var count: ((SIPMessage, String) -> Void)?
         layer = TransactionLayer(loop: loop, timers: configuration.timers, logger: logger) { m, peer in
+            count?(m, "out")
             transport.send(m, to: peer)
         }
         registrar = Registrar(configuration: configuration.registrar)
@@ -42,12 +44,13 @@ public final class SIPServer: @unchecked Sendable {
                       router: try Router(routes: configuration.routes), logger: logger)
         layer.user = b2bua
         transport.deliver = { [unowned self] m, peer in
-            if !m.isRequest { self.countResponse(m.cseqMethod ?? "?", m.statusCode) }
+            self.count(m, direction: "in")
             self.layer.receive(m, from: peer)
         }
         transport.onConnectFailure = { [unowned self] peer in self.layer.transportFailed(to: peer) }
         transport.onMalformed = { [unowned self] e in self.countMalformed(e) }
-        b2bua.onRequest = { [unowned self] method in self.countRequest(method) }
+        count = { [unowned self] m, direction in self.count(m, direction: direction) }
+        b2bua.onBadSDP = { [unowned self] e in self.countMalformed(e) }
     }
 
     public func start() async throws { try await transport.start() }
@@ -58,18 +61,28 @@ public final class SIPServer: @unchecked Sendable {
         try! await loop.submit(body).get()
     }
 
-    private func countRequest(_ method: String) {
-        let m = ["INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER"].contains(method) ? method : "other"
-        if requestCounters[m] == nil { requestCounters[m] = Counter(label: "baton_sip_requests_total", dimensions: [("method", m)]) }
-        requestCounters[m]!.increment()
-    }
+    private static let knownMethods: Set<String> = ["INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER"]
 
-    private func countResponse(_ method: String, _ status: Int) {
-        let key = "\(method)|\(status)"
-        if responseCounters[key] == nil {
-            responseCounters[key] = Counter(label: "baton_sip_responses_total", dimensions: [("method", method), ("status", "\(status)")])
+    /// Counts a message on the wire: requests by direction and method, responses by
+    /// direction, CSeq method and status. Unknown methods share one "other" label so a
+    /// flood of junk methods cannot grow the label set.
+    private func count(_ m: SIPMessage, direction: String) {
+        if m.isRequest {
+            let method = m.method.map { SIPServer.knownMethods.contains($0) ? $0 : "other" } ?? "other"
+            let key = "\(direction)|\(method)"
+            if requestCounters[key] == nil {
+                requestCounters[key] = Counter(label: "baton_sip_requests_total", dimensions: [("direction", direction), ("method", method)])
+            }
+            requestCounters[key]!.increment()
+        } else {
+            let method = m.cseqMethod.map { SIPServer.knownMethods.contains($0) ? $0 : "other" } ?? "other"
+            let key = "\(direction)|\(method)|\(m.statusCode)"
+            if responseCounters[key] == nil {
+                responseCounters[key] = Counter(label: "baton_sip_responses_total",
+                                                dimensions: [("direction", direction), ("method", method), ("status", "\(m.statusCode)")])
+            }
+            responseCounters[key]!.increment()
         }
-        responseCounters[key]!.increment()
     }
 
     private func countMalformed(_ e: SIPError) {

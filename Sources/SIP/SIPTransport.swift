@@ -86,6 +86,17 @@ public final class SIPTransport: @unchecked Sendable {
             m = try SIPMessage.parseUnvalidated(bytes, maxSize: configuration.maxMessageSize)
         } catch {
             reject(error, bytes: bytes.count, peer: peer)
+            // Too large or truncated but readable: say so rather than drop it silently.
+            let readable: SIPMessage?
+            switch error {
+            case .tooLarge: readable = try? SIPMessage.parseUnvalidated(bytes, maxSize: .max)
+            case .badContentLength: readable = SIPMessage.headersOfTruncated(bytes)
+            default: readable = nil
+            }
+            if let r = readable, r.isRequest, r.method != "ACK", r.viaCount > 0 {
+                let (code, reason) = error.status
+                send(r.makeResponse(code, reason, toTag: r.toTag == nil ? randomToken(10) : nil), to: peer)
+            }
             return
         }
         do {

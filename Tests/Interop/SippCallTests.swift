@@ -65,7 +65,7 @@ import Testing
 
         // Ports went back to the pool.
         #expect(try baton.metric("baton_rtp_port_pairs_in_use") == 0)
-        #expect(try baton.metric("baton_sip_requests_total{method=\"INVITE\"}") == 1)
+        #expect(try baton.metric("baton_sip_requests_total{direction=\"in\",method=\"INVITE\"}") == 1)
 
         // A clean stop (SIGTERM, exit 0), then the call record is in the store.
         #expect(baton.stop() == 0, "baton log:\n\(baton.child.text)")

@@ -53,9 +53,15 @@ import Testing
         #expect(error.status.0 == 400)
     }
 
-    @Test func contentLengthLongerThanTheBodyIsRejected() {
+    @Test func contentLengthLongerThanTheBodyIsRejected() throws {
         let text = Fixtures.invite().replacingOccurrences(of: "Content-Length: \(Fixtures.sdp.utf8.count)", with: "Content-Length: 9999")
-        #expect(throws: SIPError.self) { try SIPMessage.parse(Fixtures.bytes(text)) }
+        #expect(throws: SIPError.badContentLength(declared: 9999, received: Fixtures.sdp.utf8.count)) {
+            try SIPMessage.parse(Fixtures.bytes(text))
+        }
+        // The headers still parse, so a server can answer 400.
+        let m = try #require(SIPMessage.headersOfTruncated(Fixtures.bytes(text)))
+        #expect(m.callID == "a84b4c76e66710@127.0.0.1")
+        #expect(m.makeResponse(400, "Bad Content-Length").statusCode == 400)
     }
 
     @Test func garbageAndOversizedAreRejected() {
