@@ -14,6 +14,16 @@
 // struct fields. Strings returned are allocated by libosip2: free with baton_osip_free.
 
 static inline void baton_osip_free(void *p) { if (p) osip_free(p); }
+
+static void baton_osip_trace_sink(const char *fi, int li, osip_trace_level_t level, const char *chfr, va_list ap) {
+    (void)fi; (void)li; (void)level; (void)chfr; (void)ap;
+}
+/// Routes libosip2's own trace into a sink and disables it: Baton logs parse errors itself,
+/// at a rate limit.
+static inline void baton_osip_quiet(void) {
+    osip_trace_initialize_func(END_TRACE_LEVEL, &baton_osip_trace_sink);
+    for (int l = 0; l < END_TRACE_LEVEL; l++) osip_trace_disable_level((osip_trace_level_t)l);
+}
 static inline int baton_osip_is_request(const osip_message_t *m) { return m->sip_method != NULL; }
 
 static inline char *baton_osip_req_uri(const osip_message_t *m) {

@@ -19,7 +19,7 @@ public final class SIPMessage: CustomStringConvertible {
         _ = parser_init()
         // libosip2 prints its own trace to stderr for every bad message, bypassing Baton's
         // rate-limited logging; the SIPError Baton logs says the same.
-        for level in 0..<8 { osip_trace_disable_level(osip_trace_level_t(rawValue: UInt32(level))) }
+        baton_osip_quiet()
     }()
 
     private init(raw: UnsafeMutablePointer<osip_message_t>) { self.raw = raw }
