@@ -16,6 +16,14 @@ public struct StoreWriter: Service {
     }
 
     public func run() async throws {
+        await runUntilStreamEnds()
+        // The stream ended because SIP stopped; the group expects this service to return
+        // only once its own turn to shut down comes.
+        try? await gracefulShutdown()
+    }
+
+    /// Applies operations until the stream finishes.
+    public func runUntilStreamEnds() async {
         for await op in operations {
             do {
                 switch op {
@@ -27,8 +35,5 @@ public struct StoreWriter: Service {
                 logger.error("store write failed", metadata: ["error": "\(error)"])
             }
         }
-        // The stream ended because SIP stopped; the group expects this service to return
-        // only once its own turn to shut down comes.
-        try? await gracefulShutdown()
     }
 }

@@ -46,7 +46,7 @@ public final class PortPool: Sendable {
                 if s.next + 1 > range.upperBound { s.next = range.lowerBound }
                 if s.inUse.contains(UInt16(port)) { continue }
                 let rtp = baton_udp_bind(address, UInt16(port))
-                if rtp == -EINVAL_ { throw .badAddress(address) }
+                if rtp == -EINVAL { throw .badAddress(address) }
                 if rtp < 0 { continue }
                 let rtcp = baton_udp_bind(address, UInt16(port + 1))
                 if rtcp < 0 { close_(rtp); continue }
@@ -67,10 +67,8 @@ public final class PortPool: Sendable {
 
 #if canImport(Glibc)
 import Glibc
-let EINVAL_: Int32 = -EINVAL
 @inline(__always) func close_(_ fd: Int32) { _ = Glibc.close(fd) }
 #elseif canImport(Darwin)
 import Darwin
-let EINVAL_: Int32 = -EINVAL
 @inline(__always) func close_(_ fd: Int32) { _ = Darwin.close(fd) }
 #endif

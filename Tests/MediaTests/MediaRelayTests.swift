@@ -130,3 +130,20 @@ func waitUntil(_ timeout: Duration = .seconds(2), _ cond: () -> Bool) -> Bool {
         #expect(throws: MediaError.self) { _ = try relay.allocate() }
     }
 }
+
+@Suite struct PortPoolTests {
+    @Test func manyAllocationsGetValidDistinctPairs() throws {
+        let pool = PortPool(address: "127.0.0.1", range: 34000...34199)
+        var pairs: [PortPool.Pair] = []
+        for _ in 0..<40 { pairs.append(try pool.allocate()) }   // fds well past 22: no fd is mistaken for an errno
+        #expect(Set(pairs.map(\.rtpPort)).count == 40)
+        #expect(pairs.allSatisfy { $0.rtpPort % 2 == 0 })
+        pairs.forEach(pool.release)
+        #expect(pool.pairsInUse == 0)
+    }
+
+    @Test func unparsableBindAddressIsReported() {
+        let pool = PortPool(address: "not-an-ip", range: 34200...34203)
+        #expect(throws: MediaError.badAddress("not-an-ip")) { _ = try pool.allocate() }
+    }
+}

@@ -1,0 +1,72 @@
+import Testing
+@testable import Baton
+
+@Suite struct ConfigurationTests {
+    @Test func defaultsAreTheLoopbackOnes() throws {
+        let c = try BatonConfiguration.load(toml: nil, environment: [:], overrides: [], routes: [])
+        #expect(c.sip.transport.host == "127.0.0.1" && c.sip.transport.port == 5060)
+        #expect(c.sip.transport.udp && c.sip.transport.tcp)
+        #expect(c.media.portMin == 20000 && c.media.portMax == 29999)
+        #expect(c.http.host == "127.0.0.1" && c.http.port == 8080)
+        #expect(c.storePath == "var/baton.sqlite")
+        #expect(c.sip.b2bua.sentBy == "127.0.0.1:5060")
+    }
+
+    @Test func flagsBeatEnvironmentWhichBeatsTheFile() throws {
+        let toml = """
+        [sip]
+        port = 5070
+        [http]
+        port = 9001
+        [media]
+        port_min = 40000
+        port_max = 40999
+        [[routes]]
+        match = "^1"
+        host = "127.0.0.1"
+        port = 5080
+        """
+        let c = try BatonConfiguration.load(toml: toml, environment: ["BATON_SIP_PORT": "5071", "BATON_HTTP_PORT": "9002"],
+                                            overrides: [("http.port", "9003")], routes: [])
+        #expect(c.sip.transport.port == 5071)      // env over file
+        #expect(c.http.port == 9003)               // flag over env
+        #expect(c.media.portMin == 40000)          // file over default
+        #expect(c.sip.routes == [StaticRouteAlias(match: "^1", host: "127.0.0.1", port: 5080)])
+        #expect(c.sip.b2bua.advertisedPort == 5071)
+    }
+
+    @Test func theShippedExampleIsValid() throws {
+        let text = try String(contentsOfFile: #filePath.replacingOccurrences(of: "Tests/BatonTests/ConfigurationTests.swift", with: "conf/baton.toml"), encoding: .utf8)
+        let c = try BatonConfiguration.load(toml: text, environment: [:], overrides: [], routes: [])
+        #expect(c == (try BatonConfiguration.load(toml: nil, environment: [:], overrides: [], routes: [])))
+    }
+
+    @Test(arguments: [
+        ("[sip]\nport = \"abc\"", "sip.port"),
+        ("[sip]\nport = 70000", "sip.port"),
+        ("[sip]\nnope = 1", "sip.nope"),
+        ("[media]\nport_min = 30000\nport_max = 20000", "media.port_min"),
+        ("[media]\nbind = \"localhost\"", "media.bind"),
+        ("[log]\nlevel = \"loud\"", "log.level"),
+        ("[sip\nport = 1", "configuration file"),
+        ("[[routes]]\nmatch = \"([\"\nhost = \"h\"", "routes"),
+    ])
+    func badValuesNameTheKey(toml: String, key: String) {
+        do {
+            _ = try BatonConfiguration.load(toml: toml, environment: [:], overrides: [], routes: [])
+            Issue.record("accepted bad configuration: \(toml)")
+        } catch {
+            #expect("\(error)".contains(key), "\(error)")
+        }
+    }
+
+    @Test func routesFromFlags() throws {
+        let c = try BatonConfiguration.load(toml: nil, environment: [:], overrides: [], routes: ["^9=127.0.0.1:5090/tcp", ".=[::1]:5091"])
+        #expect(c.sip.routes.map(\.port) == [5090, 5091])
+        #expect(c.sip.routes[0].transport == .tcp && c.sip.routes[1].host == "::1")
+        #expect(throws: (any Error).self) { try BatonConfiguration.load(toml: nil, environment: [:], overrides: [], routes: ["nohost"]) }
+    }
+}
+
+import SIP
+typealias StaticRouteAlias = StaticRoute

@@ -1,0 +1,85 @@
+import Foundation
+import Testing
+@testable import Calls
+@testable import Media
+@testable import SIP
+@testable import Store
+
+@Suite(.serialized) struct CallManagerTests {
+    static let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n"
+
+    func manager(_ lo: Int) throws -> CallManager {
+        var c = MediaRelay.Configuration()
+        c.portMin = lo
+        c.portMax = lo + 49
+        let relay = try MediaRelay(configuration: c)
+        relay.start()
+        return CallManager(relay: relay, now: { 100 })
+    }
+
+    @Test func anchorsEachSideOnItsOwnPortAndRecordsTheCall() throws {
+        let calls = try manager(33000)
+        defer { calls.relay.shutdown() }
+        calls.callEvent(.started(id: "k1", from: "<sip:a@x>;tag=1", to: "<sip:b@x>", callerCallID: "cid",
+                                 callerPeer: SIPPeer(transport: .udp, host: "127.0.0.1", port: 5070)))
+        let offer = try SessionDescription(parsing: Array(Self.sdp.utf8))
+        try calls.anchor(call: "k1", from: .caller, sdp: offer)
+        let answer = try SessionDescription(parsing: Array(Self.sdp.replacingOccurrences(of: "40000", with: "40100").utf8))
+        try calls.anchor(call: "k1", from: .callee, sdp: answer)
+        // The offer (for the callee) points at side B's port, the answer (for the caller) at side A's.
+        let info = try #require(calls.call(id: "k1"))
+        let aPort = info.legs[0].media[0].localPort, bPort = info.legs[1].media[0].localPort
+        #expect(offer.media[0].port == bPort)
+        #expect(answer.media[0].port == aPort)
+        #expect(aPort != bPort && (33000...33049).contains(aPort))
+        #expect(info.legs[0].media[0].advertised == "127.0.0.1:40000")
+        #expect(info.legs[1].media[0].advertised == "127.0.0.1:40100")
+        #expect(calls.relay.pool.pairsInUse == 2)
+        calls.callEvent(.answered(id: "k1"))
+        #expect(calls.call(id: "k1")?.state == .answered)
+        calls.release(call: "k1")
+        calls.callEvent(.ended(id: "k1", by: .callee, reason: "BYE"))
+        #expect(calls.activeCount == 0)
+        let ended = try #require(calls.call(id: "k1"))
+        #expect(ended.state == .ended && ended.hungUpBy == "callee")
+        #expect(waitFor { calls.relay.pool.pairsInUse == 0 })
+    }
+
+    @Test func recordsFlowToTheStoreInOrder() async throws {
+        let calls = try manager(33100)
+        defer { calls.relay.shutdown() }
+        let store = try Store(path: ":memory:")
+        let writer = Task { try await StoreWriter(store: store, operations: calls.storeOperations).runUntilStreamEnds() }
+        calls.callEvent(.started(id: "k2", from: "a", to: "b", callerCallID: "cid",
+                                 callerPeer: SIPPeer(transport: .udp, host: "127.0.0.1", port: 1)))
+        calls.callEvent(.answered(id: "k2"))
+        calls.callEvent(.ended(id: "k2", by: .caller, reason: "BYE"))
+        calls.save(Registration(aor: "bob@x", contact: "sip:bob@x", transport: .udp, sourceHost: "127.0.0.1",
+                                sourcePort: 5070, expires: 1e12, callID: "r", cseq: 1))
+        calls.finishStoreStream()
+        try await writer.value
+        let rec = try #require(try await store.call(id: "k2"))
+        #expect(rec.answered == 100 && rec.ended == 100 && rec.hungUpBy == "caller")
+        #expect(try await store.registrations(validAt: 0).map(\.aor) == ["bob@x"])
+    }
+
+    @Test func exhaustedPortsAreAMediaError() throws {
+        var c = MediaRelay.Configuration()
+        c.portMin = 33200
+        c.portMax = 33203
+        let relay = try MediaRelay(configuration: c)
+        relay.start()
+        defer { relay.shutdown() }
+        let calls = CallManager(relay: relay)
+        let two = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\nm=audio 40002 RTP/AVP 0\r\n"
+        #expect(throws: CallsError.self) { try calls.anchor(call: "k3", from: .caller, sdp: try SessionDescription(parsing: Array(two.utf8))) }
+        // The stream allocated before the range ran out goes back too.
+        #expect(waitFor { relay.pool.pairsInUse == 0 })
+    }
+}
+
+func waitFor(_ cond: () -> Bool) -> Bool {
+    let end = ContinuousClock.now + .seconds(2)
+    while ContinuousClock.now < end { if cond() { return true }; usleep(2000) }
+    return cond()
+}

@@ -1,0 +1,64 @@
+import Calls
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Media
+import Prometheus
+import SIP
+import Testing
+@testable import Control
+
+@Suite(.serialized) struct HTTPAPITests {
+    func app() throws -> (some ApplicationProtocol, CallManager) {
+        var c = MediaRelay.Configuration()
+        c.portMin = 33400
+        c.portMax = 33449
+        let calls = CallManager(relay: try MediaRelay(configuration: c), now: { 5 })
+        let router = HTTPAPI.router(calls: calls, registry: PrometheusCollectorRegistry())
+        return (Application(router: router), calls)
+    }
+
+    @Test func healthCallsAndErrors() async throws {
+        let (app, calls) = try app()
+        calls.callEvent(.started(id: "abc", from: "a", to: "b", callerCallID: "cid",
+                                 callerPeer: SIPPeer(transport: .udp, host: "127.0.0.1", port: 5070)))
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/healthz", method: .get) { r in
+                #expect(r.status == .ok)
+                let body = try JSONSerialization.jsonObject(with: Data(buffer: r.body)) as? [String: Any]
+                #expect(body?["status"] as? String == "ok")
+                #expect(body?["activeCalls"] as? Int == 1)
+            }
+            try await client.execute(uri: "/calls", method: .get) { r in
+                let list = try JSONDecoder().decode(CallListBody.self, from: Data(buffer: r.body))
+                #expect(list.active.map(\.id) == ["abc"])
+                #expect(list.active.first?.legs.first?.signaling == "udp:127.0.0.1:5070")
+            }
+            try await client.execute(uri: "/calls/abc", method: .get) { r in
+                #expect(r.status == .ok)
+                let info = try JSONDecoder().decode(CallInfo.self, from: Data(buffer: r.body))
+                #expect(info.from == "a")
+            }
+            try await client.execute(uri: "/calls/nope", method: .get) { r in
+                #expect(r.status == .notFound)
+                let err = try JSONSerialization.jsonObject(with: Data(buffer: r.body)) as? [String: [String: String]]
+                #expect(err?["error"]?["message"] == "Unknown call-id nope")
+            }
+        }
+    }
+
+    @Test func metricsIncludeRelayAndCallCounters() async throws {
+        let (app, _) = try app()
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/metrics", method: .get) { r in
+                #expect(r.headers[.contentType]?.hasPrefix("text/plain") == true)
+                let text = String(buffer: r.body)
+                #expect(text.contains("baton_rtp_packets_relayed_total 0"))
+                #expect(text.contains("baton_rtp_packets_dropped_total{reason=\"source_mismatch\"} 0"))
+                #expect(text.contains("baton_rtp_port_pairs_in_use 0"))
+            }
+        }
+    }
+
+    struct CallListBody: Decodable { var active: [CallInfo]; var ended: [CallInfo] }
+}

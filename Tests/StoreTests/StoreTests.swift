@@ -1,0 +1,46 @@
+import Foundation
+import Testing
+@testable import Store
+
+@Suite struct StoreTests {
+    @Test func registrationsPersistAndExpire() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString)/b.sqlite").path
+        do {
+            let store = try Store(path: path)
+            try await store.save(RegistrationRecord(aor: "bob@127.0.0.1", contact: "sip:bob@127.0.0.1:5070", transport: "udp",
+                                                    sourceHost: "127.0.0.1", sourcePort: 5070, expires: 2000, callID: "c", cseq: 1))
+            try await store.save(RegistrationRecord(aor: "old@127.0.0.1", contact: "sip:old@127.0.0.1", transport: "udp",
+                                                    sourceHost: "127.0.0.1", sourcePort: 5071, expires: 500, callID: "c2", cseq: 1))
+            // Re-registering the same contact updates, not duplicates.
+            try await store.save(RegistrationRecord(aor: "bob@127.0.0.1", contact: "sip:bob@127.0.0.1:5070", transport: "tcp",
+                                                    sourceHost: "127.0.0.1", sourcePort: 5070, expires: 3000, callID: "c", cseq: 2))
+        }
+        // A new process (a new Store on the same file) sees what is still valid.
+        let reopened = try Store(path: path)
+        let live = try await reopened.registrations(validAt: 1000)
+        #expect(live.map(\.aor) == ["bob@127.0.0.1"])
+        #expect(live.first?.transport == "tcp" && live.first?.expires == 3000)
+        try await reopened.deleteRegistration(aor: "bob@127.0.0.1", contact: "sip:bob@127.0.0.1:5070")
+        #expect(try await reopened.registrations(validAt: 1000).isEmpty)
+    }
+
+    @Test func callRecordsAreUpsertedAndListedNewestFirst() async throws {
+        let store = try Store(path: ":memory:")
+        var rec = CallRecord(id: "c1", caller: "a", callee: "b", callerCallID: "x", started: 10)
+        try await store.save(rec)
+        rec.answered = 11
+        rec.ended = 20
+        rec.hungUpBy = "callee"
+        rec.reason = "BYE"
+        try await store.save(rec)
+        try await store.save(CallRecord(id: "c2", caller: "a", callee: "b", callerCallID: "y", started: 30))
+        let all = try await store.calls()
+        #expect(all.map(\.id) == ["c2", "c1"])
+        #expect(try await store.call(id: "c1") == rec)
+        #expect(try await store.call(id: "nope") == nil)
+    }
+
+    @Test func unopenablePathIsAClearError() {
+        #expect(throws: StoreError.self) { _ = try Store(path: "/proc/baton/cannot/b.sqlite") }
+    }
+}
