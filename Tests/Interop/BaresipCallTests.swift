@@ -99,9 +99,11 @@ import Testing
         // The far ends agree: everything the caller sent reached the callee through Baton...
         #expect(ar["rxPackets"] == callerCount.tx)
         #expect(br["txPackets"] == calleeCount.rx)
-        // ...and back; the caller stops listening when it hangs up, so at most the packets
-        // already in flight towards it then (one or two at 50 pps) are not counted by it.
-        #expect(br["rxPackets"] == calleeCount.tx)
+        // ...and back. The caller hangs up: it stops listening when it sends BYE, and the
+        // callee keeps sending until Baton's BYE reaches it, after Baton has released the
+        // ports. So at most the packets in flight at hang-up (one or two at 50 pps) are
+        // missing from the caller's count or arrive after the call's ports are gone.
+        #expect((0...2).contains(calleeCount.tx - (br["rxPackets"] ?? 0)), "callee tx \(calleeCount.tx), Baton rx \(br["rxPackets"] ?? -1)")
         #expect((0...2).contains((ar["txPackets"] ?? 0) - callerCount.rx), "caller rx \(callerCount.rx), Baton tx \(ar["txPackets"] ?? -1)")
 
         #expect(baton.stop() == 0, "baton log:\n\(baton.child.text)")
