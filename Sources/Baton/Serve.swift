@@ -33,7 +33,7 @@ struct Serve: AsyncParsableCommand {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let sip = try SIPServer(configuration: config.sip, loop: group.next())
         let restored = try await store.registrations(validAt: Date().timeIntervalSince1970)
-        await sip.onLoop { [sip, calls] in
+        try await sip.onLoop { [sip, calls] in
             sip.b2bua.delegate = calls
             sip.registrar.persistence = calls
             sip.registrar.restore(restored.map(Registration.init))

@@ -24,18 +24,18 @@ public struct SIPService: Service {
     public func run() async throws {
         try await sip.start()
         try? await gracefulShutdown()
-        let active = await sip.onLoop { [sip] in
+        let active = try await sip.onLoop { [sip] in
             sip.b2bua.startDraining()
             return sip.b2bua.activeCalls
         }
         logger.info("draining: new INVITEs get 503", metadata: ["activeCalls": "\(active)", "timeout": "\(drainTimeout)"])
         let deadline = ContinuousClock.now + drainTimeout
         while ContinuousClock.now < deadline {
-            let n = await sip.onLoop { [sip] in sip.b2bua.activeCalls }
+            let n = try await sip.onLoop { [sip] in sip.b2bua.activeCalls }
             if n == 0 { break }
             try? await Task.sleep(for: .milliseconds(100))
         }
-        let left = await sip.onLoop { [sip] in
+        let left = try await sip.onLoop { [sip] in
             let n = sip.b2bua.activeCalls
             if n > 0 { sip.b2bua.hangUpAll(reason: "drain timeout") }
             return n

@@ -306,7 +306,7 @@ public final class B2BUA: TransactionUser {
         call.pendingOK = ok
         guard !peer.isReliable else { return }
         let iv = interval ?? layer.timers.t1
-        call.okRetransmit = layer.loop.scheduleTask(in: iv) { [weak self, weak call] in
+        call.okRetransmit = layer.loop.assumeIsolated().scheduleTask(in: iv) { [weak self, weak call] in
             guard let self, let call, call.pendingOK === ok else { return }
             let total = elapsed + iv
             if total >= self.layer.timers.timeout {

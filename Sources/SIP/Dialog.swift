@@ -22,12 +22,8 @@ public struct Dialog: Sendable, Equatable {
     /// Builds the next in-dialog request on this leg.
     mutating func request(_ method: String, contact: String?) throws(SIPError) -> SIPMessage {
         if method != "ACK" && method != "CANCEL" { localCSeq += 1 }
-        return try SIPMessage.request(method: method, uri: remoteTarget, via: "SIP/2.0/UDP placeholder",
+        return try SIPMessage.request(method: method, uri: remoteTarget, via: nil,
                                       from: localHeader, to: remoteHeader, callID: callID,
-                                      cseq: localCSeq, contact: contact).withoutVias()
+                                      cseq: localCSeq, contact: contact)
     }
-}
-
-extension SIPMessage {
-    func withoutVias() -> SIPMessage { removeAllVias(); return self }
 }

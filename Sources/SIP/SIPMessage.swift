@@ -229,11 +229,12 @@ public final class SIPMessage: CustomStringConvertible {
     }
 
     /// A new request with the given start line and headers (values as on the wire).
-    public static func request(method: String, uri: String, via: String, from: String, to: String,
+    /// `via` may be nil when the transaction layer adds it on sending.
+    public static func request(method: String, uri: String, via: String?, from: String, to: String,
                                callID: String, cseq: UInt32, contact: String?, maxForwards: Int = 70) throws(SIPError) -> SIPMessage {
         let m = fresh()
         guard baton_osip_set_request_line(m.raw, method, uri) == 0 else { throw .malformed("bad Request-URI \(uri)") }
-        try m.prependVia(via)
+        if let via { try m.prependVia(via) }
         guard osip_message_set_from(m.raw, from) == 0 else { throw .malformed("bad From \(from)") }
         guard osip_message_set_to(m.raw, to) == 0 else { throw .malformed("bad To \(to)") }
         guard osip_message_set_call_id(m.raw, callID) == 0 else { throw .malformed("bad Call-ID") }

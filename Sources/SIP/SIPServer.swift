@@ -56,9 +56,9 @@ public final class SIPServer: @unchecked Sendable {
     public func start() async throws { try await transport.start() }
     public func stop() async { await transport.stop() }
 
-    /// Runs `body` on the SIP loop and returns its result.
-    public func onLoop<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-        try! await loop.submit(body).get()
+    /// Runs `body` on the SIP loop and returns its result; throws if the loop has shut down.
+    public func onLoop<T: Sendable>(_ body: @escaping @Sendable () -> T) async throws -> T {
+        try await loop.submit(body).get()
     }
 
     private static let knownMethods: Set<String> = ["INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER"]

@@ -49,7 +49,7 @@ import Testing
         let calls = try manager(33100)
         defer { calls.relay.shutdown() }
         let store = try Store(path: ":memory:")
-        let writer = Task { try await StoreWriter(store: store, operations: calls.storeOperations).runUntilStreamEnds() }
+        let writer = Task { await StoreWriter(store: store, operations: calls.storeOperations).runUntilStreamEnds() }
         calls.callEvent(.started(id: "k2", from: "a", to: "b", callerCallID: "cid",
                                  callerPeer: SIPPeer(transport: .udp, host: "127.0.0.1", port: 1)))
         calls.callEvent(.answered(id: "k2"))
@@ -57,7 +57,7 @@ import Testing
         calls.save(Registration(aor: "bob@x", contact: "sip:bob@x", transport: .udp, sourceHost: "127.0.0.1",
                                 sourcePort: 5070, expires: 1e12, callID: "r", cseq: 1))
         calls.finishStoreStream()
-        try await writer.value
+        await writer.value
         let rec = try #require(try await store.call(id: "k2"))
         #expect(rec.answered == 100 && rec.ended == 100 && rec.hungUpBy == "caller")
         #expect(try await store.registrations(validAt: 0).map(\.aor) == ["bob@x"])

@@ -60,7 +60,7 @@ final class Child: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = args
         if let cwd { process.currentDirectoryURL = cwd }
-        FileManager.default.createFile(atPath: output.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         let h = try FileHandle(forWritingTo: output)
         process.standardOutput = h
         process.standardError = h

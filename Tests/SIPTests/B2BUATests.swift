@@ -200,6 +200,24 @@ final class B2BHarness {
         #expect(String(decoding: ok2.body, as: UTF8.self).contains("a=recvonly"))
     }
 
+    @Test func unansweredReInviteGivesItsSender408() throws {
+        let h = try B2BHarness()
+        let bInvite = try h.startCall()
+        let ok = try h.answer(bInvite)
+        try h.callerAck(for: ok)
+        let reinvite = try SIPMessage.request(method: "INVITE", uri: "sip:baton@127.0.0.1:5060",
+                                              via: "SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bKre1",
+                                              from: "<sip:bob@127.0.0.1>;tag=callee-tag", to: bInvite.from!,
+                                              callID: bInvite.callID!, cseq: 9, contact: "<sip:bob@127.0.0.1:5080>")
+        reinvite.setBody(Fixtures.bytes(Fixtures.sdp), contentType: "application/sdp")
+        try h.deliver(reinvite, from: callee)
+        _ = h.take()
+        h.wire.advance(.seconds(32))                       // timer B on leg A
+        let toCallee = h.sent(to: callee)
+        #expect(toCallee.contains { $0.statusCode == 408 && $0.cseqNumber == 9 })
+        #expect(h.b2bua.activeCalls == 1)                  // the call itself goes on
+    }
+
     @Test func unknownMethodsDialogsAndRoutesGetTheRightStatus() throws {
         let h = try B2BHarness(routes: [StaticRoute(match: "^9", host: "127.0.0.1", port: 5080)])
         func status(_ text: String) throws -> Int? {

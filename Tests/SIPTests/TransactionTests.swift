@@ -91,6 +91,22 @@ func reply(_ req: SIPMessage, _ code: Int, toTag: String = "b1") throws -> SIPMe
         #expect(timedOut)
     }
 
+    @Test func timerKAbsorbsRetransmittedFinalsThenEnds() throws {
+        let w = Wire()
+        var finals = 0
+        let bye = try request("BYE"); bye.removeAllVias()
+        w.layer.send(bye, to: udpPeer, via: "127.0.0.1:5060") { if case .response = $0 { finals += 1 } }
+        let sent = w.take()[0].0
+        w.layer.receive(try reply(sent, 200), from: udpPeer)
+        w.advance(.seconds(2))
+        w.layer.receive(try reply(sent, 200), from: udpPeer)   // retransmission: absorbed
+        #expect(finals == 1)
+        #expect(w.layer.clientCount == 1)
+        w.advance(.seconds(3))                                  // T4 = 5 s after the final
+        #expect(w.layer.clientCount == 0)
+        #expect(w.take().isEmpty)                               // no retransmission after the final
+    }
+
     @Test func nonSuccessFinalIsAcknowledgedByTheTransaction() throws {
         let w = Wire()
         var finals: [Int] = []
