@@ -69,13 +69,15 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
 
-        .testTarget(name: "MediaTests", dependencies: ["Media", "CORTP"], swiftSettings: strict),
+        // Helpers shared by test targets (HummingbirdTesting-style): loopback sockets, polling.
+        .target(name: "TestSupport", path: "Tests/Support", swiftSettings: strict),
+        .testTarget(name: "MediaTests", dependencies: ["Media", "CORTP", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SIPTests", dependencies: [
             "SIP", .product(name: "NIOEmbedded", package: "swift-nio"),
         ], swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: strict),
         .testTarget(name: "CallsTests", dependencies: [
-            "Calls", "SIP", "Media", "Store", .product(name: "NIOEmbedded", package: "swift-nio"),
+            "Calls", "SIP", "Media", "Store", "TestSupport", .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ], swiftSettings: strict),
         .testTarget(name: "ControlTests", dependencies: [
@@ -83,7 +85,7 @@ let package = Package(
         ], swiftSettings: strict),
         .testTarget(name: "BatonTests", dependencies: ["Baton"], swiftSettings: strict),
         // Real peers (sipp, baresip, tcpdump) against the built `baton` executable.
-        .testTarget(name: "InteropTests", dependencies: ["Baton", "Store"], path: "Tests/Interop",
+        .testTarget(name: "InteropTests", dependencies: ["Baton", "Store", "TestSupport"], path: "Tests/Interop",
                     exclude: ["fixtures"], swiftSettings: strict),
     ]
 )

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Calls
 @testable import Media
 @testable import SIP
@@ -42,7 +43,7 @@ import Testing
         #expect(calls.activeCount == 0)
         let ended = try #require(calls.call(id: "k1"))
         #expect(ended.state == .ended && ended.hungUpBy == "callee")
-        #expect(waitFor { calls.relay.pool.pairsInUse == 0 })
+        #expect(waitUntil { calls.relay.pool.pairsInUse == 0 })
     }
 
     @Test func recordsFlowToTheStoreInOrder() async throws {
@@ -74,12 +75,7 @@ import Testing
         let two = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\nm=audio 40002 RTP/AVP 0\r\n"
         #expect(throws: CallsError.self) { try calls.anchor(call: "k3", from: .caller, sdp: try SessionDescription(parsing: Array(two.utf8))) }
         // The stream allocated before the range ran out goes back too.
-        #expect(waitFor { relay.pool.pairsInUse == 0 })
+        #expect(waitUntil { relay.pool.pairsInUse == 0 })
     }
 }
 
-func waitFor(_ cond: () -> Bool) -> Bool {
-    let end = ContinuousClock.now + .seconds(2)
-    while ContinuousClock.now < end { if cond() { return true }; usleep(2000) }
-    return cond()
-}

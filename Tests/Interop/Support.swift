@@ -3,6 +3,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import Testing
+@_exported import TestSupport
 
 /// Helpers for interop tests: real peers and the real `baton` executable on loopback.
 enum Interop {
@@ -185,54 +186,6 @@ enum PcapReader {
             flows["\(sp)>\(dp)", default: 0] += 1
         }
         return flows
-    }
-}
-
-/// A raw UDP socket on loopback for hand-made SIP.
-final class UDPSocket {
-    let fd: Int32
-    let port: Int
-    init() throws {
-        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        self.fd = fd
-        var a = sockaddr_in()
-        a.sin_family = sa_family_t(AF_INET)
-        a.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        port = Int(UInt16(bigEndian: a.sin_port))
-        var tv = timeval(tv_sec: 0, tv_usec: 300_000)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-    }
-    deinit { close(fd) }
-    func send(_ bytes: [UInt8], to port: Int) {
-        var a = sockaddr_in()
-        a.sin_family = sa_family_t(AF_INET)
-        a.sin_addr.s_addr = inet_addr("127.0.0.1")
-        a.sin_port = UInt16(port).bigEndian
-        _ = withUnsafePointer(to: &a) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, bytes, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-    }
-    func send(_ text: String, to port: Int) { send(Array(text.utf8), to: port) }
-    /// Next datagram within `timeout`, as text.
-    func receive(timeout: Duration = .seconds(3)) -> String? {
-        let end = ContinuousClock.now + timeout
-        var buf = [UInt8](repeating: 0, count: 65536)
-        while ContinuousClock.now < end {
-            let n = recv(fd, &buf, buf.count, 0)
-            if n > 0 { return String(decoding: buf.prefix(n), as: UTF8.self) }
-        }
-        return nil
-    }
-    /// Reads until a message whose first line contains `marker`.
-    func receive(matching marker: String, timeout: Duration = .seconds(5)) -> String? {
-        let end = ContinuousClock.now + timeout
-        while ContinuousClock.now < end {
-            if let m = receive(timeout: .milliseconds(300)), m.split(separator: "\r\n").first?.contains(marker) == true { return m }
-        }
-        return nil
     }
 }
 

@@ -1,46 +1,13 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Media
 
-/// A plain UDP socket for the test's parties.
-final class Party {
-    let fd: Int32
-    let port: Int
-    init() throws {
-        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        self.fd = fd
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var a = addr
-        _ = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        self.port = Int(UInt16(bigEndian: a.sin_port))
-        var tv = timeval(tv_sec: 0, tv_usec: 200_000)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-    }
-    deinit { close(fd) }
-    func send(_ bytes: [UInt8], to port: Int) {
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = UInt16(port).bigEndian
-        _ = withUnsafePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, bytes, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-    }
-    func receive() -> [UInt8]? {
-        var buf = [UInt8](repeating: 0, count: 2048)
-        let n = recv(fd, &buf, buf.count, 0)
-        return n > 0 ? Array(buf.prefix(n)) : nil
-    }
-}
+/// A test party: a loopback UDP socket.
+typealias Party = UDPSocket
 
-func waitUntil(_ timeout: Duration = .seconds(2), _ cond: () -> Bool) -> Bool {
-    let end = ContinuousClock.now + timeout
-    while ContinuousClock.now < end { if cond() { return true }; usleep(2000) }
-    return cond()
+extension UDPSocket {
+    func receive() -> [UInt8]? { receiveBytes() }
 }
 
 @Suite(.serialized) struct MediaRelayTests {

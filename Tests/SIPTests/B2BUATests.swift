@@ -60,6 +60,16 @@ final class B2BHarness {
         return try #require(out.first { $0.1 == caller && $0.0.statusCode == 200 }?.0)
     }
 
+    /// An in-dialog re-INVITE from the callee on leg B.
+    func calleeReInvite(after bInvite: SIPMessage, cseq: UInt32, sdp: String = Fixtures.sdp) throws {
+        let m = try SIPMessage.request(method: "INVITE", uri: "sip:baton@127.0.0.1:5060",
+                                       via: "SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bKre\(cseq)",
+                                       from: "<sip:bob@127.0.0.1>;tag=callee-tag", to: bInvite.from!,
+                                       callID: bInvite.callID!, cseq: cseq, contact: "<sip:bob@127.0.0.1:5080>")
+        m.setBody(Fixtures.bytes(sdp), contentType: "application/sdp")
+        try deliver(m, from: callee)
+    }
+
     func callerAck(for ok: SIPMessage) throws {
         try deliver("ACK sip:baton@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKack1\r\n"
                     + "From: Alice <sip:alice@127.0.0.1>;tag=1928301774\r\nTo: \(ok.to!)\r\nCall-ID: \(ok.callID!)\r\n"
@@ -173,12 +183,7 @@ final class B2BHarness {
         let ok = try h.answer(bInvite)
         try h.callerAck(for: ok)
         // The callee puts the caller on hold.
-        let hold = try SIPMessage.request(method: "INVITE", uri: "sip:baton@127.0.0.1:5060",
-                                          via: "SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bKhold1",
-                                          from: "<sip:bob@127.0.0.1>;tag=callee-tag", to: bInvite.from!,
-                                          callID: bInvite.callID!, cseq: 7, contact: "<sip:bob@127.0.0.1:5080>")
-        hold.setBody(Fixtures.bytes(Fixtures.sdp.replacingOccurrences(of: "a=sendrecv", with: "a=sendonly")), contentType: "application/sdp")
-        try h.deliver(hold, from: callee)
+        try h.calleeReInvite(after: bInvite, cseq: 7, sdp: Fixtures.sdp.replacingOccurrences(of: "a=sendrecv", with: "a=sendonly"))
         let out = h.take()
         #expect(out.contains { $0.1 == callee && $0.0.statusCode == 100 })
         let toCaller = try #require(out.first { $0.1 == caller && $0.0.method == "INVITE" }?.0)
@@ -205,12 +210,7 @@ final class B2BHarness {
         let bInvite = try h.startCall()
         let ok = try h.answer(bInvite)
         try h.callerAck(for: ok)
-        let reinvite = try SIPMessage.request(method: "INVITE", uri: "sip:baton@127.0.0.1:5060",
-                                              via: "SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bKre1",
-                                              from: "<sip:bob@127.0.0.1>;tag=callee-tag", to: bInvite.from!,
-                                              callID: bInvite.callID!, cseq: 9, contact: "<sip:bob@127.0.0.1:5080>")
-        reinvite.setBody(Fixtures.bytes(Fixtures.sdp), contentType: "application/sdp")
-        try h.deliver(reinvite, from: callee)
+        try h.calleeReInvite(after: bInvite, cseq: 9)
         _ = h.take()
         h.wire.advance(.seconds(32))                       // timer B on leg A
         let toCallee = h.sent(to: callee)
