@@ -5,7 +5,7 @@
 set -euo pipefail
 
 BUILD_PKGS=(pkg-config libosip2-dev libsrtp2-dev libopus-dev libortp-dev libsqlite3-dev)
-TEST_PKGS=(sip-tester baresip-core tcpdump curl procps iproute2)
+TEST_PKGS=(sip-tester baresip-core kamailio tcpdump curl procps iproute2)
 
 want=("${BUILD_PKGS[@]}")
 if [[ "${1:-}" == "--test" ]]; then want+=("${TEST_PKGS[@]}"); fi

@@ -22,8 +22,9 @@ import TOMLKit
 /// | media.bind | 127.0.0.1 | RTP socket address |
 /// | media.advertised | media.bind | address written in SDP |
 /// | media.port_min / media.port_max | 20000 / 29999 | RTP port range (RTP even, RTCP odd) |
-/// | media.threads | 1 | relay threads (0 = one per core) |
+/// | media.threads | 0 | relay threads (0 = one per core) |
 /// | http.host / http.port | 127.0.0.1 / 8080 | HTTP API |
+/// | ng.enabled / ng.host / ng.port | true / 127.0.0.1 / 2223 | rtpengine ng control protocol (UDP) |
 /// | store.path | var/baton.sqlite | SQLite file |
 /// | lifecycle.drain_timeout | 30 | seconds SIGTERM waits for calls to end |
 /// | lifecycle.retry_after | 30 | Retry-After of the 503 sent while draining |
@@ -34,6 +35,7 @@ struct BatonConfiguration: Equatable {
     var sip = SIPServer.Configuration()
     var media = MediaRelay.Configuration()
     var http = HTTPAPI.Configuration()
+    var ng = NGServer.Configuration()
     var storePath = "var/baton.sqlite"
     var drainTimeout = 30
     var logLevel = "info"
@@ -60,6 +62,9 @@ struct BatonConfiguration: Equatable {
         Key(name: "media.threads", apply: { c, v in c.media.threads = try int(v, "media.threads", 0...256) }, show: { "\($0.media.threads)" }),
         Key(name: "http.host", apply: { c, v in c.http.host = v }, show: { $0.http.host }),
         Key(name: "http.port", apply: { c, v in c.http.port = try port(v, "http.port") }, show: { "\($0.http.port)" }),
+        Key(name: "ng.enabled", apply: { c, v in c.ng.enabled = try bool(v, "ng.enabled") }, show: { "\($0.ng.enabled)" }),
+        Key(name: "ng.host", apply: { c, v in c.ng.host = v }, show: { $0.ng.host }),
+        Key(name: "ng.port", apply: { c, v in c.ng.port = try port(v, "ng.port") }, show: { "\($0.ng.port)" }),
         Key(name: "store.path", apply: { c, v in c.storePath = v }, show: { $0.storePath }),
         Key(name: "lifecycle.drain_timeout", apply: { c, v in c.drainTimeout = try int(v, "lifecycle.drain_timeout", 0...86400) },
             show: { "\($0.drainTimeout)" }),

@@ -19,6 +19,9 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .customLong("media-threads")) var mediaThreads: String?
     @Option(name: .customLong("http-host")) var httpHost: String?
     @Option(name: .customLong("http-port")) var httpPort: String?
+    @Option(name: .customLong("ng-enabled")) var ngEnabled: String?
+    @Option(name: .customLong("ng-host")) var ngHost: String?
+    @Option(name: .customLong("ng-port")) var ngPort: String?
     @Option(name: .customLong("store-path")) var storePath: String?
     @Option(name: .customLong("lifecycle-drain-timeout")) var drainTimeout: String?
     @Option(name: .customLong("lifecycle-retry-after")) var retryAfter: String?
@@ -35,7 +38,7 @@ struct ConfigOptions: ParsableArguments {
             ("sip.advertised_host", sipAdvertisedHost), ("sip.max_message_size", sipMaxMessageSize),
             ("media.bind", mediaBind), ("media.advertised", mediaAdvertised), ("media.port_min", mediaPortMin),
             ("media.port_max", mediaPortMax), ("media.threads", mediaThreads), ("http.host", httpHost),
-            ("http.port", httpPort), ("store.path", storePath), ("lifecycle.drain_timeout", drainTimeout),
+            ("http.port", httpPort), ("ng.enabled", ngEnabled), ("ng.host", ngHost), ("ng.port", ngPort), ("store.path", storePath), ("lifecycle.drain_timeout", drainTimeout),
             ("lifecycle.retry_after", retryAfter), ("registrar.default_expires", defaultExpires),
             ("registrar.min_expires", minExpires), ("registrar.max_expires", maxExpires), ("log.level", logLevel),
         ]

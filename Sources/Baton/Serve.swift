@@ -41,6 +41,7 @@ struct Serve: AsyncParsableCommand {
         logger.info("starting", metadata: [
             "sip": "\(config.sip.transport.host):\(config.sip.transport.port)",
             "http": "\(config.http.host):\(config.http.port)",
+            "ng": config.ng.enabled ? "\(config.ng.host):\(config.ng.port)" : "off",
             "rtp": "\(config.media.bindAddress):\(config.media.portMin)-\(config.media.portMax)",
             "store": "\(config.storePath)", "registrations": "\(restored.count)",
         ])
@@ -51,6 +52,7 @@ struct Serve: AsyncParsableCommand {
                 .init(service: StoreWriter(store: store, operations: calls.storeOperations)),
                 .init(service: RelayService(relay: relay)),
                 .init(service: http),
+                .init(service: NGServer(configuration: config.ng, calls: calls)),
                 .init(service: SIPService(sip: sip, calls: calls, drainTimeout: .seconds(config.drainTimeout))),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],

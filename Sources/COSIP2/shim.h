@@ -246,6 +246,33 @@ static inline int baton_sdp_anchor(sdp_message_t *s, int pos, const char *addr, 
     }
     return 0;
 }
+static inline int baton_sdp_is_ice_attribute(const char *f) {
+    static const char *names[] = { "candidate", "ice-ufrag", "ice-pwd", "ice-options", "ice-lite",
+                                   "remote-candidates", "end-of-candidates", "ice-mismatch", NULL };
+    for (int i = 0; names[i]; i++) if (f && strcmp(f, names[i]) == 0) return 1;
+    return 0;
+}
+static inline void baton_sdp_strip_ice_list(osip_list_t *attrs) {
+    int i = 0;
+    while (i < osip_list_size(attrs)) {
+        sdp_attribute_t *a = (sdp_attribute_t *)osip_list_get(attrs, i);
+        if (a && baton_sdp_is_ice_attribute(a->a_att_field)) { osip_list_remove(attrs, i); sdp_attribute_free(a); }
+        else i++;
+    }
+}
+/// Removes ICE attributes (candidates, credentials, options) at session and media level.
+static inline void baton_sdp_strip_ice(sdp_message_t *s) {
+    baton_sdp_strip_ice_list(&s->a_attributes);
+    for (int i = 0; i < osip_list_size(&s->m_medias); i++) {
+        sdp_media_t *m = (sdp_media_t *)osip_list_get(&s->m_medias, i);
+        baton_sdp_strip_ice_list(&m->a_attributes);
+    }
+}
+/// Sets the transport protocol of media `pos` (m= line, e.g. "RTP/AVP").
+static inline int baton_sdp_set_proto(sdp_message_t *s, int pos, const char *proto) {
+    sdp_media_t *m = (sdp_media_t *)osip_list_get(&s->m_medias, pos);
+    if (!m) return -1; baton_sdp_replace(&m->m_proto, proto); return 0;
+}
 /// Value of a=rtcp:PORT for media `pos`, or 0.
 static inline int baton_sdp_media_rtcp_port(sdp_message_t *s, int pos) {
     sdp_media_t *m = (sdp_media_t *)osip_list_get(&s->m_medias, pos);

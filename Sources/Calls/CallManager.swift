@@ -26,6 +26,8 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, @unchecke
         var advertised: [CallSide: [String]] = [:]
         var peers: [CallSide: String] = [:]
         var callIDs: [CallSide: String] = [:]
+        /// ng: the tag naming each side.
+        var tags: [CallSide: String] = [:]
     }
 
     public let relay: MediaRelay
@@ -79,6 +81,18 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, @unchecke
         }
         return info
     }
+
+    func hasCall(_ id: String) -> Bool { state.withLock { $0.live[id] != nil } }
+
+    func ngSide(id: String, tag: String, default d: CallSide) -> CallSide {
+        state.withLock { s in s.live[id]?.tags.first { $0.value == tag }?.key } ?? d
+    }
+
+    func setTag(id: String, tag: String, side: CallSide) {
+        state.withLock { $0.live[id]?.tags[side] = tag }
+    }
+
+    func tags(id: String) -> [CallSide: String] { state.withLock { $0.live[id]?.tags ?? [:] } }
 
     // MARK: B2BUADelegate
 

@@ -26,7 +26,7 @@ public final class MediaRelay: Sendable {
         public var portMin: Int = 20000
         public var portMax: Int = 29999
         /// Relay threads; 0 means one per core.
-        public var threads: Int = 1
+        public var threads: Int = 0
         /// Pin relay thread i to CPU (firstCPU + i); nil leaves scheduling to the kernel.
         public var firstCPU: Int? = nil
         public init() {}

@@ -20,6 +20,10 @@ final class RelaySocket: @unchecked Sendable {
     /// Slot in the owning thread's socket table (epoll data).
     var slot: Int = -1
     let stats = StreamStats()
+    /// RTP analysis of what arrives here (RTP sockets only); relay thread only.
+    var sequence = RTPSequence()
+    /// RTP clock rate of the stream (Hz), for jitter; 8000 unless SDP says otherwise.
+    var clockRate: Int64 = 8000
     let latchedText = Mutex<String?>(nil)
 
     init(fd: Int32, port: UInt16, isRTCP: Bool) {

@@ -99,7 +99,7 @@ final class RelayThread: @unchecked Sendable {
                 while iterations < RelayThread.maxRecvIterations {
                     let got = baton_batch_recv(socket.fd, batch)
                     if got <= 0 { break }
-                    forward(from: socket, count: Int(got))
+                    forward(from: socket, count: Int(got), arrivalNanos: RelayThread.monotonicNanos())
                     iterations += 1
                 }
             }
@@ -111,7 +111,7 @@ final class RelayThread: @unchecked Sendable {
     /// The hot path: latch or check the source of each datagram, queue it for the peer's
     /// remote, send the batch with one `sendmmsg`.
     @inline(__always)
-    private func forward(from socket: RelaySocket, count: Int) {
+    private func forward(from socket: RelaySocket, count: Int, arrivalNanos: Int64) {
         let peer: RelaySocket = socket.peer
         var queued: Int32 = 0
         var rxBytes: UInt64 = 0, txBytes: UInt64 = 0, rx: UInt64 = 0
@@ -127,6 +127,14 @@ final class RelayThread: @unchecked Sendable {
             let len = UInt64(baton_batch_len(batch, i))
             rx &+= 1
             rxBytes &+= len
+            if !socket.isRTCP && len >= 12 {
+                let p = baton_batch_data(batch, i)!
+                if p[0] & 0xC0 == 0x80 {
+                    let seq = UInt16(p[2]) << 8 | UInt16(p[3])
+                    let ts = UInt32(p[4]) << 24 | UInt32(p[5]) << 16 | UInt32(p[6]) << 8 | UInt32(p[7])
+                    socket.sequence.update(seq: seq, timestamp: ts, arrival: arrivalNanos &* socket.clockRate / 1_000_000_000)
+                }
+            }
             guard peer.hasRemote else { noDest &+= 1; continue }
             baton_batch_queue(batch, i, queued, peer.remote)
             queued += 1
@@ -143,11 +151,23 @@ final class RelayThread: @unchecked Sendable {
         StreamStats.bump(stats.rxBytes, rxBytes)
         StreamStats.bump(stats.droppedSource, badSource)
         StreamStats.bump(stats.droppedNoDestination, noDest)
+        if !socket.isRTCP {
+            stats.sequenceGaps.store(socket.sequence.gaps, ordering: .relaxed)
+            stats.duplicates.store(socket.sequence.duplicates, ordering: .relaxed)
+            stats.jitter.store(socket.sequence.jitter, ordering: .relaxed)
+        }
         StreamStats.bump(peer.stats.txPackets, UInt64(sent))
         StreamStats.bump(peer.stats.txBytes, txBytes)
         StreamStats.bump(peer.stats.droppedSendError, UInt64(queued - sent))
         totals.add(relayed: UInt64(sent), bytes: txBytes, badSource: badSource,
                    noDestination: noDest, sendError: UInt64(queued - sent))
+    }
+
+    /// CLOCK_MONOTONIC in nanoseconds: once per batch, for jitter.
+    @inline(__always) static func monotonicNanos() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) &* 1_000_000_000 &+ Int64(ts.tv_nsec)
     }
 
     private func applyCommands() {

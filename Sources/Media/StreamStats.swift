@@ -15,6 +15,10 @@ public final class StreamStats: Sendable {
     let droppedNoDestination = Atomic<UInt64>(0)
     /// Packets the kernel refused to send.
     let droppedSendError = Atomic<UInt64>(0)
+    /// RTP sequence analysis of what this side's party sent (RFC 3550 A.1, A.8).
+    let sequenceGaps = Atomic<UInt64>(0)
+    let duplicates = Atomic<UInt64>(0)
+    let jitter = Atomic<UInt64>(0)
 
     init() {}
 
@@ -28,7 +32,9 @@ public final class StreamStats: Sendable {
             txPackets: txPackets.load(ordering: .relaxed), txBytes: txBytes.load(ordering: .relaxed),
             droppedSource: droppedSource.load(ordering: .relaxed),
             droppedNoDestination: droppedNoDestination.load(ordering: .relaxed),
-            droppedSendError: droppedSendError.load(ordering: .relaxed))
+            droppedSendError: droppedSendError.load(ordering: .relaxed),
+            sequenceGaps: sequenceGaps.load(ordering: .relaxed), duplicates: duplicates.load(ordering: .relaxed),
+            jitter: jitter.load(ordering: .relaxed))
     }
 
     /// A copy of the counters at one moment.
@@ -40,13 +46,29 @@ public final class StreamStats: Sendable {
         public var droppedSource: UInt64 = 0
         public var droppedNoDestination: UInt64 = 0
         public var droppedSendError: UInt64 = 0
+        /// RTP sequence numbers skipped (packets lost or reordered before reaching Baton).
+        public var sequenceGaps: UInt64 = 0
+        /// RTP packets whose sequence number was already seen.
+        public var duplicates: UInt64 = 0
+        /// RFC 3550 interarrival jitter, in RTP timestamp units.
+        public var jitter: UInt64 = 0
+
+        public init() {}
+        init(rxPackets: UInt64, rxBytes: UInt64, txPackets: UInt64, txBytes: UInt64, droppedSource: UInt64,
+             droppedNoDestination: UInt64, droppedSendError: UInt64, sequenceGaps: UInt64 = 0, duplicates: UInt64 = 0, jitter: UInt64 = 0) {
+            self.rxPackets = rxPackets; self.rxBytes = rxBytes; self.txPackets = txPackets; self.txBytes = txBytes
+            self.droppedSource = droppedSource; self.droppedNoDestination = droppedNoDestination
+            self.droppedSendError = droppedSendError; self.sequenceGaps = sequenceGaps; self.duplicates = duplicates; self.jitter = jitter
+        }
 
         public static func + (a: Snapshot, b: Snapshot) -> Snapshot {
             Snapshot(rxPackets: a.rxPackets + b.rxPackets, rxBytes: a.rxBytes + b.rxBytes,
                      txPackets: a.txPackets + b.txPackets, txBytes: a.txBytes + b.txBytes,
                      droppedSource: a.droppedSource + b.droppedSource,
                      droppedNoDestination: a.droppedNoDestination + b.droppedNoDestination,
-                     droppedSendError: a.droppedSendError + b.droppedSendError)
+                     droppedSendError: a.droppedSendError + b.droppedSendError,
+                     sequenceGaps: a.sequenceGaps + b.sequenceGaps, duplicates: a.duplicates + b.duplicates,
+                     jitter: max(a.jitter, b.jitter))
         }
     }
 }

@@ -56,6 +56,15 @@ public final class SessionDescription {
         guard baton_sdp_anchor(raw, Int32(index), address, type, Int32(port)) == 0 else { throw .badSDP("no media \(index)") }
     }
 
+    /// Removes ICE attributes (a=candidate, a=ice-ufrag, ...): Baton anchors, so the
+    /// parties must not try to reach each other directly (rtpengine `ICE=remove`).
+    public func removeICE() { baton_sdp_strip_ice(raw) }
+
+    /// Sets every m= line's transport protocol (rtpengine `transport-protocol`).
+    public func setTransportProtocol(_ proto: String) {
+        for i in 0..<Int(baton_sdp_media_count(raw)) { _ = baton_sdp_set_proto(raw, Int32(i), proto) }
+    }
+
     public func serialize() throws(SIPError) -> [UInt8] {
         var dest: UnsafeMutablePointer<CChar>?
         guard sdp_message_to_str(raw, &dest) == 0, let dest else { throw .serialize("sdp_message_to_str failed") }

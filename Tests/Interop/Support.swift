@@ -79,15 +79,18 @@ final class Child: @unchecked Sendable {
         let end = ContinuousClock.now + timeout
         while process.isRunning && ContinuousClock.now < end { usleep(20_000) }
         if process.isRunning {
+            // Never Process.waitUntilExit(): on Linux it spins forever if Foundation does not
+            // see the exit. Kill, then poll for a bounded time.
             kill(pid, SIGKILL)
-            process.waitUntilExit()
+            let killEnd = ContinuousClock.now + .seconds(2)
+            while process.isRunning && ContinuousClock.now < killEnd { usleep(20_000) }
             return nil
         }
         return process.terminationStatus
     }
 
     func signal(_ s: Int32) { if process.isRunning { kill(pid, s) } }
-    deinit { if process.isRunning { kill(pid, SIGKILL); process.waitUntilExit() } }
+    deinit { if process.isRunning { kill(pid, SIGKILL) } }
 }
 
 /// `baton serve` on loopback with its own ports, store and drain timeout.
@@ -98,6 +101,8 @@ final class BatonProcess: @unchecked Sendable {
     let dir: URL
     let child: Child
     var storePath: String { dir.appendingPathComponent("baton.sqlite").path }
+    /// The ng control port (sipPort + 5).
+    var ngPort: Int { sipPort + 5 }
 
     init(sipPort: Int, httpPort: Int, rtpMin: Int, dir: URL, extra: [String] = []) throws {
         self.sipPort = sipPort
@@ -108,7 +113,7 @@ final class BatonProcess: @unchecked Sendable {
             "--sip-port", "\(sipPort)", "--http-port", "\(httpPort)",
             "--media-port-min", "\(rtpMin)", "--media-port-max", "\(rtpMin + 199)",
             "--store-path", dir.appendingPathComponent("baton.sqlite").path,
-            "--lifecycle-drain-timeout", "5"] + extra,
+            "--lifecycle-drain-timeout", "5", "--ng-port", "\(sipPort + 5)"] + extra,
             output: dir.appendingPathComponent("baton-\(sipPort)-\(UUID().uuidString.prefix(4)).log"))
         let end = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < end {
@@ -169,11 +174,16 @@ enum InteropError: Error, CustomStringConvertible {
 /// Packets in a pcap (Ethernet or Linux cooked) file, as (src port, dst port) UDP pairs.
 enum PcapReader {
     static func udpFlows(_ url: URL) throws -> [String: Int] {
+        try packets(url).reduce(into: [:]) { $0["\($1.src)>\($1.dst)", default: 0] += 1 }
+    }
+
+    /// Every UDP datagram: ports and payload.
+    static func packets(_ url: URL) throws -> [(src: Int, dst: Int, payload: [UInt8])] {
         let d = [UInt8](try Data(contentsOf: url))
-        guard d.count >= 24 else { return [:] }
+        guard d.count >= 24 else { return [] }
         let linkType = Int(d[20]) | Int(d[21]) << 8
         var i = 24
-        var flows: [String: Int] = [:]
+        var out: [(src: Int, dst: Int, payload: [UInt8])] = []
         while i + 16 <= d.count {
             let caplen = Int(d[i + 8]) | Int(d[i + 9]) << 8 | Int(d[i + 10]) << 16 | Int(d[i + 11]) << 24
             let frame = i + 16
@@ -183,9 +193,9 @@ enum PcapReader {
             guard ip + 28 <= d.count, d[ip] >> 4 == 4, d[ip + 9] == 17 else { continue }
             let udp = ip + Int(d[ip] & 0x0F) * 4
             let sp = Int(d[udp]) << 8 | Int(d[udp + 1]), dp = Int(d[udp + 2]) << 8 | Int(d[udp + 3])
-            flows["\(sp)>\(dp)", default: 0] += 1
+            out.append((sp, dp, Array(d[min(udp + 8, i)..<i])))
         }
-        return flows
+        return out
     }
 }
 

@@ -1,0 +1,74 @@
+import Foundation
+import Media
+import SIP
+
+/// The Calls API as the rtpengine ng protocol drives it: a call is named by its SIP Call-ID
+/// and each side by its tag (from-tag for the offerer, to-tag for the answerer).
+extension CallManager {
+    /// What an ng offer or answer asks for beyond anchoring.
+    public struct SDPOptions: Sendable, Equatable {
+        /// `ICE=remove`: strip candidates and credentials.
+        public var removeICE = false
+        /// `transport-protocol`: rewrite every m= line's protocol (e.g. "RTP/AVP").
+        public var transportProtocol: String?
+        public init(removeICE: Bool = false, transportProtocol: String? = nil) {
+            self.removeICE = removeICE
+            self.transportProtocol = transportProtocol
+        }
+    }
+
+    static func ngID(_ callID: String) -> String { "ng:" + callID }
+
+    /// Anchors an offer from `fromTag` and returns the SDP for the other side.
+    /// A new Call-ID starts a call; a known one re-anchors (re-INVITE), from either side.
+    public func offer(callID: String, fromTag: String, sdp: [UInt8], options: SDPOptions = .init()) throws -> [UInt8] {
+        let id = CallManager.ngID(callID)
+        let side = ngSide(id: id, tag: fromTag, default: .caller)
+        if side == .caller && !hasCall(id) {
+            callEvent(.started(id: id, from: fromTag, to: "", callerCallID: callID,
+                               callerPeer: SIPPeer(transport: .udp, host: "ng", port: 0)))
+            setTag(id: id, tag: fromTag, side: .caller)
+        }
+        return try rewrite(id: id, side: side, sdp: sdp, options: options)
+    }
+
+    /// Anchors the answer from `toTag` (the side that answers `fromTag`'s offer).
+    public func answer(callID: String, fromTag: String, toTag: String, sdp: [UInt8], options: SDPOptions = .init()) throws -> [UInt8] {
+        let id = CallManager.ngID(callID)
+        guard hasCall(id) else { throw CallsError.unknownCall(callID) }
+        let offerer = ngSide(id: id, tag: fromTag, default: .caller)
+        let side = offerer.other
+        setTag(id: id, tag: toTag, side: side)
+        let out = try rewrite(id: id, side: side, sdp: sdp, options: options)
+        if call(id: id)?.state == .calling { callEvent(.answered(id: id)) }
+        return out
+    }
+
+    /// Ends the call and frees its ports.
+    public func delete(callID: String) throws {
+        let id = CallManager.ngID(callID)
+        guard hasCall(id) else { throw CallsError.unknownCall(callID) }
+        release(call: id)
+        callEvent(.ended(id: id, by: nil, reason: "delete"))
+    }
+
+    /// The live call of an ng Call-ID, with its tags.
+    public func query(callID: String) throws -> (info: CallInfo, tags: [CallSide: String]) {
+        let id = CallManager.ngID(callID)
+        guard let info = call(id: id), info.state != .ended else { throw CallsError.unknownCall(callID) }
+        return (info, tags(id: id))
+    }
+
+    /// Call-IDs of live ng calls.
+    public func ngCallIDs() -> [String] {
+        calls().compactMap { $0.id.hasPrefix("ng:") ? String($0.id.dropFirst(3)) : nil }
+    }
+
+    private func rewrite(id: String, side: CallSide, sdp bytes: [UInt8], options: SDPOptions) throws -> [UInt8] {
+        let sdp = try SessionDescription(parsing: bytes)
+        if options.removeICE { sdp.removeICE() }
+        if let p = options.transportProtocol { sdp.setTransportProtocol(p) }
+        try anchor(call: id, from: side, sdp: sdp)
+        return try sdp.serialize()
+    }
+}

@@ -1,0 +1,130 @@
+import Calls
+import Logging
+import Metrics
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import SIP
+
+/// The rtpengine ng control protocol over UDP (default 127.0.0.1:2223): `COOKIE <bencode>`
+/// in, `COOKIE <bencode>` out. Replies are cached by cookie, so a retransmitted request is
+/// answered again, not re-run (rtpengine `control_ng.c`).
+///
+/// ```swift
+/// let ng = NGServer(configuration: .init(), calls: calls)
+/// // kamailio.cfg: modparam("rtpengine", "rtpengine_sock", "udp:127.0.0.1:2223")
+/// ```
+public final class NGServer: Service, @unchecked Sendable {
+    public struct Configuration: Sendable, Equatable {
+        public var enabled = true
+        public var host = "127.0.0.1"
+        public var port = 2223
+        /// How long a reply stays cached for retransmissions of its cookie.
+        public var cacheSeconds = 30
+        public init() {}
+    }
+
+    public let configuration: Configuration
+    let ng: NGProtocol
+    let logger: Logger
+    let limiter = LogRateLimiter()
+    /// Cookie -> (reply, when). Touched only on the channel's event loop.
+    private var cache: [String: ([UInt8], NIODeadline)] = [:]
+    private var cacheOrder = CircularBuffer<String>()
+    private var requestCounters: [String: Counter] = [:]
+    private let errorCounter = Counter(label: "baton_ng_errors_total")
+    public private(set) var boundPort: Int?
+    private let group: MultiThreadedEventLoopGroup
+
+    public init(configuration: Configuration, calls: CallManager, logger: Logger = Logger(label: "baton.ng")) {
+        self.configuration = configuration
+        self.ng = NGProtocol(calls: calls)
+        self.logger = logger
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    }
+
+    /// The reply datagram for one request datagram, nil when there is nothing to answer
+    /// (no cookie). Event-loop confined (the cookie cache).
+    func reply(to datagram: [UInt8], now: NIODeadline = .now()) -> [UInt8]? {
+        guard let space = datagram.firstIndex(of: UInt8(ascii: " ")), space > 0, space <= 64 else {
+            limiter.log(logger, .warning, "ng datagram without a cookie", metadata: ["bytes": "\(datagram.count)"])
+            errorCounter.increment()
+            return nil
+        }
+        let cookie = String(decoding: datagram[..<space], as: UTF8.self)
+        if let (cached, at) = cache[cookie], now - at < .seconds(Int64(configuration.cacheSeconds)) { return cached }
+        let body: Bencode
+        var out = Array(datagram[...space])
+        do {
+            body = try Bencode.decode(datagram[(space + 1)...])
+        } catch {
+            errorCounter.increment()
+            limiter.log(logger, .warning, "bad ng request", metadata: ["error": "\(error)"])
+            Bencode.dictionary([("result", "error"), ("error-reason", .string(error.description))]).encode(into: &out)
+            return out
+        }
+        let command = body["command"]?.string ?? "?"
+        count(command)
+        let result = ng.handle(body)
+        if result["result"]?.string == "error" {
+            errorCounter.increment()
+            limiter.log(logger, .notice, "ng command failed", metadata: ["command": "\(command)", "reason": "\(result["error-reason"]?.string ?? "")"])
+        }
+        result.encode(into: &out)
+        remember(cookie, out, now)
+        return out
+    }
+
+    private func remember(_ cookie: String, _ reply: [UInt8], _ now: NIODeadline) {
+        cache[cookie] = (reply, now)
+        cacheOrder.append(cookie)
+        // Bounded: expire by age, and never keep more than 100 000 replies.
+        while let first = cacheOrder.first, let (_, at) = cache[first],
+              now - at >= .seconds(Int64(configuration.cacheSeconds)) || cacheOrder.count > 100_000 {
+            cache[first] = nil
+            cacheOrder.removeFirst()
+        }
+    }
+
+    private func count(_ command: String) {
+        let c = NGProtocol.commands.contains(command) ? command : "other"
+        if requestCounters[c] == nil { requestCounters[c] = Counter(label: "baton_ng_requests_total", dimensions: [("command", c)]) }
+        requestCounters[c]!.increment()
+    }
+
+    public func run() async throws {
+        guard configuration.enabled else {
+            try? await gracefulShutdown()
+            return
+        }
+        let channel = try await DatagramBootstrap(group: group)
+            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            .channelOption(ChannelOptions.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65536))
+            .channelInitializer { ch in
+                ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(NGHandler(server: self)) }
+            }
+            .bind(host: configuration.host, port: configuration.port).get()
+        boundPort = channel.localAddress?.port
+        logger.info("ng control listening", metadata: ["address": "\(configuration.host):\(boundPort ?? 0)"])
+        try? await gracefulShutdown()
+        try? await channel.close()
+        try? await group.shutdownGracefully()
+    }
+}
+
+private final class NGHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    typealias OutboundOut = AddressedEnvelope<ByteBuffer>
+    let server: NGServer
+    init(server: NGServer) { self.server = server }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let env = unwrapInboundIn(data)
+        guard let reply = server.reply(to: Array(env.data.readableBytesView)) else { return }
+        var buf = context.channel.allocator.buffer(capacity: reply.count)
+        buf.writeBytes(reply)
+        context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: env.remoteAddress, data: buf)), promise: nil)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {}
+}
