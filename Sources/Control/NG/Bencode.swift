@@ -166,3 +166,8 @@ extension Bencode: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral {
     public init(stringLiteral value: String) { self = .string(value) }
     public init(integerLiteral value: Int) { self = .integer(value) }
 }
+
+extension Bencode: ExpressibleByDictionaryLiteral, ExpressibleByArrayLiteral {
+    public init(dictionaryLiteral elements: (String, Bencode)...) { self = .dictionary(elements) }
+    public init(arrayLiteral elements: Bencode...) { self = .list(elements) }
+}

@@ -1,0 +1,119 @@
+import Calls
+import Foundation
+import Media
+import NIOCore
+import Testing
+@testable import Control
+
+@Suite struct BencodeTests {
+    @Test func roundTripsAndSortsKeys() throws {
+        let v = try Bencode.decode(Array("d7:command5:offer4:sdpx3:abc5:flagsl5:trust3:fooe3:numi-42ee".utf8))
+        #expect(v["command"]?.string == "offer")
+        #expect(v["flags"]?.strings == ["trust", "foo"])
+        #expect(v["num"]?.int == -42)
+        #expect(String(decoding: Bencode.dictionary([("b", 1), ("a", "x")]).encoded, as: UTF8.self) == "d1:a1:x1:bi1ee")
+        #expect(try Bencode.decode(v.encoded)["sdpx"] == "abc")
+    }
+
+    @Test(arguments: ["", "d", "i12", "i1x2e", "5:abc", "d3:keyi1e", "x", "l" + String(repeating: "l", count: 40) + "e",
+                      "d1:ai1ee" + "junk", "ie"])
+    func rejectsMalformed(text: String) {
+        #expect(throws: Bencode.DecodeError.self) { try Bencode.decode(Array(text.utf8)) }
+    }
+
+    @Test func boundsHugeInput() {
+        let huge = "l" + String(repeating: "i1e", count: 20_000) + "e"
+        #expect(throws: Bencode.DecodeError.tooLarge) { try Bencode.decode(Array(huge.utf8)) }
+    }
+}
+
+@Suite(.serialized) struct NGServerTests {
+    static let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=candidate:1 1 UDP 2130706431 127.0.0.1 40000 typ host\r\na=ice-ufrag:abcd\r\n"
+
+    func server(_ lo: Int) throws -> (NGServer, CallManager) {
+        var c = MediaRelay.Configuration()
+        c.portMin = lo
+        c.portMax = lo + 49
+        c.threads = 1
+        let relay = try MediaRelay(configuration: c)
+        relay.start()
+        let calls = CallManager(relay: relay)
+        return (NGServer(configuration: .init(), calls: calls), calls)
+    }
+
+    func send(_ s: NGServer, _ cookie: String, _ body: Bencode) throws -> Bencode {
+        let reply = try #require(s.reply(to: Array("\(cookie) ".utf8) + body.encoded))
+        #expect(reply.starts(with: Array("\(cookie) ".utf8)))
+        return try Bencode.decode(reply[(cookie.count + 1)...])
+    }
+
+    @Test func offerAnswerQueryDeleteLikeKamailio() throws {
+        let (s, calls) = try server(33800)
+        defer { calls.relay.shutdown() }
+        #expect(try send(s, "c1", ["command": "ping"] as Bencode)["result"] == "pong")
+        let offer = try send(s, "c2", .dictionary([("command", "offer"), ("call-id", "call1"), ("from-tag", "ft"),
+                                                  ("sdp", .string(Self.sdp)), ("ICE", "remove"),
+                                                  ("replace", .list(["origin", "session-connection"])),
+                                                  ("transport-protocol", "RTP/AVP"), ("via-branch", "z9hG4bK1"), ("label", "caller")]))
+        #expect(offer["result"] == "ok")
+        let out = try #require(offer["sdp"]?.string)
+        #expect(!out.contains("a=candidate") && !out.contains("ice-ufrag"))
+        #expect(!out.contains("m=audio 40000"))
+        let answer = try send(s, "c3", .dictionary([("command", "answer"), ("call-id", "call1"), ("from-tag", "ft"), ("to-tag", "tt"),
+                                                   ("sdp", .string(Self.sdp.replacingOccurrences(of: "40000", with: "40100")))]))
+        #expect(answer["result"] == "ok")
+        let q = try send(s, "c4", .dictionary([("command", "query"), ("call-id", "call1")]))
+        #expect(q["result"] == "ok")
+        #expect(q["tags"]?["ft"]?["tag"] == "ft")
+        #expect(q["tags"]?["tt"] != nil)
+        #expect(q["totals"]?["RTP"]?["packets"] == 0)
+        let list = try send(s, "c5", ["command": "list"] as Bencode)
+        #expect(list["calls"]?.strings == ["call1"])
+        #expect(calls.relay.pool.pairsInUse == 2)
+        #expect(try send(s, "c6", .dictionary([("command", "delete"), ("call-id", "call1"), ("from-tag", "ft")]))["result"] == "ok")
+        #expect(waitFor { calls.relay.pool.pairsInUse == 0 })
+        #expect(try send(s, "c7", .dictionary([("command", "query"), ("call-id", "call1")]))["error-reason"] == "Unknown call-id call1")
+    }
+
+    @Test func retransmittedCookieIsAnsweredNotRerun() throws {
+        let (s, calls) = try server(33850)
+        defer { calls.relay.shutdown() }
+        let req = Bencode.dictionary([("command", "offer"), ("call-id", "dup"), ("from-tag", "ft"), ("sdp", .string(Self.sdp))])
+        let first = try send(s, "same", req)
+        let again = try send(s, "same", req)
+        #expect(first == again)
+        #expect(calls.relay.pool.pairsInUse == 2)   // one stream (a pair per side), not two streams
+        let other = try send(s, "other", req)      // a new cookie is a new request: re-offer, same ports
+        #expect(other["sdp"] == first["sdp"])
+    }
+
+    @Test func badInputGetsAnErrorReplyAndBreaksNothing() throws {
+        let (s, calls) = try server(33900)
+        defer { calls.relay.shutdown() }
+        func raw(_ bytes: [UInt8]) throws -> Bencode? {
+            guard let r = s.reply(to: bytes), let sp = r.firstIndex(of: 32) else { return nil }
+            return try Bencode.decode(r[(sp + 1)...])
+        }
+        #expect(try raw(Array("nocookie".utf8)) == nil)                         // nothing to answer to
+        #expect(try raw(Array("k1 this is not bencode".utf8))?["result"] == "error")
+        #expect(try send(s, "k2", ["command": "frobnicate"] as Bencode)["error-reason"] == "Unrecognized command")
+        #expect(try send(s, "k3", .dictionary([("command", "offer"), ("from-tag", "a"), ("sdp", .string(Self.sdp))]))["error-reason"] == "No call-id in message")
+        #expect(try send(s, "k4", .dictionary([("command", "offer"), ("call-id", "x"), ("from-tag", "a")]))["error-reason"] == "No SDP body in message")
+        #expect(try send(s, "k5", .dictionary([("command", "offer"), ("call-id", .integer(5)), ("from-tag", "a"), ("sdp", .string(Self.sdp))]))["result"] == "error")
+        #expect(try send(s, "k6", .dictionary([("command", "offer"), ("call-id", "x"), ("from-tag", "a"), ("sdp", "garbage")]))["result"] == "error")
+        #expect(try send(s, "k7", .dictionary([("command", "offer"), ("call-id", "x"), ("from-tag", "a"), ("sdp", .string(Self.sdp)), ("flags", "notalist")]))["result"] == "error")
+        #expect(try send(s, "k8", .list([1, 2]))["result"] == "error")
+        #expect(try send(s, "k9", .dictionary([("command", "answer"), ("call-id", "nope"), ("from-tag", "a"), ("to-tag", "b"), ("sdp", .string(Self.sdp))]))["error-reason"] == "Unknown call-id nope")
+        let huge = "k10 d" + (0..<20_000).map { "3:k\(String(format: "%02d", $0 % 100))i1e" }.joined() + "e"
+        #expect(try raw(Array(huge.utf8))?["result"] == "error")
+        #expect(calls.relay.pool.pairsInUse == 0)
+        // Still serving.
+        #expect(try send(s, "k11", ["command": "ping"] as Bencode)["result"] == "pong")
+    }
+}
+
+func waitFor(_ cond: () -> Bool) -> Bool {
+    let end = ContinuousClock.now + .seconds(2)
+    while ContinuousClock.now < end { if cond() { return true }; usleep(2000) }
+    return cond()
+}
