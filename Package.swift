@@ -75,7 +75,11 @@ let package = Package(
 
         // Helpers shared by test targets (HummingbirdTesting-style): loopback sockets, polling.
         .target(name: "TestSupport", path: "Tests/Support", swiftSettings: strict),
-        .testTarget(name: "MediaTests", dependencies: ["Media", "CORTP", "TestSupport"], swiftSettings: strict),
+        // Allocation check: an executable with the allocator interposed, run by MediaTests.
+        .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
+        .executableTarget(name: "baton-alloc-check", dependencies: ["Media", "AllocationCounter"],
+                          path: "Tests/AllocationCheck", swiftSettings: strict),
+        .testTarget(name: "MediaTests", dependencies: ["Media", "CORTP", "TestSupport", "baton-alloc-check"], swiftSettings: strict),
         .testTarget(name: "SIPTests", dependencies: [
             "SIP", .product(name: "NIOEmbedded", package: "swift-nio"),
         ], swiftSettings: strict),

@@ -1,7 +1,9 @@
 /// Per-source RTP receive statistics (RFC 3550 Appendix A.1 and A.8): sequence gaps,
-/// duplicates and interarrival jitter. A value type updated in place by the relay thread;
-/// no allocation.
-struct RTPSequence {
+/// duplicates and interarrival jitter. Owned by one relay socket and updated only by its
+/// relay thread. A final class rather than a struct stored in the socket: mutating a struct
+/// property of a class goes through a `modify` coroutine, which in unoptimized builds
+/// allocates its frame on every call.
+final class RTPSequence {
     private var started = false
     private var maxSeq: UInt16 = 0
     /// Bit i set: sequence number maxSeq - i was seen (duplicate detection over 64 packets).
@@ -15,7 +17,7 @@ struct RTPSequence {
 
     /// Updates with one RTP packet; `arrival` is in the stream's timestamp units.
     @inline(__always)
-    mutating func update(seq: UInt16, timestamp: UInt32, arrival: Int64) {
+    func update(seq: UInt16, timestamp: UInt32, arrival: Int64) {
         if !started {
             started = true
             maxSeq = seq

@@ -21,7 +21,7 @@ final class RelaySocket: @unchecked Sendable {
     var slot: Int = -1
     let stats = StreamStats()
     /// RTP analysis of what arrives here (RTP sockets only); relay thread only.
-    var sequence = RTPSequence()
+    let sequence = RTPSequence()
     /// RTP clock rate of the stream (Hz), for jitter; 8000 unless SDP says otherwise.
     var clockRate: Int64 = 8000
     let latchedText = Mutex<String?>(nil)

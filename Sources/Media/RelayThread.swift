@@ -86,8 +86,10 @@ final class RelayThread: @unchecked Sendable {
         while running.load(ordering: .relaxed) {
             let n = baton_epoll_wait(epoll, events, 64, 200)
             if n < 0 { logger.error("epoll_wait failed", metadata: ["errno": "\(-n)"]); break }
-            for k in 0..<Int(n) {
+            var k = 0
+            while k < Int(n) {
                 let data = events[k]
+                k += 1
                 if data == RelayThread.wakeData {
                     baton_eventfd_drain(wake)
                     applyCommands()
@@ -116,7 +118,13 @@ final class RelayThread: @unchecked Sendable {
         var queued: Int32 = 0
         var rxBytes: UInt64 = 0, txBytes: UInt64 = 0, rx: UInt64 = 0
         var badSource: UInt64 = 0, noDest: UInt64 = 0
-        for i in 0..<Int32(count) {
+        // A while loop, not `for in 0..<Int32(n)`: unoptimized builds iterate a Range<Int32>
+        // through unspecialized generic code that allocates per call.
+        var i: Int32 = -1
+        let n = Int32(count)
+        while true {
+            i += 1
+            if i >= n { break }
             let source = baton_batch_addr(batch, i)!
             if !socket.latched {
                 socket.latch(source)

@@ -1,0 +1,65 @@
+// Relays N RTP packets through a MediaRelay and prints how many heap allocations the
+// process made while doing it. Run by MediaTests/AllocationTests with N = 10k and 100k:
+// if the relay allocated per packet, the counts would differ by about 90k.
+import AllocationCounter
+import Foundation
+import Media
+
+let n = Int(CommandLine.arguments.dropFirst().first ?? "") ?? 10_000
+let base = Int(CommandLine.arguments.dropFirst(2).first ?? "") ?? 34400
+
+func udp() -> (fd: Int32, port: Int) {
+    let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+    var a = sockaddr_in()
+    a.sin_family = sa_family_t(AF_INET)
+    a.sin_addr.s_addr = inet_addr("127.0.0.1")
+    _ = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+    var size: Int32 = 4 << 20
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, 4)
+    return (fd, Int(UInt16(bigEndian: a.sin_port)))
+}
+
+var config = MediaRelay.Configuration()
+config.portMin = base
+config.portMax = base + 9
+config.threads = 1
+let relay = try MediaRelay(configuration: config)
+relay.start()
+let stream = try relay.allocate()
+let caller = udp(), callee = udp()
+try relay.setRemote(stream, side: .a, ip: "127.0.0.1", port: caller.port)
+try relay.setRemote(stream, side: .b, ip: "127.0.0.1", port: callee.port)
+usleep(50_000)
+
+// Everything the loop below touches is allocated here, before counting starts.
+var dest = sockaddr_in()
+dest.sin_family = sa_family_t(AF_INET)
+dest.sin_addr.s_addr = inet_addr("127.0.0.1")
+dest.sin_port = UInt16(ProcessInfo.processInfo.environment["DIRECT"] != nil ? callee.port : stream.port(.a)).bigEndian
+let packet = UnsafeMutablePointer<UInt8>.allocate(capacity: 172)
+packet.initialize(repeating: 0xD5, count: 172)
+packet[0] = 0x80
+let sink = UnsafeMutablePointer<UInt8>.allocate(capacity: 2048)
+
+let before = baton_allocation_count()
+var sent = 0, received = 0
+while sent < n {
+    // Bursts of 64, then drain what the relay forwarded, so no socket buffer overflows.
+    for _ in 0..<64 where sent < n {
+        packet[2] = UInt8(truncatingIfNeeded: sent >> 8)
+        packet[3] = UInt8(truncatingIfNeeded: sent)
+        _ = withUnsafePointer(to: &dest) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            sendto(caller.fd, packet, 172, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        } }
+        sent += 1
+    }
+    var idle = 0
+    while received < sent && idle < 2000 {
+        if recv(callee.fd, sink, 2048, Int32(MSG_DONTWAIT)) > 0 { received += 1; idle = 0 } else { idle += 1; sched_yield() }
+    }
+}
+let after = baton_allocation_count()
+print("packets=\(n) received=\(received) allocations=\(after - before)")
+relay.shutdown()
