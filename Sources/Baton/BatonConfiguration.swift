@@ -97,7 +97,8 @@ struct BatonConfiguration: Equatable {
             if name == "media.advertised" { advertisedSet = true }
             if name == "sip.advertised_host" { sipAdvertisedSet = true }
         }
-        if let toml {
+        // An empty file is no configuration (TOMLKit reads past an empty buffer).
+        if let toml, !toml.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             let (flat, fileRoutes) = try flatten(toml)
             for (k, v) in flat { try set(k, v) }
             c.sip.routes = fileRoutes

@@ -45,17 +45,31 @@ struct ConfigOptions: ParsableArguments {
         return pairs.compactMap { k, v in v.map { (k, $0) } }
     }
 
+    /// Reads a whole file with plain read(2): Foundation's readers misbehave on character
+    /// devices such as /dev/null (seen returning stale bytes in release builds).
+    static func readFile(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = read(fd, &chunk, chunk.count)
+            if n < 0 { if errno == EINTR { continue }; return nil }
+            if n == 0 { return out }
+            out += chunk.prefix(n)
+            if out.count > 4 << 20 { return nil }   // a configuration file is not megabytes
+        }
+    }
+
     func load() throws -> BatonConfiguration {
         var text: String?
         let path = config ?? (FileManager.default.fileExists(atPath: "conf/baton.toml") ? "conf/baton.toml" : nil)
         if let path {
-            do {
-                let h = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
-                defer { try? h.close() }
-                text = String(decoding: try h.readToEnd() ?? Data(), as: UTF8.self)
-            } catch {
-                throw ValidationError("cannot read configuration file \(path): \(error.localizedDescription)")
+            guard let bytes = ConfigOptions.readFile(path) else {
+                throw ValidationError("cannot read configuration file \(path): \(String(cString: strerror(errno)))")
             }
+            text = String(decoding: bytes, as: UTF8.self)
         }
         do {
             return try BatonConfiguration.load(toml: text, environment: ProcessInfo.processInfo.environment,

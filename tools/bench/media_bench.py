@@ -36,7 +36,7 @@ def wait_ng(port, timeout=10):
 
 def start(relay, ng_port, log):
     if relay == "baton":
-        cmd = [os.path.join(ROOT, ".build/release/baton"), "serve", "--config", "/dev/null",
+        cmd = [os.path.join(ROOT, ".build/release/baton"), "serve", "--config", os.path.join(HERE, "bench.toml"),
                "--sip-port", "25060", "--http-port", "25080", "--ng-port", str(ng_port),
                "--media-port-min", "20000", "--media-port-max", "39999", "--media-threads", "1",
                "--store-path", os.path.join(OUT, "bench.sqlite"), "--log-level", "warning"]
@@ -46,7 +46,7 @@ def start(relay, ng_port, log):
                "--num-threads=1"]
     else:
         cmd = [os.path.join(OUT, "floor"), "19998"]
-    p = subprocess.Popen(["taskset", "-c", "0"] + cmd, stdout=log, stderr=log)
+    p = subprocess.Popen(["taskset", "-c", "0"] + cmd, stdout=log, stderr=log, cwd=OUT)
     if relay != "floor" and not wait_ng(ng_port):
         p.kill(); raise SystemExit("%s did not answer ng ping (see %s)" % (relay, log.name))
     time.sleep(0.3)
