@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Baton needs to build (C libraries behind the shims)
-# and, with --test, the real peers the interop tests drive.
+# and, with --test, the real peers the interop tests drive (sipp, baresip, kamailio, tcpdump).
 # Idempotent: installs only what is missing. Must run as root (or with sudo).
 set -euo pipefail
 
