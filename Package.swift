@@ -89,7 +89,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ], swiftSettings: strict),
         .testTarget(name: "ControlTests", dependencies: [
-            "Control", .product(name: "HummingbirdTesting", package: "hummingbird"),
+            "Control", "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], swiftSettings: strict),
         .testTarget(name: "BatonTests", dependencies: ["Baton"], swiftSettings: strict),
         // Real peers (sipp, baresip, tcpdump) against the built `baton` executable.

@@ -3,6 +3,7 @@ import Foundation
 import Media
 import NIOCore
 import Testing
+import TestSupport
 @testable import Control
 
 @Suite struct BencodeTests {
@@ -71,7 +72,7 @@ import Testing
         #expect(list["calls"]?.strings == ["call1"])
         #expect(calls.relay.pool.pairsInUse == 2)
         #expect(try send(s, "c6", .dictionary([("command", "delete"), ("call-id", "call1"), ("from-tag", "ft")]))["result"] == "ok")
-        #expect(waitFor { calls.relay.pool.pairsInUse == 0 })
+        #expect(waitUntil { calls.relay.pool.pairsInUse == 0 })
         #expect(try send(s, "c7", .dictionary([("command", "query"), ("call-id", "call1")]))["error-reason"] == "Unknown call-id call1")
     }
 
@@ -112,8 +113,3 @@ import Testing
     }
 }
 
-func waitFor(_ cond: () -> Bool) -> Bool {
-    let end = ContinuousClock.now + .seconds(2)
-    while ContinuousClock.now < end { if cond() { return true }; usleep(2000) }
-    return cond()
-}
