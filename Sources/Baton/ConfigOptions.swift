@@ -45,8 +45,8 @@ struct ConfigOptions: ParsableArguments {
         return pairs.compactMap { k, v in v.map { (k, $0) } }
     }
 
-    /// Reads a whole file with plain read(2): Foundation's readers misbehave on character
-    /// devices such as /dev/null (seen returning stale bytes in release builds).
+    /// Reads a whole file with plain read(2), so character devices work too
+    /// (`String(contentsOfFile: "/dev/null")` fails on Linux).
     static func readFile(_ path: String) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }

@@ -61,8 +61,11 @@ final class Child: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = args
         if let cwd { process.currentDirectoryURL = cwd }
-        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-        let h = try FileHandle(forWritingTo: output)
+        // Create the log with open(2), never FileManager.createFile: that writes a temporary
+        // file and renames it over the path, which would replace a device such as /dev/null.
+        let fd = open(output.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw InteropError.http("cannot open \(output.path)") }
+        let h = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
         process.standardOutput = h
         process.standardError = h
         process.standardInput = FileHandle.nullDevice
