@@ -94,6 +94,7 @@ public final class NGServer: Service, @unchecked Sendable {
 
     public func run() async throws {
         guard configuration.enabled else {
+            try? await group.shutdownGracefully()
             try? await gracefulShutdown()
             return
         }
