@@ -80,6 +80,15 @@ public final class Store: Sendable {
             }
             var config = Configuration()
             config.busyMode = .timeout(5)
+            // WAL with synchronous=NORMAL: a commit is an append to the log, not an fsync of
+            // the database per call event (durable across a process crash; the last commits
+            // can be lost only on power loss).
+            if path != ":memory:" {
+                config.prepareDatabase { db in
+                    try db.execute(sql: "PRAGMA journal_mode = WAL")
+                    try db.execute(sql: "PRAGMA synchronous = NORMAL")
+                }
+            }
             db = path == ":memory:" ? try DatabaseQueue(configuration: config) : try DatabaseQueue(path: path, configuration: config)
             try Store.migrator.migrate(db)
         } catch {

@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""Call-setup benchmark: sipp's built-in uac (INVITE with SDP, 500 ms hold, BYE) at a
+ladder of rates against (a) Baton alone as the media-anchoring B2BUA and (b) Kamailio
+(stateful proxy, record-route, rtpengine_manage; Tests/Interop/fixtures/kamailio.cfg) in
+front of rtpengine, both pinned to CPU 0; sipp's uas answers behind both (CPU 1).
+Loopback only; every process is bounded in time and stopped by PID.
+Usage: setup_bench.py [--rates 100,200,400,600,800] [--seconds 10]"""
+import argparse, os, re, signal, subprocess, sys, time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+OUT = os.path.join(HERE, "out")
+sys.path.insert(0, HERE)
+from media_bench import cpu_seconds, wait_ng  # noqa: E402
+
+UAS, FRONT, NG = 27080, 27060, 27065
+
+def start_front(kind, log):
+    if kind == "baton":
+        cmd = [os.path.join(ROOT, ".build/release/baton"), "serve", "--config", os.path.join(HERE, "bench.toml"),
+               "--sip-port", str(FRONT), "--sip-tcp", "false", "--http-port", "27090", "--ng-port", str(NG),
+               "--media-port-min", "20000", "--media-port-max", "39999", "--media-threads", "1",
+               "--store-path", os.path.join(OUT, "setup.sqlite"), "--route", ".=127.0.0.1:%d" % UAS]
+        procs = [subprocess.Popen(["taskset", "-c", "0"] + cmd, stdout=log, stderr=log, cwd=OUT)]
+        wait_ng(NG)
+        return procs
+    rtpe = subprocess.Popen(["taskset", "-c", "0", "rtpengine", "--foreground", "--table=-1", "--interface=127.0.0.1",
+                             "--listen-ng=127.0.0.1:%d" % NG, "--port-min=20000", "--port-max=39999",
+                             "--log-level=3", "--log-stderr", "--no-fallback", "--num-threads=1"], stdout=log, stderr=log)
+    wait_ng(NG)
+    cfg = open(os.path.join(ROOT, "Tests/Interop/fixtures/kamailio.cfg")).read()
+    cfg = cfg.replace("@KAM_PORT@", str(FRONT)).replace("@NG_PORT@", str(NG)).replace("@UAS_PORT@", str(UAS))
+    cfg = cfg.replace("debug=2", "debug=1")
+    # sipp's built-in uac sends ACK and BYE to the proxy without Route headers (it ignores
+    # Record-Route): relay such in-dialog requests to the uas instead of answering 404.
+    cfg = cfg.replace('sl_send_reply("404", "Not here");',
+                      'if (is_method("BYE")) { rtpengine_manage(); } $du = "sip:127.0.0.1:%d"; t_relay();' % UAS)
+    cfg = cfg.replace('if (t_check_trans()) { t_relay(); }\n            exit;',
+                      'if (t_check_trans()) { t_relay(); exit; }')
+    path = os.path.join(OUT, "kamailio-bench.cfg")
+    open(path, "w").write(cfg)
+    kam = subprocess.Popen(["taskset", "-c", "0", "kamailio", "-f", path, "-DD", "-E", "-m", "1024", "-M", "16",
+                            "-P", os.path.join(OUT, "kam.pid"), "-Y", OUT], stdout=log, stderr=log)
+    time.sleep(2)
+    return [rtpe, kam]
+
+def stop(procs, kind):
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+        try: p.wait(timeout=10)
+        except subprocess.TimeoutExpired: p.kill()
+    if kind == "kamailio+rtpengine":
+        subprocess.run(["pkill", "-KILL", "-f", os.path.join(OUT, "kamailio-bench.cfg")])
+
+def step(kind, rate, seconds):
+    log = open(os.path.join(OUT, "setup-%s-%d.log" % (kind, rate)), "w")
+    procs = start_front(kind, log)
+    try:
+        uas = subprocess.Popen(["taskset", "-c", "1", "sipp", "-sn", "uas", "-i", "127.0.0.1", "-p", str(UAS),
+                                "-nostdin", "-bg"], stdout=log, stderr=log, cwd=OUT)
+        time.sleep(0.5)
+        n = int(rate * seconds)
+        cpu0 = sum(cpu_seconds(p.pid) for p in procs)
+        t0 = time.time()
+        stat = os.path.join(OUT, "stat-%s-%d.csv" % (kind, rate))
+        uac = subprocess.Popen(["taskset", "-c", "1", "sipp", "-sn", "uac", "-i", "127.0.0.1", "-p", "27070",
+                                "127.0.0.1:%d" % FRONT, "-s", "1000", "-r", str(rate), "-m", str(n), "-d", "500",
+                                "-l", str(rate * 3), "-nostdin", "-timeout", "%ds" % (seconds + 20),
+                                "-trace_stat", "-stf", stat, "-fd", "1"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=OUT)
+        try:
+            uac.wait(timeout=seconds + 30)
+        except subprocess.TimeoutExpired:
+            uac.kill(); uac.wait()
+        wall = time.time() - t0
+        cpu = sum(cpu_seconds(p.pid) for p in procs) - cpu0
+        # sipp's statistics file: the last row holds the cumulative counters.
+        rows = [l.rstrip("\n").split(";") for l in open(stat)] if os.path.exists(stat) else []
+        head, last = (rows[0], rows[-1]) if len(rows) > 1 else ([], [])
+        col = lambda name: last[head.index(name)] if name in head else "?"
+        return {"attempted": n, "successful": col("SuccessfulCall(C)"), "failed": col("FailedCall(C)"),
+                "front_cpu_pct": "%.0f" % (100 * cpu / wall)}
+    finally:
+        subprocess.run(["pkill", "-f", "sipp -sn uas -i 127.0.0.1 -p %d" % UAS])
+        stop(procs, kind)
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rates", default="100,200,400,600,800")
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--only", default="baton,kamailio+rtpengine")
+    a = ap.parse_args()
+    os.makedirs(OUT, exist_ok=True)
+    # INVITE->200 time is not reported: sipp's built-in uac scenario defines no rtd timer.
+    cols = ["front", "rate", "attempted", "successful", "failed", "front_cpu_pct"]
+    print("| " + " | ".join(cols) + " |"); print("|" + "---|" * len(cols))
+    for rate in [int(x) for x in a.rates.split(",")]:
+        for kind in a.only.split(","):
+            r = step(kind, rate, a.seconds)
+            r["front"], r["rate"] = kind, rate
+            print("| " + " | ".join(str(r.get(c, "-")) for c in cols) + " |", flush=True)
+
+if __name__ == "__main__":
+    main()
