@@ -23,6 +23,7 @@ import TOMLKit
 /// | media.advertised | media.bind | address written in SDP |
 /// | media.port_min / media.port_max | 20000 / 29999 | RTP port range (RTP even, RTCP odd) |
 /// | media.threads | 0 | relay threads (0 = one per core) |
+/// | media.coalesce_us | 0 | interrupt moderation window per relay wake-up (µs, 0 = off) |
 /// | http.host / http.port | 127.0.0.1 / 8080 | HTTP API |
 /// | ng.enabled / ng.host / ng.port | true / 127.0.0.1 / 2223 | rtpengine ng control protocol (UDP) |
 /// | store.path | var/baton.sqlite | SQLite file |
@@ -60,6 +61,7 @@ struct BatonConfiguration: Equatable {
         Key(name: "media.port_min", apply: { c, v in c.media.portMin = try port(v, "media.port_min") }, show: { "\($0.media.portMin)" }),
         Key(name: "media.port_max", apply: { c, v in c.media.portMax = try port(v, "media.port_max") }, show: { "\($0.media.portMax)" }),
         Key(name: "media.threads", apply: { c, v in c.media.threads = try int(v, "media.threads", 0...256) }, show: { "\($0.media.threads)" }),
+        Key(name: "media.coalesce_us", apply: { c, v in c.media.coalesceMicros = try int(v, "media.coalesce_us", 0...5000) }, show: { "\($0.media.coalesceMicros)" }),
         Key(name: "http.host", apply: { c, v in c.http.host = v }, show: { $0.http.host }),
         Key(name: "http.port", apply: { c, v in c.http.port = try port(v, "http.port") }, show: { "\($0.http.port)" }),
         Key(name: "ng.enabled", apply: { c, v in c.ng.enabled = try bool(v, "ng.enabled") }, show: { "\($0.ng.enabled)" }),

@@ -17,6 +17,7 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .customLong("media-port-min")) var mediaPortMin: String?
     @Option(name: .customLong("media-port-max")) var mediaPortMax: String?
     @Option(name: .customLong("media-threads")) var mediaThreads: String?
+    @Option(name: .customLong("media-coalesce-us")) var mediaCoalesceUs: String?
     @Option(name: .customLong("http-host")) var httpHost: String?
     @Option(name: .customLong("http-port")) var httpPort: String?
     @Option(name: .customLong("ng-enabled")) var ngEnabled: String?
@@ -37,7 +38,7 @@ struct ConfigOptions: ParsableArguments {
             ("sip.host", sipHost), ("sip.port", sipPort), ("sip.udp", sipUDP), ("sip.tcp", sipTCP),
             ("sip.advertised_host", sipAdvertisedHost), ("sip.max_message_size", sipMaxMessageSize),
             ("media.bind", mediaBind), ("media.advertised", mediaAdvertised), ("media.port_min", mediaPortMin),
-            ("media.port_max", mediaPortMax), ("media.threads", mediaThreads), ("http.host", httpHost),
+            ("media.port_max", mediaPortMax), ("media.threads", mediaThreads), ("media.coalesce_us", mediaCoalesceUs), ("http.host", httpHost),
             ("http.port", httpPort), ("ng.enabled", ngEnabled), ("ng.host", ngHost), ("ng.port", ngPort), ("store.path", storePath), ("lifecycle.drain_timeout", drainTimeout),
             ("lifecycle.retry_after", retryAfter), ("registrar.default_expires", defaultExpires),
             ("registrar.min_expires", minExpires), ("registrar.max_expires", maxExpires), ("log.level", logLevel),

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 
 /// Receive/send buffers, iovecs and addresses for one batch, allocated once per relay thread.
 struct baton_batch {
@@ -143,4 +144,9 @@ void baton_eventfd_drain(int fd) { uint64_t v; ssize_t r = read(fd, &v, sizeof(v
 int baton_pin_cpu(int cpu) {
     cpu_set_t set; CPU_ZERO(&set); CPU_SET(cpu, &set);
     return pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+void baton_sleep_nanos(int64_t ns) {
+    struct timespec ts = { .tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000 };
+    nanosleep(&ts, NULL);
 }

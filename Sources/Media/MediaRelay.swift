@@ -29,6 +29,10 @@ public final class MediaRelay: Sendable {
         public var threads: Int = 0
         /// Pin relay thread i to CPU (firstCPU + i); nil leaves scheduling to the kernel.
         public var firstCPU: Int? = nil
+        /// Interrupt moderation: after a wake-up that carried packets, a relay thread waits
+        /// this long before it looks again, so one wake-up (epoll_wait) serves several
+        /// packets. Adds at most this much latency to a packet; 0 turns it off.
+        public var coalesceMicros: Int = 0
         public init() {}
         public var sdpAddress: String { advertisedAddress ?? bindAddress }
     }
@@ -58,7 +62,7 @@ public final class MediaRelay: Sendable {
         var ts: [RelayThread] = []
         for i in 0..<count {
             ts.append(try RelayThread(index: i, cpu: configuration.firstCPU.map { $0 + i },
-                                      totals: totals, logger: logger))
+                                      coalesceMicros: configuration.coalesceMicros, totals: totals, logger: logger))
         }
         threads = ts
     }

@@ -22,6 +22,7 @@ final class RelayThread: @unchecked Sendable {
     /// (rtpengine `max_recv_iters`).
     static let maxRecvIterations = 16
     private static let wakeData = UInt64.max
+    private static let maxEvents: Int32 = 64
 
     let index: Int
     private let epoll: Int32
@@ -36,12 +37,14 @@ final class RelayThread: @unchecked Sendable {
     private let batch: OpaquePointer
     private let events: UnsafeMutablePointer<UInt64>
     private let cpu: Int?
+    private let coalesceNanos: Int64
     private let totals: RelayTotals
     private let logger: Logger
 
-    init(index: Int, cpu: Int?, totals: RelayTotals, logger: Logger) throws(MediaError) {
+    init(index: Int, cpu: Int?, coalesceMicros: Int = 0, totals: RelayTotals, logger: Logger) throws(MediaError) {
         self.index = index
         self.cpu = cpu
+        self.coalesceNanos = Int64(coalesceMicros) * 1000
         self.totals = totals
         self.logger = logger
         let ep = baton_epoll_create()
@@ -52,7 +55,7 @@ final class RelayThread: @unchecked Sendable {
         epoll = ep
         wake = ev
         batch = b
-        events = .allocate(capacity: 64)
+        events = .allocate(capacity: Int(RelayThread.maxEvents))
         _ = baton_epoll_add(ep, ev, RelayThread.wakeData)
     }
 
@@ -83,8 +86,9 @@ final class RelayThread: @unchecked Sendable {
 
     private func run() {
         if let cpu { _ = baton_pin_cpu(Int32(cpu)) }
+        var sawPackets = false
         while running.load(ordering: .relaxed) {
-            let n = baton_epoll_wait(epoll, events, 64, 200)
+            let n = baton_epoll_wait(epoll, events, RelayThread.maxEvents, 200)
             if n < 0 { logger.error("epoll_wait failed", metadata: ["errno": "\(-n)"]); break }
             var k = 0
             while k < Int(n) {
@@ -102,8 +106,20 @@ final class RelayThread: @unchecked Sendable {
                     let got = baton_batch_recv(socket.fd, batch)
                     if got <= 0 { break }
                     forward(from: socket, count: Int(got), arrivalNanos: RelayThread.monotonicNanos())
+                    // A short batch drained the socket: epoll is level-triggered, so stop
+                    // here instead of paying one more recvmmsg that returns EAGAIN.
+                    if got < BATON_BATCH { break }
                     iterations += 1
                 }
+                sawPackets = true
+            }
+            // Interrupt moderation: after a wake-up that carried packets, let the next ones
+            // gather for up to `coalesceNanos` so one wake-up serves several of them. An idle
+            // relay still blocks in epoll_wait and adds nothing to an isolated packet; a
+            // saturated one (every event slot used) goes straight back to work.
+            if sawPackets && coalesceNanos > 0 && n < RelayThread.maxEvents {
+                sawPackets = false
+                baton_sleep_nanos(coalesceNanos)
             }
         }
         applyCommands()

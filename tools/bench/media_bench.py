@@ -4,7 +4,8 @@ forwarder (the floor), each pinned to CPU 0, driven through ng by the same paced
 bidirectional RTP generator (rtpgen, 100 pps per call, 172-byte PCMU packets) on CPU 1.
 Loopback only; every process is bounded in time and stopped by PID.
 
-Usage: media_bench.py [--calls 100,500,1000,2000,4000] [--seconds 5] [--only baton,rtpengine,floor]
+Usage: media_bench.py [--calls 100,500,1000,2000,4000] [--seconds 5] [--only floor,rtpengine,baton]
+A relay named baton-cN runs Baton with --media-coalesce-us N (e.g. --only baton,baton-c300).
 Run through tools/bench/run-media-bench.sh, which installs and builds what is needed."""
 import argparse, os, signal, subprocess, sys, time
 
@@ -35,11 +36,13 @@ def wait_ng(port, timeout=10):
     return False
 
 def start(relay, ng_port, log):
-    if relay == "baton":
+    if relay.startswith("baton"):
         cmd = [os.path.join(ROOT, ".build/release/baton"), "serve", "--config", os.path.join(HERE, "bench.toml"),
                "--sip-port", "25060", "--http-port", "25080", "--ng-port", str(ng_port),
                "--media-port-min", "20000", "--media-port-max", "39999", "--media-threads", "1",
                "--store-path", os.path.join(OUT, "bench.sqlite"), "--log-level", "warning"]
+        if relay.startswith("baton-c"):  # baton-c300: interrupt moderation window of 300 µs
+            cmd += ["--media-coalesce-us", relay[len("baton-c"):]]
     elif relay == "rtpengine":
         cmd = ["rtpengine", "--foreground", "--table=-1", "--interface=127.0.0.1", "--listen-ng=127.0.0.1:%d" % ng_port,
                "--port-min=20000", "--port-max=39999", "--log-level=3", "--log-stderr", "--no-fallback",

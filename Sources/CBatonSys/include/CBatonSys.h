@@ -51,6 +51,8 @@ int baton_epoll_wait(int ep, uint64_t *out, int max, int timeout_ms);
 int baton_eventfd(void);
 void baton_eventfd_signal(int fd);
 void baton_eventfd_drain(int fd);
+/// nanosleep for ns nanoseconds (EINTR ends it early).
+void baton_sleep_nanos(int64_t ns);
 /// Pin the calling thread to one CPU; returns 0 on success.
 int baton_pin_cpu(int cpu);
 #endif
