@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 import ServiceLifecycle
 import Store
 
@@ -22,18 +23,41 @@ public struct StoreWriter: Service {
         try? await gracefulShutdown()
     }
 
-    /// Applies operations until the stream finishes.
+    /// Applies operations until the stream finishes. One task moves operations from the
+    /// stream into a queue; the other writes whatever has queued up as one transaction, so
+    /// under load many calls share one commit and the writer never falls behind one
+    /// commit per record.
     public func runUntilStreamEnds() async {
-        for await op in operations {
-            do {
-                switch op {
-                case .call(let r): try await store.save(r)
-                case .saveRegistration(let r): try await store.save(r)
-                case let .deleteRegistration(aor, contact): try await store.deleteRegistration(aor: aor, contact: contact)
+        let pending = PendingWrites()
+        let (ready, signal) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await op in operations {
+                    pending.queue.withLock { $0.append(op) }
+                    signal.yield()
                 }
-            } catch {
-                logger.error("store write failed", metadata: ["error": "\(error)"])
+                signal.finish()
+            }
+            group.addTask {
+                for await _ in ready { await write(pending) }
+                await write(pending)  // whatever arrived with the end of the stream
             }
         }
     }
+
+    private func write(_ pending: PendingWrites) async {
+        let batch = pending.queue.withLock { q -> [StoreOperation] in
+            let b = q
+            q.removeAll(keepingCapacity: true)
+            return b
+        }
+        for (op, error) in await store.apply(batch) {
+            logger.error("store write failed", metadata: ["write": "\(op)", "error": "\(error)"])
+        }
+    }
+}
+
+/// The queue between the stream reader and the batch writer.
+private final class PendingWrites: Sendable {
+    let queue = Mutex<[StoreOperation]>([])
 }

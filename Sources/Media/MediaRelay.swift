@@ -85,16 +85,21 @@ public final class MediaRelay: Sendable {
 
     /// Tells the relay where a side's party said (in SDP) it receives RTP; RTCP goes to port + 1.
     public func setRemote(_ stream: AnchoredStream, side: Side, ip: String, port: Int, rtcpPort: Int? = nil) throws(MediaError) {
+        let (rtp, rtcp) = try MediaRelay.addresses(ip: ip, port: port, rtcpPort: rtcpPort)
+        let t = threads[stream.thread]
+        let e = stream.endpoint(side)
+        t.submit(.setRemote(e.rtp, rtp))
+        t.submit(.setRemote(e.rtcp, rtcp))
+    }
+
+    static func addresses(ip: String, port: Int, rtcpPort: Int?) throws(MediaError) -> (baton_addr, baton_addr) {
         guard (0...65535).contains(port) else { throw .badAddress("\(ip):\(port)") }
         var rtp = baton_addr(), rtcp = baton_addr()
         guard baton_addr_from_string(&rtp, ip, UInt16(port)) == 0,
               baton_addr_from_string(&rtcp, ip, UInt16(min(65535, rtcpPort ?? port + 1))) == 0 else {
             throw .badAddress(ip)
         }
-        let t = threads[stream.thread]
-        let e = stream.endpoint(side)
-        t.submit(.setRemote(e.rtp, rtp))
-        t.submit(.setRemote(e.rtcp, rtcp))
+        return (rtp, rtcp)
     }
 
     /// Stops relaying the stream; its ports return to the pool once the relay thread has let go.
@@ -103,6 +108,59 @@ public final class MediaRelay: Sendable {
         let snap = stream.counters(.a) + stream.counters(.b)
         released.withLock { $0 = $0 + snap }
         threads[stream.thread].submit(.remove(stream.sockets, [stream.a.pair, stream.b.pair], pool))
+    }
+
+    // MARK: Switchover (make-before-break)
+
+    /// Allocates the new leg of a switchover that will replace `side`: fresh ports whose
+    /// packets are latched and counted but held until the splice.
+    public func prepareSwitch(_ stream: AnchoredStream, replacing side: Side) throws(MediaError) -> SwitchLeg {
+        let pair = try pool.allocate()
+        let new = AnchoredStream.endpoint(pair)
+        let far = stream.endpoint(side == .a ? .b : .a)
+        new.rtp.peer = far.rtp
+        new.rtcp.peer = far.rtcp
+        new.rtp.forwarding = false
+        new.rtcp.forwarding = false
+        let job = SpliceJob(far: far, old: stream.endpoint(side), new: new)
+        threads[stream.thread].submit(.add([new.rtp, new.rtcp]))
+        return SwitchLeg(stream: stream, side: side, endpoint: new, job: job)
+    }
+
+    /// Where the new device receives RTP (from its SDP answer).
+    public func setRemote(_ leg: SwitchLeg, ip: String, port: Int, rtcpPort: Int? = nil) throws(MediaError) {
+        let (rtp, rtcp) = try MediaRelay.addresses(ip: ip, port: port, rtcpPort: rtcpPort)
+        let t = threads[leg.stream.thread]
+        t.submit(.setRemote(leg.endpoint.rtp, rtp))
+        t.submit(.setRemote(leg.endpoint.rtcp, rtcp))
+    }
+
+    /// The new leg is confirmed: the relay splices at the first silent packet boundary of the
+    /// old leg once the new leg's first packet is in (or at once in `.now` mode, or when
+    /// the window ends), then calls `onSplice` once, from the relay thread.
+    public func arm(_ leg: SwitchLeg, mode: SpliceDecider.Mode, windowMillis: Int,
+                    onSplice: @escaping @Sendable (SpliceReport) -> Void) {
+        threads[leg.stream.thread].submit(.arm(leg.job, SpliceDecider(mode: mode, windowMillis: windowMillis), onSplice))
+    }
+
+    /// After the splice: the new leg takes the old side's place in the stream and the old
+    /// side's ports go back to the pool.
+    public func commit(_ leg: SwitchLeg) {
+        let old = leg.stream.replace(leg.side, with: leg.endpoint)
+        let gone = old.rtp.stats.snapshot + old.rtcp.stats.snapshot
+        released.withLock { $0 = $0 + gone }
+        threads[leg.stream.thread].submit(.remove([old.rtp, old.rtcp], [old.pair], pool))
+    }
+
+    /// Gives the switchover up: nothing changes for the far party and the new leg's ports go
+    /// back. `completion(true)` means the splice had already happened (commit instead).
+    public func abort(_ leg: SwitchLeg, completion: @escaping @Sendable (Bool) -> Void) {
+        let t = threads[leg.stream.thread]
+        let pool = self.pool
+        t.submit(.disarm(leg.job, { [t] spliced in
+            if !spliced { t.submit(.remove([leg.endpoint.rtp, leg.endpoint.rtcp], [leg.endpoint.pair], pool)) }
+            completion(spliced)
+        }))
     }
 
     public var activeStreams: Int { streams.withLock { $0.count } }
@@ -136,25 +194,40 @@ public final class AnchoredStream: Sendable, Hashable {
     }
 
     public let id: UInt64
-    let a: Endpoint
-    let b: Endpoint
     let thread: Int
+    /// The two sides; a committed switchover replaces one of them.
+    private let ends: Mutex<(a: Endpoint, b: Endpoint)>
+    var a: Endpoint { ends.withLock { $0.a } }
+    var b: Endpoint { ends.withLock { $0.b } }
 
     init(id: UInt64, a pa: PortPool.Pair, b pb: PortPool.Pair, thread: Int) {
         self.id = id
         self.thread = thread
-        let ar = RelaySocket(fd: pa.rtpFD, port: pa.rtpPort, isRTCP: false)
-        let ac = RelaySocket(fd: pa.rtcpFD, port: pa.rtcpPort, isRTCP: true)
-        let br = RelaySocket(fd: pb.rtpFD, port: pb.rtpPort, isRTCP: false)
-        let bc = RelaySocket(fd: pb.rtcpFD, port: pb.rtcpPort, isRTCP: true)
-        ar.peer = br; br.peer = ar; ac.peer = bc; bc.peer = ac
-        a = Endpoint(pair: pa, rtp: ar, rtcp: ac)
-        b = Endpoint(pair: pb, rtp: br, rtcp: bc)
+        let a = AnchoredStream.endpoint(pa)
+        let b = AnchoredStream.endpoint(pb)
+        a.rtp.peer = b.rtp; b.rtp.peer = a.rtp; a.rtcp.peer = b.rtcp; b.rtcp.peer = a.rtcp
+        ends = Mutex((a, b))
     }
 
-    var sockets: [RelaySocket] { [a.rtp, a.rtcp, b.rtp, b.rtcp] }
+    static func endpoint(_ pair: PortPool.Pair) -> Endpoint {
+        let rtp = RelaySocket(fd: pair.rtpFD, port: pair.rtpPort, isRTCP: false)
+        let rtcp = RelaySocket(fd: pair.rtcpFD, port: pair.rtcpPort, isRTCP: true)
+        rtcp.rtpSibling = rtp
+        return Endpoint(pair: pair, rtp: rtp, rtcp: rtcp)
+    }
 
-    public func endpoint(_ side: MediaRelay.Side) -> Endpoint { side == .a ? a : b }
+    /// Puts `new` in place of `side`'s endpoint; returns the one it replaced.
+    func replace(_ side: MediaRelay.Side, with new: Endpoint) -> Endpoint {
+        ends.withLock { e in
+            if side == .a { defer { e.a = new }; return e.a }
+            defer { e.b = new }
+            return e.b
+        }
+    }
+
+    var sockets: [RelaySocket] { ends.withLock { [$0.a.rtp, $0.a.rtcp, $0.b.rtp, $0.b.rtcp] } }
+
+    public func endpoint(_ side: MediaRelay.Side) -> Endpoint { ends.withLock { side == .a ? $0.a : $0.b } }
     /// The local RTP port the party on `side` must send to.
     public func port(_ side: MediaRelay.Side) -> Int { endpoint(side).rtpPort }
     /// RTP counters of one side (rx = from that side's party, tx = to it).

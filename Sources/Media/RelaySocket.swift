@@ -25,11 +25,26 @@ final class RelaySocket: @unchecked Sendable {
     /// RTP clock rate of the stream (Hz), for jitter; 8000 unless SDP says otherwise.
     var clockRate: Int64 = 8000
     let latchedText = Mutex<String?>(nil)
+    /// Unique per socket (slots are reused): names the source feeding an egress rewriter.
+    let serial: Int
+    private static let serials = Atomic<Int>(0)
+    /// False for a switchover's new leg until the splice, and for the old leg after it:
+    /// what arrives is received and latched but not forwarded. Relay thread only.
+    var forwarding = true
+    /// What the party behind this socket receives, rewritten across splices (RTP sockets).
+    var egress = RTPRewriter()
+    /// RTCP socket: the RTP socket of the same endpoint (its egress rewrite applies to SRs).
+    unowned(unsafe) var rtpSibling: RelaySocket?
+    /// A switchover in progress that involves this socket (old or new leg). Relay thread only.
+    var splice: SpliceJob?
+    /// Monotonic time of the first packet received (0 = none yet). Relay thread only.
+    var firstPacketNanos: Int64 = 0
 
     init(fd: Int32, port: UInt16, isRTCP: Bool) {
         self.fd = fd
         self.port = port
         self.isRTCP = isRTCP
+        serial = RelaySocket.serials.wrappingAdd(1, ordering: .relaxed).oldValue
         remote = .allocate(capacity: 1)
         remote.initialize(to: baton_addr())
     }

@@ -16,6 +16,10 @@ final class RelayThread: @unchecked Sendable {
         case add([RelaySocket])
         case setRemote(RelaySocket, baton_addr)
         case remove([RelaySocket], [PortPool.Pair], PortPool)
+        /// Start choosing the splice point of a switchover whose new leg is confirmed.
+        case arm(SpliceJob, SpliceDecider, @Sendable (SpliceReport) -> Void)
+        /// Give up a switchover; the callback says whether the splice had already happened.
+        case disarm(SpliceJob, @Sendable (Bool) -> Void)
     }
 
     /// Bounds the reads of one socket per wake-up, so one busy socket cannot starve others
@@ -127,9 +131,19 @@ final class RelayThread: @unchecked Sendable {
     }
 
     /// The hot path: latch or check the source of each datagram, queue it for the peer's
-    /// remote, send the batch with one `sendmmsg`.
+    /// remote (through the peer's egress rewrite), send the batch with one `sendmmsg`.
+    /// A socket taking part in a switchover also decides the splice here, at packet boundaries.
     @inline(__always)
     private func forward(from socket: RelaySocket, count: Int, arrivalNanos: Int64) {
+        if socket.firstPacketNanos == 0 { socket.firstPacketNanos = arrivalNanos }
+        if let job = socket.splice, job.armed, socket === job.newRTP {
+            // The new leg's packets: the first makes it ready; `now` mode and an expired
+            // window splice here, before this batch is forwarded.
+            job.decider.newLegReady(at: arrivalNanos)
+            if let reason = job.decider.decide(oldPacketSilent: nil, now: arrivalNanos) {
+                job.perform(reason: reason, now: arrivalNanos)
+            }
+        }
         let peer: RelaySocket = socket.peer
         var queued: Int32 = 0
         var rxBytes: UInt64 = 0, txBytes: UInt64 = 0, rx: UInt64 = 0
@@ -148,21 +162,35 @@ final class RelayThread: @unchecked Sendable {
                 badSource &+= 1
                 continue
             }
-            let len = UInt64(baton_batch_len(batch, i))
+            let len = Int(baton_batch_len(batch, i))
             rx &+= 1
-            rxBytes &+= len
-            if !socket.isRTCP && len >= 12 {
-                let p = baton_batch_data(batch, i)!
-                if p[0] & 0xC0 == 0x80 {
-                    let seq = UInt16(p[2]) << 8 | UInt16(p[3])
-                    let ts = UInt32(p[4]) << 24 | UInt32(p[5]) << 16 | UInt32(p[6]) << 8 | UInt32(p[7])
-                    socket.sequence.update(seq: seq, timestamp: ts, arrival: arrivalNanos &* socket.clockRate / 1_000_000_000)
-                }
+            rxBytes &+= UInt64(len)
+            // Held: a new leg before the splice, an old leg after it.
+            if !socket.forwarding { continue }
+            let p = baton_batch_data(batch, i)!
+            let isRTP = !socket.isRTCP && len >= 12 && p[0] & 0xC0 == 0x80
+            if isRTP {
+                let seq = UInt16(p[2]) << 8 | UInt16(p[3])
+                let ts = UInt32(p[4]) << 24 | UInt32(p[5]) << 16 | UInt32(p[6]) << 8 | UInt32(p[7])
+                socket.sequence.update(seq: seq, timestamp: ts, arrival: arrivalNanos &* socket.clockRate / 1_000_000_000)
             }
             guard peer.hasRemote else { noDest &+= 1; continue }
+            if isRTP {
+                RelayThread.rewriteRTP(p, egress: &peer.egress, source: socket.serial, nanos: arrivalNanos)
+            } else if socket.isRTCP, len >= 8, let sibling = peer.rtpSibling, sibling.egress.rewriting {
+                RelayThread.rewriteRTCP(p, length: len, egress: sibling.egress)
+            }
             baton_batch_queue(batch, i, queued, peer.remote)
             queued += 1
-            txBytes &+= len
+            txBytes &+= UInt64(len)
+            // The old leg's packet just queued is a boundary: splice here if it was silent
+            // (or the window ran out). Later packets of this batch are then held.
+            if isRTP, let job = socket.splice, job.armed, socket === job.oldRTP, job.decider.readyNanos != nil {
+                let silent = RelayThread.silence(p, length: len)
+                if let reason = job.decider.decide(oldPacketSilent: silent, now: arrivalNanos) {
+                    job.perform(reason: reason, now: arrivalNanos)
+                }
+            }
         }
         var sent: Int32 = 0
         if queued > 0 {
@@ -185,6 +213,55 @@ final class RelayThread: @unchecked Sendable {
         StreamStats.bump(peer.stats.droppedSendError, UInt64(queued - sent))
         totals.add(relayed: UInt64(sent), bytes: txBytes, badSource: badSource,
                    noDestination: noDest, sendError: UInt64(queued - sent))
+    }
+
+    /// Runs the RTP header through the egress rewriter; writes it back only when a splice
+    /// made the rewriter active (before any switchover this is a read).
+    @inline(__always)
+    static func rewriteRTP(_ p: UnsafeMutablePointer<UInt8>, egress: inout RTPRewriter, source: Int, nanos: Int64) {
+        let h = RTPRewriter.Header(
+            ssrc: UInt32(p[8]) << 24 | UInt32(p[9]) << 16 | UInt32(p[10]) << 8 | UInt32(p[11]),
+            seq: UInt16(p[2]) << 8 | UInt16(p[3]),
+            timestamp: UInt32(p[4]) << 24 | UInt32(p[5]) << 16 | UInt32(p[6]) << 8 | UInt32(p[7]),
+            marker: p[1] & 0x80 != 0)
+        let out = egress.rewrite(source: source, h, nanos: nanos)
+        guard egress.rewriting else { return }
+        p[1] = out.marker ? p[1] | 0x80 : p[1] & 0x7F
+        p[2] = UInt8(truncatingIfNeeded: out.seq >> 8); p[3] = UInt8(truncatingIfNeeded: out.seq)
+        p[4] = UInt8(truncatingIfNeeded: out.timestamp >> 24); p[5] = UInt8(truncatingIfNeeded: out.timestamp >> 16)
+        p[6] = UInt8(truncatingIfNeeded: out.timestamp >> 8); p[7] = UInt8(truncatingIfNeeded: out.timestamp)
+        p[8] = UInt8(truncatingIfNeeded: out.ssrc >> 24); p[9] = UInt8(truncatingIfNeeded: out.ssrc >> 16)
+        p[10] = UInt8(truncatingIfNeeded: out.ssrc >> 8); p[11] = UInt8(truncatingIfNeeded: out.ssrc)
+    }
+
+    /// After a splice, the first RTCP packet of a compound toward the far party carries the
+    /// far party's SSRC, and a sender report's RTP timestamp moves with the RTP stream.
+    @inline(__always)
+    static func rewriteRTCP(_ p: UnsafeMutablePointer<UInt8>, length: Int, egress: RTPRewriter) {
+        let pt = p[1]
+        guard pt == 200 || pt == 201 else { return }
+        let ssrc = egress.ssrc
+        p[4] = UInt8(truncatingIfNeeded: ssrc >> 24); p[5] = UInt8(truncatingIfNeeded: ssrc >> 16)
+        p[6] = UInt8(truncatingIfNeeded: ssrc >> 8); p[7] = UInt8(truncatingIfNeeded: ssrc)
+        if pt == 200, length >= 20 {
+            let ts = (UInt32(p[16]) << 24 | UInt32(p[17]) << 16 | UInt32(p[18]) << 8 | UInt32(p[19])) &+ egress.tsDelta
+            p[16] = UInt8(truncatingIfNeeded: ts >> 24); p[17] = UInt8(truncatingIfNeeded: ts >> 16)
+            p[18] = UInt8(truncatingIfNeeded: ts >> 8); p[19] = UInt8(truncatingIfNeeded: ts)
+        }
+    }
+
+    /// Voice activity of one RTP packet's payload (nil when the codec cannot be judged).
+    @inline(__always)
+    static func silence(_ p: UnsafeMutablePointer<UInt8>, length: Int) -> Bool? {
+        var offset = 12 + Int(p[0] & 0x0F) * 4
+        if p[0] & 0x10 != 0, length >= offset + 4 {
+            offset += 4 + (Int(p[offset + 2]) << 8 | Int(p[offset + 3])) * 4
+        }
+        var end = length
+        if p[0] & 0x20 != 0, length > 0 { end -= Int(p[length - 1]) }
+        guard end > offset else { return nil }
+        return VoiceActivity.isSilent(payloadType: p[1] & 0x7F,
+                                      payload: UnsafeRawBufferPointer(start: p + offset, count: end - offset))
     }
 
     /// CLOCK_MONOTONIC in nanoseconds: once per batch, for jitter.
@@ -220,6 +297,25 @@ final class RelayThread: @unchecked Sendable {
                     s.slot = -1
                 }
                 for p in pairs { pool.release(p) }
+            case let .arm(job, decider, onSplice):
+                guard !job.done else { continue }
+                job.decider = decider
+                job.onSplice = onSplice
+                job.armed = true
+                job.oldRTP.splice = job
+                job.newRTP.splice = job
+                let now = RelayThread.monotonicNanos()
+                if job.newRTP.firstPacketNanos != 0 { job.decider.newLegReady(at: now) }
+                if job.decider.mode == .now, let reason = job.decider.decide(oldPacketSilent: nil, now: now) {
+                    job.perform(reason: reason, now: now)
+                }
+            case let .disarm(job, done):
+                let spliced = job.done
+                job.done = true
+                job.armed = false
+                job.onSplice = nil
+                job.detach()
+                done(spliced)
             }
         }
     }

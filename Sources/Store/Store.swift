@@ -145,6 +145,35 @@ public final class Store: Sendable {
         }
     }
 
+    // MARK: Batched writes
+
+    /// Applies writes in order in one transaction (one WAL commit for the whole batch).
+    /// If the batch fails it is retried one write at a time, so one bad record does not
+    /// take the others with it; the errors of the writes that still fail are returned.
+    @discardableResult
+    public func apply(_ writes: [StoreWrite]) async -> [(StoreWrite, any Error)] {
+        guard !writes.isEmpty else { return [] }
+        do {
+            try await db.write { db in for w in writes { try Store.apply(w, db) } }
+            return []
+        } catch {
+            var failed: [(StoreWrite, any Error)] = []
+            for w in writes {
+                do { try await db.write { try Store.apply(w, $0) } } catch { failed.append((w, error)) }
+            }
+            return failed
+        }
+    }
+
+    private static func apply(_ w: StoreWrite, _ db: Database) throws {
+        switch w {
+        case .call(let r): try r.save(db)
+        case .saveRegistration(let r): try r.save(db)
+        case let .deleteRegistration(aor, contact):
+            _ = try RegistrationRecord.deleteOne(db, key: ["aor": aor, "contact": contact])
+        }
+    }
+
     // MARK: Calls
 
     public func save(_ c: CallRecord) async throws {

@@ -40,6 +40,24 @@ import Testing
         #expect(try await store.call(id: "nope") == nil)
     }
 
+    @Test func batchedWritesApplyInOrder() async throws {
+        let store = try Store(path: ":memory:")
+        var rec = CallRecord(id: "c1", caller: "a", callee: "b", callerCallID: "x", started: 10)
+        var ended = rec
+        ended.ended = 20
+        ended.reason = "BYE"
+        let reg = RegistrationRecord(aor: "bob@h", contact: "sip:bob@h", transport: "udp", sourceHost: "127.0.0.1",
+                                     sourcePort: 5070, expires: 2000, callID: "c", cseq: 1)
+        let failed = await store.apply([.call(rec), .saveRegistration(reg), .call(ended),
+                                        .deleteRegistration(aor: "bob@h", contact: "sip:bob@h")])
+        #expect(failed.isEmpty)
+        #expect(try await store.call(id: "c1") == ended)  // the later write of the same record wins
+        #expect(try await store.registrations(validAt: 1000).isEmpty)
+        rec.id = "c2"
+        #expect(await store.apply([.call(rec)]).isEmpty)
+        #expect(Set(try await store.calls().map(\.id)) == ["c1", "c2"])
+    }
+
     @Test func unopenablePathIsAClearError() {
         #expect(throws: StoreError.self) { _ = try Store(path: "/proc/baton/cannot/b.sqlite") }
     }

@@ -1,0 +1,176 @@
+/// The arithmetic of a make-before-break switchover, kept apart from sockets so it can be
+/// tested on an injected clock.
+///
+/// ``RTPRewriter`` sits on the socket that sends to the far party F. Every RTP packet F
+/// receives goes through it; while one source feeds F it passes headers through untouched.
+/// When the source changes (the splice moved F's stream from the old device P to the new
+/// device S) it rebases: F keeps its SSRC, the sequence number continues by one, and the
+/// timestamp continues from the last one sent plus the elapsed sampling time, rounded to
+/// whole packets of the stream's packetization (so F's jitter buffer sees neither an
+/// overlap nor a fraction of a frame), with the marker bit set on the first packet.
+public struct RTPRewriter: Sendable, Equatable {
+    /// What F sees of one packet.
+    public struct Header: Sendable, Equatable {
+        public var ssrc: UInt32
+        public var seq: UInt16
+        public var timestamp: UInt32
+        public var marker: Bool
+        public init(ssrc: UInt32, seq: UInt16, timestamp: UInt32, marker: Bool) {
+            self.ssrc = ssrc; self.seq = seq; self.timestamp = timestamp; self.marker = marker
+        }
+    }
+
+    /// Sampling rate of the stream F receives (Hz).
+    public var clockRate: Int64
+    /// Identifies the leg currently feeding F (a socket slot); -1 before the first packet.
+    public private(set) var source: Int = -1
+    /// The SSRC F sees for the whole call.
+    public private(set) var ssrc: UInt32 = 0
+    public private(set) var seqDelta: UInt16 = 0
+    public private(set) var tsDelta: UInt32 = 0
+    /// True once a splice happened: headers are rewritten from then on.
+    public private(set) var rewriting = false
+    /// Last header sent to F, and when (monotonic ns).
+    public private(set) var last = Header(ssrc: 0, seq: 0, timestamp: 0, marker: false)
+    public private(set) var lastNanos: Int64 = 0
+    /// Timestamp increment between consecutive packets, learned from the stream (default 20 ms).
+    public private(set) var step: UInt32
+    private var markNext = false
+    private var hasLast = false
+
+    public init(clockRate: Int64 = 8000) {
+        self.clockRate = clockRate
+        step = UInt32(clockRate / 50)
+    }
+
+    public var started: Bool { source >= 0 }
+
+    /// The header F receives for an incoming packet from `source`, received at `nanos`.
+    @inline(__always)
+    public mutating func rewrite(source s: Int, _ h: Header, nanos: Int64) -> Header {
+        if s != source {
+            rebase(source: s, h, nanos: nanos)
+        }
+        var out = h
+        if rewriting {
+            out.ssrc = ssrc
+            out.seq = h.seq &+ seqDelta
+            out.timestamp = h.timestamp &+ tsDelta
+            if markNext { out.marker = true; markNext = false }
+        }
+        // Learn the packetization from consecutive packets (forward, within one second).
+        let d = out.timestamp &- last.timestamp
+        if hasLast, out.seq == last.seq &+ 1, d > 0, Int64(d) <= clockRate {
+            step = d
+        }
+        // Only a newer packet moves the reference point (a late one must not pull it back).
+        if !hasLast || Int16(bitPattern: out.seq &- last.seq) > 0 {
+            last = out
+            lastNanos = nanos
+            hasLast = true
+        }
+        return out
+    }
+
+    /// The first packet from a new source: choose the deltas that make it follow on.
+    @inline(__always)
+    mutating func rebase(source s: Int, _ h: Header, nanos: Int64) {
+        defer { source = s }
+        guard started else {
+            // The first leg defines F's stream: pass through.
+            ssrc = h.ssrc
+            return
+        }
+        let elapsed = max(0, nanos - lastNanos)
+        let samples = elapsed * clockRate / 1_000_000_000
+        let st = Int64(max(step, 1))
+        let packets = max(1, (samples + st / 2) / st)
+        let nextTS = last.timestamp &+ UInt32(truncatingIfNeeded: packets * st)
+        seqDelta = (last.seq &+ 1) &- h.seq
+        tsDelta = nextTS &- h.timestamp
+        rewriting = true
+        markNext = true
+    }
+}
+
+/// Picks the splice point: the first packet boundary at which the old leg's outgoing audio
+/// is silent, waiting at most `window` once the new leg is ready, or at once in `now` mode.
+public struct SpliceDecider: Sendable, Equatable {
+    public enum Mode: String, Sendable, Codable { case silence, now }
+    public enum Reason: String, Sendable, Codable, Equatable { case silence, immediate, window }
+
+    public let mode: Mode
+    public let windowNanos: Int64
+    /// When the new leg became ready (answered and its first packet seen); nil before.
+    public private(set) var readyNanos: Int64?
+
+    public init(mode: Mode, windowMillis: Int) {
+        self.mode = mode
+        windowNanos = Int64(max(0, windowMillis)) * 1_000_000
+    }
+
+    /// The new leg's first packet arrived (after the leg was confirmed).
+    public mutating func newLegReady(at nanos: Int64) {
+        if readyNanos == nil { readyNanos = nanos }
+    }
+
+    /// Asked at each packet boundary of the old leg (with whether that packet was silent,
+    /// nil when its codec cannot be judged) and at any other moment (silent: nil).
+    public func decide(oldPacketSilent silent: Bool?, now: Int64) -> Reason? {
+        guard let ready = readyNanos else { return nil }
+        if mode == .now { return .immediate }
+        if silent == true { return .silence }
+        if now - ready >= windowNanos { return .window }
+        return nil
+    }
+
+    /// How long the splice waited for silence.
+    public func waited(until nanos: Int64) -> Int64 { readyNanos.map { max(0, nanos - $0) } ?? 0 }
+}
+
+/// A voice-activity measure on G.711 payloads: the mean absolute amplitude of the decoded
+/// 16-bit samples compared with a threshold (default 300 ≈ −40 dBFS; speech sits well above,
+/// line noise and comfort noise below).
+public enum VoiceActivity {
+    public static let defaultThreshold = 300
+
+    /// nil when the payload type is not G.711 (PCMU 0, PCMA 8): the caller then relies on
+    /// the window.
+    @inline(__always)
+    public static func isSilent(payloadType: UInt8, payload: UnsafeRawBufferPointer, threshold: Int = defaultThreshold) -> Bool? {
+        guard payloadType == 0 || payloadType == 8, payload.count > 0 else { return nil }
+        var sum = 0
+        var i = 0
+        let n = payload.count
+        if payloadType == 0 {
+            while i < n { sum &+= abs(Int(G711.ulaw(payload[i]))); i += 1 }
+        } else {
+            while i < n { sum &+= abs(Int(G711.alaw(payload[i]))); i += 1 }
+        }
+        return sum / n < threshold
+    }
+}
+
+/// G.711 expansion (ITU-T G.711 §A/§B reconstruction), by formula: used by the voice
+/// activity measure. (The codec proper belongs to the transcoding work.)
+public enum G711 {
+    @inline(__always)
+    public static func ulaw(_ byte: UInt8) -> Int16 {
+        let u = ~byte
+        let t = ((Int32(u & 0x0F) << 3) + 0x84) << Int32((u & 0x70) >> 4)
+        return Int16(truncatingIfNeeded: (u & 0x80) != 0 ? 0x84 - t : t - 0x84)
+    }
+
+    @inline(__always)
+    public static func alaw(_ byte: UInt8) -> Int16 {
+        let a = byte ^ 0x55
+        var t = Int32(a & 0x0F) << 4
+        let seg = Int32((a & 0x70) >> 4)
+        switch seg {
+        case 0: t += 8
+        case 1: t += 0x108
+        default: t += 0x108; t <<= seg - 1
+        }
+        return Int16(truncatingIfNeeded: (a & 0x80) != 0 ? t : -t)
+    }
+}
