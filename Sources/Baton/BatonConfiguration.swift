@@ -30,6 +30,8 @@ import TOMLKit
 /// | lifecycle.drain_timeout | 30 | seconds SIGTERM waits for calls to end |
 /// | lifecycle.retry_after | 30 | Retry-After of the 503 sent while draining |
 /// | registrar.default_expires / min_expires / max_expires | 3600 / 60 / 7200 | registration lifetimes (s) |
+/// | switchover.window_ms | 300 | longest wait for the old device's silence before splicing |
+/// | switchover.no_media_timeout_ms | 3000 | after the new device answers, how long its first RTP may take |
 /// | log.level | info | trace, debug, info, notice, warning, error, critical |
 /// | routes | none | static routes: `[[routes]] match="^1" host="127.0.0.1" port=5080 transport="udp"` |
 struct BatonConfiguration: Equatable {
@@ -40,6 +42,8 @@ struct BatonConfiguration: Equatable {
     var storePath = "var/baton.sqlite"
     var drainTimeout = 30
     var logLevel = "info"
+    var switchoverWindow = 300
+    var switchoverNoMediaTimeout = 3000
 
     /// One configuration key: how to set it from text and how to show it.
     struct Key: Sendable {
@@ -78,6 +82,11 @@ struct BatonConfiguration: Equatable {
             show: { "\($0.sip.registrar.minExpires)" }),
         Key(name: "registrar.max_expires", apply: { c, v in c.sip.registrar.maxExpires = try int(v, "registrar.max_expires", 1...604800) },
             show: { "\($0.sip.registrar.maxExpires)" }),
+        Key(name: "switchover.window_ms", apply: { c, v in c.switchoverWindow = try int(v, "switchover.window_ms", 0...10_000) },
+            show: { "\($0.switchoverWindow)" }),
+        Key(name: "switchover.no_media_timeout_ms", apply: { c, v in
+            c.switchoverNoMediaTimeout = try int(v, "switchover.no_media_timeout_ms", 100...60_000)
+        }, show: { "\($0.switchoverNoMediaTimeout)" }),
         Key(name: "log.level", apply: { c, v in
             guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(v) else { throw ConfigError.invalid("log.level", v, "a log level") }
             c.logLevel = v

@@ -18,6 +18,8 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .customLong("media-port-max")) var mediaPortMax: String?
     @Option(name: .customLong("media-threads")) var mediaThreads: String?
     @Option(name: .customLong("media-coalesce-us")) var mediaCoalesceUs: String?
+    @Option(name: .customLong("switchover-window-ms")) var switchoverWindowMs: String?
+    @Option(name: .customLong("switchover-no-media-timeout-ms")) var switchoverNoMediaTimeoutMs: String?
     @Option(name: .customLong("http-host")) var httpHost: String?
     @Option(name: .customLong("http-port")) var httpPort: String?
     @Option(name: .customLong("ng-enabled")) var ngEnabled: String?
@@ -42,6 +44,7 @@ struct ConfigOptions: ParsableArguments {
             ("http.port", httpPort), ("ng.enabled", ngEnabled), ("ng.host", ngHost), ("ng.port", ngPort), ("store.path", storePath), ("lifecycle.drain_timeout", drainTimeout),
             ("lifecycle.retry_after", retryAfter), ("registrar.default_expires", defaultExpires),
             ("registrar.min_expires", minExpires), ("registrar.max_expires", maxExpires), ("log.level", logLevel),
+            ("switchover.window_ms", switchoverWindowMs), ("switchover.no_media_timeout_ms", switchoverNoMediaTimeoutMs),
         ]
         return pairs.compactMap { k, v in v.map { (k, $0) } }
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Calls
 import Control
 import Foundation
+import Handoff
 import Logging
 import Media
 import Metrics
@@ -45,7 +46,11 @@ struct Serve: AsyncParsableCommand {
             "rtp": "\(config.media.bindAddress):\(config.media.portMin)-\(config.media.portMax)",
             "store": "\(config.storePath)", "registrations": "\(restored.count)",
         ])
-        let http = HTTPAPI.application(calls: calls, registry: registry, configuration: config.http)
+        var handoffConfig = Handoff.Configuration()
+        handoffConfig.windowMillis = config.switchoverWindow
+        handoffConfig.noMediaTimeoutMillis = config.switchoverNoMediaTimeout
+        let handoff = Handoff(sip: sip, calls: calls, configuration: handoffConfig)
+        let http = HTTPAPI.application(calls: calls, registry: registry, configuration: config.http, handoff: handoff)
         // Graceful shutdown runs in reverse order: SIP drains first, then HTTP, relay, store writer.
         let services = ServiceGroup(configuration: .init(
             services: [

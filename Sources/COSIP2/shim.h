@@ -52,6 +52,13 @@ static inline const osip_uri_t *baton_osip_contact_uri(const osip_message_t *m, 
     osip_contact_t *c = (osip_contact_t *)osip_list_get(&m->contacts, pos);
     return c ? c->url : NULL;
 }
+static inline osip_uri_t *baton_osip_uri_parse(const char *text) {
+    osip_uri_t *u = NULL;
+    if (osip_uri_init(&u) != 0) return NULL;
+    if (osip_uri_parse(u, text) != 0) { osip_uri_free(u); return NULL; }
+    return u;
+}
+static inline void baton_osip_uri_free(osip_uri_t *u) { if (u) osip_uri_free(u); }
 static inline char *baton_osip_uri_str(const osip_uri_t *u) { char *s = NULL; if (u && osip_uri_to_str(u, &s) == 0) return s; return NULL; }
 
 static inline char *baton_osip_call_id(const osip_message_t *m) {

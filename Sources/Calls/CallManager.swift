@@ -31,7 +31,7 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, @unchecke
     }
 
     public let relay: MediaRelay
-    private let state = Mutex<(live: [String: Live], ended: [CallInfo])>(([:], []))
+    let state = Mutex<(live: [String: Live], ended: [CallInfo])>(([:], []))
     private let keepEnded: Int
     private let logger: Logger
     private let now: @Sendable () -> Double
@@ -48,6 +48,9 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, @unchecke
         self.now = now
         (storeOperations, storeContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(100_000))
     }
+
+    /// Queues a write for the store writer (events of layers above, e.g. switchovers).
+    public func record(_ write: StoreWrite) { storeContinuation.yield(write) }
 
     /// Ends the store stream (after the SIP side has stopped).
     public func finishStoreStream() { storeContinuation.finish() }

@@ -1,6 +1,8 @@
 import Calls
 import Foundation
+import Handoff
 import Hummingbird
+import HummingbirdWebSocket
 import Logging
 import Media
 import Prometheus
@@ -11,6 +13,8 @@ import Prometheus
 /// ```swift
 /// let app = HTTPAPI.application(calls: calls, registry: registry, configuration: .init())
 /// // GET /healthz, GET /metrics, GET /calls, GET /calls/{id}
+/// // POST /calls/{id}/switchover, GET /calls/{id}/switchovers, GET /switchovers/{op}
+/// // WebSocket /events (switchover events as JSON text frames)
 /// ```
 public enum HTTPAPI {
     public struct Configuration: Sendable, Equatable {
@@ -31,7 +35,7 @@ public enum HTTPAPI {
         public var activeStreams: Int
     }
 
-    public static func router(calls: CallManager, registry: PrometheusCollectorRegistry) -> Router<BasicRequestContext> {
+    public static func router(calls: CallManager, registry: PrometheusCollectorRegistry, handoff: Handoff? = nil) -> Router<BasicRequestContext> {
         let router = Router()
         router.middlewares.add(JSONErrorMiddleware())
         router.get("/healthz") { _, _ in
@@ -51,12 +55,69 @@ public enum HTTPAPI {
             guard let info = calls.call(id: id) else { throw HTTPError(.notFound, message: "Unknown call-id \(id)") }
             return info
         }
+        if let handoff { switchoverRoutes(router, handoff: handoff) }
         return router
     }
 
+    static func switchoverRoutes(_ router: Router<BasicRequestContext>, handoff: Handoff) {
+        router.post("/calls/:id/switchover") { request, ctx -> EditedResponse<SwitchoverOperation> in
+            let id = try ctx.parameters.require("id")
+            let body: SwitchoverRequest
+            do { body = try await request.decode(as: SwitchoverRequest.self, context: ctx) } catch {
+                throw HTTPError(.badRequest, message: "body must be JSON {\"target\": \"...\", \"mode\": \"silence|now\", \"window_ms\": 300, \"leg\": \"callee|caller\"}: \(error)")
+            }
+            do {
+                return EditedResponse(status: .accepted, response: try await handoff.switchover(call: id, body))
+            } catch let e as HandoffError {
+                throw HTTPError(status(of: e), message: e.description)
+            }
+        }
+        router.get("/calls/:id/switchovers") { _, ctx -> [SwitchoverOperation] in
+            handoff.operations(call: try ctx.parameters.require("id"))
+        }
+        router.get("/switchovers/:op") { _, ctx -> SwitchoverOperation in
+            let id = try ctx.parameters.require("op")
+            guard let op = handoff.operation(id: id) else { throw HTTPError(.notFound, message: "Unknown switchover \(id)") }
+            return op
+        }
+    }
+
+    static func status(of e: HandoffError) -> HTTPResponse.Status {
+        switch e {
+        case .refused(.noSuchCall), .refused(.targetNotFound): .notFound
+        case .refused(.notAnswered), .refused(.alreadyRunning), .refused(.noSDP): .conflict
+        case .invalid: .badRequest
+        case .media, .unavailable: .serviceUnavailable
+        }
+    }
+
+    /// `/events`: every switchover event as one JSON text frame, from the moment of connection.
+    static func webSocketRouter(handoff: Handoff?) -> Router<BasicWebSocketRequestContext> {
+        let ws = Router(context: BasicWebSocketRequestContext.self)
+        ws.ws("/events") { _, _ in .upgrade([:]) } onUpgrade: { inbound, outbound, _ in
+            guard let handoff else { return }
+            let events = handoff.events.subscribe()
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for try await e in events {
+                        try await outbound.write(.text(String(decoding: try encoder.encode(e), as: UTF8.self)))
+                    }
+                }
+                // Reading the inbound side answers pings and sees the close; then stop writing.
+                for try await _ in inbound {}
+                group.cancelAll()
+            }
+        }
+        return ws
+    }
+
     public static func application(calls: CallManager, registry: PrometheusCollectorRegistry, configuration: Configuration,
+                                   handoff: Handoff? = nil,
                                    logger: Logger = Logger(label: "baton.http")) -> some ApplicationProtocol {
-        Application(router: router(calls: calls, registry: registry),
+        Application(router: router(calls: calls, registry: registry, handoff: handoff),
+                    server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter(handoff: handoff)),
                     configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Baton"),
                     logger: logger)
     }
@@ -103,3 +164,4 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 }
 
 extension CallInfo: ResponseEncodable {}
+extension SwitchoverOperation: ResponseEncodable {}

@@ -64,6 +64,11 @@ public final class B2BUA: TransactionUser {
         var pendingOK: SIPMessage?
         /// A re-INVITE in flight: the server transaction on the side that sent it.
         var reinvite: (from: CallSide, txn: ServerTransaction)?
+        /// The last SDP each side sent (as received, before anchoring): a switchover offers
+        /// the far side's to the new device.
+        var sdp: [CallSide: [UInt8]] = [:]
+        /// A switchover's new leg, while one runs.
+        var switchLeg: SwitchLegHandle?
         init(id: String, a: Dialog, b: Dialog) { self.id = id; self.a = a; self.b = b }
         func dialog(_ s: CallSide) -> Dialog { s == .caller ? a : b }
     }
@@ -73,9 +78,11 @@ public final class B2BUA: TransactionUser {
     let registrar: Registrar
     var router: Router
     public weak var delegate: (any B2BUADelegate)?
-    private var calls: [String: Call] = [:]
-    private var dialogs: [String: (Call, CallSide)] = [:]
-    private var logger: Logger
+    var calls: [String: Call] = [:]
+    var dialogs: [String: (Call, CallSide)] = [:]
+    /// New legs of switchovers in progress, by their dialog key.
+    var switchLegs: [String: SwitchLegHandle] = [:]
+    var logger: Logger
     public private(set) var draining = false
     /// Called for every SDP body Baton could not use (counted as malformed input).
     public var onBadSDP: ((SIPError) -> Void)?
@@ -171,6 +178,7 @@ public final class B2BUA: TransactionUser {
                        peer: peer, localCSeq: 1)
         let call = Call(id: id, a: a, b: b)
         call.aInvite = t
+        call.sdp[.caller] = body
         delegate?.callEvent(.started(id: id, from: from, to: to, callerCallID: callerCallID, callerPeer: t.peer))
 
         // Leg B's INVITE: a copy with its own Call-ID, From tag and CSeq, Baton's Via and Contact.
@@ -243,6 +251,7 @@ public final class B2BUA: TransactionUser {
                 relay(r, to: aInvite, call: call, from: .callee)
             } else if code < 300 {
                 if let target = r.contactURI(0)?.text { call.b.remoteTarget = target }
+                if !r.body.isEmpty && call.state != .answered && call.state != .confirmed { call.sdp[.callee] = r.body }
                 if call.state == .answered || call.state == .confirmed {
                     sendAck(on: .callee, of: call, cseq: r.cseqNumber)   // retransmitted 2xx
                     return
@@ -338,6 +347,7 @@ public final class B2BUA: TransactionUser {
             out.setBody(req.body, contentType: req.contentType)
             try rewrite(out, call: call, from: side)
             call.reinvite = (side, t)
+            if !req.body.isEmpty { call.sdp[side] = req.body }
             t.respond(100, "Trying")
             layer.send(out, to: other.peer, via: configuration.sentBy) { [weak self, weak call] ev in
                 guard let self, let call else { return }
@@ -361,6 +371,7 @@ public final class B2BUA: TransactionUser {
             call.reinvite = nil
             if code < 300 {
                 sendAck(on: side.other, of: call, cseq: r.cseqNumber)
+                if !r.body.isEmpty { call.sdp[side.other] = r.body }
                 guard let ok = relay(r, to: nil, call: call, from: side.other, base: txn.request) else {
                     txn.respond(500, "Server Internal Error")
                     return
@@ -375,7 +386,11 @@ public final class B2BUA: TransactionUser {
     }
 
     private func bye(_ req: SIPMessage, _ t: ServerTransaction) {
-        guard let (call, side) = dialog(of: req) else { t.respond(481, "Call/Transaction Does Not Exist"); return }
+        guard let (call, side) = dialog(of: req) else {
+            if switchLegBye(req, t) { return }
+            t.respond(481, "Call/Transaction Does Not Exist")
+            return
+        }
         t.respond(200, "OK")
         sendBye(on: side.other, of: call)
         finish(call, by: side, reason: "BYE")
@@ -405,20 +420,20 @@ public final class B2BUA: TransactionUser {
         return found
     }
 
-    private func store(_ d: Dialog, _ side: CallSide, _ call: Call) {
+    func store(_ d: Dialog, _ side: CallSide, _ call: Call) {
         if side == .caller { call.a = d } else { call.b = d }
     }
 
     // MARK: Sending on a leg
 
-    private func sendAck(on side: CallSide, of call: Call, cseq: UInt32?) {
+    func sendAck(on side: CallSide, of call: Call, cseq: UInt32?) {
         var d = call.dialog(side)
         guard let ack = try? d.request("ACK", contact: configuration.contact) else { return }
         try? ack.setCSeq(cseq ?? d.localCSeq, "ACK")
         layer.sendStateless(ack, to: d.peer, via: configuration.sentBy)
     }
 
-    private func sendBye(on side: CallSide, of call: Call) {
+    func sendBye(on side: CallSide, of call: Call) {
         guard call.dialog(side).remoteTag != nil else { return }
         var d = call.dialog(side)
         guard let bye = try? d.request("BYE", contact: nil) else { return }
@@ -427,10 +442,11 @@ public final class B2BUA: TransactionUser {
     }
 
     /// Ends a call once: media released, tables cleared, event sent.
-    private func finish(_ call: Call, by side: CallSide?, reason: String) {
+    func finish(_ call: Call, by side: CallSide?, reason: String) {
         guard call.state != .terminated else { return }
         call.state = .terminated
         call.okRetransmit?.cancel()
+        if let leg = call.switchLeg { abandonSwitch(leg, reason: "the call ended (\(reason))") }
         calls[call.id] = nil
         dialogs[call.a.key] = nil
         dialogs[call.b.key] = nil

@@ -272,6 +272,13 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
         self.text = text
     }
 
+    /// Parses a SIP URI ("sip:alice@127.0.0.1:5070"); nil when libosip2 rejects it.
+    public init?(parsing text: String) {
+        guard let u = baton_osip_uri_parse(text) else { return nil }
+        defer { baton_osip_uri_free(u) }
+        self.init(UnsafePointer(u))
+    }
+
     /// Address-of-record key: "user@host" (lower-cased host).
     public var aor: String { (user.map { "\($0)@" } ?? "") + host.lowercased() }
     public var description: String { text }

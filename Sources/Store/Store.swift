@@ -124,6 +124,17 @@ public final class Store: Sendable {
             }
             try db.create(index: "calls_started", on: "calls", columns: ["started"])
         }
+        m.registerMigration("v2-call-events") { db in
+            try db.create(table: "call_events") { t in
+                t.autoIncrementedPrimaryKey("seq")
+                t.column("callID", .text).notNull()
+                t.column("time", .double).notNull()
+                t.column("kind", .text).notNull()
+                t.column("operation", .text)
+                t.column("detail", .text)
+            }
+            try db.create(index: "call_events_call", on: "call_events", columns: ["callID", "seq"])
+        }
         return m
     }
 
@@ -171,6 +182,7 @@ public final class Store: Sendable {
         case .saveRegistration(let r): try r.save(db)
         case let .deleteRegistration(aor, contact):
             _ = try RegistrationRecord.deleteOne(db, key: ["aor": aor, "contact": contact])
+        case .event(let e): try e.insert(db)
         }
     }
 
@@ -182,6 +194,11 @@ public final class Store: Sendable {
 
     public func call(id: String) async throws -> CallRecord? {
         try await db.read { try CallRecord.fetchOne($0, key: id) }
+    }
+
+    /// Events of a call (switchovers ...), oldest first.
+    public func events(call id: String) async throws -> [CallEventRecord] {
+        try await db.read { try CallEventRecord.filter(Column("callID") == id).order(Column("seq")).fetchAll($0) }
     }
 
     /// Most recent first.

@@ -1,7 +1,26 @@
+import GRDB
+
 /// One write for ``Store/apply(_:)``: the call layer queues these and a single writer
 /// applies them in batches, in order.
 public enum StoreWrite: Sendable {
     case call(CallRecord)
     case saveRegistration(RegistrationRecord)
     case deleteRegistration(aor: String, contact: String)
+    case event(CallEventRecord)
+}
+
+/// One event in a call's life kept with its record (a switchover's steps, for now):
+/// `detail` is the event's JSON.
+public struct CallEventRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "call_events"
+    public var seq: Int64?
+    public var callID: String
+    public var time: Double
+    public var kind: String
+    public var operation: String?
+    public var detail: String?
+
+    public init(callID: String, time: Double, kind: String, operation: String? = nil, detail: String? = nil) {
+        self.callID = callID; self.time = time; self.kind = kind; self.operation = operation; self.detail = detail
+    }
 }

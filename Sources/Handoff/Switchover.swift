@@ -1,0 +1,292 @@
+import Calls
+import Foundation
+import Logging
+import Media
+import NIOCore
+import SIP
+import Store
+import Synchronization
+
+/// A request to move one side of a live call to another device.
+public struct SwitchoverRequest: Sendable, Codable, Equatable {
+    /// A SIP URI, an address-of-record, or a bare user on Baton's domain.
+    public var target: String
+    /// `silence` (default): splice at the first silent packet of the old device within the
+    /// window; `now`: at once.
+    public var mode: SpliceDecider.Mode?
+    /// Longest wait for silence once the new device is ready (ms).
+    public var windowMs: Int?
+    /// The side that moves (the old device): `callee` (default) or `caller`.
+    public var leg: CallSide?
+
+    public init(target: String, mode: SpliceDecider.Mode? = nil, windowMs: Int? = nil, leg: CallSide? = nil) {
+        self.target = target; self.mode = mode; self.windowMs = windowMs; self.leg = leg
+    }
+
+    enum CodingKeys: String, CodingKey { case target, mode, windowMs = "window_ms", leg }
+}
+
+/// One step of a switchover, as the WebSocket and the store see it.
+public struct SwitchoverEvent: Sendable, Codable, Equatable {
+    public enum Kind: String, Sendable, Codable { case requested, ringing, answered, spliced, released, failed }
+    public var operation: String
+    public var call: String
+    public var kind: Kind
+    /// Unix time (seconds).
+    public var time: Double
+    /// A SIP status for ringing, the reason for failed, the target for requested.
+    public var detail: String?
+    /// For spliced: when, why, the silence wait and the far party's stream at the splice.
+    public var splice: SpliceReport?
+}
+
+/// A switchover and its progress.
+public struct SwitchoverOperation: Sendable, Codable, Equatable {
+    public enum State: String, Sendable, Codable { case requested, ringing, answered, completed, failed }
+    public var id: String
+    public var call: String
+    public var target: String
+    public var leg: CallSide
+    public var mode: SpliceDecider.Mode
+    public var windowMs: Int
+    public var state: State
+    public var reason: String?
+    public var events: [SwitchoverEvent]
+}
+
+/// Why a switchover request was refused.
+public enum HandoffError: Error, Sendable, Equatable, CustomStringConvertible {
+    case refused(SwitchRefusal)
+    case invalid(String)
+    case media(String)
+    case unavailable(String)
+
+    public var description: String {
+        switch self {
+        case .refused(let r): r.description
+        case .invalid(let s): s
+        case .media(let s): "media: \(s)"
+        case .unavailable(let s): s
+        }
+    }
+}
+
+/// Switchover orchestration (make-before-break): one operation for every trigger (HTTP
+/// today; REFER and INVITE/Replaces build on the same steps).
+///
+/// 1. the new device is invited with the far side's SDP anchored on fresh ports;
+/// 2. once it answers, the relay is armed and splices at the old device's first silent
+///    packet (or at once, or when the window ends);
+/// 3. after the splice the new leg replaces the old one in the call and the old device gets BYE.
+/// If the new device is busy, rejects, does not answer, or sends no RTP within
+/// `noMediaTimeoutMillis` after answering, the call stays untouched and the operation fails.
+///
+/// ```swift
+/// let handoff = Handoff(sip: sip, calls: calls)
+/// let op = try await handoff.switchover(call: id, SwitchoverRequest(target: "speaker@example.com"))
+/// for await e in handoff.events.subscribe() { ... }
+/// ```
+/// The orchestration runs on the SIP event loop; operations are readable from any thread.
+public final class Handoff: @unchecked Sendable {
+    public struct Configuration: Sendable, Equatable {
+        public var windowMillis = 300
+        /// After the new device answered, how long its first RTP packet may take.
+        public var noMediaTimeoutMillis = 3000
+        public init() {}
+    }
+
+    /// The per-operation state the SIP loop owns (closures from relay threads carry it only
+    /// to hop back onto the loop).
+    final class Run: @unchecked Sendable {
+        let id: String
+        let prepared: PreparedSwitch
+        var leg: SwitchLegHandle?
+        var answer: SessionDescription?
+        var reports: [Int: SpliceReport] = [:]
+        var timer: Scheduled<Void>?
+        var finished = false
+        init(id: String, prepared: PreparedSwitch) { self.id = id; self.prepared = prepared }
+    }
+
+    public let configuration: Configuration
+    let sip: SIPServer
+    let calls: CallManager
+    let logger: Logger
+    /// Every switchover event, for WebSocket clients and tests.
+    public let events = EventHub<SwitchoverEvent>()
+    private let operations = Mutex<[String: SwitchoverOperation]>([:])
+    /// SIP loop only.
+    private var runs: [String: Run] = [:]
+    private let keep = 500
+
+    public init(sip: SIPServer, calls: CallManager, configuration: Configuration = .init(),
+                logger: Logger = Logger(label: "baton.handoff")) {
+        self.sip = sip
+        self.calls = calls
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    public func operation(id: String) -> SwitchoverOperation? { operations.withLock { $0[id] } }
+
+    /// Operations of one call, oldest first.
+    public func operations(call: String) -> [SwitchoverOperation] {
+        operations.withLock { $0.values.filter { $0.call == call } }.sorted { ($0.events.first?.time ?? 0) < ($1.events.first?.time ?? 0) }
+    }
+
+    /// Starts a switchover; returns once the new device is being invited (progress follows
+    /// in ``operation(id:)`` and ``events``).
+    public func switchover(call id: String, _ request: SwitchoverRequest) async throws(HandoffError) -> SwitchoverOperation {
+        let target = request.target.trimmingCharacters(in: .whitespaces)
+        guard !target.isEmpty else { throw .invalid("target is required") }
+        let window = request.windowMs ?? configuration.windowMillis
+        guard (0...10_000).contains(window) else { throw .invalid("window_ms must be 0...10000") }
+        let req = SwitchoverRequest(target: target, mode: request.mode ?? .silence, windowMs: window, leg: request.leg ?? .callee)
+        let result: Result<SwitchoverOperation, HandoffError>
+        do {
+            result = try await sip.onLoop { self.start(call: id, req) }
+        } catch {
+            throw .unavailable("the SIP service is not running")
+        }
+        return try result.get()
+    }
+
+    // MARK: On the SIP loop
+
+    private func start(call id: String, _ req: SwitchoverRequest) -> Result<SwitchoverOperation, HandoffError> {
+        let b2bua = sip.b2bua
+        let side = req.leg ?? .callee
+        let farBytes: [UInt8]
+        do { farBytes = try b2bua.farSDP(call: id, replacing: side) } catch { return .failure(.refused(error)) }
+        guard let target = b2bua.resolveTarget(req.target) else { return .failure(.refused(.targetNotFound(req.target))) }
+        let offer: SessionDescription
+        let prepared: PreparedSwitch
+        let body: [UInt8]
+        do {
+            offer = try SessionDescription(parsing: farBytes)
+            prepared = try calls.prepareSwitch(call: id, replacing: side, offer: offer)
+        } catch {
+            return .failure(.media("\(error)"))
+        }
+        do { body = try offer.serialize() } catch {
+            calls.abortSwitch(prepared) { _ in }
+            return .failure(.media("\(error)"))
+        }
+        let opID = "sw-" + UUID().uuidString.lowercased().prefix(12)
+        let run = Run(id: String(opID), prepared: prepared)
+        let op = SwitchoverOperation(id: run.id, call: id, target: target.uri, leg: side, mode: req.mode ?? .silence,
+                                     windowMs: req.windowMs ?? configuration.windowMillis, state: .requested,
+                                     reason: nil, events: [])
+        operations.withLock { ops in
+            ops[run.id] = op
+            if ops.count > keep, let oldest = ops.values.filter({ $0.state == .completed || $0.state == .failed })
+                .min(by: { ($0.events.first?.time ?? 0) < ($1.events.first?.time ?? 0) }) {
+                ops[oldest.id] = nil
+            }
+        }
+        runs[run.id] = run
+        emit(run.id, .requested, detail: target.uri)
+        logger.info("switchover requested", metadata: ["call": "\(id)", "operation": "\(run.id)", "target": "\(target.uri)",
+                                                        "leg": "\(side.rawValue)", "mode": "\(op.mode.rawValue)"])
+        do {
+            run.leg = try b2bua.inviteSwitchLeg(call: id, replacing: side, target: target, body: body) { [weak self] ev in
+                self?.legEvent(ev, run: run, op: op)
+            }
+        } catch {
+            calls.abortSwitch(prepared) { _ in }
+            runs[run.id] = nil
+            fail(run, reason: error.description)
+            return .failure(.refused(error))
+        }
+        return .success(operation(id: run.id) ?? op)
+    }
+
+    private func legEvent(_ ev: SwitchLegEvent, run: Run, op: SwitchoverOperation) {
+        guard !run.finished else { return }
+        switch ev {
+        case .ringing(let code):
+            emit(run.id, .ringing, detail: "\(code)", state: .ringing)
+        case .answered(let sdp):
+            do {
+                let answer = try SessionDescription(parsing: sdp)
+                try calls.answerSwitch(run.prepared, answer: answer)
+                run.answer = answer
+            } catch {
+                giveUp(run, reason: "unusable SDP answer from the target: \(error)")
+                return
+            }
+            emit(run.id, .answered, state: .answered)
+            let loop = sip.loop
+            calls.armSwitch(run.prepared, mode: op.mode, windowMillis: op.windowMs) { [weak self] index, report in
+                loop.execute { self?.spliced(run, index: index, report: report) }
+            }
+            let bound = Int64(op.windowMs + configuration.noMediaTimeoutMillis)
+            run.timer = loop.assumeIsolated().scheduleTask(in: .milliseconds(bound)) { [weak self] in
+                self?.giveUp(run, reason: "no RTP from the target within \(self?.configuration.noMediaTimeoutMillis ?? 0) ms of its answer")
+            }
+        case .failed(let reason):
+            run.finished = true
+            run.timer?.cancel()
+            calls.abortSwitch(run.prepared) { _ in }
+            runs[run.id] = nil
+            fail(run, reason: reason)
+        }
+    }
+
+    /// Media-side failure after the answer: take the new leg down unless the splice won the race.
+    private func giveUp(_ run: Run, reason: String) {
+        guard !run.finished else { return }
+        run.timer?.cancel()
+        let loop = sip.loop
+        calls.abortSwitch(run.prepared) { [weak self] spliced in
+            loop.execute {
+                guard let self, !spliced, !run.finished else { return }
+                run.finished = true
+                self.runs[run.id] = nil
+                if let leg = run.leg { self.sip.b2bua.abandonSwitch(leg, reason: reason) }
+                self.fail(run, reason: reason)
+            }
+        }
+    }
+
+    private func spliced(_ run: Run, index: Int, report: SpliceReport) {
+        guard !run.finished else { return }
+        run.reports[index] = report
+        guard run.reports.count == run.prepared.streamCount, let leg = run.leg else { return }
+        run.finished = true
+        run.timer?.cancel()
+        runs[run.id] = nil
+        let first = run.reports.sorted { $0.key < $1.key }.first!.value
+        emit(run.id, .spliced, splice: first)
+        calls.commitSwitch(run.prepared, legCallID: leg.legCallID, peer: leg.peer.description, answer: run.answer)
+        sip.b2bua.completeSwitch(leg)
+        emit(run.id, .released, detail: "BYE sent to the old \(run.prepared.side.rawValue) leg", state: .completed)
+        logger.info("switchover completed", metadata: [
+            "operation": "\(run.id)", "call": "\(run.prepared.call)", "reason": "\(first.reason.rawValue)",
+            "silence_wait_ms": "\(first.silenceWaitMillis)", "seq": "\(first.lastSeq)", "ts": "\(first.lastTimestamp)"])
+    }
+
+    private func fail(_ run: Run, reason: String) {
+        emit(run.id, .failed, detail: reason, state: .failed, reason: reason)
+        logger.warning("switchover failed", metadata: ["operation": "\(run.id)", "call": "\(run.prepared.call)", "reason": "\(reason)"])
+    }
+
+    private func emit(_ id: String, _ kind: SwitchoverEvent.Kind, detail: String? = nil, splice: SpliceReport? = nil,
+                      state: SwitchoverOperation.State? = nil, reason: String? = nil) {
+        let event: SwitchoverEvent? = operations.withLock { ops in
+            guard var op = ops[id] else { return nil }
+            let e = SwitchoverEvent(operation: id, call: op.call, kind: kind, time: Date().timeIntervalSince1970,
+                                    detail: detail, splice: splice)
+            op.events.append(e)
+            if let state { op.state = state }
+            if let reason { op.reason = reason }
+            ops[id] = op
+            return e
+        }
+        guard let event else { return }
+        events.publish(event)
+        let json = (try? JSONEncoder().encode(event)).map { String(decoding: $0, as: UTF8.self) }
+        calls.record(.event(CallEventRecord(callID: event.call, time: event.time, kind: "switchover.\(kind.rawValue)",
+                                            operation: id, detail: json)))
+    }
+}

@@ -1,0 +1,208 @@
+import Foundation
+import NIOCore
+
+/// What happens on a switchover's new leg (reported on the SIP loop).
+public enum SwitchLegEvent: Sendable {
+    /// A provisional response (180, 183) from the new device.
+    case ringing(code: Int)
+    /// 200 OK (already ACKed) with the new device's SDP answer.
+    case answered(sdp: [UInt8])
+    /// The leg failed before it could replace the old one: busy, rejected, timed out, hung up.
+    case failed(reason: String)
+}
+
+/// The SIP side of a switchover's new leg: a third dialog that replaces one side of a call
+/// once the media has been spliced (``B2BUA/completeSwitch(_:)``).
+public final class SwitchLegHandle {
+    public let call: String
+    /// The side being replaced (the old device).
+    public let replacing: CallSide
+    var dialog: Dialog
+    var transaction: ClientTransaction?
+    public internal(set) var answered = false
+    var done = false
+    var answer: [UInt8] = []
+    let events: (SwitchLegEvent) -> Void
+
+    init(call: String, replacing: CallSide, dialog: Dialog, events: @escaping (SwitchLegEvent) -> Void) {
+        self.call = call
+        self.replacing = replacing
+        self.dialog = dialog
+        self.events = events
+    }
+
+    /// The new leg's own Call-ID and where its device is.
+    public var legCallID: String { dialog.callID }
+    public var peer: SIPPeer { dialog.peer }
+}
+
+/// Why a switchover cannot start (mapped to HTTP errors and SIP responses above).
+public enum SwitchRefusal: Error, Sendable, Equatable, CustomStringConvertible {
+    case noSuchCall(String)
+    case notAnswered(String)
+    case alreadyRunning(String)
+    case targetNotFound(String)
+    case noSDP(CallSide)
+
+    public var description: String {
+        switch self {
+        case .noSuchCall(let id): "no live call \(id)"
+        case .notAnswered(let id): "call \(id) is not answered yet"
+        case .alreadyRunning(let id): "a switchover is already running on call \(id)"
+        case .targetNotFound(let t): "target \(t) is not registered and matches no route"
+        case .noSDP(let side): "the \(side.rawValue) side has not sent an SDP to offer"
+        }
+    }
+}
+
+extension B2BUA {
+    /// Resolves a switchover target: a SIP URI ("sip:speaker@127.0.0.1:5090"), an
+    /// address-of-record ("speaker@example.com") or a bare user ("speaker", on Baton's own
+    /// domain), through the registrar and the static routes, as an INVITE would be.
+    public func resolveTarget(_ target: String) -> (peer: SIPPeer, uri: String)? {
+        var text = target.trimmingCharacters(in: .whitespaces)
+        if text.hasPrefix("<"), text.hasSuffix(">") { text = String(text.dropFirst().dropLast()) }
+        if !text.lowercased().hasPrefix("sip:") && !text.lowercased().hasPrefix("sips:") {
+            text = text.contains("@") ? "sip:\(text)" : "sip:\(text)@\(configuration.sentBy)"
+        }
+        guard let uri = SIPURI(parsing: text) else { return nil }
+        switch router.route(uri, registrar: registrar) {
+        case .notFound: return nil
+        case let .registered(reg, u): return (reg.peer, u)
+        case let .route(r, u): return (SIPPeer(transport: r.transport, host: r.host, port: r.port), u)
+        }
+    }
+
+    /// The SDP the far side (the one that stays) last sent: what the new device is offered.
+    public func farSDP(call id: String, replacing side: CallSide) throws(SwitchRefusal) -> [UInt8] {
+        guard let call = calls[id] else { throw .noSuchCall(id) }
+        guard call.state == .answered || call.state == .confirmed else { throw .notAnswered(id) }
+        guard call.switchLeg == nil else { throw .alreadyRunning(id) }
+        guard let sdp = call.sdp[side.other], !sdp.isEmpty else { throw .noSDP(side.other) }
+        return sdp
+    }
+
+    /// Invites the new device with `body` (the far side's SDP, already anchored on the new
+    /// leg's ports). The INVITE comes from the far party's identity, on a new dialog of its
+    /// own; the far party sees nothing. `events` reports ringing, answer (ACKed) or failure.
+    public func inviteSwitchLeg(call id: String, replacing side: CallSide, target: (peer: SIPPeer, uri: String),
+                                body: [UInt8], headers: [(String, String)] = [],
+                                events: @escaping (SwitchLegEvent) -> Void) throws(SwitchRefusal) -> SwitchLegHandle {
+        guard let call = calls[id] else { throw .noSuchCall(id) }
+        guard call.state == .answered || call.state == .confirmed else { throw .notAnswered(id) }
+        guard call.switchLeg == nil else { throw .alreadyRunning(id) }
+        let far = call.dialog(side.other)
+        // The far party's identity, as the new device should see the caller.
+        let identity = B2BUA.withoutTag(far.remoteHeader)
+        let tag = randomToken(10)
+        let callID = randomToken(24) + "@baton"
+        let dialog = Dialog(callID: callID, localTag: tag, remoteTag: nil, localHeader: identity + ";tag=\(tag)",
+                            remoteHeader: "<\(target.uri)>", remoteTarget: target.uri, peer: target.peer, localCSeq: 1)
+        let out: SIPMessage
+        do {
+            out = try SIPMessage.request(method: "INVITE", uri: target.uri, via: nil, from: dialog.localHeader,
+                                         to: dialog.remoteHeader, callID: callID, cseq: 1, contact: configuration.contact)
+        } catch {
+            throw .targetNotFound(target.uri)
+        }
+        out.setHeader("Max-Forwards", "70")
+        out.setHeader("User-Agent", configuration.userAgent)
+        for (k, v) in headers { out.setHeader(k, v) }
+        out.setBody(body, contentType: "application/sdp")
+        let leg = SwitchLegHandle(call: id, replacing: side, dialog: dialog, events: events)
+        call.switchLeg = leg
+        leg.transaction = layer.send(out, to: target.peer, via: configuration.sentBy) { [weak self, weak leg] ev in
+            guard let self, let leg else { return }
+            self.switchLegEvent(ev, leg: leg)
+        }
+        return leg
+    }
+
+    private func switchLegEvent(_ ev: ClientTransaction.Event, leg: SwitchLegHandle) {
+        switch ev {
+        case .timeout: failSwitchLeg(leg, reason: "408 the target did not answer")
+        case .transportError: failSwitchLeg(leg, reason: "503 cannot reach the target")
+        case .response(let r):
+            let code = r.statusCode
+            if let tag = r.toTag, leg.dialog.remoteTag == nil || code >= 200 {
+                leg.dialog.remoteTag = tag
+                leg.dialog.remoteHeader = r.to ?? leg.dialog.remoteHeader
+            }
+            if code < 200 {
+                if code > 100, !leg.done { leg.events(.ringing(code: code)) }
+            } else if code < 300 {
+                if let target = r.contactURI(0)?.text { leg.dialog.remoteTarget = target }
+                ackSwitchLeg(leg, cseq: r.cseqNumber)
+                guard !leg.done else {
+                    // Answered after it was given up (CANCEL lost the race): hang it up.
+                    sendSwitchLegBye(leg)
+                    return
+                }
+                guard !leg.answered else { return }   // a retransmitted 200
+                leg.answered = true
+                leg.answer = r.body
+                switchLegs[leg.dialog.key] = leg
+                leg.events(.answered(sdp: r.body))
+            } else {
+                failSwitchLeg(leg, reason: "\(code) \(r.reasonPhrase ?? "")".trimmingCharacters(in: .whitespaces))
+            }
+        }
+    }
+
+    private func ackSwitchLeg(_ leg: SwitchLegHandle, cseq: UInt32?) {
+        var d = leg.dialog
+        guard let ack = try? d.request("ACK", contact: configuration.contact) else { return }
+        try? ack.setCSeq(cseq ?? d.localCSeq, "ACK")
+        layer.sendStateless(ack, to: d.peer, via: configuration.sentBy)
+    }
+
+    private func sendSwitchLegBye(_ leg: SwitchLegHandle) {
+        guard leg.dialog.remoteTag != nil, let bye = try? leg.dialog.request("BYE", contact: nil) else { return }
+        layer.send(bye, to: leg.dialog.peer, via: configuration.sentBy) { _ in }
+    }
+
+    private func failSwitchLeg(_ leg: SwitchLegHandle, reason: String) {
+        guard !leg.done else { return }
+        leg.done = true
+        switchLegs[leg.dialog.key] = nil
+        if let call = calls[leg.call], call.switchLeg === leg { call.switchLeg = nil }
+        leg.events(.failed(reason: reason))
+    }
+
+    /// BYE from a new device before its leg replaced the old one.
+    func switchLegBye(_ req: SIPMessage, _ t: ServerTransaction) -> Bool {
+        guard let callID = req.callID, let tag = req.toTag,
+              let leg = switchLegs[Dialog.key(callID: callID, localTag: tag)] else { return false }
+        t.respond(200, "OK")
+        failSwitchLeg(leg, reason: "the target hung up before the splice")
+        return true
+    }
+
+    /// After the splice: the old device gets BYE and the new leg takes its place in the call.
+    public func completeSwitch(_ leg: SwitchLegHandle) {
+        guard !leg.done, let call = calls[leg.call], call.switchLeg === leg else { return }
+        leg.done = true
+        call.switchLeg = nil
+        switchLegs[leg.dialog.key] = nil
+        let side = leg.replacing
+        sendBye(on: side, of: call)
+        dialogs[call.dialog(side).key] = nil
+        store(leg.dialog, side, call)
+        dialogs[leg.dialog.key] = (call, side)
+        call.sdp[side] = leg.answer
+    }
+
+    /// Gives up the new leg (CANCEL while it rings, BYE once answered); the call stays as it was.
+    public func abandonSwitch(_ leg: SwitchLegHandle, reason: String) {
+        guard !leg.done else { return }
+        if leg.answered { sendSwitchLegBye(leg) } else { leg.transaction?.cancel() }
+        failSwitchLeg(leg, reason: reason)
+    }
+
+    static func withoutTag(_ header: String) -> String {
+        guard let r = header.range(of: ";tag=", options: .caseInsensitive) else { return header }
+        let rest = header[r.upperBound...]
+        let end = rest.firstIndex(where: { $0 == ";" || $0 == ">" || $0 == " " }) ?? rest.endIndex
+        return String(header[..<r.lowerBound] + rest[end...])
+    }
+}
