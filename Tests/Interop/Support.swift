@@ -127,11 +127,24 @@ final class BatonProcess: @unchecked Sendable {
         throw InteropError.notStarted(child.text)
     }
 
-    func get(_ path: String) throws -> (Int, Data) {
+    func get(_ path: String) throws -> (Int, Data) { try request("GET", path) }
+
+    /// POST a JSON body; returns the status and the decoded JSON reply.
+    func post(_ path: String, json body: [String: Any]) throws -> (Int, [String: Any]) {
+        let (code, data) = try request("POST", path, body: try JSONSerialization.data(withJSONObject: body))
+        return (code, (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:])
+    }
+
+    func request(_ method: String, _ path: String, body: Data? = nil) throws -> (Int, Data) {
         let url = URL(string: "http://127.0.0.1:\(httpPort)\(path)")!
         let sem = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var result: Result<(Int, Data), any Error> = .failure(InteropError.http("no answer"))
         var req = URLRequest(url: url)
+        req.httpMethod = method
+        if let body {
+            req.httpBody = body
+            req.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
         req.timeoutInterval = 5
         URLSession.shared.dataTask(with: req) { data, resp, err in
             if let err { result = .failure(err) } else {
@@ -182,12 +195,19 @@ enum PcapReader {
 
     /// Every UDP datagram: ports and payload.
     static func packets(_ url: URL) throws -> [(src: Int, dst: Int, payload: [UInt8])] {
+        try timedPackets(url).map { ($0.src, $0.dst, $0.payload) }
+    }
+
+    /// Every UDP datagram with its capture time (seconds).
+    static func timedPackets(_ url: URL) throws -> [(time: Double, src: Int, dst: Int, payload: [UInt8])] {
         let d = [UInt8](try Data(contentsOf: url))
         guard d.count >= 24 else { return [] }
         let linkType = Int(d[20]) | Int(d[21]) << 8
         var i = 24
-        var out: [(src: Int, dst: Int, payload: [UInt8])] = []
+        var out: [(time: Double, src: Int, dst: Int, payload: [UInt8])] = []
+        func u32(_ k: Int) -> Int { Int(d[k]) | Int(d[k + 1]) << 8 | Int(d[k + 2]) << 16 | Int(d[k + 3]) << 24 }
         while i + 16 <= d.count {
+            let time = Double(u32(i)) + Double(u32(i + 4)) / 1e6
             let caplen = Int(d[i + 8]) | Int(d[i + 9]) << 8 | Int(d[i + 10]) << 16 | Int(d[i + 11]) << 24
             let frame = i + 16
             i = frame + caplen
@@ -196,7 +216,7 @@ enum PcapReader {
             guard ip + 28 <= d.count, d[ip] >> 4 == 4, d[ip + 9] == 17 else { continue }
             let udp = ip + Int(d[ip] & 0x0F) * 4
             let sp = Int(d[udp]) << 8 | Int(d[udp + 1]), dp = Int(d[udp + 2]) << 8 | Int(d[udp + 3])
-            out.append((sp, dp, Array(d[min(udp + 8, i)..<i])))
+            out.append((time, sp, dp, Array(d[min(udp + 8, i)..<i])))
         }
         return out
     }

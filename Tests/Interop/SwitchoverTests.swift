@@ -1,0 +1,134 @@
+import Foundation
+import Store
+import Testing
+
+/// Make-before-break switchover with real SIP clients: F (sipp UAC) calls P (sipp UAS)
+/// through Baton; an HTTP request moves the call from P to S (another sipp UAS, the
+/// "speaker"). Asserted on a packet capture of what F receives.
+@Suite(.serialized) struct SwitchoverTests {
+    struct RTP {
+        let time: Double, ssrc: UInt32, seq: UInt16, marker: Bool, silent: Bool
+        init?(time: Double, _ p: [UInt8]) {
+            guard p.count >= 12 + 160, p[0] & 0xC0 == 0x80 else { return nil }
+            self.time = time
+            ssrc = UInt32(p[8]) << 24 | UInt32(p[9]) << 16 | UInt32(p[10]) << 8 | UInt32(p[11])
+            seq = UInt16(p[2]) << 8 | UInt16(p[3])
+            marker = p[1] & 0x80 != 0
+            silent = p[12...].allSatisfy { $0 == 0xFF }
+        }
+    }
+
+    @Test func apiSwitchoverFromPhoneToSpeakerAtSilence() async throws {
+        guard let sipp = Interop.requirePeer("sipp", package: "sip-tester"),
+              let tcpdump = Interop.requirePeer("tcpdump", package: "tcpdump") else { return }
+        let dir = try Interop.tempDir("switch")
+        for f in ["uac-far.xml", "uas-phone.xml", "uas-speaker.xml", "rtp-far.pcap", "rtp-phone.pcap", "rtp-speaker.pcap"] {
+            try FileManager.default.copyItem(at: Interop.fixtures.appendingPathComponent(f), to: dir.appendingPathComponent(f))
+        }
+        let (fSIP, fRTP, pSIP, pRTP, sSIP, sRTP) = (26190, 36100, 26180, 36110, 26170, 36120)
+        let baton = try BatonProcess(sipPort: 26160, httpPort: 28160, rtpMin: 32400, dir: dir,
+                                     extra: ["--route", "^speaker$=127.0.0.1:\(sSIP)", "--route", ".=127.0.0.1:\(pSIP)"])
+        let capture = dir.appendingPathComponent("rtp.pcap")
+        let dump = try Child(tcpdump, ["-i", "lo", "-n", "-U", "-w", capture.path,
+                                       "udp and (port \(fRTP) or port \(pRTP) or port \(sRTP))"],
+                             output: dir.appendingPathComponent("tcpdump.log"))
+        let ready = ContinuousClock.now + .seconds(5)
+        while !dump.text.contains("listening on") && ContinuousClock.now < ready { usleep(50_000) }
+
+        func uas(_ scenario: String, _ sip: Int, _ rtp: Int, _ log: String) throws -> Child {
+            try Child(sipp, ["-sf", scenario, "-i", "127.0.0.1", "-p", "\(sip)", "-mi", "127.0.0.1", "-mp", "\(rtp)",
+                             "-m", "1", "-nostdin", "-timeout", "30s"], cwd: dir, output: dir.appendingPathComponent(log))
+        }
+        let phone = try uas("uas-phone.xml", pSIP, pRTP, "phone.log")
+        let speaker = try uas("uas-speaker.xml", sSIP, sRTP, "speaker.log")
+        usleep(300_000)
+        let far = try Child(sipp, ["-sf", "uac-far.xml", "-i", "127.0.0.1", "-p", "\(fSIP)", "-mi", "127.0.0.1",
+                                   "-mp", "\(fRTP)", "127.0.0.1:26160", "-s", "2000", "-m", "1", "-nostdin", "-timeout", "30s"],
+                           cwd: dir, output: dir.appendingPathComponent("far.log"))
+
+        // The call is up: move it while P still talks (P goes silent 2 s after its answer).
+        var callID: String?
+        let up = ContinuousClock.now + .seconds(5)
+        while callID == nil && ContinuousClock.now < up {
+            let list = try baton.json("/calls") as? [String: Any]
+            callID = (list?["active"] as? [[String: Any]])?.first { $0["state"] as? String == "answered" }?["id"] as? String
+            if callID == nil { usleep(50_000) }
+        }
+        let id = try #require(callID, "the call was not answered:\n\(baton.child.text)")
+        usleep(500_000)
+        let (code, op) = try baton.post("/calls/\(id)/switchover", json: ["target": "speaker", "mode": "silence", "window_ms": 3000])
+        #expect(code == 202, "\(op)")
+        let opID = try #require(op["id"] as? String)
+        // A second request while one runs is refused.
+        let (busy, busyBody) = try baton.post("/calls/\(id)/switchover", json: ["target": "speaker"])
+        #expect(busy == 409, "\(busyBody)")
+
+        var state = ""
+        var final: [String: Any] = [:]
+        let done = ContinuousClock.now + .seconds(8)
+        while ContinuousClock.now < done {
+            final = (try baton.json("/switchovers/\(opID)") as? [String: Any]) ?? [:]
+            state = final["state"] as? String ?? ""
+            if state == "completed" || state == "failed" { break }
+            usleep(50_000)
+        }
+        #expect(state == "completed", "\(final)\n\(baton.child.text)")
+        let events = final["events"] as? [[String: Any]] ?? []
+        #expect(events.map { $0["kind"] as? String ?? "" } == ["requested", "ringing", "answered", "spliced", "released"])
+        let splice = events.first { $0["kind"] as? String == "spliced" }?["splice"] as? [String: Any] ?? [:]
+        #expect(splice["reason"] as? String == "silence", "\(splice)")
+        #expect((splice["silenceWaitMillis"] as? Double ?? 0) > 100, "P talked for 2 s: the splice had to wait for silence")
+
+        let farStatus = far.wait(timeout: .seconds(20))
+        let phoneStatus = phone.wait(timeout: .seconds(5))
+        let speakerStatus = speaker.wait(timeout: .seconds(5))
+        usleep(300_000)
+        dump.signal(SIGINT)
+        dump.wait(timeout: .seconds(5))
+        #expect(farStatus == 0, "F (sipp UAC) failed, e.g. on a request it did not expect:\n\(far.text)")
+        #expect(phoneStatus == 0, "P did not get its BYE:\n\(phone.text)")
+        #expect(speakerStatus == 0, "S failed:\n\(speaker.text)")
+
+        // What F received: one SSRC for the whole call, every sequence step +1, no gap over
+        // 40 ms; P's audio (silent at the end) up to the splice, S's tone after it.
+        let packets = try PcapReader.timedPackets(capture)
+        let toF = packets.filter { $0.dst == fRTP }.compactMap { RTP(time: $0.time, $0.payload) }
+        #expect(toF.count > 250, "F received \(toF.count) packets")
+        #expect(Set(toF.map(\.ssrc)) == [0x11111111], "F saw SSRCs \(Set(toF.map(\.ssrc)).map { String($0, radix: 16) })")
+        var steps: [Int] = []
+        var gap = 0.0
+        for k in toF.indices.dropFirst() {
+            if toF[k].seq != toF[k - 1].seq &+ 1 { steps.append(k) }
+            gap = max(gap, toF[k].time - toF[k - 1].time)
+        }
+        print("switchover: F received \(toF.count) packets, seq \(toF.first?.seq ?? 0)...\(toF.last?.seq ?? 0), largest gap \(Int(gap * 1000)) ms, markers at \(toF.indices.filter { toF[$0].marker }), splice \(splice)")
+        #expect(steps.isEmpty, "sequence discontinuities at \(steps.prefix(5)) of \(toF.count)")
+        #expect(gap <= 0.040, "largest inter-arrival gap \(Int(gap * 1000)) ms")
+        let markers = toF.indices.filter { toF[$0].marker }
+        #expect(markers.count == 2, "markers at \(markers)")   // P's first packet, and the splice
+        if let k = markers.last, k > 0 {
+            #expect(toF[k - 1].silent, "the last packet from P before the splice is silent")
+            #expect(toF[k...].allSatisfy { !$0.silent }, "after the splice F hears S's tone")
+        }
+        // F's audio reached S after the splice; P heard F only before it.
+        #expect(packets.filter { $0.dst == sRTP }.count > 100)
+        #expect(packets.filter { $0.dst == pRTP }.count < 140)
+
+        // Baton never sent F a request (no re-INVITE, no UPDATE): its only outgoing INVITEs
+        // went to P and S.
+        #expect(try baton.metric("baton_sip_requests_total{direction=\"out\",method=\"INVITE\"}") == 2)
+        #expect(try baton.metric("baton_sip_requests_total{direction=\"out\",method=\"UPDATE\"}") == nil)
+        let ended = try #require(((try baton.json("/calls") as? [String: Any])?["ended"] as? [[String: Any]])?.first)
+        let callee = (ended["legs"] as? [[String: Any]])?.first { $0["side"] as? String == "callee" }
+        let media = (callee?["media"] as? [[String: Any]])?.first
+        #expect(media?["latched"] as? String == "127.0.0.1:\(sRTP)", "the callee leg is S's now")
+        #expect(try baton.metric("baton_rtp_port_pairs_in_use") == 0)
+
+        #expect(baton.stop() == 0)
+        let store = try Store(path: baton.storePath)
+        let kinds = try await store.events(call: id).map(\.kind)
+        #expect(kinds == ["switchover.requested", "switchover.ringing", "switchover.answered", "switchover.spliced",
+                          "switchover.released"])
+        try? FileManager.default.removeItem(at: dir)
+    }
+}
