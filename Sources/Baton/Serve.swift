@@ -50,6 +50,7 @@ struct Serve: AsyncParsableCommand {
         handoffConfig.windowMillis = config.switchoverWindow
         handoffConfig.noMediaTimeoutMillis = config.switchoverNoMediaTimeout
         let handoff = Handoff(sip: sip, calls: calls, configuration: handoffConfig)
+        try await handoff.installSIPTriggers()
         let http = HTTPAPI.application(calls: calls, registry: registry, configuration: config.http, handoff: handoff)
         // Graceful shutdown runs in reverse order: SIP drains first, then HTTP, relay, store writer.
         let services = ServiceGroup(configuration: .init(

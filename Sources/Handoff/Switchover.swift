@@ -105,6 +105,8 @@ public final class Handoff: @unchecked Sendable {
         var reports: [Int: SpliceReport] = [:]
         var timer: Scheduled<Void>?
         var finished = false
+        /// A REFER started it: progress goes back to this side as NOTIFY.
+        var notify: CallSide?
         init(id: String, prepared: PreparedSwitch) { self.id = id; self.prepared = prepared }
     }
 
@@ -151,9 +153,40 @@ public final class Handoff: @unchecked Sendable {
         return try result.get()
     }
 
+    /// Installs the SIP triggers on the SIP loop: a REFER inside a call moves the REFERring
+    /// device's side to the Refer-To target (push).
+    public func installSIPTriggers() async throws {
+        try await sip.onLoop { [self] in
+            sip.b2bua.referHandler = { [weak self] r in self?.referred(r) }
+        }
+    }
+
     // MARK: On the SIP loop
 
-    private func start(call id: String, _ req: SwitchoverRequest) -> Result<SwitchoverOperation, HandoffError> {
+    /// Push: P sent REFER. Baton answers 202, does the switchover itself (F never sees the
+    /// REFER), reports to P with NOTIFY (sipfrag "100 Trying", then "200 OK" at the splice or
+    /// the failure) and sends P its BYE after the splice.
+    private func referred(_ r: ReferRequest) {
+        let req = SwitchoverRequest(target: r.referTo, mode: .silence, windowMs: configuration.windowMillis, leg: r.side)
+        var headers: [(String, String)] = []
+        if let by = r.referredBy { headers.append(("Referred-By", by)) }
+        switch start(call: r.call, req, notify: r.side, headers: headers) {
+        case .success:
+            r.transaction.respond(202, "Accepted")
+            sip.b2bua.notifyRefer(call: r.call, side: r.side, status: "100 Trying", terminated: false)
+        case .failure(let e):
+            let (code, phrase): (Int, String) = switch e {
+            case .refused(.targetNotFound): (404, "Not Found")
+            case .refused(.alreadyRunning), .refused(.notAnswered): (491, "Request Pending")
+            case .invalid: (400, "Bad Request")
+            default: (503, "Service Unavailable")
+            }
+            r.transaction.respond(code, phrase) { $0.setHeader("Warning", "399 baton \"\(e.description)\"") }
+        }
+    }
+
+    private func start(call id: String, _ req: SwitchoverRequest, notify: CallSide? = nil,
+                       headers: [(String, String)] = []) -> Result<SwitchoverOperation, HandoffError> {
         let b2bua = sip.b2bua
         let side = req.leg ?? .callee
         let farBytes: [UInt8]
@@ -174,6 +207,7 @@ public final class Handoff: @unchecked Sendable {
         }
         let opID = "sw-" + UUID().uuidString.lowercased().prefix(12)
         let run = Run(id: String(opID), prepared: prepared)
+        run.notify = notify
         let op = SwitchoverOperation(id: run.id, call: id, target: target.uri, leg: side, mode: req.mode ?? .silence,
                                      windowMs: req.windowMs ?? configuration.windowMillis, state: .requested,
                                      reason: nil, events: [])
@@ -189,12 +223,13 @@ public final class Handoff: @unchecked Sendable {
         logger.info("switchover requested", metadata: ["call": "\(id)", "operation": "\(run.id)", "target": "\(target.uri)",
                                                         "leg": "\(side.rawValue)", "mode": "\(op.mode.rawValue)"])
         do {
-            run.leg = try b2bua.inviteSwitchLeg(call: id, replacing: side, target: target, body: body) { [weak self] ev in
+            run.leg = try b2bua.inviteSwitchLeg(call: id, replacing: side, target: target, body: body, headers: headers) { [weak self] ev in
                 self?.legEvent(ev, run: run, op: op)
             }
         } catch {
             calls.abortSwitch(prepared) { _ in }
             runs[run.id] = nil
+            run.notify = nil   // the REFER itself gets the error response
             fail(run, reason: error.description)
             return .failure(.refused(error))
         }
@@ -259,6 +294,9 @@ public final class Handoff: @unchecked Sendable {
         let first = run.reports.sorted { $0.key < $1.key }.first!.value
         emit(run.id, .spliced, splice: first)
         calls.commitSwitch(run.prepared, legCallID: leg.legCallID, peer: leg.peer.description, answer: run.answer)
+        if let side = run.notify {
+            sip.b2bua.notifyRefer(call: run.prepared.call, side: side, status: "200 OK", terminated: true)
+        }
         sip.b2bua.completeSwitch(leg)
         emit(run.id, .released, detail: "BYE sent to the old \(run.prepared.side.rawValue) leg", state: .completed)
         logger.info("switchover completed", metadata: [
@@ -267,6 +305,10 @@ public final class Handoff: @unchecked Sendable {
     }
 
     private func fail(_ run: Run, reason: String) {
+        if let side = run.notify {
+            let status = reason.prefix(3).allSatisfy(\.isNumber) ? reason : "503 Service Unavailable"
+            sip.b2bua.notifyRefer(call: run.prepared.call, side: side, status: status, terminated: true)
+        }
         emit(run.id, .failed, detail: reason, state: .failed, reason: reason)
         logger.warning("switchover failed", metadata: ["operation": "\(run.id)", "call": "\(run.prepared.call)", "reason": "\(reason)"])
     }

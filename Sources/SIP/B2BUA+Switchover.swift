@@ -61,6 +61,7 @@ extension B2BUA {
     /// domain), through the registrar and the static routes, as an INVITE would be.
     public func resolveTarget(_ target: String) -> (peer: SIPPeer, uri: String)? {
         var text = target.trimmingCharacters(in: .whitespaces)
+        guard !text.isEmpty, !text.contains(where: \.isWhitespace) else { return nil }
         if text.hasPrefix("<"), text.hasSuffix(">") { text = String(text.dropFirst().dropLast()) }
         if !text.lowercased().hasPrefix("sip:") && !text.lowercased().hasPrefix("sips:") {
             text = text.contains("@") ? "sip:\(text)" : "sip:\(text)@\(configuration.sentBy)"
@@ -204,5 +205,58 @@ extension B2BUA {
         let rest = header[r.upperBound...]
         let end = rest.firstIndex(where: { $0 == ";" || $0 == ">" || $0 == " " }) ?? rest.endIndex
         return String(header[..<r.lowerBound] + rest[end...])
+    }
+}
+
+/// A REFER received inside a call (RFC 3515): the `side` device asks to move its call to
+/// `referTo`. Baton does the move itself (a switchover) instead of passing the REFER on.
+public struct ReferRequest {
+    public let call: String
+    public let side: CallSide
+    /// The Refer-To URI without its angle brackets and header parameters.
+    public let referTo: String
+    public let referredBy: String?
+    public let transaction: ServerTransaction
+}
+
+extension B2BUA {
+    func refer(_ req: SIPMessage, _ t: ServerTransaction) {
+        guard let (call, side) = dialog(of: req) else { t.respond(481, "Call/Transaction Does Not Exist"); return }
+        guard let handler = referHandler else {
+            t.respond(501, "Not Implemented") { $0.setHeader("Allow", B2BUA.allowedMethods) }
+            return
+        }
+        guard let raw = req.header("Refer-To") ?? req.header("r"), let uri = B2BUA.referTarget(raw) else {
+            t.respond(400, "Bad Refer-To") { $0.setHeader("Warning", "399 baton \"REFER needs a Refer-To with a SIP URI\"") }
+            return
+        }
+        guard call.state == .answered || call.state == .confirmed else { t.respond(491, "Request Pending"); return }
+        handler(ReferRequest(call: call.id, side: side, referTo: uri, referredBy: req.header("Referred-By") ?? req.header("b"),
+                             transaction: t))
+    }
+
+    /// "<sip:speaker@example.com?Replaces=...>;x=y" -> "sip:speaker@example.com".
+    static func referTarget(_ value: String) -> String? {
+        var v = value.trimmingCharacters(in: .whitespaces)
+        if let open = v.firstIndex(of: "<"), let close = v[open...].firstIndex(of: ">") {
+            v = String(v[v.index(after: open)..<close])
+        } else if let semi = v.firstIndex(of: ";") {
+            v = String(v[..<semi])
+        }
+        if let q = v.firstIndex(of: "?") { v = String(v[..<q]) }
+        return SIPURI(parsing: v) == nil ? nil : v
+    }
+
+    /// A NOTIFY for the implicit `refer` subscription (RFC 3515 §2.4.4), its body the
+    /// status line of the new leg as message/sipfrag.
+    public func notifyRefer(call id: String, side: CallSide, status: String, terminated: Bool) {
+        guard let call = calls[id] else { return }
+        var d = call.dialog(side)
+        guard let notify = try? d.request("NOTIFY", contact: configuration.contact) else { return }
+        store(d, side, call)
+        notify.setHeader("Event", "refer")
+        notify.setHeader("Subscription-State", terminated ? "terminated;reason=noresource" : "active;expires=60")
+        notify.setBody(Array("SIP/2.0 \(status)\r\n".utf8), contentType: "message/sipfrag;version=2.0")
+        layer.send(notify, to: d.peer, via: configuration.sentBy) { _ in }
     }
 }

@@ -48,7 +48,7 @@ public final class B2BUA: TransactionUser {
         public var contact: String { "<sip:baton@\(sentBy)>" }
     }
 
-    public static let allowedMethods = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER"
+    public static let allowedMethods = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, REFER"
 
     final class Call {
         enum State: Equatable { case calling, early, answered, confirmed, terminated }
@@ -86,6 +86,9 @@ public final class B2BUA: TransactionUser {
     public private(set) var draining = false
     /// Called for every SDP body Baton could not use (counted as malformed input).
     public var onBadSDP: ((SIPError) -> Void)?
+    /// Receives REFERs inside a call's dialog (a device pushing its call elsewhere); without
+    /// a handler REFER gets 501. The handler answers the transaction.
+    public var referHandler: ((ReferRequest) -> Void)?
 
     public init(configuration: Configuration, layer: TransactionLayer, registrar: Registrar, router: Router,
                 logger: Logger = Logger(label: "baton.b2bua")) {
@@ -116,6 +119,7 @@ public final class B2BUA: TransactionUser {
                 $0.setHeader("Accept", "application/sdp")
             }
         case "REGISTER": registrar.handle(request, transaction: t)
+        case "REFER": refer(request, t)
         default:
             t.respond(501, "Not Implemented") { $0.setHeader("Allow", B2BUA.allowedMethods) }
         }
@@ -414,7 +418,7 @@ public final class B2BUA: TransactionUser {
         finish(call, by: .caller, reason: "CANCEL")
     }
 
-    private func dialog(of req: SIPMessage) -> (Call, CallSide)? {
+    func dialog(of req: SIPMessage) -> (Call, CallSide)? {
         guard let callID = req.callID, let tag = req.toTag,
               let found = dialogs[Dialog.key(callID: callID, localTag: tag)] else { return nil }
         return found

@@ -18,19 +18,25 @@ import Testing
         }
     }
 
-    @Test func apiSwitchoverFromPhoneToSpeakerAtSilence() async throws {
+    /// Ports of one run; each test has its own block so runs never collide.
+    struct Ports { let baton, http, rtpMin, fSIP, fRTP, pSIP, pRTP, sSIP, sRTP: Int }
+
+    /// F calls P through Baton; `trigger` moves the call to S ("speaker"); then everything F
+    /// received is checked. Returns the switchover operation (JSON) and Baton, stopped.
+    func runSwitch(_ ports: Ports, phone phoneScenario: String, silentBeforeSplice: Bool,
+                   trigger: (BatonProcess, String) throws -> String?) async throws -> [String: Any]? {
         guard let sipp = Interop.requirePeer("sipp", package: "sip-tester"),
-              let tcpdump = Interop.requirePeer("tcpdump", package: "tcpdump") else { return }
+              let tcpdump = Interop.requirePeer("tcpdump", package: "tcpdump") else { return nil }
         let dir = try Interop.tempDir("switch")
-        for f in ["uac-far.xml", "uas-phone.xml", "uas-speaker.xml", "rtp-far.pcap", "rtp-phone.pcap", "rtp-speaker.pcap"] {
+        for f in ["uac-far.xml", phoneScenario, "uas-speaker.xml", "rtp-far.pcap", "rtp-phone.pcap", "rtp-speaker.pcap"] {
             try FileManager.default.copyItem(at: Interop.fixtures.appendingPathComponent(f), to: dir.appendingPathComponent(f))
         }
-        let (fSIP, fRTP, pSIP, pRTP, sSIP, sRTP) = (26190, 36100, 26180, 36110, 26170, 36120)
-        let baton = try BatonProcess(sipPort: 26160, httpPort: 28160, rtpMin: 32400, dir: dir,
-                                     extra: ["--route", "^speaker$=127.0.0.1:\(sSIP)", "--route", ".=127.0.0.1:\(pSIP)"])
+        let p = ports
+        let baton = try BatonProcess(sipPort: p.baton, httpPort: p.http, rtpMin: p.rtpMin, dir: dir,
+                                     extra: ["--route", "^speaker$=127.0.0.1:\(p.sSIP)", "--route", ".=127.0.0.1:\(p.pSIP)"])
         let capture = dir.appendingPathComponent("rtp.pcap")
         let dump = try Child(tcpdump, ["-i", "lo", "-n", "-U", "-w", capture.path,
-                                       "udp and (port \(fRTP) or port \(pRTP) or port \(sRTP))"],
+                                       "udp and (port \(p.fRTP) or port \(p.pRTP) or port \(p.sRTP))"],
                              output: dir.appendingPathComponent("tcpdump.log"))
         let ready = ContinuousClock.now + .seconds(5)
         while !dump.text.contains("listening on") && ContinuousClock.now < ready { usleep(50_000) }
@@ -39,14 +45,13 @@ import Testing
             try Child(sipp, ["-sf", scenario, "-i", "127.0.0.1", "-p", "\(sip)", "-mi", "127.0.0.1", "-mp", "\(rtp)",
                              "-m", "1", "-nostdin", "-timeout", "30s"], cwd: dir, output: dir.appendingPathComponent(log))
         }
-        let phone = try uas("uas-phone.xml", pSIP, pRTP, "phone.log")
-        let speaker = try uas("uas-speaker.xml", sSIP, sRTP, "speaker.log")
+        let phone = try uas(phoneScenario, p.pSIP, p.pRTP, "phone.log")
+        let speaker = try uas("uas-speaker.xml", p.sSIP, p.sRTP, "speaker.log")
         usleep(300_000)
-        let far = try Child(sipp, ["-sf", "uac-far.xml", "-i", "127.0.0.1", "-p", "\(fSIP)", "-mi", "127.0.0.1",
-                                   "-mp", "\(fRTP)", "127.0.0.1:26160", "-s", "2000", "-m", "1", "-nostdin", "-timeout", "30s"],
+        let far = try Child(sipp, ["-sf", "uac-far.xml", "-i", "127.0.0.1", "-p", "\(p.fSIP)", "-mi", "127.0.0.1",
+                                   "-mp", "\(p.fRTP)", "127.0.0.1:\(p.baton)", "-s", "2000", "-m", "1", "-nostdin", "-timeout", "30s"],
                            cwd: dir, output: dir.appendingPathComponent("far.log"))
 
-        // The call is up: move it while P still talks (P goes silent 2 s after its answer).
         var callID: String?
         let up = ContinuousClock.now + .seconds(5)
         while callID == nil && ContinuousClock.now < up {
@@ -55,29 +60,23 @@ import Testing
             if callID == nil { usleep(50_000) }
         }
         let id = try #require(callID, "the call was not answered:\n\(baton.child.text)")
-        usleep(500_000)
-        let (code, op) = try baton.post("/calls/\(id)/switchover", json: ["target": "speaker", "mode": "silence", "window_ms": 3000])
-        #expect(code == 202, "\(op)")
-        let opID = try #require(op["id"] as? String)
-        // A second request while one runs is refused.
-        let (busy, busyBody) = try baton.post("/calls/\(id)/switchover", json: ["target": "speaker"])
-        #expect(busy == 409, "\(busyBody)")
-
-        var state = ""
+        var opID = try trigger(baton, id)
         var final: [String: Any] = [:]
-        let done = ContinuousClock.now + .seconds(8)
+        let done = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < done {
-            final = (try baton.json("/switchovers/\(opID)") as? [String: Any]) ?? [:]
-            state = final["state"] as? String ?? ""
-            if state == "completed" || state == "failed" { break }
+            if opID == nil {
+                opID = ((try baton.json("/calls/\(id)/switchovers") as? [[String: Any]])?.first)?["id"] as? String
+            }
+            if let opID {
+                final = (try baton.json("/switchovers/\(opID)") as? [String: Any]) ?? [:]
+                if ["completed", "failed"].contains(final["state"] as? String ?? "") { break }
+            }
             usleep(50_000)
         }
-        #expect(state == "completed", "\(final)\n\(baton.child.text)")
+        #expect(final["state"] as? String == "completed", "\(final)\n\(baton.child.text)")
         let events = final["events"] as? [[String: Any]] ?? []
         #expect(events.map { $0["kind"] as? String ?? "" } == ["requested", "ringing", "answered", "spliced", "released"])
         let splice = events.first { $0["kind"] as? String == "spliced" }?["splice"] as? [String: Any] ?? [:]
-        #expect(splice["reason"] as? String == "silence", "\(splice)")
-        #expect((splice["silenceWaitMillis"] as? Double ?? 0) > 100, "P talked for 2 s: the splice had to wait for silence")
 
         let farStatus = far.wait(timeout: .seconds(20))
         let phoneStatus = phone.wait(timeout: .seconds(5))
@@ -86,13 +85,13 @@ import Testing
         dump.signal(SIGINT)
         dump.wait(timeout: .seconds(5))
         #expect(farStatus == 0, "F (sipp UAC) failed, e.g. on a request it did not expect:\n\(far.text)")
-        #expect(phoneStatus == 0, "P did not get its BYE:\n\(phone.text)")
+        #expect(phoneStatus == 0, "P failed (BYE, NOTIFY):\n\(phone.text)")
         #expect(speakerStatus == 0, "S failed:\n\(speaker.text)")
 
         // What F received: one SSRC for the whole call, every sequence step +1, no gap over
-        // 40 ms; P's audio (silent at the end) up to the splice, S's tone after it.
+        // 40 ms; P's audio up to the splice, S's tone after it.
         let packets = try PcapReader.timedPackets(capture)
-        let toF = packets.filter { $0.dst == fRTP }.compactMap { RTP(time: $0.time, $0.payload) }
+        let toF = packets.filter { $0.dst == p.fRTP }.compactMap { RTP(time: $0.time, $0.payload) }
         #expect(toF.count > 250, "F received \(toF.count) packets")
         #expect(Set(toF.map(\.ssrc)) == [0x11111111], "F saw SSRCs \(Set(toF.map(\.ssrc)).map { String($0, radix: 16) })")
         var steps: [Int] = []
@@ -107,12 +106,12 @@ import Testing
         let markers = toF.indices.filter { toF[$0].marker }
         #expect(markers.count == 2, "markers at \(markers)")   // P's first packet, and the splice
         if let k = markers.last, k > 0 {
-            #expect(toF[k - 1].silent, "the last packet from P before the splice is silent")
+            if silentBeforeSplice { #expect(toF[k - 1].silent, "the last packet from P before the splice is silent") }
             #expect(toF[k...].allSatisfy { !$0.silent }, "after the splice F hears S's tone")
         }
         // F's audio reached S after the splice; P heard F only before it.
-        #expect(packets.filter { $0.dst == sRTP }.count > 100)
-        #expect(packets.filter { $0.dst == pRTP }.count < 140)
+        #expect(packets.filter { $0.dst == p.sRTP }.count > 100)
+        #expect(packets.filter { $0.dst == p.pRTP }.count < 140)
 
         // Baton never sent F a request (no re-INVITE, no UPDATE): its only outgoing INVITEs
         // went to P and S.
@@ -121,7 +120,7 @@ import Testing
         let ended = try #require(((try baton.json("/calls") as? [String: Any])?["ended"] as? [[String: Any]])?.first)
         let callee = (ended["legs"] as? [[String: Any]])?.first { $0["side"] as? String == "callee" }
         let media = (callee?["media"] as? [[String: Any]])?.first
-        #expect(media?["latched"] as? String == "127.0.0.1:\(sRTP)", "the callee leg is S's now")
+        #expect(media?["latched"] as? String == "127.0.0.1:\(p.sRTP)", "the callee leg is S's now")
         #expect(try baton.metric("baton_rtp_port_pairs_in_use") == 0)
 
         #expect(baton.stop() == 0)
@@ -130,5 +129,36 @@ import Testing
         #expect(kinds == ["switchover.requested", "switchover.ringing", "switchover.answered", "switchover.spliced",
                           "switchover.released"])
         try? FileManager.default.removeItem(at: dir)
+        return final
+    }
+
+    @Test func apiSwitchoverFromPhoneToSpeakerAtSilence() async throws {
+        let ports = Ports(baton: 26160, http: 28160, rtpMin: 32400, fSIP: 26190, fRTP: 36100, pSIP: 26180, pRTP: 36110,
+                          sSIP: 26170, sRTP: 36120)
+        let op = try await runSwitch(ports, phone: "uas-phone.xml", silentBeforeSplice: true) { baton, id in
+            usleep(500_000)
+            // Bad requests first: each gets a JSON error and changes nothing.
+            #expect(try baton.post("/calls/nope/switchover", json: ["target": "speaker"]).0 == 404)
+            #expect(try baton.post("/calls/\(id)/switchover", json: ["mode": "now"]).0 == 400)
+            #expect(try baton.post("/calls/\(id)/switchover", json: ["target": "speaker", "mode": "later"]).0 == 400)
+            let (nf, nfBody) = try baton.post("/calls/\(id)/switchover", json: ["target": "no such target", "leg": "callee"])
+            #expect(nf == 404, "\(nfBody)")
+            let (code, op) = try baton.post("/calls/\(id)/switchover", json: ["target": "speaker", "mode": "silence", "window_ms": 3000])
+            #expect(code == 202, "\(op)")
+            // A second request while one runs is refused.
+            let (busy, busyBody) = try baton.post("/calls/\(id)/switchover", json: ["target": "speaker"])
+            #expect(busy == 409, "\(busyBody)")
+            return op["id"] as? String
+        }
+        let splice = ((op?["events"] as? [[String: Any]])?.first { $0["kind"] as? String == "spliced" })?["splice"] as? [String: Any]
+        #expect(splice?["reason"] as? String == "silence", "\(String(describing: splice))")
+        #expect((splice?["silenceWaitMillis"] as? Double ?? 0) > 100, "P talked for 2 s: the splice had to wait for silence")
+    }
+
+    @Test func referFromThePhonePushesTheCallToTheSpeaker() async throws {
+        let ports = Ports(baton: 26260, http: 28260, rtpMin: 32600, fSIP: 26290, fRTP: 36200, pSIP: 26280, pRTP: 36210,
+                          sSIP: 26270, sRTP: 36220)
+        let op = try await runSwitch(ports, phone: "uas-phone-refer.xml", silentBeforeSplice: false) { _, _ in nil }
+        #expect(op?["leg"] as? String == "callee")
     }
 }
