@@ -23,6 +23,8 @@ public struct LegInfo: Sendable, Codable, Equatable {
     public var callID: String?
     /// Where the leg's SIP peer is ("udp:127.0.0.1:5062").
     public var signaling: String?
+    /// The leg's SIP dialog (Call-ID, Baton's tag, the device's tag), once answered.
+    public var dialog: DialogID?
     public var media: [MediaInfo]
 }
 

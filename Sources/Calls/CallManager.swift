@@ -28,6 +28,8 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, @unchecke
         var callIDs: [CallSide: String] = [:]
         /// ng: the tag naming each side.
         var tags: [CallSide: String] = [:]
+        /// SIP: each leg's dialog identifiers.
+        var dialogs: [CallSide: DialogID] = [:]
     }
 
     public let relay: MediaRelay
@@ -80,7 +82,7 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, @unchecke
                           latched: s.latchedAddress(relaySide), rtp: s.rtpCounters(relaySide),
                           rtcp: s.rtcpCounters(relaySide))
             }
-            return LegInfo(side: side, callID: l.callIDs[side], signaling: l.peers[side], media: media)
+            return LegInfo(side: side, callID: l.callIDs[side], signaling: l.peers[side], dialog: l.dialogs[side], media: media)
         }
         return info
     }
@@ -181,6 +183,11 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, @unchecke
                 return s.live[id]?.record
             }
             if let rec { storeContinuation.yield(.call(rec)) }
+        case let .dialogs(id, caller, callee):
+            state.withLock { s in
+                s.live[id]?.dialogs[.caller] = caller
+                s.live[id]?.dialogs[.callee] = callee
+            }
         case let .ended(id, by, reason):
             let rec = state.withLock { s -> CallRecord? in
                 guard var l = s.live.removeValue(forKey: id) else { return nil }

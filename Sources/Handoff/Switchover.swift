@@ -158,10 +158,49 @@ public final class Handoff: @unchecked Sendable {
     public func installSIPTriggers() async throws {
         try await sip.onLoop { [self] in
             sip.b2bua.referHandler = { [weak self] r in self?.referred(r) }
+            sip.b2bua.replacesHandler = { [weak self] r in self?.pulled(r) }
         }
     }
 
     // MARK: On the SIP loop
+
+    /// Pull: S sent INVITE with Replaces naming P's dialog. Baton answers S with the far
+    /// side's SDP on fresh ports, and after S's ACK splices and sends P its BYE.
+    private func pulled(_ r: ReplacesRequest) {
+        let b2bua = sip.b2bua
+        let t = r.transaction
+        func reject(_ code: Int, _ phrase: String, _ why: String) {
+            t.respond(code, phrase, toTag: String(UUID().uuidString.prefix(8))) { $0.setHeader("Warning", "399 baton \"\(why)\"") }
+        }
+        let prepared: PreparedSwitch
+        let body: [UInt8]
+        do {
+            let far = try SessionDescription(parsing: try b2bua.farSDP(call: r.call, replacing: r.side))
+            prepared = try calls.prepareSwitch(call: r.call, replacing: r.side, offer: far)
+            body = try far.serialize()
+        } catch {
+            reject(488, "Not Acceptable Here", "\(error)")
+            return
+        }
+        do {
+            try calls.answerSwitch(prepared, answer: try SessionDescription(parsing: r.offer))
+        } catch {
+            calls.abortSwitch(prepared) { _ in }
+            reject(488, "Not Acceptable Here", "unusable SDP offer: \(error)")
+            return
+        }
+        let from = r.request.from.map(B2BUAText.uri) ?? "the pulling device"
+        let (run, op) = register(call: r.call, prepared: prepared, target: from, leg: r.side, mode: .silence,
+                                 window: configuration.windowMillis, detail: "INVITE with Replaces from \(from)")
+        do {
+            run.leg = try b2bua.acceptSwitchLeg(r, body: body) { [weak self] ev in self?.legEvent(ev, run: run, op: op) }
+        } catch {
+            calls.abortSwitch(prepared) { _ in }
+            runs[run.id] = nil
+            reject(486, "Busy Here", error.description)
+            fail(run, reason: error.description)
+        }
+    }
 
     /// Push: P sent REFER. Baton answers 202, does the switchover itself (F never sees the
     /// REFER), reports to P with NOTIFY (sipfrag "100 Trying", then "200 OK" at the splice or
@@ -205,23 +244,9 @@ public final class Handoff: @unchecked Sendable {
             calls.abortSwitch(prepared) { _ in }
             return .failure(.media("\(error)"))
         }
-        let opID = "sw-" + UUID().uuidString.lowercased().prefix(12)
-        let run = Run(id: String(opID), prepared: prepared)
+        let (run, op) = register(call: id, prepared: prepared, target: target.uri, leg: side, mode: req.mode ?? .silence,
+                                 window: req.windowMs ?? configuration.windowMillis, detail: target.uri)
         run.notify = notify
-        let op = SwitchoverOperation(id: run.id, call: id, target: target.uri, leg: side, mode: req.mode ?? .silence,
-                                     windowMs: req.windowMs ?? configuration.windowMillis, state: .requested,
-                                     reason: nil, events: [])
-        operations.withLock { ops in
-            ops[run.id] = op
-            if ops.count > keep, let oldest = ops.values.filter({ $0.state == .completed || $0.state == .failed })
-                .min(by: { ($0.events.first?.time ?? 0) < ($1.events.first?.time ?? 0) }) {
-                ops[oldest.id] = nil
-            }
-        }
-        runs[run.id] = run
-        emit(run.id, .requested, detail: target.uri)
-        logger.info("switchover requested", metadata: ["call": "\(id)", "operation": "\(run.id)", "target": "\(target.uri)",
-                                                        "leg": "\(side.rawValue)", "mode": "\(op.mode.rawValue)"])
         do {
             run.leg = try b2bua.inviteSwitchLeg(call: id, replacing: side, target: target, body: body, headers: headers) { [weak self] ev in
                 self?.legEvent(ev, run: run, op: op)
@@ -234,6 +259,27 @@ public final class Handoff: @unchecked Sendable {
             return .failure(.refused(error))
         }
         return .success(operation(id: run.id) ?? op)
+    }
+
+    /// A new operation, in the table and announced (`requested`).
+    private func register(call id: String, prepared: PreparedSwitch, target: String, leg side: CallSide,
+                          mode: SpliceDecider.Mode, window: Int, detail: String) -> (Run, SwitchoverOperation) {
+        let opID = "sw-" + UUID().uuidString.lowercased().prefix(12)
+        let run = Run(id: String(opID), prepared: prepared)
+        let op = SwitchoverOperation(id: run.id, call: id, target: target, leg: side, mode: mode, windowMs: window,
+                                     state: .requested, reason: nil, events: [])
+        operations.withLock { ops in
+            ops[run.id] = op
+            if ops.count > keep, let oldest = ops.values.filter({ $0.state == .completed || $0.state == .failed })
+                .min(by: { ($0.events.first?.time ?? 0) < ($1.events.first?.time ?? 0) }) {
+                ops[oldest.id] = nil
+            }
+        }
+        runs[run.id] = run
+        emit(run.id, .requested, detail: detail)
+        logger.info("switchover requested", metadata: ["call": "\(id)", "operation": "\(run.id)", "target": "\(target)",
+                                                        "leg": "\(side.rawValue)", "mode": "\(mode.rawValue)"])
+        return (run, op)
     }
 
     private func legEvent(_ ev: SwitchLegEvent, run: Run, op: SwitchoverOperation) {
@@ -330,5 +376,16 @@ public final class Handoff: @unchecked Sendable {
         let json = (try? JSONEncoder().encode(event)).map { String(decoding: $0, as: UTF8.self) }
         calls.record(.event(CallEventRecord(callID: event.call, time: event.time, kind: "switchover.\(kind.rawValue)",
                                             operation: id, detail: json)))
+    }
+}
+
+/// Small helpers on header text.
+enum B2BUAText {
+    /// "Name <sip:x@h>;tag=1" -> "sip:x@h".
+    static func uri(_ header: String) -> String {
+        if let o = header.firstIndex(of: "<"), let c = header[o...].firstIndex(of: ">") {
+            return String(header[header.index(after: o)..<c])
+        }
+        return String(header.split(separator: ";").first ?? Substring(header))
     }
 }

@@ -22,6 +22,9 @@ public final class SwitchLegHandle {
     public internal(set) var answered = false
     var done = false
     var answer: [UInt8] = []
+    /// Pull (Baton is the new leg's UAS): the 200 OK retransmitted until the device's ACK.
+    var pendingOK: SIPMessage?
+    var okRetransmit: Scheduled<Void>?
     let events: (SwitchLegEvent) -> Void
 
     init(call: String, replacing: CallSide, dialog: Dialog, events: @escaping (SwitchLegEvent) -> Void) {
@@ -165,6 +168,7 @@ extension B2BUA {
     private func failSwitchLeg(_ leg: SwitchLegHandle, reason: String) {
         guard !leg.done else { return }
         leg.done = true
+        leg.okRetransmit?.cancel()
         switchLegs[leg.dialog.key] = nil
         if let call = calls[leg.call], call.switchLeg === leg { call.switchLeg = nil }
         leg.events(.failed(reason: reason))
@@ -191,6 +195,7 @@ extension B2BUA {
         store(leg.dialog, side, call)
         dialogs[leg.dialog.key] = (call, side)
         call.sdp[side] = leg.answer
+        reportDialogs(call)
     }
 
     /// Gives up the new leg (CANCEL while it rings, BYE once answered); the call stays as it was.
@@ -258,5 +263,116 @@ extension B2BUA {
         notify.setHeader("Subscription-State", terminated ? "terminated;reason=noresource" : "active;expires=60")
         notify.setBody(Array("SIP/2.0 \(status)\r\n".utf8), contentType: "message/sipfrag;version=2.0")
         layer.send(notify, to: d.peer, via: configuration.sentBy) { _ in }
+    }
+}
+
+/// An INVITE with Replaces naming one leg of a call (RFC 3891): the sending device pulls
+/// that leg's call to itself.
+public struct ReplacesRequest {
+    public let call: String
+    /// The side being replaced.
+    public let side: CallSide
+    /// The new device's SDP offer.
+    public let offer: [UInt8]
+    public let request: SIPMessage
+    public let transaction: ServerTransaction
+}
+
+extension B2BUA {
+    /// Parses "call-id;to-tag=a;from-tag=b[;early-only]".
+    static func parseReplaces(_ v: String) -> (callID: String, toTag: String, fromTag: String)? {
+        let parts = v.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard let callID = parts.first, !callID.isEmpty else { return nil }
+        var to: String?, from: String?
+        for p in parts.dropFirst() {
+            let kv = p.split(separator: "=", maxSplits: 1).map(String.init)
+            guard kv.count == 2 else { continue }
+            if kv[0].lowercased() == "to-tag" { to = kv[1] }
+            if kv[0].lowercased() == "from-tag" { from = kv[1] }
+        }
+        guard let to, let from else { return nil }
+        return (callID, to, from)
+    }
+
+    /// Pull: finds the named dialog and hands the INVITE to the handler, which answers it.
+    func pull(_ req: SIPMessage, _ t: ServerTransaction, replaces: String) {
+        guard let r = B2BUA.parseReplaces(replaces) else {
+            t.respond(400, "Bad Replaces", toTag: randomToken(10))
+            return
+        }
+        // to-tag is Baton's tag on the named dialog and from-tag the device's (RFC 3891 §3);
+        // the mirror image is accepted too.
+        let found = [(r.toTag, r.fromTag), (r.fromTag, r.toTag)].lazy.compactMap { (local, remote) -> (Call, CallSide)? in
+            guard let (call, side) = self.dialogs[Dialog.key(callID: r.callID, localTag: local)],
+                  call.dialog(side).remoteTag == remote else { return nil }
+            return (call, side)
+        }.first
+        guard let (call, side) = found, call.state == .answered || call.state == .confirmed else {
+            t.respond(481, "Call/Transaction Does Not Exist", toTag: randomToken(10))
+            return
+        }
+        guard call.switchLeg == nil else {
+            t.respond(486, "Busy Here", toTag: randomToken(10)) { $0.setHeader("Warning", "399 baton \"a switchover is already running\"") }
+            return
+        }
+        guard !req.body.isEmpty else {
+            t.respond(488, "Not Acceptable Here", toTag: randomToken(10)) { $0.setHeader("Warning", "399 baton \"SDP offer required\"") }
+            return
+        }
+        guard let handler = replacesHandler else {
+            t.respond(501, "Not Implemented", toTag: randomToken(10))
+            return
+        }
+        t.respond(100, "Trying")
+        handler(ReplacesRequest(call: call.id, side: side, offer: req.body, request: req, transaction: t))
+    }
+
+    /// Answers a pulling device's INVITE with `body` (the far side's SDP on the new leg's
+    /// ports); the 200 OK is retransmitted until its ACK, which reports `.answered`.
+    public func acceptSwitchLeg(_ r: ReplacesRequest, body: [UInt8],
+                                events: @escaping (SwitchLegEvent) -> Void) throws(SwitchRefusal) -> SwitchLegHandle {
+        guard let call = calls[r.call] else { throw .noSuchCall(r.call) }
+        guard call.switchLeg == nil else { throw .alreadyRunning(r.call) }
+        let req = r.request
+        let tag = randomToken(10)
+        let dialog = Dialog(callID: req.callID ?? "", localTag: tag, remoteTag: req.fromTag,
+                            localHeader: (req.to ?? "") + ";tag=\(tag)", remoteHeader: req.from ?? "",
+                            remoteTarget: req.contactURI(0)?.text ?? req.requestURI?.text ?? "", peer: r.transaction.peer,
+                            localCSeq: 0, remoteCSeq: req.cseqNumber ?? 0)
+        let leg = SwitchLegHandle(call: r.call, replacing: r.side, dialog: dialog, events: events)
+        leg.answer = r.offer
+        leg.answered = true
+        call.switchLeg = leg
+        switchLegs[dialog.key] = leg
+        let ok = req.makeResponse(200, "OK", toTag: tag)
+        try? ok.setContact(configuration.contact)
+        ok.setHeader("Server", configuration.userAgent)
+        ok.setBody(body, contentType: "application/sdp")
+        r.transaction.respond(ok)
+        leg.pendingOK = ok
+        retransmitSwitchOK(leg, interval: layer.timers.t1, elapsed: .zero)
+        return leg
+    }
+
+    private func retransmitSwitchOK(_ leg: SwitchLegHandle, interval: TimeAmount, elapsed: TimeAmount) {
+        guard !leg.dialog.peer.isReliable else { return }
+        leg.okRetransmit = layer.loop.assumeIsolated().scheduleTask(in: interval) { [weak self, weak leg] in
+            guard let self, let leg, let ok = leg.pendingOK, !leg.done else { return }
+            let total = elapsed + interval
+            if total >= self.layer.timers.timeout {
+                leg.pendingOK = nil
+                self.failSwitchLeg(leg, reason: "408 no ACK from the pulling device")
+                return
+            }
+            self.layer.sendStateless(response: ok, to: leg.dialog.peer)
+            self.retransmitSwitchOK(leg, interval: min(interval * 2, self.layer.timers.t2), elapsed: total)
+        }
+    }
+
+    func switchLegAck(_ leg: SwitchLegHandle) {
+        guard leg.pendingOK != nil, !leg.done else { return }
+        leg.pendingOK = nil
+        leg.okRetransmit?.cancel()
+        leg.events(.answered(sdp: leg.answer))
     }
 }

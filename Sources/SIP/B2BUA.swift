@@ -13,7 +13,20 @@ public enum CallEvent: Sendable {
     case started(id: String, from: String, to: String, callerCallID: String, callerPeer: SIPPeer)
     case routed(id: String, calleeCallID: String, calleePeer: SIPPeer)
     case answered(id: String)
+    /// The dialog identifiers of both legs (after the answer, and after a switchover
+    /// replaced a leg): what a device needs to name a dialog, e.g. in a Replaces header.
+    case dialogs(id: String, caller: DialogID, callee: DialogID)
     case ended(id: String, by: CallSide?, reason: String)
+}
+
+/// A dialog as seen from Baton: its Call-ID, Baton's tag and the device's tag.
+public struct DialogID: Sendable, Codable, Equatable {
+    public var callID: String
+    public var localTag: String
+    public var remoteTag: String?
+    public init(callID: String, localTag: String, remoteTag: String?) {
+        self.callID = callID; self.localTag = localTag; self.remoteTag = remoteTag
+    }
 }
 
 /// What the B2BUA needs from the layer above it: media anchoring and call bookkeeping.
@@ -89,6 +102,9 @@ public final class B2BUA: TransactionUser {
     /// Receives REFERs inside a call's dialog (a device pushing its call elsewhere); without
     /// a handler REFER gets 501. The handler answers the transaction.
     public var referHandler: ((ReferRequest) -> Void)?
+    /// Receives INVITEs with Replaces naming a leg of a live call (a device pulling the
+    /// call); without a handler they get 501. The handler answers the transaction.
+    public var replacesHandler: ((ReplacesRequest) -> Void)?
 
     public init(configuration: Configuration, layer: TransactionLayer, registrar: Registrar, router: Router,
                 logger: Logger = Logger(label: "baton.b2bua")) {
@@ -126,8 +142,12 @@ public final class B2BUA: TransactionUser {
     }
 
     public func didReceive(ack: SIPMessage, from peer: SIPPeer) {
-        guard let callID = ack.callID, let tag = ack.toTag,
-              let (call, side) = dialogs[Dialog.key(callID: callID, localTag: tag)] else { return }
+        guard let callID = ack.callID, let tag = ack.toTag else { return }
+        if let leg = switchLegs[Dialog.key(callID: callID, localTag: tag)] {
+            switchLegAck(leg)
+            return
+        }
+        guard let (call, side) = dialogs[Dialog.key(callID: callID, localTag: tag)] else { return }
         if call.pendingOK != nil && (side == .caller || call.reinvite?.from == side) {
             call.okRetransmit?.cancel()
             call.pendingOK = nil
@@ -146,6 +166,10 @@ public final class B2BUA: TransactionUser {
     // MARK: INVITE
 
     private func invite(_ req: SIPMessage, _ t: ServerTransaction) {
+        if let replaces = req.header("Replaces") {
+            pull(req, t, replaces: replaces)
+            return
+        }
         guard !draining else {
             t.respond(503, "Service Unavailable") { $0.setHeader("Retry-After", "\(self.configuration.retryAfter)") }
             return
@@ -277,6 +301,7 @@ public final class B2BUA: TransactionUser {
                 aInvite.respond(ok)
                 startOKRetransmit(ok, call: call, to: call.a.peer)
                 delegate?.callEvent(.answered(id: call.id))
+                reportDialogs(call)
             } else {
                 if aInvite.state == .proceeding && !call.cancelled {
                     aInvite.respond(code, r.reasonPhrase ?? "Failed", toTag: call.a.localTag)
@@ -313,6 +338,11 @@ public final class B2BUA: TransactionUser {
         let sdp = try SessionDescription(parsing: body)
         try delegate?.anchor(call: call.id, from: side, sdp: sdp)
         m.setBody(try sdp.serialize(), contentType: "application/sdp")
+    }
+
+    func reportDialogs(_ call: Call) {
+        let id = { (d: Dialog) in DialogID(callID: d.callID, localTag: d.localTag, remoteTag: d.remoteTag) }
+        delegate?.callEvent(.dialogs(id: call.id, caller: id(call.a), callee: id(call.b)))
     }
 
     private func startOKRetransmit(_ ok: SIPMessage, call: Call, to peer: SIPPeer, interval: TimeAmount? = nil, elapsed: TimeAmount = .zero) {

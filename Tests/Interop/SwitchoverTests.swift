@@ -23,12 +23,12 @@ import Testing
 
     /// F calls P through Baton; `trigger` moves the call to S ("speaker"); then everything F
     /// received is checked. Returns the switchover operation (JSON) and Baton, stopped.
-    func runSwitch(_ ports: Ports, phone phoneScenario: String, silentBeforeSplice: Bool,
-                   trigger: (BatonProcess, String) throws -> String?) async throws -> [String: Any]? {
+    func runSwitch(_ ports: Ports, phone phoneScenario: String, silentBeforeSplice: Bool, pull: Bool = false,
+                   trigger: (BatonProcess, String, (String, [String]) throws -> Child) throws -> String?) async throws -> [String: Any]? {
         guard let sipp = Interop.requirePeer("sipp", package: "sip-tester"),
               let tcpdump = Interop.requirePeer("tcpdump", package: "tcpdump") else { return nil }
         let dir = try Interop.tempDir("switch")
-        for f in ["uac-far.xml", phoneScenario, "uas-speaker.xml", "rtp-far.pcap", "rtp-phone.pcap", "rtp-speaker.pcap"] {
+        for f in ["uac-far.xml", phoneScenario, "uas-speaker.xml", "uac-speaker-pull.xml", "rtp-far.pcap", "rtp-phone.pcap", "rtp-speaker.pcap"] {
             try FileManager.default.copyItem(at: Interop.fixtures.appendingPathComponent(f), to: dir.appendingPathComponent(f))
         }
         let p = ports
@@ -46,7 +46,7 @@ import Testing
                              "-m", "1", "-nostdin", "-timeout", "30s"], cwd: dir, output: dir.appendingPathComponent(log))
         }
         let phone = try uas(phoneScenario, p.pSIP, p.pRTP, "phone.log")
-        let speaker = try uas("uas-speaker.xml", p.sSIP, p.sRTP, "speaker.log")
+        var speaker: Child? = pull ? nil : try uas("uas-speaker.xml", p.sSIP, p.sRTP, "speaker.log")
         usleep(300_000)
         let far = try Child(sipp, ["-sf", "uac-far.xml", "-i", "127.0.0.1", "-p", "\(p.fSIP)", "-mi", "127.0.0.1",
                                    "-mp", "\(p.fRTP)", "127.0.0.1:\(p.baton)", "-s", "2000", "-m", "1", "-nostdin", "-timeout", "30s"],
@@ -60,7 +60,13 @@ import Testing
             if callID == nil { usleep(50_000) }
         }
         let id = try #require(callID, "the call was not answered:\n\(baton.child.text)")
-        var opID = try trigger(baton, id)
+        var opID = try trigger(baton, id) { scenario, args in
+            let c = try Child(sipp, ["-sf", scenario, "-i", "127.0.0.1", "-p", "\(p.sSIP)", "-mi", "127.0.0.1", "-mp", "\(p.sRTP)",
+                                     "127.0.0.1:\(p.baton)", "-m", "1", "-nostdin", "-timeout", "30s"] + args,
+                              cwd: dir, output: dir.appendingPathComponent("speaker.log"))
+            speaker = c
+            return c
+        }
         var final: [String: Any] = [:]
         let done = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < done {
@@ -75,18 +81,20 @@ import Testing
         }
         #expect(final["state"] as? String == "completed", "\(final)\n\(baton.child.text)")
         let events = final["events"] as? [[String: Any]] ?? []
-        #expect(events.map { $0["kind"] as? String ?? "" } == ["requested", "ringing", "answered", "spliced", "released"])
+        let kinds: [String] = pull ? ["requested", "answered", "spliced", "released"]
+                                   : ["requested", "ringing", "answered", "spliced", "released"]
+        #expect(events.map { $0["kind"] as? String ?? "" } == kinds)
         let splice = events.first { $0["kind"] as? String == "spliced" }?["splice"] as? [String: Any] ?? [:]
 
         let farStatus = far.wait(timeout: .seconds(20))
         let phoneStatus = phone.wait(timeout: .seconds(5))
-        let speakerStatus = speaker.wait(timeout: .seconds(5))
+        let speakerStatus = speaker?.wait(timeout: .seconds(5))
         usleep(300_000)
         dump.signal(SIGINT)
         dump.wait(timeout: .seconds(5))
         #expect(farStatus == 0, "F (sipp UAC) failed, e.g. on a request it did not expect:\n\(far.text)")
         #expect(phoneStatus == 0, "P failed (BYE, NOTIFY):\n\(phone.text)")
-        #expect(speakerStatus == 0, "S failed:\n\(speaker.text)")
+        #expect(speakerStatus == 0, "S failed:\n\(speaker?.text ?? "not started")")
 
         // What F received: one SSRC for the whole call, every sequence step +1, no gap over
         // 40 ms; P's audio up to the splice, S's tone after it.
@@ -115,7 +123,7 @@ import Testing
 
         // Baton never sent F a request (no re-INVITE, no UPDATE): its only outgoing INVITEs
         // went to P and S.
-        #expect(try baton.metric("baton_sip_requests_total{direction=\"out\",method=\"INVITE\"}") == 2)
+        #expect(try baton.metric("baton_sip_requests_total{direction=\"out\",method=\"INVITE\"}") == (pull ? 1 : 2))
         #expect(try baton.metric("baton_sip_requests_total{direction=\"out\",method=\"UPDATE\"}") == nil)
         let ended = try #require(((try baton.json("/calls") as? [String: Any])?["ended"] as? [[String: Any]])?.first)
         let callee = (ended["legs"] as? [[String: Any]])?.first { $0["side"] as? String == "callee" }
@@ -125,9 +133,7 @@ import Testing
 
         #expect(baton.stop() == 0)
         let store = try Store(path: baton.storePath)
-        let kinds = try await store.events(call: id).map(\.kind)
-        #expect(kinds == ["switchover.requested", "switchover.ringing", "switchover.answered", "switchover.spliced",
-                          "switchover.released"])
+        #expect(try await store.events(call: id).map(\.kind) == kinds.map { "switchover.\($0)" })
         try? FileManager.default.removeItem(at: dir)
         return final
     }
@@ -135,7 +141,7 @@ import Testing
     @Test func apiSwitchoverFromPhoneToSpeakerAtSilence() async throws {
         let ports = Ports(baton: 26160, http: 28160, rtpMin: 32400, fSIP: 26190, fRTP: 36100, pSIP: 26180, pRTP: 36110,
                           sSIP: 26170, sRTP: 36120)
-        let op = try await runSwitch(ports, phone: "uas-phone.xml", silentBeforeSplice: true) { baton, id in
+        let op = try await runSwitch(ports, phone: "uas-phone.xml", silentBeforeSplice: true) { baton, id, _ in
             usleep(500_000)
             // Bad requests first: each gets a JSON error and changes nothing.
             #expect(try baton.post("/calls/nope/switchover", json: ["target": "speaker"]).0 == 404)
@@ -158,7 +164,24 @@ import Testing
     @Test func referFromThePhonePushesTheCallToTheSpeaker() async throws {
         let ports = Ports(baton: 26260, http: 28260, rtpMin: 32600, fSIP: 26290, fRTP: 36200, pSIP: 26280, pRTP: 36210,
                           sSIP: 26270, sRTP: 36220)
-        let op = try await runSwitch(ports, phone: "uas-phone-refer.xml", silentBeforeSplice: false) { _, _ in nil }
+        let op = try await runSwitch(ports, phone: "uas-phone-refer.xml", silentBeforeSplice: false) { _, _, _ in nil }
+        #expect(op?["leg"] as? String == "callee")
+    }
+
+    @Test func inviteWithReplacesFromTheSpeakerPullsTheCall() async throws {
+        let ports = Ports(baton: 26360, http: 28360, rtpMin: 32800, fSIP: 26390, fRTP: 36300, pSIP: 26380, pRTP: 36310,
+                          sSIP: 26370, sRTP: 36320)
+        let op = try await runSwitch(ports, phone: "uas-phone.xml", silentBeforeSplice: false, pull: true) { baton, id, speaker in
+            // The speaker learns the phone's dialog (here from the API; a device would use the
+            // dialog event package) and pulls the call.
+            let call = try #require(try baton.json("/calls/\(id)") as? [String: Any])
+            let leg = (call["legs"] as? [[String: Any]])?.first { $0["side"] as? String == "callee" }
+            let dialog = try #require(leg?["dialog"] as? [String: Any])
+            let callID = try #require(dialog["callID"] as? String), local = try #require(dialog["localTag"] as? String)
+            let remote = try #require(dialog["remoteTag"] as? String)
+            _ = try speaker("uac-speaker-pull.xml", ["-key", "rcallid", callID, "-key", "rtotag", local, "-key", "rfromtag", remote])
+            return nil
+        }
         #expect(op?["leg"] as? String == "callee")
     }
 }
