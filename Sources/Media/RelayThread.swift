@@ -137,10 +137,10 @@ final class RelayThread: @unchecked Sendable {
     private func forward(from socket: RelaySocket, count: Int, arrivalNanos: Int64) {
         if socket.firstPacketNanos == 0 { socket.firstPacketNanos = arrivalNanos }
         if let job = socket.splice, job.armed, socket === job.newRTP {
-            // The new leg's packets: the first makes it ready; `now` mode and an expired
-            // window splice here, before this batch is forwarded.
+            // The new leg's packets: the first makes it ready; if the old leg has sent
+            // nothing past the deadline, splice here, before this batch is forwarded.
             job.decider.newLegReady(at: arrivalNanos)
-            if let reason = job.decider.decide(oldPacketSilent: nil, now: arrivalNanos) {
+            if let reason = job.decider.decide(oldPacketSilent: nil, atOldPacket: false, now: arrivalNanos) {
                 job.perform(reason: reason, now: arrivalNanos)
             }
         }
@@ -187,7 +187,7 @@ final class RelayThread: @unchecked Sendable {
             // (or the window ran out). Later packets of this batch are then held.
             if isRTP, let job = socket.splice, job.armed, socket === job.oldRTP, job.decider.readyNanos != nil {
                 let silent = RelayThread.silence(p, length: len)
-                if let reason = job.decider.decide(oldPacketSilent: silent, now: arrivalNanos) {
+                if let reason = job.decider.decide(oldPacketSilent: silent, atOldPacket: true, now: arrivalNanos) {
                     job.perform(reason: reason, now: arrivalNanos)
                 }
             }
@@ -306,9 +306,7 @@ final class RelayThread: @unchecked Sendable {
                 job.newRTP.splice = job
                 let now = RelayThread.monotonicNanos()
                 if job.newRTP.firstPacketNanos != 0 { job.decider.newLegReady(at: now) }
-                if job.decider.mode == .now, let reason = job.decider.decide(oldPacketSilent: nil, now: now) {
-                    job.perform(reason: reason, now: now)
-                }
+                // `now` splices at the old leg's next packet boundary (see SpliceDecider).
             case let .disarm(job, done):
                 let spliced = job.done
                 job.done = true

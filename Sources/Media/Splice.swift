@@ -114,14 +114,25 @@ public struct SpliceDecider: Sendable, Equatable {
         if readyNanos == nil { readyNanos = nanos }
     }
 
-    /// Asked at each packet boundary of the old leg (with whether that packet was silent,
-    /// nil when its codec cannot be judged) and at any other moment (silent: nil).
-    public func decide(oldPacketSilent silent: Bool?, now: Int64) -> Reason? {
+    /// How long past its deadline the splice still waits for a packet boundary of the old
+    /// leg before it splices on a new-leg packet (the old leg is then evidently not sending).
+    public static let boundaryGraceNanos: Int64 = 60_000_000
+
+    /// Asked at each packet boundary of the old leg (`atOldPacket`, with whether that
+    /// packet was silent, nil when its codec cannot be judged) and at each packet of the new
+    /// leg. The splice happens right after an old-leg packet whenever possible, so the far
+    /// party's stream goes on within one packet interval: `now` splices at the next old-leg
+    /// boundary, `silence` at the first silent one or the first after the window.
+    public func decide(oldPacketSilent silent: Bool?, atOldPacket: Bool, now: Int64) -> Reason? {
         guard let ready = readyNanos else { return nil }
-        if mode == .now { return .immediate }
-        if silent == true { return .silence }
-        if now - ready >= windowNanos { return .window }
-        return nil
+        let deadline = mode == .now ? 0 : windowNanos
+        if atOldPacket {
+            if mode == .now { return .immediate }
+            if silent == true { return .silence }
+            return now - ready >= windowNanos ? .window : nil
+        }
+        guard now - ready >= deadline + SpliceDecider.boundaryGraceNanos else { return nil }
+        return mode == .now ? .immediate : .window
     }
 
     /// How long the splice waited for silence.

@@ -1,0 +1,152 @@
+import Foundation
+import Testing
+
+/// Switchovers that fail (the call must stay untouched) and the way back.
+@Suite(.serialized) struct SwitchoverEdgeTests {
+    /// F (sipp UAC, rtp-far.pcap) -> Baton -> P (uas-phone.xml); extra UAS peers by route.
+    final class Harness {
+        let dir: URL
+        let baton: BatonProcess
+        let dump: Child
+        let sipp: String
+        let capture: URL
+        let fRTP: Int
+        var children: [String: Child] = [:]
+
+        init?(tag: String, sip: Int, http: Int, rtpMin: Int, fRTP: Int, routes: [(String, Int)], extra: [String] = [],
+              fixtures: [String]) throws {
+            guard let sipp = Interop.requirePeer("sipp", package: "sip-tester"),
+                  let tcpdump = Interop.requirePeer("tcpdump", package: "tcpdump") else { return nil }
+            self.sipp = sipp
+            self.fRTP = fRTP
+            dir = try Interop.tempDir(tag)
+            for f in fixtures + ["uac-far.xml", "rtp-far.pcap", "rtp-phone.pcap", "rtp-speaker.pcap"] {
+                try FileManager.default.copyItem(at: Interop.fixtures.appendingPathComponent(f), to: dir.appendingPathComponent(f))
+            }
+            baton = try BatonProcess(sipPort: sip, httpPort: http, rtpMin: rtpMin, dir: dir,
+                                     extra: routes.flatMap { ["--route", "\($0.0)=127.0.0.1:\($0.1)"] } + extra)
+            capture = dir.appendingPathComponent("rtp.pcap")
+            dump = try Child(tcpdump, ["-i", "lo", "-n", "-U", "-w", capture.path, "udp and dst port \(fRTP)"],
+                             output: dir.appendingPathComponent("tcpdump.log"))
+            let ready = ContinuousClock.now + .seconds(5)
+            while !dump.text.contains("listening on") && ContinuousClock.now < ready { usleep(50_000) }
+        }
+
+        func uas(_ name: String, _ scenario: String, sip: Int, rtp: Int) throws {
+            children[name] = try Child(sipp, ["-sf", scenario, "-i", "127.0.0.1", "-p", "\(sip)", "-mi", "127.0.0.1", "-mp", "\(rtp)",
+                                              "-m", "1", "-nostdin", "-timeout", "30s"], cwd: dir, output: dir.appendingPathComponent("\(name).log"))
+        }
+
+        func call(fSIP: Int) throws -> String {
+            usleep(300_000)
+            children["far"] = try Child(sipp, ["-sf", "uac-far.xml", "-i", "127.0.0.1", "-p", "\(fSIP)", "-mi", "127.0.0.1",
+                                               "-mp", "\(fRTP)", "127.0.0.1:\(baton.sipPort)", "-s", "2000", "-m", "1", "-nostdin",
+                                               "-timeout", "30s"], cwd: dir, output: dir.appendingPathComponent("far.log"))
+            let up = ContinuousClock.now + .seconds(5)
+            while ContinuousClock.now < up {
+                let list = try baton.json("/calls") as? [String: Any]
+                if let id = (list?["active"] as? [[String: Any]])?.first(where: { $0["state"] as? String == "answered" })?["id"] as? String {
+                    return id
+                }
+                usleep(50_000)
+            }
+            throw InteropError.http("the call was not answered:\n\(baton.child.text)")
+        }
+
+        /// Requests a switchover and waits until it ends; returns the final operation.
+        func switchover(_ id: String, _ body: [String: Any]) throws -> [String: Any] {
+            let (code, op) = try baton.post("/calls/\(id)/switchover", json: body)
+            guard code == 202, let opID = op["id"] as? String else { return ["http": code, "body": op] }
+            let end = ContinuousClock.now + .seconds(10)
+            var final: [String: Any] = [:]
+            while ContinuousClock.now < end {
+                final = (try baton.json("/switchovers/\(opID)") as? [String: Any]) ?? [:]
+                if ["completed", "failed"].contains(final["state"] as? String ?? "") { break }
+                usleep(50_000)
+            }
+            return final
+        }
+
+        /// Waits for every peer, stops the capture; returns each peer's exit status.
+        func finish() -> [String: Int32?] {
+            var status: [String: Int32?] = [:]
+            status["far"] = children["far"]?.wait(timeout: .seconds(20))
+            for (name, c) in children where name != "far" { status[name] = c.wait(timeout: .seconds(5)) }
+            usleep(300_000)
+            dump.signal(SIGINT)
+            dump.wait(timeout: .seconds(5))
+            return status
+        }
+
+        /// What F received, in order.
+        func receivedByF() throws -> [SwitchoverTests.RTP] {
+            try PcapReader.timedPackets(capture).filter { $0.dst == fRTP }.compactMap { SwitchoverTests.RTP(time: $0.time, $0.payload) }
+        }
+    }
+
+    static func checkContinuity(_ toF: [SwitchoverTests.RTP], markers expected: Int) {
+        #expect(toF.count > 250, "F received \(toF.count) packets")
+        #expect(Set(toF.map(\.ssrc)) == [0x11111111])
+        var gap = 0.0
+        var breaks = 0
+        for k in toF.indices.dropFirst() {
+            if toF[k].seq != toF[k - 1].seq &+ 1 { breaks += 1 }
+            gap = max(gap, toF[k].time - toF[k - 1].time)
+        }
+        print("switchover edge: F received \(toF.count), seq breaks \(breaks), largest gap \(Int(gap * 1000)) ms, markers \(toF.indices.filter { toF[$0].marker })")
+        #expect(breaks == 0)
+        #expect(gap <= 0.040, "largest gap \(Int(gap * 1000)) ms")
+        #expect(toF.filter(\.marker).count == expected)
+    }
+
+    @Test func busyOrMuteTargetsLeaveTheCallOnThePhone() async throws {
+        guard let h = try Harness(tag: "switch-fail", sip: 26460, http: 28460, rtpMin: 33000, fRTP: 36400,
+                                  routes: [("^busy$", 26471), ("^mute$", 26472), (".", 26480)],
+                                  extra: ["--switchover-no-media-timeout-ms", "500"],
+                                  fixtures: ["uas-phone.xml", "uas-busy.xml", "uas-mute.xml"]) else { return }
+        try h.uas("phone", "uas-phone.xml", sip: 26480, rtp: 36410)
+        try h.uas("busy", "uas-busy.xml", sip: 26471, rtp: 36420)
+        try h.uas("mute", "uas-mute.xml", sip: 26472, rtp: 36430)
+        let id = try h.call(fSIP: 26490)
+        usleep(300_000)
+        let busy = try h.switchover(id, ["target": "busy", "mode": "now"])
+        #expect(busy["state"] as? String == "failed")
+        #expect(busy["reason"] as? String == "486 Busy Here", "\(busy)")
+        let mute = try h.switchover(id, ["target": "mute", "mode": "now"])
+        #expect(mute["state"] as? String == "failed")
+        #expect((mute["reason"] as? String ?? "").hasPrefix("no RTP from the target"), "\(mute)")
+        #expect((mute["events"] as? [[String: Any]])?.map { $0["kind"] as? String ?? "" } == ["requested", "ringing", "answered", "failed"])
+        // The call is still on P: F's stream goes on untouched, the new legs' ports are back.
+        #expect(try h.baton.metric("baton_rtp_port_pairs_in_use") == 2)
+        let status = h.finish()
+        #expect(status["far"] == 0, "\(h.children["far"]?.text ?? "")")
+        #expect(status["phone"] == 0, "P gets F's BYE at the end:\n\(h.children["phone"]?.text ?? "")")
+        #expect(status["busy"] == 0 && status["mute"] == 0, "mute gets Baton's BYE:\n\(h.children["mute"]?.text ?? "")")
+        Self.checkContinuity(try h.receivedByF(), markers: 1)
+        #expect(h.baton.stop() == 0)
+        try? FileManager.default.removeItem(at: h.dir)
+    }
+
+    @Test func phoneToSpeakerAndBack() async throws {
+        guard let h = try Harness(tag: "switch-back", sip: 26560, http: 28560, rtpMin: 33200, fRTP: 36500,
+                                  routes: [("^speaker$", 26571), ("^phone2$", 26572), (".", 26580)],
+                                  fixtures: ["uas-phone.xml", "uas-speaker.xml", "uas-phone2.xml"]) else { return }
+        try h.uas("phone", "uas-phone.xml", sip: 26580, rtp: 36510)
+        try h.uas("speaker", "uas-speaker.xml", sip: 26571, rtp: 36520)
+        try h.uas("phone2", "uas-phone2.xml", sip: 26572, rtp: 36530)
+        let id = try h.call(fSIP: 26590)
+        usleep(500_000)
+        let there = try h.switchover(id, ["target": "speaker", "mode": "now"])
+        #expect(there["state"] as? String == "completed", "\(there)")
+        usleep(1_000_000)
+        let back = try h.switchover(id, ["target": "phone2", "mode": "now"])
+        #expect(back["state"] as? String == "completed", "\(back)")
+        let status = h.finish()
+        #expect(status["far"] == 0, "\(h.children["far"]?.text ?? "")")
+        #expect(status["phone"] == 0 && status["speaker"] == 0 && status["phone2"] == 0)
+        Self.checkContinuity(try h.receivedByF(), markers: 3)
+        #expect(try h.baton.metric("baton_rtp_port_pairs_in_use") == 0)
+        #expect(h.baton.stop() == 0)
+        try? FileManager.default.removeItem(at: h.dir)
+    }
+}
