@@ -1,6 +1,9 @@
 import Foundation
+import Logging
 import Store
+import Synchronization
 import Testing
+import WSClient
 
 /// Make-before-break switchover with real SIP clients: F (sipp UAC) calls P (sipp UAS)
 /// through Baton; an HTTP request moves the call from P to S (another sipp UAS, the
@@ -138,10 +141,40 @@ import Testing
         return final
     }
 
+    /// Collects the text frames of Baton's `/events` WebSocket until a switchover ends.
+    final class EventsClient: Sendable {
+        final class Frames: Sendable { let list = Mutex<[String]>([]) }
+        let received = Frames()
+        let task: Task<Void, any Error>
+        var frames: [String] { received.list.withLock { $0 } }
+        init(port: Int) {
+            let box = received
+            task = Task {
+                try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/events", logger: Logger(label: "test.ws")) { inbound, outbound, _ in
+                    for try await message in inbound.messages(maxSize: 1 << 16) {
+                        guard case .text(let text) = message else { continue }
+                        box.list.withLock { $0.append(text) }
+                        if text.contains("\"kind\":\"released\"") || text.contains("\"kind\":\"failed\"") {
+                            try await outbound.close(.normalClosure, reason: nil)
+                            return
+                        }
+                    }
+                }
+            }
+        }
+        var kinds: [String] {
+            frames.compactMap { f in
+                (try? JSONSerialization.jsonObject(with: Data(f.utf8)) as? [String: Any])?["kind"] as? String
+            }
+        }
+    }
+
     @Test func apiSwitchoverFromPhoneToSpeakerAtSilence() async throws {
         let ports = Ports(baton: 26160, http: 28160, rtpMin: 32400, fSIP: 26190, fRTP: 36100, pSIP: 26180, pRTP: 36110,
                           sSIP: 26170, sRTP: 36120)
+        nonisolated(unsafe) var ws: EventsClient?
         let op = try await runSwitch(ports, phone: "uas-phone.xml", silentBeforeSplice: true) { baton, id, _ in
+            ws = EventsClient(port: ports.http)
             usleep(500_000)
             // Bad requests first: each gets a JSON error and changes nothing.
             #expect(try baton.post("/calls/nope/switchover", json: ["target": "speaker"]).0 == 404)
@@ -159,6 +192,12 @@ import Testing
         let splice = ((op?["events"] as? [[String: Any]])?.first { $0["kind"] as? String == "spliced" })?["splice"] as? [String: Any]
         #expect(splice?["reason"] as? String == "silence", "\(String(describing: splice))")
         #expect((splice?["silenceWaitMillis"] as? Double ?? 0) > 100, "P talked for 2 s: the splice had to wait for silence")
+        // The same steps were streamed on the WebSocket (the failed "no such target" request
+        // never started an operation).
+        guard op != nil else { return }   // peers missing: skipped
+        let client = try #require(ws)
+        #expect(client.kinds == ["requested", "ringing", "answered", "spliced", "released"], "\(client.frames)")
+        client.task.cancel()
     }
 
     @Test func referFromThePhonePushesTheCallToTheSpeaker() async throws {
