@@ -1,6 +1,8 @@
 import Calls
 import Control
 import Foundation
+import Handoff
+import Store
 import Media
 import SIP
 import TOMLKit
@@ -34,6 +36,7 @@ import TOMLKit
 /// | switchover.no_media_timeout_ms | 3000 | after the new device answers, how long its first RTP may take |
 /// | log.level | info | trace, debug, info, notice, warning, error, critical |
 /// | routes | none | static routes: `[[routes]] match="^1" host="127.0.0.1" port=5080 transport="udp"` |
+/// | devices | none | users' devices: `[[devices]] user="alice" id="kitchen" aor="kitchen@example.com" kind="speaker" priority=0` |
 struct BatonConfiguration: Equatable {
     var sip = SIPServer.Configuration()
     var media = MediaRelay.Configuration()
@@ -42,6 +45,8 @@ struct BatonConfiguration: Equatable {
     var storePath = "var/baton.sqlite"
     var drainTimeout = 30
     var logLevel = "info"
+    /// Devices from `[[devices]]` (added to the store at start; the HTTP API edits them).
+    var devices: [DeviceRecord] = []
     var switchoverWindow = 300
     var switchoverNoMediaTimeout = 3000
 
@@ -110,9 +115,10 @@ struct BatonConfiguration: Equatable {
         }
         // An empty file is no configuration (TOMLKit reads past an empty buffer).
         if let toml, !toml.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-            let (flat, fileRoutes) = try flatten(toml)
+            let (flat, fileRoutes, fileDevices) = try parseFile(toml)
             for (k, v) in flat { try set(k, v) }
             c.sip.routes = fileRoutes
+            c.devices = fileDevices
         }
         for key in keys { if let v = environment[envName(key.name)] { try set(key.name, v) } }
         if let v = environment["BATON_ROUTES"] {
@@ -159,13 +165,33 @@ struct BatonConfiguration: Equatable {
     }
 
     static func flatten(_ text: String) throws -> ([(String, String)], [StaticRoute]) {
+        let (flat, routes, _) = try parseFile(text)
+        return (flat, routes)
+    }
+
+    static func parseFile(_ text: String) throws -> ([(String, String)], [StaticRoute], [DeviceRecord]) {
         let table: TOMLTable
         do { table = try TOMLTable(string: text) } catch let e as TOMLParseError {
             throw ConfigError.file("line \(e.source.begin.line): \(e.description)")
         } catch { throw ConfigError.file("\(error)") }
         var out: [(String, String)] = []
         var routes: [StaticRoute] = []
+        var devices: [DeviceRecord] = []
         for (section, value) in table {
+            if section == "devices" {
+                guard let arr = value.array else { throw ConfigError.invalid("devices", "\(value)", "an array of tables [[devices]]") }
+                for item in arr {
+                    guard let t = item.table, let user = t["user"]?.string, let id = t["id"]?.string, let aor = t["aor"]?.string else {
+                        throw ConfigError.invalid("devices", "\(item)", "user, id and aor")
+                    }
+                    let kind = t["kind"]?.string ?? "phone"
+                    guard Devices.kinds.contains(kind) else {
+                        throw ConfigError.invalid("devices.kind", kind, Devices.kinds.sorted().joined(separator: ", "))
+                    }
+                    devices.append(DeviceRecord(user: user, id: id, aor: aor, kind: kind, priority: t["priority"]?.int ?? 0))
+                }
+                continue
+            }
             if section == "routes" {
                 guard let arr = value.array else { throw ConfigError.invalid("routes", "\(value)", "an array of tables [[routes]]") }
                 for item in arr {
@@ -190,13 +216,14 @@ struct BatonConfiguration: Equatable {
                 out.append(("\(section).\(k)", text))
             }
         }
-        return (out, routes)
+        return (out, routes, devices)
     }
 
     /// What `check-config` prints: every key with its effective value.
     var rendered: String {
         var lines = BatonConfiguration.keys.map { "\($0.name) = \($0.show(self))" }
         for r in sip.routes { lines.append("route \(r.match) -> \(r.transport.rawValue):\(r.host):\(r.port)") }
+        for d in devices { lines.append("device \(d.user)/\(d.id) \(d.kind) \(d.aor) priority \(d.priority)") }
         return lines.joined(separator: "\n")
     }
 

@@ -49,7 +49,12 @@ struct Serve: AsyncParsableCommand {
         var handoffConfig = Handoff.Configuration()
         handoffConfig.windowMillis = config.switchoverWindow
         handoffConfig.noMediaTimeoutMillis = config.switchoverNoMediaTimeout
-        let handoff = Handoff(sip: sip, calls: calls, configuration: handoffConfig)
+        let devices = Devices(store: store)
+        try await devices.load()
+        for d in config.devices where !devices.all().contains(d) {
+            do { try await devices.put(d) } catch { throw ValidationError("device \(d.user)/\(d.id): \(error)") }
+        }
+        let handoff = Handoff(sip: sip, calls: calls, devices: devices, configuration: handoffConfig)
         try await handoff.installSIPTriggers()
         let http = HTTPAPI.application(calls: calls, registry: registry, configuration: config.http, handoff: handoff)
         // Graceful shutdown runs in reverse order: SIP drains first, then HTTP, relay, store writer.

@@ -6,6 +6,7 @@ import HummingbirdWebSocket
 import Logging
 import Media
 import Prometheus
+import Store
 
 /// The HTTP front end: health, Prometheus metrics and the calls API, a thin layer on
 /// ``CallManager``.
@@ -75,10 +76,46 @@ public enum HTTPAPI {
         router.get("/calls/:id/switchovers") { _, ctx -> [SwitchoverOperation] in
             handoff.operations(call: try ctx.parameters.require("id"))
         }
+        if let devices = handoff.devices { deviceRoutes(router, devices: devices, handoff: handoff) }
         router.get("/switchovers/:op") { _, ctx -> SwitchoverOperation in
             let id = try ctx.parameters.require("op")
             guard let op = handoff.operation(id: id) else { throw HTTPError(.notFound, message: "Unknown switchover \(id)") }
             return op
+        }
+    }
+
+    /// The body of `PUT /users/{user}/devices/{id}`.
+    struct DeviceBody: Decodable {
+        var aor: String
+        var kind: String
+        var priority: Int?
+    }
+
+    static func deviceRoutes(_ router: Router<BasicRequestContext>, devices: Devices, handoff: Handoff) {
+        router.get("/users/:user/devices") { _, ctx -> [DeviceRecord] in
+            devices.list(user: try ctx.parameters.require("user"))
+        }
+        router.put("/users/:user/devices/:id") { request, ctx -> DeviceRecord in
+            let user = try ctx.parameters.require("user"), id = try ctx.parameters.require("id")
+            let body: DeviceBody
+            do { body = try await request.decode(as: DeviceBody.self, context: ctx) } catch {
+                throw HTTPError(.badRequest, message: "body must be JSON {\"aor\": \"kitchen@example.com\", \"kind\": \"speaker\", \"priority\": 0}: \(error)")
+            }
+            let d = DeviceRecord(user: user, id: id, aor: body.aor, kind: body.kind, priority: body.priority ?? 0)
+            do { try await devices.put(d) } catch let e as HandoffError { throw HTTPError(status(of: e), message: e.description) }
+            return d
+        }
+        router.delete("/users/:user/devices/:id") { _, ctx -> HTTPResponse.Status in
+            let user = try ctx.parameters.require("user"), id = try ctx.parameters.require("id")
+            let removed: Bool
+            do { removed = try await devices.delete(user: user, id: id) } catch let e as HandoffError {
+                throw HTTPError(status(of: e), message: e.description)
+            }
+            guard removed else { throw HTTPError(.notFound, message: "Unknown device \(user)/\(id)") }
+            return .noContent
+        }
+        router.get("/users/:user/speakers") { _, ctx -> [SpeakerState] in
+            try await handoff.speakers(user: try ctx.parameters.require("user"))
         }
     }
 
@@ -165,3 +202,5 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 
 extension CallInfo: ResponseEncodable {}
 extension SwitchoverOperation: ResponseEncodable {}
+extension DeviceRecord: ResponseEncodable {}
+extension SpeakerState: ResponseEncodable {}

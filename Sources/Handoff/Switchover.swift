@@ -121,10 +121,14 @@ public final class Handoff: @unchecked Sendable {
     private var runs: [String: Run] = [:]
     private let keep = 500
 
-    public init(sip: SIPServer, calls: CallManager, configuration: Configuration = .init(),
+    /// Users' devices: "move to my speaker" (target `speaker`) picks from them.
+    public let devices: Devices?
+
+    public init(sip: SIPServer, calls: CallManager, devices: Devices? = nil, configuration: Configuration = .init(),
                 logger: Logger = Logger(label: "baton.handoff")) {
         self.sip = sip
         self.calls = calls
+        self.devices = devices
         self.configuration = configuration
         self.logger = logger
     }
@@ -230,7 +234,11 @@ public final class Handoff: @unchecked Sendable {
         let side = req.leg ?? .callee
         let farBytes: [UInt8]
         do { farBytes = try b2bua.farSDP(call: id, replacing: side) } catch { return .failure(.refused(error)) }
-        guard let target = b2bua.resolveTarget(req.target) else { return .failure(.refused(.targetNotFound(req.target))) }
+        let target: (peer: SIPPeer, uri: String)
+        switch pickTarget(req.target, call: id, side: side) {
+        case .success(let t): target = t
+        case .failure(let e): return .failure(e)
+        }
         let offer: SessionDescription
         let prepared: PreparedSwitch
         let body: [UInt8]
@@ -259,6 +267,37 @@ public final class Handoff: @unchecked Sendable {
             return .failure(.refused(error))
         }
         return .success(operation(id: run.id) ?? op)
+    }
+
+    /// `speaker`: the first speaker of the moving device's user that is registered and not
+    /// in a call; anything else (or a device Baton does not know) resolves like an INVITE's
+    /// Request-URI.
+    private func pickTarget(_ text: String, call id: String, side: CallSide) -> Result<(peer: SIPPeer, uri: String), HandoffError> {
+        let b2bua = sip.b2bua
+        if text.lowercased() == "speaker", let devices, let aor = b2bua.aor(call: id, side: side),
+           let owner = devices.owner(aor: aor) {
+            let group = devices.speakers(user: owner.user)
+            guard !group.isEmpty else { return .failure(.refused(.targetNotFound("speaker (user \(owner.user) has no speakers)"))) }
+            for d in group {
+                if let key = Devices.normalize(d.aor), let free = b2bua.freeContact(aor: key) { return .success(free) }
+            }
+            return .failure(.refused(.targetNotFound("speaker (no speaker of user \(owner.user) is registered and free)")))
+        }
+        guard let t = b2bua.resolveTarget(text) else { return .failure(.refused(.targetNotFound(text))) }
+        return .success(t)
+    }
+
+    /// Each speaker of a user with its live state (registered, in a call).
+    public func speakers(user: String) async throws -> [SpeakerState] {
+        let group = devices?.speakers(user: user) ?? []
+        return try await sip.onLoop { [sip] in
+            group.map { d in
+                let key = Devices.normalize(d.aor) ?? d.aor
+                let registered = !sip.registrar.lookup(aor: key).isEmpty
+                return SpeakerState(device: d, registered: registered,
+                                    busy: registered && sip.b2bua.freeContact(aor: key) == nil)
+            }
+        }
     }
 
     /// A new operation, in the table and announced (`requested`).
@@ -377,6 +416,13 @@ public final class Handoff: @unchecked Sendable {
         calls.record(.event(CallEventRecord(callID: event.call, time: event.time, kind: "switchover.\(kind.rawValue)",
                                             operation: id, detail: json)))
     }
+}
+
+/// A speaker of a user's group and whether "move to my speaker" could pick it now.
+public struct SpeakerState: Sendable, Codable, Equatable {
+    public var device: DeviceRecord
+    public var registered: Bool
+    public var busy: Bool
 }
 
 /// Small helpers on header text.

@@ -77,6 +77,30 @@ extension B2BUA {
         }
     }
 
+    /// The address-of-record of the device on `side` ("user@host"): the caller's From, the
+    /// callee's To.
+    public func aor(call id: String, side: CallSide) -> String? {
+        guard let call = calls[id] else { return nil }
+        let header = call.dialog(side).remoteHeader
+        let text: String
+        if let o = header.firstIndex(of: "<"), let c = header[o...].firstIndex(of: ">") {
+            text = String(header[header.index(after: o)..<c])
+        } else {
+            text = String(header.split(separator: ";").first ?? "")
+        }
+        return SIPURI(parsing: text)?.aor
+    }
+
+    /// A registered contact of `aor` that is not in a call (no live call has a leg there).
+    public func freeContact(aor: String) -> (peer: SIPPeer, uri: String)? {
+        for reg in registrar.lookup(aor: aor) {
+            let peer = reg.peer
+            let busy = calls.values.contains { $0.a.peer == peer || $0.b.peer == peer || $0.switchLeg?.dialog.peer == peer }
+            if !busy { return (peer, reg.contact) }
+        }
+        return nil
+    }
+
     /// The SDP the far side (the one that stays) last sent: what the new device is offered.
     public func farSDP(call id: String, replacing side: CallSide) throws(SwitchRefusal) -> [UInt8] {
         guard let call = calls[id] else { throw .noSuchCall(id) }

@@ -135,6 +135,16 @@ public final class Store: Sendable {
             }
             try db.create(index: "call_events_call", on: "call_events", columns: ["callID", "seq"])
         }
+        m.registerMigration("v3-devices") { db in
+            try db.create(table: "devices") { t in
+                t.column("user", .text).notNull()
+                t.column("id", .text).notNull()
+                t.column("aor", .text).notNull()
+                t.column("kind", .text).notNull()
+                t.column("priority", .integer).notNull().defaults(to: 0)
+                t.primaryKey(["user", "id"])
+            }
+        }
         return m
     }
 
@@ -194,6 +204,19 @@ public final class Store: Sendable {
 
     public func call(id: String) async throws -> CallRecord? {
         try await db.read { try CallRecord.fetchOne($0, key: id) }
+    }
+
+    // MARK: Devices
+
+    public func save(_ d: DeviceRecord) async throws { try await db.write { try d.save($0) } }
+
+    @discardableResult
+    public func deleteDevice(user: String, id: String) async throws -> Bool {
+        try await db.write { try DeviceRecord.deleteOne($0, key: ["user": user, "id": id]) }
+    }
+
+    public func devices() async throws -> [DeviceRecord] {
+        try await db.read { try DeviceRecord.order(Column("user"), Column("priority"), Column("id")).fetchAll($0) }
     }
 
     /// Events of a call (switchovers ...), oldest first.

@@ -24,3 +24,20 @@ public struct CallEventRecord: Codable, Sendable, Equatable, FetchableRecord, Pe
         self.callID = callID; self.time = time; self.kind = kind; self.operation = operation; self.detail = detail
     }
 }
+
+/// A user's device: a phone, a smart speaker near the user, a bot or an agent position.
+/// The user's speakers (kind "speaker") form the group "move to my speaker" picks from,
+/// lowest priority first.
+public struct DeviceRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "devices"
+    public var user: String
+    public var id: String
+    /// The device's address-of-record ("kitchen@example.com"): how Baton finds it registered.
+    public var aor: String
+    public var kind: String
+    public var priority: Int
+
+    public init(user: String, id: String, aor: String, kind: String, priority: Int = 0) {
+        self.user = user; self.id = id; self.aor = aor; self.kind = kind; self.priority = priority
+    }
+}

@@ -66,6 +66,31 @@ import Testing
         #expect(c.sip.routes[0].transport == .tcp && c.sip.routes[1].host == "::1")
         #expect(throws: (any Error).self) { try BatonConfiguration.load(toml: nil, environment: [:], overrides: [], routes: ["nohost"]) }
     }
+
+    @Test func devicesAndSwitchoverKeysFromTheFile() throws {
+        let toml = """
+        [switchover]
+        window_ms = 500
+        [[devices]]
+        user = "alice"
+        id = "kitchen"
+        aor = "kitchen@example.com"
+        kind = "speaker"
+        priority = 1
+        [[devices]]
+        user = "alice"
+        id = "mobile"
+        aor = "sip:alice@example.com"
+        """
+        let c = try BatonConfiguration.load(toml: toml, environment: [:], overrides: [], routes: [])
+        #expect(c.switchoverWindow == 500 && c.switchoverNoMediaTimeout == 3000)
+        #expect(c.devices.map(\.id) == ["kitchen", "mobile"])
+        #expect(c.devices.first?.kind == "speaker" && c.devices.last?.kind == "phone" && c.devices.first?.priority == 1)
+        #expect(throws: (any Error).self) {
+            _ = try BatonConfiguration.load(toml: "[[devices]]\nuser = \"a\"\nid = \"x\"\naor = \"a@b\"\nkind = \"toaster\"",
+                                            environment: [:], overrides: [], routes: [])
+        }
+    }
 }
 
 import SIP

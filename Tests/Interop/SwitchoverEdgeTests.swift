@@ -149,4 +149,41 @@ import Testing
         #expect(h.baton.stop() == 0)
         try? FileManager.default.removeItem(at: h.dir)
     }
+
+    @Test func moveToMySpeakerPicksTheRegisteredFreeSpeaker() async throws {
+        guard let h = try Harness(tag: "switch-speaker", sip: 26660, http: 28660, rtpMin: 33400, fRTP: 36600,
+                                  routes: [(".", 26680)], fixtures: ["uas-phone.xml", "uas-speaker.xml", "reg-speaker.xml"]) else { return }
+        // alice's phone (the callee, AOR 2000@127.0.0.1) and two speakers; only the kitchen registers.
+        let put = { (id: String, body: [String: Any]) throws -> Int in
+            try h.baton.request("PUT", "/users/alice/devices/\(id)", body: try JSONSerialization.data(withJSONObject: body)).0
+        }
+        #expect(try put("mobile", ["aor": "2000@127.0.0.1", "kind": "phone"]) == 200)
+        #expect(try put("bedroom", ["aor": "bedroom@127.0.0.1", "kind": "speaker", "priority": 0]) == 200)
+        #expect(try put("kitchen", ["aor": "kitchen@127.0.0.1", "kind": "speaker", "priority": 1]) == 200)
+        #expect(try put("bad", ["aor": "nohost", "kind": "speaker"]) == 400)
+        #expect(try put("bad", ["aor": "x@y", "kind": "toaster"]) == 400)
+        let reg = try Child(h.sipp, ["-sf", "reg-speaker.xml", "-i", "127.0.0.1", "-p", "26671", "127.0.0.1:26660", "-s", "kitchen",
+                                     "-m", "1", "-nostdin", "-timeout", "10s"], cwd: h.dir, output: h.dir.appendingPathComponent("reg.log"))
+        #expect(reg.wait(timeout: .seconds(10)) == 0, "\(reg.text)")
+        let speakers = try #require(try h.baton.json("/users/alice/speakers") as? [[String: Any]])
+        let seen: [String] = speakers.map { s in
+            let device = s["device"] as? [String: Any]
+            return "\(device?["id"] as? String ?? "?"):\(s["registered"] as? Bool ?? false)"
+        }
+        #expect(seen == ["bedroom:false", "kitchen:true"])
+        try h.uas("phone", "uas-phone.xml", sip: 26680, rtp: 36610)
+        try h.uas("kitchen", "uas-speaker.xml", sip: 26671, rtp: 36620)
+        let id = try h.call(fSIP: 26690)
+        usleep(500_000)
+        let op = try h.switchover(id, ["target": "speaker", "mode": "now"])
+        #expect(op["state"] as? String == "completed", "\(op)")
+        #expect((op["target"] as? String ?? "").contains("kitchen@127.0.0.1:26671"), "\(op)")
+        let status = h.finish()
+        #expect(status["far"] == 0 && status["phone"] == 0 && status["kitchen"] == 0, "\(h.children["kitchen"]?.text ?? "")")
+        Self.checkContinuity(try h.receivedByF(), markers: 2)
+        #expect(try h.baton.request("DELETE", "/users/alice/devices/bedroom").0 == 204)
+        #expect(try h.baton.request("DELETE", "/users/alice/devices/bedroom").0 == 404)
+        #expect(h.baton.stop() == 0)
+        try? FileManager.default.removeItem(at: h.dir)
+    }
 }
