@@ -52,10 +52,10 @@ extension CallManager {
 
     /// Lets the relay choose the splice point; `onSplice` is called once per stream, from a
     /// relay thread.
-    public func armSwitch(_ p: PreparedSwitch, mode: SpliceDecider.Mode, windowMillis: Int,
+    public func armSwitch(_ p: PreparedSwitch, mode: SpliceDecider.Mode, windowMillis: Int, oldLegGone: Bool = false,
                           onSplice: @escaping @Sendable (Int, SpliceReport) -> Void) {
         for (i, leg) in p.legs {
-            relay.arm(leg, mode: mode, windowMillis: windowMillis) { onSplice(i, $0) }
+            relay.arm(leg, mode: mode, windowMillis: windowMillis, oldLegGone: oldLegGone) { onSplice(i, $0) }
         }
     }
 

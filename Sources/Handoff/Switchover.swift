@@ -337,7 +337,8 @@ public final class Handoff: @unchecked Sendable {
             }
             emit(run.id, .answered, state: .answered)
             let loop = sip.loop
-            calls.armSwitch(run.prepared, mode: op.mode, windowMillis: op.windowMs) { [weak self] index, report in
+            calls.armSwitch(run.prepared, mode: op.mode, windowMillis: op.windowMs,
+                            oldLegGone: run.leg?.replacedHungUp == true) { [weak self] index, report in
                 loop.execute { self?.spliced(run, index: index, report: report) }
             }
             let bound = Int64(op.windowMs + configuration.noMediaTimeoutMillis)

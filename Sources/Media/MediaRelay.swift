@@ -138,9 +138,10 @@ public final class MediaRelay: Sendable {
     /// The new leg is confirmed: the relay splices at the first silent packet boundary of the
     /// old leg once the new leg's first packet is in (or at once in `.now` mode, or when
     /// the window ends), then calls `onSplice` once, from the relay thread.
-    public func arm(_ leg: SwitchLeg, mode: SpliceDecider.Mode, windowMillis: Int,
+    public func arm(_ leg: SwitchLeg, mode: SpliceDecider.Mode, windowMillis: Int, oldLegGone: Bool = false,
                     onSplice: @escaping @Sendable (SpliceReport) -> Void) {
-        threads[leg.stream.thread].submit(.arm(leg.job, SpliceDecider(mode: mode, windowMillis: windowMillis), onSplice))
+        let decider = SpliceDecider(mode: mode, windowMillis: windowMillis, oldLegGone: oldLegGone)
+        threads[leg.stream.thread].submit(.arm(leg.job, decider, onSplice))
     }
 
     /// After the splice: the new leg takes the old side's place in the stream and the old

@@ -104,9 +104,13 @@ public struct SpliceDecider: Sendable, Equatable {
     /// When the new leg became ready (answered and its first packet seen); nil before.
     public private(set) var readyNanos: Int64?
 
-    public init(mode: Mode, windowMillis: Int) {
+    /// True when the old leg is gone (its device hung up): the new leg's first packet splices.
+    public let oldLegGone: Bool
+
+    public init(mode: Mode, windowMillis: Int, oldLegGone: Bool = false) {
         self.mode = mode
         windowNanos = Int64(max(0, windowMillis)) * 1_000_000
+        self.oldLegGone = oldLegGone
     }
 
     /// The new leg's first packet arrived (after the leg was confirmed).
@@ -131,6 +135,7 @@ public struct SpliceDecider: Sendable, Equatable {
             if silent == true { return .silence }
             return now - ready >= windowNanos ? .window : nil
         }
+        if oldLegGone { return .immediate }
         guard now - ready >= deadline + SpliceDecider.boundaryGraceNanos else { return nil }
         return mode == .now ? .immediate : .window
     }

@@ -25,6 +25,9 @@ public final class SwitchLegHandle {
     /// Pull (Baton is the new leg's UAS): the 200 OK retransmitted until the device's ACK.
     var pendingOK: SIPMessage?
     var okRetransmit: Scheduled<Void>?
+    /// The device being replaced sent BYE during the switchover: no BYE or NOTIFY for it
+    /// afterwards, and if the switchover fails the far party is hung up too.
+    public internal(set) var replacedHungUp = false
     let events: (SwitchLegEvent) -> Void
 
     init(call: String, replacing: CallSide, dialog: Dialog, events: @escaping (SwitchLegEvent) -> Void) {
@@ -194,8 +197,13 @@ extension B2BUA {
         leg.done = true
         leg.okRetransmit?.cancel()
         switchLegs[leg.dialog.key] = nil
-        if let call = calls[leg.call], call.switchLeg === leg { call.switchLeg = nil }
+        let call = calls[leg.call]
+        if let call, call.switchLeg === leg { call.switchLeg = nil }
         leg.events(.failed(reason: reason))
+        if leg.replacedHungUp, let call, call.state != .terminated {
+            sendBye(on: leg.replacing.other, of: call)
+            finish(call, by: leg.replacing, reason: "BYE (the switchover it left for failed: \(reason))")
+        }
     }
 
     /// BYE from a new device before its leg replaced the old one.
@@ -214,7 +222,7 @@ extension B2BUA {
         call.switchLeg = nil
         switchLegs[leg.dialog.key] = nil
         let side = leg.replacing
-        sendBye(on: side, of: call)
+        if !leg.replacedHungUp { sendBye(on: side, of: call) }
         dialogs[call.dialog(side).key] = nil
         store(leg.dialog, side, call)
         dialogs[leg.dialog.key] = (call, side)
@@ -279,7 +287,7 @@ extension B2BUA {
     /// A NOTIFY for the implicit `refer` subscription (RFC 3515 §2.4.4), its body the
     /// status line of the new leg as message/sipfrag.
     public func notifyRefer(call id: String, side: CallSide, status: String, terminated: Bool) {
-        guard let call = calls[id] else { return }
+        guard let call = calls[id], call.switchLeg?.replacedHungUp != true else { return }
         var d = call.dialog(side)
         guard let notify = try? d.request("NOTIFY", contact: configuration.contact) else { return }
         store(d, side, call)

@@ -425,6 +425,13 @@ public final class B2BUA: TransactionUser {
             t.respond(481, "Call/Transaction Does Not Exist")
             return
         }
+        if let leg = call.switchLeg, leg.replacing == side, !leg.done {
+            // The device being moved hangs up mid-switchover (a blind transfer: BYE right
+            // after 202): the far party stays, the switchover goes on without it.
+            t.respond(200, "OK")
+            leg.replacedHungUp = true
+            return
+        }
         t.respond(200, "OK")
         sendBye(on: side.other, of: call)
         finish(call, by: side, reason: "BYE")

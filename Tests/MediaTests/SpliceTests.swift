@@ -102,6 +102,13 @@ import Testing
         #expect(d.decide(oldPacketSilent: nil, atOldPacket: false, now: 10 + 60 * Self.ms) == .immediate)
     }
 
+    @Test func aGoneOldLegSplicesOnTheFirstNewPacket() {
+        var d = SpliceDecider(mode: .silence, windowMillis: 300, oldLegGone: true)
+        #expect(d.decide(oldPacketSilent: nil, atOldPacket: false, now: 5) == nil)
+        d.newLegReady(at: 5)
+        #expect(d.decide(oldPacketSilent: nil, atOldPacket: false, now: 5) == .immediate)
+    }
+
     @Test func voiceActivityOnG711() {
         let silentU = [UInt8](repeating: 0xFF, count: 160)     // µ-law zero
         let silentA = [UInt8](repeating: 0xD5, count: 160)     // A-law zero
