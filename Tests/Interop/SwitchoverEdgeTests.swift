@@ -186,4 +186,41 @@ import Testing
         #expect(h.baton.stop() == 0)
         try? FileManager.default.removeItem(at: h.dir)
     }
+
+    /// Bot -> human with the bot as the caller: the caller side moves (Baton was the bot's
+    /// UAS; the agent's leg is Baton's UAC), the far party is the callee.
+    @Test func callerSideMovesBotToAgent() async throws {
+        guard let h = try Harness(tag: "switch-caller", sip: 26860, http: 28860, rtpMin: 33800, fRTP: 36800,
+                                  routes: [("^agent$", 26871), (".", 26880)],
+                                  fixtures: ["uas-far-bye.xml", "uac-phone.xml", "uas-speaker.xml"]) else { return }
+        try h.uas("far", "uas-far-bye.xml", sip: 26880, rtp: 36800)
+        try h.uas("agent", "uas-speaker.xml", sip: 26871, rtp: 36820)
+        usleep(300_000)
+        h.children["bot"] = try Child(h.sipp, ["-sf", "uac-phone.xml", "-i", "127.0.0.1", "-p", "26890", "-mi", "127.0.0.1",
+                                               "-mp", "36810", "127.0.0.1:26860", "-s", "2000", "-m", "1", "-nostdin", "-timeout", "30s"],
+                                      cwd: h.dir, output: h.dir.appendingPathComponent("bot.log"))
+        var callID: String?
+        let up = ContinuousClock.now + .seconds(5)
+        while callID == nil && ContinuousClock.now < up {
+            let list = try h.baton.json("/calls") as? [String: Any]
+            callID = (list?["active"] as? [[String: Any]])?.first { $0["state"] as? String == "answered" }?["id"] as? String
+            if callID == nil { usleep(50_000) }
+        }
+        let id = try #require(callID)
+        usleep(500_000)
+        let op = try h.switchover(id, ["target": "agent", "leg": "caller", "mode": "silence", "window_ms": 3000])
+        #expect(op["state"] as? String == "completed", "\(op)")
+        #expect(op["leg"] as? String == "caller")
+        let status = h.finish()
+        #expect(status["far"] == 0, "F hangs up at the end:\n\(h.children["far"]?.text ?? "")")
+        #expect(status["bot"] == 0, "the bot gets Baton's BYE:\n\(h.children["bot"]?.text ?? "")")
+        #expect(status["agent"] == 0, "the agent gets F's BYE:\n\(h.children["agent"]?.text ?? "")")
+        Self.checkContinuity(try h.receivedByF(), markers: 2)
+        let ended = try #require(((try h.baton.json("/calls") as? [String: Any])?["ended"] as? [[String: Any]])?.first)
+        #expect(ended["hungUpBy"] as? String == "callee")
+        let caller = (ended["legs"] as? [[String: Any]])?.first { $0["side"] as? String == "caller" }
+        #expect(((caller?["media"] as? [[String: Any]])?.first?["latched"] as? String) == "127.0.0.1:36820", "the caller leg is the agent's now")
+        #expect(h.baton.stop() == 0)
+        try? FileManager.default.removeItem(at: h.dir)
+    }
 }
