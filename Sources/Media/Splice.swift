@@ -118,26 +118,18 @@ public struct SpliceDecider: Sendable, Equatable {
         if readyNanos == nil { readyNanos = nanos }
     }
 
-    /// How long past its deadline the splice still waits for a packet boundary of the old
-    /// leg before it splices on a new-leg packet (the old leg is then evidently not sending).
-    public static let boundaryGraceNanos: Int64 = 60_000_000
-
     /// Asked at each packet boundary of the old leg (`atOldPacket`, with whether that
     /// packet was silent, nil when its codec cannot be judged) and at each packet of the new
-    /// leg. The splice happens right after an old-leg packet whenever possible, so the far
-    /// party's stream goes on within one packet interval: `now` splices at the next old-leg
-    /// boundary, `silence` at the first silent one or the first after the window.
+    /// leg. A splice only ever happens at a packet: right after an old-leg packet was
+    /// forwarded, or at a new-leg packet that is then forwarded at once, so the far party's
+    /// next packet follows the old leg's last one within the old leg's packet interval.
+    /// `now` splices at the first such packet; `silence` at the first silent old-leg packet,
+    /// or at the first packet of either leg once the window has passed.
     public func decide(oldPacketSilent silent: Bool?, atOldPacket: Bool, now: Int64) -> Reason? {
         guard let ready = readyNanos else { return nil }
-        let deadline = mode == .now ? 0 : windowNanos
-        if atOldPacket {
-            if mode == .now { return .immediate }
-            if silent == true { return .silence }
-            return now - ready >= windowNanos ? .window : nil
-        }
-        if oldLegGone { return .immediate }
-        guard now - ready >= deadline + SpliceDecider.boundaryGraceNanos else { return nil }
-        return mode == .now ? .immediate : .window
+        if mode == .now || oldLegGone { return .immediate }
+        if atOldPacket && silent == true { return .silence }
+        return now - ready >= windowNanos ? .window : nil
     }
 
     /// How long the splice waited for silence.
