@@ -270,8 +270,8 @@ public final class Handoff: @unchecked Sendable {
     }
 
     /// `speaker`: the first speaker of the moving device's user that is registered and not
-    /// in a call; anything else (or a device Baton does not know) resolves like an INVITE's
-    /// Request-URI.
+    /// in a call; a device id of that user: the device; anything else (or a device Baton
+    /// does not know) resolves like an INVITE's Request-URI.
     private func pickTarget(_ text: String, call id: String, side: CallSide) -> Result<(peer: SIPPeer, uri: String), HandoffError> {
         let b2bua = sip.b2bua
         if text.lowercased() == "speaker", let devices, let aor = b2bua.aor(call: id, side: side),
@@ -282,6 +282,12 @@ public final class Handoff: @unchecked Sendable {
                 if let key = Devices.normalize(d.aor), let free = b2bua.freeContact(aor: key) { return .success(free) }
             }
             return .failure(.refused(.targetNotFound("speaker (no speaker of user \(owner.user) is registered and free)")))
+        }
+        // A device id of the moving device's user ("kitchen"): that device's AOR.
+        if let devices, let aor = b2bua.aor(call: id, side: side), let owner = devices.owner(aor: aor),
+           let device = devices.list(user: owner.user).first(where: { $0.id == text }), let key = Devices.normalize(device.aor) {
+            if let free = b2bua.freeContact(aor: key) { return .success(free) }
+            return .failure(.refused(.targetNotFound("\(text) (device \(owner.user)/\(device.id) is not registered or is in a call)")))
         }
         guard let t = b2bua.resolveTarget(text) else { return .failure(.refused(.targetNotFound(text))) }
         return .success(t)

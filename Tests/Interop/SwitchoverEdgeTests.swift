@@ -175,6 +175,9 @@ import Testing
         try h.uas("kitchen", "uas-speaker.xml", sip: 26671, rtp: 36620)
         let id = try h.call(fSIP: 26690)
         usleep(500_000)
+        // The bedroom speaker by its device id: known but not registered.
+        let (code, body) = try h.baton.post("/calls/\(id)/switchover", json: ["target": "bedroom"])
+        #expect(code == 404 && "\(body)".contains("not registered"), "\(body)")
         let op = try h.switchover(id, ["target": "speaker", "mode": "now"])
         #expect(op["state"] as? String == "completed", "\(op)")
         #expect((op["target"] as? String ?? "").contains("kitchen@127.0.0.1:26671"), "\(op)")
