@@ -174,6 +174,7 @@ public final class Store: Sendable {
     @discardableResult
     public func apply(_ writes: [StoreWrite]) async -> [(StoreWrite, any Error)] {
         guard !writes.isEmpty else { return [] }
+        let writes = Store.coalesced(writes)
         do {
             try await db.write { db in for w in writes { try Store.apply(w, db) } }
             return []
@@ -186,9 +187,21 @@ public final class Store: Sendable {
         }
     }
 
+    /// A call record is written whole each time its call changes; within one batch only the
+    /// last version of each record matters (it replaces the earlier ones in place).
+    static func coalesced(_ writes: [StoreWrite]) -> [StoreWrite] {
+        var last: [String: Int] = [:]
+        for (i, w) in writes.enumerated() { if case .call(let r) = w { last[r.id] = i } }
+        guard last.count < writes.filter({ if case .call = $0 { true } else { false } }).count else { return writes }
+        return writes.enumerated().compactMap { i, w in
+            if case .call(let r) = w, last[r.id] != i { return nil }
+            return w
+        }
+    }
+
     private static func apply(_ w: StoreWrite, _ db: Database) throws {
         switch w {
-        case .call(let r): try r.save(db)
+        case .call(let r): try r.upsert(db)
         case .saveRegistration(let r): try r.save(db)
         case let .deleteRegistration(aor, contact):
             _ = try RegistrationRecord.deleteOne(db, key: ["aor": aor, "contact": contact])

@@ -58,6 +58,26 @@ import Testing
         #expect(Set(try await store.calls().map(\.id)) == ["c1", "c2"])
     }
 
+    @Test func aBatchKeepsTheLastVersionOfEachCallRecord() {
+        var a = CallRecord(id: "a", caller: "x", callee: "y", callerCallID: "1", started: 1)
+        let b = CallRecord(id: "b", caller: "x", callee: "y", callerCallID: "2", started: 2)
+        var a2 = a
+        a2.ended = 5
+        let reg = RegistrationRecord(aor: "r@h", contact: "sip:r@h", transport: "udp", sourceHost: "h", sourcePort: 1,
+                                     expires: 9, callID: "c", cseq: 1)
+        let out = Store.coalesced([.call(a), .saveRegistration(reg), .call(b), .call(a2)])
+        let ids: [String] = out.map { w in
+            switch w {
+            case .call(let r): "\(r.id):\(r.ended ?? 0)"
+            case .saveRegistration: "reg"
+            default: "?"
+            }
+        }
+        #expect(ids == ["reg", "b:0.0", "a:5.0"])
+        a.id = "c"
+        #expect(Store.coalesced([.call(a)]).count == 1)
+    }
+
     @Test func unopenablePathIsAClearError() {
         #expect(throws: StoreError.self) { _ = try Store(path: "/proc/baton/cannot/b.sqlite") }
     }
