@@ -15,6 +15,10 @@ final class FakeAnchor: B2BUADelegate {
     func release(call: String) { released.append(call) }
     func callEvent(_ event: CallEvent) { events.append(event) }
     var endReasons: [String] { events.compactMap { if case let .ended(_, _, r) = $0 { return r } else { return nil } } }
+    /// The To header (with Baton's tag) the caller's dialog uses, from the reported dialogs.
+    var callerTo: String? {
+        events.compactMap { if case let .dialogs(_, c, _) = $0 { return "Bob <sip:bob@127.0.0.1>;tag=\(c.localTag)" } else { return nil } }.last
+    }
     var endedBy: [CallSide?] { events.compactMap { if case let .ended(_, by, _) = $0 { return by } else { return nil } } }
 }
 

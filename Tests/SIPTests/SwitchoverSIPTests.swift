@@ -29,3 +29,128 @@ import Testing
         #expect(m.header("Referred-By") == "<sip:phone@127.0.0.1>")
     }
 }
+
+/// The B2BUA's switchover primitives on an embedded loop: a third dialog, the swap, REFER
+/// and Replaces edge cases.
+@Suite struct B2BUASwitchoverTests {
+    static let speaker = SIPPeer(transport: .udp, host: "127.0.0.1", port: 5090)
+
+    /// A confirmed call; returns the harness, the call id and the callee's INVITE.
+    func confirmedCall() throws -> (B2BHarness, String, SIPMessage) {
+        let h = try B2BHarness()
+        let bInvite = try h.startCall()
+        let ok = try h.answer(bInvite)
+        try h.callerAck(for: ok)
+        _ = h.take()
+        let id = try #require(h.anchor.events.compactMap { if case let .started(id, _, _, _, _) = $0 { id } else { nil } }.first)
+        return (h, id, bInvite)
+    }
+
+    func inDialog(_ method: String, from bInvite: SIPMessage, cseq: UInt32, headers: [(String, String)]) throws -> SIPMessage {
+        let m = try SIPMessage.request(method: method, uri: "sip:baton@127.0.0.1:5060",
+                                       via: "SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bK\(method)\(cseq)",
+                                       from: "<sip:bob@127.0.0.1>;tag=callee-tag", to: bInvite.from!,
+                                       callID: bInvite.callID!, cseq: cseq, contact: "<sip:bob@127.0.0.1:5080>")
+        for (k, v) in headers { m.setHeader(k, v) }
+        return m
+    }
+
+    @Test func newLegReplacesTheCalleeAfterTheSplice() throws {
+        let (h, id, bInvite) = try confirmedCall()
+        var events: [String] = []
+        let sdp = try h.b2bua.farSDP(call: id, replacing: .callee)
+        #expect(String(decoding: sdp, as: UTF8.self).contains("m=audio"))
+        let leg = try h.b2bua.inviteSwitchLeg(call: id, replacing: .callee, target: (Self.speaker, "sip:speaker@127.0.0.1:5090"),
+                                             body: sdp) { ev in
+            switch ev {
+            case .ringing(let c): events.append("ringing \(c)")
+            case .answered: events.append("answered")
+            case .failed(let r): events.append("failed \(r)")
+            }
+        }
+        // A second one is refused while this one runs.
+        #expect(throws: SwitchRefusal.alreadyRunning(id)) {
+            _ = try h.b2bua.inviteSwitchLeg(call: id, replacing: .callee, target: (Self.speaker, "sip:x@h"), body: sdp) { _ in }
+        }
+        let invite = try #require(h.sent(to: Self.speaker).first { $0.method == "INVITE" })
+        #expect(invite.from?.contains("alice@127.0.0.1") == true)      // the far party's identity
+        #expect(invite.from?.contains("1928301774") == false)           // ... not its dialog's tag
+        #expect(invite.callID != bInvite.callID)
+        let ringing = invite.makeResponse(180, "Ringing", toTag: "spk")
+        try h.deliver(ringing, from: Self.speaker)
+        let ok = invite.makeResponse(200, "OK", toTag: "spk")
+        try ok.setContact("<sip:speaker@127.0.0.1:5090>")
+        ok.setBody(Fixtures.bytes(Fixtures.sdp), contentType: "application/sdp")
+        try h.deliver(ok, from: Self.speaker)
+        #expect(h.sent(to: Self.speaker).contains { $0.method == "ACK" })
+        #expect(events == ["ringing 180", "answered"])
+        // The splice happened: the old callee gets BYE, the caller nothing.
+        h.b2bua.completeSwitch(leg)
+        let out = h.take()
+        #expect(out.contains { $0.1 == callee && $0.0.method == "BYE" })
+        #expect(!out.contains { $0.1 == caller })
+        // The caller's BYE now goes to the speaker, and the call ends once.
+        try h.deliver(try SIPMessage.request(method: "BYE", uri: "sip:baton@127.0.0.1:5060",
+                                             via: "SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKbye9",
+                                             from: "Alice <sip:alice@127.0.0.1>;tag=1928301774",
+                                             to: try #require(h.anchor.callerTo), callID: "a84b4c76e66710@127.0.0.1",
+                                             cseq: 314160, contact: nil), from: caller)
+        let after = h.take()
+        #expect(after.contains { $0.1 == Self.speaker && $0.0.method == "BYE" })
+        #expect(!after.contains { $0.1 == callee && $0.0.method == "BYE" })
+        #expect(h.anchor.endReasons == ["BYE"])
+    }
+
+    @Test func aRejectingTargetLeavesTheCall() throws {
+        let (h, id, _) = try confirmedCall()
+        var failed: String?
+        _ = try h.b2bua.inviteSwitchLeg(call: id, replacing: .callee, target: (Self.speaker, "sip:speaker@127.0.0.1:5090"),
+                                        body: try h.b2bua.farSDP(call: id, replacing: .callee)) { ev in
+            if case .failed(let r) = ev { failed = r }
+        }
+        let invite = try #require(h.sent(to: Self.speaker).first { $0.method == "INVITE" })
+        try h.deliver(invite.makeResponse(486, "Busy Here", toTag: "spk"), from: Self.speaker)
+        #expect(failed == "486 Busy Here")
+        #expect(h.anchor.endReasons.isEmpty)
+        // A new switchover may start now.
+        #expect(throws: Never.self) { _ = try h.b2bua.farSDP(call: id, replacing: .callee) }
+    }
+
+    @Test func referAndReplacesEdgeCases() throws {
+        let (h, _, bInvite) = try confirmedCall()
+        // No handler installed: 501.
+        try h.deliver(try inDialog("REFER", from: bInvite, cseq: 2, headers: [("Refer-To", "<sip:speaker@127.0.0.1>")]), from: callee)
+        #expect(h.sent(to: callee).last?.statusCode == 501)
+        var referred: [ReferRequest] = []
+        h.b2bua.referHandler = { referred.append($0) }
+        try h.deliver(try inDialog("REFER", from: bInvite, cseq: 3, headers: []), from: callee)
+        #expect(h.sent(to: callee).last?.statusCode == 400)
+        try h.deliver(try inDialog("REFER", from: bInvite, cseq: 4, headers: [("Refer-To", "<sip:speaker@127.0.0.1?Replaces=x>"),
+                                                                               ("Referred-By", "<sip:bob@127.0.0.1>")]), from: callee)
+        #expect(referred.map(\.referTo) == ["sip:speaker@127.0.0.1"] && referred.first?.side == .callee)
+        #expect(referred.first?.referredBy == "<sip:bob@127.0.0.1>")
+        // Replaces naming no dialog: 481; an unparsable one: 400.
+        for (value, code) in [("nope;to-tag=a;from-tag=b", 481), ("only-call-id", 400)] {
+            let inv = try SIPMessage.parse(Fixtures.bytes(Fixtures.invite(branch: "z9hG4bKrep\(code)", callID: "rep\(code)@h")))
+            inv.setHeader("Replaces", value)
+            try h.deliver(inv, from: Self.speaker)
+            #expect(h.sent(to: Self.speaker).last?.statusCode == code, "\(value)")
+        }
+    }
+
+    @Test func theMovingDeviceMayHangUpMidSwitchover() throws {
+        let (h, id, bInvite) = try confirmedCall()
+        let leg = try h.b2bua.inviteSwitchLeg(call: id, replacing: .callee, target: (Self.speaker, "sip:speaker@127.0.0.1:5090"),
+                                             body: try h.b2bua.farSDP(call: id, replacing: .callee)) { _ in }
+        _ = h.take()
+        try h.deliver(try inDialog("BYE", from: bInvite, cseq: 5, headers: []), from: callee)
+        let out = h.take()
+        #expect(out.contains { $0.1 == callee && $0.0.statusCode == 200 })
+        #expect(!out.contains { $0.1 == caller }, "the far party keeps its call")
+        #expect(leg.replacedHungUp && h.anchor.endReasons.isEmpty)
+        // If the switchover then fails, the far party is hung up too.
+        h.b2bua.abandonSwitch(leg, reason: "408 the target did not answer")
+        #expect(h.take().contains { $0.1 == caller && $0.0.method == "BYE" })
+        #expect(h.anchor.endReasons.count == 1)
+    }
+}
