@@ -20,9 +20,24 @@ public final class PortPool: Sendable {
 
     public let address: String
     public let range: ClosedRange<Int>
+    /// Free even ports in a FIFO ring: O(1) per allocation, and a released port goes to the
+    /// back, so it is reused as late as possible (stray packets of an ended call do not reach
+    /// the next one; rtpengine does the same).
     private struct State {
-        var next: Int
-        var inUse: Set<UInt16> = []
+        var ring: [UInt16]
+        var head = 0
+        var count: Int
+        var inUse = 0
+        mutating func pop() -> UInt16 {
+            let p = ring[head]
+            head = (head + 1) % ring.count
+            count -= 1
+            return p
+        }
+        mutating func push(_ p: UInt16) {
+            ring[(head + count) % ring.count] = p
+            count += 1
+        }
     }
     private let state: Mutex<State>
 
@@ -30,28 +45,27 @@ public final class PortPool: Sendable {
         self.address = address
         let lo = range.lowerBound + (range.lowerBound & 1)
         self.range = lo...max(lo + 1, range.upperBound)
-        self.state = Mutex(State(next: lo))
+        let ports = stride(from: lo, through: self.range.upperBound - 1, by: 2).map { UInt16($0) }
+        self.state = Mutex(State(ring: ports, count: ports.count))
     }
 
     /// Number of port pairs currently allocated.
-    public var pairsInUse: Int { state.withLock { $0.inUse.count } }
+    public var pairsInUse: Int { state.withLock { $0.inUse } }
 
     /// Allocates the next free pair, skipping ports another process holds.
     public func allocate() throws(MediaError) -> Pair {
-        let total = (range.upperBound - range.lowerBound + 1) / 2
-        return try state.withLock { (s: inout State) throws(MediaError) -> Pair in
-            for _ in 0..<total {
-                let port = s.next
-                s.next += 2
-                if s.next + 1 > range.upperBound { s.next = range.lowerBound }
-                if s.inUse.contains(UInt16(port)) { continue }
-                let rtp = baton_udp_bind(address, UInt16(port))
-                if rtp == -EINVAL { throw .badAddress(address) }
-                if rtp < 0 { continue }
-                let rtcp = baton_udp_bind(address, UInt16(port + 1))
-                if rtcp < 0 { close_(rtp); continue }
-                s.inUse.insert(UInt16(port))
-                return Pair(rtpPort: UInt16(port), rtpFD: rtp, rtcpFD: rtcp)
+        try state.withLock { (s: inout State) throws(MediaError) -> Pair in
+            var tries = s.count
+            while tries > 0 {
+                tries -= 1
+                let port = s.pop()
+                let rtp = baton_udp_bind(address, port)
+                if rtp == -EINVAL { s.push(port); throw .badAddress(address) }
+                if rtp < 0 { s.push(port); continue }
+                let rtcp = baton_udp_bind(address, port + 1)
+                if rtcp < 0 { close_(rtp); s.push(port); continue }
+                s.inUse += 1
+                return Pair(rtpPort: port, rtpFD: rtp, rtcpFD: rtcp)
             }
             throw .portRangeExhausted(min: range.lowerBound, max: range.upperBound)
         }
@@ -61,7 +75,10 @@ public final class PortPool: Sendable {
     func release(_ pair: Pair) {
         close_(pair.rtpFD)
         close_(pair.rtcpFD)
-        _ = state.withLock { $0.inUse.remove(pair.rtpPort) }
+        state.withLock { s in
+            s.inUse -= 1
+            s.push(pair.rtpPort)
+        }
     }
 }
 
