@@ -83,9 +83,15 @@ final class RelayThread: @unchecked Sendable {
         if thread != nil { done.wait() }
     }
 
+    /// Queues a command; only the command that makes the queue non-empty signals the
+    /// eventfd (the thread drains the whole queue per wake-up), so a burst of commands from
+    /// one ng offer costs one write(2), not one per command.
     func submit(_ c: Command) {
-        commands.withLock { $0.append(c) }
-        baton_eventfd_signal(wake)
+        let first = commands.withLock { q -> Bool in
+            q.append(c)
+            return q.count == 1
+        }
+        if first { baton_eventfd_signal(wake) }
     }
 
     private func run() {
