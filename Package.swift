@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-websocket.git", from: "1.6.2"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // C shims: one system library per Debian -dev package, linked through pkg-config.
@@ -87,7 +88,11 @@ let package = Package(
         .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
         .executableTarget(name: "baton-alloc-check", dependencies: ["Media", "AllocationCounter"],
                           path: "Tests/AllocationCheck", swiftSettings: strict),
-        .testTarget(name: "MediaTests", dependencies: ["Media", "CORTP", "TestSupport", "baton-alloc-check"], swiftSettings: strict),
+        .testTarget(name: "MediaTests", dependencies: [
+            "Media", "CORTP", "TestSupport", "baton-alloc-check",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
+        ], swiftSettings: strict),
         .testTarget(name: "SIPTests", dependencies: [
             "SIP", .product(name: "NIOEmbedded", package: "swift-nio"),
         ], swiftSettings: strict),

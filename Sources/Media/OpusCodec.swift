@@ -13,9 +13,15 @@ public final class OpusCodec {
     private let encoder: OpaquePointer
     private let decoder: OpaquePointer
 
-    public init(sampleRate: Int32 = 48000, channels: Int32 = 1, bitrate: Int32 = 32000) throws(MediaError) {
+    /// libopus's tuning: `voip` favours speech intelligibility (pre-filtering), `audio` the
+    /// waveform (music, tones, transcoding chains).
+    public enum Application: Sendable { case voip, audio }
+
+    public init(sampleRate: Int32 = 48000, channels: Int32 = 1, bitrate: Int32 = 32000,
+                application: Application = .voip) throws(MediaError) {
         var err: Int32 = 0
-        guard let enc = opus_encoder_create(sampleRate, channels, OPUS_APPLICATION_VOIP, &err), err == OPUS_OK else {
+        let app = application == .voip ? OPUS_APPLICATION_VOIP : OPUS_APPLICATION_AUDIO
+        guard let enc = opus_encoder_create(sampleRate, channels, app, &err), err == OPUS_OK else {
             throw .library(name: "libopus", call: "opus_encoder_create", code: err)
         }
         guard let dec = opus_decoder_create(sampleRate, channels, &err), err == OPUS_OK else {

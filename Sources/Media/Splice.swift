@@ -158,27 +158,3 @@ public enum VoiceActivity {
         return sum / n < threshold
     }
 }
-
-/// G.711 expansion (ITU-T G.711 §A/§B reconstruction), by formula: used by the voice
-/// activity measure. (The codec proper belongs to the transcoding work.)
-public enum G711 {
-    @inline(__always)
-    public static func ulaw(_ byte: UInt8) -> Int16 {
-        let u = ~byte
-        let t = ((Int32(u & 0x0F) << 3) + 0x84) << Int32((u & 0x70) >> 4)
-        return Int16(truncatingIfNeeded: (u & 0x80) != 0 ? 0x84 - t : t - 0x84)
-    }
-
-    @inline(__always)
-    public static func alaw(_ byte: UInt8) -> Int16 {
-        let a = byte ^ 0x55
-        var t = Int32(a & 0x0F) << 4
-        let seg = Int32((a & 0x70) >> 4)
-        switch seg {
-        case 0: t += 8
-        case 1: t += 0x108
-        default: t += 0x108; t <<= seg - 1
-        }
-        return Int16(truncatingIfNeeded: (a & 0x80) != 0 ? t : -t)
-    }
-}

@@ -154,3 +154,18 @@ import Testing
         #expect(h.anchor.endReasons.count == 1)
     }
 }
+
+@Suite struct SDESTests {
+    @Test func parsesAndWritesCryptoAttributes() throws {
+        // RFC 4568 §9.1 example.
+        let c = try #require(SDESCrypto(parsing: "1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz|2^20|1:4"))
+        #expect(c.tag == 1 && c.suite == "AES_CM_128_HMAC_SHA1_80" && c.key.count == 30)
+        #expect(c.keyParameterTail == "|2^20|1:4")
+        #expect(c.attributeValue == "1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz|2^20|1:4")
+        let s = try #require(SDESCrypto(parsing: "2 AES_CM_128_HMAC_SHA1_32 inline:NzB4d1BINUAvLEw6UzF3WSJ+PSdFcGdUJShpX1Zj UNENCRYPTED_SRTCP"))
+        #expect(s.sessionParameters == ["UNENCRYPTED_SRTCP"] && s.key.count == 30)
+        for bad in ["", "x AES inline:AAAA", "1 AES_CM_128_HMAC_SHA1_80", "1 AES_CM_128_HMAC_SHA1_80 key:AAAA", "1 S inline:@@@@"] {
+            #expect(SDESCrypto(parsing: bad) == nil, "\(bad)")
+        }
+    }
+}
