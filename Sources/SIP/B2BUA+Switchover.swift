@@ -55,7 +55,7 @@ public enum SwitchRefusal: Error, Sendable, Equatable, CustomStringConvertible {
         case .noSuchCall(let id): "no live call \(id)"
         case .notAnswered(let id): "call \(id) is not answered yet"
         case .alreadyRunning(let id): "a switchover is already running on call \(id)"
-        case .targetNotFound(let t): "target \(t) is not registered and matches no route"
+        case .targetNotFound(let t): t.contains("(") ? "target not found: \(t)" : "target \(t) is not registered and matches no route"
         case .noSDP(let side): "the \(side.rawValue) side has not sent an SDP to offer"
         }
     }

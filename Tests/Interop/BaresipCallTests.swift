@@ -52,10 +52,10 @@ import Testing
         let dir = try Interop.tempDir("baresip")
         let tone = dir.appendingPathComponent("tone.wav")
         try Self.writeTone(tone, seconds: 30)
-        let baton = try BatonProcess(sipPort: 26160, httpPort: 28160, rtpMin: 32200, dir: dir)
-        try Self.configure(dir.appendingPathComponent("callee"), sip: 26170, rtp: 36100...36119, tone: tone,
+        let baton = try BatonProcess(sipPort: 26160, httpPort: 28160, rtpMin: 22200, dir: dir)
+        try Self.configure(dir.appendingPathComponent("callee"), sip: 26170, rtp: 30100...36119, tone: tone,
                            account: "<sip:callee@127.0.0.1:26160>;regint=60;answermode=auto;audio_codecs=PCMU")
-        try Self.configure(dir.appendingPathComponent("caller"), sip: 26180, rtp: 36120...36139, tone: tone,
+        try Self.configure(dir.appendingPathComponent("caller"), sip: 26180, rtp: 30120...36139, tone: tone,
                            account: "<sip:caller@127.0.0.1:26160>;regint=0;audio_codecs=PCMU")
         let callee = try Child(baresip, ["-f", dir.appendingPathComponent("callee").path, "-t", "14"],
                                output: dir.appendingPathComponent("callee.log"))

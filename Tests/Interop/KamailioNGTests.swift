@@ -13,9 +13,9 @@ import Testing
         for f in ["uac-rtp.xml", "uas-rtp.xml", "rtp-100.pcap"] {
             try FileManager.default.copyItem(at: Interop.fixtures.appendingPathComponent(f), to: dir.appendingPathComponent(f))
         }
-        let (kamPort, uasSIP, uacSIP, uasRTP, uacRTP) = (26570, 26580, 26590, 36200, 36210)
+        let (kamPort, uasSIP, uacSIP, uasRTP, uacRTP) = (26570, 26580, 26590, 30200, 30210)
         // Baton as the media anchor only: its SIP side is not in this call.
-        let baton = try BatonProcess(sipPort: 26560, httpPort: 28560, rtpMin: 33600, dir: dir)
+        let baton = try BatonProcess(sipPort: 26560, httpPort: 28560, rtpMin: 23600, dir: dir)
         let cfg = try String(contentsOf: Interop.fixtures.appendingPathComponent("kamailio.cfg"), encoding: .utf8)
             .replacingOccurrences(of: "@KAM_PORT@", with: "\(kamPort)")
             .replacingOccurrences(of: "@NG_PORT@", with: "\(baton.ngPort)")
@@ -61,7 +61,7 @@ import Testing
             .first { $0.hasPrefix("INVITE ") } ?? ""
         let mLine = seen.split(separator: "\r\n").first { $0.hasPrefix("m=audio ") }
         let offeredPort = mLine.flatMap { Int($0.split(separator: " ")[1]) }
-        #expect(offeredPort.map { (33600...33799).contains($0) } == true, "callee saw \(mLine ?? "no m= line")")
+        #expect(offeredPort.map { (23600...33799).contains($0) } == true, "callee saw \(mLine ?? "no m= line")")
         #expect(!seen.contains("m=audio \(uacRTP) "))
         #expect(!seen.contains("a=candidate"))
 
@@ -69,7 +69,7 @@ import Testing
         let flows = all.filter { $0.dst != uasSIP }.reduce(into: [String: Int]()) { $0["\($1.src)>\($1.dst)", default: 0] += 1 }
         let batonFlows = flows.filter { k, _ in
             let ports = k.split(separator: ">").compactMap { Int($0) }
-            return ports.contains { (33600...33799).contains($0) }
+            return ports.contains { (23600...33799).contains($0) }
         }
         #expect(flows.count == 4 && batonFlows.count == 4, "flows: \(flows)")
         #expect(flows.values.allSatisfy { $0 == 100 }, "flows: \(flows)")

@@ -32,7 +32,7 @@ enum Raw {
     @Test func badInputGetsSIPErrorsAndANormalCallStillWorks() throws {
         guard let sipp = Interop.requirePeer("sipp", package: "sip-tester") else { return }
         let dir = try Interop.tempDir("bad")
-        let baton = try BatonProcess(sipPort: 26260, httpPort: 28260, rtpMin: 32400, dir: dir,
+        let baton = try BatonProcess(sipPort: 26260, httpPort: 28260, rtpMin: 22400, dir: dir,
                                      extra: ["--route", "^9=127.0.0.1:26280", "--sip-max-message-size", "4096"])
         let s = try UDPSocket()
         let port = 26260
@@ -92,7 +92,7 @@ enum Raw {
     @Test func sigtermRefusesNewCallsDrainsLiveOnesAndExitsZero() throws {
         guard let sipp = Interop.requirePeer("sipp", package: "sip-tester") else { return }
         let dir = try Interop.tempDir("drain")
-        let baton = try BatonProcess(sipPort: 26360, httpPort: 28360, rtpMin: 32600, dir: dir,
+        let baton = try BatonProcess(sipPort: 26360, httpPort: 28360, rtpMin: 22600, dir: dir,
                                      extra: ["--route", ".=127.0.0.1:26380", "--lifecycle-retry-after", "17"])
         let uas = try Child(sipp, ["-sn", "uas", "-i", "127.0.0.1", "-p", "26380", "-m", "1", "-nostdin", "-timeout", "20s"],
                             cwd: dir, output: dir.appendingPathComponent("uas.log"))
@@ -121,13 +121,13 @@ enum Raw {
     @Test func registrationsSurviveARestart() throws {
         let dir = try Interop.tempDir("restart")
         let phone = try UDPSocket()
-        var baton = try BatonProcess(sipPort: 26460, httpPort: 28460, rtpMin: 32800, dir: dir)
+        var baton = try BatonProcess(sipPort: 26460, httpPort: 28460, rtpMin: 22800, dir: dir)
         phone.send("REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:\(phone.port);branch=z9hG4bKreg1\r\n"
                    + "From: <sip:bob@127.0.0.1>;tag=r\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: reg-restart\r\nCSeq: 1 REGISTER\r\n"
                    + "Contact: <sip:bob@127.0.0.1:\(phone.port)>;expires=600\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", to: 26460)
         #expect(Raw.status(phone.receive(matching: "SIP/2.0")) == 200)
         #expect(baton.stop() == 0)
-        baton = try BatonProcess(sipPort: 26460, httpPort: 28460, rtpMin: 32800, dir: dir)
+        baton = try BatonProcess(sipPort: 26460, httpPort: 28460, rtpMin: 22800, dir: dir)
         let caller = try UDPSocket()
         caller.send(Raw.request("INVITE", user: "bob", port: 26460, from: caller.port, body: Raw.sdp), to: 26460)
         let routed = phone.receive(matching: "INVITE")

@@ -11,8 +11,8 @@ import Testing
         for f in ["uac-rtp.xml", "uas-rtp.xml", "rtp-100.pcap"] {
             try FileManager.default.copyItem(at: Interop.fixtures.appendingPathComponent(f), to: dir.appendingPathComponent(f))
         }
-        let (uasSIP, uacSIP, uasRTP, uacRTP) = (26080, 26090, 36000, 36010)
-        let baton = try BatonProcess(sipPort: 26060, httpPort: 28060, rtpMin: 32000, dir: dir,
+        let (uasSIP, uacSIP, uasRTP, uacRTP) = (26080, 26090, 30000, 30010)
+        let baton = try BatonProcess(sipPort: 26060, httpPort: 28060, rtpMin: 22000, dir: dir,
                                      extra: ["--route", ".=127.0.0.1:\(uasSIP)"])
         let capture = dir.appendingPathComponent("rtp.pcap")
         let dump = try Child(tcpdump, ["-i", "lo", "-n", "-U", "-w", capture.path,
@@ -47,7 +47,7 @@ import Testing
         let calleeMedia = try #require((legs.first { $0["side"] as? String == "callee" }?["media"] as? [[String: Any]])?.first)
         let callerPort = try #require(callerMedia["localPort"] as? Int)
         let calleePort = try #require(calleeMedia["localPort"] as? Int)
-        #expect((32000...32199).contains(callerPort) && (32000...32199).contains(calleePort))
+        #expect((22000...32199).contains(callerPort) && (22000...32199).contains(calleePort))
         #expect(callerMedia["latched"] as? String == "127.0.0.1:\(uacRTP)")
         #expect(calleeMedia["latched"] as? String == "127.0.0.1:\(uasRTP)")
         let cr = try #require(callerMedia["rtp"] as? [String: Any]), ce = try #require(calleeMedia["rtp"] as? [String: Any])

@@ -98,14 +98,14 @@ import Testing
     }
 
     @Test func busyOrMuteTargetsLeaveTheCallOnThePhone() async throws {
-        guard let h = try Harness(tag: "switch-fail", sip: 26460, http: 28460, rtpMin: 33000, fRTP: 36400,
-                                  routes: [("^busy$", 26471), ("^mute$", 26472), (".", 26480)],
+        guard let h = try Harness(tag: "switch-fail", sip: 27460, http: 29460, rtpMin: 24800, fRTP: 31900,
+                                  routes: [("^busy$", 27471), ("^mute$", 27472), (".", 27480)],
                                   extra: ["--switchover-no-media-timeout-ms", "500"],
                                   fixtures: ["uas-phone.xml", "uas-busy.xml", "uas-mute.xml"]) else { return }
-        try h.uas("phone", "uas-phone.xml", sip: 26480, rtp: 36410)
-        try h.uas("busy", "uas-busy.xml", sip: 26471, rtp: 36420)
-        try h.uas("mute", "uas-mute.xml", sip: 26472, rtp: 36430)
-        let id = try h.call(fSIP: 26490)
+        try h.uas("phone", "uas-phone.xml", sip: 27480, rtp: 31910)
+        try h.uas("busy", "uas-busy.xml", sip: 27471, rtp: 31920)
+        try h.uas("mute", "uas-mute.xml", sip: 27472, rtp: 31930)
+        let id = try h.call(fSIP: 27490)
         usleep(300_000)
         let busy = try h.switchover(id, ["target": "busy", "mode": "now"])
         #expect(busy["state"] as? String == "failed")
@@ -126,13 +126,13 @@ import Testing
     }
 
     @Test func phoneToSpeakerAndBack() async throws {
-        guard let h = try Harness(tag: "switch-back", sip: 26560, http: 28560, rtpMin: 33200, fRTP: 36500,
-                                  routes: [("^speaker$", 26571), ("^phone2$", 26572), (".", 26580)],
+        guard let h = try Harness(tag: "switch-back", sip: 27560, http: 29560, rtpMin: 25000, fRTP: 32000,
+                                  routes: [("^speaker$", 27571), ("^phone2$", 27572), (".", 27580)],
                                   fixtures: ["uas-phone.xml", "uas-speaker.xml", "uas-phone2.xml"]) else { return }
-        try h.uas("phone", "uas-phone.xml", sip: 26580, rtp: 36510)
-        try h.uas("speaker", "uas-speaker.xml", sip: 26571, rtp: 36520)
-        try h.uas("phone2", "uas-phone2.xml", sip: 26572, rtp: 36530)
-        let id = try h.call(fSIP: 26590)
+        try h.uas("phone", "uas-phone.xml", sip: 27580, rtp: 32010)
+        try h.uas("speaker", "uas-speaker.xml", sip: 27571, rtp: 32020)
+        try h.uas("phone2", "uas-phone2.xml", sip: 27572, rtp: 32030)
+        let id = try h.call(fSIP: 27590)
         usleep(500_000)
         let there = try h.switchover(id, ["target": "speaker", "mode": "now"])
         #expect(there["state"] as? String == "completed", "\(there)")
@@ -149,8 +149,8 @@ import Testing
     }
 
     @Test func moveToMySpeakerPicksTheRegisteredFreeSpeaker() async throws {
-        guard let h = try Harness(tag: "switch-speaker", sip: 26660, http: 28660, rtpMin: 33400, fRTP: 36600,
-                                  routes: [(".", 26680)], fixtures: ["uas-phone.xml", "uas-speaker.xml", "reg-speaker.xml"]) else { return }
+        guard let h = try Harness(tag: "switch-speaker", sip: 27660, http: 29660, rtpMin: 25200, fRTP: 32100,
+                                  routes: [(".", 27680)], fixtures: ["uas-phone.xml", "uas-speaker.xml", "reg-speaker.xml"]) else { return }
         // alice's phone (the callee, AOR 2000@127.0.0.1) and two speakers; only the kitchen registers.
         let put = { (id: String, body: [String: Any]) throws -> Int in
             try h.baton.request("PUT", "/users/alice/devices/\(id)", body: try JSONSerialization.data(withJSONObject: body)).0
@@ -160,7 +160,7 @@ import Testing
         #expect(try put("kitchen", ["aor": "kitchen@127.0.0.1", "kind": "speaker", "priority": 1]) == 200)
         #expect(try put("bad", ["aor": "nohost", "kind": "speaker"]) == 400)
         #expect(try put("bad", ["aor": "x@y", "kind": "toaster"]) == 400)
-        let reg = try Child(h.sipp, ["-sf", "reg-speaker.xml", "-i", "127.0.0.1", "-p", "26671", "127.0.0.1:26660", "-s", "kitchen",
+        let reg = try Child(h.sipp, ["-sf", "reg-speaker.xml", "-i", "127.0.0.1", "-p", "27671", "127.0.0.1:27660", "-s", "kitchen",
                                      "-m", "1", "-nostdin", "-timeout", "10s"], cwd: h.dir, output: h.dir.appendingPathComponent("reg.log"))
         #expect(reg.wait(timeout: .seconds(10)) == 0, "\(reg.text)")
         let speakers = try #require(try h.baton.json("/users/alice/speakers") as? [[String: Any]])
@@ -169,16 +169,16 @@ import Testing
             return "\(device?["id"] as? String ?? "?"):\(s["registered"] as? Bool ?? false)"
         }
         #expect(seen == ["bedroom:false", "kitchen:true"])
-        try h.uas("phone", "uas-phone.xml", sip: 26680, rtp: 36610)
-        try h.uas("kitchen", "uas-speaker.xml", sip: 26671, rtp: 36620)
-        let id = try h.call(fSIP: 26690)
+        try h.uas("phone", "uas-phone.xml", sip: 27680, rtp: 32110)
+        try h.uas("kitchen", "uas-speaker.xml", sip: 27671, rtp: 32120)
+        let id = try h.call(fSIP: 27690)
         usleep(500_000)
         // The bedroom speaker by its device id: known but not registered.
         let (code, body) = try h.baton.post("/calls/\(id)/switchover", json: ["target": "bedroom"])
         #expect(code == 404 && "\(body)".contains("not registered"), "\(body)")
         let op = try h.switchover(id, ["target": "speaker", "mode": "now"])
         #expect(op["state"] as? String == "completed", "\(op)")
-        #expect((op["target"] as? String ?? "").contains("kitchen@127.0.0.1:26671"), "\(op)")
+        #expect((op["target"] as? String ?? "").contains("kitchen@127.0.0.1:27671"), "\(op)")
         let status = h.finish()
         #expect(status["far"] == 0 && status["phone"] == 0 && status["kitchen"] == 0, "\(h.children["kitchen"]?.text ?? "")")
         Self.checkContinuity(try h.receivedByF(), markers: 2)
@@ -191,14 +191,14 @@ import Testing
     /// Bot -> human with the bot as the caller: the caller side moves (Baton was the bot's
     /// UAS; the agent's leg is Baton's UAC), the far party is the callee.
     @Test func callerSideMovesBotToAgent() async throws {
-        guard let h = try Harness(tag: "switch-caller", sip: 26860, http: 28860, rtpMin: 33800, fRTP: 36800,
-                                  routes: [("^agent$", 26871), (".", 26880)],
+        guard let h = try Harness(tag: "switch-caller", sip: 27860, http: 29860, rtpMin: 25400, fRTP: 32300,
+                                  routes: [("^agent$", 27871), (".", 27880)],
                                   fixtures: ["uas-far-bye.xml", "uac-phone.xml", "uas-speaker.xml"]) else { return }
-        try h.uas("far", "uas-far-bye.xml", sip: 26880, rtp: 36800)
-        try h.uas("agent", "uas-speaker.xml", sip: 26871, rtp: 36820)
+        try h.uas("far", "uas-far-bye.xml", sip: 27880, rtp: 32300)
+        try h.uas("agent", "uas-speaker.xml", sip: 27871, rtp: 32320)
         usleep(300_000)
-        h.children["bot"] = try Child(h.sipp, ["-sf", "uac-phone.xml", "-i", "127.0.0.1", "-p", "26890", "-mi", "127.0.0.1",
-                                               "-mp", "36810", "127.0.0.1:26860", "-s", "2000", "-m", "1", "-nostdin", "-timeout", "30s"],
+        h.children["bot"] = try Child(h.sipp, ["-sf", "uac-phone.xml", "-i", "127.0.0.1", "-p", "27890", "-mi", "127.0.0.1",
+                                               "-mp", "32310", "127.0.0.1:27860", "-s", "2000", "-m", "1", "-nostdin", "-timeout", "30s"],
                                       cwd: h.dir, output: h.dir.appendingPathComponent("bot.log"))
         var callID: String?
         let up = ContinuousClock.now + .seconds(5)
@@ -220,7 +220,7 @@ import Testing
         let ended = try #require(((try h.baton.json("/calls") as? [String: Any])?["ended"] as? [[String: Any]])?.first)
         #expect(ended["hungUpBy"] as? String == "callee")
         let caller = (ended["legs"] as? [[String: Any]])?.first { $0["side"] as? String == "caller" }
-        #expect(((caller?["media"] as? [[String: Any]])?.first?["latched"] as? String) == "127.0.0.1:36820", "the caller leg is the agent's now")
+        #expect(((caller?["media"] as? [[String: Any]])?.first?["latched"] as? String) == "127.0.0.1:32320", "the caller leg is the agent's now")
         #expect(h.baton.stop() == 0)
         try? FileManager.default.removeItem(at: h.dir)
     }

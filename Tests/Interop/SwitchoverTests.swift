@@ -185,8 +185,8 @@ import WSClient
     }
 
     @Test func apiSwitchoverFromPhoneToSpeakerAtSilence() async throws {
-        let ports = Ports(baton: 26160, http: 28160, rtpMin: 32400, fSIP: 26190, fRTP: 36100, pSIP: 26180, pRTP: 36110,
-                          sSIP: 26170, sRTP: 36120)
+        let ports = Ports(baton: 27160, http: 29160, rtpMin: 24000, fSIP: 27190, fRTP: 31600, pSIP: 27180, pRTP: 31610,
+                          sSIP: 27170, sRTP: 31620)
         nonisolated(unsafe) var ws: EventsClient?
         let op = try await runSwitch(ports, phone: "uas-phone.xml", silentBeforeSplice: true) { baton, id, _ in
             ws = EventsClient(port: ports.http)
@@ -216,15 +216,15 @@ import WSClient
     }
 
     @Test func referFromThePhonePushesTheCallToTheSpeaker() async throws {
-        let ports = Ports(baton: 26260, http: 28260, rtpMin: 32600, fSIP: 26290, fRTP: 36200, pSIP: 26280, pRTP: 36210,
-                          sSIP: 26270, sRTP: 36220)
+        let ports = Ports(baton: 27260, http: 29260, rtpMin: 24200, fSIP: 27290, fRTP: 31700, pSIP: 27280, pRTP: 31710,
+                          sSIP: 27270, sRTP: 31720)
         let op = try await runSwitch(ports, phone: "uas-phone-refer.xml", silentBeforeSplice: false) { _, _, _ in nil }
         #expect(op?["leg"] as? String == "callee")
     }
 
     @Test func blindTransferThePhoneHangsUpRightAfterTheREFER() async throws {
-        let ports = Ports(baton: 26760, http: 28760, rtpMin: 33600, fSIP: 26790, fRTP: 36700, pSIP: 26780, pRTP: 36710,
-                          sSIP: 26770, sRTP: 36720)
+        let ports = Ports(baton: 27760, http: 29760, rtpMin: 24400, fSIP: 27790, fRTP: 32200, pSIP: 27780, pRTP: 32210,
+                          sSIP: 27770, sRTP: 32220)
         // P's own audio stops when it hangs up, before S is on: that silence is P's doing,
         // so the gap bound is looser here; F's stream still never breaks or changes SSRC.
         let op = try await runSwitch(ports, phone: "uas-phone-refer-bye.xml", silentBeforeSplice: false, maxGap: 0.25) { _, _, _ in nil }
@@ -232,8 +232,8 @@ import WSClient
     }
 
     @Test func inviteWithReplacesFromTheSpeakerPullsTheCall() async throws {
-        let ports = Ports(baton: 26360, http: 28360, rtpMin: 32800, fSIP: 26390, fRTP: 36300, pSIP: 26380, pRTP: 36310,
-                          sSIP: 26370, sRTP: 36320)
+        let ports = Ports(baton: 27360, http: 29360, rtpMin: 24600, fSIP: 27390, fRTP: 31800, pSIP: 27380, pRTP: 31810,
+                          sSIP: 27370, sRTP: 31820)
         let op = try await runSwitch(ports, phone: "uas-phone.xml", silentBeforeSplice: false, pull: true) { baton, id, speaker in
             // The speaker learns the phone's dialog (here from the API; a device would use the
             // dialog event package) and pulls the call.
