@@ -381,7 +381,6 @@ public final class B2BUA: TransactionUser {
             out.setBody(req.body, contentType: req.contentType)
             try rewrite(out, call: call, from: side)
             call.reinvite = (side, t)
-            if !req.body.isEmpty { call.sdp[side] = req.body }
             t.respond(100, "Trying")
             layer.send(out, to: other.peer, via: configuration.sentBy) { [weak self, weak call] ev in
                 guard let self, let call else { return }
@@ -405,6 +404,9 @@ public final class B2BUA: TransactionUser {
             call.reinvite = nil
             if code < 300 {
                 sendAck(on: side.other, of: call, cseq: r.cseqNumber)
+                // Only an accepted offer becomes the side's current SDP (a rejected one must
+                // not be what a later switchover offers).
+                if !txn.request.body.isEmpty { call.sdp[side] = txn.request.body }
                 if !r.body.isEmpty { call.sdp[side.other] = r.body }
                 guard let ok = relay(r, to: nil, call: call, from: side.other, base: txn.request) else {
                     txn.respond(500, "Server Internal Error")

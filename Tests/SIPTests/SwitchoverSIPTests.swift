@@ -138,6 +138,15 @@ import Testing
         }
     }
 
+    @Test func aRejectedReInviteDoesNotChangeTheSDPASwitchoverOffers() throws {
+        let (h, id, bInvite) = try confirmedCall()
+        #expect(String(decoding: try h.b2bua.farSDP(call: id, replacing: .caller), as: UTF8.self).contains("m=audio 30000"))
+        try h.calleeReInvite(after: bInvite, cseq: 2, sdp: Fixtures.sdp.replacingOccurrences(of: "49170", with: "55554"))
+        let reinvite = try #require(h.sent(to: caller).first { $0.method == "INVITE" })
+        try h.deliver(reinvite.makeResponse(488, "Not Acceptable Here", toTag: "1928301774"), from: caller)
+        #expect(String(decoding: try h.b2bua.farSDP(call: id, replacing: .caller), as: UTF8.self).contains("m=audio 30000"))
+    }
+
     @Test func theMovingDeviceMayHangUpMidSwitchover() throws {
         let (h, id, bInvite) = try confirmedCall()
         let leg = try h.b2bua.inviteSwitchLeg(call: id, replacing: .callee, target: (Self.speaker, "sip:speaker@127.0.0.1:5090"),
