@@ -1,4 +1,5 @@
 import Foundation
+import SIP
 import Store
 import Synchronization
 
@@ -60,14 +61,11 @@ public final class Devices: Sendable {
     /// The user's speakers, in priority order.
     public func speakers(user: String) -> [DeviceRecord] { list(user: user).filter { $0.kind == "speaker" } }
 
-    /// "sip:Kitchen@Example.com:5060;x" -> "Kitchen@example.com".
+    /// "sip:Kitchen@Example.com:5060;x" or "Kitchen@Example.com" -> "Kitchen@example.com",
+    /// the registrar's key (parsed by libosip2 like any SIP URI).
     static func normalize(_ aor: String) -> String? {
-        var v = aor.trimmingCharacters(in: .whitespaces)
-        if v.lowercased().hasPrefix("sip:") { v = String(v.dropFirst(4)) }
-        if let semi = v.firstIndex(of: ";") { v = String(v[..<semi]) }
-        let parts = v.split(separator: "@", maxSplits: 1)
-        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { return nil }
-        let host = parts[1].split(separator: ":").first.map { $0.lowercased() } ?? ""
-        return "\(parts[0])@\(host)"
+        let v = aor.trimmingCharacters(in: .whitespaces)
+        guard let uri = SIPURI(parsing: v.lowercased().hasPrefix("sip:") ? v : "sip:" + v), uri.user?.isEmpty == false else { return nil }
+        return uri.aor
     }
 }

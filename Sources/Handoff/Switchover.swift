@@ -193,7 +193,7 @@ public final class Handoff: @unchecked Sendable {
             reject(488, "Not Acceptable Here", "unusable SDP offer: \(error)")
             return
         }
-        let from = r.request.from.map(B2BUAText.uri) ?? "the pulling device"
+        let from = r.request.from.map(SIPURI.addressText) ?? "the pulling device"
         let (run, op) = register(call: r.call, prepared: prepared, target: from, leg: r.side, mode: .silence,
                                  window: configuration.windowMillis, detail: "INVITE with Replaces from \(from)")
         do {
@@ -430,15 +430,4 @@ public struct SpeakerState: Sendable, Codable, Equatable {
     public var device: DeviceRecord
     public var registered: Bool
     public var busy: Bool
-}
-
-/// Small helpers on header text.
-enum B2BUAText {
-    /// "Name <sip:x@h>;tag=1" -> "sip:x@h".
-    static func uri(_ header: String) -> String {
-        if let o = header.firstIndex(of: "<"), let c = header[o...].firstIndex(of: ">") {
-            return String(header[header.index(after: o)..<c])
-        }
-        return String(header.split(separator: ";").first ?? Substring(header))
-    }
 }

@@ -175,14 +175,15 @@ final class RelayThread: @unchecked Sendable {
             if !socket.forwarding { continue }
             let p = baton_batch_data(batch, i)!
             let isRTP = !socket.isRTCP && len >= 12 && p[0] & 0xC0 == 0x80
+            var seq: UInt16 = 0, ts: UInt32 = 0
             if isRTP {
-                let seq = UInt16(p[2]) << 8 | UInt16(p[3])
-                let ts = UInt32(p[4]) << 24 | UInt32(p[5]) << 16 | UInt32(p[6]) << 8 | UInt32(p[7])
+                seq = UInt16(p[2]) << 8 | UInt16(p[3])
+                ts = UInt32(p[4]) << 24 | UInt32(p[5]) << 16 | UInt32(p[6]) << 8 | UInt32(p[7])
                 socket.sequence.update(seq: seq, timestamp: ts, arrival: arrivalNanos &* socket.clockRate / 1_000_000_000)
             }
             guard peer.hasRemote else { noDest &+= 1; continue }
             if isRTP {
-                RelayThread.rewriteRTP(p, egress: &peer.egress, source: socket.serial, nanos: arrivalNanos)
+                RelayThread.rewriteRTP(p, seq: seq, timestamp: ts, egress: &peer.egress, source: socket.serial, nanos: arrivalNanos)
             } else if socket.isRTCP, len >= 8, let sibling = peer.rtpSibling, sibling.egress.rewriting {
                 RelayThread.rewriteRTCP(p, length: len, egress: sibling.egress)
             }
@@ -224,12 +225,11 @@ final class RelayThread: @unchecked Sendable {
     /// Runs the RTP header through the egress rewriter; writes it back only when a splice
     /// made the rewriter active (before any switchover this is a read).
     @inline(__always)
-    static func rewriteRTP(_ p: UnsafeMutablePointer<UInt8>, egress: inout RTPRewriter, source: Int, nanos: Int64) {
+    static func rewriteRTP(_ p: UnsafeMutablePointer<UInt8>, seq: UInt16, timestamp: UInt32, egress: inout RTPRewriter,
+                           source: Int, nanos: Int64) {
         let h = RTPRewriter.Header(
             ssrc: UInt32(p[8]) << 24 | UInt32(p[9]) << 16 | UInt32(p[10]) << 8 | UInt32(p[11]),
-            seq: UInt16(p[2]) << 8 | UInt16(p[3]),
-            timestamp: UInt32(p[4]) << 24 | UInt32(p[5]) << 16 | UInt32(p[6]) << 8 | UInt32(p[7]),
-            marker: p[1] & 0x80 != 0)
+            seq: seq, timestamp: timestamp, marker: p[1] & 0x80 != 0)
         let out = egress.rewrite(source: source, h, nanos: nanos)
         guard egress.rewriting else { return }
         p[1] = out.marker ? p[1] | 0x80 : p[1] & 0x7F

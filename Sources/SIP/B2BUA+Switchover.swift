@@ -84,14 +84,7 @@ extension B2BUA {
     /// callee's To.
     public func aor(call id: String, side: CallSide) -> String? {
         guard let call = calls[id] else { return nil }
-        let header = call.dialog(side).remoteHeader
-        let text: String
-        if let o = header.firstIndex(of: "<"), let c = header[o...].firstIndex(of: ">") {
-            text = String(header[header.index(after: o)..<c])
-        } else {
-            text = String(header.split(separator: ";").first ?? "")
-        }
-        return SIPURI(parsing: text)?.aor
+        return SIPURI(parsing: SIPURI.addressText(call.dialog(side).remoteHeader))?.aor
     }
 
     /// A registered contact of `aor` that is not in a call (no live call has a leg there).
@@ -274,12 +267,7 @@ extension B2BUA {
 
     /// "<sip:speaker@example.com?Replaces=...>;x=y" -> "sip:speaker@example.com".
     static func referTarget(_ value: String) -> String? {
-        var v = value.trimmingCharacters(in: .whitespaces)
-        if let open = v.firstIndex(of: "<"), let close = v[open...].firstIndex(of: ">") {
-            v = String(v[v.index(after: open)..<close])
-        } else if let semi = v.firstIndex(of: ";") {
-            v = String(v[..<semi])
-        }
+        var v = SIPURI.addressText(value)
         if let q = v.firstIndex(of: "?") { v = String(v[..<q]) }
         return SIPURI(parsing: v) == nil ? nil : v
     }

@@ -279,6 +279,16 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
         self.init(UnsafePointer(u))
     }
 
+    /// The URI text of a name-addr or addr-spec header value:
+    /// "Name <sip:x@h>;tag=1" -> "sip:x@h", "sip:x@h;tag=1" -> "sip:x@h".
+    public static func addressText(_ header: String) -> String {
+        let v = header.trimmingCharacters(in: .whitespaces)
+        if let o = v.firstIndex(of: "<"), let c = v[o...].firstIndex(of: ">") {
+            return String(v[v.index(after: o)..<c])
+        }
+        return String(v.split(separator: ";").first ?? Substring(v))
+    }
+
     /// Address-of-record key: "user@host" (lower-cased host).
     public var aor: String { (user.map { "\($0)@" } ?? "") + host.lowercased() }
     public var description: String { text }
