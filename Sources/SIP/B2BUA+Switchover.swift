@@ -370,23 +370,14 @@ extension B2BUA {
         ok.setBody(body, contentType: "application/sdp")
         r.transaction.respond(ok)
         leg.pendingOK = ok
-        retransmitSwitchOK(leg, interval: layer.timers.t1, elapsed: .zero)
+        retransmit2xx(ok, to: leg.dialog.peer, pending: { [weak leg] in leg.map { $0.pendingOK != nil && !$0.done } ?? false },
+                      schedule: { [weak leg] in leg?.okRetransmit = $0 },
+                      giveUp: { [weak self, weak leg] in
+            guard let self, let leg else { return }
+            leg.pendingOK = nil
+            self.failSwitchLeg(leg, reason: "408 no ACK from the pulling device")
+        })
         return leg
-    }
-
-    private func retransmitSwitchOK(_ leg: SwitchLegHandle, interval: TimeAmount, elapsed: TimeAmount) {
-        guard !leg.dialog.peer.isReliable else { return }
-        leg.okRetransmit = layer.loop.assumeIsolated().scheduleTask(in: interval) { [weak self, weak leg] in
-            guard let self, let leg, let ok = leg.pendingOK, !leg.done else { return }
-            let total = elapsed + interval
-            if total >= self.layer.timers.timeout {
-                leg.pendingOK = nil
-                self.failSwitchLeg(leg, reason: "408 no ACK from the pulling device")
-                return
-            }
-            self.layer.sendStateless(response: ok, to: leg.dialog.peer)
-            self.retransmitSwitchOK(leg, interval: min(interval * 2, self.layer.timers.t2), elapsed: total)
-        }
     }
 
     func switchLegAck(_ leg: SwitchLegHandle) {

@@ -345,24 +345,36 @@ public final class B2BUA: TransactionUser {
         delegate?.callEvent(.dialogs(id: call.id, caller: id(call.a), callee: id(call.b)))
     }
 
-    private func startOKRetransmit(_ ok: SIPMessage, call: Call, to peer: SIPPeer, interval: TimeAmount? = nil, elapsed: TimeAmount = .zero) {
+    private func startOKRetransmit(_ ok: SIPMessage, call: Call, to peer: SIPPeer) {
         call.pendingOK = ok
+        retransmit2xx(ok, to: peer, pending: { [weak call] in call?.pendingOK === ok },
+                      schedule: { [weak call] in call?.okRetransmit = $0 },
+                      giveUp: { [weak self, weak call] in
+            // No ACK for 64·T1: the dialog is not confirmed; hang up both sides (§13.3.1.4).
+            guard let self, let call else { return }
+            call.pendingOK = nil
+            self.sendBye(on: .caller, of: call)
+            self.sendBye(on: .callee, of: call)
+            self.finish(call, by: nil, reason: "no ACK for 200 OK")
+        })
+    }
+
+    /// Retransmits a 2xx to an INVITE over UDP at T1, 2·T1 … T2 while `pending()` holds
+    /// (until its ACK), and calls `giveUp` once 64·T1 passed without it (RFC 3261 §13.3.1.4).
+    /// `schedule` keeps the timer so the ACK can cancel it.
+    func retransmit2xx(_ ok: SIPMessage, to peer: SIPPeer, interval: TimeAmount? = nil, elapsed: TimeAmount = .zero,
+                       pending: @escaping () -> Bool, schedule: @escaping (Scheduled<Void>) -> Void,
+                       giveUp: @escaping () -> Void) {
         guard !peer.isReliable else { return }
         let iv = interval ?? layer.timers.t1
-        call.okRetransmit = layer.loop.assumeIsolated().scheduleTask(in: iv) { [weak self, weak call] in
-            guard let self, let call, call.pendingOK === ok else { return }
+        schedule(layer.loop.assumeIsolated().scheduleTask(in: iv) { [weak self] in
+            guard let self, pending() else { return }
             let total = elapsed + iv
-            if total >= self.layer.timers.timeout {
-                // No ACK for 64·T1: the dialog is not confirmed; hang up both sides (§13.3.1.4).
-                call.pendingOK = nil
-                self.sendBye(on: .caller, of: call)
-                self.sendBye(on: .callee, of: call)
-                self.finish(call, by: nil, reason: "no ACK for 200 OK")
-                return
-            }
+            if total >= self.layer.timers.timeout { giveUp(); return }
             self.layer.sendStateless(response: ok, to: peer)
-            self.startOKRetransmit(ok, call: call, to: peer, interval: min(iv * 2, self.layer.timers.t2), elapsed: total)
-        }
+            self.retransmit2xx(ok, to: peer, interval: min(iv * 2, self.layer.timers.t2), elapsed: total,
+                               pending: pending, schedule: schedule, giveUp: giveUp)
+        })
     }
 
     // MARK: In-dialog requests

@@ -160,6 +160,19 @@ final class BatonProcess: @unchecked Sendable {
         try JSONSerialization.jsonObject(with: try get(path).1)
     }
 
+    /// The id of the first live call in state `answered`, polling `/calls` up to `timeout`.
+    func answeredCall(timeout: Duration = .seconds(5)) throws -> String? {
+        let end = ContinuousClock.now + timeout
+        repeat {
+            let list = try json("/calls") as? [String: Any]
+            if let id = (list?["active"] as? [[String: Any]])?.first(where: { $0["state"] as? String == "answered" })?["id"] as? String {
+                return id
+            }
+            usleep(50_000)
+        } while ContinuousClock.now < end
+        return nil
+    }
+
     /// One Prometheus sample value ("name{labels}" exactly as printed).
     func metric(_ sample: String) throws -> Double? {
         let text = String(decoding: try get("/metrics").1, as: UTF8.self)

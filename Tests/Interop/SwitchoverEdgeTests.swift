@@ -42,15 +42,8 @@ import Testing
             children["far"] = try Child(sipp, ["-sf", "uac-far.xml", "-i", "127.0.0.1", "-p", "\(fSIP)", "-mi", "127.0.0.1",
                                                "-mp", "\(fRTP)", "127.0.0.1:\(baton.sipPort)", "-s", "2000", "-m", "1", "-nostdin",
                                                "-timeout", "30s"], cwd: dir, output: dir.appendingPathComponent("far.log"))
-            let up = ContinuousClock.now + .seconds(5)
-            while ContinuousClock.now < up {
-                let list = try baton.json("/calls") as? [String: Any]
-                if let id = (list?["active"] as? [[String: Any]])?.first(where: { $0["state"] as? String == "answered" })?["id"] as? String {
-                    return id
-                }
-                usleep(50_000)
-            }
-            throw InteropError.http("the call was not answered:\n\(baton.child.text)")
+            guard let id = try baton.answeredCall() else { throw InteropError.http("the call was not answered:\n\(baton.child.text)") }
+            return id
         }
 
         /// Requests a switchover and waits until it ends; returns the final operation.
@@ -200,14 +193,7 @@ import Testing
         h.children["bot"] = try Child(h.sipp, ["-sf", "uac-phone.xml", "-i", "127.0.0.1", "-p", "27890", "-mi", "127.0.0.1",
                                                "-mp", "32310", "127.0.0.1:27860", "-s", "2000", "-m", "1", "-nostdin", "-timeout", "30s"],
                                       cwd: h.dir, output: h.dir.appendingPathComponent("bot.log"))
-        var callID: String?
-        let up = ContinuousClock.now + .seconds(5)
-        while callID == nil && ContinuousClock.now < up {
-            let list = try h.baton.json("/calls") as? [String: Any]
-            callID = (list?["active"] as? [[String: Any]])?.first { $0["state"] as? String == "answered" }?["id"] as? String
-            if callID == nil { usleep(50_000) }
-        }
-        let id = try #require(callID)
+        let id = try #require(try h.baton.answeredCall())
         usleep(500_000)
         let op = try h.switchover(id, ["target": "agent", "leg": "caller", "mode": "silence", "window_ms": 3000])
         #expect(op["state"] as? String == "completed", "\(op)")

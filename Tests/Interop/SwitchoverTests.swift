@@ -72,14 +72,7 @@ import WSClient
                                    "-mp", "\(p.fRTP)", "127.0.0.1:\(p.baton)", "-s", "2000", "-m", "1", "-nostdin", "-timeout", "30s"],
                            cwd: dir, output: dir.appendingPathComponent("far.log"))
 
-        var callID: String?
-        let up = ContinuousClock.now + .seconds(5)
-        while callID == nil && ContinuousClock.now < up {
-            let list = try baton.json("/calls") as? [String: Any]
-            callID = (list?["active"] as? [[String: Any]])?.first { $0["state"] as? String == "answered" }?["id"] as? String
-            if callID == nil { usleep(50_000) }
-        }
-        let id = try #require(callID, "the call was not answered:\n\(baton.child.text)")
+        let id = try #require(try baton.answeredCall(), "the call was not answered:\n\(baton.child.text)")
         var opID = try trigger(baton, id) { scenario, args in
             let c = try Child(sipp, ["-sf", scenario, "-i", "127.0.0.1", "-p", "\(p.sSIP)", "-mi", "127.0.0.1", "-mp", "\(p.sRTP)",
                                      "127.0.0.1:\(p.baton)", "-m", "1", "-nostdin", "-timeout", "30s"] + args,

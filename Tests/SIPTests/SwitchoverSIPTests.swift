@@ -178,3 +178,52 @@ import Testing
         }
     }
 }
+
+/// 2xx retransmission over UDP until the ACK (RFC 3261 §13.3.1.4), for a call's 200 to the
+/// caller and for the 200 Baton sends a device pulling a call.
+@Suite struct OKRetransmissionTests {
+    @Test func the200IsRetransmittedUntilTheACKOrTheCallIsHungUp() throws {
+        let h = try B2BHarness()
+        let bInvite = try h.startCall()
+        _ = try h.answer(bInvite)
+        h.wire.advance(.milliseconds(500))
+        #expect(h.sent(to: caller).filter { $0.statusCode == 200 }.count == 1)      // T1
+        h.wire.advance(.milliseconds(1000))
+        #expect(h.take().contains { $0.1 == caller && $0.0.statusCode == 200 })     // 2·T1
+        h.wire.advance(.seconds(40))
+        let out = h.take()
+        #expect(out.contains { $0.1 == caller && $0.0.method == "BYE" } && out.contains { $0.1 == callee && $0.0.method == "BYE" })
+        #expect(h.anchor.endReasons == ["no ACK for 200 OK"])
+    }
+
+    @Test func theACKStopsTheRetransmissions() throws {
+        let h = try B2BHarness()
+        let ok = try h.answer(try h.startCall())
+        try h.callerAck(for: ok)
+        _ = h.take()
+        h.wire.advance(.seconds(40))
+        #expect(!h.take().contains { $0.0.statusCode == 200 || $0.0.method == "BYE" })
+        #expect(h.anchor.endReasons.isEmpty)
+    }
+
+    @Test func aPullingDeviceThatNeverACKsFailsTheSwitchover() throws {
+        let h = try B2BHarness()
+        let bInvite = try h.startCall()
+        try h.callerAck(for: try h.answer(bInvite))
+        _ = h.take()
+        let callee = try #require(h.anchor.events.compactMap { if case let .dialogs(_, _, c) = $0 { c } else { nil } }.last)
+        var failed: String?
+        h.b2bua.replacesHandler = { r in
+            _ = try? h.b2bua.acceptSwitchLeg(r, body: r.offer) { if case .failed(let why) = $0 { failed = why } }
+        }
+        let pull = try SIPMessage.parse(Fixtures.bytes(Fixtures.invite(branch: "z9hG4bKpull", callID: "pull@h")))
+        pull.setHeader("Replaces", "\(callee.callID);to-tag=\(callee.localTag);from-tag=\(callee.remoteTag ?? "")")
+        try h.deliver(pull, from: B2BUASwitchoverTests.speaker)
+        #expect(h.sent(to: B2BUASwitchoverTests.speaker).contains { $0.statusCode == 200 })
+        h.wire.advance(.milliseconds(500))
+        #expect(h.sent(to: B2BUASwitchoverTests.speaker).contains { $0.statusCode == 200 })   // retransmitted
+        h.wire.advance(.seconds(40))
+        #expect(failed == "408 no ACK from the pulling device")
+        #expect(h.anchor.endReasons.isEmpty)
+    }
+}
