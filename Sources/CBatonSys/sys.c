@@ -27,7 +27,7 @@ baton_batch *baton_batch_new(void) {
     if (!b) return NULL;
     for (int i = 0; i < BATON_BATCH; i++) {
         b->iov[i].iov_base = b->bufs[i] + BATON_HEADROOM;
-        b->iov[i].iov_len = BATON_BUFSZ;
+        b->iov[i].iov_len = BATON_BUFSZ - BATON_TAILROOM;
         b->msgs[i].msg_hdr.msg_iov = &b->iov[i];
         b->msgs[i].msg_hdr.msg_iovlen = 1;
         b->msgs[i].msg_hdr.msg_name = &b->addrs[i];
@@ -49,6 +49,7 @@ int baton_batch_recv(int fd, baton_batch *b) {
 unsigned baton_batch_len(const baton_batch *b, int i) { return b->msgs[i].msg_len; }
 const struct sockaddr_storage *baton_batch_addr(const baton_batch *b, int i) { return &b->addrs[i]; }
 unsigned char *baton_batch_data(baton_batch *b, int i) { return b->bufs[i] + BATON_HEADROOM; }
+void baton_batch_set_len(baton_batch *b, int i, unsigned len) { b->msgs[i].msg_len = len <= BATON_BUFSZ ? len : BATON_BUFSZ; }
 
 void baton_batch_queue(baton_batch *b, int i, int j, const baton_addr *dest) {
     b->outiov[j].iov_base = b->bufs[i] + BATON_HEADROOM;

@@ -33,6 +33,8 @@ public final class MediaRelay: Sendable {
         /// this long before it looks again, so one wake-up (epoll_wait) serves several
         /// packets. Adds at most this much latency to a packet; 0 turns it off.
         public var coalesceMicros: Int = 0
+        /// Bit rate of the Opus that Baton encodes when it transcodes G.711 toward an Opus leg.
+        public var opusBitrate: Int = 32000
         public init() {}
         public var sdpAddress: String { advertisedAddress ?? bindAddress }
     }
@@ -90,6 +92,23 @@ public final class MediaRelay: Sendable {
         let e = stream.endpoint(side)
         t.submit(.setRemote(e.rtp, rtp))
         t.submit(.setRemote(e.rtcp, rtcp))
+    }
+
+    /// Sets what the party on `side` talks (codec, payload types, SRTP keys), as negotiated.
+    /// `transcodes` says the other side's codec differs, so this leg needs codec state
+    /// (an Opus encoder and decoder when it is Opus). Takes effect between two batches; a
+    /// leg configured again (re-INVITE) gets fresh SRTP sessions for its new keys.
+    public func configure(_ stream: AnchoredStream, side: Side, _ media: LegMedia, transcodes: Bool = false) throws(MediaError) {
+        let state = try LegState(media, transcodes: transcodes, opusBitrate: Int32(configuration.opusBitrate))
+        let e = stream.endpoint(side)
+        threads[stream.thread].submit(.configure([e.rtp, e.rtcp], state))
+    }
+
+    /// The same for a switchover's new leg (its device may talk another codec than the
+    /// one it replaces; the far party's leg keeps its codec and keys).
+    public func configure(_ leg: SwitchLeg, _ media: LegMedia, transcodes: Bool = false) throws(MediaError) {
+        let state = try LegState(media, transcodes: transcodes, opusBitrate: Int32(configuration.opusBitrate))
+        threads[leg.stream.thread].submit(.configure([leg.endpoint.rtp, leg.endpoint.rtcp], state))
     }
 
     static func addresses(ip: String, port: Int, rtcpPort: Int?) throws(MediaError) -> (baton_addr, baton_addr) {

@@ -39,6 +39,10 @@ final class RelaySocket: @unchecked Sendable {
     var splice: SpliceJob?
     /// Monotonic time of the first packet received (0 = none yet). Relay thread only.
     var firstPacketNanos: Int64 = 0
+    /// The party's codec and SRTP state (nil: plain RTP, codec unknown). Relay thread only.
+    var leg: LegState?
+    /// Timestamp mapping of what arrives here when it is transcoded to the peer's clock.
+    var tsMap = TimestampMap()
 
     init(fd: Int32, port: UInt16, isRTCP: Bool) {
         self.fd = fd

@@ -15,6 +15,8 @@ final class RelayThread: @unchecked Sendable {
     enum Command {
         case add([RelaySocket])
         case setRemote(RelaySocket, baton_addr)
+        /// The leg's codec and SRTP state for its RTP and RTCP sockets.
+        case configure([RelaySocket], LegState)
         case remove([RelaySocket], [PortPool.Pair], PortPool)
         /// Start choosing the splice point of a switchover whose new leg is confirmed.
         case arm(SpliceJob, SpliceDecider, @Sendable (SpliceReport) -> Void)
@@ -40,6 +42,9 @@ final class RelayThread: @unchecked Sendable {
     private var freeSlots: [Int] = []
     private let batch: OpaquePointer
     private let events: UnsafeMutablePointer<UInt64>
+    /// 8 kHz PCM of the frame being transcoded (120 ms, Opus's longest frame).
+    static let pcmCapacity = 960
+    private let pcm: UnsafeMutablePointer<Int16>
     private let cpu: Int?
     private let coalesceNanos: Int64
     private let totals: RelayTotals
@@ -60,12 +65,15 @@ final class RelayThread: @unchecked Sendable {
         wake = ev
         batch = b
         events = .allocate(capacity: Int(RelayThread.maxEvents))
+        pcm = .allocate(capacity: RelayThread.pcmCapacity)
+        pcm.initialize(repeating: 0, count: RelayThread.pcmCapacity)
         _ = baton_epoll_add(ep, ev, RelayThread.wakeData)
     }
 
     deinit {
         baton_batch_free(batch)
         events.deallocate()
+        pcm.deallocate()
         close_(epoll)
         close_(wake)
     }
@@ -151,9 +159,14 @@ final class RelayThread: @unchecked Sendable {
             }
         }
         let peer: RelaySocket = socket.peer
+        let inLeg = socket.leg, outLeg = peer.leg
+        // The forwarding entry's action for RTP, chosen once per batch: pass through, or
+        // adapt (payload type renumbering, or transcoding between the two legs' codecs).
+        var adapt = false
+        if let a = inLeg?.format, let b = outLeg?.format, a != b { adapt = true }
         var queued: Int32 = 0
         var rxBytes: UInt64 = 0, txBytes: UInt64 = 0, rx: UInt64 = 0
-        var badSource: UInt64 = 0, noDest: UInt64 = 0
+        var badSource: UInt64 = 0, noDest: UInt64 = 0, badSRTP: UInt64 = 0, badCodec: UInt64 = 0
         // A while loop, not `for in 0..<Int32(n)`: unoptimized builds iterate a Range<Int32>
         // through unspecialized generic code that allocates per call.
         var i: Int32 = -1
@@ -162,18 +175,25 @@ final class RelayThread: @unchecked Sendable {
             i += 1
             if i >= n { break }
             let source = baton_batch_addr(batch, i)!
+            let p = baton_batch_data(batch, i)!
+            var len = Int(baton_batch_len(batch, i))
+            let received = len
+            // SRTP first: a packet that fails authentication or replay protection neither
+            // latches the source nor counts as received.
+            if let srtp = inLeg?.srtpIn {
+                len = srtp.unprotectInPlace(p, length: len, rtcp: socket.isRTCP)
+                if len < 0 { badSRTP &+= 1; continue }
+            }
             if !socket.latched {
                 socket.latch(source)
             } else if baton_addr_equal(socket.remote, source) == 0 {
                 badSource &+= 1
                 continue
             }
-            let len = Int(baton_batch_len(batch, i))
             rx &+= 1
-            rxBytes &+= UInt64(len)
+            rxBytes &+= UInt64(received)
             // Held: a new leg before the splice, an old leg after it.
             if !socket.forwarding { continue }
-            let p = baton_batch_data(batch, i)!
             let isRTP = !socket.isRTCP && len >= 12 && p[0] & 0xC0 == 0x80
             var seq: UInt16 = 0, ts: UInt32 = 0
             if isRTP {
@@ -183,17 +203,32 @@ final class RelayThread: @unchecked Sendable {
             }
             guard peer.hasRemote else { noDest &+= 1; continue }
             if isRTP {
+                if adapt {
+                    len = RelayThread.adapt(p, length: len, from: inLeg!.format!, to: outLeg!.format!, inLeg: inLeg!,
+                                            outLeg: outLeg!, map: &socket.tsMap, pcm: pcm)
+                    if len < 0 { badCodec &+= 1; continue }
+                    ts = UInt32(p[4]) << 24 | UInt32(p[5]) << 16 | UInt32(p[6]) << 8 | UInt32(p[7])
+                }
                 RelayThread.rewriteRTP(p, seq: seq, timestamp: ts, egress: &peer.egress, source: socket.serial, nanos: arrivalNanos)
             } else if socket.isRTCP, len >= 8, let sibling = peer.rtpSibling, sibling.egress.rewriting {
                 RelayThread.rewriteRTCP(p, length: len, egress: sibling.egress)
             }
+            // The old leg's packet about to go out is a boundary: judged on the plain payload.
+            var silent: Bool?? = nil
+            if isRTP, let job = socket.splice, job.armed, socket === job.oldRTP, job.decider.readyNanos != nil {
+                silent = .some(RelayThread.silence(p, length: len))
+            }
+            if let srtp = outLeg?.srtpOut {
+                len = srtp.protectInPlace(p, length: len, rtcp: socket.isRTCP)
+                if len < 0 { badSRTP &+= 1; continue }
+            }
+            if len != received { baton_batch_set_len(batch, i, UInt32(len)) }
             baton_batch_queue(batch, i, queued, peer.remote)
             queued += 1
             txBytes &+= UInt64(len)
-            // The old leg's packet just queued is a boundary: splice here if it was silent
-            // (or the window ran out). Later packets of this batch are then held.
-            if isRTP, let job = socket.splice, job.armed, socket === job.oldRTP, job.decider.readyNanos != nil {
-                let silent = RelayThread.silence(p, length: len)
+            // Splice here if that packet was silent (or the window ran out). Later packets
+            // of this batch are then held.
+            if let silent, let job = socket.splice {
                 if let reason = job.decider.decide(oldPacketSilent: silent, atOldPacket: true, now: arrivalNanos) {
                     job.perform(reason: reason, now: arrivalNanos)
                 }
@@ -210,6 +245,8 @@ final class RelayThread: @unchecked Sendable {
         StreamStats.bump(stats.rxBytes, rxBytes)
         StreamStats.bump(stats.droppedSource, badSource)
         StreamStats.bump(stats.droppedNoDestination, noDest)
+        StreamStats.bump(stats.droppedSRTP, badSRTP)
+        StreamStats.bump(stats.droppedCodec, badCodec)
         if !socket.isRTCP {
             stats.sequenceGaps.store(socket.sequence.gaps, ordering: .relaxed)
             stats.duplicates.store(socket.sequence.duplicates, ordering: .relaxed)
@@ -256,6 +293,90 @@ final class RelayThread: @unchecked Sendable {
         }
     }
 
+    /// Makes an RTP packet from one leg fit the other: telephone-event and same-codec packets
+    /// get the other leg's payload type (events also its clock), a G.711 or Opus frame is
+    /// decoded to 8 kHz PCM and encoded in the other leg's codec, in place. Returns the new
+    /// length, or -1 to drop (a payload type the leg did not negotiate, e.g. comfort noise,
+    /// or a frame the codec refused).
+    @inline(__always)
+    static func adapt(_ p: UnsafeMutablePointer<UInt8>, length: Int, from inFmt: MediaFormat, to outFmt: MediaFormat,
+                      inLeg: LegState, outLeg: LegState, map: inout TimestampMap, pcm: UnsafeMutablePointer<Int16>) -> Int {
+        let pt = p[1] & 0x7F
+        let marker = p[1] & 0x80
+        let ts = UInt32(p[4]) << 24 | UInt32(p[5]) << 16 | UInt32(p[6]) << 8 | UInt32(p[7])
+        var offset = 12 + Int(p[0] & 0x0F) * 4
+        if p[0] & 0x10 != 0 {
+            guard length >= offset + 4 else { return -1 }
+            offset += 4 + (Int(p[offset + 2]) << 8 | Int(p[offset + 3])) * 4
+        }
+        var end = length
+        if p[0] & 0x20 != 0 { end -= Int(p[length - 1]) }
+        guard end > offset else { return -1 }
+        let out = map.map(ts, from: inFmt.clockRate, to: outFmt.clockRate)
+        if pt == inFmt.telephoneEvent {
+            // RFC 4733: event, E/R/volume, 16-bit duration in the event clock.
+            guard let te = outFmt.telephoneEvent, end - offset >= 4 else { return -1 }
+            p[1] = marker | te
+            if inFmt.telephoneEventClockRate != outFmt.telephoneEventClockRate {
+                let d = Int(p[offset + 2]) << 8 | Int(p[offset + 3])
+                let scaled = min(0xFFFF, d * outFmt.telephoneEventClockRate / inFmt.telephoneEventClockRate)
+                p[offset + 2] = UInt8(truncatingIfNeeded: scaled >> 8); p[offset + 3] = UInt8(truncatingIfNeeded: scaled)
+            }
+            RelayThread.writeTimestamp(p, out)
+            return length
+        }
+        guard pt == inFmt.payloadType else { return -1 }
+        if inFmt.codec == outFmt.codec {
+            p[1] = marker | outFmt.payloadType
+            return length
+        }
+        // Decode to 8 kHz PCM.
+        var samples = 0
+        let payload = p + offset
+        let count = end - offset
+        switch inFmt.codec {
+        case .pcmu:
+            samples = min(count, RelayThread.pcmCapacity)
+            var k = 0
+            while k < samples { pcm[k] = G711.ulaw(payload[k]); k += 1 }
+        case .pcma:
+            samples = min(count, RelayThread.pcmCapacity)
+            var k = 0
+            while k < samples { pcm[k] = G711.alaw(payload[k]); k += 1 }
+        case .opus:
+            guard let opus = inLeg.opus else { return -1 }
+            samples = opus.decode(payload, count: count, into: pcm, capacity: RelayThread.pcmCapacity)
+        }
+        guard samples > 0 else { return -1 }
+        // Encode over the old payload.
+        var written = 0
+        switch outFmt.codec {
+        case .pcmu:
+            var k = 0
+            while k < samples { payload[k] = G711.ulawEncode(pcm[k]); k += 1 }
+            written = samples
+        case .pcma:
+            var k = 0
+            while k < samples { payload[k] = G711.alawEncode(pcm[k]); k += 1 }
+            written = samples
+        case .opus:
+            guard let opus = outLeg.opus else { return -1 }
+            written = opus.encode(pcm, samples: samples, into: payload,
+                                  capacity: Int(BATON_BUFSZ) - offset - SRTPSession.maxTrailer)
+        }
+        guard written > 0 else { return -1 }
+        p[0] &= ~0x20  // no padding any more
+        p[1] = marker | outFmt.payloadType
+        RelayThread.writeTimestamp(p, out)
+        return offset + written
+    }
+
+    @inline(__always)
+    static func writeTimestamp(_ p: UnsafeMutablePointer<UInt8>, _ ts: UInt32) {
+        p[4] = UInt8(truncatingIfNeeded: ts >> 24); p[5] = UInt8(truncatingIfNeeded: ts >> 16)
+        p[6] = UInt8(truncatingIfNeeded: ts >> 8); p[7] = UInt8(truncatingIfNeeded: ts)
+    }
+
     /// Voice activity of one RTP packet's payload (nil when the codec cannot be judged).
     @inline(__always)
     static func silence(_ p: UnsafeMutablePointer<UInt8>, length: Int) -> Bool? {
@@ -295,6 +416,14 @@ final class RelayThread: @unchecked Sendable {
                 }
             case let .setRemote(s, addr):
                 s.setExpected(addr)
+            case let .configure(sockets, leg):
+                for s in sockets {
+                    s.leg = leg
+                    if !s.isRTCP, let f = leg.format {
+                        s.clockRate = Int64(f.clockRate)
+                        if !s.egress.started { s.egress = RTPRewriter(clockRate: Int64(f.clockRate)) }
+                    }
+                }
             case let .remove(sockets, pairs, pool):
                 for s in sockets where s.slot >= 0 {
                     _ = baton_epoll_del(epoll, s.fd)

@@ -54,7 +54,8 @@ public enum SRTPSuite: String, Sendable, CaseIterable, Codable {
 /// One instance per leg and direction: the far party's keys never change at a switchover.
 /// The relay protects in place in its receive buffers (which keep room for the trailer), so
 /// no packet allocates.
-public final class SRTPSession {
+/// Not thread-safe: one thread at a time (the relay thread that owns the leg).
+public final class SRTPSession: @unchecked Sendable {
     public enum Direction: Sendable { case inbound, outbound }
     /// Master key (16 bytes) plus master salt (14 bytes) of the default suite.
     public static let keyLength = 30

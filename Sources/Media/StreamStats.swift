@@ -15,6 +15,11 @@ public final class StreamStats: Sendable {
     let droppedNoDestination = Atomic<UInt64>(0)
     /// Packets the kernel refused to send.
     let droppedSendError = Atomic<UInt64>(0)
+    /// SRTP/SRTCP packets that failed authentication or replay protection (or could not be protected).
+    let droppedSRTP = Atomic<UInt64>(0)
+    /// RTP packets the other leg could not take: a payload type this leg did not negotiate
+    /// (comfort noise, ...) or a frame the transcoder refused.
+    let droppedCodec = Atomic<UInt64>(0)
     /// RTP sequence analysis of what this side's party sent (RFC 3550 A.1, A.8).
     let sequenceGaps = Atomic<UInt64>(0)
     let duplicates = Atomic<UInt64>(0)
@@ -34,7 +39,8 @@ public final class StreamStats: Sendable {
             droppedNoDestination: droppedNoDestination.load(ordering: .relaxed),
             droppedSendError: droppedSendError.load(ordering: .relaxed),
             sequenceGaps: sequenceGaps.load(ordering: .relaxed), duplicates: duplicates.load(ordering: .relaxed),
-            jitter: jitter.load(ordering: .relaxed))
+            jitter: jitter.load(ordering: .relaxed), droppedSRTP: droppedSRTP.load(ordering: .relaxed),
+            droppedCodec: droppedCodec.load(ordering: .relaxed))
     }
 
     /// A copy of the counters at one moment.
@@ -52,13 +58,19 @@ public final class StreamStats: Sendable {
         public var duplicates: UInt64 = 0
         /// RFC 3550 interarrival jitter, in RTP timestamp units.
         public var jitter: UInt64 = 0
+        /// SRTP/SRTCP packets dropped: authentication or replay check failed.
+        public var droppedSRTP: UInt64 = 0
+        /// RTP packets dropped because the other leg could not take them (codec).
+        public var droppedCodec: UInt64 = 0
 
         public init() {}
         init(rxPackets: UInt64, rxBytes: UInt64, txPackets: UInt64, txBytes: UInt64, droppedSource: UInt64,
-             droppedNoDestination: UInt64, droppedSendError: UInt64, sequenceGaps: UInt64 = 0, duplicates: UInt64 = 0, jitter: UInt64 = 0) {
+             droppedNoDestination: UInt64, droppedSendError: UInt64, sequenceGaps: UInt64 = 0, duplicates: UInt64 = 0, jitter: UInt64 = 0,
+             droppedSRTP: UInt64 = 0, droppedCodec: UInt64 = 0) {
             self.rxPackets = rxPackets; self.rxBytes = rxBytes; self.txPackets = txPackets; self.txBytes = txBytes
             self.droppedSource = droppedSource; self.droppedNoDestination = droppedNoDestination
             self.droppedSendError = droppedSendError; self.sequenceGaps = sequenceGaps; self.duplicates = duplicates; self.jitter = jitter
+            self.droppedSRTP = droppedSRTP; self.droppedCodec = droppedCodec
         }
 
         public static func + (a: Snapshot, b: Snapshot) -> Snapshot {
@@ -68,7 +80,8 @@ public final class StreamStats: Sendable {
                      droppedNoDestination: a.droppedNoDestination + b.droppedNoDestination,
                      droppedSendError: a.droppedSendError + b.droppedSendError,
                      sequenceGaps: a.sequenceGaps + b.sequenceGaps, duplicates: a.duplicates + b.duplicates,
-                     jitter: max(a.jitter, b.jitter))
+                     jitter: max(a.jitter, b.jitter), droppedSRTP: a.droppedSRTP + b.droppedSRTP,
+                     droppedCodec: a.droppedCodec + b.droppedCodec)
         }
     }
 }

@@ -10,6 +10,9 @@
 #define BATON_BATCH 32
 #define BATON_BUFSZ 2048
 #define BATON_HEADROOM 64
+/// Bytes kept free after every received datagram, for what the relay may add in place: an
+/// SRTP/SRTCP trailer (index + tag) or a transcoded payload that is longer than the original.
+#define BATON_TAILROOM 512
 
 /// A socket address of either family, with its length.
 typedef struct baton_addr {
@@ -27,6 +30,8 @@ int baton_batch_recv(int fd, baton_batch *b);
 unsigned baton_batch_len(const baton_batch *b, int i);
 const struct sockaddr_storage *baton_batch_addr(const baton_batch *b, int i);
 unsigned char *baton_batch_data(baton_batch *b, int i);
+/// Change datagram i's length in place (SRTP trailer, transcoded payload); at most BATON_BUFSZ.
+void baton_batch_set_len(baton_batch *b, int i, unsigned len);
 /// Queue datagram i of the receive batch for sending at slot j to dest.
 void baton_batch_queue(baton_batch *b, int i, int j, const baton_addr *dest);
 /// sendmmsg the first n queued datagrams on fd; returns how many were sent, -errno on error.
