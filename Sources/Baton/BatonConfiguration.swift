@@ -26,6 +26,8 @@ import TOMLKit
 /// | media.port_min / media.port_max | 20000 / 29999 | RTP port range (RTP even, RTCP odd) |
 /// | media.threads | 0 | relay threads (0 = one per core) |
 /// | media.coalesce_us | 0 | interrupt moderation window per relay wake-up (µs, 0 = off) |
+/// | media.transcode | true | offer the codecs Baton transcodes to (Opus <-> PCMU/PCMA) besides the offerer's |
+/// | media.opus_bitrate | 32000 | bit rate of the Opus Baton encodes when transcoding (bit/s) |
 /// | http.host / http.port | 127.0.0.1 / 8080 | HTTP API |
 /// | ng.enabled / ng.host / ng.port | true / 127.0.0.1 / 2223 | rtpengine ng control protocol (UDP) |
 /// | store.path | var/baton.sqlite | SQLite file |
@@ -35,11 +37,13 @@ import TOMLKit
 /// | switchover.window_ms | 300 | longest wait for the old device's silence before splicing |
 /// | switchover.no_media_timeout_ms | 3000 | after the new device answers, how long its first RTP may take |
 /// | log.level | info | trace, debug, info, notice, warning, error, critical |
-/// | routes | none | static routes: `[[routes]] match="^1" host="127.0.0.1" port=5080 transport="udp"` |
+/// | routes | none | static routes: `[[routes]] match="^1" host="127.0.0.1" port=5080 transport="udp" media_transport="RTP/AVP"` |
 /// | devices | none | users' devices: `[[devices]] user="alice" id="kitchen" aor="kitchen@example.com" kind="speaker" priority=0` |
 struct BatonConfiguration: Equatable {
     var sip = SIPServer.Configuration()
     var media = MediaRelay.Configuration()
+    /// Offer the codecs Baton transcodes to (Opus <-> G.711) besides the offerer's.
+    var transcode = true
     var http = HTTPAPI.Configuration()
     var ng = NGServer.Configuration()
     var storePath = "var/baton.sqlite"
@@ -71,6 +75,9 @@ struct BatonConfiguration: Equatable {
         Key(name: "media.port_max", apply: { c, v in c.media.portMax = try port(v, "media.port_max") }, show: { "\($0.media.portMax)" }),
         Key(name: "media.threads", apply: { c, v in c.media.threads = try int(v, "media.threads", 0...256) }, show: { "\($0.media.threads)" }),
         Key(name: "media.coalesce_us", apply: { c, v in c.media.coalesceMicros = try int(v, "media.coalesce_us", 0...5000) }, show: { "\($0.media.coalesceMicros)" }),
+        Key(name: "media.transcode", apply: { c, v in c.transcode = try bool(v, "media.transcode") }, show: { "\($0.transcode)" }),
+        Key(name: "media.opus_bitrate", apply: { c, v in c.media.opusBitrate = try int(v, "media.opus_bitrate", 6000...510_000) },
+            show: { "\($0.media.opusBitrate)" }),
         Key(name: "http.host", apply: { c, v in c.http.host = v }, show: { $0.http.host }),
         Key(name: "http.port", apply: { c, v in c.http.port = try port(v, "http.port") }, show: { "\($0.http.port)" }),
         Key(name: "ng.enabled", apply: { c, v in c.ng.enabled = try bool(v, "ng.enabled") }, show: { "\($0.ng.enabled)" }),
@@ -201,7 +208,14 @@ struct BatonConfiguration: Equatable {
                     let port = t["port"]?.int ?? 5060
                     let tr = t["transport"]?.string ?? "udp"
                     guard let kind = SIPTransportKind(rawValue: tr.lowercased()) else { throw ConfigError.invalid("routes.transport", tr, "udp or tcp") }
-                    routes.append(StaticRoute(match: match, host: host, port: port, transport: kind))
+                    var mediaTransport: String?
+                    if let mt = t["media_transport"]?.string {
+                        guard ["RTP/AVP", "RTP/SAVP", "RTP/AVPF", "RTP/SAVPF"].contains(mt) else {
+                            throw ConfigError.invalid("routes.media_transport", mt, "RTP/AVP, RTP/SAVP, RTP/AVPF or RTP/SAVPF")
+                        }
+                        mediaTransport = mt
+                    }
+                    routes.append(StaticRoute(match: match, host: host, port: port, transport: kind, mediaTransport: mediaTransport))
                 }
                 continue
             }

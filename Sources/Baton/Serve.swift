@@ -30,7 +30,7 @@ struct Serve: AsyncParsableCommand {
 
         let store = try Store(path: config.storePath)
         let relay = try MediaRelay(configuration: config.media, logger: Logger(label: "baton.media"))
-        let calls = CallManager(relay: relay)
+        let calls = CallManager(relay: relay, transcoding: config.transcode)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let sip = try SIPServer(configuration: config.sip, loop: group.next())
         let restored = try await store.registrations(validAt: Date().timeIntervalSince1970)

@@ -290,4 +290,63 @@ static inline int baton_sdp_media_rtcp_port(sdp_message_t *s, int pos) {
     }
     return 0;
 }
+/// Number of formats (payload types) on media `pos`'s m= line.
+static inline int baton_sdp_format_count(sdp_message_t *s, int pos) {
+    sdp_media_t *m = (sdp_media_t *)osip_list_get(&s->m_medias, pos);
+    return m ? osip_list_size(&m->m_payloads) : 0;
+}
+static inline const char *baton_sdp_format(sdp_message_t *s, int pos, int i) {
+    sdp_media_t *m = (sdp_media_t *)osip_list_get(&s->m_medias, pos);
+    return m ? (const char *)osip_list_get(&m->m_payloads, i) : NULL;
+}
+/// Empties media `pos`'s format list (then add them back in the wanted order).
+static inline int baton_sdp_clear_formats(sdp_message_t *s, int pos) {
+    sdp_media_t *m = (sdp_media_t *)osip_list_get(&s->m_medias, pos);
+    if (!m) return -1;
+    while (osip_list_size(&m->m_payloads) > 0) {
+        char *f = (char *)osip_list_get(&m->m_payloads, 0);
+        osip_list_remove(&m->m_payloads, 0);
+        osip_free(f);
+    }
+    return 0;
+}
+static inline int baton_sdp_add_format(sdp_message_t *s, int pos, const char *format) {
+    sdp_media_t *m = (sdp_media_t *)osip_list_get(&s->m_medias, pos);
+    if (!m) return -1;
+    return osip_list_add(&m->m_payloads, osip_strdup(format), -1) < 0 ? -1 : 0;
+}
+/// Attributes of media `pos` (pos -1: session level).
+static inline osip_list_t *baton_sdp_attrs(sdp_message_t *s, int pos) {
+    if (pos < 0) return &s->a_attributes;
+    sdp_media_t *m = (sdp_media_t *)osip_list_get(&s->m_medias, pos);
+    return m ? &m->a_attributes : NULL;
+}
+static inline int baton_sdp_attr_count(sdp_message_t *s, int pos) {
+    osip_list_t *l = baton_sdp_attrs(s, pos);
+    return l ? osip_list_size(l) : 0;
+}
+/// Field (which 0) or value (which 1) of attribute i of media `pos`; NULL if absent.
+static inline const char *baton_sdp_attr(sdp_message_t *s, int pos, int i, int which) {
+    osip_list_t *l = baton_sdp_attrs(s, pos);
+    sdp_attribute_t *a = l ? (sdp_attribute_t *)osip_list_get(l, i) : NULL;
+    if (!a) return NULL;
+    return which == 0 ? a->a_att_field : a->a_att_value;
+}
+static inline int baton_sdp_attr_remove(sdp_message_t *s, int pos, int i) {
+    osip_list_t *l = baton_sdp_attrs(s, pos);
+    sdp_attribute_t *a = l ? (sdp_attribute_t *)osip_list_get(l, i) : NULL;
+    if (!a) return -1;
+    osip_list_remove(l, i);
+    sdp_attribute_free(a);
+    return 0;
+}
+/// Appends a=field:value (value NULL: a=field) to media `pos`.
+static inline int baton_sdp_attr_add(sdp_message_t *s, int pos, const char *field, const char *value) {
+    osip_list_t *l = baton_sdp_attrs(s, pos);
+    sdp_attribute_t *a = NULL;
+    if (!l || sdp_attribute_init(&a) != 0) return -1;
+    a->a_att_field = osip_strdup(field);
+    a->a_att_value = value ? osip_strdup(value) : NULL;
+    return osip_list_add(l, a, -1) < 0 ? -1 : 0;
+}
 #endif

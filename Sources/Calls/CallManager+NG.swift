@@ -9,11 +9,15 @@ extension CallManager {
     public struct SDPOptions: Sendable, Equatable {
         /// `ICE=remove`: strip candidates and credentials.
         public var removeICE = false
-        /// `transport-protocol`: rewrite every m= line's protocol (e.g. "RTP/AVP").
+        /// `transport-protocol`: the RTP profile toward the other side (e.g. "RTP/AVP": Baton
+        /// terminates the offerer's SRTP and speaks plain RTP to the answerer).
         public var transportProtocol: String?
-        public init(removeICE: Bool = false, transportProtocol: String? = nil) {
+        /// `codec` -> `transcode`: codecs Baton may add to the offer and transcode to.
+        public var transcode: [String] = []
+        public init(removeICE: Bool = false, transportProtocol: String? = nil, transcode: [String] = []) {
             self.removeICE = removeICE
             self.transportProtocol = transportProtocol
+            self.transcode = transcode
         }
     }
 
@@ -29,7 +33,7 @@ extension CallManager {
                                callerPeer: SIPPeer(transport: .udp, host: "ng", port: 0)))
             setTag(id: id, tag: fromTag, side: .caller)
         }
-        return try rewrite(id: id, side: side, sdp: sdp, options: options)
+        return try rewrite(id: id, side: side, sdp: sdp, role: .offer(transport: options.transportProtocol), options: options)
     }
 
     /// Anchors the answer from `toTag` (the side that answers `fromTag`'s offer).
@@ -39,7 +43,7 @@ extension CallManager {
         let offerer = ngSide(id: id, tag: fromTag, default: .caller)
         let side = offerer.other
         setTag(id: id, tag: toTag, side: side)
-        let out = try rewrite(id: id, side: side, sdp: sdp, options: options)
+        let out = try rewrite(id: id, side: side, sdp: sdp, role: .answer, options: options)
         if call(id: id)?.state == .calling { callEvent(.answered(id: id)) }
         return out
     }
@@ -64,11 +68,11 @@ extension CallManager {
         calls().compactMap { $0.id.hasPrefix("ng:") ? String($0.id.dropFirst(3)) : nil }
     }
 
-    private func rewrite(id: String, side: CallSide, sdp bytes: [UInt8], options: SDPOptions) throws -> [UInt8] {
+    private func rewrite(id: String, side: CallSide, sdp bytes: [UInt8], role: SDPRole, options: SDPOptions) throws -> [UInt8] {
         let sdp = try SessionDescription(parsing: bytes)
         if options.removeICE { sdp.removeICE() }
-        if let p = options.transportProtocol { sdp.setTransportProtocol(p) }
-        try anchor(call: id, from: side, sdp: sdp)
+        // Like rtpengine, ng adds codecs to an offer only when asked (`codec` -> `transcode`).
+        try anchor(call: id, from: side, sdp: sdp, role: role, addCodecs: !options.transcode.isEmpty)
         return try sdp.serialize()
     }
 }

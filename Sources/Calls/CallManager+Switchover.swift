@@ -8,6 +8,8 @@ public struct PreparedSwitch: Sendable {
     public let call: String
     public let side: CallSide
     let legs: [(index: Int, leg: SwitchLeg)]
+    /// The new leg's offer/answer per stream (nil for a pulled call: the device offered).
+    let negotiation: SwitchNegotiation
     /// How many streams take part (each reports its own splice).
     public var streamCount: Int { legs.count }
 }
@@ -16,17 +18,29 @@ extension CallManager {
     static func relaySide(_ side: CallSide) -> MediaRelay.Side { side == .caller ? .a : .b }
 
     /// Allocates the new leg's ports and rewrites `offer` (the far side's SDP) in place to
-    /// point at them, so it can be offered to the new device.
-    public func prepareSwitch(call id: String, replacing side: CallSide, offer: SessionDescription) throws(CallsError) -> PreparedSwitch {
-        let streams = state.withLock { $0.live[id]?.streams }
-        guard let streams else { throw .unknownCall(id) }
+    /// point at them, so it can be offered to the new device: with `negotiate`, as an offer
+    /// of its own (the far side's codecs plus those Baton transcodes to, Baton's SRTP keys
+    /// for the new leg when the replaced leg used SRTP). Without it (the device sent the
+    /// offer, INVITE with Replaces) only addresses change.
+    public func prepareSwitch(call id: String, replacing side: CallSide, offer: SessionDescription,
+                              negotiate: Bool = true) throws(CallsError) -> PreparedSwitch {
+        let found = state.withLock { s in s.live[id].map { ($0.streams, $0.negotiation) } }
+        guard let (streams, current) = found else { throw .unknownCall(id) }
         var legs: [(Int, SwitchLeg)] = []
+        var negotiation: [Int: StreamNegotiation] = [:]
         do {
             for (i, m) in offer.media.enumerated() {
                 guard i < streams.count else { break }
                 if m.port == 0 { continue }
                 let leg = try relay.prepareSwitch(streams[i], replacing: CallManager.relaySide(side))
                 legs.append((i, leg))
+                if negotiate, m.kind == "audio" {
+                    var n = StreamNegotiation()
+                    // The new device gets the replaced leg's profile (plain or SRTP), fresh keys.
+                    let transport = current[i]?.proto[side]
+                    try n.offer(from: side.other, sdp: offer, media: i, transport: transport, addCodecs: transcoding)
+                    negotiation[i] = n
+                }
                 try offer.anchor(media: i, address: relay.configuration.sdpAddress, port: leg.port)
             }
         } catch {
@@ -34,17 +48,33 @@ extension CallManager {
             throw .mediaUnavailable("\(error)")
         }
         guard !legs.isEmpty else { throw .mediaUnavailable("no active media stream to move") }
-        return PreparedSwitch(call: id, side: side, legs: legs)
+        return PreparedSwitch(call: id, side: side, legs: legs, negotiation: SwitchNegotiation(negotiation))
     }
 
     /// The new device answered: its SDP says where it receives RTP.
+    /// The new device's codec and keys are set on the new leg; the far party's leg keeps its
+    /// own (it gets Opus state if it is Opus and the device is not).
     public func answerSwitch(_ p: PreparedSwitch, answer: SessionDescription) throws(CallsError) {
         let media = answer.media
+        let streams = state.withLock { $0.live[p.call]?.streams } ?? []
         for (i, leg) in p.legs {
             guard i < media.count, media[i].port != 0 else { throw .mediaUnavailable("the target rejected stream \(i)") }
             let m = media[i]
-            if m.address == "0.0.0.0" || m.address == "::" { continue }
-            do { try relay.setRemote(leg, ip: m.address, port: m.port, rtcpPort: m.rtcpPort) } catch {
+            do {
+                let decision = try p.negotiation.withLock { n throws(SIPError) -> StreamNegotiation.Decision? in
+                    try n[i]?.answer(from: p.side, sdp: answer, media: i)
+                }
+                if let d = decision, i < streams.count {
+                    let farSide = CallManager.relaySide(p.side.other)
+                    let far = relay.media(streams[i], side: farSide)
+                    let transcodes = far?.format != nil && d.answererMedia.format != nil
+                        && far?.format?.codec != d.answererMedia.format?.codec
+                    try relay.configure(leg, d.answererMedia, transcodes: transcodes)
+                    if transcodes, let far { try relay.configure(streams[i], side: farSide, far, transcodes: true) }
+                }
+                if m.address == "0.0.0.0" || m.address == "::" { continue }
+                try relay.setRemote(leg, ip: m.address, port: m.port, rtcpPort: m.rtcpPort)
+            } catch {
                 throw .mediaUnavailable("\(error)")
             }
         }
@@ -62,7 +92,14 @@ extension CallManager {
     /// After every stream spliced: the new legs take the old side's place; the old ports go back.
     public func commitSwitch(_ p: PreparedSwitch, legCallID: String, peer: String, answer: SessionDescription?) {
         for (_, leg) in p.legs { relay.commit(leg) }
+        let negotiated = p.negotiation.withLock { $0 }
         state.withLock { s in
+            // The new device's codec, keys and profile are the side's from now on.
+            for (i, n) in negotiated {
+                if let m = n.media[p.side] { s.live[p.call]?.negotiation[i]?.media[p.side] = m }
+                if let pr = n.proto[p.side] { s.live[p.call]?.negotiation[i]?.proto[p.side] = pr }
+                s.live[p.call]?.negotiation[i]?.batonKeys[p.side] = n.batonKeys[p.side]
+            }
             s.live[p.call]?.callIDs[p.side] = legCallID
             s.live[p.call]?.peers[p.side] = peer
             if let media = answer?.media { s.live[p.call]?.advertised[p.side] = media.map { "\($0.address):\($0.port)" } }
@@ -73,6 +110,15 @@ extension CallManager {
     public func abortSwitch(_ p: PreparedSwitch, completion: @escaping @Sendable (Bool) -> Void) {
         let remaining = Counter(p.legs.count, completion)
         for (_, leg) in p.legs { relay.abort(leg) { remaining.done($0) } }
+    }
+}
+
+/// The new leg's offer/answer state, shared by the copies of a ``PreparedSwitch``.
+final class SwitchNegotiation: Sendable {
+    private let state: Mutex<[Int: StreamNegotiation]>
+    init(_ n: [Int: StreamNegotiation]) { state = Mutex(n) }
+    func withLock<R, E: Error>(_ body: (inout [Int: StreamNegotiation]) throws(E) -> R) throws(E) -> R {
+        try state.withLock { v throws(E) -> R in try body(&v) }
     }
 }
 

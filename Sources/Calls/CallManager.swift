@@ -30,6 +30,8 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, @unchecke
         var tags: [CallSide: String] = [:]
         /// SIP: each leg's dialog identifiers.
         var dialogs: [CallSide: DialogID] = [:]
+        /// Offer/answer state per stream (m= line index): codecs and SRTP keys per leg.
+        var negotiation: [Int: StreamNegotiation] = [:]
     }
 
     public let relay: MediaRelay
@@ -42,9 +44,14 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, @unchecke
     private let activeGauge = Gauge(label: "baton_calls_active")
     private let callsTotal = Counter(label: "baton_calls_total")
 
-    public init(relay: MediaRelay, keepEnded: Int = 200, logger: Logger = Logger(label: "baton.calls"),
+    /// Offer the answerer the codecs Baton can transcode to (Opus to a G.711 offerer, G.711
+    /// to an Opus one) besides the offerer's own (`media.transcode`).
+    public let transcoding: Bool
+
+    public init(relay: MediaRelay, keepEnded: Int = 200, transcoding: Bool = true, logger: Logger = Logger(label: "baton.calls"),
                 now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
         self.relay = relay
+        self.transcoding = transcoding
         self.keepEnded = keepEnded
         self.logger = logger
         self.now = now
@@ -101,7 +108,14 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, @unchecke
 
     // MARK: B2BUADelegate
 
-    public func anchor(call id: String, from side: CallSide, sdp: SessionDescription) throws {
+    public func anchor(call id: String, from side: CallSide, sdp: SessionDescription, role: SDPRole) throws {
+        try anchor(call: id, from: side, sdp: sdp, role: role, addCodecs: transcoding)
+    }
+
+    /// Anchors an SDP body from `side` and rewrites it for the other side: addresses and
+    /// ports, and per audio stream the codecs and SRTP keys each leg negotiated (see
+    /// ``StreamNegotiation``). An answer configures both legs' media in the relay.
+    func anchor(call id: String, from side: CallSide, sdp: SessionDescription, role: SDPRole, addCodecs: Bool) throws {
         let media = sdp.media
         let relaySide: MediaRelay.Side = side == .caller ? .a : .b
         let other: MediaRelay.Side = side == .caller ? .b : .a
@@ -114,7 +128,7 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, @unchecke
             fresh.forEach { relay.release($0) }
             throw CallsError.mediaUnavailable("\(error)")
         }
-        let streams: [AnchoredStream] = state.withLock { s in
+        let (streams, decisions) = try state.withLock { s throws(SIPError) -> ([AnchoredStream], [(Int, StreamNegotiation.Decision)]) in
             if s.live[id] == nil {
                 let t = now()
                 s.live[id] = Live(info: CallInfo(id: id, state: .calling, from: "", to: "", started: t, legs: []),
@@ -122,7 +136,18 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, @unchecke
             }
             s.live[id]!.streams.append(contentsOf: fresh)
             s.live[id]!.advertised[side] = media.map { "\($0.address):\($0.port)" }
-            return s.live[id]!.streams
+            var decisions: [(Int, StreamNegotiation.Decision)] = []
+            for (i, m) in media.enumerated() where m.kind == "audio" && m.port != 0 {
+                var n = s.live[id]!.negotiation[i] ?? StreamNegotiation()
+                switch role {
+                case .offer(let transport):
+                    try n.offer(from: side, sdp: sdp, media: i, transport: transport, addCodecs: addCodecs)
+                case .answer:
+                    if let d = try n.answer(from: side, sdp: sdp, media: i) { decisions.append((i, d)) }
+                }
+                s.live[id]!.negotiation[i] = n
+            }
+            return (s.live[id]!.streams, decisions)
         }
         for (i, m) in media.enumerated() {
             let stream = streams[i]
@@ -136,6 +161,21 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, @unchecke
             }
             try sdp.anchor(media: i, address: relay.configuration.sdpAddress, port: stream.port(other))
         }
+        for (i, d) in decisions {
+            let offerer = CallManager.relaySide(d.offerer)
+            try relay.configure(streams[i], side: offerer, d.offererMedia, transcodes: d.transcodes)
+            try relay.configure(streams[i], side: offerer == .a ? .b : .a, d.answererMedia, transcodes: d.transcodes)
+            if d.transcodes || d.offererMedia.srtp != nil || d.answererMedia.srtp != nil {
+                logger.debug("media negotiated", metadata: [
+                    "call": "\(id)", "stream": "\(i)",
+                    "\(d.offerer.rawValue)": "\(CallManager.describe(d.offererMedia))",
+                    "\(d.offerer.other.rawValue)": "\(CallManager.describe(d.answererMedia))"])
+            }
+        }
+    }
+
+    static func describe(_ m: LegMedia) -> String {
+        (m.format.map { "\($0.codec.rawValue)/\($0.payloadType)" } ?? "passthrough") + (m.srtp.map { " SRTP \($0.suite.rawValue)" } ?? " RTP")
     }
 
     public func release(call id: String) {

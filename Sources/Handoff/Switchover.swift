@@ -180,7 +180,7 @@ public final class Handoff: @unchecked Sendable {
         let body: [UInt8]
         do {
             let far = try SessionDescription(parsing: try b2bua.farSDP(call: r.call, replacing: r.side))
-            prepared = try calls.prepareSwitch(call: r.call, replacing: r.side, offer: far)
+            prepared = try calls.prepareSwitch(call: r.call, replacing: r.side, offer: far, negotiate: false)
             body = try far.serialize()
         } catch {
             reject(488, "Not Acceptable Here", "\(error)")

@@ -83,21 +83,38 @@ public struct SRTPKeys: Sendable, Equatable {
 /// when the leg talks Opus to a G.711 party, its Opus encoder and decoder. Owned by the relay
 /// thread once configured.
 final class LegState: @unchecked Sendable {
+    let media: LegMedia
     let format: MediaFormat?
     let srtpIn: SRTPSession?
     let srtpOut: SRTPSession?
     let opus: OpusTranscoder?
 
-    init(_ media: LegMedia, transcodes: Bool, opusBitrate: Int32) throws(MediaError) {
+    /// `previous` is the leg's state so far: its SRTP sessions (replay window, rollover
+    /// counter) and Opus state carry over when the keys and codec did not change.
+    init(_ media: LegMedia, transcodes: Bool, opusBitrate: Int32, previous: LegState? = nil) throws(MediaError) {
+        self.media = media
         format = media.format
-        if let k = media.srtp {
+        let needsOpus = transcodes && media.format?.codec == .opus
+        if let previous, previous.media.srtp == media.srtp {
+            srtpIn = previous.srtpIn
+            srtpOut = previous.srtpOut
+        } else if let k = media.srtp {
             srtpIn = try SRTPSession(suite: k.suite, key: k.receive, direction: .inbound)
             srtpOut = try SRTPSession(suite: k.suite, key: k.send, direction: .outbound)
         } else {
             srtpIn = nil
             srtpOut = nil
         }
-        opus = transcodes && media.format?.codec == .opus ? try OpusTranscoder(bitrate: opusBitrate) : nil
+        if needsOpus, let o = previous?.opus {
+            opus = o
+        } else {
+            opus = needsOpus ? try OpusTranscoder(bitrate: opusBitrate) : nil
+        }
+    }
+
+    /// True when configuring `media` again would change nothing.
+    func same(_ media: LegMedia, transcodes: Bool) -> Bool {
+        self.media == media && (opus != nil) == (transcodes && media.format?.codec == .opus)
     }
 }
 

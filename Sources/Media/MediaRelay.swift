@@ -99,16 +99,26 @@ public final class MediaRelay: Sendable {
     /// (an Opus encoder and decoder when it is Opus). Takes effect between two batches; a
     /// leg configured again (re-INVITE) gets fresh SRTP sessions for its new keys.
     public func configure(_ stream: AnchoredStream, side: Side, _ media: LegMedia, transcodes: Bool = false) throws(MediaError) {
-        let state = try LegState(media, transcodes: transcodes, opusBitrate: Int32(configuration.opusBitrate))
-        let e = stream.endpoint(side)
-        threads[stream.thread].submit(.configure([e.rtp, e.rtcp], state))
+        try configure(stream.endpoint(side), thread: stream.thread, media, transcodes: transcodes)
+    }
+
+    private func configure(_ e: AnchoredStream.Endpoint, thread: Int, _ media: LegMedia, transcodes: Bool) throws(MediaError) {
+        let previous = e.rtp.configured.withLock { $0 }
+        if let previous, previous.same(media, transcodes: transcodes) { return }
+        let state = try LegState(media, transcodes: transcodes, opusBitrate: Int32(configuration.opusBitrate), previous: previous)
+        e.rtp.configured.withLock { $0 = state }
+        threads[thread].submit(.configure([e.rtp, e.rtcp], state))
+    }
+
+    /// What the party on `side` was last configured with (nil: nothing negotiated).
+    public func media(_ stream: AnchoredStream, side: Side) -> LegMedia? {
+        stream.endpoint(side).rtp.configured.withLock { $0?.media }
     }
 
     /// The same for a switchover's new leg (its device may talk another codec than the
     /// one it replaces; the far party's leg keeps its codec and keys).
     public func configure(_ leg: SwitchLeg, _ media: LegMedia, transcodes: Bool = false) throws(MediaError) {
-        let state = try LegState(media, transcodes: transcodes, opusBitrate: Int32(configuration.opusBitrate))
-        threads[leg.stream.thread].submit(.configure([leg.endpoint.rtp, leg.endpoint.rtcp], state))
+        try configure(leg.endpoint, thread: leg.stream.thread, media, transcodes: transcodes)
     }
 
     static func addresses(ip: String, port: Int, rtcpPort: Int?) throws(MediaError) -> (baton_addr, baton_addr) {

@@ -41,6 +41,9 @@ final class RelaySocket: @unchecked Sendable {
     var firstPacketNanos: Int64 = 0
     /// The party's codec and SRTP state (nil: plain RTP, codec unknown). Relay thread only.
     var leg: LegState?
+    /// The state last handed to the relay thread for this leg: signaling's copy, so a
+    /// re-negotiation can reuse SRTP sessions and codec state (RTP socket only).
+    let configured = Mutex<LegState?>(nil)
     /// Timestamp mapping of what arrives here when it is transcoded to the peer's clock.
     var tsMap = TimestampMap()
 

@@ -31,9 +31,19 @@ public struct DialogID: Sendable, Codable, Equatable {
 
 /// What the B2BUA needs from the layer above it: media anchoring and call bookkeeping.
 /// Called on the SIP event loop; implementations must not block.
+/// Which half of an offer/answer exchange (RFC 3264) an SDP body is.
+public enum SDPRole: Sendable, Equatable {
+    /// An offer; `transport` asks for another RTP profile toward the other side
+    /// ("RTP/AVP" to bridge an SRTP offerer to plain RTP, "RTP/SAVP" for the reverse).
+    case offer(transport: String?)
+    /// The answer to the other side's pending offer.
+    case answer
+}
+
 public protocol B2BUADelegate: AnyObject {
-    /// Anchors the media of an SDP body that `side` sent and rewrites it, in place, for the other side.
-    func anchor(call: String, from side: CallSide, sdp: SessionDescription) throws
+    /// Anchors the media of an SDP body that `side` sent and rewrites it, in place, for the
+    /// other side (codecs, SRTP keys and profile per leg, as negotiated).
+    func anchor(call: String, from side: CallSide, sdp: SessionDescription, role: SDPRole) throws
     /// Releases the call's media.
     func release(call: String)
     func callEvent(_ event: CallEvent)
@@ -178,12 +188,15 @@ public final class B2BUA: TransactionUser {
         guard let target = req.requestURI else { t.respond(400, "Bad Request-URI"); return }
         let decision = router.route(target, registrar: registrar)
         let (peer, uri): (SIPPeer, String)
+        var mediaTransport: String?
         switch decision {
         case .notFound:
             t.respond(404, "Not Found", toTag: randomToken(10))
             return
         case let .registered(reg, u): (peer, uri) = (reg.peer, u)
-        case let .route(r, u): (peer, uri) = (SIPPeer(transport: r.transport, host: r.host, port: r.port), u)
+        case let .route(r, u):
+            (peer, uri) = (SIPPeer(transport: r.transport, host: r.host, port: r.port), u)
+            mediaTransport = r.mediaTransport
         }
         guard let callerCallID = req.callID, let callerTag = req.fromTag, let from = req.from, let to = req.to else {
             t.respond(400, "Missing From tag")
@@ -228,7 +241,7 @@ public final class B2BUA: TransactionUser {
                 return
             }
             out.setHeader("Max-Forwards", "\(mf - 1)")
-            try rewrite(out, call: call, from: .caller)
+            try rewrite(out, call: call, from: .caller, role: .offer(transport: mediaTransport))
         } catch let e as SIPError {
             if case .badSDP = e { onBadSDP?(e) }
             let (code, reason) = e.status
@@ -321,7 +334,7 @@ public final class B2BUA: TransactionUser {
         if !r.body.isEmpty {
             do {
                 let sdp = try SessionDescription(parsing: r.body)
-                try delegate?.anchor(call: call.id, from: side, sdp: sdp)
+                try delegate?.anchor(call: call.id, from: side, sdp: sdp, role: .answer)
                 out.setBody(try sdp.serialize(), contentType: "application/sdp")
             } catch {
                 logger.warning("bad SDP in response", metadata: ["call": "\(call.id)", "error": "\(error)"])
@@ -332,11 +345,11 @@ public final class B2BUA: TransactionUser {
         return out
     }
 
-    private func rewrite(_ m: SIPMessage, call: Call, from side: CallSide) throws {
+    private func rewrite(_ m: SIPMessage, call: Call, from side: CallSide, role: SDPRole) throws {
         let body = m.body
         guard !body.isEmpty else { return }
         let sdp = try SessionDescription(parsing: body)
-        try delegate?.anchor(call: call.id, from: side, sdp: sdp)
+        try delegate?.anchor(call: call.id, from: side, sdp: sdp, role: role)
         m.setBody(try sdp.serialize(), contentType: "application/sdp")
     }
 
@@ -391,7 +404,7 @@ public final class B2BUA: TransactionUser {
             store(other, side.other, call)
             for h in ["Content-Disposition", "Supported", "Allow"] { if let v = req.header(h) { out.setHeader(h, v) } }
             out.setBody(req.body, contentType: req.contentType)
-            try rewrite(out, call: call, from: side)
+            try rewrite(out, call: call, from: side, role: .offer(transport: nil))
             call.reinvite = (side, t)
             t.respond(100, "Trying")
             layer.send(out, to: other.peer, via: configuration.sentBy) { [weak self, weak call] ev in

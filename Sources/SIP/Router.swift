@@ -6,9 +6,13 @@ public struct StaticRoute: Sendable, Equatable, Codable {
     public var host: String
     public var port: Int
     public var transport: SIPTransportKind
+    /// RTP profile offered to the callee: nil keeps the caller's (an SRTP caller gets an
+    /// SRTP callee, with Baton's own keys); "RTP/AVP" or "RTP/SAVP" bridges plain and SRTP.
+    public var mediaTransport: String?
 
-    public init(match: String, host: String, port: Int = 5060, transport: SIPTransportKind = .udp) {
+    public init(match: String, host: String, port: Int = 5060, transport: SIPTransportKind = .udp, mediaTransport: String? = nil) {
         self.match = match; self.host = host; self.port = port; self.transport = transport
+        self.mediaTransport = mediaTransport
     }
 }
 

@@ -8,8 +8,10 @@ final class FakeAnchor: B2BUADelegate {
     var events: [CallEvent] = []
     var released: [String] = []
     var anchored: [(CallSide, Int)] = []
-    func anchor(call: String, from side: CallSide, sdp: SessionDescription) throws {
+    var roles: [SDPRole] = []
+    func anchor(call: String, from side: CallSide, sdp: SessionDescription, role: SDPRole) throws {
         anchored.append((side, sdp.media[0].port))
+        roles.append(role)
         try sdp.anchor(media: 0, address: "127.0.0.1", port: side == .caller ? 20002 : 20000)
     }
     func release(call: String) { released.append(call) }

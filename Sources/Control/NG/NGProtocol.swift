@@ -165,6 +165,17 @@ public struct NGProtocol: Sendable {
         let flags = r["flags"]?.strings ?? []
         if flags.contains(where: { $0.lowercased() == "ice=remove" }) { o.removeICE = true }
         o.transportProtocol = try string(r, "transport-protocol")
+        // `codec: { transcode: [opus, ...] }` (rtpengine) or the flag form `codec-transcode-opus`.
+        if let codec = r["codec"] {
+            guard case .dictionary = codec else { throw Failure(reason: "Invalid type for 'codec': expected a dictionary") }
+            if let t = codec["transcode"] {
+                guard t.list != nil else { throw Failure(reason: "Invalid type for 'codec.transcode': expected a list") }
+                o.transcode += t.strings
+            }
+        }
+        o.transcode += flags.compactMap { f in
+            f.lowercased().hasPrefix("codec-transcode-") ? String(f.dropFirst("codec-transcode-".count)) : nil
+        }
         return o
     }
 }

@@ -1,0 +1,141 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import Calls
+@testable import Media
+@testable import SIP
+
+/// SDP offer/answer per leg: SRTP keys and profiles, codecs added for transcoding, the
+/// answer each side gets, and what the relay is configured with.
+@Suite(.serialized) struct NegotiationTests {
+    static let key = Data((0..<30).map { UInt8($0) }).base64EncodedString()
+
+    static func sdp(port: Int, proto: String = "RTP/AVP", formats: String, extra: [String] = []) -> SessionDescription {
+        let text = (["v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
+                     "m=audio \(port) \(proto) \(formats)"] + extra).joined(separator: "\r\n") + "\r\n"
+        return try! SessionDescription(parsing: Array(text.utf8))
+    }
+
+    func manager(_ lo: Int, transcoding: Bool = true) throws -> CallManager {
+        var c = MediaRelay.Configuration()
+        c.portMin = lo
+        c.portMax = lo + 49
+        c.threads = 1
+        let relay = try MediaRelay(configuration: c)
+        relay.start()
+        return CallManager(relay: relay, transcoding: transcoding, now: { 100 })
+    }
+
+    func stream(_ calls: CallManager, _ id: String) -> AnchoredStream {
+        calls.state.withLock { $0.live[id]!.streams[0] }
+    }
+
+    @Test func srtpCallerBridgedToPlainCallee() throws {
+        let calls = try manager(33300)
+        defer { calls.relay.shutdown() }
+        let offer = Self.sdp(port: 40000, proto: "RTP/SAVP", formats: "0 101",
+                             extra: ["a=rtpmap:101 telephone-event/8000", "a=fmtp:101 0-16",
+                                     "a=crypto:1 AES_CM_256_HMAC_SHA1_80 inline:\(Self.key)",
+                                     "a=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:\(Self.key)"])
+        try calls.anchor(call: "s1", from: .caller, sdp: offer, role: .offer(transport: "RTP/AVP"))
+        #expect(offer.media[0].proto == "RTP/AVP")
+        #expect(offer.crypto(media: 0).isEmpty, "no keys toward a plain callee")
+        let answer = Self.sdp(port: 40100, formats: "0 101", extra: ["a=rtpmap:101 telephone-event/8000"])
+        try calls.anchor(call: "s1", from: .callee, sdp: answer, role: .answer)
+        #expect(answer.media[0].proto == "RTP/SAVP")
+        let lines = answer.crypto(media: 0)
+        #expect(lines.count == 1)
+        // Tag 1's suite is not one Baton runs: it answers tag 2 with a key of its own.
+        #expect(lines.first?.tag == 2 && lines.first?.suite == "AES_CM_128_HMAC_SHA1_32")
+        #expect(lines.first?.key.count == 30 && lines.first?.key != [UInt8](Data(base64Encoded: Self.key)!))
+        let s = stream(calls, "s1")
+        let a = try #require(calls.relay.media(s, side: .a))
+        #expect(a.srtp?.suite == .aesCM128HmacSHA1_32)
+        #expect(a.srtp?.receive == [UInt8](Data(base64Encoded: Self.key)!))
+        #expect(a.srtp?.send == lines.first?.key)
+        #expect(a.format == MediaFormat(codec: .pcmu, payloadType: 0, telephoneEvent: 101))
+        #expect(calls.relay.media(s, side: .b)?.srtp == nil)
+    }
+
+    @Test func srtpBothLegsWithKeysOfTheirOwnAndStableOnReoffer() throws {
+        let calls = try manager(33400)
+        defer { calls.relay.shutdown() }
+        let offer = Self.sdp(port: 40000, proto: "RTP/SAVP", formats: "0",
+                             extra: ["a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:\(Self.key)"])
+        try calls.anchor(call: "s2", from: .caller, sdp: offer, role: .offer(transport: nil))
+        #expect(offer.media[0].proto == "RTP/SAVP")
+        let offered = offer.crypto(media: 0)
+        #expect(offered.map(\.suite) == SRTPSuite.available.map(\.rawValue))
+        #expect(Set(offered.map(\.key)).count == offered.count, "a key per suite")
+        #expect(!offered.contains { $0.key == [UInt8](Data(base64Encoded: Self.key)!) })
+        let calleeKey = SRTPSession.generateKey(.aesCM128HmacSHA1_80)
+        let answer = Self.sdp(port: 40100, proto: "RTP/SAVP", formats: "0",
+                              extra: ["a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:\(Data(calleeKey).base64EncodedString())"])
+        try calls.anchor(call: "s2", from: .callee, sdp: answer, role: .answer)
+        let s = stream(calls, "s2")
+        #expect(calls.relay.media(s, side: .b)?.srtp == SRTPKeys(suite: .aesCM128HmacSHA1_80, receive: calleeKey, send: offered[0].key))
+        let toCaller = answer.crypto(media: 0)
+        #expect(toCaller.count == 1 && toCaller[0].key != offered[0].key, "each leg has its own key")
+
+        // Hold: the caller re-offers; Baton's keys toward the callee stay the same.
+        let hold = Self.sdp(port: 40000, proto: "RTP/SAVP", formats: "0",
+                            extra: ["a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:\(Self.key)", "a=sendonly"])
+        try calls.anchor(call: "s2", from: .caller, sdp: hold, role: .offer(transport: nil))
+        #expect(hold.crypto(media: 0).map(\.key) == offered.map(\.key))
+    }
+
+    @Test func unsupportedCryptoIsNotAcceptable() throws {
+        let calls = try manager(33500)
+        defer { calls.relay.shutdown() }
+        let offer = Self.sdp(port: 40000, proto: "RTP/SAVP", formats: "0",
+                             extra: ["a=crypto:1 AES_256_CM_HMAC_SHA1_80 inline:\(Self.key)"])
+        #expect {
+            try calls.anchor(call: "s3", from: .caller, sdp: offer, role: .offer(transport: nil))
+        } throws: { e in
+            guard let e = e as? SIPError, case .badSDP = e else { return false }
+            return e.status.0 == 488
+        }
+    }
+
+    @Test func pcmuCallerGetsOpusCalleeThroughTranscoding() throws {
+        let calls = try manager(33600)
+        defer { calls.relay.shutdown() }
+        let offer = Self.sdp(port: 40000, formats: "0 8 101", extra: ["a=rtpmap:101 telephone-event/8000", "a=fmtp:101 0-16"])
+        try calls.anchor(call: "t1", from: .caller, sdp: offer, role: .offer(transport: nil))
+        let formats = offer.formats(media: 0)
+        #expect(formats.map(\.payloadType) == [0, 8, 101, 111, 110])
+        #expect(formats[3] == PayloadFormat(payloadType: 111, encoding: "opus", clockRate: 48000, channels: 2, fmtp: "useinbandfec=1"))
+        #expect(formats[4].encoding == "telephone-event" && formats[4].clockRate == 48000)
+        // The speaker only does Opus.
+        let answer = Self.sdp(port: 40100, formats: "111 110",
+                              extra: ["a=rtpmap:111 opus/48000/2", "a=rtpmap:110 telephone-event/48000"])
+        try calls.anchor(call: "t1", from: .callee, sdp: answer, role: .answer)
+        #expect(answer.formats(media: 0).map(\.payloadType) == [0, 101], "the caller keeps PCMU and its events")
+        let s = stream(calls, "t1")
+        #expect(calls.relay.media(s, side: .a)?.format == MediaFormat(codec: .pcmu, payloadType: 0, telephoneEvent: 101))
+        #expect(calls.relay.media(s, side: .b)?.format == MediaFormat(codec: .opus, payloadType: 111, telephoneEvent: 110,
+                                                                    telephoneEventClockRate: 48000))
+    }
+
+    @Test func sharedCodecIsPassedThroughAndExtrasAreDroppedFromTheAnswer() throws {
+        let calls = try manager(33700)
+        defer { calls.relay.shutdown() }
+        let offer = Self.sdp(port: 40000, formats: "0")
+        try calls.anchor(call: "t2", from: .caller, sdp: offer, role: .offer(transport: nil))
+        let answer = Self.sdp(port: 40100, formats: "0 111", extra: ["a=rtpmap:111 opus/48000/2"])
+        try calls.anchor(call: "t2", from: .callee, sdp: answer, role: .answer)
+        #expect(answer.formats(media: 0).map(\.payloadType) == [0])
+        let s = stream(calls, "t2")
+        #expect(calls.relay.media(s, side: .b)?.format?.codec == .pcmu)
+    }
+
+    @Test func withoutTranscodingTheOfferIsUnchangedAndAnUnknownAnswerCodecIsRefused() throws {
+        let calls = try manager(33800, transcoding: false)
+        defer { calls.relay.shutdown() }
+        let offer = Self.sdp(port: 40000, formats: "0")
+        try calls.anchor(call: "t3", from: .caller, sdp: offer, role: .offer(transport: nil))
+        #expect(offer.formats(media: 0).map(\.payloadType) == [0])
+        let answer = Self.sdp(port: 40100, formats: "9")
+        #expect(throws: SIPError.self) { try calls.anchor(call: "t3", from: .callee, sdp: answer, role: .answer) }
+    }
+}
