@@ -107,7 +107,7 @@ let package = Package(
         .testTarget(name: "BatonTests", dependencies: ["Baton"], swiftSettings: strict),
         // Real peers (sipp, baresip, tcpdump) against the built `baton` executable.
         .testTarget(name: "InteropTests", dependencies: [
-            "Baton", "Store", "TestSupport",
+            "Baton", "Store", "TestSupport", "Media", "SIP",
             .product(name: "WSClient", package: "swift-websocket"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Tests/Interop",

@@ -38,7 +38,8 @@ extension CallManager {
                     var n = StreamNegotiation()
                     // The new device gets the replaced leg's profile (plain or SRTP), fresh keys.
                     let transport = current[i]?.proto[side]
-                    try n.offer(from: side.other, sdp: offer, media: i, transport: transport, addCodecs: transcoding)
+                    let srtp = current[i]?.media[side].map { $0.srtp != nil }
+                    try n.offer(from: side.other, sdp: offer, media: i, transport: transport, srtp: srtp, addCodecs: transcoding)
                     negotiation[i] = n
                 }
                 try offer.anchor(media: i, address: relay.configuration.sdpAddress, port: leg.port)

@@ -17,6 +17,9 @@ struct StreamNegotiation: Sendable {
         var formats: [PayloadFormat]
         var crypto: [SDESCrypto]
         var proto: String
+        /// The offerer does SRTP: an RTP/SAVP(F) profile, or a=crypto lines Baton accepts on
+        /// RTP/AVP ("best effort" SRTP, what baresip's `mediaenc=srtp` offers).
+        var srtp: Bool
         /// Baton's a=crypto lines in the offer to the answerer.
         var offeredCrypto: [SDESCrypto]
     }
@@ -59,20 +62,25 @@ struct StreamNegotiation: Sendable {
     }
 
     /// Rewrites media `i` of an offer from `side` for the other side, in place.
-    mutating func offer(from side: CallSide, sdp: SessionDescription, media i: Int, transport: String?, addCodecs: Bool) throws(SIPError) {
+    /// `transport` sets the answerer's profile; `srtp` whether it gets keys (default: what
+    /// `transport` says, else what the offerer does).
+    mutating func offer(from side: CallSide, sdp: SessionDescription, media i: Int, transport: String?, srtp: Bool? = nil,
+                        addCodecs: Bool) throws(SIPError) {
         let m = sdp.media[i]
         let formats = sdp.formats(media: i)
         let crypto = sdp.crypto(media: i)
-        if StreamNegotiation.isSRTP(m.proto) {
-            guard StreamNegotiation.acceptable(crypto) != nil else {
-                throw .badSDP("no SDES a=crypto line with a suite Baton supports (\(SRTPSuite.available.map(\.rawValue).joined(separator: ", ")))")
-            }
+        let accepted = StreamNegotiation.acceptable(crypto) != nil
+        if StreamNegotiation.isSRTP(m.proto) && !accepted {
+            throw .badSDP("no SDES a=crypto line with a suite Baton supports (\(SRTPSuite.available.map(\.rawValue).joined(separator: ", ")))")
         }
         let outProto = transport ?? m.proto
+        // The answerer gets SRTP when its profile says so, or (same profile) when the offerer
+        // does SRTP, best effort included.
+        let outSRTP = srtp ?? transport.map(StreamNegotiation.isSRTP) ?? accepted
         var out = formats
         if addCodecs { out += StreamNegotiation.transcodable(formats) }
         var lines: [SDESCrypto] = []
-        if StreamNegotiation.isSRTP(outProto) {
+        if outSRTP {
             for (k, s) in SRTPSuite.available.enumerated() {
                 lines.append(SDESCrypto(tag: k + 1, suite: s.rawValue, key: key(toward: side.other, s)))
             }
@@ -80,7 +88,7 @@ struct StreamNegotiation: Sendable {
         if outProto != m.proto { sdp.setTransportProtocol(media: i, outProto) }
         if out != formats { sdp.setFormats(media: i, out) }
         sdp.setCrypto(media: i, lines)
-        pending = PendingOffer(from: side, formats: formats, crypto: crypto, proto: m.proto, offeredCrypto: lines)
+        pending = PendingOffer(from: side, formats: formats, crypto: crypto, proto: m.proto, srtp: accepted, offeredCrypto: lines)
     }
 
     /// Codecs Baton can add to an offer because it can transcode them from the offer's.
@@ -154,17 +162,18 @@ struct StreamNegotiation: Sendable {
 
         // SRTP toward the answerer: its line must answer one of Baton's (same tag and suite).
         var yKeys: SRTPKeys?
-        if StreamNegotiation.isSRTP(m.proto) {
-            guard let c = sdp.crypto(media: i).first,
-                  let ours = offer.offeredCrypto.first(where: { $0.tag == c.tag && $0.suite == c.suite }),
+        if let c = sdp.crypto(media: i).first {
+            guard let ours = offer.offeredCrypto.first(where: { $0.tag == c.tag && $0.suite == c.suite }),
                   let suite = SRTPSuite(rawValue: c.suite), c.key.count == suite.keyLength else {
                 throw .badSDP("the answer's a=crypto does not answer one Baton offered")
             }
             yKeys = SRTPKeys(suite: suite, receive: c.key, send: ours.key)
+        } else if StreamNegotiation.isSRTP(m.proto) {
+            throw .badSDP("an \(m.proto) answer without an a=crypto line")
         }
         var xKeys: SRTPKeys?
         var xCrypto: [SDESCrypto] = []
-        if StreamNegotiation.isSRTP(offer.proto), let (c, suite) = StreamNegotiation.acceptable(offer.crypto) {
+        if offer.srtp, let (c, suite) = StreamNegotiation.acceptable(offer.crypto) {
             let send = key(toward: side.other, suite)
             xKeys = SRTPKeys(suite: suite, receive: c.key, send: send)
             xCrypto = [SDESCrypto(tag: c.tag, suite: c.suite, key: send)]

@@ -108,15 +108,23 @@ final class RelayThread: @unchecked Sendable {
         while running.load(ordering: .relaxed) {
             let n = baton_epoll_wait(epoll, events, RelayThread.maxEvents, 200)
             if n < 0 { logger.error("epoll_wait failed", metadata: ["errno": "\(-n)"]); break }
+            // Commands first: a leg configured (SRTP keys, codecs) before its party's first
+            // packet must not see that packet forwarded under the old action because both
+            // became ready in the same wake-up.
             var k = 0
+            while k < Int(n) {
+                if events[k] == RelayThread.wakeData {
+                    baton_eventfd_drain(wake)
+                    applyCommands()
+                    break
+                }
+                k += 1
+            }
+            k = 0
             while k < Int(n) {
                 let data = events[k]
                 k += 1
-                if data == RelayThread.wakeData {
-                    baton_eventfd_drain(wake)
-                    applyCommands()
-                    continue
-                }
+                if data == RelayThread.wakeData { continue }
                 let slot = Int(truncatingIfNeeded: data)
                 guard slot < table.count, let socket = table[slot] else { continue }
                 var iterations = 0

@@ -297,15 +297,20 @@ public final class B2BUA: TransactionUser {
                     sendAck(on: .callee, of: call, cseq: r.cseqNumber)   // retransmitted 2xx
                     return
                 }
-                sendAck(on: .callee, of: call, cseq: r.cseqNumber)
                 if call.cancelled || aInvite.state != .proceeding {
                     // CANCEL lost the race with the 200: hang up the callee.
+                    sendAck(on: .callee, of: call, cseq: r.cseqNumber)
                     sendBye(on: .callee, of: call)
                     finish(call, by: .caller, reason: "cancelled")
                     return
                 }
                 call.state = .answered
-                guard let ok = relay(r, to: nil, call: call, from: .callee, base: aInvite.request) else {
+                // Anchor the answer (codecs, SRTP keys into the relay) before the ACK lets
+                // the callee start sending: its first packets must meet the negotiated
+                // action, never go out plain to an SRTP caller.
+                let relayed = relay(r, to: nil, call: call, from: .callee, base: aInvite.request)
+                sendAck(on: .callee, of: call, cseq: r.cseqNumber)
+                guard let ok = relayed else {
                     aInvite.respond(500, "Server Internal Error", toTag: call.a.localTag)
                     sendBye(on: .callee, of: call)
                     finish(call, by: nil, reason: "500 bad SDP in answer")
@@ -428,12 +433,13 @@ public final class B2BUA: TransactionUser {
             if code < 200 { return }
             call.reinvite = nil
             if code < 300 {
-                sendAck(on: side.other, of: call, cseq: r.cseqNumber)
                 // Only an accepted offer becomes the side's current SDP (a rejected one must
                 // not be what a later switchover offers).
                 if !txn.request.body.isEmpty { call.sdp[side] = txn.request.body }
                 if !r.body.isEmpty { call.sdp[side.other] = r.body }
-                guard let ok = relay(r, to: nil, call: call, from: side.other, base: txn.request) else {
+                let relayed = relay(r, to: nil, call: call, from: side.other, base: txn.request)
+                sendAck(on: side.other, of: call, cseq: r.cseqNumber)
+                guard let ok = relayed else {
                     txn.respond(500, "Server Internal Error")
                     return
                 }

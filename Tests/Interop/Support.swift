@@ -107,12 +107,19 @@ final class BatonProcess: @unchecked Sendable {
     /// The ng control port (sipPort + 5).
     var ngPort: Int { sipPort + 5 }
 
-    init(sipPort: Int, httpPort: Int, rtpMin: Int, dir: URL, extra: [String] = []) throws {
+    /// `config`: TOML for settings that have no flag (e.g. `[[routes]]` with `media_transport`).
+    init(sipPort: Int, httpPort: Int, rtpMin: Int, dir: URL, config: String? = nil, extra: [String] = []) throws {
         self.sipPort = sipPort
         self.httpPort = httpPort
         self.rtpMin = rtpMin
         self.dir = dir
-        child = try Child(Interop.batonBinary, ["serve", "--config", "/dev/null",
+        var configPath = "/dev/null"
+        if let config {
+            let url = dir.appendingPathComponent("baton-\(sipPort).toml")
+            try config.write(to: url, atomically: true, encoding: .utf8)
+            configPath = url.path
+        }
+        child = try Child(Interop.batonBinary, ["serve", "--config", configPath,
             "--sip-port", "\(sipPort)", "--http-port", "\(httpPort)",
             "--media-port-min", "\(rtpMin)", "--media-port-max", "\(rtpMin + 199)",
             "--store-path", dir.appendingPathComponent("baton.sqlite").path,
