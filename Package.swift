@@ -86,7 +86,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/Support", swiftSettings: strict),
         // Allocation check: an executable with the allocator interposed, run by MediaTests.
         .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
-        .executableTarget(name: "baton-alloc-check", dependencies: ["Media", "AllocationCounter"],
+        .executableTarget(name: "baton-alloc-check", dependencies: ["Media", "AllocationCounter", "CSRTP2"],
                           path: "Tests/AllocationCheck", swiftSettings: strict),
         .testTarget(name: "MediaTests", dependencies: [
             "Media", "CORTP", "TestSupport", "baton-alloc-check",

@@ -3,10 +3,14 @@
 // if the relay allocated per packet, the counts would differ by about 90k.
 import AllocationCounter
 import Foundation
+import CSRTP2
 import Media
 
 let n = Int(CommandLine.arguments.dropFirst().first ?? "") ?? 10_000
 let base = Int(CommandLine.arguments.dropFirst(2).first ?? "") ?? 34400
+// "plain": passthrough. "media": the caller's PCMU is transcoded to Opus and SRTP-protected
+// toward the callee (decode table, libopus encode, libsrtp2 protect, all in place).
+let mode = CommandLine.arguments.dropFirst(3).first ?? "plain"
 
 func udp() -> (fd: Int32, port: Int) {
     let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
@@ -21,6 +25,39 @@ func udp() -> (fd: Int32, port: Int) {
     return (fd, Int(UInt16(bigEndian: a.sin_port)))
 }
 
+// "srtp-lib": libsrtp2 alone (no relay), protecting n packets in place: what the library
+// itself allocates per packet, to tell it apart from what Baton's relay adds.
+if mode == "srtp-lib" {
+    _ = srtp_init()
+    var policy = srtp_policy_t()
+    srtp_crypto_policy_set_rtp_default(&policy.rtp)
+    srtp_crypto_policy_set_rtcp_default(&policy.rtcp)
+    policy.ssrc.type = ssrc_any_outbound
+    policy.window_size = 128
+    let key = UnsafeMutablePointer<UInt8>.allocate(capacity: 30)
+    key.initialize(repeating: 7, count: 30)
+    policy.key = key
+    var session: srtp_t?
+    guard srtp_create(&session, &policy) == srtp_err_status_ok else { print("srtp_create failed"); exit(1) }
+    let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: 2048)
+    func fill(_ i: Int) {
+        buffer.initialize(repeating: 0xD5, count: 172)
+        buffer[0] = 0x80; buffer[1] = 0
+        buffer[2] = UInt8(truncatingIfNeeded: i >> 8); buffer[3] = UInt8(truncatingIfNeeded: i)
+    }
+    var len: Int32 = 172
+    fill(0)
+    _ = srtp_protect(session, buffer, &len)   // creates the stream for the SSRC (once)
+    let before = baton_allocation_count()
+    for i in 1...n {
+        fill(i)
+        len = 172
+        _ = srtp_protect(session, buffer, &len)
+    }
+    print("packets=\(n) received=\(n) allocations=\(baton_allocation_count() - before)")
+    exit(0)
+}
+
 var config = MediaRelay.Configuration()
 config.portMin = base
 config.portMax = base + 9
@@ -29,6 +66,13 @@ let relay = try MediaRelay(configuration: config)
 relay.start()
 let stream = try relay.allocate()
 let caller = udp(), callee = udp()
+if mode != "plain" {
+    let key = SRTPSession.generateKey(.aesCM128HmacSHA1_80)
+    let srtp = mode == "transcode" ? nil : SRTPKeys(suite: .aesCM128HmacSHA1_80, receive: key, send: key)
+    let codec: MediaFormat = mode == "srtp" ? .init(codec: .pcmu, payloadType: 0) : .init(codec: .opus, payloadType: 111)
+    try relay.configure(stream, side: .a, LegMedia(format: .init(codec: .pcmu, payloadType: 0)), transcodes: true)
+    try relay.configure(stream, side: .b, LegMedia(format: codec, srtp: srtp), transcodes: true)
+}
 try relay.setRemote(stream, side: .a, ip: "127.0.0.1", port: caller.port)
 try relay.setRemote(stream, side: .b, ip: "127.0.0.1", port: callee.port)
 usleep(50_000)
@@ -41,6 +85,7 @@ dest.sin_port = UInt16(ProcessInfo.processInfo.environment["DIRECT"] != nil ? ca
 let packet = UnsafeMutablePointer<UInt8>.allocate(capacity: 172)
 packet.initialize(repeating: 0xD5, count: 172)
 packet[0] = 0x80
+packet[1] = 0  // PCMU
 let sink = UnsafeMutablePointer<UInt8>.allocate(capacity: 2048)
 
 let before = baton_allocation_count()
@@ -55,9 +100,11 @@ while sent < n {
         } }
         sent += 1
     }
+    // Wait for the relay (transcoding takes tens of µs a packet), giving up after 500 ms
+    // without a packet.
     var idle = 0
-    while received < sent && idle < 2000 {
-        if recv(callee.fd, sink, 2048, Int32(MSG_DONTWAIT)) > 0 { received += 1; idle = 0 } else { idle += 1; sched_yield() }
+    while received < sent && idle < 500 {
+        if recv(callee.fd, sink, 2048, Int32(MSG_DONTWAIT)) > 0 { received += 1; idle = 0 } else { idle += 1; usleep(1000) }
     }
 }
 let after = baton_allocation_count()
