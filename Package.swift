@@ -86,6 +86,9 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/Support", swiftSettings: strict),
         // Allocation check: an executable with the allocator interposed, run by MediaTests.
         .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
+        // tools/bench: CPU per packet of each forwarding action (plain, SRTP, transcoding).
+        .executableTarget(name: "baton-media-actions-bench", dependencies: ["Media", "CBatonSys"],
+                          path: "tools/bench/MediaActions", swiftSettings: strict),
         .executableTarget(name: "baton-alloc-check", dependencies: ["Media", "AllocationCounter", "CSRTP2"],
                           path: "Tests/AllocationCheck", swiftSettings: strict),
         .testTarget(name: "MediaTests", dependencies: [

@@ -151,3 +151,5 @@ void baton_sleep_nanos(int64_t ns) {
     struct timespec ts = { .tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000 };
     nanosleep(&ts, NULL);
 }
+
+void baton_thread_name(const char *name) { pthread_setname_np(pthread_self(), name); }

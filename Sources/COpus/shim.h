@@ -5,4 +5,7 @@
 static inline int baton_opus_set_bitrate(OpusEncoder *enc, int bps) {
     return opus_encoder_ctl(enc, OPUS_SET_BITRATE(bps));
 }
+static inline int baton_opus_set_complexity(OpusEncoder *enc, int c) {
+    return opus_encoder_ctl(enc, OPUS_SET_COMPLEXITY(c));
+}
 #endif

@@ -81,7 +81,7 @@ struct StreamNegotiation: Sendable {
         if addCodecs { out += StreamNegotiation.transcodable(formats) }
         var lines: [SDESCrypto] = []
         if outSRTP {
-            for (k, s) in SRTPSuite.available.enumerated() {
+            for (k, s) in SRTPSuite.offerOrder.enumerated() {
                 lines.append(SDESCrypto(tag: k + 1, suite: s.rawValue, key: key(toward: side.other, s)))
             }
         }

@@ -91,7 +91,8 @@ final class LegState: @unchecked Sendable {
 
     /// `previous` is the leg's state so far: its SRTP sessions (replay window, rollover
     /// counter) and Opus state carry over when the keys and codec did not change.
-    init(_ media: LegMedia, transcodes: Bool, opusBitrate: Int32, previous: LegState? = nil) throws(MediaError) {
+    init(_ media: LegMedia, transcodes: Bool, opusBitrate: Int32, opusComplexity: Int32 = 5,
+         previous: LegState? = nil) throws(MediaError) {
         self.media = media
         format = media.format
         let needsOpus = transcodes && media.format?.codec == .opus
@@ -108,7 +109,7 @@ final class LegState: @unchecked Sendable {
         if needsOpus, let o = previous?.opus {
             opus = o
         } else {
-            opus = needsOpus ? try OpusTranscoder(bitrate: opusBitrate) : nil
+            opus = needsOpus ? try OpusTranscoder(bitrate: opusBitrate, complexity: opusComplexity) : nil
         }
     }
 
@@ -127,7 +128,7 @@ final class OpusTranscoder {
     private let encoder: OpaquePointer
     private let decoder: OpaquePointer
 
-    init(bitrate: Int32) throws(MediaError) {
+    init(bitrate: Int32, complexity: Int32 = 5) throws(MediaError) {
         var err: Int32 = 0
         guard let enc = opus_encoder_create(OpusTranscoder.pcmRate, 1, OPUS_APPLICATION_VOIP, &err), err == OPUS_OK else {
             throw .library(name: "libopus", call: "opus_encoder_create", code: err)
@@ -140,6 +141,8 @@ final class OpusTranscoder {
         decoder = dec
         let r = baton_opus_set_bitrate(enc, bitrate)
         guard r == OPUS_OK else { throw .library(name: "libopus", call: "OPUS_SET_BITRATE", code: r) }
+        let c = baton_opus_set_complexity(enc, complexity)
+        guard c == OPUS_OK else { throw .library(name: "libopus", call: "OPUS_SET_COMPLEXITY", code: c) }
     }
 
     deinit {

@@ -35,6 +35,9 @@ public final class MediaRelay: Sendable {
         public var coalesceMicros: Int = 0
         /// Bit rate of the Opus that Baton encodes when it transcodes G.711 toward an Opus leg.
         public var opusBitrate: Int = 32000
+        /// libopus encoder complexity (0–10) when transcoding: the encoder is most of a
+        /// transcoded call's CPU; 5 halves it against libopus's default 10 (docs/performance.md).
+        public var opusComplexity: Int = 5
         public init() {}
         public var sdpAddress: String { advertisedAddress ?? bindAddress }
     }
@@ -105,7 +108,8 @@ public final class MediaRelay: Sendable {
     private func configure(_ e: AnchoredStream.Endpoint, thread: Int, _ media: LegMedia, transcodes: Bool) throws(MediaError) {
         let previous = e.rtp.configured.withLock { $0 }
         if let previous, previous.same(media, transcodes: transcodes) { return }
-        let state = try LegState(media, transcodes: transcodes, opusBitrate: Int32(configuration.opusBitrate), previous: previous)
+        let state = try LegState(media, transcodes: transcodes, opusBitrate: Int32(configuration.opusBitrate),
+                                 opusComplexity: Int32(configuration.opusComplexity), previous: previous)
         e.rtp.configured.withLock { $0 = state }
         threads[thread].submit(.configure([e.rtp, e.rtcp], state))
     }

@@ -103,6 +103,7 @@ final class RelayThread: @unchecked Sendable {
     }
 
     private func run() {
+        baton_thread_name("baton-relay-\(index)")
         if let cpu { _ = baton_pin_cpu(Int32(cpu)) }
         var sawPackets = false
         while running.load(ordering: .relaxed) {

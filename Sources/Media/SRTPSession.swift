@@ -18,7 +18,14 @@ public enum SRTPSuite: String, Sendable, CaseIterable, Codable {
         }
     }
 
-    /// Suites libsrtp2 on this machine can actually run (GCM needs its OpenSSL build).
+    /// The order Baton offers suites in: AEAD_AES_128_GCM first (as rtpengine does), because
+    /// with the NSS backend Debian builds libsrtp2 with it costs a third of AES-CM +
+    /// HMAC-SHA1 per packet (docs/performance.md); then the RFC 4568 mandatory suites.
+    public static var offerOrder: [SRTPSuite] {
+        [.aeadAES128GCM, .aesCM128HmacSHA1_80, .aesCM128HmacSHA1_32].filter(available.contains)
+    }
+
+    /// Suites libsrtp2 on this machine can actually run (GCM needs a crypto backend that has it).
     public static let available: [SRTPSuite] = allCases.filter { suite in
         (try? SRTPSession(suite: suite, key: [UInt8](repeating: 1, count: suite.keyLength), direction: .outbound)) != nil
     }

@@ -58,6 +58,8 @@ void baton_eventfd_signal(int fd);
 void baton_eventfd_drain(int fd);
 /// nanosleep for ns nanoseconds (EINTR ends it early).
 void baton_sleep_nanos(int64_t ns);
+/// Name the calling thread (up to 15 characters; shown by top -H, ps -L, /proc/.../comm).
+void baton_thread_name(const char *name);
 /// Pin the calling thread to one CPU; returns 0 on success.
 int baton_pin_cpu(int cpu);
 #endif
