@@ -28,6 +28,7 @@ import TOMLKit
 /// | media.coalesce_us | 0 | interrupt moderation window per relay wake-up (µs, 0 = off) |
 /// | media.transcode | true | offer the codecs Baton transcodes to (Opus <-> PCMU/PCMA) besides the offerer's |
 /// | media.opus_bitrate | 32000 | bit rate of the Opus Baton encodes when transcoding (bit/s) |
+/// | media.opus_complexity | 5 | libopus encoder complexity (0–10) when transcoding |
 /// | http.host / http.port | 127.0.0.1 / 8080 | HTTP API |
 /// | ng.enabled / ng.host / ng.port | true / 127.0.0.1 / 2223 | rtpengine ng control protocol (UDP) |
 /// | store.path | var/baton.sqlite | SQLite file |
@@ -78,6 +79,8 @@ struct BatonConfiguration: Equatable {
         Key(name: "media.transcode", apply: { c, v in c.transcode = try bool(v, "media.transcode") }, show: { "\($0.transcode)" }),
         Key(name: "media.opus_bitrate", apply: { c, v in c.media.opusBitrate = try int(v, "media.opus_bitrate", 6000...510_000) },
             show: { "\($0.media.opusBitrate)" }),
+        Key(name: "media.opus_complexity", apply: { c, v in c.media.opusComplexity = try int(v, "media.opus_complexity", 0...10) },
+            show: { "\($0.media.opusComplexity)" }),
         Key(name: "http.host", apply: { c, v in c.http.host = v }, show: { $0.http.host }),
         Key(name: "http.port", apply: { c, v in c.http.port = try port(v, "http.port") }, show: { "\($0.http.port)" }),
         Key(name: "ng.enabled", apply: { c, v in c.ng.enabled = try bool(v, "ng.enabled") }, show: { "\($0.ng.enabled)" }),

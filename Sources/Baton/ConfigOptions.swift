@@ -20,6 +20,7 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .customLong("media-coalesce-us")) var mediaCoalesceUs: String?
     @Option(name: .customLong("media-transcode"), help: "Offer Opus <-> G.711 transcoding (true/false)") var mediaTranscode: String?
     @Option(name: .customLong("media-opus-bitrate"), help: "Opus bit rate when transcoding (bit/s)") var mediaOpusBitrate: String?
+    @Option(name: .customLong("media-opus-complexity"), help: "libopus encoder complexity 0-10 when transcoding") var mediaOpusComplexity: String?
     @Option(name: .customLong("switchover-window-ms")) var switchoverWindowMs: String?
     @Option(name: .customLong("switchover-no-media-timeout-ms")) var switchoverNoMediaTimeoutMs: String?
     @Option(name: .customLong("http-host")) var httpHost: String?
@@ -42,7 +43,7 @@ struct ConfigOptions: ParsableArguments {
             ("sip.host", sipHost), ("sip.port", sipPort), ("sip.udp", sipUDP), ("sip.tcp", sipTCP),
             ("sip.advertised_host", sipAdvertisedHost), ("sip.max_message_size", sipMaxMessageSize),
             ("media.bind", mediaBind), ("media.advertised", mediaAdvertised), ("media.port_min", mediaPortMin),
-            ("media.port_max", mediaPortMax), ("media.threads", mediaThreads), ("media.coalesce_us", mediaCoalesceUs), ("media.transcode", mediaTranscode), ("media.opus_bitrate", mediaOpusBitrate), ("http.host", httpHost),
+            ("media.port_max", mediaPortMax), ("media.threads", mediaThreads), ("media.coalesce_us", mediaCoalesceUs), ("media.transcode", mediaTranscode), ("media.opus_bitrate", mediaOpusBitrate), ("media.opus_complexity", mediaOpusComplexity), ("http.host", httpHost),
             ("http.port", httpPort), ("ng.enabled", ngEnabled), ("ng.host", ngHost), ("ng.port", ngPort), ("store.path", storePath), ("lifecycle.drain_timeout", drainTimeout),
             ("lifecycle.retry_after", retryAfter), ("registrar.default_expires", defaultExpires),
             ("registrar.min_expires", minExpires), ("registrar.max_expires", maxExpires), ("log.level", logLevel),
