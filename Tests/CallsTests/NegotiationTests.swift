@@ -31,7 +31,7 @@ import TestSupport
     }
 
     @Test func srtpCallerBridgedToPlainCallee() throws {
-        let calls = try manager(33300)
+        let calls = try manager(34500)
         defer { calls.relay.shutdown() }
         let offer = Self.sdp(port: 40000, proto: "RTP/SAVP", formats: "0 101",
                              extra: ["a=rtpmap:101 telephone-event/8000", "a=fmtp:101 0-16",
@@ -58,7 +58,7 @@ import TestSupport
     }
 
     @Test func srtpBothLegsWithKeysOfTheirOwnAndStableOnReoffer() throws {
-        let calls = try manager(33400)
+        let calls = try manager(34560)
         defer { calls.relay.shutdown() }
         let offer = Self.sdp(port: 40000, proto: "RTP/SAVP", formats: "0",
                              extra: ["a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:\(Self.key)"])
@@ -86,7 +86,7 @@ import TestSupport
     }
 
     @Test func unsupportedCryptoIsNotAcceptable() throws {
-        let calls = try manager(33500)
+        let calls = try manager(34620)
         defer { calls.relay.shutdown() }
         let offer = Self.sdp(port: 40000, proto: "RTP/SAVP", formats: "0",
                              extra: ["a=crypto:1 AES_256_CM_HMAC_SHA1_80 inline:\(Self.key)"])
@@ -99,7 +99,7 @@ import TestSupport
     }
 
     @Test func pcmuCallerGetsOpusCalleeThroughTranscoding() throws {
-        let calls = try manager(33600)
+        let calls = try manager(34680)
         defer { calls.relay.shutdown() }
         let offer = Self.sdp(port: 40000, formats: "0 8 101", extra: ["a=rtpmap:101 telephone-event/8000", "a=fmtp:101 0-16"])
         try calls.anchor(call: "t1", from: .caller, sdp: offer, role: .offer(transport: nil))
@@ -119,7 +119,7 @@ import TestSupport
     }
 
     @Test func sharedCodecIsPassedThroughAndExtrasAreDroppedFromTheAnswer() throws {
-        let calls = try manager(33700)
+        let calls = try manager(34740)
         defer { calls.relay.shutdown() }
         let offer = Self.sdp(port: 40000, formats: "0")
         try calls.anchor(call: "t2", from: .caller, sdp: offer, role: .offer(transport: nil))
@@ -131,7 +131,7 @@ import TestSupport
     }
 
     @Test func withoutTranscodingTheOfferIsUnchangedAndAnUnknownAnswerCodecIsRefused() throws {
-        let calls = try manager(33800, transcoding: false)
+        let calls = try manager(34800, transcoding: false)
         defer { calls.relay.shutdown() }
         let offer = Self.sdp(port: 40000, formats: "0")
         try calls.anchor(call: "t3", from: .caller, sdp: offer, role: .offer(transport: nil))

@@ -76,6 +76,32 @@ import TestSupport
         #expect(try send(s, "c7", .dictionary([("command", "query"), ("call-id", "call1")]))["error-reason"] == "Unknown call-id call1")
     }
 
+    /// `transport-protocol` bridges an SDES offerer to plain RTP (Baton answers with its own
+    /// key); `codec: {transcode: [opus]}` adds Opus to the offer, a wrong type is an error.
+    @Test func srtpBridgeAndTranscodeOptions() throws {
+        let (s, calls) = try server(34860)
+        defer { calls.relay.shutdown() }
+        let key = Data((0..<30).map { UInt8($0) }).base64EncodedString()
+        let savp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/SAVP 0\r\n"
+            + "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:\(key)\r\n"
+        let offer = try send(s, "s1", .dictionary([("command", "offer"), ("call-id", "sec"), ("from-tag", "ft"),
+                                                  ("sdp", .string(savp)), ("transport-protocol", "RTP/AVP"),
+                                                  ("codec", .dictionary([("transcode", .list(["opus"]))]))]))
+        let out = try #require(offer["sdp"]?.string)
+        #expect(out.contains("m=audio") && out.contains("RTP/AVP 0 111") && out.contains("a=rtpmap:111 opus/48000/2"), "\(out)")
+        #expect(!out.contains("a=crypto"))
+        let answer = try send(s, "s2", .dictionary([("command", "answer"), ("call-id", "sec"), ("from-tag", "ft"), ("to-tag", "tt"),
+                                                   ("sdp", .string(Self.sdp.replacingOccurrences(of: "40000", with: "40100")))]))
+        let back = try #require(answer["sdp"]?.string)
+        #expect(back.contains("RTP/SAVP 0") && back.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:") && !back.contains(key), "\(back)")
+        let bad = try send(s, "s3", .dictionary([("command", "offer"), ("call-id", "x"), ("from-tag", "f"),
+                                                ("sdp", .string(Self.sdp)), ("codec", "opus")]))
+        #expect(bad["result"] == "error" && bad["error-reason"]?.string?.contains("codec") == true)
+        let noKey = try send(s, "s4", .dictionary([("command", "offer"), ("call-id", "y"), ("from-tag", "f"),
+                                                  ("sdp", .string(savp.replacingOccurrences(of: "AES_CM_128_HMAC_SHA1_80", with: "F8_128_HMAC_SHA1_80")))]))
+        #expect(noKey["result"] == "error" && noKey["error-reason"]?.string?.contains("a=crypto") == true, "\(noKey)")
+    }
+
     @Test func retransmittedCookieIsAnsweredNotRerun() throws {
         let (s, calls) = try server(33850)
         defer { calls.relay.shutdown() }
