@@ -12,6 +12,8 @@ let package = Package(
         .executable(name: "baton", targets: ["Baton"]),
     ],
     dependencies: [
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -49,6 +51,11 @@ let package = Package(
         .target(name: "Store", dependencies: [
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
+        .target(name: "Identity", dependencies: [
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
         ], swiftSettings: strict),
         .target(name: "Calls", dependencies: [
             "SIP", "Media", "Store",
@@ -98,6 +105,9 @@ let package = Package(
         ], swiftSettings: strict),
         .testTarget(name: "SIPTests", dependencies: [
             "SIP", .product(name: "NIOEmbedded", package: "swift-nio"),
+        ], swiftSettings: strict),
+        .testTarget(name: "IdentityTests", dependencies: [
+            "Identity", .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: strict),
         .testTarget(name: "CallsTests", dependencies: [
