@@ -81,7 +81,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .executableTarget(name: "Baton", dependencies: [
-            "Control", "Handoff", "Calls", "SIP", "Media", "Store",
+            "Control", "Handoff", "Calls", "SIP", "Media", "Store", "Identity",
+            .product(name: "X509", package: "swift-certificates"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOPosix", package: "swift-nio"),

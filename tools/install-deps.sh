@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Baton needs to build (C libraries behind the shims)
-# and, with --test, the real peers the interop tests drive (sipp, baresip, kamailio, tcpdump).
+# and, with --test, the real peers the interop tests drive (sipp, baresip, kamailio, tcpdump,
+# secsipidx, python3 for a file server).
 # Idempotent: installs only what is missing. Must run as root (or with sudo).
 set -euo pipefail
 
 BUILD_PKGS=(pkg-config libosip2-dev libsrtp2-dev libopus-dev libortp-dev libsqlite3-dev)
-TEST_PKGS=(sip-tester baresip-core kamailio tcpdump curl procps iproute2)
+TEST_PKGS=(sip-tester baresip-core kamailio tcpdump curl procps iproute2 secsipidx python3)
 
 want=("${BUILD_PKGS[@]}")
 if [[ "${1:-}" == "--test" ]]; then want+=("${TEST_PKGS[@]}"); fi

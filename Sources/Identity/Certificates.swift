@@ -92,6 +92,17 @@ public struct TNAuthList: Sendable, Equatable {
     }
 }
 
+/// Certificates from PEM text (a bundle of one or more).
+public enum PEMCertificates {
+    public static func parse(_ text: String) throws -> [Certificate] {
+        try PEMDocument.parseMultiple(pemString: text).map { try Certificate(pemDocument: $0) }
+    }
+
+    public static func load(_ path: String) throws -> [Certificate] {
+        try parse(try String(contentsOfFile: path, encoding: .utf8))
+    }
+}
+
 /// Where a verifier gets the certificate (and its intermediates) an `info`/x5u URL names:
 /// HTTPS (or HTTP) with a timeout, `file:` URLs, and a configured map from URL to local file
 /// for closed networks. Results are cached per URL for `ttl` seconds.
@@ -122,7 +133,7 @@ public actor CertificateSource {
         if let e = cache[url], now().timeIntervalSince(e.fetched) < ttl { return e }
         let pem = try await load(url)
         let certs: [Certificate]
-        do { certs = try PEMDocument.parseMultiple(pemString: pem).map { try Certificate(pemDocument: $0) } } catch {
+        do { certs = try PEMCertificates.parse(pem) } catch {
             throw .badInfo("\(url) does not hold PEM certificates: \(error)")
         }
         guard let leaf = certs.first else { throw .badInfo("\(url) holds no certificate") }
