@@ -58,7 +58,7 @@ let package = Package(
             .product(name: "SwiftASN1", package: "swift-asn1"),
         ], swiftSettings: strict),
         .target(name: "Calls", dependencies: [
-            "SIP", "Media", "Store",
+            "SIP", "Media", "Store", "Identity",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -97,6 +97,9 @@ let package = Package(
         // tools/bench: CPU per packet of each forwarding action (plain, SRTP, transcoding).
         .executableTarget(name: "baton-media-actions-bench", dependencies: ["Media", "CBatonSys"],
                           path: "tools/bench/MediaActions", swiftSettings: strict),
+        // tools/bench: STIR sign and verify rates on one core.
+        .executableTarget(name: "baton-stir-bench", dependencies: ["Identity", "CBatonSys"],
+                          path: "tools/bench/STIR", swiftSettings: strict),
         .executableTarget(name: "baton-alloc-check", dependencies: ["Media", "AllocationCounter", "CSRTP2"],
                           path: "Tests/AllocationCheck", swiftSettings: strict),
         .testTarget(name: "MediaTests", dependencies: [
@@ -112,7 +115,7 @@ let package = Package(
         ], swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: strict),
         .testTarget(name: "CallsTests", dependencies: [
-            "Calls", "SIP", "Media", "Store", "TestSupport", .product(name: "NIOEmbedded", package: "swift-nio"),
+            "Calls", "SIP", "Media", "Store", "TestSupport", "Identity", .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ], swiftSettings: strict),
         .testTarget(name: "ControlTests", dependencies: [

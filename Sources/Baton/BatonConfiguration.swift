@@ -37,6 +37,14 @@ import TOMLKit
 /// | registrar.default_expires / min_expires / max_expires | 3600 / 60 / 7200 | registration lifetimes (s) |
 /// | switchover.window_ms | 300 | longest wait for the old device's silence before splicing |
 /// | switchover.no_media_timeout_ms | 3000 | after the new device answers, how long its first RTP may take |
+/// | stir.sign_key | none | PEM private key Baton signs Identity headers with (`baton keys` makes a development one) |
+/// | stir.x5u | none | URL of the signing certificate chain (x5u and info) |
+/// | stir.sign_numbers | none | canonical number prefixes Baton signs for ("*": every caller) |
+/// | stir.attest | A | attestation of what Baton signs |
+/// | stir.verify | off | off, continue (verstat + Reason) or reject (428/436/437/438/403) |
+/// | stir.trust_anchors | none | PEM files of the STI-CA roots verification trusts |
+/// | stir.x5u_map | none | URL=PATH pairs: certificates of closed networks read from files |
+/// | stir.freshness | 60 | seconds an iat may be old |
 /// | log.level | info | trace, debug, info, notice, warning, error, critical |
 /// | routes | none | static routes: `[[routes]] match="^1" host="127.0.0.1" port=5080 transport="udp" media_transport="RTP/AVP"` |
 /// | devices | none | users' devices: `[[devices]] user="alice" id="kitchen" aor="kitchen@example.com" kind="speaker" priority=0` |
@@ -54,6 +62,19 @@ struct BatonConfiguration: Equatable {
     var devices: [DeviceRecord] = []
     var switchoverWindow = 300
     var switchoverNoMediaTimeout = 3000
+    var stir = STIRSettings()
+
+    /// `[stir]`: STIR/SHAKEN signing and verification (docs/stir.md).
+    struct STIRSettings: Equatable {
+        var signKey: String?
+        var x5u: String?
+        var signNumbers: [String] = []
+        var attest = "A"
+        var verify = "off"
+        var trustAnchors: [String] = []
+        var x5uMap: [String: String] = [:]
+        var freshness = 60
+    }
 
     /// One configuration key: how to set it from text and how to show it.
     struct Key: Sendable {
@@ -102,6 +123,27 @@ struct BatonConfiguration: Equatable {
         Key(name: "switchover.no_media_timeout_ms", apply: { c, v in
             c.switchoverNoMediaTimeout = try int(v, "switchover.no_media_timeout_ms", 100...60_000)
         }, show: { "\($0.switchoverNoMediaTimeout)" }),
+        Key(name: "stir.sign_key", apply: { c, v in c.stir.signKey = v.isEmpty ? nil : v }, show: { $0.stir.signKey ?? "" }),
+        Key(name: "stir.x5u", apply: { c, v in c.stir.x5u = v.isEmpty ? nil : v }, show: { $0.stir.x5u ?? "" }),
+        Key(name: "stir.sign_numbers", apply: { c, v in c.stir.signNumbers = list(v) }, show: { $0.stir.signNumbers.joined(separator: ",") }),
+        Key(name: "stir.attest", apply: { c, v in
+            guard ["A", "B", "C"].contains(v.uppercased()) else { throw ConfigError.invalid("stir.attest", v, "A, B or C") }
+            c.stir.attest = v.uppercased()
+        }, show: { $0.stir.attest }),
+        Key(name: "stir.verify", apply: { c, v in
+            guard ["off", "continue", "reject"].contains(v) else { throw ConfigError.invalid("stir.verify", v, "off, continue or reject") }
+            c.stir.verify = v
+        }, show: { $0.stir.verify }),
+        Key(name: "stir.trust_anchors", apply: { c, v in c.stir.trustAnchors = list(v) }, show: { $0.stir.trustAnchors.joined(separator: ",") }),
+        Key(name: "stir.x5u_map", apply: { c, v in
+            var m: [String: String] = [:]
+            for item in list(v) {
+                guard let eq = item.lastIndex(of: "=") else { throw ConfigError.invalid("stir.x5u_map", item, "URL=PATH") }
+                m[String(item[..<eq])] = String(item[item.index(after: eq)...])
+            }
+            c.stir.x5uMap = m
+        }, show: { $0.stir.x5uMap.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") }),
+        Key(name: "stir.freshness", apply: { c, v in c.stir.freshness = try int(v, "stir.freshness", 1...3600) }, show: { "\($0.stir.freshness)" }),
         Key(name: "log.level", apply: { c, v in
             guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(v) else { throw ConfigError.invalid("log.level", v, "a log level") }
             c.logLevel = v
@@ -152,6 +194,10 @@ struct BatonConfiguration: Equatable {
             throw ConfigError.invalid("registrar.min_expires", "\(sip.registrar.minExpires)", "at most registrar.max_expires")
         }
         do { try Router.validate(sip.routes) } catch { throw ConfigError.invalid("routes", "\(error)", "valid regular expressions") }
+        if stir.signKey != nil && stir.x5u == nil { throw ConfigError.invalid("stir.x5u", "", "the URL of the signing certificate (with stir.sign_key)") }
+        if stir.verify != "off" && stir.trustAnchors.isEmpty {
+            throw ConfigError.invalid("stir.trust_anchors", "", "at least one PEM file when stir.verify is \(stir.verify)")
+        }
     }
 
     /// "PATTERN=HOST:PORT[/udp|tcp]", e.g. "^1=127.0.0.1:5080/udp".
@@ -229,7 +275,8 @@ struct BatonConfiguration: Equatable {
                 else if let i = v.int { text = "\(i)" }
                 else if let b = v.bool { text = "\(b)" }
                 else if let d = v.double { text = "\(d)" }
-                else { throw ConfigError.invalid("\(section).\(k)", "\(v)", "a string, number or boolean") }
+                else if let a = v.array, a.allSatisfy({ $0.string != nil }) { text = a.compactMap(\.string).joined(separator: ",") }
+                else { throw ConfigError.invalid("\(section).\(k)", "\(v)", "a string, number, boolean or array of strings") }
                 out.append(("\(section).\(k)", text))
             }
         }
@@ -245,6 +292,9 @@ struct BatonConfiguration: Equatable {
     }
 
     static func port(_ v: String, _ k: String) throws -> Int { try int(v, k, 0...65535) }
+    static func list(_ v: String) -> [String] {
+        v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
     static func int(_ v: String, _ k: String, _ range: ClosedRange<Int>) throws -> Int {
         guard let i = Int(v), range.contains(i) else { throw ConfigError.invalid(k, v, "an integer in \(range.lowerBound)...\(range.upperBound)") }
         return i

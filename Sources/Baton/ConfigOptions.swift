@@ -20,6 +20,14 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .customLong("media-coalesce-us")) var mediaCoalesceUs: String?
     @Option(name: .customLong("media-transcode"), help: "Offer Opus <-> G.711 transcoding (true/false)") var mediaTranscode: String?
     @Option(name: .customLong("media-opus-bitrate"), help: "Opus bit rate when transcoding (bit/s)") var mediaOpusBitrate: String?
+    @Option(name: .customLong("stir-sign-key")) var stirSignKey: String?
+    @Option(name: .customLong("stir-x5u")) var stirX5u: String?
+    @Option(name: .customLong("stir-sign-numbers")) var stirSignNumbers: String?
+    @Option(name: .customLong("stir-attest")) var stirAttest: String?
+    @Option(name: .customLong("stir-verify"), help: "off, continue or reject") var stirVerify: String?
+    @Option(name: .customLong("stir-trust-anchors")) var stirTrustAnchors: String?
+    @Option(name: .customLong("stir-x5u-map")) var stirX5uMap: String?
+    @Option(name: .customLong("stir-freshness")) var stirFreshness: String?
     @Option(name: .customLong("media-opus-complexity"), help: "libopus encoder complexity 0-10 when transcoding") var mediaOpusComplexity: String?
     @Option(name: .customLong("switchover-window-ms")) var switchoverWindowMs: String?
     @Option(name: .customLong("switchover-no-media-timeout-ms")) var switchoverNoMediaTimeoutMs: String?
@@ -43,7 +51,10 @@ struct ConfigOptions: ParsableArguments {
             ("sip.host", sipHost), ("sip.port", sipPort), ("sip.udp", sipUDP), ("sip.tcp", sipTCP),
             ("sip.advertised_host", sipAdvertisedHost), ("sip.max_message_size", sipMaxMessageSize),
             ("media.bind", mediaBind), ("media.advertised", mediaAdvertised), ("media.port_min", mediaPortMin),
-            ("media.port_max", mediaPortMax), ("media.threads", mediaThreads), ("media.coalesce_us", mediaCoalesceUs), ("media.transcode", mediaTranscode), ("media.opus_bitrate", mediaOpusBitrate), ("media.opus_complexity", mediaOpusComplexity), ("http.host", httpHost),
+            ("media.port_max", mediaPortMax), ("media.threads", mediaThreads), ("media.coalesce_us", mediaCoalesceUs), ("media.transcode", mediaTranscode), ("media.opus_bitrate", mediaOpusBitrate), ("media.opus_complexity", mediaOpusComplexity),
+            ("stir.sign_key", stirSignKey), ("stir.x5u", stirX5u), ("stir.sign_numbers", stirSignNumbers), ("stir.attest", stirAttest),
+            ("stir.verify", stirVerify), ("stir.trust_anchors", stirTrustAnchors), ("stir.x5u_map", stirX5uMap),
+            ("stir.freshness", stirFreshness), ("http.host", httpHost),
             ("http.port", httpPort), ("ng.enabled", ngEnabled), ("ng.host", ngHost), ("ng.port", ngPort), ("store.path", storePath), ("lifecycle.drain_timeout", drainTimeout),
             ("lifecycle.retry_after", retryAfter), ("registrar.default_expires", defaultExpires),
             ("registrar.min_expires", minExpires), ("registrar.max_expires", maxExpires), ("log.level", logLevel),

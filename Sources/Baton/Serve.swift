@@ -3,6 +3,8 @@ import Calls
 import Control
 import Foundation
 import Handoff
+import Identity
+import X509
 import Logging
 import Media
 import Metrics
@@ -34,8 +36,10 @@ struct Serve: AsyncParsableCommand {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let sip = try SIPServer(configuration: config.sip, loop: group.next())
         let restored = try await store.registrations(validAt: Date().timeIntervalSince1970)
+        let stir = try Serve.stirService(config.stir)
         try await sip.onLoop { [sip, calls] in
             sip.b2bua.delegate = calls
+            if let stir { sip.b2bua.inviteCheck = stir.check(on: sip.loop) }
             sip.registrar.persistence = calls
             sip.registrar.restore(restored.map(Registration.init))
         }
@@ -71,5 +75,32 @@ struct Serve: AsyncParsableCommand {
         try await services.run()
         try await group.shutdownGracefully()
         logger.info("stopped")
+    }
+}
+
+extension Serve {
+    /// The STIR/SHAKEN service `[stir]` asks for, nil when it asks for nothing.
+    static func stirService(_ s: BatonConfiguration.STIRSettings) throws -> STIRService? {
+        var signer: SigningIdentity?
+        if let path = s.signKey, let x5u = s.x5u {
+            do { signer = try SigningIdentity(keyPEM: try String(contentsOfFile: path, encoding: .utf8), x5u: x5u) } catch {
+                throw ConfigError.invalid("stir.sign_key", path, "a readable PEM P-256 private key (\(error))")
+            }
+        }
+        let mode = STIRService.Mode(rawValue: s.verify) ?? .off
+        var verifier: STIRVerifier?
+        if mode != .off {
+            var roots: [Certificate] = []
+            for path in s.trustAnchors {
+                do { roots += try PEMCertificates.load(path) } catch {
+                    throw ConfigError.invalid("stir.trust_anchors", path, "a readable PEM certificate file (\(error))")
+                }
+            }
+            verifier = STIRVerifier(roots: roots, source: CertificateSource(localMap: s.x5uMap), freshness: s.freshness)
+        }
+        guard signer != nil || verifier != nil else { return nil }
+        return STIRService(configuration: .init(signer: signer, signNumbers: s.signNumbers,
+                                                attest: PASSporT.Attestation(rawValue: s.attest) ?? .a,
+                                                mode: mode, verifier: verifier))
     }
 }

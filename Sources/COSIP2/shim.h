@@ -168,6 +168,15 @@ static inline char *baton_osip_header(const osip_message_t *m, const char *name,
     if (osip_message_header_get_byname(m, name, pos, &h) < 0 || !h || !h->hvalue) return NULL;
     return osip_strdup(h->hvalue);
 }
+/// The next generic header called `name` at or after *pos (value copied, osip_free it); *pos
+/// moves past it. NULL when there is none.
+static inline char *baton_osip_header_next(const osip_message_t *m, const char *name, int *pos) {
+    osip_header_t *h = NULL;
+    int found = osip_message_header_get_byname(m, name, *pos, &h);
+    if (found < 0 || !h) return NULL;
+    *pos = found + 1;
+    return h->hvalue ? osip_strdup(h->hvalue) : osip_strdup("");
+}
 /// Removes every generic header called `name`.
 static inline void baton_osip_remove_header(osip_message_t *m, const char *name) {
     osip_header_t *h = NULL; int pos;

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Synchronization
 import X509
 
 /// The key and certificate URL a provider signs with (authentication service).
@@ -46,7 +47,18 @@ public struct SigningIdentity: Sendable {
 /// outcome.verstat     // .passed
 /// ```
 public final class STIRVerifier: Sendable {
+    /// A certificate that passed the chain checks, kept per x5u URL for as long as the
+    /// source keeps the certificate (and no longer than the certificate is valid), so a
+    /// busy verifier checks the chain once per URL, not once per call.
+    struct Validated: Sendable {
+        let fetched: Date
+        let notAfter: Date
+        let key: P256.Signing.PublicKey
+        let tnAuth: TNAuthList
+    }
+
     public let roots: [Certificate]
+    private let validated = Mutex<[String: Validated]>([:])
     public let source: CertificateSource
     /// Seconds an `iat` may be old (RFC 8224 §6.2.2 recommends 60).
     public let freshness: Int
@@ -135,13 +147,8 @@ public final class STIRVerifier: Sendable {
         let t = Int(now().timeIntervalSince1970)
         if p.claims.iat > t + 5 { throw .staleDate("iat \(p.claims.iat) is in the future") }
         if t - p.claims.iat > freshness { throw .staleDate("iat is \(t - p.claims.iat) s old (limit \(freshness) s)") }
-        let certs = try await source.certificates(for: header.info)
-        let leaf = certs.leaf
-        var verifier = Verifier(rootCertificates: CertificateStore(roots)) { RFC5280Policy(validationTime: now()) }
-        let result = await verifier.validate(leaf: leaf, intermediates: CertificateStore(certs.intermediates))
-        guard case .validCertificate = result else { throw .untrustedCredential("the certificate at \(header.info) does not chain to a trust anchor") }
-        guard let key = P256.Signing.PublicKey(leaf.publicKey) else { throw .untrustedCredential("not an EC P-256 key") }
-        guard let tnAuth = TNAuthList(leaf) else { throw .untrustedCredential("no TNAuthList extension") }
+        let checked = try await credential(header.info)
+        let key = checked.key, tnAuth = checked.tnAuth
         guard tnAuth.authorizes(p.claims.orig.tn) || p.kind == .div else {
             throw .untrustedCredential("TNAuthList does not cover \(p.claims.orig.tn)")
         }
@@ -150,5 +157,22 @@ public final class STIRVerifier: Sendable {
             throw .invalidSignature("the signature does not verify")
         }
         return signed
+    }
+
+    /// The key and TNAuthList of the certificate at `url`, after the chain, validity, P-256
+    /// and TNAuthList checks; cached with the certificate.
+    private func credential(_ url: String) async throws(IdentityError) -> Validated {
+        let certs = try await source.certificates(for: url)
+        let t = now()
+        if let v = validated.withLock({ $0[url] }), v.fetched == certs.fetched, t < v.notAfter { return v }
+        let leaf = certs.leaf
+        var verifier = Verifier(rootCertificates: CertificateStore(roots)) { RFC5280Policy(validationTime: t) }
+        let result = await verifier.validate(leaf: leaf, intermediates: CertificateStore(certs.intermediates))
+        guard case .validCertificate = result else { throw .untrustedCredential("the certificate at \(url) does not chain to a trust anchor") }
+        guard let key = P256.Signing.PublicKey(leaf.publicKey) else { throw .untrustedCredential("not an EC P-256 key") }
+        guard let tnAuth = TNAuthList(leaf) else { throw .untrustedCredential("no TNAuthList extension") }
+        let v = Validated(fetched: certs.fetched, notAfter: leaf.notValidAfter, key: key, tnAuth: tnAuth)
+        validated.withLock { $0[url] = v }
+        return v
     }
 }

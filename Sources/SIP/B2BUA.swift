@@ -31,6 +31,16 @@ public struct DialogID: Sendable, Codable, Equatable {
 
 /// What the B2BUA needs from the layer above it: media anchoring and call bookkeeping.
 /// Called on the SIP event loop; implementations must not block.
+/// What a check that runs before routing (STIR verification and signing) decides for a new
+/// INVITE.
+public enum InviteVerdict: Sendable {
+    /// Route it, after removing the named headers, adding these, and marking the caller's
+    /// identity (P-Asserted-Identity, else From) with `verstat` (ATIS-1000074).
+    case proceed(add: [(String, String)] = [], remove: [String] = [], verstat: String? = nil)
+    /// Answer with this status (and headers, e.g. a Reason) and route nothing.
+    case reject(code: Int, reason: String, headers: [(String, String)] = [])
+}
+
 /// Which half of an offer/answer exchange (RFC 3264) an SDP body is.
 public enum SDPRole: Sendable, Equatable {
     /// An offer; `transport` asks for another RTP profile toward the other side
@@ -72,6 +82,9 @@ public final class B2BUA: TransactionUser {
     }
 
     public static let allowedMethods = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, REFER"
+    /// Runs before a new INVITE is routed (STIR/SHAKEN); calls its completion on this loop,
+    /// possibly later (a certificate fetch).
+    public var inviteCheck: ((SIPMessage, @escaping (InviteVerdict) -> Void) -> Void)?
 
     final class Call {
         enum State: Equatable { case calling, early, answered, confirmed, terminated }
@@ -185,6 +198,38 @@ public final class B2BUA: TransactionUser {
             return
         }
         t.respond(100, "Trying")
+        guard let check = inviteCheck else { route(req, t); return }
+        check(req) { [weak self] verdict in
+            guard let self else { return }
+            switch verdict {
+            case let .reject(code, reason, headers):
+                t.respond(code, reason, toTag: randomToken(10)) { r in for (n, v) in headers { r.addHeader(n, v) } }
+            case let .proceed(add, remove, verstat):
+                for n in remove { req.removeHeader(n) }
+                for (n, v) in add { req.addHeader(n, v) }
+                if let verstat { B2BUA.mark(req, verstat: verstat) }
+                self.route(req, t)
+            }
+        }
+    }
+
+    /// Adds `verstat` as a parameter of the caller's URI: in P-Asserted-Identity when the
+    /// request has one, else in From (ATIS-1000074 §5.3.1).
+    static func mark(_ req: SIPMessage, verstat: String) {
+        func marked(_ value: String) -> String {
+            guard let gt = value.firstIndex(of: ">") else { return value }
+            var v = value
+            v.insert(contentsOf: ";verstat=\(verstat)", at: gt)
+            return v
+        }
+        if let pai = req.header("P-Asserted-Identity") {
+            req.setHeader("P-Asserted-Identity", marked(pai))
+        } else if let from = req.from, from.contains(">") {
+            try? req.setFrom(marked(from))
+        }
+    }
+
+    private func route(_ req: SIPMessage, _ t: ServerTransaction) {
         guard let target = req.requestURI else { t.respond(400, "Bad Request-URI"); return }
         let decision = router.route(target, registrar: registrar)
         let (peer, uri): (SIPPeer, String)

@@ -195,6 +195,16 @@ public final class SIPMessage: CustomStringConvertible {
         _ = osip_message_set_header(raw, name, value)
     }
     public func removeHeader(_ name: String) { baton_osip_remove_header(raw, name.lowercased()) }
+    /// Every value of a generic header (e.g. several Identity fields), in order.
+    public func headers(_ name: String) -> [String] {
+        var pos: Int32 = 0
+        var out: [String] = []
+        let lower = name.lowercased()
+        while let v = take(baton_osip_header_next(raw, lower, &pos)) { out.append(v) }
+        return out
+    }
+    /// Appends one more value of a generic header.
+    public func addHeader(_ name: String, _ value: String) { _ = osip_message_set_header(raw, name, value) }
 
     // MARK: Body
 

@@ -1,0 +1,114 @@
+import Foundation
+import Identity
+import Logging
+import NIOCore
+import SIP
+import Synchronization
+
+/// STIR/SHAKEN on new INVITEs, as the B2BUA's ``B2BUA/inviteCheck``: the verification
+/// service (RFC 8224 §6.2) for Identity fields the caller sent, and the authentication
+/// service (§5) for callers whose number Baton signs for.
+///
+/// ```swift
+/// let stir = STIRService(configuration: .init(signer: identity, signNumbers: ["1202555"], mode: .continue, verifier: verifier))
+/// b2bua.inviteCheck = stir.check(on: loop)
+/// ```
+public final class STIRService: Sendable {
+    public enum Mode: String, Sendable, CaseIterable {
+        /// Identity fields pass through unchecked.
+        case off
+        /// Verify; the call goes on whatever the result, marked with `verstat`, and a failure
+        /// is named in a `Reason: STIR;cause=...` header (RFC 9410).
+        case `continue`
+        /// Verify; when no field validates the INVITE is refused with the field's status
+        /// (428, 436, 437, 438, 403 Stale Date).
+        case reject
+    }
+
+    public struct Configuration: Sendable {
+        public var signer: SigningIdentity?
+        /// Canonical number prefixes Baton signs for ("*" signs every caller with a number).
+        public var signNumbers: [String]
+        public var attest: PASSporT.Attestation
+        public var mode: Mode
+        public var verifier: STIRVerifier?
+
+        public init(signer: SigningIdentity? = nil, signNumbers: [String] = [], attest: PASSporT.Attestation = .a,
+                    mode: Mode = .off, verifier: STIRVerifier? = nil) {
+            self.signer = signer; self.signNumbers = signNumbers; self.attest = attest; self.mode = mode; self.verifier = verifier
+        }
+    }
+
+    public let configuration: Configuration
+    private let logger: Logger
+    private let limiter = Mutex(LogRateLimiter(burst: 5))
+
+    public init(configuration: Configuration, logger: Logger = Logger(label: "baton.stir")) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// The caller's canonical number: P-Asserted-Identity, else From.
+    static func orig(_ req: SIPMessage) -> String? {
+        req.header("P-Asserted-Identity").flatMap(TelephoneNumber.canonical) ?? req.from.flatMap(TelephoneNumber.canonical)
+    }
+
+    func signs(_ number: String) -> Bool {
+        configuration.signer != nil && configuration.signNumbers.contains { $0 == "*" || number.hasPrefix($0) }
+    }
+
+    /// The check to install as `b2bua.inviteCheck`; completions run on `loop`.
+    public func check(on loop: any EventLoop) -> (SIPMessage, @escaping (InviteVerdict) -> Void) -> Void {
+        { [self] req, done in
+            let identities = req.headers("Identity")
+            let orig = STIRService.orig(req)
+            let dest = req.to.flatMap(TelephoneNumber.canonical)
+            let bound = NIOLoopBound(done, eventLoop: loop)
+            Task {
+                let verdict = await self.decide(identities: identities, orig: orig, dest: dest)
+                loop.execute { bound.value(verdict) }
+            }
+        }
+    }
+
+    /// The decision for a request with these Identity values and numbers.
+    public func decide(identities: [String], orig: String?, dest: String?) async -> InviteVerdict {
+        var add: [(String, String)] = []
+        var verstat: String?
+        if configuration.mode != .off, let verifier = configuration.verifier {
+            let outcome = await verifier.verify(headers: identities, orig: orig, dest: dest)
+            if configuration.mode == .reject, let error = outcome.rejection {
+                note("rejected", error, orig: orig, dest: dest)
+                let (code, reason) = error.status
+                return .reject(code: code, reason: reason, headers: [("Reason", STIRService.reason(error))])
+            }
+            if !identities.isEmpty { verstat = outcome.verstat.rawValue }
+            if outcome.valid.isEmpty, let error = outcome.failures.first {
+                note("failed (continuing)", error, orig: orig, dest: dest)
+                add.append(("Reason", STIRService.reason(error)))
+            }
+        }
+        // Sign when the caller is ours and nobody signed for it already.
+        if let orig, let dest, let signer = configuration.signer, signs(orig), identities.isEmpty {
+            do {
+                add.append(("Identity", try signer.shaken(orig: orig, dest: [dest], attest: configuration.attest).value))
+            } catch {
+                logger.error("could not sign", metadata: ["orig": "\(orig)", "error": "\(error)"])
+            }
+        }
+        return .proceed(add: add, verstat: verstat)
+    }
+
+    /// `Reason: STIR;cause=438;text="Invalid Identity Header"` (RFC 9410 §3).
+    static func reason(_ e: IdentityError) -> String {
+        let (code, text) = e.status
+        return "STIR;cause=\(code);text=\"\(text)\""
+    }
+
+    private func note(_ what: String, _ e: IdentityError, orig: String?, dest: String?) {
+        let logger = self.logger
+        limiter.withLock {
+            $0.log(logger, .warning, "Identity \(what)", metadata: ["orig": "\(orig ?? "-")", "dest": "\(dest ?? "-")", "error": "\(e)"])
+        }
+    }
+}

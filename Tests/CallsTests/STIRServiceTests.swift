@@ -1,0 +1,75 @@
+import Foundation
+import Testing
+@testable import Calls
+import Identity
+@testable import SIP
+
+/// The verdicts the STIR service gives the B2BUA for each kind of request.
+@Suite struct STIRServiceTests {
+    let pki: DevPKI
+    let url = "https://cert.example.org/sp/chain.pem"
+    let chainPath: String
+
+    init() throws {
+        pki = try DevPKI()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("baton-stir-svc-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        chainPath = dir.appendingPathComponent("chain.pem").path
+        try pki.chainPEM().write(toFile: chainPath, atomically: true, encoding: .utf8)
+    }
+
+    func service(_ mode: STIRService.Mode, sign: [String] = []) -> STIRService {
+        STIRService(configuration: .init(
+            signer: SigningIdentity(key: pki.leafKey, x5u: url), signNumbers: sign, attest: .b, mode: mode,
+            verifier: STIRVerifier(roots: [pki.root], source: CertificateSource(localMap: [url: chainPath]))))
+    }
+
+    var good: String { try! SigningIdentity(key: pki.leafKey, x5u: url).shaken(orig: "12025550101", dest: ["12025550102"], attest: .a).value }
+
+    @Test func continueModeMarksAndExplains() async throws {
+        let s = service(.continue)
+        guard case let .proceed(add, _, verstat) = await s.decide(identities: [good], orig: "12025550101", dest: "12025550102") else {
+            Issue.record("not routed"); return
+        }
+        #expect(verstat == "TN-Validation-Passed" && add.isEmpty)
+        guard case let .proceed(add2, _, verstat2) = await s.decide(identities: [good], orig: "12025550199", dest: "12025550102") else {
+            Issue.record("not routed"); return
+        }
+        #expect(verstat2 == "TN-Validation-Failed")
+        #expect(add2.first?.0 == "Reason" && add2.first?.1 == "STIR;cause=438;text=\"Invalid Identity Header\"")
+        guard case let .proceed(_, _, none) = await s.decide(identities: [], orig: "12025550101", dest: "12025550102") else {
+            Issue.record("not routed"); return
+        }
+        #expect(none == nil, "no Identity, nothing to mark")
+    }
+
+    @Test func rejectModeAnswersTheStatus() async throws {
+        let s = service(.reject)
+        guard case let .reject(code, reason, headers) = await s.decide(identities: [], orig: "12025550101", dest: "12025550102") else {
+            Issue.record("routed"); return
+        }
+        #expect(code == 428 && reason == "Use Identity Header" && headers.first?.0 == "Reason")
+        if case .reject = await s.decide(identities: [good], orig: "12025550101", dest: "12025550102") { Issue.record("a good Identity was refused") }
+    }
+
+    @Test func signsOnlyConfiguredCallersWithoutIdentity() async throws {
+        let s = service(.off, sign: ["1202555"])
+        guard case let .proceed(add, _, _) = await s.decide(identities: [], orig: "12025550101", dest: "12025550102") else {
+            Issue.record("not routed"); return
+        }
+        let value = try #require(add.first { $0.0 == "Identity" }?.1)
+        let p = try PASSporT.parse(try IdentityHeader(parsing: value).jws).passport
+        #expect(p.claims.orig.tn == "12025550101" && p.claims.dest.tn == ["12025550102"] && p.claims.attest == .b)
+        guard case let .proceed(other, _, _) = await s.decide(identities: [], orig: "13035550101", dest: "12025550102") else { return }
+        #expect(other.isEmpty, "not a number Baton signs for")
+        guard case let .proceed(already, _, _) = await s.decide(identities: [good], orig: "12025550101", dest: "12025550102") else { return }
+        #expect(already.isEmpty, "already signed upstream")
+    }
+
+    @Test func markPutsVerstatInTheCallerURI() throws {
+        let text = "INVITE sip:+12025550102@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1\r\nFrom: <sip:+12025550101@127.0.0.1>;tag=a\r\nTo: <sip:+12025550102@127.0.0.1>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+        let m = try SIPMessage.parse(Array(text.utf8))
+        B2BUA.mark(m, verstat: "TN-Validation-Passed")
+        #expect(m.from?.contains("<sip:+12025550101@127.0.0.1;verstat=TN-Validation-Passed>") == true, "\(m.from ?? "")")
+    }
+}

@@ -1,0 +1,249 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Testing
+
+/// STIR/SHAKEN on real calls: sipp calls through Baton with or without an Identity header
+/// (signed by secsipidx); the callee's INVITE (from a capture) shows Baton's verdict
+/// (`verstat` on From) and, for a caller Baton signs for, an Identity header that
+/// secsipidx verifies against the root. In reject mode the caller gets 438 / 428.
+@Suite(.serialized) struct STIRCallTests {
+    /// A sipp UAC: From 12025550101 to 12025550102, with `identity` lines (sipp injection
+    /// fields, which split at ';') and expecting `code` as the final answer.
+    static func uac(identity: Bool, code: Int) -> String {
+        let idLine = identity ? "Identity: [field0];[field1];[field2];[field3]\n      " : ""
+        let tail = code == 200 ? """
+              <recv response="200" rtd="true" rrs="true"/>
+              <send>
+                <![CDATA[
+                  ACK [next_url] SIP/2.0
+                  Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+                  From: <sip:+12025550101@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+                  To: <sip:+12025550102@[remote_ip]:[remote_port]>[peer_tag_param]
+                  Call-ID: [call_id]
+                  CSeq: 1 ACK
+                  Contact: sip:sipp@[local_ip]:[local_port]
+                  Max-Forwards: 70
+                  Content-Length: 0
+                ]]>
+              </send>
+              <pause milliseconds="300"/>
+              <send retrans="500">
+                <![CDATA[
+                  BYE [next_url] SIP/2.0
+                  Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+                  From: <sip:+12025550101@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+                  To: <sip:+12025550102@[remote_ip]:[remote_port]>[peer_tag_param]
+                  Call-ID: [call_id]
+                  CSeq: 2 BYE
+                  Contact: sip:sipp@[local_ip]:[local_port]
+                  Max-Forwards: 70
+                  Content-Length: 0
+                ]]>
+              </send>
+              <recv response="200"/>
+            """ : """
+              <recv response="\(code)"/>
+              <send>
+                <![CDATA[
+                  ACK sip:+12025550102@[remote_ip]:[remote_port] SIP/2.0
+                  Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+                  From: <sip:+12025550101@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+                  To: <sip:+12025550102@[remote_ip]:[remote_port]>[peer_tag_param]
+                  Call-ID: [call_id]
+                  CSeq: 1 ACK
+                  Max-Forwards: 70
+                  Content-Length: 0
+                ]]>
+              </send>
+            """
+        return """
+            <?xml version="1.0" encoding="ISO-8859-1" ?>
+            <scenario name="STIR caller">
+              <send retrans="500">
+                <![CDATA[
+                  INVITE sip:+12025550102@[remote_ip]:[remote_port] SIP/2.0
+                  Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+                  From: <sip:+12025550101@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+                  To: <sip:+12025550102@[remote_ip]:[remote_port]>
+                  Call-ID: [call_id]
+                  CSeq: 1 INVITE
+                  Contact: sip:sipp@[local_ip]:[local_port]
+                  Max-Forwards: 70
+                  \(idLine)Content-Type: application/sdp
+                  Content-Length: [len]
+
+                  v=0
+                  o=user1 1 1 IN IP4 [local_ip]
+                  s=-
+                  c=IN IP4 [media_ip]
+                  t=0 0
+                  m=audio [media_port] RTP/AVP 0
+                ]]>
+              </send>
+              <recv response="100" optional="true"/>
+              <recv response="180" optional="true"/>
+            \(tail)
+            </scenario>
+            """
+    }
+
+    static let uas = """
+        <?xml version="1.0" encoding="ISO-8859-1" ?>
+        <scenario name="STIR callee">
+          <recv request="INVITE"/>
+          <send>
+            <![CDATA[
+              SIP/2.0 200 OK
+              [last_Via:]
+              [last_From:]
+              [last_To:];tag=[pid]SIPpTag01[call_number]
+              [last_Call-ID:]
+              [last_CSeq:]
+              Contact: <sip:[local_ip]:[local_port]>
+              Content-Type: application/sdp
+              Content-Length: [len]
+
+              v=0
+              o=user1 1 1 IN IP4 [local_ip]
+              s=-
+              c=IN IP4 [media_ip]
+              t=0 0
+              m=audio [media_port] RTP/AVP 0
+            ]]>
+          </send>
+          <recv request="ACK"/>
+          <recv request="BYE"/>
+          <send>
+            <![CDATA[
+              SIP/2.0 200 OK
+              [last_Via:]
+              [last_From:]
+              [last_To:]
+              [last_Call-ID:]
+              [last_CSeq:]
+              Content-Length: 0
+            ]]>
+          </send>
+        </scenario>
+        """
+
+    @Test func verifiesSignsAndRejects() async throws {
+        guard let sipp = Interop.requirePeer("sipp", package: "sip-tester"),
+              let secsipidx = Interop.requirePeer("secsipidx", package: "secsipidx"),
+              let tcpdump = Interop.requirePeer("tcpdump", package: "tcpdump"),
+              let python = Interop.requirePeer("python3", package: "python3") else { return }
+        let dir = try Interop.tempDir("stir-call")
+        let pki = dir.appendingPathComponent("pki")
+        let x5u = "http://127.0.0.1:28980/chain.pem"
+        let http = try Child(python, ["-m", "http.server", "28980", "--bind", "127.0.0.1", "--directory", pki.path],
+                             output: dir.appendingPathComponent("http.log"))
+        defer { http.signal(SIGTERM) }
+        let keys = try Child(Interop.batonBinary, ["keys", "--dir", pki.path, "--x5u", x5u], output: dir.appendingPathComponent("keys.log"))
+        #expect(keys.wait(timeout: .seconds(20)) == 0, "\(keys.text)")
+        try Self.uas.write(to: dir.appendingPathComponent("uas.xml"), atomically: true, encoding: .utf8)
+        for (name, identity, code) in [("uac-id", true, 200), ("uac-plain", false, 200), ("uac-438", true, 438), ("uac-428", false, 428)] {
+            try Self.uac(identity: identity, code: code).write(to: dir.appendingPathComponent("\(name).xml"), atomically: true, encoding: .utf8)
+        }
+        let end = ContinuousClock.now + .seconds(5)
+        while ContinuousClock.now < end, (try? Data(contentsOf: URL(string: x5u)!)) == nil { usleep(100_000) }
+
+        // secsipidx signs for the caller: the injection file carries the header's 4 ';' fields.
+        func signed(tamper: Bool = false) throws -> URL {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: secsipidx)
+            p.arguments = ["-sign-full", "-k", pki.appendingPathComponent("sp-key.pem").path, "-x5u", x5u,
+                           "-o", "12025550101", "-d", "12025550102", "-a", "A"]
+            let out = Pipe()
+            p.standardOutput = out
+            try p.run()
+            var header = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            if tamper {
+                let sig = header.range(of: ".", options: .backwards, range: header.startIndex..<header.range(of: ";")!.lowerBound)!.upperBound
+                header.replaceSubrange(sig...sig, with: header[sig] == "A" ? "B" : "A")
+            }
+            let url = dir.appendingPathComponent(tamper ? "id-bad.csv" : "id.csv")
+            try ("SEQUENTIAL\n" + header + "\n").write(to: url, atomically: true, encoding: .utf8)
+            return url
+        }
+
+        func call(_ scenario: String, port: Int, baton: Int, inject: URL? = nil) throws -> Child {
+            try Child(sipp, ["-sf", "\(scenario).xml", "-i", "127.0.0.1", "-p", "\(port)", "-m", "1", "-nostdin", "-timeout", "15s",
+                             "127.0.0.1:\(baton)"] + (inject.map { ["-inf", $0.path] } ?? []),
+                      cwd: dir, output: dir.appendingPathComponent("\(scenario)-\(port).log"))
+        }
+
+        // Continue mode, and Baton signs for 1202555....
+        do {
+            let baton = try BatonProcess(sipPort: 26960, httpPort: 28960, rtpMin: 21400, dir: dir, extra: [
+                "--route", ".=127.0.0.1:26970", "--stir-verify", "continue",
+                "--stir-trust-anchors", pki.appendingPathComponent("root.pem").path,
+                "--stir-sign-key", pki.appendingPathComponent("sp-key.pem").path, "--stir-x5u", x5u, "--stir-sign-numbers", "1202555"])
+            let capture = dir.appendingPathComponent("sip.pcap")
+            let dump = try Child(tcpdump, ["-i", "lo", "-n", "-U", "-s", "0", "-w", capture.path, "udp and port 26970"],
+                                 output: dir.appendingPathComponent("tcpdump.log"))
+            let ready = ContinuousClock.now + .seconds(5)
+            while !dump.text.contains("listening on") && ContinuousClock.now < ready { usleep(50_000) }
+            for (scenario, inject) in [("uac-id", try signed()), ("uac-plain", nil)] {
+                let callee = try Child(sipp, ["-sf", "uas.xml", "-i", "127.0.0.1", "-p", "26970", "-m", "1", "-nostdin", "-timeout", "15s"],
+                                       cwd: dir, output: dir.appendingPathComponent("uas-\(scenario).log"))
+                usleep(200_000)
+                let caller = try call(scenario, port: 26980, baton: 26960, inject: inject)
+                #expect(caller.wait(timeout: .seconds(20)) == 0, "\(scenario):\n\(caller.text)\n\(baton.child.text)")
+                #expect(callee.wait(timeout: .seconds(10)) == 0, "callee of \(scenario):\n\(callee.text)")
+            }
+            usleep(300_000)
+            dump.signal(SIGINT)
+            dump.wait(timeout: .seconds(5))
+            let invites = try PcapReader.packets(capture).filter { $0.dst == 26970 }
+                .map { String(decoding: $0.payload, as: UTF8.self) }.filter { $0.hasPrefix("INVITE ") }
+            #expect(invites.count == 2, "\(invites.count) INVITEs reached the callee")
+            func header(_ msg: String, _ name: String) -> [String] {
+                msg.split(separator: "\r\n").filter { $0.lowercased().hasPrefix(name.lowercased() + ":") }
+                    .map { String($0.dropFirst(name.count + 1)).trimmingCharacters(in: .whitespaces) }
+            }
+            if invites.count == 2 {
+                // The caller's Identity verified: From carries verstat, the field goes on.
+                #expect(header(invites[0], "From").first?.contains("verstat=TN-Validation-Passed") == true, "\(invites[0])")
+                #expect(header(invites[0], "Identity").count == 1)
+                // No Identity from the caller: Baton signed; secsipidx checks it against the root.
+                let made = try #require(header(invites[1], "Identity").first, "Baton did not sign:\n\(invites[1])")
+                #expect(header(invites[1], "From").first?.contains("verstat") == false, "nothing to verify, no verstat")
+                let checker = try Child(secsipidx, ["-H", "127.0.0.1:28981", "-expire", "60", "-timeout", "2", "-cert-verify", "5",
+                                                    "-ca-file", pki.appendingPathComponent("root.pem").path],
+                                        output: dir.appendingPathComponent("secsipidx.log"))
+                defer { checker.signal(SIGTERM) }
+                usleep(500_000)
+                #expect(try Self.post(made, to: "http://127.0.0.1:28981/v1/check") == "OK", "secsipidx refused Baton's Identity:\n\(checker.text)")
+            }
+            #expect(baton.stop() == 0)
+        }
+
+        // Reject mode: a tampered signature gets 438, no Identity gets 428.
+        do {
+            let baton = try BatonProcess(sipPort: 26960, httpPort: 28960, rtpMin: 21400, dir: dir, extra: [
+                "--route", ".=127.0.0.1:26970", "--stir-verify", "reject",
+                "--stir-trust-anchors", pki.appendingPathComponent("root.pem").path])
+            let bad = try call("uac-438", port: 26981, baton: 26960, inject: try signed(tamper: true))
+            #expect(bad.wait(timeout: .seconds(20)) == 0, "tampered Identity:\n\(bad.text)")
+            let none = try call("uac-428", port: 26982, baton: 26960)
+            #expect(none.wait(timeout: .seconds(20)) == 0, "no Identity:\n\(none.text)")
+            #expect(baton.stop() == 0)
+        }
+        try? FileManager.default.removeItem(at: dir)
+    }
+
+    static func post(_ body: String, to url: String) throws -> String {
+        var req = URLRequest(url: URL(string: url)!)
+        req.httpMethod = "POST"
+        req.httpBody = Data(body.utf8)
+        req.timeoutInterval = 5
+        let sem = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var text = ""
+        URLSession.shared.dataTask(with: req) { d, _, _ in text = String(decoding: d ?? Data(), as: UTF8.self); sem.signal() }.resume()
+        _ = sem.wait(timeout: .now() + 6)
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
