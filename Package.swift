@@ -98,7 +98,9 @@ let package = Package(
         .executableTarget(name: "baton-media-actions-bench", dependencies: ["Media", "CBatonSys"],
                           path: "tools/bench/MediaActions", swiftSettings: strict),
         // tools/bench: STIR sign and verify rates on one core.
-        .executableTarget(name: "baton-stir-bench", dependencies: ["Identity", "CBatonSys"],
+        .executableTarget(name: "baton-stir-bench", dependencies: [
+            "Identity", "CBatonSys", .product(name: "Crypto", package: "swift-crypto"),
+        ],
                           path: "tools/bench/STIR", swiftSettings: strict),
         .executableTarget(name: "baton-alloc-check", dependencies: ["Media", "AllocationCounter", "CSRTP2"],
                           path: "Tests/AllocationCheck", swiftSettings: strict),

@@ -4,6 +4,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import SwiftASN1
+import Synchronization
 import X509
 
 /// The TNAuthList certificate extension (RFC 8226 §9, id-pe-TNAuthList 1.3.6.1.5.5.7.1.26):
@@ -106,19 +107,21 @@ public enum PEMCertificates {
 /// Where a verifier gets the certificate (and its intermediates) an `info`/x5u URL names:
 /// HTTPS (or HTTP) with a timeout, `file:` URLs, and a configured map from URL to local file
 /// for closed networks. Results are cached per URL for `ttl` seconds.
-public actor CertificateSource {
+public final class CertificateSource: Sendable {
     public struct Entry: Sendable {
         public var leaf: Certificate
         public var intermediates: [Certificate]
         public var fetched: Date
     }
 
-    private var cache: [String: Entry] = [:]
+    private let cache = Mutex<[String: Entry]>([:])
     private let localMap: [String: String]
     private let timeout: TimeInterval
     private let ttl: TimeInterval
     private let now: @Sendable () -> Date
-    public private(set) var fetches = 0
+    private let fetchCount = Atomic<Int>(0)
+    /// How many times a certificate was loaded (not served from the cache).
+    public var fetches: Int { fetchCount.load(ordering: .relaxed) }
 
     public init(localMap: [String: String] = [:], timeout: TimeInterval = 2, ttl: TimeInterval = 3600,
                 now: @escaping @Sendable () -> Date = Date.init) {
@@ -128,9 +131,15 @@ public actor CertificateSource {
         self.now = now
     }
 
+    /// The cached certificates of `url`, if still fresh (no suspension: the per-call path).
+    public func cached(_ url: String) -> Entry? {
+        let t = now()
+        return cache.withLock { c in c[url].flatMap { t.timeIntervalSince($0.fetched) < ttl ? $0 : nil } }
+    }
+
     /// The leaf (first certificate of the PEM bundle) and the rest as intermediates.
     public func certificates(for url: String) async throws(IdentityError) -> Entry {
-        if let e = cache[url], now().timeIntervalSince(e.fetched) < ttl { return e }
+        if let e = cached(url) { return e }
         let pem = try await load(url)
         let certs: [Certificate]
         do { certs = try PEMCertificates.parse(pem) } catch {
@@ -138,8 +147,8 @@ public actor CertificateSource {
         }
         guard let leaf = certs.first else { throw .badInfo("\(url) holds no certificate") }
         let e = Entry(leaf: leaf, intermediates: Array(certs.dropFirst()), fetched: now())
-        cache[url] = e
-        fetches += 1
+        cache.withLock { $0[url] = e }
+        fetchCount.wrappingAdd(1, ordering: .relaxed)
         return e
     }
 

@@ -66,19 +66,29 @@ public struct IdentityHeader: Sendable, Equatable {
     /// Parses a header field value; a compact form (no JWS payload) is refused (Baton
     /// never builds one and cannot rebuild one without the full claims).
     public init(parsing text: String) throws(IdentityError) {
-        let parts = text.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
-        guard let first = parts.first, !first.isEmpty else { throw .invalid("empty Identity header") }
-        jws = first
-        let dots = jws.split(separator: ".", omittingEmptySubsequences: false)
+        // Byte-wise: a header is ASCII, and Character-based splitting of a 500-byte JWS
+        // costs more than verifying its signature.
+        let bytes = Array(text.utf8)
+        func trimmed(_ f: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+            var f = f
+            while let b = f.first, b == 0x20 || b == 0x09 { f = f.dropFirst() }
+            while let b = f.last, b == 0x20 || b == 0x09 { f = f.dropLast() }
+            return f
+        }
+        let fields = bytes.split(separator: UInt8(ascii: ";"), omittingEmptySubsequences: false).map(trimmed)
+        guard let first = fields.first, !first.isEmpty else { throw .invalid("empty Identity header") }
+        let dots = first.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
         guard dots.count == 3 else { throw .invalid("the Identity value is not a JWS") }
         guard !dots[1].isEmpty else { throw .unsupported("compact form (no PASSporT claims in the header)") }
+        jws = String(decoding: first, as: UTF8.self)
         var info: String?
-        for p in parts.dropFirst() {
-            guard let eq = p.firstIndex(of: "=") else { continue }
-            let name = p[..<eq].lowercased(), value = String(p[p.index(after: eq)...])
+        for f in fields.dropFirst() {
+            guard let eq = f.firstIndex(of: UInt8(ascii: "=")) else { continue }
+            let name = String(decoding: f[f.startIndex..<eq], as: UTF8.self).lowercased()
+            let value = String(decoding: f[(eq + 1)...], as: UTF8.self)
             switch name {
             case "info":
-                guard value.hasPrefix("<"), value.hasSuffix(">"), value.count > 2 else { throw .badInfo("info must be <URI>, got \(value)") }
+                guard value.hasPrefix("<"), value.hasSuffix(">"), value.utf8.count > 2 else { throw .badInfo("info must be <URI>, got \(value)") }
                 info = String(value.dropFirst().dropLast())
             case "alg": alg = value
             case "ppt": ppt = value.trimmingCharacters(in: CharacterSet(charactersIn: "\""))

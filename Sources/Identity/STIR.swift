@@ -162,8 +162,12 @@ public final class STIRVerifier: Sendable {
     /// The key and TNAuthList of the certificate at `url`, after the chain, validity, P-256
     /// and TNAuthList checks; cached with the certificate.
     private func credential(_ url: String) async throws(IdentityError) -> Validated {
-        let certs = try await source.certificates(for: url)
         let t = now()
+        // The per-call path: certificate and its checks cached, no suspension.
+        if let certs = source.cached(url), let v = validated.withLock({ $0[url] }), v.fetched == certs.fetched, t < v.notAfter {
+            return v
+        }
+        let certs = try await source.certificates(for: url)
         if let v = validated.withLock({ $0[url] }), v.fetched == certs.fetched, t < v.notAfter { return v }
         let leaf = certs.leaf
         var verifier = Verifier(rootCertificates: CertificateStore(roots)) { RFC5280Policy(validationTime: t) }
