@@ -6,7 +6,7 @@
 set -euo pipefail
 
 BUILD_PKGS=(pkg-config libosip2-dev libsrtp2-dev libopus-dev libortp-dev libsqlite3-dev)
-TEST_PKGS=(sip-tester baresip-core kamailio tcpdump curl procps iproute2 secsipidx python3)
+TEST_PKGS=(sip-tester baresip-core kamailio tcpdump curl procps iproute2 secsipidx python3 python3-cryptography)
 
 want=("${BUILD_PKGS[@]}")
 if [[ "${1:-}" == "--test" ]]; then want+=("${TEST_PKGS[@]}"); fi

@@ -39,7 +39,10 @@ struct Serve: AsyncParsableCommand {
         let stir = try Serve.stirService(config.stir)
         try await sip.onLoop { [sip, calls] in
             sip.b2bua.delegate = calls
-            if let stir { sip.b2bua.inviteCheck = stir.check(on: sip.loop) }
+            if let stir {
+                sip.b2bua.inviteCheck = stir.check(on: sip.loop)
+                sip.b2bua.redirectHeaders = { stir.divHeaders(request: $0, target: $1) }
+            }
             sip.registrar.persistence = calls
             sip.registrar.restore(restored.map(Registration.init))
         }

@@ -99,6 +99,26 @@ public final class STIRService: Sendable {
         return .proceed(add: add, verstat: verstat)
     }
 
+    /// Forwarding with identity (RFC 8946): the INVITE that goes on to `target` after a
+    /// redirect keeps every Identity field it had and gets a `div` PASSporT, signed by
+    /// Baton, from the last PASSporT's destination to the new one. Nothing when Baton has no
+    /// signing key, the request carries no PASSporT, or the number did not change.
+    public func divHeaders(request: SIPMessage, target: String) -> [(String, String)] {
+        guard let signer = configuration.signer, let dest = TelephoneNumber.canonical(target) else { return [] }
+        let last = request.headers("Identity").compactMap { v -> PASSporT? in
+            guard let h = try? IdentityHeader(parsing: v) else { return nil }
+            return try? PASSporT.parse(h.jws).passport
+        }.last
+        guard let last else { return [] }
+        do {
+            guard let div = try signer.div(diverting: last, to: [dest]) else { return [] }
+            return [("Identity", div.value)]
+        } catch {
+            logger.error("could not sign a div PASSporT", metadata: ["target": "\(target)", "error": "\(error)"])
+            return []
+        }
+    }
+
     /// `Reason: STIR;cause=438;text="Invalid Identity Header"` (RFC 9410 §3).
     static func reason(_ e: IdentityError) -> String {
         let (code, text) = e.status

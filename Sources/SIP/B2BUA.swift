@@ -85,6 +85,11 @@ public final class B2BUA: TransactionUser {
     /// Runs before a new INVITE is routed (STIR/SHAKEN); calls its completion on this loop,
     /// possibly later (a certificate fetch).
     public var inviteCheck: ((SIPMessage, @escaping (InviteVerdict) -> Void) -> Void)?
+    /// Headers to add to an INVITE Baton re-sends to a new target after a 3xx from the
+    /// callee (STIR: the `div` PASSporT); given the request and the new target URI.
+    public var redirectHeaders: ((SIPMessage, String) -> [(String, String)])?
+    /// How many 3xx redirections one call follows (RFC 3261 §8.1.3.4 recursion).
+    public static let maxRedirects = 3
 
     final class Call {
         enum State: Equatable { case calling, early, answered, confirmed, terminated }
@@ -105,6 +110,9 @@ public final class B2BUA: TransactionUser {
         var sdp: [CallSide: [UInt8]] = [:]
         /// A switchover's new leg, while one runs.
         var switchLeg: SwitchLegHandle?
+        /// The INVITE sent to the callee (anchored), for recursing on a 3xx.
+        var bRequest: SIPMessage?
+        var redirects = 0
         init(id: String, a: Dialog, b: Dialog) { self.id = id; self.a = a; self.b = b }
         func dialog(_ s: CallSide) -> Dialog { s == .caller ? a : b }
     }
@@ -301,6 +309,7 @@ public final class B2BUA: TransactionUser {
             return
         }
         call.b.localHeader = out.from ?? ""
+        call.bRequest = out
         calls[id] = call
         dialogs[call.a.key] = (call, .caller)
         dialogs[call.b.key] = (call, .callee)
@@ -366,12 +375,51 @@ public final class B2BUA: TransactionUser {
                 delegate?.callEvent(.answered(id: call.id))
                 reportDialogs(call)
             } else {
+                if (300..<400).contains(code), redirect(call, r) { return }
                 if aInvite.state == .proceeding && !call.cancelled {
                     aInvite.respond(code, r.reasonPhrase ?? "Failed", toTag: call.a.localTag)
                 }
                 finish(call, by: .callee, reason: "\(code) \(r.reasonPhrase ?? "")")
             }
         }
+    }
+
+    /// A 3xx from the callee: the INVITE goes on to the first Contact (the same anchored
+    /// offer, a new transaction, `Diversion` naming the target that redirected, and what
+    /// ``redirectHeaders`` adds), at most ``maxRedirects`` times. False when it cannot.
+    private func redirect(_ call: Call, _ r: SIPMessage) -> Bool {
+        guard call.redirects < B2BUA.maxRedirects, !call.cancelled, call.aInvite?.state == .proceeding,
+              let previous = call.bRequest, let contact = r.contactURI(0), let host = contact.host.isEmpty ? nil : contact.host else {
+            return false
+        }
+        let transport: SIPTransportKind = contact.transport == "tcp" ? .tcp : .udp
+        let peer: SIPPeer
+        if SessionDescription.isIPAddress(host) {
+            peer = SIPPeer(transport: transport, host: host, port: contact.port ?? 5060)
+        } else if let t = resolveTarget(contact.text) {
+            peer = t.peer
+        } else {
+            return false
+        }
+        let next = previous.clone()
+        do {
+            try next.setRequestURI(contact.text)
+            call.b.localCSeq += 1
+            try next.setCSeq(call.b.localCSeq, "INVITE")
+        } catch { return false }
+        next.removeAllVias()
+        next.addHeader("Diversion", "<\(previous.requestURI?.text ?? "")>;reason=deflection;counter=\(call.redirects + 1)")
+        for (n, v) in redirectHeaders?(previous, contact.text) ?? [] { next.addHeader(n, v) }
+        call.redirects += 1
+        call.b.remoteTarget = contact.text
+        call.b.peer = peer
+        call.bRequest = next
+        logger.info("following a redirect", metadata: ["call": "\(call.id)", "code": "\(r.statusCode)", "target": "\(contact.text)"])
+        call.bInvite = layer.send(next, to: peer, via: configuration.sentBy) { [weak self, weak call] ev in
+            guard let self, let call else { return }
+            self.inviteEvent(ev, call: call)
+        }
+        return true
     }
 
     /// Builds the response for the caller from the callee's, with SDP anchored.

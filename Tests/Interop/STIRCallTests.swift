@@ -235,6 +235,125 @@ import Testing
         try? FileManager.default.removeItem(at: dir)
     }
 
+    /// B, the forwarding device: answers the INVITE with 302 to C.
+    static func redirector(to contact: String) -> String {
+        """
+        <?xml version="1.0" encoding="ISO-8859-1" ?>
+        <scenario name="STIR forwarding device">
+          <recv request="INVITE"/>
+          <send>
+            <![CDATA[
+              SIP/2.0 302 Moved Temporarily
+              [last_Via:]
+              [last_From:]
+              [last_To:];tag=[pid]SIPpTag01[call_number]
+              [last_Call-ID:]
+              [last_CSeq:]
+              Contact: <\(contact)>
+              Content-Length: 0
+            ]]>
+          </send>
+          <recv request="ACK"/>
+        </scenario>
+        """
+    }
+
+    /// A caller with a SHAKEN Identity (signed by secsipidx) calls +12025550102, whose device
+    /// forwards with 302 to +12025550103. The forward-to target receives the original shaken
+    /// field plus Baton's `div` field; Baton's verifier (`baton identity verify`) and an
+    /// independent Python `cryptography` check (tools/stir_check.py) both accept the pair.
+    @Test func forwardingAddsADivPASSporT() async throws {
+        guard let sipp = Interop.requirePeer("sipp", package: "sip-tester"),
+              let secsipidx = Interop.requirePeer("secsipidx", package: "secsipidx"),
+              let tcpdump = Interop.requirePeer("tcpdump", package: "tcpdump"),
+              let python = Interop.requirePeer("python3", package: "python3") else { return }
+        let dir = try Interop.tempDir("stir-div")
+        let pki = dir.appendingPathComponent("pki")
+        let x5u = "http://127.0.0.1:28982/chain.pem"
+        let http = try Child(python, ["-m", "http.server", "28982", "--bind", "127.0.0.1", "--directory", pki.path],
+                             output: dir.appendingPathComponent("http.log"))
+        defer { http.signal(SIGTERM) }
+        let keys = try Child(Interop.batonBinary, ["keys", "--dir", pki.path, "--x5u", x5u], output: dir.appendingPathComponent("keys.log"))
+        #expect(keys.wait(timeout: .seconds(20)) == 0, "\(keys.text)")
+        try Self.uas.write(to: dir.appendingPathComponent("uas.xml"), atomically: true, encoding: .utf8)
+        try Self.redirector(to: "sip:+12025550103@127.0.0.1:26976").write(to: dir.appendingPathComponent("b.xml"), atomically: true, encoding: .utf8)
+        try Self.uac(identity: true, code: 200).write(to: dir.appendingPathComponent("uac-id.xml"), atomically: true, encoding: .utf8)
+        let end = ContinuousClock.now + .seconds(5)
+        while ContinuousClock.now < end, (try? Data(contentsOf: URL(string: x5u)!)) == nil { usleep(100_000) }
+
+        let sign = Process()
+        sign.executableURL = URL(fileURLWithPath: secsipidx)
+        sign.arguments = ["-sign-full", "-k", pki.appendingPathComponent("sp-key.pem").path, "-x5u", x5u,
+                          "-o", "12025550101", "-d", "12025550102", "-a", "A"]
+        let out = Pipe()
+        sign.standardOutput = out
+        try sign.run()
+        let shaken = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let inject = dir.appendingPathComponent("id.csv")
+        try ("SEQUENTIAL\n" + shaken + "\n").write(to: inject, atomically: true, encoding: .utf8)
+
+        let baton = try BatonProcess(sipPort: 26965, httpPort: 28965, rtpMin: 21600, dir: dir, extra: [
+            "--route", "^\\+?12025550102$=127.0.0.1:26975", "--stir-verify", "continue",
+            "--stir-trust-anchors", pki.appendingPathComponent("root.pem").path,
+            "--stir-sign-key", pki.appendingPathComponent("sp-key.pem").path, "--stir-x5u", x5u])
+        let capture = dir.appendingPathComponent("sip.pcap")
+        let dump = try Child(tcpdump, ["-i", "lo", "-n", "-U", "-s", "0", "-w", capture.path, "udp and port 26976"],
+                             output: dir.appendingPathComponent("tcpdump.log"))
+        let ready = ContinuousClock.now + .seconds(5)
+        while !dump.text.contains("listening on") && ContinuousClock.now < ready { usleep(50_000) }
+        let b = try Child(sipp, ["-sf", "b.xml", "-i", "127.0.0.1", "-p", "26975", "-m", "1", "-nostdin", "-timeout", "15s"],
+                          cwd: dir, output: dir.appendingPathComponent("b.log"))
+        let c = try Child(sipp, ["-sf", "uas.xml", "-i", "127.0.0.1", "-p", "26976", "-m", "1", "-nostdin", "-timeout", "15s"],
+                          cwd: dir, output: dir.appendingPathComponent("c.log"))
+        usleep(300_000)
+        let a = try Child(sipp, ["-sf", "uac-id.xml", "-i", "127.0.0.1", "-p", "26985", "-m", "1", "-nostdin", "-timeout", "15s",
+                                 "127.0.0.1:26965", "-inf", inject.path], cwd: dir, output: dir.appendingPathComponent("a.log"))
+        #expect(a.wait(timeout: .seconds(20)) == 0, "caller:\n\(a.text)\n\(baton.child.text)")
+        #expect(b.wait(timeout: .seconds(10)) == 0, "forwarding device:\n\(b.text)")
+        #expect(c.wait(timeout: .seconds(10)) == 0, "forward-to target:\n\(c.text)")
+        usleep(300_000)
+        dump.signal(SIGINT)
+        dump.wait(timeout: .seconds(5))
+        #expect(baton.stop() == 0)
+
+        let invite = try #require(try PcapReader.packets(capture).filter { $0.dst == 26976 }
+            .map { String(decoding: $0.payload, as: UTF8.self) }.first { $0.hasPrefix("INVITE ") }, "C got no INVITE")
+        let identities = invite.split(separator: "\r\n").filter { $0.lowercased().hasPrefix("identity:") }
+            .map { String($0.dropFirst("identity:".count)).trimmingCharacters(in: .whitespaces) }
+        #expect(identities.count == 2, "\(invite)")
+        #expect(identities.first == shaken, "the original shaken field is kept unchanged")
+        #expect(identities.last?.hasSuffix(";info=<\(x5u)>;alg=ES256;ppt=div") == true)
+        #expect(invite.contains("Diversion: <sip:+12025550102@"), "\(invite)")
+
+        // Baton's own verifier, then an independent one.
+        let verify = Process()
+        verify.executableURL = URL(fileURLWithPath: Interop.batonBinary)
+        verify.arguments = ["identity", "verify", "--trust", pki.appendingPathComponent("root.pem").path,
+                            "--orig", "12025550101", "--dest", "12025550103"] + identities.flatMap { ["--header", $0] }
+        let vout = Pipe()
+        verify.standardOutput = vout
+        try verify.run()
+        let vtext = String(decoding: vout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        verify.waitUntilExitBounded()
+        #expect(verify.terminationStatus == 0 && vtext.contains("valid ppt=div"), "\(vtext)")
+        // Debian's python3 has python3-cryptography (tools/install-deps.sh); a python3 earlier
+        // on PATH (pyenv) may not.
+        let checker = FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") ? "/usr/bin/python3" : python
+        let check = Process()
+        check.executableURL = URL(fileURLWithPath: checker)
+        check.arguments = [Interop.packageRoot.appendingPathComponent("tools/stir_check.py").path,
+                           "--chain", pki.appendingPathComponent("chain.pem").path, "--root", pki.appendingPathComponent("root.pem").path,
+                           "--orig", "12025550101", "--dest", "12025550103"] + identities
+        let cout = Pipe()
+        check.standardOutput = cout
+        check.standardError = cout
+        try check.run()
+        let ctext = String(decoding: cout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        check.waitUntilExitBounded()
+        #expect(check.terminationStatus == 0 && ctext.contains("ok shaken+div"), "\(ctext)")
+        try? FileManager.default.removeItem(at: dir)
+    }
+
     static func post(_ body: String, to url: String) throws -> String {
         var req = URLRequest(url: URL(string: url)!)
         req.httpMethod = "POST"
@@ -245,5 +364,14 @@ import Testing
         URLSession.shared.dataTask(with: req) { d, _, _ in text = String(decoding: d ?? Data(), as: UTF8.self); sem.signal() }.resume()
         _ = sem.wait(timeout: .now() + 6)
         return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+extension Process {
+    /// Waits (polling, bounded) for a process whose output was already read to its end.
+    func waitUntilExitBounded(_ timeout: Duration = .seconds(20)) {
+        let end = ContinuousClock.now + timeout
+        while isRunning && ContinuousClock.now < end { usleep(10_000) }
+        if isRunning { terminate() }
     }
 }
