@@ -5,6 +5,7 @@ import Handoff
 import Store
 import Media
 import SIP
+import Identity
 import TOMLKit
 
 /// Everything `baton serve` needs, assembled from each module's `Configuration`.
@@ -63,6 +64,51 @@ struct BatonConfiguration: Equatable {
     var switchoverWindow = 300
     var switchoverNoMediaTimeout = 3000
     var stir = STIRSettings()
+    /// `[[forwarding]]`: call forwarding Baton does itself (docs/stir.md: with a div PASSporT).
+    var forwarding: [ForwardingRule] = []
+
+    struct ForwardingRule: Equatable {
+        /// The called number (canonical digits) or user part the rule is for.
+        var number: String
+        /// Where its calls go: a SIP URI.
+        var to: String
+        var on: B2BUA.ForwardReason
+
+        /// Does a call to `uri` match? Its user part, as a canonical number or as written.
+        func matches(_ uri: String) -> Bool {
+            let user = SIPURI(parsing: uri)?.user ?? uri
+            return (TelephoneNumber.canonical(user) ?? user) == (TelephoneNumber.canonical(number) ?? number)
+        }
+    }
+
+    /// "NUMBER=URI[/busy|/unconditional]".
+    static func parseForward(_ s: String) throws -> ForwardingRule {
+        guard let eq = s.firstIndex(of: "=") else { throw ConfigError.invalid("forwarding", s, "NUMBER=URI[/busy|/unconditional]") }
+        var uri = String(s[s.index(after: eq)...])
+        var on = B2BUA.ForwardReason.unconditional
+        if let slash = uri.lastIndex(of: "/") {
+            let r = uri[uri.index(after: slash)...]
+            guard let reason = r == "busy" ? .busy : r == "unconditional" ? B2BUA.ForwardReason.unconditional : nil else {
+                throw ConfigError.invalid("forwarding", s, "on busy or unconditional")
+            }
+            on = reason
+            uri = String(uri[..<slash])
+        }
+        guard SIPURI(parsing: uri) != nil else { throw ConfigError.invalid("forwarding", s, "a SIP URI after =") }
+        return ForwardingRule(number: String(s[..<eq]), to: uri, on: on)
+    }
+
+    static func parseForwarding(_ text: String) throws -> [ForwardingRule] {
+        guard let table = try? TOMLTable(string: text), let value = table["forwarding"] else { return [] }
+        guard let arr = value.array else { throw ConfigError.invalid("forwarding", "\(value)", "an array of tables [[forwarding]]") }
+        return try arr.map { item in
+            guard let t = item.table, let number = t["number"]?.string, let to = t["to"]?.string else {
+                throw ConfigError.invalid("forwarding", "\(item)", "number and to")
+            }
+            let on = t["on"]?.string ?? "unconditional"
+            return try parseForward("\(number)=\(to)/\(on == "user-busy" ? "busy" : on)")
+        }
+    }
 
     /// `[stir]`: STIR/SHAKEN signing and verification (docs/stir.md).
     struct STIRSettings: Equatable {
@@ -156,7 +202,8 @@ struct BatonConfiguration: Equatable {
     }
 
     /// Builds the configuration from file text (TOML), environment and flag overrides.
-    static func load(toml: String?, environment: [String: String], overrides: [(String, String)], routes: [String]) throws -> BatonConfiguration {
+    static func load(toml: String?, environment: [String: String], overrides: [(String, String)], routes: [String],
+                     forwards: [String] = []) throws -> BatonConfiguration {
         var c = BatonConfiguration()
         var advertisedSet = false, sipAdvertisedSet = false
         func set(_ name: String, _ value: String) throws {
@@ -171,6 +218,7 @@ struct BatonConfiguration: Equatable {
             for (k, v) in flat { try set(k, v) }
             c.sip.routes = fileRoutes
             c.devices = fileDevices
+            c.forwarding = try parseForwarding(toml)
         }
         for key in keys { if let v = environment[envName(key.name)] { try set(key.name, v) } }
         if let v = environment["BATON_ROUTES"] {
@@ -178,6 +226,7 @@ struct BatonConfiguration: Equatable {
         }
         for (k, v) in overrides { try set(k, v) }
         if !routes.isEmpty { c.sip.routes = try routes.map { s in try parseRoute(s) } }
+        if !forwards.isEmpty { c.forwarding = try forwards.map { s in try parseForward(s) } }
         if !sipAdvertisedSet { c.sip.b2bua.advertisedHost = c.sip.transport.host == "0.0.0.0" ? "127.0.0.1" : c.sip.transport.host }
         c.sip.b2bua.advertisedPort = c.sip.transport.port
         if !advertisedSet { c.media.advertisedAddress = nil }
@@ -234,6 +283,7 @@ struct BatonConfiguration: Equatable {
         var routes: [StaticRoute] = []
         var devices: [DeviceRecord] = []
         for (section, value) in table {
+            if section == "forwarding" { continue }   // parseForwarding
             if section == "devices" {
                 guard let arr = value.array else { throw ConfigError.invalid("devices", "\(value)", "an array of tables [[devices]]") }
                 for item in arr {
@@ -287,6 +337,7 @@ struct BatonConfiguration: Equatable {
     var rendered: String {
         var lines = BatonConfiguration.keys.map { "\($0.name) = \($0.show(self))" }
         for r in sip.routes { lines.append("route \(r.match) -> \(r.transport.rawValue):\(r.host):\(r.port)") }
+        for f in forwarding { lines.append("forward \(f.number) -> \(f.to) on \(f.on.rawValue)") }
         for d in devices { lines.append("device \(d.user)/\(d.id) \(d.kind) \(d.aor) priority \(d.priority)") }
         return lines.joined(separator: "\n")
     }

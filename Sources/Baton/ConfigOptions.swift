@@ -45,6 +45,8 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .customLong("log-level")) var logLevel: String?
     @Option(name: .customLong("route"), help: "Static route PATTERN=HOST:PORT[/udp|tcp]; repeatable; replaces the file's routes.")
     var routes: [String] = []
+    @Option(name: .customLong("forward"), help: "Call forwarding NUMBER=URI[/busy|/unconditional]; repeatable; replaces the file's [[forwarding]].")
+    var forwards: [String] = []
 
     var overrides: [(String, String)] {
         let pairs: [(String, String?)] = [
@@ -91,7 +93,7 @@ struct ConfigOptions: ParsableArguments {
         }
         do {
             return try BatonConfiguration.load(toml: text, environment: ProcessInfo.processInfo.environment,
-                                               overrides: overrides, routes: routes)
+                                               overrides: overrides, routes: routes, forwards: forwards)
         } catch {
             throw ValidationError("\(path.map { "\($0): " } ?? "")\(error)")
         }

@@ -37,8 +37,12 @@ struct Serve: AsyncParsableCommand {
         let sip = try SIPServer(configuration: config.sip, loop: group.next())
         let restored = try await store.registrations(validAt: Date().timeIntervalSince1970)
         let stir = try Serve.stirService(config.stir)
+        let rules = config.forwarding
         try await sip.onLoop { [sip, calls] in
             sip.b2bua.delegate = calls
+            if !rules.isEmpty {
+                sip.b2bua.forwardingTarget = { called, reason in rules.first { $0.on == reason && $0.matches(called) }?.to }
+            }
             if let stir {
                 sip.b2bua.inviteCheck = stir.check(on: sip.loop)
                 sip.b2bua.redirectHeaders = { stir.divHeaders(request: $0, target: $1) }

@@ -88,6 +88,10 @@ public final class B2BUA: TransactionUser {
     /// Headers to add to an INVITE Baton re-sends to a new target after a 3xx from the
     /// callee (STIR: the `div` PASSporT); given the request and the new target URI.
     public var redirectHeaders: ((SIPMessage, String) -> [(String, String)])?
+    /// Why a call is forwarded (the `reason` of its Diversion header, RFC 5806).
+    public enum ForwardReason: String, Sendable { case unconditional, busy = "user-busy" }
+    /// Where a called URI's calls are forwarded for a reason (configured rules), if anywhere.
+    public var forwardingTarget: ((_ called: String, _ reason: ForwardReason) -> String?)?
     /// How many 3xx redirections one call follows (RFC 3261 §8.1.3.4 recursion).
     public static let maxRedirects = 3
 
@@ -238,8 +242,21 @@ public final class B2BUA: TransactionUser {
     }
 
     private func route(_ req: SIPMessage, _ t: ServerTransaction) {
-        guard let target = req.requestURI else { t.respond(400, "Bad Request-URI"); return }
-        let decision = router.route(target, registrar: registrar)
+        guard var target = req.requestURI else { t.respond(400, "Bad Request-URI"); return }
+        // Unconditional forwarding: the call goes to the rule's target, with a Diversion
+        // naming the called URI (and, with STIR, a div PASSporT).
+        var diverted: SIPURI?
+        if let to = forwardingTarget?(target.text, .unconditional).flatMap({ SIPURI(parsing: $0) }) {
+            diverted = target
+            target = to
+        }
+        let decision: Router.Decision
+        if diverted != nil, SessionDescription.isIPAddress(target.host) {
+            decision = .route(StaticRoute(match: ".", host: target.host, port: target.port ?? 5060,
+                                          transport: target.transport == "tcp" ? .tcp : .udp), uri: target.text)
+        } else {
+            decision = router.route(target, registrar: registrar)
+        }
         let (peer, uri): (SIPPeer, String)
         var mediaTransport: String?
         switch decision {
@@ -294,6 +311,10 @@ public final class B2BUA: TransactionUser {
                 return
             }
             out.setHeader("Max-Forwards", "\(mf - 1)")
+            if let diverted {
+                out.addHeader("Diversion", "<\(diverted.text)>;reason=unconditional;counter=1")
+                for (n, v) in redirectHeaders?(out, target.text) ?? [] { out.addHeader(n, v) }
+            }
             try rewrite(out, call: call, from: .caller, role: .offer(transport: mediaTransport))
         } catch let e as SIPError {
             if case .badSDP = e { onBadSDP?(e) }
@@ -376,6 +397,10 @@ public final class B2BUA: TransactionUser {
                 reportDialogs(call)
             } else {
                 if (300..<400).contains(code), redirect(call, r) { return }
+                // Forwarding on busy (a configured rule for the called number).
+                if [486, 600].contains(code), let called = call.bRequest?.requestURI?.text,
+                   let to = forwardingTarget?(called, .busy).flatMap({ SIPURI(parsing: $0) }),
+                   redirect(call, to: to, reason: "user-busy", status: code) { return }
                 if aInvite.state == .proceeding && !call.cancelled {
                     aInvite.respond(code, r.reasonPhrase ?? "Failed", toTag: call.a.localTag)
                 }
@@ -388,8 +413,14 @@ public final class B2BUA: TransactionUser {
     /// offer, a new transaction, `Diversion` naming the target that redirected, and what
     /// ``redirectHeaders`` adds), at most ``maxRedirects`` times. False when it cannot.
     private func redirect(_ call: Call, _ r: SIPMessage) -> Bool {
+        guard let contact = r.contactURI(0) else { return false }
+        return redirect(call, to: contact, reason: "deflection", status: r.statusCode)
+    }
+
+    /// Sends the call's INVITE on to `contact` instead of the current target.
+    private func redirect(_ call: Call, to contact: SIPURI, reason: String, status: Int) -> Bool {
         guard call.redirects < B2BUA.maxRedirects, !call.cancelled, call.aInvite?.state == .proceeding,
-              let previous = call.bRequest, let contact = r.contactURI(0), let host = contact.host.isEmpty ? nil : contact.host else {
+              let previous = call.bRequest, let host = contact.host.isEmpty ? nil : contact.host else {
             return false
         }
         let transport: SIPTransportKind = contact.transport == "tcp" ? .tcp : .udp
@@ -408,13 +439,13 @@ public final class B2BUA: TransactionUser {
             try next.setCSeq(call.b.localCSeq, "INVITE")
         } catch { return false }
         next.removeAllVias()
-        next.addHeader("Diversion", "<\(previous.requestURI?.text ?? "")>;reason=deflection;counter=\(call.redirects + 1)")
+        next.addHeader("Diversion", "<\(previous.requestURI?.text ?? "")>;reason=\(reason);counter=\(call.redirects + 1)")
         for (n, v) in redirectHeaders?(previous, contact.text) ?? [] { next.addHeader(n, v) }
         call.redirects += 1
         call.b.remoteTarget = contact.text
         call.b.peer = peer
         call.bRequest = next
-        logger.info("following a redirect", metadata: ["call": "\(call.id)", "code": "\(r.statusCode)", "target": "\(contact.text)"])
+        logger.info("forwarding the call", metadata: ["call": "\(call.id)", "status": "\(status)", "reason": "\(reason)", "target": "\(contact.text)"])
         call.bInvite = layer.send(next, to: peer, via: configuration.sentBy) { [weak self, weak call] ev in
             guard let self, let call else { return }
             self.inviteEvent(ev, call: call)

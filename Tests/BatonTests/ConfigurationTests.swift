@@ -95,3 +95,24 @@ import Testing
 
 import SIP
 typealias StaticRouteAlias = StaticRoute
+
+@Suite struct ForwardingConfigurationTests {
+    @Test func rulesFromFileAndFlags() throws {
+        let toml = """
+            [[forwarding]]
+            number = "+1 202 555 0102"
+            to = "sip:+12025550104@127.0.0.1:5080"
+            on = "busy"
+            """
+        let c = try BatonConfiguration.load(toml: toml, environment: [:], overrides: [], routes: [])
+        #expect(c.forwarding == [.init(number: "+1 202 555 0102", to: "sip:+12025550104@127.0.0.1:5080", on: .busy)])
+        #expect(c.forwarding[0].matches("sip:+12025550102@example.com;user=phone"))
+        #expect(!c.forwarding[0].matches("sip:+12025550103@example.com"))
+        let f = try BatonConfiguration.load(toml: toml, environment: [:], overrides: [], routes: [],
+                                            forwards: ["alice=sip:bob@127.0.0.1:5090"])
+        #expect(f.forwarding == [.init(number: "alice", to: "sip:bob@127.0.0.1:5090", on: .unconditional)])
+        #expect(f.forwarding[0].matches("sip:alice@127.0.0.1"))
+        #expect(throws: (any Error).self) { try BatonConfiguration.load(toml: nil, environment: [:], overrides: [], routes: [], forwards: ["x=sip:y@h/sometimes"]) }
+        #expect(throws: (any Error).self) { try BatonConfiguration.load(toml: nil, environment: [:], overrides: [], routes: [], forwards: ["nothing"]) }
+    }
+}

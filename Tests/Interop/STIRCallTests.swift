@@ -354,6 +354,106 @@ import Testing
         try? FileManager.default.removeItem(at: dir)
     }
 
+    static let busy = """
+        <?xml version="1.0" encoding="ISO-8859-1" ?>
+        <scenario name="busy device">
+          <recv request="INVITE"/>
+          <send>
+            <![CDATA[
+              SIP/2.0 486 Busy Here
+              [last_Via:]
+              [last_From:]
+              [last_To:];tag=[pid]SIPpTag01[call_number]
+              [last_Call-ID:]
+              [last_CSeq:]
+              Content-Length: 0
+            ]]>
+          </send>
+          <recv request="ACK"/>
+        </scenario>
+        """
+
+    /// Forwarding Baton does itself (`--forward`): on busy (the device answers 486) and
+    /// unconditionally; the forward-to target gets a Diversion with the reason and the
+    /// shaken + div pair, which Baton's verifier accepts for the new destination.
+    @Test func forwardingRulesOnBusyAndUnconditional() async throws {
+        guard let sipp = Interop.requirePeer("sipp", package: "sip-tester"),
+              let secsipidx = Interop.requirePeer("secsipidx", package: "secsipidx"),
+              let tcpdump = Interop.requirePeer("tcpdump", package: "tcpdump"),
+              let python = Interop.requirePeer("python3", package: "python3") else { return }
+        let dir = try Interop.tempDir("stir-fwd")
+        let pki = dir.appendingPathComponent("pki")
+        let x5u = "http://127.0.0.1:28983/chain.pem"
+        let http = try Child(python, ["-m", "http.server", "28983", "--bind", "127.0.0.1", "--directory", pki.path],
+                             output: dir.appendingPathComponent("http.log"))
+        defer { http.signal(SIGTERM) }
+        let keys = try Child(Interop.batonBinary, ["keys", "--dir", pki.path, "--x5u", x5u], output: dir.appendingPathComponent("keys.log"))
+        #expect(keys.wait(timeout: .seconds(20)) == 0, "\(keys.text)")
+        try Self.uas.write(to: dir.appendingPathComponent("uas.xml"), atomically: true, encoding: .utf8)
+        try Self.busy.write(to: dir.appendingPathComponent("busy.xml"), atomically: true, encoding: .utf8)
+        try Self.uac(identity: true, code: 200).write(to: dir.appendingPathComponent("uac-id.xml"), atomically: true, encoding: .utf8)
+        let end = ContinuousClock.now + .seconds(5)
+        while ContinuousClock.now < end, (try? Data(contentsOf: URL(string: x5u)!)) == nil { usleep(100_000) }
+
+        for (phase, rule) in [("busy", "busy"), ("unconditional", "unconditional")] {
+            let sign = Process()
+            sign.executableURL = URL(fileURLWithPath: secsipidx)
+            sign.arguments = ["-sign-full", "-k", pki.appendingPathComponent("sp-key.pem").path, "-x5u", x5u,
+                              "-o", "12025550101", "-d", "12025550102", "-a", "A"]
+            let out = Pipe()
+            sign.standardOutput = out
+            try sign.run()
+            let shaken = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            let inject = dir.appendingPathComponent("id-\(phase).csv")
+            try ("SEQUENTIAL\n" + shaken + "\n").write(to: inject, atomically: true, encoding: .utf8)
+            let baton = try BatonProcess(sipPort: 26966, httpPort: 28966, rtpMin: 21800, dir: dir, extra: [
+                "--route", "^\\+?12025550102$=127.0.0.1:26977",
+                "--forward", "+1 202 555 0102=sip:+12025550104@127.0.0.1:26978/\(rule)",
+                "--stir-sign-key", pki.appendingPathComponent("sp-key.pem").path, "--stir-x5u", x5u])
+            let capture = dir.appendingPathComponent("fwd-\(phase).pcap")
+            let dump = try Child(tcpdump, ["-i", "lo", "-n", "-U", "-s", "0", "-w", capture.path, "udp and (port 26977 or port 26978)"],
+                                 output: dir.appendingPathComponent("tcpdump-\(phase).log"))
+            let ready = ContinuousClock.now + .seconds(5)
+            while !dump.text.contains("listening on") && ContinuousClock.now < ready { usleep(50_000) }
+            let device = phase == "busy"
+                ? try Child(sipp, ["-sf", "busy.xml", "-i", "127.0.0.1", "-p", "26977", "-m", "1", "-nostdin", "-timeout", "15s"],
+                            cwd: dir, output: dir.appendingPathComponent("busy.log"))
+                : nil
+            let target = try Child(sipp, ["-sf", "uas.xml", "-i", "127.0.0.1", "-p", "26978", "-m", "1", "-nostdin", "-timeout", "15s"],
+                                   cwd: dir, output: dir.appendingPathComponent("target-\(phase).log"))
+            usleep(300_000)
+            let caller = try Child(sipp, ["-sf", "uac-id.xml", "-i", "127.0.0.1", "-p", "26986", "-m", "1", "-nostdin", "-timeout", "15s",
+                                          "127.0.0.1:26966", "-inf", inject.path], cwd: dir, output: dir.appendingPathComponent("a-\(phase).log"))
+            #expect(caller.wait(timeout: .seconds(20)) == 0, "\(phase) caller:\n\(caller.text)\n\(baton.child.text)")
+            if let device { #expect(device.wait(timeout: .seconds(10)) == 0, "busy device:\n\(device.text)") }
+            #expect(target.wait(timeout: .seconds(10)) == 0, "\(phase) target:\n\(target.text)")
+            usleep(300_000)
+            dump.signal(SIGINT)
+            dump.wait(timeout: .seconds(5))
+            #expect(baton.stop() == 0)
+            let packets = try PcapReader.packets(capture)
+            #expect(packets.contains { $0.dst == 26977 } == (phase == "busy"), "the device is rung only without unconditional forwarding")
+            let invite = try #require(packets.filter { $0.dst == 26978 }.map { String(decoding: $0.payload, as: UTF8.self) }
+                .first { $0.hasPrefix("INVITE ") }, "\(phase): the target got no INVITE")
+            #expect(invite.contains("reason=\(phase == "busy" ? "user-busy" : "unconditional")"), "\(invite)")
+            let identities = invite.split(separator: "\r\n").filter { $0.lowercased().hasPrefix("identity:") }
+                .map { String($0.dropFirst("identity:".count)).trimmingCharacters(in: .whitespaces) }
+            #expect(identities.count == 2 && identities.first == shaken, "\(invite)")
+            let verify = Process()
+            verify.executableURL = URL(fileURLWithPath: Interop.batonBinary)
+            verify.arguments = ["identity", "verify", "--trust", pki.appendingPathComponent("root.pem").path,
+                                "--orig", "12025550101", "--dest", "12025550104"] + identities.flatMap { ["--header", $0] }
+            let vout = Pipe()
+            verify.standardOutput = vout
+            try verify.run()
+            let vtext = String(decoding: vout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            verify.waitUntilExitBounded()
+            #expect(verify.terminationStatus == 0 && vtext.contains("valid ppt=div"), "\(phase): \(vtext)")
+        }
+        try? FileManager.default.removeItem(at: dir)
+    }
+
     static func post(_ body: String, to url: String) throws -> String {
         var req = URLRequest(url: URL(string: url)!)
         req.httpMethod = "POST"
