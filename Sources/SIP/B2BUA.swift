@@ -29,8 +29,6 @@ public struct DialogID: Sendable, Codable, Equatable {
     }
 }
 
-/// What the B2BUA needs from the layer above it: media anchoring and call bookkeeping.
-/// Called on the SIP event loop; implementations must not block.
 /// What a check that runs before routing (STIR verification and signing) decides for a new
 /// INVITE.
 public enum InviteVerdict: Sendable {
@@ -50,6 +48,8 @@ public enum SDPRole: Sendable, Equatable {
     case answer
 }
 
+/// What the B2BUA needs from the layer above it: media anchoring and call bookkeeping.
+/// Called on the SIP event loop; implementations must not block.
 public protocol B2BUADelegate: AnyObject {
     /// Anchors the media of an SDP body that `side` sent and rewrites it, in place, for the
     /// other side (codecs, SRTP keys and profile per leg, as negotiated).
