@@ -46,6 +46,8 @@ import TOMLKit
 /// | stir.trust_anchors | none | PEM files of the STI-CA roots verification trusts |
 /// | stir.x5u_map | none | URL=PATH pairs: certificates of closed networks read from files |
 /// | stir.freshness | 60 | seconds an iat may be old |
+/// | stir.keep_for | none | called numbers whose devices forward on their own (their calls' Identity is kept) |
+/// | stir.hold_s | 60 | how long a kept Identity waits for the forwarded INVITE |
 /// | log.level | info | trace, debug, info, notice, warning, error, critical |
 /// | routes | none | static routes: `[[routes]] match="^1" host="127.0.0.1" port=5080 transport="udp" media_transport="RTP/AVP"` |
 /// | devices | none | users' devices: `[[devices]] user="alice" id="kitchen" aor="kitchen@example.com" kind="speaker" priority=0` |
@@ -120,6 +122,9 @@ struct BatonConfiguration: Equatable {
         var trustAnchors: [String] = []
         var x5uMap: [String: String] = [:]
         var freshness = 60
+        /// Called numbers whose devices forward on their own: their calls' Identity is kept.
+        var keepFor: [String] = []
+        var holdSeconds = 60
     }
 
     /// One configuration key: how to set it from text and how to show it.
@@ -189,6 +194,8 @@ struct BatonConfiguration: Equatable {
             }
             c.stir.x5uMap = m
         }, show: { $0.stir.x5uMap.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") }),
+        Key(name: "stir.keep_for", apply: { c, v in c.stir.keepFor = list(v) }, show: { $0.stir.keepFor.joined(separator: ",") }),
+        Key(name: "stir.hold_s", apply: { c, v in c.stir.holdSeconds = try int(v, "stir.hold_s", 1...3600) }, show: { "\($0.stir.holdSeconds)" }),
         Key(name: "stir.freshness", apply: { c, v in c.stir.freshness = try int(v, "stir.freshness", 1...3600) }, show: { "\($0.stir.freshness)" }),
         Key(name: "log.level", apply: { c, v in
             guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(v) else { throw ConfigError.invalid("log.level", v, "a log level") }

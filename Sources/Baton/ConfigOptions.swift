@@ -28,6 +28,8 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .customLong("stir-trust-anchors")) var stirTrustAnchors: String?
     @Option(name: .customLong("stir-x5u-map")) var stirX5uMap: String?
     @Option(name: .customLong("stir-freshness")) var stirFreshness: String?
+    @Option(name: .customLong("stir-keep-for")) var stirKeepFor: String?
+    @Option(name: .customLong("stir-hold-s")) var stirHoldS: String?
     @Option(name: .customLong("media-opus-complexity"), help: "libopus encoder complexity 0-10 when transcoding") var mediaOpusComplexity: String?
     @Option(name: .customLong("switchover-window-ms")) var switchoverWindowMs: String?
     @Option(name: .customLong("switchover-no-media-timeout-ms")) var switchoverNoMediaTimeoutMs: String?
@@ -56,7 +58,7 @@ struct ConfigOptions: ParsableArguments {
             ("media.port_max", mediaPortMax), ("media.threads", mediaThreads), ("media.coalesce_us", mediaCoalesceUs), ("media.transcode", mediaTranscode), ("media.opus_bitrate", mediaOpusBitrate), ("media.opus_complexity", mediaOpusComplexity),
             ("stir.sign_key", stirSignKey), ("stir.x5u", stirX5u), ("stir.sign_numbers", stirSignNumbers), ("stir.attest", stirAttest),
             ("stir.verify", stirVerify), ("stir.trust_anchors", stirTrustAnchors), ("stir.x5u_map", stirX5uMap),
-            ("stir.freshness", stirFreshness), ("http.host", httpHost),
+            ("stir.freshness", stirFreshness), ("stir.keep_for", stirKeepFor), ("stir.hold_s", stirHoldS), ("http.host", httpHost),
             ("http.port", httpPort), ("ng.enabled", ngEnabled), ("ng.host", ngHost), ("ng.port", ngPort), ("store.path", storePath), ("lifecycle.drain_timeout", drainTimeout),
             ("lifecycle.retry_after", retryAfter), ("registrar.default_expires", defaultExpires),
             ("registrar.min_expires", minExpires), ("registrar.max_expires", maxExpires), ("log.level", logLevel),

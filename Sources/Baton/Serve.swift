@@ -36,7 +36,7 @@ struct Serve: AsyncParsableCommand {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let sip = try SIPServer(configuration: config.sip, loop: group.next())
         let restored = try await store.registrations(validAt: Date().timeIntervalSince1970)
-        let stir = try Serve.stirService(config.stir)
+        let stir = try Serve.stirService(config.stir, forwarding: config.forwarding, store: store)
         let rules = config.forwarding
         try await sip.onLoop { [sip, calls] in
             sip.b2bua.delegate = calls
@@ -87,7 +87,8 @@ struct Serve: AsyncParsableCommand {
 
 extension Serve {
     /// The STIR/SHAKEN service `[stir]` asks for, nil when it asks for nothing.
-    static func stirService(_ s: BatonConfiguration.STIRSettings) throws -> STIRService? {
+    static func stirService(_ s: BatonConfiguration.STIRSettings, forwarding: [BatonConfiguration.ForwardingRule] = [],
+                            store: Store? = nil) throws -> STIRService? {
         var signer: SigningIdentity?
         if let path = s.signKey, let x5u = s.x5u {
             do { signer = try SigningIdentity(keyPEM: try String(contentsOfFile: path, encoding: .utf8), x5u: x5u) } catch {
@@ -106,8 +107,24 @@ extension Serve {
             verifier = STIRVerifier(roots: roots, source: CertificateSource(localMap: s.x5uMap), freshness: s.freshness)
         }
         guard signer != nil || verifier != nil else { return nil }
-        return STIRService(configuration: .init(signer: signer, signNumbers: s.signNumbers,
-                                                attest: PASSporT.Attestation(rawValue: s.attest) ?? .a,
-                                                mode: mode, verifier: verifier))
+        var c = STIRService.Configuration(signer: signer, signNumbers: s.signNumbers,
+                                          attest: PASSporT.Attestation(rawValue: s.attest) ?? .a, mode: mode, verifier: verifier)
+        let keepFor = Set(s.keepFor.compactMap(TelephoneNumber.canonical))
+        let ruled = forwarding.map(\.number)
+        c.likelyToForward = { n in keepFor.contains(n) || ruled.contains { TelephoneNumber.canonical($0) == n } }
+        c.keeper = store.map(StoreIdentityKeeper.init)
+        c.holdSeconds = Double(s.holdSeconds)
+        return STIRService(configuration: c)
+    }
+}
+
+/// The store as the place where calls' Identity fields wait for their forwarded INVITE.
+struct StoreIdentityKeeper: STIRService.IdentityKeeper {
+    let store: Store
+    func keep(orig: String, dest: String, values: [String], expires: Double) async throws {
+        try await store.keepIdentities(orig: orig, dest: dest, values: values, expires: expires)
+    }
+    func kept(orig: String, dest: String, now: Double) async throws -> [String]? {
+        try await store.keptIdentities(orig: orig, dest: dest, now: now)
     }
 }

@@ -25,7 +25,18 @@ public final class STIRService: Sendable {
         case reject
     }
 
+    /// Where the Identity fields of calls to users likely to forward are kept (the store).
+    public protocol IdentityKeeper: Sendable {
+        func keep(orig: String, dest: String, values: [String], expires: Double) async throws
+        func kept(orig: String, dest: String, now: Double) async throws -> [String]?
+    }
+
     public struct Configuration: Sendable {
+        /// Called numbers likely to forward (they have forwarding rules, or are listed):
+        /// calls to them have their Identity fields kept for `holdSeconds`.
+        public var likelyToForward: @Sendable (String) -> Bool = { _ in false }
+        public var keeper: (any IdentityKeeper)?
+        public var holdSeconds: Double = 60
         public var signer: SigningIdentity?
         /// Canonical number prefixes Baton signs for ("*" signs every caller with a number).
         public var signNumbers: [String]
@@ -63,20 +74,38 @@ public final class STIRService: Sendable {
             let identities = req.headers("Identity")
             let orig = STIRService.orig(req)
             let dest = req.to.flatMap(TelephoneNumber.canonical)
+            // The number a forwarded INVITE names as diverting (RFC 5806 Diversion, else the
+            // first History-Info entry, RFC 7044).
+            let diverted = (req.header("Diversion") ?? req.headers("History-Info").first)
+                .map(SIPURI.addressText).flatMap(TelephoneNumber.canonical)
             let bound = NIOLoopBound(done, eventLoop: loop)
             Task {
-                let verdict = await self.decide(identities: identities, orig: orig, dest: dest)
+                let verdict = await self.decide(identities: identities, orig: orig, dest: dest, diverted: diverted)
                 loop.execute { bound.value(verdict) }
             }
         }
     }
 
     /// The decision for a request with these Identity values and numbers.
-    public func decide(identities: [String], orig: String?, dest: String?) async -> InviteVerdict {
+    public func decide(identities: [String], orig: String?, dest: String?, diverted: String? = nil) async -> InviteVerdict {
         var add: [(String, String)] = []
         var verstat: String?
+        // A forwarded INVITE without Identity whose diverting number had a call from the same
+        // caller moments ago: that call's Identity fields, plus a div PASSporT to here.
+        if identities.isEmpty, let orig, let dest, let diverted, diverted != dest, let keeper = configuration.keeper,
+           let kept = try? await keeper.kept(orig: orig, dest: diverted, now: Date().timeIntervalSince1970), !kept.isEmpty {
+            add = kept.map { ("Identity", $0) }
+            if let signer = configuration.signer, let last = kept.compactMap({ v in
+                (try? IdentityHeader(parsing: v)).flatMap { try? PASSporT.parse($0.jws).passport }
+            }).last, let div = try? signer.div(diverting: last, to: [dest]) {
+                add.append(("Identity", div.value))
+            }
+            return .proceed(add: add)
+        }
+        var verified = configuration.mode == .off
         if configuration.mode != .off, let verifier = configuration.verifier {
             let outcome = await verifier.verify(headers: identities, orig: orig, dest: dest)
+            verified = !outcome.valid.isEmpty
             if configuration.mode == .reject, let error = outcome.rejection {
                 note("rejected", error, orig: orig, dest: dest)
                 let (code, reason) = error.status
@@ -86,6 +115,15 @@ public final class STIRService: Sendable {
             if outcome.valid.isEmpty, let error = outcome.failures.first {
                 note("failed (continuing)", error, orig: orig, dest: dest)
                 add.append(("Reason", STIRService.reason(error)))
+            }
+        }
+        // Keep what this call carries when its callee is likely to forward it.
+        if verified, !identities.isEmpty, let orig, let dest, let keeper = configuration.keeper, configuration.likelyToForward(dest) {
+            do {
+                try await keeper.keep(orig: orig, dest: dest, values: identities,
+                                      expires: Date().timeIntervalSince1970 + configuration.holdSeconds)
+            } catch {
+                logger.error("could not keep the call's Identity", metadata: ["error": "\(error)"])
             }
         }
         // Sign when the caller is ours and nobody signed for it already.

@@ -145,7 +145,38 @@ public final class Store: Sendable {
                 t.primaryKey(["user", "id"])
             }
         }
+        m.registerMigration("v4-identity-cache") { db in
+            try db.create(table: "identity_cache") { t in
+                t.column("orig", .text).notNull()
+                t.column("dest", .text).notNull()
+                t.column("identities", .text).notNull()
+                t.column("expires", .double).notNull()
+                t.primaryKey(["orig", "dest"])
+            }
+        }
         return m
+    }
+
+    // MARK: Identity kept for forwarding (STIR div)
+
+    /// Keeps the Identity header values of a call from `orig` to `dest` (canonical numbers)
+    /// until `expires`, so a forwarded INVITE that names `dest` as diverting can carry them.
+    public func keepIdentities(orig: String, dest: String, values: [String], expires: Double) async throws {
+        let json = String(decoding: try JSONEncoder().encode(values), as: UTF8.self)
+        try await db.write { db in
+            try db.execute(sql: "DELETE FROM identity_cache WHERE expires <= ?", arguments: [expires - 86400])
+            try db.execute(sql: "INSERT OR REPLACE INTO identity_cache (orig, dest, identities, expires) VALUES (?, ?, ?, ?)",
+                           arguments: [orig, dest, json, expires])
+        }
+    }
+
+    /// The values kept for a call from `orig` to `dest`, if they have not expired at `now`.
+    public func keptIdentities(orig: String, dest: String, now: Double) async throws -> [String]? {
+        let json = try await db.read { db in
+            try String.fetchOne(db, sql: "SELECT identities FROM identity_cache WHERE orig = ? AND dest = ? AND expires > ?",
+                                arguments: [orig, dest, now])
+        }
+        return json.flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }
     }
 
     // MARK: Registrations

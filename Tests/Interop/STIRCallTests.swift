@@ -454,6 +454,88 @@ import Testing
         try? FileManager.default.removeItem(at: dir)
     }
 
+    /// The device forwards on its own: the first call (with a SHAKEN Identity) is refused
+    /// busy, then a new INVITE from the same caller to C names the device's number in
+    /// `Diversion`, without Identity. Baton had kept the first call's Identity (the number is
+    /// in `stir.keep_for`, kept in the store) and gives C the shaken field plus a div.
+    @Test func deviceForwardedINVITEGetsTheKeptIdentity() async throws {
+        guard let sipp = Interop.requirePeer("sipp", package: "sip-tester"),
+              let secsipidx = Interop.requirePeer("secsipidx", package: "secsipidx"),
+              let tcpdump = Interop.requirePeer("tcpdump", package: "tcpdump"),
+              let python = Interop.requirePeer("python3", package: "python3") else { return }
+        let dir = try Interop.tempDir("stir-kept")
+        let pki = dir.appendingPathComponent("pki")
+        let x5u = "http://127.0.0.1:28984/chain.pem"
+        let http = try Child(python, ["-m", "http.server", "28984", "--bind", "127.0.0.1", "--directory", pki.path],
+                             output: dir.appendingPathComponent("http.log"))
+        defer { http.signal(SIGTERM) }
+        let keys = try Child(Interop.batonBinary, ["keys", "--dir", pki.path, "--x5u", x5u], output: dir.appendingPathComponent("keys.log"))
+        #expect(keys.wait(timeout: .seconds(20)) == 0, "\(keys.text)")
+        try Self.uas.write(to: dir.appendingPathComponent("uas.xml"), atomically: true, encoding: .utf8)
+        try Self.busy.write(to: dir.appendingPathComponent("busy.xml"), atomically: true, encoding: .utf8)
+        try Self.uac(identity: true, code: 486).write(to: dir.appendingPathComponent("uac-486.xml"), atomically: true, encoding: .utf8)
+        let pbx = Self.uac(identity: false, code: 200).replacingOccurrences(of: "+12025550102", with: "+12025550103")
+            .replacingOccurrences(of: "Content-Type: application/sdp",
+                                  with: "Diversion: <sip:+12025550102@127.0.0.1>;reason=user-busy\n      Content-Type: application/sdp")
+        try pbx.write(to: dir.appendingPathComponent("pbx.xml"), atomically: true, encoding: .utf8)
+        let end = ContinuousClock.now + .seconds(5)
+        while ContinuousClock.now < end, (try? Data(contentsOf: URL(string: x5u)!)) == nil { usleep(100_000) }
+        let sign = Process()
+        sign.executableURL = URL(fileURLWithPath: secsipidx)
+        sign.arguments = ["-sign-full", "-k", pki.appendingPathComponent("sp-key.pem").path, "-x5u", x5u,
+                          "-o", "12025550101", "-d", "12025550102", "-a", "A"]
+        let out = Pipe()
+        sign.standardOutput = out
+        try sign.run()
+        let shaken = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let inject = dir.appendingPathComponent("id.csv")
+        try ("SEQUENTIAL\n" + shaken + "\n").write(to: inject, atomically: true, encoding: .utf8)
+
+        let baton = try BatonProcess(sipPort: 26967, httpPort: 28967, rtpMin: 22000, dir: dir, extra: [
+            "--route", "^\\+?12025550102$=127.0.0.1:26987", "--route", "^\\+?12025550103$=127.0.0.1:26988",
+            "--stir-verify", "continue", "--stir-trust-anchors", pki.appendingPathComponent("root.pem").path,
+            "--stir-sign-key", pki.appendingPathComponent("sp-key.pem").path, "--stir-x5u", x5u, "--stir-keep-for", "+12025550102"])
+        let capture = dir.appendingPathComponent("kept.pcap")
+        let dump = try Child(tcpdump, ["-i", "lo", "-n", "-U", "-s", "0", "-w", capture.path, "udp and port 26988"],
+                             output: dir.appendingPathComponent("tcpdump.log"))
+        let ready = ContinuousClock.now + .seconds(5)
+        while !dump.text.contains("listening on") && ContinuousClock.now < ready { usleep(50_000) }
+        let device = try Child(sipp, ["-sf", "busy.xml", "-i", "127.0.0.1", "-p", "26987", "-m", "1", "-nostdin", "-timeout", "15s"],
+                               cwd: dir, output: dir.appendingPathComponent("device.log"))
+        usleep(300_000)
+        let first = try Child(sipp, ["-sf", "uac-486.xml", "-i", "127.0.0.1", "-p", "26989", "-m", "1", "-nostdin", "-timeout", "15s",
+                                     "127.0.0.1:26967", "-inf", inject.path], cwd: dir, output: dir.appendingPathComponent("first.log"))
+        #expect(first.wait(timeout: .seconds(20)) == 0, "first call:\n\(first.text)\n\(baton.child.text)")
+        #expect(device.wait(timeout: .seconds(10)) == 0, "device:\n\(device.text)")
+        let target = try Child(sipp, ["-sf", "uas.xml", "-i", "127.0.0.1", "-p", "26988", "-m", "1", "-nostdin", "-timeout", "15s"],
+                               cwd: dir, output: dir.appendingPathComponent("target.log"))
+        usleep(300_000)
+        let forwarded = try Child(sipp, ["-sf", "pbx.xml", "-i", "127.0.0.1", "-p", "26990", "-m", "1", "-nostdin", "-timeout", "15s",
+                                         "127.0.0.1:26967"], cwd: dir, output: dir.appendingPathComponent("pbx.log"))
+        #expect(forwarded.wait(timeout: .seconds(20)) == 0, "forwarded INVITE:\n\(forwarded.text)\n\(baton.child.text)")
+        #expect(target.wait(timeout: .seconds(10)) == 0, "target:\n\(target.text)")
+        usleep(300_000)
+        dump.signal(SIGINT)
+        dump.wait(timeout: .seconds(5))
+        #expect(baton.stop() == 0)
+        let invite = try #require(try PcapReader.packets(capture).filter { $0.dst == 26988 }
+            .map { String(decoding: $0.payload, as: UTF8.self) }.first { $0.hasPrefix("INVITE ") }, "C got no INVITE")
+        let identities = invite.split(separator: "\r\n").filter { $0.lowercased().hasPrefix("identity:") }
+            .map { String($0.dropFirst("identity:".count)).trimmingCharacters(in: .whitespaces) }
+        #expect(identities.count == 2 && identities.first == shaken, "\(invite)")
+        let verify = Process()
+        verify.executableURL = URL(fileURLWithPath: Interop.batonBinary)
+        verify.arguments = ["identity", "verify", "--trust", pki.appendingPathComponent("root.pem").path,
+                            "--orig", "12025550101", "--dest", "12025550103"] + identities.flatMap { ["--header", $0] }
+        let vout = Pipe()
+        verify.standardOutput = vout
+        try verify.run()
+        let vtext = String(decoding: vout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        verify.waitUntilExitBounded()
+        #expect(verify.terminationStatus == 0 && vtext.contains("valid ppt=div"), "\(vtext)")
+        try? FileManager.default.removeItem(at: dir)
+    }
+
     static func post(_ body: String, to url: String) throws -> String {
         var req = URLRequest(url: URL(string: url)!)
         req.httpMethod = "POST"
