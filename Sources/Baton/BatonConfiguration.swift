@@ -75,6 +75,8 @@ struct BatonConfiguration: Equatable {
         /// Where its calls go: a SIP URI.
         var to: String
         var on: B2BUA.ForwardReason
+        /// Seconds the device rings before a no-answer rule forwards.
+        var after: Int = 20
 
         /// Does a call to `uri` match? Its user part, as a canonical number or as written.
         func matches(_ uri: String) -> Bool {
@@ -83,21 +85,32 @@ struct BatonConfiguration: Equatable {
         }
     }
 
-    /// "NUMBER=URI[/busy|/unconditional]".
+    /// "NUMBER=URI[/busy|/unconditional|/no-answer[:SECONDS]]".
     static func parseForward(_ s: String) throws -> ForwardingRule {
-        guard let eq = s.firstIndex(of: "=") else { throw ConfigError.invalid("forwarding", s, "NUMBER=URI[/busy|/unconditional]") }
+        let form = "NUMBER=URI[/busy|/unconditional|/no-answer[:SECONDS]]"
+        guard let eq = s.firstIndex(of: "=") else { throw ConfigError.invalid("forwarding", s, form) }
         var uri = String(s[s.index(after: eq)...])
         var on = B2BUA.ForwardReason.unconditional
+        var after = 20
         if let slash = uri.lastIndex(of: "/") {
-            let r = uri[uri.index(after: slash)...]
-            guard let reason = r == "busy" ? .busy : r == "unconditional" ? B2BUA.ForwardReason.unconditional : nil else {
-                throw ConfigError.invalid("forwarding", s, "on busy or unconditional")
+            var r = String(uri[uri.index(after: slash)...])
+            if r.hasPrefix("no-answer:") {
+                guard let n = Int(r.dropFirst("no-answer:".count)), (1...600).contains(n) else {
+                    throw ConfigError.invalid("forwarding", s, "no-answer:SECONDS with 1-600 seconds")
+                }
+                after = n
+                r = "no-answer"
             }
-            on = reason
+            switch r {
+            case "busy": on = .busy
+            case "unconditional": on = .unconditional
+            case "no-answer": on = .noAnswer
+            default: throw ConfigError.invalid("forwarding", s, "on busy, unconditional or no-answer")
+            }
             uri = String(uri[..<slash])
         }
         guard SIPURI(parsing: uri) != nil else { throw ConfigError.invalid("forwarding", s, "a SIP URI after =") }
-        return ForwardingRule(number: String(s[..<eq]), to: uri, on: on)
+        return ForwardingRule(number: String(s[..<eq]), to: uri, on: on, after: after)
     }
 
     static func parseForwarding(_ text: String) throws -> [ForwardingRule] {
@@ -107,8 +120,10 @@ struct BatonConfiguration: Equatable {
             guard let t = item.table, let number = t["number"]?.string, let to = t["to"]?.string else {
                 throw ConfigError.invalid("forwarding", "\(item)", "number and to")
             }
-            let on = t["on"]?.string ?? "unconditional"
-            return try parseForward("\(number)=\(to)/\(on == "user-busy" ? "busy" : on)")
+            var on = t["on"]?.string ?? "unconditional"
+            if on == "user-busy" { on = "busy" }
+            if on == "no-answer", let after = t["after_s"]?.int { on = "no-answer:\(after)" }
+            return try parseForward("\(number)=\(to)/\(on)")
         }
     }
 

@@ -9,7 +9,7 @@ struct Keys: ParsableCommand {
         discussion: """
             Writes root.pem (the trust anchor verifiers configure), chain.pem (the provider \
             certificate then the intermediate: what the x5u URL must serve), sp-key.pem (the \
-            provider's private key) and prints where each is. For tests and closed \
+            provider's private key) and prints where each is, with a [stir] snippet that uses them. For tests and closed \
             networks only: production SHAKEN certificates come from an STI-CA.
             """)
 
@@ -36,6 +36,14 @@ struct Keys: ParsableCommand {
             provider key:        \(key.path)
             x5u:                 \(location)
             service provider:    \(spc)
+
+            # configuration that signs and verifies with these keys (docs/stir.md)
+            [stir]
+            sign_key = "\(key.path)"
+            x5u = "\(location)"
+            sign_numbers = ["*"]
+            verify = "continue"
+            trust_anchors = ["\(root.path)"]
             """)
     }
 }

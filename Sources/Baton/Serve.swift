@@ -42,6 +42,9 @@ struct Serve: AsyncParsableCommand {
             sip.b2bua.delegate = calls
             if !rules.isEmpty {
                 sip.b2bua.forwardingTarget = { called, reason in rules.first { $0.on == reason && $0.matches(called) }?.to }
+                sip.b2bua.noAnswerForwarding = { called in
+                    rules.first { $0.on == .noAnswer && $0.matches(called) }.map { ($0.to, $0.after) }
+                }
             }
             if let stir {
                 sip.b2bua.inviteCheck = stir.check(on: sip.loop)

@@ -89,9 +89,11 @@ public final class B2BUA: TransactionUser {
     /// callee (STIR: the `div` PASSporT); given the request and the new target URI.
     public var redirectHeaders: ((SIPMessage, String) -> [(String, String)])?
     /// Why a call is forwarded (the `reason` of its Diversion header, RFC 5806).
-    public enum ForwardReason: String, Sendable { case unconditional, busy = "user-busy" }
+    public enum ForwardReason: String, Sendable { case unconditional, busy = "user-busy", noAnswer = "no-answer" }
     /// Where a called URI's calls are forwarded for a reason (configured rules), if anywhere.
     public var forwardingTarget: ((_ called: String, _ reason: ForwardReason) -> String?)?
+    /// Forwarding on no answer: the target and how long the called device may ring first.
+    public var noAnswerForwarding: ((_ called: String) -> (target: String, seconds: Int)?)?
     /// How many 3xx redirections one call follows (RFC 3261 §8.1.3.4 recursion).
     public static let maxRedirects = 3
 
@@ -117,6 +119,10 @@ public final class B2BUA: TransactionUser {
         /// The INVITE sent to the callee (anchored), for recursing on a 3xx.
         var bRequest: SIPMessage?
         var redirects = 0
+        /// Forwarding on no answer: the timer while the device rings, then (once the CANCEL
+        /// went out) the target its 487 sends the call to.
+        var noAnswerTimer: Scheduled<Void>?
+        var noAnswerTarget: SIPURI?
         init(id: String, a: Dialog, b: Dialog) { self.id = id; self.a = a; self.b = b }
         func dialog(_ s: CallSide) -> Dialog { s == .caller ? a : b }
     }
@@ -339,6 +345,7 @@ public final class B2BUA: TransactionUser {
             guard let self, let call else { return }
             self.inviteEvent(ev, call: call)
         }
+        armNoAnswer(call)
         t.onAckTimeout = { [weak self, weak call] in
             guard let self, let call else { return }
             self.finish(call, by: nil, reason: "no ACK for final response")
@@ -357,6 +364,7 @@ public final class B2BUA: TransactionUser {
         case .response(let r):
             let code = r.statusCode
             if code == 100 { return }
+            if code >= 200 { call.noAnswerTimer?.cancel(); call.noAnswerTimer = nil }
             if let tag = r.toTag, call.b.remoteTag == nil || code >= 200 {
                 call.b.remoteTag = tag
                 call.b.remoteHeader = r.to ?? call.b.remoteHeader
@@ -397,6 +405,11 @@ public final class B2BUA: TransactionUser {
                 reportDialogs(call)
             } else {
                 if (300..<400).contains(code), redirect(call, r) { return }
+                // The device did not answer in time: its 487 to our CANCEL forwards the call.
+                if code == 487, let to = call.noAnswerTarget {
+                    call.noAnswerTarget = nil
+                    if redirect(call, to: to, reason: "no-answer", status: code) { armNoAnswer(call); return }
+                }
                 // Forwarding on busy (a configured rule for the called number).
                 if [486, 600].contains(code), let called = call.bRequest?.requestURI?.text,
                    let to = forwardingTarget?(called, .busy).flatMap({ SIPURI(parsing: $0) }),
@@ -415,6 +428,20 @@ public final class B2BUA: TransactionUser {
     private func redirect(_ call: Call, _ r: SIPMessage) -> Bool {
         guard let contact = r.contactURI(0) else { return false }
         return redirect(call, to: contact, reason: "deflection", status: r.statusCode)
+    }
+
+    /// Starts the no-answer timer of the call's current target, if a rule has one.
+    private func armNoAnswer(_ call: Call) {
+        guard let called = call.bRequest?.requestURI?.text, let rule = noAnswerForwarding?(called),
+              let to = SIPURI(parsing: rule.target) else { return }
+        call.noAnswerTimer = layer.loop.assumeIsolated().scheduleTask(in: .seconds(Int64(rule.seconds))) { [weak self, weak call] in
+            guard let self, let call, !call.cancelled, call.state == .calling || call.state == .early,
+                  call.aInvite?.state == .proceeding else { return }
+            call.noAnswerTimer = nil
+            call.noAnswerTarget = to
+            self.logger.info("no answer, forwarding", metadata: ["call": "\(call.id)", "after": "\(rule.seconds) s"])
+            call.bInvite?.cancel()
+        }
     }
 
     /// Sends the call's INVITE on to `contact` instead of the current target.
@@ -644,6 +671,7 @@ public final class B2BUA: TransactionUser {
         guard call.state != .terminated else { return }
         call.state = .terminated
         call.okRetransmit?.cancel()
+        call.noAnswerTimer?.cancel()
         if let leg = call.switchLeg { abandonSwitch(leg, reason: "the call ended (\(reason))") }
         calls[call.id] = nil
         dialogs[call.a.key] = nil

@@ -373,8 +373,51 @@ import Testing
         </scenario>
         """
 
-    /// Forwarding Baton does itself (`--forward`): on busy (the device answers 486) and
-    /// unconditionally; the forward-to target gets a Diversion with the reason and the
+    /// A device that rings and never answers: 180, then 200 to Baton's CANCEL and 487.
+    static let ringing = """
+        <?xml version="1.0" encoding="ISO-8859-1" ?>
+        <scenario name="unanswered device">
+          <recv request="INVITE"/>
+          <send>
+            <![CDATA[
+              SIP/2.0 180 Ringing
+              [last_Via:]
+              [last_From:]
+              [last_To:];tag=[pid]SIPpTag01[call_number]
+              [last_Call-ID:]
+              [last_CSeq:]
+              Content-Length: 0
+            ]]>
+          </send>
+          <recv request="CANCEL"/>
+          <send>
+            <![CDATA[
+              SIP/2.0 200 OK
+              [last_Via:]
+              [last_From:]
+              [last_To:];tag=[pid]SIPpTag01[call_number]
+              [last_Call-ID:]
+              [last_CSeq:]
+              Content-Length: 0
+            ]]>
+          </send>
+          <send>
+            <![CDATA[
+              SIP/2.0 487 Request Terminated
+              [last_Via:]
+              [last_From:]
+              [last_To:];tag=[pid]SIPpTag01[call_number]
+              [last_Call-ID:]
+              CSeq: 1 INVITE
+              Content-Length: 0
+            ]]>
+          </send>
+          <recv request="ACK"/>
+        </scenario>
+        """
+
+    /// Forwarding Baton does itself (`--forward`): on busy (the device answers 486), on no
+    /// answer (the device rings for 2 s, Baton cancels it) and unconditionally; the forward-to target gets a Diversion with the reason and the
     /// shaken + div pair, which Baton's verifier accepts for the new destination.
     @Test func forwardingRulesOnBusyAndUnconditional() async throws {
         guard let sipp = Interop.requirePeer("sipp", package: "sip-tester"),
@@ -391,11 +434,12 @@ import Testing
         #expect(keys.wait(timeout: .seconds(20)) == 0, "\(keys.text)")
         try Self.uas.write(to: dir.appendingPathComponent("uas.xml"), atomically: true, encoding: .utf8)
         try Self.busy.write(to: dir.appendingPathComponent("busy.xml"), atomically: true, encoding: .utf8)
+        try Self.ringing.write(to: dir.appendingPathComponent("no-answer.xml"), atomically: true, encoding: .utf8)
         try Self.uac(identity: true, code: 200).write(to: dir.appendingPathComponent("uac-id.xml"), atomically: true, encoding: .utf8)
         let end = ContinuousClock.now + .seconds(5)
         while ContinuousClock.now < end, (try? Data(contentsOf: URL(string: x5u)!)) == nil { usleep(100_000) }
 
-        for (phase, rule) in [("busy", "busy"), ("unconditional", "unconditional")] {
+        for (phase, rule) in [("busy", "busy"), ("no-answer", "no-answer:2"), ("unconditional", "unconditional")] {
             let sign = Process()
             sign.executableURL = URL(fileURLWithPath: secsipidx)
             sign.arguments = ["-sign-full", "-k", pki.appendingPathComponent("sp-key.pem").path, "-x5u", x5u,
@@ -416,9 +460,9 @@ import Testing
                                  output: dir.appendingPathComponent("tcpdump-\(phase).log"))
             let ready = ContinuousClock.now + .seconds(5)
             while !dump.text.contains("listening on") && ContinuousClock.now < ready { usleep(50_000) }
-            let device = phase == "busy"
-                ? try Child(sipp, ["-sf", "busy.xml", "-i", "127.0.0.1", "-p", "26977", "-m", "1", "-nostdin", "-timeout", "15s"],
-                            cwd: dir, output: dir.appendingPathComponent("busy.log"))
+            let device = phase != "unconditional"
+                ? try Child(sipp, ["-sf", "\(phase).xml", "-i", "127.0.0.1", "-p", "26977", "-m", "1", "-nostdin", "-timeout", "15s"],
+                            cwd: dir, output: dir.appendingPathComponent("\(phase).log"))
                 : nil
             let target = try Child(sipp, ["-sf", "uas.xml", "-i", "127.0.0.1", "-p", "26978", "-m", "1", "-nostdin", "-timeout", "15s"],
                                    cwd: dir, output: dir.appendingPathComponent("target-\(phase).log"))
@@ -426,17 +470,17 @@ import Testing
             let caller = try Child(sipp, ["-sf", "uac-id.xml", "-i", "127.0.0.1", "-p", "26986", "-m", "1", "-nostdin", "-timeout", "15s",
                                           "127.0.0.1:26966", "-inf", inject.path], cwd: dir, output: dir.appendingPathComponent("a-\(phase).log"))
             #expect(caller.wait(timeout: .seconds(20)) == 0, "\(phase) caller:\n\(caller.text)\n\(baton.child.text)")
-            if let device { #expect(device.wait(timeout: .seconds(10)) == 0, "busy device:\n\(device.text)") }
+            if let device { #expect(device.wait(timeout: .seconds(10)) == 0, "\(phase) device:\n\(device.text)") }
             #expect(target.wait(timeout: .seconds(10)) == 0, "\(phase) target:\n\(target.text)")
             usleep(300_000)
             dump.signal(SIGINT)
             dump.wait(timeout: .seconds(5))
             #expect(baton.stop() == 0)
             let packets = try PcapReader.packets(capture)
-            #expect(packets.contains { $0.dst == 26977 } == (phase == "busy"), "the device is rung only without unconditional forwarding")
+            #expect(packets.contains { $0.dst == 26977 } == (phase != "unconditional"), "the device is rung only without unconditional forwarding")
             let invite = try #require(packets.filter { $0.dst == 26978 }.map { String(decoding: $0.payload, as: UTF8.self) }
                 .first { $0.hasPrefix("INVITE ") }, "\(phase): the target got no INVITE")
-            #expect(invite.contains("reason=\(phase == "busy" ? "user-busy" : "unconditional")"), "\(invite)")
+            #expect(invite.contains("reason=\(phase == "busy" ? "user-busy" : phase)"), "\(invite)")
             let identities = invite.split(separator: "\r\n").filter { $0.lowercased().hasPrefix("identity:") }
                 .map { String($0.dropFirst("identity:".count)).trimmingCharacters(in: .whitespaces) }
             #expect(identities.count == 2 && identities.first == shaken, "\(invite)")
