@@ -121,7 +121,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ], swiftSettings: strict),
         .testTarget(name: "ControlTests", dependencies: [
-            "Control", "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird"),
+            "Control", "TestSupport", "Store", "Calls", "SIP", "Media", .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], swiftSettings: strict),
         .testTarget(name: "BatonTests", dependencies: ["Baton"], swiftSettings: strict),
         // Real peers (sipp, baresip, tcpdump) against the built `baton` executable.

@@ -69,21 +69,7 @@ struct BatonConfiguration: Equatable {
     /// `[[forwarding]]`: call forwarding Baton does itself (docs/stir.md: with a div PASSporT).
     var forwarding: [ForwardingRule] = []
 
-    struct ForwardingRule: Equatable {
-        /// The called number (canonical digits) or user part the rule is for.
-        var number: String
-        /// Where its calls go: a SIP URI.
-        var to: String
-        var on: B2BUA.ForwardReason
-        /// Seconds the device rings before a no-answer rule forwards.
-        var after: Int = 20
-
-        /// Does a call to `uri` match? Its user part, as a canonical number or as written.
-        func matches(_ uri: String) -> Bool {
-            let user = SIPURI(parsing: uri)?.user ?? uri
-            return (TelephoneNumber.canonical(user) ?? user) == (TelephoneNumber.canonical(number) ?? number)
-        }
-    }
+    typealias ForwardingRule = Calls.ForwardingRule
 
     /// "NUMBER=URI[/busy|/unconditional|/no-answer[:SECONDS]]".
     static func parseForward(_ s: String) throws -> ForwardingRule {
@@ -110,7 +96,7 @@ struct BatonConfiguration: Equatable {
             uri = String(uri[..<slash])
         }
         guard SIPURI(parsing: uri) != nil else { throw ConfigError.invalid("forwarding", s, "a SIP URI after =") }
-        return ForwardingRule(number: String(s[..<eq]), to: uri, on: on, after: after)
+        return ForwardingRule(number: String(s[..<eq]), to: uri, on: on, afterSeconds: after)
     }
 
     static func parseForwarding(_ text: String) throws -> [ForwardingRule] {

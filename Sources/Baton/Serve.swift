@@ -36,16 +36,13 @@ struct Serve: AsyncParsableCommand {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let sip = try SIPServer(configuration: config.sip, loop: group.next())
         let restored = try await store.registrations(validAt: Date().timeIntervalSince1970)
-        let stir = try Serve.stirService(config.stir, forwarding: config.forwarding, store: store)
-        let rules = config.forwarding
+        let forwarding = ForwardingTable(config.forwarding, store: store)
+        try await forwarding.restore()
+        let stir = try Serve.stirService(config.stir, forwarding: forwarding, store: store)
         try await sip.onLoop { [sip, calls] in
             sip.b2bua.delegate = calls
-            if !rules.isEmpty {
-                sip.b2bua.forwardingTarget = { called, reason in rules.first { $0.on == reason && $0.matches(called) }?.to }
-                sip.b2bua.noAnswerForwarding = { called in
-                    rules.first { $0.on == .noAnswer && $0.matches(called) }.map { ($0.to, $0.after) }
-                }
-            }
+            sip.b2bua.forwardingTarget = { forwarding.target(called: $0, reason: $1) }
+            sip.b2bua.noAnswerForwarding = { forwarding.noAnswer(called: $0) }
             if let stir {
                 sip.b2bua.inviteCheck = stir.check(on: sip.loop)
                 sip.b2bua.redirectHeaders = { stir.divHeaders(request: $0, target: $1) }
@@ -70,7 +67,8 @@ struct Serve: AsyncParsableCommand {
         }
         let handoff = Handoff(sip: sip, calls: calls, devices: devices, configuration: handoffConfig)
         try await handoff.installSIPTriggers()
-        let http = HTTPAPI.application(calls: calls, registry: registry, configuration: config.http, handoff: handoff)
+        let http = HTTPAPI.application(calls: calls, registry: registry, configuration: config.http, handoff: handoff,
+                                       forwarding: forwarding)
         // Graceful shutdown runs in reverse order: SIP drains first, then HTTP, relay, store writer.
         let services = ServiceGroup(configuration: .init(
             services: [
@@ -90,7 +88,7 @@ struct Serve: AsyncParsableCommand {
 
 extension Serve {
     /// The STIR/SHAKEN service `[stir]` asks for, nil when it asks for nothing.
-    static func stirService(_ s: BatonConfiguration.STIRSettings, forwarding: [BatonConfiguration.ForwardingRule] = [],
+    static func stirService(_ s: BatonConfiguration.STIRSettings, forwarding: ForwardingTable? = nil,
                             store: Store? = nil) throws -> STIRService? {
         var signer: SigningIdentity?
         if let path = s.signKey, let x5u = s.x5u {
@@ -113,8 +111,7 @@ extension Serve {
         var c = STIRService.Configuration(signer: signer, signNumbers: s.signNumbers,
                                           attest: PASSporT.Attestation(rawValue: s.attest) ?? .a, mode: mode, verifier: verifier)
         let keepFor = Set(s.keepFor.compactMap(TelephoneNumber.canonical))
-        let ruled = forwarding.map(\.number)
-        c.likelyToForward = { n in keepFor.contains(n) || ruled.contains { TelephoneNumber.canonical($0) == n } }
+        c.likelyToForward = { n in keepFor.contains(n) || forwarding?.forwards(n) == true }
         c.keeper = store.map(StoreIdentityKeeper.init)
         c.holdSeconds = Double(s.holdSeconds)
         return STIRService(configuration: c)

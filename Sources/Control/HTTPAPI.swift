@@ -6,6 +6,8 @@ import HummingbirdWebSocket
 import Logging
 import Media
 import Prometheus
+import class SIP.B2BUA
+import struct SIP.SIPURI
 import Store
 
 /// The HTTP front end: health, Prometheus metrics and the calls API, a thin layer on
@@ -36,7 +38,8 @@ public enum HTTPAPI {
         public var activeStreams: Int
     }
 
-    public static func router(calls: CallManager, registry: PrometheusCollectorRegistry, handoff: Handoff? = nil) -> Router<BasicRequestContext> {
+    public static func router(calls: CallManager, registry: PrometheusCollectorRegistry, handoff: Handoff? = nil,
+                              forwarding: ForwardingTable? = nil) -> Router<BasicRequestContext> {
         let router = Router()
         router.middlewares.add(JSONErrorMiddleware())
         router.get("/healthz") { _, _ in
@@ -57,7 +60,47 @@ public enum HTTPAPI {
             return info
         }
         if let handoff { switchoverRoutes(router, handoff: handoff) }
+        if let forwarding { forwardingRoutes(router, table: forwarding) }
         return router
+    }
+
+    /// The body of `PUT /forwarding/{number}/{on}`.
+    struct ForwardingBody: Decodable {
+        var to: String
+        var after_s: Int?
+    }
+
+    /// Call-forwarding rules (docs/http-api.md): `on` is unconditional, user-busy (or busy)
+    /// or no-answer.
+    static func forwardingRoutes(_ router: Router<BasicRequestContext>, table: ForwardingTable) {
+        @Sendable func reason(_ ctx: BasicRequestContext) throws -> B2BUA.ForwardReason {
+            let on = try ctx.parameters.require("on")
+            guard let r = on == "busy" ? .busy : B2BUA.ForwardReason(rawValue: on) else {
+                throw HTTPError(.badRequest, message: "on must be unconditional, busy (user-busy) or no-answer, not '\(on)'")
+            }
+            return r
+        }
+        router.get("/forwarding") { _, _ -> [ForwardingRule] in table.all }
+        router.put("/forwarding/:number/:on") { request, ctx -> ForwardingRule in
+            let number = try ctx.parameters.require("number"), on = try reason(ctx)
+            let body: ForwardingBody
+            do { body = try await request.decode(as: ForwardingBody.self, context: ctx) } catch {
+                throw HTTPError(.badRequest, message: "body must be JSON {\"to\": \"sip:...\", \"after_s\": 20}: \(error)")
+            }
+            guard SIPURI(parsing: body.to) != nil else { throw HTTPError(.badRequest, message: "to must be a SIP URI, not '\(body.to)'") }
+            let after = body.after_s ?? 20
+            guard (1...600).contains(after) else { throw HTTPError(.badRequest, message: "after_s must be 1-600") }
+            let rule = ForwardingRule(number: number, to: body.to, on: on, afterSeconds: after)
+            try await table.put(rule)
+            return rule
+        }
+        router.delete("/forwarding/:number/:on") { _, ctx -> HTTPResponse.Status in
+            let number = try ctx.parameters.require("number")
+            guard try await table.delete(number: number, on: try reason(ctx)) else {
+                throw HTTPError(.notFound, message: "no such forwarding rule")
+            }
+            return .noContent
+        }
     }
 
     static func switchoverRoutes(_ router: Router<BasicRequestContext>, handoff: Handoff) {
@@ -151,9 +194,9 @@ public enum HTTPAPI {
     }
 
     public static func application(calls: CallManager, registry: PrometheusCollectorRegistry, configuration: Configuration,
-                                   handoff: Handoff? = nil,
+                                   handoff: Handoff? = nil, forwarding: ForwardingTable? = nil,
                                    logger: Logger = Logger(label: "baton.http")) -> some ApplicationProtocol {
-        Application(router: router(calls: calls, registry: registry, handoff: handoff),
+        Application(router: router(calls: calls, registry: registry, handoff: handoff, forwarding: forwarding),
                     server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter(handoff: handoff)),
                     configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Baton"),
                     logger: logger)
@@ -204,3 +247,4 @@ extension CallInfo: ResponseEncodable {}
 extension SwitchoverOperation: ResponseEncodable {}
 extension DeviceRecord: ResponseEncodable {}
 extension SpeakerState: ResponseEncodable {}
+extension ForwardingRule: ResponseEncodable {}

@@ -154,7 +154,29 @@ public final class Store: Sendable {
                 t.primaryKey(["orig", "dest"])
             }
         }
+        m.registerMigration("v5-forwarding") { db in
+            try db.create(table: "forwarding") { t in
+                t.column("number", .text).notNull()
+                t.column("on", .text).notNull()
+                t.column("to", .text).notNull()
+                t.column("afterSeconds", .integer).notNull().defaults(to: 20)
+                t.primaryKey(["number", "on"])
+            }
+        }
         return m
+    }
+
+    // MARK: Forwarding rules set over the API
+
+    public func save(_ r: ForwardingRecord) async throws { try await db.write { try r.save($0) } }
+
+    @discardableResult
+    public func deleteForwarding(number: String, on: String) async throws -> Bool {
+        try await db.write { try ForwardingRecord.deleteOne($0, key: ["number": number, "on": on]) }
+    }
+
+    public func forwardingRules() async throws -> [ForwardingRecord] {
+        try await db.read { try ForwardingRecord.order(Column("number"), Column("on")).fetchAll($0) }
     }
 
     // MARK: Identity kept for forwarding (STIR div)

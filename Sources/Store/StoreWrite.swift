@@ -41,3 +41,18 @@ public struct DeviceRecord: Codable, Sendable, Equatable, FetchableRecord, Persi
         self.user = user; self.id = id; self.aor = aor; self.kind = kind; self.priority = priority
     }
 }
+
+/// A call-forwarding rule set over the HTTP API (`forwarding` table).
+public struct ForwardingRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "forwarding"
+    /// The called number (canonical) or user part.
+    public var number: String
+    /// "unconditional", "user-busy" or "no-answer".
+    public var on: String
+    public var to: String
+    public var afterSeconds: Int
+
+    public init(number: String, on: String, to: String, afterSeconds: Int) {
+        self.number = number; self.on = on; self.to = to; self.afterSeconds = afterSeconds
+    }
+}

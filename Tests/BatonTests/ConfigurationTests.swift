@@ -114,7 +114,7 @@ typealias StaticRouteAlias = StaticRoute
         #expect(f.forwarding[0].matches("sip:alice@127.0.0.1"))
         let n = try BatonConfiguration.load(toml: nil, environment: [:], overrides: [], routes: [],
                                             forwards: ["12025550102=sip:vm@127.0.0.1/no-answer:7", "1=sip:a@h/no-answer"])
-        #expect(n.forwarding.map(\.on) == [.noAnswer, .noAnswer] && n.forwarding.map(\.after) == [7, 20])
+        #expect(n.forwarding.map(\.on) == [.noAnswer, .noAnswer] && n.forwarding.map(\.afterSeconds) == [7, 20])
         #expect(throws: (any Error).self) { try BatonConfiguration.load(toml: nil, environment: [:], overrides: [], routes: [], forwards: ["x=sip:y@h/no-answer:0"]) }
         #expect(throws: (any Error).self) { try BatonConfiguration.load(toml: nil, environment: [:], overrides: [], routes: [], forwards: ["x=sip:y@h/sometimes"]) }
         #expect(throws: (any Error).self) { try BatonConfiguration.load(toml: nil, environment: [:], overrides: [], routes: [], forwards: ["nothing"]) }

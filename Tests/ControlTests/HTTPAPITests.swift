@@ -5,6 +5,7 @@ import HummingbirdTesting
 import Media
 import Prometheus
 import SIP
+import Store
 import Testing
 @testable import Control
 
@@ -61,4 +62,41 @@ import Testing
     }
 
     struct CallListBody: Decodable { var active: [CallInfo]; var ended: [CallInfo] }
+}
+
+@Suite(.serialized) struct ForwardingAPITests {
+    @Test func putListDeleteAndSurviveARestart() async throws {
+        var c = MediaRelay.Configuration()
+        c.portMin = 33460
+        c.portMax = 33479
+        let calls = CallManager(relay: try MediaRelay(configuration: c), now: { 5 })
+        let store = try Store(path: ":memory:")
+        let table = ForwardingTable([ForwardingRule(number: "alice", to: "sip:bob@127.0.0.1", on: .unconditional)], store: store)
+        let app = Application(router: HTTPAPI.router(calls: calls, registry: PrometheusCollectorRegistry(), forwarding: table))
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/forwarding/+1-202-555-0102/no-answer", method: .put,
+                                     body: ByteBuffer(string: #"{"to": "sip:vm@127.0.0.1:5080", "after_s": 12}"#)) { r in
+                #expect(r.status == .ok, "\(String(buffer: r.body))")
+            }
+            try await client.execute(uri: "/forwarding/x/sometimes", method: .put, body: ByteBuffer(string: #"{"to": "sip:a@b"}"#)) { r in
+                #expect(r.status == .badRequest)
+            }
+            try await client.execute(uri: "/forwarding/x/busy", method: .put, body: ByteBuffer(string: #"{"to": "not a uri"}"#)) { r in
+                #expect(r.status == .badRequest)
+            }
+            try await client.execute(uri: "/forwarding", method: .get) { r in
+                let rules = try JSONDecoder().decode([ForwardingRule].self, from: Data(buffer: r.body))
+                #expect(rules.count == 2)
+            }
+            try await client.execute(uri: "/forwarding/alice/unconditional", method: .delete) { r in #expect(r.status == .noContent) }
+            try await client.execute(uri: "/forwarding/alice/unconditional", method: .delete) { r in #expect(r.status == .notFound) }
+        }
+        #expect(table.noAnswer(called: "sip:+12025550102@example.com")?.seconds == 12)
+        #expect(table.target(called: "sip:alice@127.0.0.1", reason: .unconditional) == nil)
+        // What the API set comes back from the store.
+        let again = ForwardingTable(store: store)
+        try await again.restore()
+        #expect(again.noAnswer(called: "sip:+12025550102@x")?.target == "sip:vm@127.0.0.1:5080")
+        #expect(again.forwards("12025550102"))
+    }
 }
