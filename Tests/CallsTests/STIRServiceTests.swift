@@ -50,6 +50,12 @@ import Identity
         }
         #expect(code == 428 && reason == "Use Identity Header" && headers.first?.0 == "Reason")
         if case .reject = await s.decide(identities: [good], orig: "12025550101", dest: "12025550102") { Issue.record("a good Identity was refused") }
+        // A caller Baton signs for is signed, not refused, in reject mode.
+        let signing = service(.reject, sign: ["1202555"])
+        guard case let .proceed(add, _, _) = await signing.decide(identities: [], orig: "12025550101", dest: "12025550102") else {
+            Issue.record("our own caller was refused"); return
+        }
+        #expect(add.contains { $0.0 == "Identity" })
     }
 
     @Test func signsOnlyConfiguredCallersWithoutIdentity() async throws {
