@@ -135,31 +135,17 @@ import Testing
               let tcpdump = Interop.requirePeer("tcpdump", package: "tcpdump"),
               let python = Interop.requirePeer("python3", package: "python3") else { return }
         let dir = try Interop.tempDir("stir-call")
-        let pki = dir.appendingPathComponent("pki")
-        let x5u = "http://127.0.0.1:28980/chain.pem"
-        let http = try Child(python, ["-m", "http.server", "28980", "--bind", "127.0.0.1", "--directory", pki.path],
-                             output: dir.appendingPathComponent("http.log"))
-        defer { http.signal(SIGTERM) }
-        let keys = try Child(Interop.batonBinary, ["keys", "--dir", pki.path, "--x5u", x5u], output: dir.appendingPathComponent("keys.log"))
-        #expect(keys.wait(timeout: .seconds(20)) == 0, "\(keys.text)")
+        let served = try ServedPKI(dir, port: 28980, python: python)
+        defer { served.server.signal(SIGTERM) }
+        let x5u = served.x5u
         try Self.uas.write(to: dir.appendingPathComponent("uas.xml"), atomically: true, encoding: .utf8)
         for (name, identity, code) in [("uac-id", true, 200), ("uac-plain", false, 200), ("uac-438", true, 438), ("uac-428", false, 428)] {
             try Self.uac(identity: identity, code: code).write(to: dir.appendingPathComponent("\(name).xml"), atomically: true, encoding: .utf8)
         }
-        let end = ContinuousClock.now + .seconds(5)
-        while ContinuousClock.now < end, (try? Data(contentsOf: URL(string: x5u)!)) == nil { usleep(100_000) }
 
         // secsipidx signs for the caller: the injection file carries the header's 4 ';' fields.
         func signed(tamper: Bool = false) throws -> URL {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: secsipidx)
-            p.arguments = ["-sign-full", "-k", pki.appendingPathComponent("sp-key.pem").path, "-x5u", x5u,
-                           "-o", "12025550101", "-d", "12025550102", "-a", "A"]
-            let out = Pipe()
-            p.standardOutput = out
-            try p.run()
-            var header = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-                .trimmingCharacters(in: .whitespacesAndNewlines)
+            var header = try served.secsipidxSign(secsipidx)
             if tamper {
                 let sig = header.range(of: ".", options: .backwards, range: header.startIndex..<header.range(of: ";")!.lowerBound)!.upperBound
                 header.replaceSubrange(sig...sig, with: header[sig] == "A" ? "B" : "A")
@@ -179,8 +165,8 @@ import Testing
         do {
             let baton = try BatonProcess(sipPort: 26960, httpPort: 28960, rtpMin: 21400, dir: dir, extra: [
                 "--route", ".=127.0.0.1:26970", "--stir-verify", "continue",
-                "--stir-trust-anchors", pki.appendingPathComponent("root.pem").path,
-                "--stir-sign-key", pki.appendingPathComponent("sp-key.pem").path, "--stir-x5u", x5u, "--stir-sign-numbers", "1202555"])
+                "--stir-trust-anchors", served.path("root.pem"),
+                "--stir-sign-key", served.path("sp-key.pem"), "--stir-x5u", x5u, "--stir-sign-numbers", "1202555"])
             let capture = dir.appendingPathComponent("sip.pcap")
             let dump = try Child(tcpdump, ["-i", "lo", "-n", "-U", "-s", "0", "-w", capture.path, "udp and port 26970"],
                                  output: dir.appendingPathComponent("tcpdump.log"))
@@ -212,11 +198,11 @@ import Testing
                 let made = try #require(header(invites[1], "Identity").first, "Baton did not sign:\n\(invites[1])")
                 #expect(header(invites[1], "From").first?.contains("verstat") == false, "nothing to verify, no verstat")
                 let checker = try Child(secsipidx, ["-H", "127.0.0.1:28981", "-expire", "60", "-timeout", "2", "-cert-verify", "5",
-                                                    "-ca-file", pki.appendingPathComponent("root.pem").path],
+                                                    "-ca-file", served.path("root.pem")],
                                         output: dir.appendingPathComponent("secsipidx.log"))
                 defer { checker.signal(SIGTERM) }
                 usleep(500_000)
-                #expect(try Self.post(made, to: "http://127.0.0.1:28981/v1/check") == "OK", "secsipidx refused Baton's Identity:\n\(checker.text)")
+                #expect(httpPost(made, to: "http://127.0.0.1:28981/v1/check") == "OK", "secsipidx refused Baton's Identity:\n\(checker.text)")
             }
             #expect(baton.stop() == 0)
         }
@@ -225,7 +211,7 @@ import Testing
         do {
             let baton = try BatonProcess(sipPort: 26960, httpPort: 28960, rtpMin: 21400, dir: dir, extra: [
                 "--route", ".=127.0.0.1:26970", "--stir-verify", "reject",
-                "--stir-trust-anchors", pki.appendingPathComponent("root.pem").path])
+                "--stir-trust-anchors", served.path("root.pem")])
             let bad = try call("uac-438", port: 26981, baton: 26960, inject: try signed(tamper: true))
             #expect(bad.wait(timeout: .seconds(20)) == 0, "tampered Identity:\n\(bad.text)")
             let none = try call("uac-428", port: 26982, baton: 26960)
@@ -268,34 +254,21 @@ import Testing
               let tcpdump = Interop.requirePeer("tcpdump", package: "tcpdump"),
               let python = Interop.requirePeer("python3", package: "python3") else { return }
         let dir = try Interop.tempDir("stir-div")
-        let pki = dir.appendingPathComponent("pki")
-        let x5u = "http://127.0.0.1:28982/chain.pem"
-        let http = try Child(python, ["-m", "http.server", "28982", "--bind", "127.0.0.1", "--directory", pki.path],
-                             output: dir.appendingPathComponent("http.log"))
-        defer { http.signal(SIGTERM) }
-        let keys = try Child(Interop.batonBinary, ["keys", "--dir", pki.path, "--x5u", x5u], output: dir.appendingPathComponent("keys.log"))
-        #expect(keys.wait(timeout: .seconds(20)) == 0, "\(keys.text)")
+        let served = try ServedPKI(dir, port: 28982, python: python)
+        defer { served.server.signal(SIGTERM) }
+        let x5u = served.x5u
         try Self.uas.write(to: dir.appendingPathComponent("uas.xml"), atomically: true, encoding: .utf8)
         try Self.redirector(to: "sip:+12025550103@127.0.0.1:26976").write(to: dir.appendingPathComponent("b.xml"), atomically: true, encoding: .utf8)
         try Self.uac(identity: true, code: 200).write(to: dir.appendingPathComponent("uac-id.xml"), atomically: true, encoding: .utf8)
-        let end = ContinuousClock.now + .seconds(5)
-        while ContinuousClock.now < end, (try? Data(contentsOf: URL(string: x5u)!)) == nil { usleep(100_000) }
 
-        let sign = Process()
-        sign.executableURL = URL(fileURLWithPath: secsipidx)
-        sign.arguments = ["-sign-full", "-k", pki.appendingPathComponent("sp-key.pem").path, "-x5u", x5u,
-                          "-o", "12025550101", "-d", "12025550102", "-a", "A"]
-        let out = Pipe()
-        sign.standardOutput = out
-        try sign.run()
-        let shaken = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let shaken = try served.secsipidxSign(secsipidx)
         let inject = dir.appendingPathComponent("id.csv")
         try ("SEQUENTIAL\n" + shaken + "\n").write(to: inject, atomically: true, encoding: .utf8)
 
         let baton = try BatonProcess(sipPort: 26965, httpPort: 28965, rtpMin: 21600, dir: dir, extra: [
             "--route", "^\\+?12025550102$=127.0.0.1:26975", "--stir-verify", "continue",
-            "--stir-trust-anchors", pki.appendingPathComponent("root.pem").path,
-            "--stir-sign-key", pki.appendingPathComponent("sp-key.pem").path, "--stir-x5u", x5u])
+            "--stir-trust-anchors", served.path("root.pem"),
+            "--stir-sign-key", served.path("sp-key.pem"), "--stir-x5u", x5u])
         let capture = dir.appendingPathComponent("sip.pcap")
         let dump = try Child(tcpdump, ["-i", "lo", "-n", "-U", "-s", "0", "-w", capture.path, "udp and port 26976"],
                              output: dir.appendingPathComponent("tcpdump.log"))
@@ -318,39 +291,22 @@ import Testing
 
         let invite = try #require(try PcapReader.packets(capture).filter { $0.dst == 26976 }
             .map { String(decoding: $0.payload, as: UTF8.self) }.first { $0.hasPrefix("INVITE ") }, "C got no INVITE")
-        let identities = invite.split(separator: "\r\n").filter { $0.lowercased().hasPrefix("identity:") }
-            .map { String($0.dropFirst("identity:".count)).trimmingCharacters(in: .whitespaces) }
+        let identities = identityFields(of: invite)
         #expect(identities.count == 2, "\(invite)")
         #expect(identities.first == shaken, "the original shaken field is kept unchanged")
         #expect(identities.last?.hasSuffix(";info=<\(x5u)>;alg=ES256;ppt=div") == true)
         #expect(invite.contains("Diversion: <sip:+12025550102@"), "\(invite)")
 
         // Baton's own verifier, then an independent one.
-        let verify = Process()
-        verify.executableURL = URL(fileURLWithPath: Interop.batonBinary)
-        verify.arguments = ["identity", "verify", "--trust", pki.appendingPathComponent("root.pem").path,
-                            "--orig", "12025550101", "--dest", "12025550103"] + identities.flatMap { ["--header", $0] }
-        let vout = Pipe()
-        verify.standardOutput = vout
-        try verify.run()
-        let vtext = String(decoding: vout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        verify.waitUntilExitBounded()
-        #expect(verify.terminationStatus == 0 && vtext.contains("valid ppt=div"), "\(vtext)")
+        let (status, vtext) = try served.batonVerify(identities, dest: "12025550103")
+        #expect(status == 0 && vtext.contains("valid ppt=div"), "\(vtext)")
         // Debian's python3 has python3-cryptography (tools/install-deps.sh); a python3 earlier
         // on PATH (pyenv) may not.
         let checker = FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") ? "/usr/bin/python3" : python
-        let check = Process()
-        check.executableURL = URL(fileURLWithPath: checker)
-        check.arguments = [Interop.packageRoot.appendingPathComponent("tools/stir_check.py").path,
-                           "--chain", pki.appendingPathComponent("chain.pem").path, "--root", pki.appendingPathComponent("root.pem").path,
-                           "--orig", "12025550101", "--dest", "12025550103"] + identities
-        let cout = Pipe()
-        check.standardOutput = cout
-        check.standardError = cout
-        try check.run()
-        let ctext = String(decoding: cout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        check.waitUntilExitBounded()
-        #expect(check.terminationStatus == 0 && ctext.contains("ok shaken+div"), "\(ctext)")
+        let (checked, ctext) = try runProcess([checker, Interop.packageRoot.appendingPathComponent("tools/stir_check.py").path,
+                                               "--chain", served.path("chain.pem"), "--root", served.path("root.pem"),
+                                               "--orig", "12025550101", "--dest", "12025550103"] + identities)
+        #expect(checked == 0 && ctext.contains("ok shaken+div"), "\(ctext)")
         try? FileManager.default.removeItem(at: dir)
     }
 
@@ -425,36 +381,22 @@ import Testing
               let tcpdump = Interop.requirePeer("tcpdump", package: "tcpdump"),
               let python = Interop.requirePeer("python3", package: "python3") else { return }
         let dir = try Interop.tempDir("stir-fwd")
-        let pki = dir.appendingPathComponent("pki")
-        let x5u = "http://127.0.0.1:28983/chain.pem"
-        let http = try Child(python, ["-m", "http.server", "28983", "--bind", "127.0.0.1", "--directory", pki.path],
-                             output: dir.appendingPathComponent("http.log"))
-        defer { http.signal(SIGTERM) }
-        let keys = try Child(Interop.batonBinary, ["keys", "--dir", pki.path, "--x5u", x5u], output: dir.appendingPathComponent("keys.log"))
-        #expect(keys.wait(timeout: .seconds(20)) == 0, "\(keys.text)")
+        let served = try ServedPKI(dir, port: 28983, python: python)
+        defer { served.server.signal(SIGTERM) }
+        let x5u = served.x5u
         try Self.uas.write(to: dir.appendingPathComponent("uas.xml"), atomically: true, encoding: .utf8)
         try Self.busy.write(to: dir.appendingPathComponent("busy.xml"), atomically: true, encoding: .utf8)
         try Self.ringing.write(to: dir.appendingPathComponent("no-answer.xml"), atomically: true, encoding: .utf8)
         try Self.uac(identity: true, code: 200).write(to: dir.appendingPathComponent("uac-id.xml"), atomically: true, encoding: .utf8)
-        let end = ContinuousClock.now + .seconds(5)
-        while ContinuousClock.now < end, (try? Data(contentsOf: URL(string: x5u)!)) == nil { usleep(100_000) }
 
         for (phase, rule) in [("busy", "busy"), ("no-answer", "no-answer:2"), ("unconditional", "unconditional")] {
-            let sign = Process()
-            sign.executableURL = URL(fileURLWithPath: secsipidx)
-            sign.arguments = ["-sign-full", "-k", pki.appendingPathComponent("sp-key.pem").path, "-x5u", x5u,
-                              "-o", "12025550101", "-d", "12025550102", "-a", "A"]
-            let out = Pipe()
-            sign.standardOutput = out
-            try sign.run()
-            let shaken = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-                .trimmingCharacters(in: .whitespacesAndNewlines)
+            let shaken = try served.secsipidxSign(secsipidx)
             let inject = dir.appendingPathComponent("id-\(phase).csv")
             try ("SEQUENTIAL\n" + shaken + "\n").write(to: inject, atomically: true, encoding: .utf8)
             let baton = try BatonProcess(sipPort: 26966, httpPort: 28966, rtpMin: 21800, dir: dir, extra: [
                 "--route", "^\\+?12025550102$=127.0.0.1:26977",
                 "--forward", "+1 202 555 0102=sip:+12025550104@127.0.0.1:26978/\(rule)",
-                "--stir-sign-key", pki.appendingPathComponent("sp-key.pem").path, "--stir-x5u", x5u])
+                "--stir-sign-key", served.path("sp-key.pem"), "--stir-x5u", x5u])
             let capture = dir.appendingPathComponent("fwd-\(phase).pcap")
             let dump = try Child(tcpdump, ["-i", "lo", "-n", "-U", "-s", "0", "-w", capture.path, "udp and (port 26977 or port 26978)"],
                                  output: dir.appendingPathComponent("tcpdump-\(phase).log"))
@@ -481,19 +423,10 @@ import Testing
             let invite = try #require(packets.filter { $0.dst == 26978 }.map { String(decoding: $0.payload, as: UTF8.self) }
                 .first { $0.hasPrefix("INVITE ") }, "\(phase): the target got no INVITE")
             #expect(invite.contains("reason=\(phase == "busy" ? "user-busy" : phase)"), "\(invite)")
-            let identities = invite.split(separator: "\r\n").filter { $0.lowercased().hasPrefix("identity:") }
-                .map { String($0.dropFirst("identity:".count)).trimmingCharacters(in: .whitespaces) }
+            let identities = identityFields(of: invite)
             #expect(identities.count == 2 && identities.first == shaken, "\(invite)")
-            let verify = Process()
-            verify.executableURL = URL(fileURLWithPath: Interop.batonBinary)
-            verify.arguments = ["identity", "verify", "--trust", pki.appendingPathComponent("root.pem").path,
-                                "--orig", "12025550101", "--dest", "12025550104"] + identities.flatMap { ["--header", $0] }
-            let vout = Pipe()
-            verify.standardOutput = vout
-            try verify.run()
-            let vtext = String(decoding: vout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            verify.waitUntilExitBounded()
-            #expect(verify.terminationStatus == 0 && vtext.contains("valid ppt=div"), "\(phase): \(vtext)")
+            let (status, vtext) = try served.batonVerify(identities, dest: "12025550104")
+            #expect(status == 0 && vtext.contains("valid ppt=div"), "\(phase): \(vtext)")
         }
         try? FileManager.default.removeItem(at: dir)
     }
@@ -508,13 +441,9 @@ import Testing
               let tcpdump = Interop.requirePeer("tcpdump", package: "tcpdump"),
               let python = Interop.requirePeer("python3", package: "python3") else { return }
         let dir = try Interop.tempDir("stir-kept")
-        let pki = dir.appendingPathComponent("pki")
-        let x5u = "http://127.0.0.1:28984/chain.pem"
-        let http = try Child(python, ["-m", "http.server", "28984", "--bind", "127.0.0.1", "--directory", pki.path],
-                             output: dir.appendingPathComponent("http.log"))
-        defer { http.signal(SIGTERM) }
-        let keys = try Child(Interop.batonBinary, ["keys", "--dir", pki.path, "--x5u", x5u], output: dir.appendingPathComponent("keys.log"))
-        #expect(keys.wait(timeout: .seconds(20)) == 0, "\(keys.text)")
+        let served = try ServedPKI(dir, port: 28984, python: python)
+        defer { served.server.signal(SIGTERM) }
+        let x5u = served.x5u
         try Self.uas.write(to: dir.appendingPathComponent("uas.xml"), atomically: true, encoding: .utf8)
         try Self.busy.write(to: dir.appendingPathComponent("busy.xml"), atomically: true, encoding: .utf8)
         try Self.uac(identity: true, code: 486).write(to: dir.appendingPathComponent("uac-486.xml"), atomically: true, encoding: .utf8)
@@ -522,23 +451,14 @@ import Testing
             .replacingOccurrences(of: "Content-Type: application/sdp",
                                   with: "Diversion: <sip:+12025550102@127.0.0.1>;reason=user-busy\n      Content-Type: application/sdp")
         try pbx.write(to: dir.appendingPathComponent("pbx.xml"), atomically: true, encoding: .utf8)
-        let end = ContinuousClock.now + .seconds(5)
-        while ContinuousClock.now < end, (try? Data(contentsOf: URL(string: x5u)!)) == nil { usleep(100_000) }
-        let sign = Process()
-        sign.executableURL = URL(fileURLWithPath: secsipidx)
-        sign.arguments = ["-sign-full", "-k", pki.appendingPathComponent("sp-key.pem").path, "-x5u", x5u,
-                          "-o", "12025550101", "-d", "12025550102", "-a", "A"]
-        let out = Pipe()
-        sign.standardOutput = out
-        try sign.run()
-        let shaken = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let shaken = try served.secsipidxSign(secsipidx)
         let inject = dir.appendingPathComponent("id.csv")
         try ("SEQUENTIAL\n" + shaken + "\n").write(to: inject, atomically: true, encoding: .utf8)
 
         let baton = try BatonProcess(sipPort: 26967, httpPort: 28967, rtpMin: 22000, dir: dir, extra: [
             "--route", "^\\+?12025550102$=127.0.0.1:26987", "--route", "^\\+?12025550103$=127.0.0.1:26988",
-            "--stir-verify", "continue", "--stir-trust-anchors", pki.appendingPathComponent("root.pem").path,
-            "--stir-sign-key", pki.appendingPathComponent("sp-key.pem").path, "--stir-x5u", x5u, "--stir-keep-for", "+12025550102"])
+            "--stir-verify", "continue", "--stir-trust-anchors", served.path("root.pem"),
+            "--stir-sign-key", served.path("sp-key.pem"), "--stir-x5u", x5u, "--stir-keep-for", "+12025550102"])
         let capture = dir.appendingPathComponent("kept.pcap")
         let dump = try Child(tcpdump, ["-i", "lo", "-n", "-U", "-s", "0", "-w", capture.path, "udp and port 26988"],
                              output: dir.appendingPathComponent("tcpdump.log"))
@@ -564,40 +484,12 @@ import Testing
         #expect(baton.stop() == 0)
         let invite = try #require(try PcapReader.packets(capture).filter { $0.dst == 26988 }
             .map { String(decoding: $0.payload, as: UTF8.self) }.first { $0.hasPrefix("INVITE ") }, "C got no INVITE")
-        let identities = invite.split(separator: "\r\n").filter { $0.lowercased().hasPrefix("identity:") }
-            .map { String($0.dropFirst("identity:".count)).trimmingCharacters(in: .whitespaces) }
+        let identities = identityFields(of: invite)
         #expect(identities.count == 2 && identities.first == shaken, "\(invite)")
-        let verify = Process()
-        verify.executableURL = URL(fileURLWithPath: Interop.batonBinary)
-        verify.arguments = ["identity", "verify", "--trust", pki.appendingPathComponent("root.pem").path,
-                            "--orig", "12025550101", "--dest", "12025550103"] + identities.flatMap { ["--header", $0] }
-        let vout = Pipe()
-        verify.standardOutput = vout
-        try verify.run()
-        let vtext = String(decoding: vout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        verify.waitUntilExitBounded()
-        #expect(verify.terminationStatus == 0 && vtext.contains("valid ppt=div"), "\(vtext)")
+        let (status, vtext) = try served.batonVerify(identities, dest: "12025550103")
+        #expect(status == 0 && vtext.contains("valid ppt=div"), "\(vtext)")
         try? FileManager.default.removeItem(at: dir)
     }
 
-    static func post(_ body: String, to url: String) throws -> String {
-        var req = URLRequest(url: URL(string: url)!)
-        req.httpMethod = "POST"
-        req.httpBody = Data(body.utf8)
-        req.timeoutInterval = 5
-        let sem = DispatchSemaphore(value: 0)
-        nonisolated(unsafe) var text = ""
-        URLSession.shared.dataTask(with: req) { d, _, _ in text = String(decoding: d ?? Data(), as: UTF8.self); sem.signal() }.resume()
-        _ = sem.wait(timeout: .now() + 6)
-        return text.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
 }
 
-extension Process {
-    /// Waits (polling, bounded) for a process whose output was already read to its end.
-    func waitUntilExitBounded(_ timeout: Duration = .seconds(20)) {
-        let end = ContinuousClock.now + timeout
-        while isRunning && ContinuousClock.now < end { usleep(10_000) }
-        if isRunning { terminate() }
-    }
-}
