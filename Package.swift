@@ -57,6 +57,7 @@ let package = Package(
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "SwiftASN1", package: "swift-asn1"),
         ], swiftSettings: strict),
+        .target(name: "ContactCenter", dependencies: ["Store"], swiftSettings: strict),
         .target(name: "Calls", dependencies: [
             "SIP", "Media", "Store", "Identity",
             .product(name: "NIOCore", package: "swift-nio"),
@@ -65,12 +66,12 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: strict),
         .target(name: "Handoff", dependencies: [
-            "Calls", "SIP", "Media", "Store",
+            "Calls", "SIP", "Media", "Store", "ContactCenter",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .target(name: "Control", dependencies: [
-            "Handoff", "Calls", "SIP", "Media", "Store",
+            "Handoff", "Calls", "SIP", "Media", "Store", "ContactCenter",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -81,7 +82,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .executableTarget(name: "Baton", dependencies: [
-            "Control", "Handoff", "Calls", "SIP", "Media", "Store", "Identity",
+            "Control", "Handoff", "Calls", "SIP", "Media", "Store", "Identity", "ContactCenter",
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -116,12 +117,13 @@ let package = Package(
             "Identity", .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: strict),
+        .testTarget(name: "ContactCenterTests", dependencies: ["ContactCenter", "Store"], swiftSettings: strict),
         .testTarget(name: "CallsTests", dependencies: [
             "Calls", "SIP", "Media", "Store", "TestSupport", "Identity", .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ], swiftSettings: strict),
         .testTarget(name: "ControlTests", dependencies: [
-            "Control", "TestSupport", "Store", "Calls", "SIP", "Media", .product(name: "HummingbirdTesting", package: "hummingbird"),
+            "Control", "TestSupport", "Store", "Calls", "SIP", "Media", "ContactCenter", "Handoff", .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], swiftSettings: strict),
         .testTarget(name: "BatonTests", dependencies: ["Baton"], swiftSettings: strict),
         // Real peers (sipp, baresip, tcpdump) against the built `baton` executable.

@@ -1,4 +1,5 @@
 import Calls
+import ContactCenter
 import Control
 import Foundation
 import Handoff
@@ -38,6 +39,9 @@ import TOMLKit
 /// | registrar.default_expires / min_expires / max_expires | 3600 / 60 / 7200 | registration lifetimes (s) |
 /// | switchover.window_ms | 300 | longest wait for the old device's silence before splicing |
 /// | switchover.no_media_timeout_ms | 3000 | after the new device answers, how long its first RTP may take |
+/// | contact_center.key_ttl_s | 600 | how long a call key stays valid (s) |
+/// | contact_center.key_digits | 6 | digits per call key (4–12) |
+/// | contact_center.tenant | default | tenant of requests that send no X-Baton-Tenant header |
 /// | stir.sign_key | none | PEM private key Baton signs Identity headers with (`baton keys` makes a development one) |
 /// | stir.x5u | none | URL of the signing certificate chain (x5u and info) |
 /// | stir.sign_numbers | none | canonical number prefixes Baton signs for ("*": every caller) |
@@ -65,6 +69,8 @@ struct BatonConfiguration: Equatable {
     var devices: [DeviceRecord] = []
     var switchoverWindow = 300
     var switchoverNoMediaTimeout = 3000
+    var contactCenter = ContactCenter.Configuration()
+    var defaultTenant = "default"
     var stir = STIRSettings()
     /// `[[forwarding]]`: call forwarding Baton does itself (docs/stir.md: with a div PASSporT).
     var forwarding: [ForwardingRule] = []
@@ -172,6 +178,15 @@ struct BatonConfiguration: Equatable {
             show: { "\($0.sip.registrar.maxExpires)" }),
         Key(name: "switchover.window_ms", apply: { c, v in c.switchoverWindow = try int(v, "switchover.window_ms", 0...10_000) },
             show: { "\($0.switchoverWindow)" }),
+        Key(name: "contact_center.key_ttl_s", apply: { c, v in c.contactCenter.keyTTLSeconds = try int(v, "contact_center.key_ttl_s", 1...86_400) },
+            show: { "\($0.contactCenter.keyTTLSeconds)" }),
+        Key(name: "contact_center.key_digits", apply: { c, v in c.contactCenter.keyDigits = try int(v, "contact_center.key_digits", 4...12) },
+            show: { "\($0.contactCenter.keyDigits)" }),
+        Key(name: "contact_center.tenant", apply: { c, v in
+            let t = v.trimmingCharacters(in: .whitespaces)
+            guard !t.isEmpty, t.count <= 64 else { throw ConfigError.invalid("contact_center.tenant", v, "1-64 characters") }
+            c.defaultTenant = t
+        }, show: { $0.defaultTenant }),
         Key(name: "switchover.no_media_timeout_ms", apply: { c, v in
             c.switchoverNoMediaTimeout = try int(v, "switchover.no_media_timeout_ms", 100...60_000)
         }, show: { "\($0.switchoverNoMediaTimeout)" }),

@@ -33,6 +33,9 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .customLong("media-opus-complexity"), help: "libopus encoder complexity 0-10 when transcoding") var mediaOpusComplexity: String?
     @Option(name: .customLong("switchover-window-ms")) var switchoverWindowMs: String?
     @Option(name: .customLong("switchover-no-media-timeout-ms")) var switchoverNoMediaTimeoutMs: String?
+    @Option(name: .customLong("contact-center-key-ttl-s")) var keyTTL: String?
+    @Option(name: .customLong("contact-center-key-digits")) var keyDigits: String?
+    @Option(name: .customLong("contact-center-tenant")) var tenant: String?
     @Option(name: .customLong("http-host")) var httpHost: String?
     @Option(name: .customLong("http-port")) var httpPort: String?
     @Option(name: .customLong("ng-enabled")) var ngEnabled: String?
@@ -63,6 +66,7 @@ struct ConfigOptions: ParsableArguments {
             ("lifecycle.retry_after", retryAfter), ("registrar.default_expires", defaultExpires),
             ("registrar.min_expires", minExpires), ("registrar.max_expires", maxExpires), ("log.level", logLevel),
             ("switchover.window_ms", switchoverWindowMs), ("switchover.no_media_timeout_ms", switchoverNoMediaTimeoutMs),
+            ("contact_center.key_ttl_s", keyTTL), ("contact_center.key_digits", keyDigits), ("contact_center.tenant", tenant),
         ]
         return pairs.compactMap { k, v in v.map { (k, $0) } }
     }

@@ -47,6 +47,8 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, @unchecke
     /// Offer the answerer the codecs Baton can transcode to (Opus to a G.711 offerer, G.711
     /// to an Opus one) besides the offerer's own (`media.transcode`).
     public let transcoding: Bool
+    /// User call identifiers and the shared operations of related calls.
+    public let shared = SharedCalls()
 
     public init(relay: MediaRelay, keepEnded: Int = 200, transcoding: Bool = true, logger: Logger = Logger(label: "baton.calls"),
                 now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
@@ -117,6 +119,7 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, @unchecke
     /// ``StreamNegotiation``). An answer configures both legs' media in the relay.
     func anchor(call id: String, from side: CallSide, sdp: SessionDescription, role: SDPRole, addCodecs: Bool) throws {
         let media = sdp.media
+        if case .offer = role { trackHold(call: id, sdp: sdp) }
         let relaySide: MediaRelay.Side = side == .caller ? .a : .b
         let other: MediaRelay.Side = side == .caller ? .b : .a
         // Allocate outside the lock: binding sockets is a syscall.
@@ -207,6 +210,10 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, @unchecke
                 activeGauge.record(s.live.count)
             }
             storeContinuation.yield(.call(record))
+            shared.callStarted(call: id, users: [CallManager.user(from), CallManager.user(to)].compactMap { $0 },
+                               peer: SIPURI.addressText(to))
+        case .ringing(let id):
+            shared.setStatus(member: id, .ringing)
         case let .routed(id, calleeCallID, peer):
             let rec = state.withLock { s -> CallRecord? in
                 s.live[id]?.callIDs[.callee] = calleeCallID
@@ -223,6 +230,7 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, @unchecke
                 return s.live[id]?.record
             }
             if let rec { storeContinuation.yield(.call(rec)) }
+            shared.setStatus(member: id, .active)
         case let .dialogs(id, caller, callee):
             state.withLock { s in
                 s.live[id]?.dialogs[.caller] = caller
@@ -244,6 +252,7 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, @unchecke
                 if s.ended.count > keepEnded { s.ended.removeFirst(s.ended.count - keepEnded) }
                 return l.record
             }
+            shared.setStatus(member: id, .ended)
             if let rec {
                 logger.info("call ended", metadata: ["call": "\(id)", "by": "\(by?.rawValue ?? "baton")", "reason": "\(reason)"])
                 storeContinuation.yield(.call(rec))
@@ -251,15 +260,40 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, @unchecke
         }
     }
 
+    /// "\"Alice\" <sip:alice@example.com>;tag=1" -> "alice".
+    static func user(_ header: String) -> String? {
+        SIPURI(parsing: SIPURI.addressText(header))?.user?.lowercased()
+    }
+
+    /// A re-offer on an answered call that holds (a=sendonly / a=inactive, or c=0.0.0.0)
+    /// or resumes: the call's shared status follows.
+    func trackHold(call id: String, sdp: SessionDescription) {
+        guard state.withLock({ $0.live[id]?.info.state == .answered }) else { return }
+        let media = sdp.media.enumerated().filter { $0.element.kind == "audio" && $0.element.port != 0 }
+        guard !media.isEmpty else { return }
+        let session = sdp.attributes(media: -1).map(\.field)
+        let held = media.allSatisfy { i, m in
+            let a = sdp.attributes(media: i).map(\.field) + session
+            return a.contains("sendonly") || a.contains("inactive") || m.address == "0.0.0.0"
+        }
+        shared.setStatus(member: id, held ? .held : .active)
+    }
+
     // MARK: RegistrationPersisting
 
+    /// Told of every registration saved (`true`) or removed (`false`), by AOR: agents'
+    /// `sip-phone` logins follow it. Set once at start-up.
+    public let registrationObserver = Mutex<(@Sendable (String, Bool) -> Void)?>(nil)
+
     public func save(_ r: Registration) {
+        registrationObserver.withLock { $0 }?(r.aor, r.expires > now())
         storeContinuation.yield(.saveRegistration(RegistrationRecord(
             aor: r.aor, contact: r.contact, transport: r.transport.rawValue, sourceHost: r.sourceHost,
             sourcePort: r.sourcePort, expires: r.expires, callID: r.callID, cseq: Int(r.cseq))))
     }
 
     public func delete(aor: String, contact: String) {
+        registrationObserver.withLock { $0 }?(aor, false)
         storeContinuation.yield(.deleteRegistration(aor: aor, contact: contact))
     }
 }

@@ -1,4 +1,5 @@
 import Calls
+import ContactCenter
 import Foundation
 import Handoff
 import Hummingbird
@@ -39,7 +40,8 @@ public enum HTTPAPI {
     }
 
     public static func router(calls: CallManager, registry: PrometheusCollectorRegistry, handoff: Handoff? = nil,
-                              forwarding: ForwardingTable? = nil) -> Router<BasicRequestContext> {
+                              forwarding: ForwardingTable? = nil, contactCenter: ContactCenter? = nil,
+                              defaultTenant: String = "default") -> Router<BasicRequestContext> {
         let router = Router()
         router.middlewares.add(JSONErrorMiddleware())
         router.get("/healthz") { _, _ in
@@ -61,6 +63,15 @@ public enum HTTPAPI {
         }
         if let handoff { switchoverRoutes(router, handoff: handoff) }
         if let forwarding { forwardingRoutes(router, table: forwarding) }
+        if let contactCenter {
+            contactCenterRoutes(router, cc: contactCenter, calls: calls, handoff: handoff, defaultTenant: defaultTenant)
+        }
+        router.get("/openapi.json") { _, _ -> Response in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
+        }
+        router.get("/desktop") { _, _ -> Response in
+            Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: DesktopPage.html)))
+        }
         return router
     }
 
@@ -171,19 +182,30 @@ public enum HTTPAPI {
         }
     }
 
-    /// `/events`: every switchover event as one JSON text frame, from the moment of connection.
-    static func webSocketRouter(handoff: Handoff?) -> Router<BasicWebSocketRequestContext> {
+    /// `/events`: every switchover event (`type: "switchover"`) and shared-call change
+    /// (`type: "shared-call"`) as one JSON text frame each, from the moment of connection.
+    static func webSocketRouter(handoff: Handoff?, calls: CallManager) -> Router<BasicWebSocketRequestContext> {
         let ws = Router(context: BasicWebSocketRequestContext.self)
         ws.ws("/events") { _, _ in .upgrade([:]) } onUpgrade: { inbound, outbound, _ in
-            guard let handoff else { return }
-            let events = handoff.events.subscribe()
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = .sortedKeys
+            let switchovers = handoff?.events.subscribe()
+            let shared = calls.shared.events.subscribe()
             try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    for try await e in events {
-                        try await outbound.write(.text(String(decoding: try encoder.encode(e), as: UTF8.self)))
+                // One writer task: frames from both sources, serialized through one stream.
+                let (frames, sink) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(1000))
+                if let switchovers {
+                    group.addTask {
+                        let encoder = JSONEncoder()
+                        encoder.outputFormatting = .sortedKeys
+                        for await e in switchovers { sink.yield(String(decoding: try encoder.encode(e), as: UTF8.self)) }
                     }
+                }
+                group.addTask {
+                    let encoder = JSONEncoder()
+                    encoder.outputFormatting = .sortedKeys
+                    for await e in shared { sink.yield(String(decoding: try encoder.encode(e), as: UTF8.self)) }
+                }
+                group.addTask {
+                    for await f in frames { try await outbound.write(.text(f)) }
                 }
                 // Reading the inbound side answers pings and sees the close; then stop writing.
                 for try await _ in inbound {}
@@ -195,9 +217,11 @@ public enum HTTPAPI {
 
     public static func application(calls: CallManager, registry: PrometheusCollectorRegistry, configuration: Configuration,
                                    handoff: Handoff? = nil, forwarding: ForwardingTable? = nil,
+                                   contactCenter: ContactCenter? = nil, defaultTenant: String = "default",
                                    logger: Logger = Logger(label: "baton.http")) -> some ApplicationProtocol {
-        Application(router: router(calls: calls, registry: registry, handoff: handoff, forwarding: forwarding),
-                    server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter(handoff: handoff)),
+        Application(router: router(calls: calls, registry: registry, handoff: handoff, forwarding: forwarding,
+                                   contactCenter: contactCenter, defaultTenant: defaultTenant),
+                    server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter(handoff: handoff, calls: calls)),
                     configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Baton"),
                     logger: logger)
     }

@@ -1,4 +1,5 @@
 import Calls
+import ContactCenter
 import Foundation
 import Logging
 import Media
@@ -28,6 +29,8 @@ public struct SwitchoverRequest: Sendable, Codable, Equatable {
 
 /// One step of a switchover, as the WebSocket and the store see it.
 public struct SwitchoverEvent: Sendable, Codable, Equatable {
+    /// Always `switchover` (the WebSocket also carries `shared-call` events).
+    public var type = "switchover"
     public enum Kind: String, Sendable, Codable { case requested, ringing, answered, spliced, released, failed }
     public var operation: String
     public var call: String
@@ -44,6 +47,8 @@ public struct SwitchoverEvent: Sendable, Codable, Equatable {
 public struct SwitchoverOperation: Sendable, Codable, Equatable {
     public enum State: String, Sendable, Codable { case requested, ringing, answered, completed, failed }
     public var id: String
+    /// `switchover`, or `transfer` (to an agent, with a call key).
+    public var kind: String = "switchover"
     public var call: String
     public var target: String
     public var leg: CallSide
@@ -123,12 +128,15 @@ public final class Handoff: @unchecked Sendable {
 
     /// Users' devices: "move to my speaker" (target `speaker`) picks from them.
     public let devices: Devices?
+    /// Agents, categories and call keys: transfers to the next agent use them.
+    public let contactCenter: ContactCenter?
 
-    public init(sip: SIPServer, calls: CallManager, devices: Devices? = nil, configuration: Configuration = .init(),
-                logger: Logger = Logger(label: "baton.handoff")) {
+    public init(sip: SIPServer, calls: CallManager, devices: Devices? = nil, contactCenter: ContactCenter? = nil,
+                configuration: Configuration = .init(), logger: Logger = Logger(label: "baton.handoff")) {
         self.sip = sip
         self.calls = calls
         self.devices = devices
+        self.contactCenter = contactCenter
         self.configuration = configuration
         self.logger = logger
     }
@@ -228,8 +236,8 @@ public final class Handoff: @unchecked Sendable {
         }
     }
 
-    private func start(call id: String, _ req: SwitchoverRequest, notify: CallSide? = nil,
-                       headers: [(String, String)] = []) -> Result<SwitchoverOperation, HandoffError> {
+    func start(call id: String, _ req: SwitchoverRequest, notify: CallSide? = nil,
+               headers: [(String, String)] = [], kind: String = "switchover") -> Result<SwitchoverOperation, HandoffError> {
         let b2bua = sip.b2bua
         let side = req.leg ?? .callee
         let farBytes: [UInt8]
@@ -253,7 +261,7 @@ public final class Handoff: @unchecked Sendable {
             return .failure(.media("\(error)"))
         }
         let (run, op) = register(call: id, prepared: prepared, target: target.uri, leg: side, mode: req.mode ?? .silence,
-                                 window: req.windowMs ?? configuration.windowMillis, detail: target.uri)
+                                 window: req.windowMs ?? configuration.windowMillis, detail: target.uri, kind: kind)
         run.notify = notify
         do {
             run.leg = try b2bua.inviteSwitchLeg(call: id, replacing: side, target: target, body: body, headers: headers) { [weak self] ev in
@@ -308,10 +316,10 @@ public final class Handoff: @unchecked Sendable {
 
     /// A new operation, in the table and announced (`requested`).
     private func register(call id: String, prepared: PreparedSwitch, target: String, leg side: CallSide,
-                          mode: SpliceDecider.Mode, window: Int, detail: String) -> (Run, SwitchoverOperation) {
+                          mode: SpliceDecider.Mode, window: Int, detail: String, kind: String = "switchover") -> (Run, SwitchoverOperation) {
         let opID = "sw-" + UUID().uuidString.lowercased().prefix(12)
         let run = Run(id: String(opID), prepared: prepared)
-        let op = SwitchoverOperation(id: run.id, call: id, target: target, leg: side, mode: mode, windowMs: window,
+        let op = SwitchoverOperation(id: run.id, kind: kind, call: id, target: target, leg: side, mode: mode, windowMs: window,
                                      state: .requested, reason: nil, events: [])
         operations.withLock { ops in
             ops[run.id] = op
@@ -407,7 +415,7 @@ public final class Handoff: @unchecked Sendable {
 
     private func emit(_ id: String, _ kind: SwitchoverEvent.Kind, detail: String? = nil, splice: SpliceReport? = nil,
                       state: SwitchoverOperation.State? = nil, reason: String? = nil) {
-        let event: SwitchoverEvent? = operations.withLock { ops in
+        let event: (SwitchoverEvent, SwitchoverOperation)? = operations.withLock { ops in
             guard var op = ops[id] else { return nil }
             let e = SwitchoverEvent(operation: id, call: op.call, kind: kind, time: Date().timeIntervalSince1970,
                                     detail: detail, splice: splice)
@@ -415,10 +423,20 @@ public final class Handoff: @unchecked Sendable {
             if let state { op.state = state }
             if let reason { op.reason = reason }
             ops[id] = op
-            return e
+            return (e, op)
         }
-        guard let event else { return }
+        guard let (event, op) = event else { return }
         events.publish(event)
+        // The new device's leg is a member of the call's shared operation.
+        switch kind {
+        case .requested:
+            let user = SIPURI(parsing: SIPURI.addressText(op.target))?.user
+            calls.shared.addLeg(id, kind: op.kind, call: op.call, peer: op.target, users: user.map { [$0] } ?? [])
+        case .ringing: calls.shared.setStatus(member: id, .ringing)
+        case .answered: calls.shared.setStatus(member: id, .active)
+        case .failed: calls.shared.setStatus(member: id, .ended)
+        case .spliced, .released: break
+        }
         let json = (try? JSONEncoder().encode(event)).map { String(decoding: $0, as: UTF8.self) }
         calls.record(.event(CallEventRecord(callID: event.call, time: event.time, kind: "switchover.\(kind.rawValue)",
                                             operation: id, detail: json)))

@@ -12,6 +12,8 @@ public enum CallSide: String, Sendable, Codable {
 public enum CallEvent: Sendable {
     case started(id: String, from: String, to: String, callerCallID: String, callerPeer: SIPPeer)
     case routed(id: String, calleeCallID: String, calleePeer: SIPPeer)
+    /// The callee is alerting (a 180/183 relayed to the caller).
+    case ringing(id: String)
     case answered(id: String)
     /// The dialog identifiers of both legs (after the answer, and after a switchover
     /// replaced a leg): what a device needs to name a dialog, e.g. in a Replaces header.
@@ -81,7 +83,7 @@ public final class B2BUA: TransactionUser {
         public var contact: String { "<sip:baton@\(sentBy)>" }
     }
 
-    public static let allowedMethods = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, REFER"
+    public static let allowedMethods = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, REFER, SUBSCRIBE"
     /// Runs before a new INVITE is routed (STIR/SHAKEN); calls its completion on this loop,
     /// possibly later (a certificate fetch).
     public var inviteCheck: ((SIPMessage, @escaping (InviteVerdict) -> Void) -> Void)?
@@ -136,6 +138,9 @@ public final class B2BUA: TransactionUser {
     var dialogs: [String: (Call, CallSide)] = [:]
     /// New legs of switchovers in progress, by their dialog key.
     var switchLegs: [String: SwitchLegHandle] = [:]
+    /// Event packages Baton notifies about, and the live subscriptions by dialog key.
+    var eventPackages: [String: EventStateRenderer] = [:]
+    var subscriptions: [String: Subscription] = [:]
     var logger: Logger
     public private(set) var draining = false
     /// Called for every SDP body Baton could not use (counted as malformed input).
@@ -177,6 +182,7 @@ public final class B2BUA: TransactionUser {
             }
         case "REGISTER": registrar.handle(request, transaction: t)
         case "REFER": refer(request, t)
+        case "SUBSCRIBE": subscribe(request, t)
         default:
             t.respond(501, "Not Implemented") { $0.setHeader("Allow", B2BUA.allowedMethods) }
         }
@@ -371,6 +377,7 @@ public final class B2BUA: TransactionUser {
             }
             if code < 200 {
                 guard !call.cancelled, aInvite.state == .proceeding else { return }
+                if call.state != .early || code == 180 { delegate?.callEvent(.ringing(id: call.id)) }
                 call.state = .early
                 relay(r, to: aInvite, call: call, from: .callee)
             } else if code < 300 {

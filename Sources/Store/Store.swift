@@ -163,7 +163,74 @@ public final class Store: Sendable {
                 t.primaryKey(["number", "on"])
             }
         }
+        m.registerMigration("v6-contact-center") { db in
+            try db.create(table: "agents") { t in
+                t.primaryKey("id", .text)
+                t.column("name", .text).notNull()
+                t.column("aor", .text)
+                t.column("skills", .text).notNull().defaults(to: "[]")
+                t.column("logins", .text).notNull().defaults(to: "{}")
+            }
+            try db.create(table: "categories") { t in
+                t.primaryKey("id", .text)
+                t.column("name", .text).notNull()
+                t.column("description", .text).notNull().defaults(to: "")
+                t.column("contacts", .text).notNull().defaults(to: "[]")
+                t.column("hours", .text)
+            }
+            try db.create(table: "call_data") { t in
+                t.column("tenant", .text).notNull()
+                t.column("callID", .text).notNull()
+                t.column("data", .text).notNull()
+                t.column("updated", .double).notNull()
+                t.primaryKey(["tenant", "callID"])
+            }
+            try db.create(table: "call_keys") { t in
+                t.primaryKey("key", .text)
+                t.column("tenant", .text).notNull()
+                t.column("callID", .text).notNull()
+                t.column("created", .double).notNull()
+                t.column("expires", .double).notNull()
+            }
+            try db.create(index: "call_keys_expires", on: "call_keys", columns: ["expires"])
+        }
         return m
+    }
+
+    // MARK: Contact center (agents, categories, call data, call keys)
+
+    public func save(_ r: AgentRecord) async throws { try await db.write { try r.save($0) } }
+    public func agents() async throws -> [AgentRecord] { try await db.read { try AgentRecord.order(Column("id")).fetchAll($0) } }
+    @discardableResult
+    public func deleteAgent(id: String) async throws -> Bool { try await db.write { try AgentRecord.deleteOne($0, key: id) } }
+
+    public func save(_ r: CategoryRecord) async throws { try await db.write { try r.save($0) } }
+    public func categories() async throws -> [CategoryRecord] { try await db.read { try CategoryRecord.order(Column("id")).fetchAll($0) } }
+    @discardableResult
+    public func deleteCategory(id: String) async throws -> Bool { try await db.write { try CategoryRecord.deleteOne($0, key: id) } }
+
+    public func save(_ r: CallDataRecord) async throws { try await db.write { try r.save($0) } }
+    public func callData(tenant: String, callID: String) async throws -> CallDataRecord? {
+        try await db.read { try CallDataRecord.fetchOne($0, key: ["tenant": tenant, "callID": callID]) }
+    }
+
+    /// Inserts a key if no live key (unexpired at `now`) has the same text; expired rows go
+    /// first. Returns false when the key is taken (the caller draws another).
+    public func insertKey(_ k: CallKeyRecord, now: Double) async throws -> Bool {
+        try await db.write { db in
+            try db.execute(sql: "DELETE FROM call_keys WHERE expires <= ?", arguments: [now - 86400])
+            if let old = try CallKeyRecord.fetchOne(db, key: k.key) {
+                guard old.expires <= now else { return false }
+                try old.delete(db)
+            }
+            try k.insert(db)
+            return true
+        }
+    }
+
+    /// A key as stored (expired or not); nil when unknown.
+    public func callKey(_ key: String) async throws -> CallKeyRecord? {
+        try await db.read { try CallKeyRecord.fetchOne($0, key: key) }
     }
 
     // MARK: Forwarding rules set over the API

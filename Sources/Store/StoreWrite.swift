@@ -56,3 +56,55 @@ public struct ForwardingRecord: Codable, Sendable, Equatable, FetchableRecord, P
         self.number = number; self.on = on; self.to = to; self.afterSeconds = afterSeconds
     }
 }
+
+/// A contact-center agent (`agents` table); `skills` is a JSON array of service categories,
+/// `logins` a JSON object of login states by system ("desktop", "sip-phone", ...).
+public struct AgentRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "agents"
+    public var id: String
+    public var name: String
+    public var aor: String?
+    public var skills: String
+    public var logins: String
+    public init(id: String, name: String, aor: String?, skills: String, logins: String) {
+        self.id = id; self.name = name; self.aor = aor; self.skills = skills; self.logins = logins
+    }
+}
+
+/// A service category of the directory (`categories`); `contacts` is a JSON array of URIs.
+public struct CategoryRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "categories"
+    public var id: String
+    public var name: String
+    public var description: String
+    public var contacts: String
+    public var hours: String?
+    public init(id: String, name: String, description: String, contacts: String, hours: String?) {
+        self.id = id; self.name = name; self.description = description; self.contacts = contacts; self.hours = hours
+    }
+}
+
+/// What a call's first portion (a bot, a first agent) learned, as JSON, per tenant and call.
+public struct CallDataRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "call_data"
+    public var tenant: String
+    public var callID: String
+    public var data: String
+    public var updated: Double
+    public init(tenant: String, callID: String, data: String, updated: Double) {
+        self.tenant = tenant; self.callID = callID; self.data = data; self.updated = updated
+    }
+}
+
+/// A call key: short text standing for one call's data until it expires.
+public struct CallKeyRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "call_keys"
+    public var key: String
+    public var tenant: String
+    public var callID: String
+    public var created: Double
+    public var expires: Double
+    public init(key: String, tenant: String, callID: String, created: Double, expires: Double) {
+        self.key = key; self.tenant = tenant; self.callID = callID; self.created = created; self.expires = expires
+    }
+}

@@ -1,0 +1,95 @@
+import Calls
+import ContactCenter
+import Foundation
+import Media
+import SIP
+
+/// A request to hand a call (its bot or first-agent side) to the next agent. Exactly one of
+/// `agent`, `category` or `target` names where it goes.
+public struct TransferRequest: Sendable, Codable, Equatable {
+    /// An agent id: the agent's AOR is invited (the agent must be logged in somewhere).
+    public var agent: String?
+    /// A service category: its first logged-in agent with that skill, else its first contact.
+    public var category: String?
+    /// A SIP URI or AOR.
+    public var target: String?
+    /// The side that is handed over (default `callee`: the bot the caller called).
+    public var leg: CallSide?
+    /// `now` (default for transfers) or `silence`.
+    public var mode: SpliceDecider.Mode?
+    /// Lifetime of the call key (seconds; default `contact_center.key_ttl_s`).
+    public var ttlS: Int?
+
+    public init(agent: String? = nil, category: String? = nil, target: String? = nil, leg: CallSide? = nil,
+                mode: SpliceDecider.Mode? = nil, ttlS: Int? = nil) {
+        self.agent = agent; self.category = category; self.target = target; self.leg = leg; self.mode = mode; self.ttlS = ttlS
+    }
+
+    enum CodingKeys: String, CodingKey { case agent, category, target, leg, mode, ttlS = "ttl_s" }
+}
+
+/// What a transfer started: the switchover carrying it and the key the next agent enters.
+public struct TransferResult: Sendable, Codable, Equatable {
+    public var operation: SwitchoverOperation
+    public var key: CallKey
+    public var target: String
+}
+
+extension Handoff {
+    /// Header carrying the call key on the agent's leg.
+    public static let callKeyHeader = "X-Call-Key"
+
+    /// `User-to-User` (RFC 7433) with the key as hex, for gateways that pass UUI but drop
+    /// unknown headers.
+    public static func userToUser(key: String) -> String {
+        Array(key.utf8).map { String(format: "%02x", $0) }.joined() + ";encoding=hex;purpose=call-key"
+    }
+
+    /// Bot -> human: issues a call key for the call's data, then moves `leg` to the agent
+    /// make-before-break; the agent's INVITE carries only the key (``callKeyHeader`` and
+    /// User-to-User), never the data.
+    public func transfer(call id: String, tenant: String, _ r: TransferRequest) async throws(HandoffError) -> TransferResult {
+        guard let contactCenter else { throw .unavailable("no contact center configured") }
+        let named = [r.agent, r.category, r.target].compactMap { $0 }.filter { !$0.isEmpty }
+        guard named.count == 1 else { throw .invalid("name exactly one of agent, category or target") }
+        let target: String
+        if let a = r.agent, !a.isEmpty {
+            guard let agent = contactCenter.agent(id: a) else { throw .refused(.targetNotFound("agent \(a)")) }
+            guard let aor = agent.aor else { throw .refused(.targetNotFound("agent \(a) has no aor")) }
+            guard agent.available else { throw .refused(.targetNotFound("agent \(a) is not logged in")) }
+            target = aor
+        } else if let c = r.category, !c.isEmpty {
+            guard let category = contactCenter.category(id: c) else { throw .refused(.targetNotFound("category \(c)")) }
+            if let agent = contactCenter.available(skill: c).first(where: { $0.aor != nil }), let aor = agent.aor {
+                target = aor
+            } else if let contact = category.contacts.first {
+                target = contact
+            } else {
+                throw .refused(.targetNotFound("category \(c) (no logged-in agent and no contact)"))
+            }
+        } else {
+            target = r.target!
+        }
+        guard calls.call(id: id)?.state == .answered else {
+            throw calls.call(id: id) == nil ? .refused(.noSuchCall(id)) : .refused(.notAnswered(id))
+        }
+        let key: CallKey
+        do { key = try await contactCenter.issueKey(call: id, tenant: tenant, ttl: r.ttlS) } catch {
+            switch error {
+            case .invalid(let s): throw .invalid(s)
+            default: throw .unavailable(error.description)
+            }
+        }
+        let req = SwitchoverRequest(target: target, mode: r.mode ?? .now, windowMs: configuration.windowMillis, leg: r.leg ?? .callee)
+        let headers = [(Handoff.callKeyHeader, key.key), ("User-to-User", Handoff.userToUser(key: key.key))]
+        let result: Result<SwitchoverOperation, HandoffError>
+        do {
+            result = try await sip.onLoop { self.start(call: id, req, headers: headers, kind: "transfer") }
+        } catch {
+            throw .unavailable("the SIP service is not running")
+        }
+        let op = try result.get()
+        logger.info("transfer requested", metadata: ["call": "\(id)", "operation": "\(op.id)", "target": "\(target)"])
+        return TransferResult(operation: op, key: key, target: target)
+    }
+}
