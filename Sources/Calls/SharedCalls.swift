@@ -104,8 +104,9 @@ public final class SharedCalls: Sendable {
     private let keepEnded: Int
     private let historyLimit = 200
     public let events = EventHub<SharedCallEvent>()
-    /// Called with the users of an operation whose global state or members changed (the SIP
-    /// layer sends dialog-event NOTIFYs to their subscribers). Set once at start-up.
+    /// Called with the users of an operation whose members or global state changed (the SIP
+    /// layer sends dialog-event NOTIFYs to their subscribers: the document names the global
+    /// state and the number of live members). Set once at start-up.
     public let onChange = Mutex<(@Sendable ([String]) -> Void)?>(nil)
 
     public init(keepEnded: Int = 500, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
@@ -198,7 +199,7 @@ public final class SharedCalls: Sendable {
             if op.state == .ended { retire(opID, &s) }
             events.publish(SharedCallEvent(sharedCall: opID, member: member, status: status, previous: before,
                                            state: op.state, time: t, users: op.users))
-            return before != op.state ? op.users : nil
+            return op.users
         }
         if let users { notify(users) }
     }
@@ -224,7 +225,7 @@ public final class SharedCalls: Sendable {
             s.memberOf[member] = opID
             events.publish(SharedCallEvent(sharedCall: opID, member: member, status: status, previous: before,
                                            state: op.state, time: t, users: op.users))
-            return before != op.state ? op.users : []
+            return op.users
         }
         notify(notifyUsers)
     }
