@@ -261,7 +261,8 @@ public final class Handoff: @unchecked Sendable {
             return .failure(.media("\(error)"))
         }
         let (run, op) = register(call: id, prepared: prepared, target: target.uri, leg: side, mode: req.mode ?? .silence,
-                                 window: req.windowMs ?? configuration.windowMillis, detail: target.uri, kind: kind)
+                                 window: req.windowMs ?? configuration.windowMillis, detail: target.uri, kind: kind,
+                                 users: [Handoff.user(named: req.target)])
         run.notify = notify
         do {
             run.leg = try b2bua.inviteSwitchLeg(call: id, replacing: side, target: target, body: body, headers: headers) { [weak self] ev in
@@ -275,6 +276,14 @@ public final class Handoff: @unchecked Sendable {
             return .failure(.refused(error))
         }
         return .success(operation(id: run.id) ?? op)
+    }
+
+    /// The user a target names: "sip:agent1@example.com" and "agent1@example.com" -> "agent1";
+    /// a bare name stays as it is.
+    static func user(named target: String) -> String {
+        var t = SIPURI.addressText(target.trimmingCharacters(in: .whitespaces))
+        for p in ["sip:", "sips:"] where t.lowercased().hasPrefix(p) { t = String(t.dropFirst(p.count)) }
+        return String(t.split(separator: "@").first ?? Substring(t)).lowercased()
     }
 
     /// `speaker`: the first speaker of the moving device's user that is registered and not
@@ -316,7 +325,8 @@ public final class Handoff: @unchecked Sendable {
 
     /// A new operation, in the table and announced (`requested`).
     private func register(call id: String, prepared: PreparedSwitch, target: String, leg side: CallSide,
-                          mode: SpliceDecider.Mode, window: Int, detail: String, kind: String = "switchover") -> (Run, SwitchoverOperation) {
+                          mode: SpliceDecider.Mode, window: Int, detail: String, kind: String = "switchover",
+                          users: [String] = []) -> (Run, SwitchoverOperation) {
         let opID = "sw-" + UUID().uuidString.lowercased().prefix(12)
         let run = Run(id: String(opID), prepared: prepared)
         let op = SwitchoverOperation(id: run.id, kind: kind, call: id, target: target, leg: side, mode: mode, windowMs: window,
@@ -329,6 +339,9 @@ public final class Handoff: @unchecked Sendable {
             }
         }
         runs[run.id] = run
+        // The new device's leg joins the call's shared operation; its user is the one the
+        // request named ("agent1@example.com" -> agent1), not the contact it resolved to.
+        calls.shared.addLeg(run.id, kind: kind, call: id, peer: target, users: users)
         emit(run.id, .requested, detail: detail)
         logger.info("switchover requested", metadata: ["call": "\(id)", "operation": "\(run.id)", "target": "\(target)",
                                                         "leg": "\(side.rawValue)", "mode": "\(mode.rawValue)"])
@@ -429,13 +442,10 @@ public final class Handoff: @unchecked Sendable {
         events.publish(event)
         // The new device's leg is a member of the call's shared operation.
         switch kind {
-        case .requested:
-            let user = SIPURI(parsing: SIPURI.addressText(op.target))?.user
-            calls.shared.addLeg(id, kind: op.kind, call: op.call, peer: op.target, users: user.map { [$0] } ?? [])
         case .ringing: calls.shared.setStatus(member: id, .ringing)
         case .answered: calls.shared.setStatus(member: id, .active)
         case .failed: calls.shared.setStatus(member: id, .ended)
-        case .spliced, .released: break
+        case .requested, .spliced, .released: break
         }
         let json = (try? JSONEncoder().encode(event)).map { String(decoding: $0, as: UTF8.self) }
         calls.record(.event(CallEventRecord(callID: event.call, time: event.time, kind: "switchover.\(kind.rawValue)",

@@ -1,0 +1,140 @@
+import Foundation
+import Testing
+
+/// Bot -> human with call data behind a call key: a sipp caller talks to a sipp bot; the
+/// bot's application posts what it learned and asks for a transfer to agent1 (baresip,
+/// registered at Baton); the agent's INVITE carries only the key; the agent desktop in
+/// headless Chromium shows the live call and, once the key is entered, the call data; an
+/// expired key shows the error.
+@Suite(.serialized) struct AgentDesktopTests {
+    @Test func botPostsCallDataTransfersAndTheDesktopShowsItByKey() throws {
+        guard let sipp = Interop.requirePeer("sipp", package: "sip-tester"),
+              let baresip = Interop.requirePeer("baresip", package: "baresip-core"),
+              let tcpdump = Interop.requirePeer("tcpdump", package: "tcpdump"),
+              let chromium = Interop.requirePeer("chromium", package: "chromium"),
+              let chromedriver = Interop.requirePeer("chromedriver", package: "chromium-driver"),
+              let curl = Interop.requirePeer("curl", package: "curl") else { return }
+        let dir = try Interop.tempDir("desktop")
+        for f in ["uac-caller.xml", "uas-phone.xml", "rtp-far.pcap", "rtp-phone.pcap"] {
+            try FileManager.default.copyItem(at: Interop.fixtures.appendingPathComponent(f), to: dir.appendingPathComponent(f))
+        }
+        let (botSIP, agentSIP, callerSIP) = (32810, 32820, 32830)
+        let baton = try BatonProcess(sipPort: 27020, httpPort: 29020, rtpMin: 27400, dir: dir,
+                                     extra: ["--route", "bot=127.0.0.1:\(botSIP)"])
+        defer { _ = baton.stop() }
+
+        // agent1 exists before its phone registers: the registration is its sip-phone login.
+        let (putCode, _) = try baton.request("PUT", "/agents/agent1", body: try JSONSerialization.data(withJSONObject: [
+            "name": "Ann Agent", "aor": "agent1@127.0.0.1", "skills": ["billing"]]))
+        #expect(putCode == 200)
+        let tone = dir.appendingPathComponent("tone.wav")
+        try BaresipCallTests.writeTone(tone, seconds: 30)
+        try BaresipCallTests.configure(dir.appendingPathComponent("agent"), sip: agentSIP, rtp: 32840...32859, tone: tone,
+                                       account: "<sip:agent1@127.0.0.1:\(baton.sipPort)>;regint=60;answermode=auto;audio_codecs=PCMU")
+        let capture = dir.appendingPathComponent("agent-sip.pcap")
+        let dump = try Child(tcpdump, ["-i", "lo", "-n", "-U", "-s", "0", "-w", capture.path, "udp and dst port \(agentSIP)"],
+                             output: dir.appendingPathComponent("tcpdump.log"))
+        defer { dump.signal(SIGKILL) }
+        let ready = ContinuousClock.now + .seconds(5)
+        while !dump.text.contains("listening on") && ContinuousClock.now < ready { usleep(50_000) }
+        let agent = try Child(baresip, ["-f", dir.appendingPathComponent("agent").path, "-t", "40"],
+                              output: dir.appendingPathComponent("agent.log"))
+        defer { agent.signal(SIGKILL) }
+        let regEnd = ContinuousClock.now + .seconds(10)
+        var logins: [String: Any] = [:]
+        while ContinuousClock.now < regEnd {
+            logins = ((try? baton.json("/agents/agent1")) as? [String: Any])?["logins"] as? [String: Any] ?? [:]
+            if (logins["sip-phone"] as? [String: Any])?["state"] as? String == "logged-in" { break }
+            usleep(100_000)
+        }
+        #expect((logins["sip-phone"] as? [String: Any])?["state"] as? String == "logged-in", "agent never registered:\n\(agent.text)")
+
+        // The agent opens the desktop and logs in before any call.
+        let web = try WebDriver(chromedriver: chromedriver, chromium: chromium, curl: curl, port: 29030, dir: dir)
+        defer { web.quit() }
+        try web.open("http://127.0.0.1:\(baton.httpPort)/desktop")
+        try web.type("#agent", "agent1")
+        try web.click("#login")
+        #expect(web.waitForText("#who") { $0.contains("Ann Agent") }.contains("Logged in as Ann Agent (agent1)"))
+        #expect(web.waitForText("#ws-state") { $0 == "live" } == "live")
+        let agentRecord = try #require(try baton.json("/agents/agent1") as? [String: Any])
+        #expect(((agentRecord["logins"] as? [String: Any])?["desktop"] as? [String: Any])?["state"] as? String == "logged-in")
+
+        // The caller reaches the bot.
+        let bot = try Child(sipp, ["-sf", "uas-phone.xml", "-i", "127.0.0.1", "-p", "\(botSIP)", "-mi", "127.0.0.1", "-mp", "32870",
+                                   "-m", "1", "-nostdin", "-timeout", "40s"], cwd: dir, output: dir.appendingPathComponent("bot.log"))
+        defer { bot.signal(SIGKILL) }
+        usleep(300_000)
+        let caller = try Child(sipp, ["-sf", "uac-caller.xml", "-i", "127.0.0.1", "-p", "\(callerSIP)", "-mi", "127.0.0.1", "-mp", "32880",
+                                      "-s", "bot", "-d", "15000", "-m", "1", "-nostdin", "-timeout", "40s", "127.0.0.1:\(baton.sipPort)"],
+                           cwd: dir, output: dir.appendingPathComponent("caller.log"))
+        defer { caller.signal(SIGKILL) }
+        let call = try #require(try baton.answeredCall(), "the bot did not answer:\n\(baton.child.text)")
+
+        // The bot's application posts what the caller said, then asks for the transfer.
+        let (dataCode, data) = try baton.post("/calls/\(call)/data", json: [
+            "account": "4711-0815", "reason": "double charge on the November bill",
+            "transcript": ["I was charged twice", "for November"]])
+        #expect(dataCode == 200 && data["account"] as? String == "4711-0815", "\(data)")
+        let (code, transfer) = try baton.post("/calls/\(call)/transfer", json: ["agent": "agent1"])
+        #expect(code == 202, "\(transfer)")
+        let key = try #require((transfer["key"] as? [String: Any])?["key"] as? String)
+        let opID = try #require((transfer["operation"] as? [String: Any])?["id"] as? String)
+        var op: [String: Any] = [:]
+        let opEnd = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < opEnd {
+            op = (try? baton.json("/switchovers/\(opID)") as? [String: Any]) ?? [:]
+            if ["completed", "failed"].contains(op["state"] as? String ?? "") { break }
+            usleep(100_000)
+        }
+        #expect(op["state"] as? String == "completed", "\(op)\n\(agent.text)")
+        #expect(op["kind"] as? String == "transfer")
+
+        // The agent's INVITE carried the key, and only the key.
+        usleep(300_000)
+        dump.signal(SIGINT)
+        dump.wait(timeout: .seconds(5))
+        let invites = try PcapReader.packets(capture).map { String(decoding: $0.payload, as: UTF8.self) }.filter { $0.hasPrefix("INVITE ") }
+        let invite = try #require(invites.first, "no INVITE reached the agent")
+        #expect(invite.contains("X-Call-Key: \(key)\r\n"), "\(invite)")
+        let hex = Array(key.utf8).map { String(format: "%02x", $0) }.joined()
+        #expect(invite.contains("User-to-User: \(hex);encoding=hex;purpose=call-key"), "\(invite)")
+        #expect(!invite.contains("4711-0815") && !invite.contains("double charge"))
+
+        // The desktop follows the agent's shared call live...
+        let state = web.waitForText("#call-state") { $0.lowercased() == "active" }
+        #expect(state.lowercased() == "active", "desktop call state: '\(state)'")
+        #expect(try web.text("#call-id") == "uc-\(call)")
+        // ...and shows the data once the key is entered.
+        try web.type("#key", key)
+        try web.click("#lookup")
+        #expect(web.waitForText("#data-account") { !$0.isEmpty } == "4711-0815")
+        #expect(try web.text("#data-reason") == "double charge on the November bill")
+        #expect(try web.text("#data-transcript").contains("I was charged twice"))
+        #expect(try web.text("#key-error").isEmpty)
+
+        // An expired key shows the error, never data.
+        let (shortCode, short) = try baton.post("/calls/\(call)/keys", json: ["ttl_s": 1])
+        #expect(shortCode == 201)
+        let expired = try #require(short["key"] as? String)
+        usleep(1_300_000)
+        try web.type("#key", expired)
+        try web.click("#lookup")
+        #expect(web.waitForText("#key-error") { !$0.isEmpty } == "Call key \(expired) expired")
+        // And an unknown one says so.
+        let unknown = key == "000000" ? "000001" : "000000"
+        try web.type("#key", unknown)
+        try web.click("#lookup")
+        #expect(web.waitForText("#key-error") { $0.contains("Unknown") } == "Unknown call key \(unknown)")
+        let (gone, _) = try baton.get("/call-keys/\(expired)")
+        #expect(gone == 410)
+
+        #expect(caller.wait(timeout: .seconds(25)) == 0, "caller:\n\(caller.text)")
+        #expect(bot.wait(timeout: .seconds(5)) == 0, "bot:\n\(bot.text)")
+        // The agent's leg joined the caller's shared call and ended with it.
+        let shared = try #require(try baton.json("/shared-calls/uc-\(call)") as? [String: Any])
+        #expect(shared["state"] as? String == "ended")
+        #expect(((shared["members"] as? [[String: Any]]) ?? []).contains { $0["kind"] as? String == "transfer" })
+        #expect(((shared["users"] as? [String]) ?? []).contains("agent1"))
+    }
+}
