@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Installs what is missing (build libraries and the interop peers: sipp, baresip, tcpdump)
-# and runs the whole suite: unit tests and interop tests against the real peers.
+# Installs what is missing (build libraries, the interop peers, the OpenAPI checkers) and runs
+# the whole suite: unit tests, interop tests against the real peers, and the OpenAPI check
+# (schemathesis against a running `baton serve`).
 # Under CI=true a missing peer fails its test; elsewhere it is skipped with a message.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh --test
 swift build --build-tests
 # Interop tests start real processes on fixed loopback ports: run the suites one at a time.
-exec timeout 2400 swift test --skip-build --no-parallel "$@"
+timeout 2400 swift test --skip-build --no-parallel "$@"
+# The OpenAPI document, validated and exercised against a live server (skipped with a filter).
+if [[ $# -eq 0 ]]; then tools/openapi-check.sh "$(swift build --show-bin-path)/baton" 25; fi
