@@ -25,6 +25,8 @@ extension B2BUA {
     public static let minSubscriptionExpires = 60
     public static let maxSubscriptionExpires = 3600
     public static let defaultSubscriptionExpires = 3600
+    /// Live subscriptions Baton keeps at most; beyond it new ones get 503 with Retry-After.
+    public static let maxSubscriptions = 10_000
 
     /// Registers an event package Baton notifies about (e.g. "dialog").
     public func addEventPackage(_ name: String, renderer: @escaping EventStateRenderer) {
@@ -80,6 +82,10 @@ extension B2BUA {
             }
             guard let callID = req.callID, let fromTag = req.fromTag, let from = req.from, let to = req.to else {
                 t.respond(400, "Missing From tag")
+                return
+            }
+            guard subscriptions.count < B2BUA.maxSubscriptions else {
+                t.respond(503, "Service Unavailable", toTag: randomToken(10)) { $0.setHeader("Retry-After", "60") }
                 return
             }
             let tag = randomToken(10)
