@@ -69,18 +69,18 @@ struct Serve: AsyncParsableCommand {
         let contactCenter = ContactCenter(store: store, configuration: config.contactCenter)
         try await contactCenter.load()
         // An agent's AOR registering at Baton is the agent's `sip-phone` login.
-        calls.registrationObserver.withLock { $0 = { aor, registered in
-            Task { await contactCenter.registrationChanged(aor: aor, registered: registered) }
-        } }
+        calls.registrationObserver.set { change in
+            Task { await contactCenter.registrationChanged(aor: change.aor, registered: change.registered) }
+        }
         // Shared call state -> dialog-event NOTIFYs (RFC 4235) to the users' subscribers.
         try await sip.onLoop { [sip, calls] in
             sip.b2bua.addEventPackage("dialog") { resource, entity, version in
                 (Array(calls.shared.dialogInfo(user: resource, entity: entity, version: version).xml().utf8), DialogInfo.contentType)
             }
         }
-        calls.shared.onChange.withLock { $0 = { [sip] users in
+        calls.shared.onChange.set { [sip] users in
             sip.loop.execute { for u in users { sip.b2bua.notifySubscribers(package: "dialog", resource: u) } }
-        } }
+        }
         let handoff = Handoff(sip: sip, calls: calls, devices: devices, contactCenter: contactCenter, configuration: handoffConfig)
         try await handoff.installSIPTriggers()
         let http = HTTPAPI.application(calls: calls, registry: registry, configuration: config.http, handoff: handoff,

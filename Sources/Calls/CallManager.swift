@@ -283,17 +283,17 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, @unchecke
 
     /// Told of every registration saved (`true`) or removed (`false`), by AOR: agents'
     /// `sip-phone` logins follow it. Set once at start-up.
-    public let registrationObserver = Mutex<(@Sendable (String, Bool) -> Void)?>(nil)
+    public let registrationObserver = Hook<(aor: String, registered: Bool)>()
 
     public func save(_ r: Registration) {
-        registrationObserver.withLock { $0 }?(r.aor, r.expires > now())
+        registrationObserver((r.aor, r.expires > now()))
         storeContinuation.yield(.saveRegistration(RegistrationRecord(
             aor: r.aor, contact: r.contact, transport: r.transport.rawValue, sourceHost: r.sourceHost,
             sourcePort: r.sourcePort, expires: r.expires, callID: r.callID, cseq: Int(r.cseq))))
     }
 
     public func delete(aor: String, contact: String) {
-        registrationObserver.withLock { $0 }?(aor, false)
+        registrationObserver((aor, false))
         storeContinuation.yield(.deleteRegistration(aor: aor, contact: contact))
     }
 }

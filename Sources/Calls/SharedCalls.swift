@@ -107,7 +107,7 @@ public final class SharedCalls: Sendable {
     /// Called with the users of an operation whose members or global state changed (the SIP
     /// layer sends dialog-event NOTIFYs to their subscribers: the document names the global
     /// state and the number of live members). Set once at start-up.
-    public let onChange = Mutex<(@Sendable ([String]) -> Void)?>(nil)
+    public let onChange = Hook<[String]>()
 
     public init(keepEnded: Int = 500, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
         self.keepEnded = keepEnded
@@ -240,8 +240,8 @@ public final class SharedCalls: Sendable {
     }
 
     private func notify(_ users: [String]) {
-        guard !users.isEmpty, let f = onChange.withLock({ $0 }) else { return }
-        f(users)
+        guard !users.isEmpty else { return }
+        onChange(users)
     }
 
     // MARK: Dialog event package (RFC 4235)

@@ -62,7 +62,7 @@ import Testing
     @Test func aCallsLifeWithAConsultationAndASwitchoverLeg() async throws {
         let notified = Mutex<[[String]]>([])
         let shared = SharedCalls(now: { 0 })
-        shared.onChange.withLock { $0 = { users in notified.withLock { $0.append(users) } } }
+        shared.onChange.set { users in notified.withLock { $0.append(users) } }
         let events = shared.events.subscribe()
         shared.callStarted(call: "c1", users: ["alice", "bob"], peer: "sip:bob@example.com")
         #expect(shared.get("uc-c1")?.state == .trying)
