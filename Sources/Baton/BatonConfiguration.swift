@@ -23,6 +23,7 @@ import TOMLKit
 /// | sip.udp / sip.tcp | true / true | transports on or off |
 /// | sip.advertised_host | sip.host | address written in Via and Contact |
 /// | sip.max_message_size | 65535 | largest SIP message accepted (bytes) |
+/// | sip.udp_receive_buffer | 4194304 | kernel receive buffer of the SIP UDP socket (bytes) |
 /// | media.bind | 127.0.0.1 | RTP socket address |
 /// | media.advertised | media.bind | address written in SDP |
 /// | media.port_min / media.port_max | 20000 / 29999 | RTP port range (RTP even, RTCP odd) |
@@ -33,6 +34,7 @@ import TOMLKit
 /// | media.opus_complexity | 5 | libopus encoder complexity (0–10) when transcoding |
 /// | http.host / http.port | 127.0.0.1 / 8080 | HTTP API |
 /// | ng.enabled / ng.host / ng.port | true / 127.0.0.1 / 2223 | rtpengine ng control protocol (UDP) |
+/// | ng.receive_buffer | 4194304 | kernel receive buffer of the ng socket (bytes) |
 /// | store.path | var/baton.sqlite | SQLite file |
 /// | lifecycle.drain_timeout | 30 | seconds SIGTERM waits for calls to end |
 /// | lifecycle.retry_after | 30 | Retry-After of the 503 sent while draining |
@@ -149,6 +151,9 @@ struct BatonConfiguration: Equatable {
         Key(name: "sip.advertised_host", apply: { c, v in c.sip.b2bua.advertisedHost = v }, show: { $0.sip.b2bua.advertisedHost }),
         Key(name: "sip.max_message_size", apply: { c, v in c.sip.transport.maxMessageSize = try int(v, "sip.max_message_size", 1024...1_000_000) },
             show: { "\($0.sip.transport.maxMessageSize)" }),
+        Key(name: "sip.udp_receive_buffer",
+            apply: { c, v in c.sip.transport.udpReceiveBuffer = try int(v, "sip.udp_receive_buffer", 65536...(256 << 20)) },
+            show: { "\($0.sip.transport.udpReceiveBuffer)" }),
         Key(name: "media.bind", apply: { c, v in c.media.bindAddress = try ip(v, "media.bind") }, show: { $0.media.bindAddress }),
         Key(name: "media.advertised", apply: { c, v in c.media.advertisedAddress = try ip(v, "media.advertised") }, show: { $0.media.sdpAddress }),
         Key(name: "media.port_min", apply: { c, v in c.media.portMin = try port(v, "media.port_min") }, show: { "\($0.media.portMin)" }),
@@ -165,6 +170,8 @@ struct BatonConfiguration: Equatable {
         Key(name: "ng.enabled", apply: { c, v in c.ng.enabled = try bool(v, "ng.enabled") }, show: { "\($0.ng.enabled)" }),
         Key(name: "ng.host", apply: { c, v in c.ng.host = v }, show: { $0.ng.host }),
         Key(name: "ng.port", apply: { c, v in c.ng.port = try port(v, "ng.port") }, show: { "\($0.ng.port)" }),
+        Key(name: "ng.receive_buffer", apply: { c, v in c.ng.receiveBuffer = try int(v, "ng.receive_buffer", 65536...(256 << 20)) },
+            show: { "\($0.ng.receiveBuffer)" }),
         Key(name: "store.path", apply: { c, v in c.storePath = v }, show: { $0.storePath }),
         Key(name: "lifecycle.drain_timeout", apply: { c, v in c.drainTimeout = try int(v, "lifecycle.drain_timeout", 0...86400) },
             show: { "\($0.drainTimeout)" }),

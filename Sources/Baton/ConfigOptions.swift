@@ -12,6 +12,7 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .customLong("sip-tcp")) var sipTCP: String?
     @Option(name: .customLong("sip-advertised-host")) var sipAdvertisedHost: String?
     @Option(name: .customLong("sip-max-message-size")) var sipMaxMessageSize: String?
+    @Option(name: .customLong("sip-udp-receive-buffer")) var sipUDPReceiveBuffer: String?
     @Option(name: .customLong("media-bind")) var mediaBind: String?
     @Option(name: .customLong("media-advertised")) var mediaAdvertised: String?
     @Option(name: .customLong("media-port-min")) var mediaPortMin: String?
@@ -41,6 +42,7 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .customLong("ng-enabled")) var ngEnabled: String?
     @Option(name: .customLong("ng-host")) var ngHost: String?
     @Option(name: .customLong("ng-port")) var ngPort: String?
+    @Option(name: .customLong("ng-receive-buffer")) var ngReceiveBuffer: String?
     @Option(name: .customLong("store-path")) var storePath: String?
     @Option(name: .customLong("lifecycle-drain-timeout")) var drainTimeout: String?
     @Option(name: .customLong("lifecycle-retry-after")) var retryAfter: String?
@@ -57,12 +59,13 @@ struct ConfigOptions: ParsableArguments {
         let pairs: [(String, String?)] = [
             ("sip.host", sipHost), ("sip.port", sipPort), ("sip.udp", sipUDP), ("sip.tcp", sipTCP),
             ("sip.advertised_host", sipAdvertisedHost), ("sip.max_message_size", sipMaxMessageSize),
+            ("sip.udp_receive_buffer", sipUDPReceiveBuffer),
             ("media.bind", mediaBind), ("media.advertised", mediaAdvertised), ("media.port_min", mediaPortMin),
             ("media.port_max", mediaPortMax), ("media.threads", mediaThreads), ("media.coalesce_us", mediaCoalesceUs), ("media.transcode", mediaTranscode), ("media.opus_bitrate", mediaOpusBitrate), ("media.opus_complexity", mediaOpusComplexity),
             ("stir.sign_key", stirSignKey), ("stir.x5u", stirX5u), ("stir.sign_numbers", stirSignNumbers), ("stir.attest", stirAttest),
             ("stir.verify", stirVerify), ("stir.trust_anchors", stirTrustAnchors), ("stir.x5u_map", stirX5uMap),
             ("stir.freshness", stirFreshness), ("stir.keep_for", stirKeepFor), ("stir.hold_s", stirHoldS), ("http.host", httpHost),
-            ("http.port", httpPort), ("ng.enabled", ngEnabled), ("ng.host", ngHost), ("ng.port", ngPort), ("store.path", storePath), ("lifecycle.drain_timeout", drainTimeout),
+            ("http.port", httpPort), ("ng.enabled", ngEnabled), ("ng.host", ngHost), ("ng.port", ngPort), ("ng.receive_buffer", ngReceiveBuffer), ("store.path", storePath), ("lifecycle.drain_timeout", drainTimeout),
             ("lifecycle.retry_after", retryAfter), ("registrar.default_expires", defaultExpires),
             ("registrar.min_expires", minExpires), ("registrar.max_expires", maxExpires), ("log.level", logLevel),
             ("switchover.window_ms", switchoverWindowMs), ("switchover.no_media_timeout_ms", switchoverNoMediaTimeoutMs),

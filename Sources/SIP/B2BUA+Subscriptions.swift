@@ -9,7 +9,7 @@ final class Subscription {
     let entity: String
     var dialog: Dialog
     var expires: NIODeadline
-    var timer: Scheduled<Void>?
+    var timer: SIPTimer?
     /// Version of the last document sent (RFC 4235 §4.1: +1 per NOTIFY).
     var version = 0
     init(package: String, resource: String, entity: String, dialog: Dialog, expires: NIODeadline) {
@@ -107,7 +107,7 @@ extension B2BUA {
             sendNotify(sub, terminated: "timeout")
             return
         }
-        sub.timer = layer.loop.assumeIsolated().scheduleTask(in: .seconds(Int64(expires))) { [weak self, weak sub] in
+        sub.timer = layer.wheel.schedule(in: .seconds(Int64(expires))) { [weak self, weak sub] in
             guard let self, let sub, self.subscriptions[sub.dialog.key] === sub else { return }
             self.subscriptions[sub.dialog.key] = nil
             self.sendNotify(sub, terminated: "timeout")

@@ -24,7 +24,7 @@ public final class SwitchLegHandle {
     var answer: [UInt8] = []
     /// Pull (Baton is the new leg's UAS): the 200 OK retransmitted until the device's ACK.
     var pendingOK: SIPMessage?
-    var okRetransmit: Scheduled<Void>?
+    var okRetransmit: SIPTimer?
     /// The device being replaced sent BYE during the switchover: no BYE or NOTIFY for it
     /// afterwards, and if the switchover fails the far party is hung up too.
     public internal(set) var replacedHungUp = false

@@ -109,7 +109,7 @@ public final class B2BUA: TransactionUser {
         var bInvite: ClientTransaction?
         var cancelled = false
         /// 2xx retransmission to A until its ACK arrives (§13.3.1.4).
-        var okRetransmit: Scheduled<Void>?
+        var okRetransmit: SIPTimer?
         var pendingOK: SIPMessage?
         /// A re-INVITE in flight: the server transaction on the side that sent it.
         var reinvite: (from: CallSide, txn: ServerTransaction)?
@@ -123,7 +123,7 @@ public final class B2BUA: TransactionUser {
         var redirects = 0
         /// Forwarding on no answer: the timer while the device rings, then (once the CANCEL
         /// went out) the target its 487 sends the call to.
-        var noAnswerTimer: Scheduled<Void>?
+        var noAnswerTimer: SIPTimer?
         var noAnswerTarget: SIPURI?
         init(id: String, a: Dialog, b: Dialog) { self.id = id; self.a = a; self.b = b }
         func dialog(_ s: CallSide) -> Dialog { s == .caller ? a : b }
@@ -441,7 +441,7 @@ public final class B2BUA: TransactionUser {
     private func armNoAnswer(_ call: Call) {
         guard let called = call.bRequest?.requestURI?.text, let rule = noAnswerForwarding?(called),
               let to = SIPURI(parsing: rule.target) else { return }
-        call.noAnswerTimer = layer.loop.assumeIsolated().scheduleTask(in: .seconds(Int64(rule.seconds))) { [weak self, weak call] in
+        call.noAnswerTimer = layer.wheel.schedule(in: .seconds(Int64(rule.seconds))) { [weak self, weak call] in
             guard let self, let call, !call.cancelled, call.state == .calling || call.state == .early,
                   call.aInvite?.state == .proceeding else { return }
             call.noAnswerTimer = nil
@@ -539,11 +539,11 @@ public final class B2BUA: TransactionUser {
     /// (until its ACK), and calls `giveUp` once 64·T1 passed without it (RFC 3261 §13.3.1.4).
     /// `schedule` keeps the timer so the ACK can cancel it.
     func retransmit2xx(_ ok: SIPMessage, to peer: SIPPeer, interval: TimeAmount? = nil, elapsed: TimeAmount = .zero,
-                       pending: @escaping () -> Bool, schedule: @escaping (Scheduled<Void>) -> Void,
+                       pending: @escaping () -> Bool, schedule: @escaping (SIPTimer) -> Void,
                        giveUp: @escaping () -> Void) {
         guard !peer.isReliable else { return }
         let iv = interval ?? layer.timers.t1
-        schedule(layer.loop.assumeIsolated().scheduleTask(in: iv) { [weak self] in
+        schedule(layer.wheel.schedule(in: iv) { [weak self] in
             guard let self, pending() else { return }
             let total = elapsed + iv
             if total >= self.layer.timers.timeout { giveUp(); return }

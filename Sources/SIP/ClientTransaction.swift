@@ -21,8 +21,8 @@ public final class ClientTransaction {
     let key: String
     var handler: (Event) -> Void
     private unowned let layer: TransactionLayer
-    private var retransmitTimer: Scheduled<Void>?
-    private var timeoutTimer: Scheduled<Void>?
+    private var retransmitTimer: SIPTimer?
+    private var timeoutTimer: SIPTimer?
     private var interval: TimeAmount
     /// The ACK sent for a non-2xx final response (resent when the response is retransmitted).
     private var ack: SIPMessage?
@@ -43,11 +43,11 @@ public final class ClientTransaction {
         layer.transmit(request, to: peer)
         if !peer.isReliable { scheduleRetransmit() }
         // Timer B (INVITE) or F (non-INVITE).
-        timeoutTimer = layer.loop.assumeIsolated().scheduleTask(in: layer.timers.timeout) { [weak self] in self?.timedOut() }
+        timeoutTimer = layer.wheel.schedule(in: layer.timers.timeout) { [weak self] in self?.timedOut() }
     }
 
     private func scheduleRetransmit() {
-        retransmitTimer = layer.loop.assumeIsolated().scheduleTask(in: interval) { [weak self] in
+        retransmitTimer = layer.wheel.schedule(in: interval) { [weak self] in
             guard let self else { return }
             guard self.state == .calling || self.state == .trying || self.state == .proceeding else { return }
             self.layer.transmit(self.request, to: self.peer)
@@ -90,7 +90,7 @@ public final class ClientTransaction {
                     // RFC 6026 Accepted: retransmitted 2xx still reach the TU, which ACKs them.
                     state = .accepted
                     timeoutTimer?.cancel()
-                    timeoutTimer = layer.loop.assumeIsolated().scheduleTask(in: layer.timers.timeout) { [weak self] in self?.terminate() }
+                    timeoutTimer = layer.wheel.schedule(in: layer.timers.timeout) { [weak self] in self?.terminate() }
                 } else {
                     complete()
                 }
@@ -119,7 +119,7 @@ public final class ClientTransaction {
         state = .completed
         timeoutTimer?.cancel()
         let wait: TimeAmount = peer.isReliable ? .zero : (isInvite ? layer.timers.timerD : layer.timers.t4)
-        timeoutTimer = layer.loop.assumeIsolated().scheduleTask(in: wait) { [weak self] in self?.terminate() }
+        timeoutTimer = layer.wheel.schedule(in: wait) { [weak self] in self?.terminate() }
     }
 
     private func terminate() {

@@ -1,6 +1,9 @@
 import Logging
 import NIOCore
 import NIOPosix
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// SIP over UDP and TCP on swift-nio, every channel on one event loop (the SIP loop).
 ///
@@ -16,6 +19,11 @@ public final class SIPTransport: @unchecked Sendable {
         public var tcp: Bool = true
         /// Largest message accepted (bytes).
         public var maxMessageSize: Int = 65535
+        /// Kernel receive buffer of the UDP socket (bytes). A burst of requests while the SIP
+        /// loop is busy waits here; when it overflows the kernel drops datagrams and every
+        /// dropped response costs a retransmission timer (500 ms and up), so a small buffer
+        /// turns a short burst into a storm of retransmissions.
+        public var udpReceiveBuffer: Int = 4 << 20
         public init() {}
     }
 
@@ -52,6 +60,7 @@ public final class SIPTransport: @unchecked Sendable {
                 .bind(host: configuration.host, port: configuration.port).get()
             udpChannel = ch
             boundUDPPort = ch.localAddress?.port
+            await setReceiveBuffer(ch, bytes: configuration.udpReceiveBuffer, logger: logger, what: "SIP UDP")
         }
         if configuration.tcp {
             let max = configuration.maxMessageSize
@@ -266,5 +275,24 @@ struct SIPStreamDecoder: ByteToMessageDecoder {
         let bytes = buffer.readBytes(length: headerLen + length)!
         context.fireChannelRead(wrapInboundOut(bytes))
         return .continue
+    }
+}
+
+/// Sets a UDP socket's receive buffer. `SO_RCVBUFFORCE` (root or CAP_NET_ADMIN) may exceed
+/// `net.core.rmem_max`; otherwise `SO_RCVBUF`, which the kernel caps there. Logs what the
+/// socket got when it is less than asked.
+public func setReceiveBuffer(_ channel: any Channel, bytes: Int, logger: Logger, what: String) async {
+    let size = SocketOptionValue(clamping: bytes)
+    let force = ChannelOptions.Types.SocketOption(level: NIOBSDSocket.OptionLevel.socket,
+                                                  name: NIOBSDSocket.Option(rawValue: CInt(SO_RCVBUFFORCE)))
+    do {
+        try await channel.setOption(force, value: size).get()
+    } catch {
+        try? await channel.setOption(.socketOption(.so_rcvbuf), value: size).get()
+    }
+    // Linux reports twice the size asked (its bookkeeping overhead included).
+    if let got = try? await channel.getOption(.socketOption(.so_rcvbuf)).get(), Int(got) / 2 < bytes {
+        logger.warning("\(what) receive buffer smaller than configured; raise net.core.rmem_max or run with CAP_NET_ADMIN",
+                       metadata: ["asked": "\(bytes)", "got": "\(Int(got) / 2)"])
     }
 }

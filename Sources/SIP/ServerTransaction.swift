@@ -13,8 +13,8 @@ public final class ServerTransaction {
     public private(set) var lastResponse: SIPMessage?
     let key: String
     private unowned let layer: TransactionLayer
-    private var retransmitTimer: Scheduled<Void>?
-    private var timeoutTimer: Scheduled<Void>?
+    private var retransmitTimer: SIPTimer?
+    private var timeoutTimer: SIPTimer?
     private var interval: TimeAmount
     /// Called when timer H fires: the non-2xx final response was never acknowledged.
     var onAckTimeout: (() -> Void)?
@@ -42,11 +42,11 @@ public final class ServerTransaction {
         if isInvite && code < 300 {
             // RFC 6026 Accepted: retransmitted INVITEs are absorbed; the TU retransmits the 2xx.
             state = .accepted
-            timeoutTimer = layer.loop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in self?.terminate() }
+            timeoutTimer = layer.wheel.schedule(in: timeout) { [weak self] in self?.terminate() }
         } else if isInvite {
             state = .completed
             if !peer.isReliable { scheduleRetransmit() }           // timer G
-            timeoutTimer = layer.loop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in  // timer H
+            timeoutTimer = layer.wheel.schedule(in: timeout) { [weak self] in  // timer H
                 guard let self, self.state == .completed else { return }
                 self.terminate()
                 self.onAckTimeout?()
@@ -54,7 +54,7 @@ public final class ServerTransaction {
         } else {
             state = .completed
             let wait: TimeAmount = peer.isReliable ? .zero : timeout          // timer J
-            timeoutTimer = layer.loop.assumeIsolated().scheduleTask(in: wait) { [weak self] in self?.terminate() }
+            timeoutTimer = layer.wheel.schedule(in: wait) { [weak self] in self?.terminate() }
         }
     }
 
@@ -66,7 +66,7 @@ public final class ServerTransaction {
     }
 
     private func scheduleRetransmit() {
-        retransmitTimer = layer.loop.assumeIsolated().scheduleTask(in: interval) { [weak self] in
+        retransmitTimer = layer.wheel.schedule(in: interval) { [weak self] in
             guard let self, self.state == .completed, let r = self.lastResponse else { return }
             self.layer.transmit(r, to: self.peer)
             self.interval = min(self.interval * 2, self.layer.timers.t2)
@@ -94,7 +94,7 @@ public final class ServerTransaction {
         retransmitTimer?.cancel()
         timeoutTimer?.cancel()
         let wait: TimeAmount = peer.isReliable ? .zero : layer.timers.t4
-        timeoutTimer = layer.loop.assumeIsolated().scheduleTask(in: wait) { [weak self] in self?.terminate() }
+        timeoutTimer = layer.wheel.schedule(in: wait) { [weak self] in self?.terminate() }
     }
 
     private func terminate() {

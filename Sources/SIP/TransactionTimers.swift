@@ -9,6 +9,8 @@ public struct TransactionTimers: Sendable, Equatable {
     public var t2: TimeAmount = .seconds(4)
     /// Longest time a message stays in the network, 5 s.
     public var t4: TimeAmount = .seconds(5)
+    /// Tick of the SIP timer wheel (``TimerWheel``): timers fire at most this much late.
+    public var resolution: TimeAmount = .milliseconds(10)
     public init() {}
 
     /// Timers B, F, H, J (and L, M of RFC 6026): 64·T1.

@@ -66,7 +66,7 @@ def step(kind, rate, seconds):
         uac = subprocess.Popen(["taskset", "-c", "1", "sipp", "-sn", "uac", "-i", "127.0.0.1", "-p", "27070",
                                 "127.0.0.1:%d" % FRONT, "-s", "1000", "-r", str(rate), "-m", str(n), "-d", "500",
                                 "-l", str(rate * 3), "-nostdin", "-timeout", "%ds" % (seconds + 20),
-                                "-trace_stat", "-stf", stat, "-fd", "1"],
+                                "-trace_stat", "-stf", stat, "-fd", "1"] + (["-trace_msg", "-message_file", stat + ".msg"] if os.environ.get("SETUP_TRACE") else []),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=OUT)
         try:
             uac.wait(timeout=seconds + 30)

@@ -21,6 +21,9 @@ public final class NGServer: Service, @unchecked Sendable {
         public var port = 2223
         /// How long a reply stays cached for retransmissions of its cookie.
         public var cacheSeconds = 30
+        /// Kernel receive buffer of the ng socket (bytes): a proxy's burst of offers waits
+        /// here instead of being dropped and retried after the proxy's timeout.
+        public var receiveBuffer = 4 << 20
         public init() {}
     }
 
@@ -106,6 +109,7 @@ public final class NGServer: Service, @unchecked Sendable {
             }
             .bind(host: configuration.host, port: configuration.port).get()
         boundPort = channel.localAddress?.port
+        await setReceiveBuffer(channel, bytes: configuration.receiveBuffer, logger: logger, what: "ng")
         logger.info("ng control listening", metadata: ["address": "\(configuration.host):\(boundPort ?? 0)"])
         try? await gracefulShutdown()
         try? await channel.close()
