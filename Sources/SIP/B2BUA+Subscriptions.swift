@@ -44,7 +44,7 @@ extension B2BUA {
     /// SUBSCRIBE (RFC 6665 §4.2): a new subscription, a refresh, or (Expires: 0) the end.
     func subscribe(_ req: SIPMessage, _ t: ServerTransaction) {
         let event = (req.header("Event") ?? req.header("o") ?? "").split(separator: ";").first
-            .map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+            .map { $0.trimmedSpaces.lowercased() } ?? ""
         let allowEvents = eventPackages.keys.sorted().joined(separator: ", ")
         guard eventPackages[event] != nil else {
             t.respond(489, "Bad Event", toTag: req.toTag == nil ? randomToken(10) : nil) { $0.setHeader("Allow-Events", allowEvents) }
@@ -52,7 +52,7 @@ extension B2BUA {
         }
         var expires = B2BUA.defaultSubscriptionExpires
         if let e = req.header("Expires") {
-            guard let v = Int(e.trimmingCharacters(in: .whitespaces)), v >= 0 else {
+            guard let v = Int(e.trimmedSpaces), v >= 0 else {
                 t.respond(400, "Bad Expires", toTag: req.toTag == nil ? randomToken(10) : nil)
                 return
             }

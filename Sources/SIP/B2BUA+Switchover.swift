@@ -66,7 +66,7 @@ extension B2BUA {
     /// address-of-record ("speaker@example.com") or a bare user ("speaker", on Baton's own
     /// domain), through the registrar and the static routes, as an INVITE would be.
     public func resolveTarget(_ target: String) -> (peer: SIPPeer, uri: String)? {
-        var text = target.trimmingCharacters(in: .whitespaces)
+        var text = target.trimmedSpaces
         guard !text.isEmpty, !text.contains(where: \.isWhitespace) else { return nil }
         if text.hasPrefix("<"), text.hasSuffix(">") { text = String(text.dropFirst().dropLast()) }
         if !text.lowercased().hasPrefix("sip:") && !text.lowercased().hasPrefix("sips:") {
@@ -168,7 +168,7 @@ extension B2BUA {
                 switchLegs[leg.dialog.key] = leg
                 leg.events(.answered(sdp: r.body))
             } else {
-                failSwitchLeg(leg, reason: "\(code) \(r.reasonPhrase ?? "")".trimmingCharacters(in: .whitespaces))
+                failSwitchLeg(leg, reason: "\(code) \(r.reasonPhrase ?? "")".trimmedSpaces)
             }
         }
     }
@@ -301,7 +301,7 @@ public struct ReplacesRequest {
 extension B2BUA {
     /// Parses "call-id;to-tag=a;from-tag=b[;early-only]".
     static func parseReplaces(_ v: String) -> (callID: String, toTag: String, fromTag: String)? {
-        let parts = v.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+        let parts = v.split(separator: ";").map { $0.trimmedSpaces }
         guard let callID = parts.first, !callID.isEmpty else { return nil }
         var to: String?, from: String?
         for p in parts.dropFirst() {

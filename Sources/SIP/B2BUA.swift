@@ -316,7 +316,7 @@ public final class B2BUA: TransactionUser {
             out.setFromTag(bTag)
             try out.setCSeq(1, "INVITE")
             try out.setContact(configuration.contact)
-            let mf = req.header("Max-Forwards").flatMap { Int($0.trimmingCharacters(in: .whitespaces)) } ?? 70
+            let mf = req.header("Max-Forwards").flatMap { Int($0.trimmedSpaces) } ?? 70
             guard mf > 0 else {
                 t.respond(483, "Too Many Hops", toTag: aTag)
                 delegate?.callEvent(.ended(id: id, by: nil, reason: "483 Too Many Hops"))

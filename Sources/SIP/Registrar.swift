@@ -79,10 +79,10 @@ public final class Registrar {
             transaction.respond(400, "Bad To")
             return
         }
-        let headerExpires = req.header("Expires").flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let headerExpires = req.header("Expires").flatMap { Int($0.trimmedSpaces) }
         let t = now()
         var current = (bindings[aor] ?? []).filter { $0.expires > t }
-        if req.contactCount == 1, req.contact(0)?.trimmingCharacters(in: .whitespaces) == "*" || req.contactURI(0) == nil && req.contact(0) != nil {
+        if req.contactCount == 1, req.contact(0)?.trimmedSpaces == "*" || req.contactURI(0) == nil && req.contact(0) != nil {
             guard headerExpires == 0 else { transaction.respond(400, "Wildcard Contact needs Expires 0"); return }
             for r in current { persistence?.delete(aor: aor, contact: r.contact) }
             bindings[aor] = nil

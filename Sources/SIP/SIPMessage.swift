@@ -292,7 +292,7 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
     /// The URI text of a name-addr or addr-spec header value:
     /// "Name <sip:x@h>;tag=1" -> "sip:x@h", "sip:x@h;tag=1" -> "sip:x@h".
     public static func addressText(_ header: String) -> String {
-        let v = header.trimmingCharacters(in: .whitespaces)
+        let v = header.trimmedSpaces
         if let o = v.firstIndex(of: "<"), let c = v[o...].firstIndex(of: ">") {
             return String(v[v.index(after: o)..<c])
         }
@@ -313,9 +313,9 @@ public enum SIPFraming {
         let text = String(decoding: b, as: UTF8.self)
         for line in text.split(separator: "\r\n") {
             guard let colon = line.firstIndex(of: ":") else { continue }
-            let name = line[..<colon].trimmingCharacters(in: .whitespaces).lowercased()
+            let name = line[..<colon].trimmedSpaces.lowercased()
             if name == "content-length" || name == "l" {
-                return Int(line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+                return Int(line[line.index(after: colon)...].trimmedSpaces)
             }
         }
         return 0
@@ -326,7 +326,7 @@ public enum SIPFraming {
         let text = String(decoding: b, as: UTF8.self)
         let lines = text.split(separator: "\r\n", omittingEmptySubsequences: false).filter { line in
             guard let colon = line.firstIndex(of: ":") else { return true }
-            let name = line[..<colon].trimmingCharacters(in: .whitespaces).lowercased()
+            let name = line[..<colon].trimmedSpaces.lowercased()
             return name != "content-length" && name != "l"
         }
         return Array(lines.joined(separator: "\r\n").utf8)
@@ -341,5 +341,23 @@ public enum SIPFraming {
             i += 1
         }
         return nil
+    }
+}
+
+extension StringProtocol {
+    /// The text without leading and trailing spaces and tabs (SIP's LWS on one line).
+    /// Foundation's `trimmingCharacters(in: .whitespaces)` goes through NSString and a
+    /// CharacterSet: it was ~2 % of the SIP loop's CPU on the call path.
+    public var trimmedSpaces: String {
+        let whole = Substring(self)
+        let u = whole.utf8
+        var start = u.startIndex, end = u.endIndex
+        while start < end, u[start] == 0x20 || u[start] == 0x09 { start = u.index(after: start) }
+        while end > start {
+            let before = u.index(before: end)
+            guard u[before] == 0x20 || u[before] == 0x09 else { break }
+            end = before
+        }
+        return String(whole[start..<end])
     }
 }
