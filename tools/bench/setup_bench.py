@@ -5,7 +5,7 @@ ladder of rates against (a) Baton alone as the media-anchoring B2BUA and (b) Kam
 front of rtpengine, both pinned to CPU 0; sipp's uas answers behind both (CPU 1).
 Loopback only; every process is bounded in time and stopped by PID.
 Usage: setup_bench.py [--rates 100,200,400,600,800] [--seconds 10]"""
-import argparse, os, re, signal, subprocess, sys, time
+import argparse, os, re, signal, socket, subprocess, sys, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -31,6 +31,9 @@ def start_front(kind, log):
     cfg = open(os.path.join(ROOT, "Tests/Interop/fixtures/kamailio.cfg")).read()
     cfg = cfg.replace("@KAM_PORT@", str(FRONT)).replace("@NG_PORT@", str(NG)).replace("@UAS_PORT@", str(UAS))
     cfg = cfg.replace("debug=2", "debug=1")
+    # The test fixture runs 2 workers; give the benchmark Kamailio's default 8, so one slow
+    # rtpengine reply does not stall every call.
+    cfg = cfg.replace("children=2", "children=8")
     # sipp's built-in uac sends ACK and BYE to the proxy without Route headers (it ignores
     # Record-Route): relay such in-dialog requests to the uas instead of answering 404.
     cfg = cfg.replace('sl_send_reply("404", "Not here");',
@@ -52,12 +55,28 @@ def stop(procs, kind):
     if kind == "kamailio+rtpengine":
         subprocess.run(["pkill", "-KILL", "-f", os.path.join(OUT, "kamailio-bench.cfg")])
 
+def wait_ports_free(ports, limit=20):
+    """A step starts only when the previous step's processes let go of every port."""
+    deadline = time.time() + limit
+    for port in ports:
+        while True:
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                s.bind(("127.0.0.1", port)); break
+            except OSError:
+                if time.time() > deadline: raise SystemExit("UDP port %d still in use after %d s" % (port, limit))
+                time.sleep(0.2)
+            finally:
+                s.close()
+
 def step(kind, rate, seconds):
     log = open(os.path.join(OUT, "setup-%s-%d.log" % (kind, rate)), "w")
+    wait_ports_free([UAS, FRONT, NG, 27070])
     procs = start_front(kind, log)
+    uas = None
     try:
         uas = subprocess.Popen(["taskset", "-c", "1", "sipp", "-sn", "uas", "-i", "127.0.0.1", "-p", str(UAS),
-                                "-nostdin", "-bg"], stdout=log, stderr=log, cwd=OUT)
+                                "-nostdin"], stdout=log, stderr=log, cwd=OUT)
         time.sleep(0.5)
         n = int(rate * seconds)
         cpu0 = sum(cpu_seconds(p.pid) for p in procs)
@@ -66,7 +85,7 @@ def step(kind, rate, seconds):
         uac = subprocess.Popen(["taskset", "-c", "1", "sipp", "-sn", "uac", "-i", "127.0.0.1", "-p", "27070",
                                 "127.0.0.1:%d" % FRONT, "-s", "1000", "-r", str(rate), "-m", str(n), "-d", "500",
                                 "-l", str(rate * 3), "-nostdin", "-timeout", "%ds" % (seconds + 20),
-                                "-trace_stat", "-stf", stat, "-fd", "1"] + (["-trace_msg", "-message_file", stat + ".msg"] if os.environ.get("SETUP_TRACE") else []),
+                                "-trace_stat", "-stf", stat, "-fd", "1", "-trace_rtt", "-rtt_freq", "1"] + (["-trace_msg", "-message_file", stat + ".msg"] if os.environ.get("SETUP_TRACE") else []),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=OUT)
         try:
             uac.wait(timeout=seconds + 30)
@@ -78,10 +97,18 @@ def step(kind, rate, seconds):
         rows = [l.rstrip("\n").split(";") for l in open(stat)] if os.path.exists(stat) else []
         head, last = (rows[0], rows[-1]) if len(rows) > 1 else ([], [])
         col = lambda name: last[head.index(name)] if name in head else "?"
+        # INVITE->200 per call: sipp's response-time trace (rtd 1 of the built-in uac, whole ms).
+        rtt = os.path.join(OUT, "uac_%d_rtt.csv" % uac.pid)
+        times = sorted(float(l.split(";")[1]) for l in open(rtt).readlines()[1:] if l.count(";") == 2) if os.path.exists(rtt) else []
+        if os.path.exists(rtt): os.remove(rtt)
+        pct = lambda q: "%.0f" % times[min(len(times) - 1, int(q * len(times)))] if times else "-"
         return {"attempted": n, "successful": col("SuccessfulCall(C)"), "failed": col("FailedCall(C)"),
-                "front_cpu_pct": "%.0f" % (100 * cpu / wall)}
+                "invite_200_p50_ms": pct(0.50), "invite_200_p99_ms": pct(0.99), "front_cpu_pct": "%.0f" % (100 * cpu / wall)}
     finally:
-        subprocess.run(["pkill", "-f", "sipp -sn uas -i 127.0.0.1 -p %d" % UAS])
+        if uas is not None:
+            uas.send_signal(signal.SIGTERM)
+            try: uas.wait(timeout=5)
+            except subprocess.TimeoutExpired: uas.kill(); uas.wait()
         stop(procs, kind)
 
 def main():
@@ -91,11 +118,12 @@ def main():
     ap.add_argument("--only", default="baton,kamailio+rtpengine")
     a = ap.parse_args()
     os.makedirs(OUT, exist_ok=True)
-    # INVITE->200 time is not reported: sipp's built-in uac scenario defines no rtd timer.
-    cols = ["front", "rate", "attempted", "successful", "failed", "front_cpu_pct"]
+    cols = ["front", "rate", "attempted", "successful", "failed", "invite_200_p50_ms", "invite_200_p99_ms", "front_cpu_pct"]
     print("| " + " | ".join(cols) + " |"); print("|" + "---|" * len(cols))
-    for rate in [int(x) for x in a.rates.split(",")]:
-        for kind in a.only.split(","):
+    # One front through the whole ladder, then the other: no step follows a step of the other
+    # front, whose processes and ports are gone before the next starts (wait_ports_free).
+    for kind in a.only.split(","):
+        for rate in [int(x) for x in a.rates.split(",")]:
             r = step(kind, rate, a.seconds)
             r["front"], r["rate"] = kind, rate
             print("| " + " | ".join(str(r.get(c, "-")) for c in cols) + " |", flush=True)
