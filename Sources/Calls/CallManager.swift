@@ -39,8 +39,8 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, @unchecke
     private let keepEnded: Int
     private let logger: Logger
     private let now: @Sendable () -> Double
-    public let storeOperations: AsyncStream<StoreOperation>
-    private let storeContinuation: AsyncStream<StoreOperation>.Continuation
+    /// What the ``StoreWriter`` persists (call records, events, registrations).
+    public let storeOperations = StoreQueue()
     private let activeGauge = Gauge(label: "baton_calls_active")
     private let callsTotal = Counter(label: "baton_calls_total")
 
@@ -57,14 +57,13 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, @unchecke
         self.keepEnded = keepEnded
         self.logger = logger
         self.now = now
-        (storeOperations, storeContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(100_000))
     }
 
     /// Queues a write for the store writer (events of layers above, e.g. switchovers).
-    public func record(_ write: StoreWrite) { storeContinuation.yield(write) }
+    public func record(_ write: StoreWrite) { storeOperations.yield(write) }
 
     /// Ends the store stream (after the SIP side has stopped).
-    public func finishStoreStream() { storeContinuation.finish() }
+    public func finishStoreStream() { storeOperations.finish() }
 
     // MARK: Queries
 
@@ -209,7 +208,7 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, @unchecke
                 s.live[id] = l
                 activeGauge.record(s.live.count)
             }
-            storeContinuation.yield(.call(record))
+            storeOperations.yield(.call(record))
             shared.callStarted(call: id, users: [CallManager.user(from), CallManager.user(to)].compactMap { $0 },
                                peer: SIPURI.addressText(to))
         case .ringing(let id):
@@ -221,7 +220,7 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, @unchecke
                 s.live[id]?.record.calleeCallID = calleeCallID
                 return s.live[id]?.record
             }
-            if let rec { storeContinuation.yield(.call(rec)) }
+            if let rec { storeOperations.yield(.call(rec)) }
         case .answered(let id):
             let rec = state.withLock { s -> CallRecord? in
                 s.live[id]?.info.state = .answered
@@ -229,7 +228,7 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, @unchecke
                 s.live[id]?.record.answered = t
                 return s.live[id]?.record
             }
-            if let rec { storeContinuation.yield(.call(rec)) }
+            if let rec { storeOperations.yield(.call(rec)) }
             shared.setStatus(member: id, .active)
         case let .dialogs(id, caller, callee):
             state.withLock { s in
@@ -255,7 +254,7 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, @unchecke
             shared.setStatus(member: id, .ended)
             if let rec {
                 logger.info("call ended", metadata: ["call": "\(id)", "by": "\(by?.rawValue ?? "baton")", "reason": "\(reason)"])
-                storeContinuation.yield(.call(rec))
+                storeOperations.yield(.call(rec))
             }
         }
     }
@@ -287,14 +286,14 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, @unchecke
 
     public func save(_ r: Registration) {
         registrationObserver((r.aor, r.expires > now()))
-        storeContinuation.yield(.saveRegistration(RegistrationRecord(
+        storeOperations.yield(.saveRegistration(RegistrationRecord(
             aor: r.aor, contact: r.contact, transport: r.transport.rawValue, sourceHost: r.sourceHost,
             sourcePort: r.sourcePort, expires: r.expires, callID: r.callID, cseq: Int(r.cseq))))
     }
 
     public func delete(aor: String, contact: String) {
         registrationObserver((aor, false))
-        storeContinuation.yield(.deleteRegistration(aor: aor, contact: contact))
+        storeOperations.yield(.deleteRegistration(aor: aor, contact: contact))
     }
 }
 

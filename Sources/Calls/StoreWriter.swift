@@ -7,12 +7,16 @@ import Store
 /// stream ends (after SIP has stopped), so records of calls that end while draining land.
 public struct StoreWriter: Service {
     let store: Store
-    let operations: AsyncStream<StoreOperation>
+    let operations: StoreQueue
     let logger: Logger
+    /// How long the writer waits after the first queued operation before it commits.
+    let commitWindow: Duration
 
-    public init(store: Store, operations: AsyncStream<StoreOperation>, logger: Logger = Logger(label: "baton.store")) {
+    public init(store: Store, operations: StoreQueue, commitWindow: Duration = .milliseconds(5),
+                logger: Logger = Logger(label: "baton.store")) {
         self.store = store
         self.operations = operations
+        self.commitWindow = commitWindow
         self.logger = logger
     }
 
@@ -23,41 +27,28 @@ public struct StoreWriter: Service {
         try? await gracefulShutdown()
     }
 
-    /// Applies operations until the stream finishes. One task moves operations from the
-    /// stream into a queue; the other writes whatever has queued up as one transaction, so
-    /// under load many calls share one commit and the writer never falls behind one
-    /// commit per record.
+    /// Applies operations until the queue is finished. Whatever has queued up by the time
+    /// the writer looks is one transaction, so under load many calls share one commit and
+    /// the writer never falls behind one commit per record.
     public func runUntilStreamEnds() async {
-        let pending = PendingWrites()
-        let (ready, signal) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                for await op in operations {
-                    pending.queue.withLock { $0.append(op) }
-                    signal.yield()
+        // Cancelled (the service group gave up): write what is queued, then stop.
+        await withTaskCancellationHandler { await writeUntilFinished() } onCancel: { [operations] in operations.finish() }
+    }
+
+    private func writeUntilFinished() async {
+        while true {
+            await operations.waitForWork()
+            // Group commit: let the operations of the next few milliseconds join this
+            // transaction (one WAL append and lock round for many calls instead of one or
+            // two each); a record reaches the file at most `commitWindow` later.
+            try? await Task.sleep(for: commitWindow)
+            let (batch, finished) = operations.takeAll()
+            if !batch.isEmpty {
+                for (op, error) in await store.apply(batch) {
+                    logger.error("store write failed", metadata: ["write": "\(op)", "error": "\(error)"])
                 }
-                signal.finish()
             }
-            group.addTask {
-                for await _ in ready { await write(pending) }
-                await write(pending)  // whatever arrived with the end of the stream
-            }
+            if finished { return }   // nothing can be queued after finish()
         }
     }
-
-    private func write(_ pending: PendingWrites) async {
-        let batch = pending.queue.withLock { q -> [StoreOperation] in
-            let b = q
-            q.removeAll(keepingCapacity: true)
-            return b
-        }
-        for (op, error) in await store.apply(batch) {
-            logger.error("store write failed", metadata: ["write": "\(op)", "error": "\(error)"])
-        }
-    }
-}
-
-/// The queue between the stream reader and the batch writer.
-private final class PendingWrites: Sendable {
-    let queue = Mutex<[StoreOperation]>([])
 }

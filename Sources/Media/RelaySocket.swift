@@ -82,6 +82,6 @@ final class RelaySocket: @unchecked Sendable {
         let port = baton_addr_to_string(a, &buf, 64)
         guard port >= 0 else { return nil }
         let ip = String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
+        return ip.contains(":" as Character) ? "[\(ip)]:\(port)" : "\(ip):\(port)"
     }
 }

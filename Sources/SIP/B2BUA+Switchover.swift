@@ -55,7 +55,7 @@ public enum SwitchRefusal: Error, Sendable, Equatable, CustomStringConvertible {
         case .noSuchCall(let id): "no live call \(id)"
         case .notAnswered(let id): "call \(id) is not answered yet"
         case .alreadyRunning(let id): "a switchover is already running on call \(id)"
-        case .targetNotFound(let t): t.contains("(") ? "target not found: \(t)" : "target \(t) is not registered and matches no route"
+        case .targetNotFound(let t): t.contains("(" as Character) ? "target not found: \(t)" : "target \(t) is not registered and matches no route"
         case .noSDP(let side): "the \(side.rawValue) side has not sent an SDP to offer"
         }
     }
@@ -70,7 +70,7 @@ extension B2BUA {
         guard !text.isEmpty, !text.contains(where: \.isWhitespace) else { return nil }
         if text.hasPrefix("<"), text.hasSuffix(">") { text = String(text.dropFirst().dropLast()) }
         if !text.lowercased().hasPrefix("sip:") && !text.lowercased().hasPrefix("sips:") {
-            text = text.contains("@") ? "sip:\(text)" : "sip:\(text)@\(configuration.sentBy)"
+            text = text.contains("@" as Character) ? "sip:\(text)" : "sip:\(text)@\(configuration.sentBy)"
         }
         guard let uri = SIPURI(parsing: text) else { return nil }
         switch router.route(uri, registrar: registrar) {

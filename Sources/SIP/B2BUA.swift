@@ -79,7 +79,7 @@ public final class B2BUA: TransactionUser {
         public var retryAfter: Int = 30
         public var userAgent: String = "Baton"
         public init() {}
-        public var sentBy: String { advertisedHost.contains(":") ? "[\(advertisedHost)]:\(advertisedPort)" : "\(advertisedHost):\(advertisedPort)" }
+        public var sentBy: String { advertisedHost.contains(":" as Character) ? "[\(advertisedHost)]:\(advertisedPort)" : "\(advertisedHost):\(advertisedPort)" }
         public var contact: String { "<sip:baton@\(sentBy)>" }
     }
 
@@ -248,7 +248,7 @@ public final class B2BUA: TransactionUser {
         }
         if let pai = req.header("P-Asserted-Identity") {
             req.setHeader("P-Asserted-Identity", marked(pai))
-        } else if let from = req.from, from.contains(">") {
+        } else if let from = req.from, from.contains(">" as Character) {
             try? req.setFrom(marked(from))
         }
     }

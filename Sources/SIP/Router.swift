@@ -44,7 +44,7 @@ public struct Router {
         }
         let user = uri.user ?? ""
         for (r, regex) in routes where (try? regex.firstMatch(in: user)) != nil {
-            let host = r.host.contains(":") ? "[\(r.host)]" : r.host
+            let host = r.host.contains(":" as Character) ? "[\(r.host)]" : r.host
             let t = r.transport == .tcp ? ";transport=tcp" : ""
             return .route(r, uri: "sip:\(user.isEmpty ? "" : user + "@")\(host):\(r.port)\(t)")
         }

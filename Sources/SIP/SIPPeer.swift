@@ -19,6 +19,6 @@ public struct SIPPeer: Sendable, Hashable, CustomStringConvertible {
         self.host = host
         self.port = port
     }
-    public var description: String { "\(transport.rawValue):\(host.contains(":") ? "[\(host)]" : host):\(port)" }
+    public var description: String { "\(transport.rawValue):\(host.contains(":" as Character) ? "[\(host)]" : host):\(port)" }
     var isReliable: Bool { transport == .tcp }
 }

@@ -52,7 +52,7 @@ public final class SessionDescription {
 
     /// Points media `index` at an anchored address and port (c=, o=, m= and a=rtcp: rewritten).
     public func anchor(media index: Int, address: String, port: Int) throws(SIPError) {
-        let type = address.contains(":") ? "IP6" : "IP4"
+        let type = address.contains(":" as Character) ? "IP6" : "IP4"
         guard baton_sdp_anchor(raw, Int32(index), address, type, Int32(port)) == 0 else { throw .badSDP("no media \(index)") }
     }
 
@@ -74,7 +74,7 @@ public final class SessionDescription {
 
     /// True for a dotted IPv4 or an IPv6 literal (0.0.0.0, the RFC 2543 hold address, included).
     public static func isIPAddress(_ s: String) -> Bool {
-        if s.contains(":") { return s.allSatisfy { $0.isHexDigit || $0 == ":" || $0 == "." } && s.count >= 2 }
+        if s.contains(":" as Character) { return s.allSatisfy { $0.isHexDigit || $0 == ":" || $0 == "." } && s.count >= 2 }
         let parts = s.split(separator: ".", omittingEmptySubsequences: false)
         return parts.count == 4 && parts.allSatisfy { p in p.count <= 3 && !p.isEmpty && p.allSatisfy(\.isNumber) && Int(p)! <= 255 }
     }

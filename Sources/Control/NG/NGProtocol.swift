@@ -129,7 +129,7 @@ public struct NGProtocol: Sendable {
             return .dictionary([])
         }
         let host = hp[..<colon].trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        return .dictionary([("family", host.contains(":") ? "IPv6" : "IPv4"), ("address", .string(host)), ("port", .integer(port))])
+        return .dictionary([("family", host.contains(":" as Character) ? "IPv6" : "IPv4"), ("address", .string(host)), ("port", .integer(port))])
     }
 
     // MARK: Fields
