@@ -4,7 +4,8 @@ ladder of rates against (a) Baton alone as the media-anchoring B2BUA and (b) Kam
 (stateful proxy, record-route, rtpengine_manage; Tests/Interop/fixtures/kamailio.cfg) in
 front of rtpengine, both pinned to CPU 0; sipp's uas answers behind both (CPU 1).
 Loopback only; every process is bounded in time and stopped by PID.
-Usage: setup_bench.py [--rates 100,200,400,600,800] [--seconds 10]"""
+Usage: setup_bench.py [--rates 100,200,400,600,800] [--seconds 10] [--only baton,kamailio+rtpengine]
+(SETUP_TRACE=1 also keeps sipp's message log next to the statistics file.)"""
 import argparse, os, re, signal, socket, subprocess, sys, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
