@@ -1,5 +1,4 @@
 import Logging
-import Synchronization
 import ServiceLifecycle
 import Store
 
@@ -22,7 +21,7 @@ public struct StoreWriter: Service {
 
     public func run() async throws {
         await runUntilStreamEnds()
-        // The stream ended because SIP stopped; the group expects this service to return
+        // The queue was finished because SIP stopped; the group expects this service to return
         // only once its own turn to shut down comes.
         try? await gracefulShutdown()
     }
