@@ -3,7 +3,6 @@ import ContactCenter
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import Media
 import Prometheus
 import SIP
 import Store
@@ -13,10 +12,7 @@ import Testing
 /// The contact-center and shared-call routes through the router (no sockets but the relay's).
 @Suite(.serialized) struct ContactCenterAPITests {
     func app() throws -> (some ApplicationProtocol, CallManager) {
-        var c = MediaRelay.Configuration()
-        c.portMin = 33460
-        c.portMax = 33479
-        let calls = CallManager(relay: try MediaRelay(configuration: c), now: { 5 })
+        let calls = try testCalls(ports: 33460...33479)
         let cc = ContactCenter(store: try Store(path: ":memory:"))
         let router = HTTPAPI.router(calls: calls, registry: PrometheusCollectorRegistry(), contactCenter: cc, defaultTenant: "t0")
         return (Application(router: router), calls)

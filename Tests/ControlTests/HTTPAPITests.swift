@@ -2,7 +2,6 @@ import Calls
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import Media
 import Prometheus
 import SIP
 import Store
@@ -11,10 +10,7 @@ import Testing
 
 @Suite(.serialized) struct HTTPAPITests {
     func app() throws -> (some ApplicationProtocol, CallManager) {
-        var c = MediaRelay.Configuration()
-        c.portMin = 33400
-        c.portMax = 33449
-        let calls = CallManager(relay: try MediaRelay(configuration: c), now: { 5 })
+        let calls = try testCalls(ports: 33400...33449)
         let router = HTTPAPI.router(calls: calls, registry: PrometheusCollectorRegistry())
         return (Application(router: router), calls)
     }
@@ -66,10 +62,7 @@ import Testing
 
 @Suite(.serialized) struct ForwardingAPITests {
     @Test func putListDeleteAndSurviveARestart() async throws {
-        var c = MediaRelay.Configuration()
-        c.portMin = 33460
-        c.portMax = 33479
-        let calls = CallManager(relay: try MediaRelay(configuration: c), now: { 5 })
+        let calls = try testCalls(ports: 33460...33479)
         let store = try Store(path: ":memory:")
         let table = ForwardingTable([ForwardingRule(number: "alice", to: "sip:bob@127.0.0.1", on: .unconditional)], store: store)
         let app = Application(router: HTTPAPI.router(calls: calls, registry: PrometheusCollectorRegistry(), forwarding: table))
