@@ -142,6 +142,9 @@ int baton_epoll_wait(int ep, uint64_t *out, int max, int timeout_ms) {
 int baton_eventfd(void) { int r = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); return r < 0 ? -errno : r; }
 void baton_eventfd_signal(int fd) { uint64_t one = 1; ssize_t r = write(fd, &one, sizeof(one)); (void)r; }
 void baton_eventfd_drain(int fd) { uint64_t v; ssize_t r = read(fd, &v, sizeof(v)); (void)r; }
+static _Thread_local int baton_hold_depth;
+void baton_wakeups_hold(int delta) { baton_hold_depth += delta; if (baton_hold_depth < 0) baton_hold_depth = 0; }
+int baton_wakeups_held(void) { return baton_hold_depth > 0; }
 int baton_pin_cpu(int cpu) {
     cpu_set_t set; CPU_ZERO(&set); CPU_SET(cpu, &set);
     return pthread_setaffinity_np(pthread_self(), sizeof(set), &set);

@@ -73,6 +73,20 @@ public final class MediaRelay: Sendable {
     }
 
     public func start() { threads.forEach { $0.start() } }
+
+    /// Holds the relay threads' wake-ups for commands the calling thread queues until the
+    /// matching ``releaseWakeups()``, which wakes each thread with new commands once.
+    /// A control front end that reads requests in bursts (the ng server) brackets a burst
+    /// with these, so one eventfd write serves the burst instead of one per request
+    /// (the relay thread shares the core with signaling on small hosts). Per thread, nests;
+    /// every hold must be released on the same thread, soon: held commands wait for it.
+    public func holdWakeups() { baton_wakeups_hold(1) }
+
+    /// Ends a ``holdWakeups()`` and signals the threads that got commands meanwhile.
+    public func releaseWakeups() {
+        baton_wakeups_hold(-1)
+        if baton_wakeups_held() == 0 { threads.forEach { $0.signalIfHeld() } }
+    }
     public func shutdown() { threads.forEach { $0.stop() } }
 
     /// Allocates an anchored stream: an RTP/RTCP port pair for each side.

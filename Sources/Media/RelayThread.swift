@@ -34,6 +34,8 @@ final class RelayThread: @unchecked Sendable {
     private let epoll: Int32
     private let wake: Int32
     private let commands = Mutex<[Command]>([])
+    /// A held submit made the queue non-empty and did not signal.
+    private let heldWake = Atomic<Bool>(false)
     private let running = Atomic<Bool>(true)
     private var thread: Thread?
     private let done = DispatchSemaphore(value: 0)
@@ -94,12 +96,27 @@ final class RelayThread: @unchecked Sendable {
     /// Queues a command; only the command that makes the queue non-empty signals the
     /// eventfd (the thread drains the whole queue per wake-up), so a burst of commands from
     /// one ng offer costs one write(2), not one per command.
+    ///
+    /// While the calling thread holds wake-ups (``MediaRelay/holdWakeups()``), the signal
+    /// is left to ``signalIfHeld()``: an ng read burst of 16 offers wakes the thread once.
     func submit(_ c: Command) {
         let first = commands.withLock { q -> Bool in
             q.append(c)
             return q.count == 1
         }
-        if first { baton_eventfd_signal(wake) }
+        guard first else { return }
+        if baton_wakeups_held() != 0 {
+            heldWake.store(true, ordering: .releasing)
+        } else {
+            baton_eventfd_signal(wake)
+        }
+    }
+
+    /// Signals the eventfd if a held submit left the queue non-empty without a signal.
+    func signalIfHeld() {
+        if heldWake.load(ordering: .relaxed), heldWake.exchange(false, ordering: .acquiringAndReleasing) {
+            baton_eventfd_signal(wake)
+        }
     }
 
     private func run() {

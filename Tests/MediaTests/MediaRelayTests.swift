@@ -74,6 +74,35 @@ extension UDPSocket {
         #expect(stream.port(.a) % 2 == 0)
     }
 
+    /// Commands queued while the calling thread holds wake-ups reach the relay thread only
+    /// at the release (the ng server brackets a read burst so): a stream set up under the hold
+    /// relays nothing before the release, and everything after it.
+    @Test func heldWakeupsApplyAtRelease() throws {
+        let relay = try makeRelay(34300)
+        defer { relay.shutdown() }
+        let caller = try Party(), callee = try Party()
+        relay.holdWakeups()
+        relay.holdWakeups()   // nests
+        let stream = try relay.allocate()
+        try relay.setRemote(stream, side: .a, ip: "127.0.0.1", port: caller.port)
+        try relay.setRemote(stream, side: .b, ip: "127.0.0.1", port: callee.port)
+        caller.send([0x80, 0, 0, 1], to: stream.port(.a))
+        #expect(callee.receive() == nil)   // 300 ms: the sockets are not even polled yet
+        relay.releaseWakeups()
+        #expect(callee.receive() == nil)   // still held by the outer hold
+        #expect(stream.rtpCounters(.a).rxPackets == 0)
+        relay.releaseWakeups()
+        // The datagram waited in the socket's buffer; the sockets join the loop now.
+        #expect(callee.receive() == [0x80, 0, 0, 1])
+        callee.send([0x80, 0, 0, 2], to: stream.port(.b))
+        #expect(caller.receive() == [0x80, 0, 0, 2])
+        // Without a hold, a command wakes the thread at once.
+        let second = try relay.allocate()
+        try relay.setRemote(second, side: .b, ip: "127.0.0.1", port: callee.port)
+        caller.send([0x80, 0, 0, 3], to: second.port(.a))
+        #expect(callee.receive() == [0x80, 0, 0, 3])
+    }
+
     @Test func portsReturnToThePool() throws {
         let relay = try makeRelay(31600)
         defer { relay.shutdown() }

@@ -56,6 +56,10 @@ int baton_epoll_wait(int ep, uint64_t *out, int max, int timeout_ms);
 int baton_eventfd(void);
 void baton_eventfd_signal(int fd);
 void baton_eventfd_drain(int fd);
+/* Per calling thread: while the hold depth is above 0, relay commands this thread queues do
+   not signal the relay thread's eventfd; the releaser signals once (MediaRelay.holdWakeups). */
+void baton_wakeups_hold(int delta);
+int baton_wakeups_held(void);
 /// nanosleep for ns nanoseconds (EINTR ends it early).
 void baton_sleep_nanos(int64_t ns);
 /// Name the calling thread (up to 15 characters; shown by top -H, ps -L, /proc/.../comm).

@@ -1,5 +1,6 @@
 import Calls
 import Logging
+import Media
 import Metrics
 import NIOCore
 import NIOPosix
@@ -37,11 +38,13 @@ public final class NGServer: Service, @unchecked Sendable {
     private var requestCounters: [String: Counter] = [:]
     private let errorCounter = Counter(label: "baton_ng_errors_total")
     public private(set) var boundPort: Int?
+    let relay: MediaRelay
     private let group: MultiThreadedEventLoopGroup
 
     public init(configuration: Configuration, calls: CallManager, logger: Logger = Logger(label: "baton.ng")) {
         self.configuration = configuration
         self.ng = NGProtocol(calls: calls)
+        self.relay = calls.relay
         self.logger = logger
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     }
@@ -104,6 +107,8 @@ public final class NGServer: Service, @unchecked Sendable {
         let channel = try await DatagramBootstrap(group: group)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelOption(ChannelOptions.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65536))
+            // Read bursts of up to 16 requests before answering them (see NGHandler).
+            .channelOption(ChannelOptions.maxMessagesPerRead, value: 16)
             .channelInitializer { ch in
                 ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(NGHandler(server: self)) }
             }
@@ -121,14 +126,36 @@ private final class NGHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
     let server: NGServer
+    /// True between the first request of a read burst and `channelReadComplete`.
+    private var inBurst = false
     init(server: NGServer) { self.server = server }
 
+    /// A read burst (up to `maxMessagesPerRead` datagrams) is answered as one: the replies
+    /// are written and flushed together (one `sendmmsg`), and the relay threads are woken
+    /// once for all the burst's commands.
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if !inBurst {
+            inBurst = true
+            server.relay.holdWakeups()
+        }
         let env = unwrapInboundIn(data)
         guard let reply = server.reply(to: Array(env.data.readableBytesView)) else { return }
         var buf = context.channel.allocator.buffer(capacity: reply.count)
         buf.writeBytes(reply)
-        context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: env.remoteAddress, data: buf)), promise: nil)
+        context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: env.remoteAddress, data: buf)), promise: nil)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        endBurst()
+        context.flush()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) { endBurst() }
+
+    private func endBurst() {
+        guard inBurst else { return }
+        inBurst = false
+        server.relay.releaseWakeups()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {}
