@@ -29,6 +29,7 @@ import TOMLKit
 /// | media.port_min / media.port_max | 20000 / 29999 | RTP port range (RTP even, RTCP odd) |
 /// | media.threads | 0 | relay threads (0 = one per core) |
 /// | media.coalesce_us | 0 | interrupt moderation window per relay wake-up (µs, 0 = off) |
+/// | media.reuse_sockets | true | keep a released port pair's sockets bound for the next call that draws the port |
 /// | media.transcode | true | offer the codecs Baton transcodes to (Opus <-> PCMU/PCMA) besides the offerer's |
 /// | media.opus_bitrate | 32000 | bit rate of the Opus Baton encodes when transcoding (bit/s) |
 /// | media.opus_complexity | 5 | libopus encoder complexity (0–10) when transcoding |
@@ -160,6 +161,7 @@ struct BatonConfiguration: Equatable {
         Key(name: "media.port_max", apply: { c, v in c.media.portMax = try port(v, "media.port_max") }, show: { "\($0.media.portMax)" }),
         Key(name: "media.threads", apply: { c, v in c.media.threads = try int(v, "media.threads", 0...256) }, show: { "\($0.media.threads)" }),
         Key(name: "media.coalesce_us", apply: { c, v in c.media.coalesceMicros = try int(v, "media.coalesce_us", 0...5000) }, show: { "\($0.media.coalesceMicros)" }),
+        Key(name: "media.reuse_sockets", apply: { c, v in c.media.reuseSockets = try bool(v, "media.reuse_sockets") }, show: { "\($0.media.reuseSockets)" }),
         Key(name: "media.transcode", apply: { c, v in c.transcode = try bool(v, "media.transcode") }, show: { "\($0.transcode)" }),
         Key(name: "media.opus_bitrate", apply: { c, v in c.media.opusBitrate = try int(v, "media.opus_bitrate", 6000...510_000) },
             show: { "\($0.media.opusBitrate)" }),

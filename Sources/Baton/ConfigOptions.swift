@@ -19,6 +19,7 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .customLong("media-port-max")) var mediaPortMax: String?
     @Option(name: .customLong("media-threads")) var mediaThreads: String?
     @Option(name: .customLong("media-coalesce-us")) var mediaCoalesceUs: String?
+    @Option(name: .customLong("media-reuse-sockets"), help: "Keep released RTP/RTCP sockets bound for reuse (true/false)") var mediaReuseSockets: String?
     @Option(name: .customLong("media-transcode"), help: "Offer Opus <-> G.711 transcoding (true/false)") var mediaTranscode: String?
     @Option(name: .customLong("media-opus-bitrate"), help: "Opus bit rate when transcoding (bit/s)") var mediaOpusBitrate: String?
     @Option(name: .customLong("stir-sign-key")) var stirSignKey: String?
@@ -61,7 +62,7 @@ struct ConfigOptions: ParsableArguments {
             ("sip.advertised_host", sipAdvertisedHost), ("sip.max_message_size", sipMaxMessageSize),
             ("sip.udp_receive_buffer", sipUDPReceiveBuffer),
             ("media.bind", mediaBind), ("media.advertised", mediaAdvertised), ("media.port_min", mediaPortMin),
-            ("media.port_max", mediaPortMax), ("media.threads", mediaThreads), ("media.coalesce_us", mediaCoalesceUs), ("media.transcode", mediaTranscode), ("media.opus_bitrate", mediaOpusBitrate), ("media.opus_complexity", mediaOpusComplexity),
+            ("media.port_max", mediaPortMax), ("media.threads", mediaThreads), ("media.coalesce_us", mediaCoalesceUs), ("media.reuse_sockets", mediaReuseSockets), ("media.transcode", mediaTranscode), ("media.opus_bitrate", mediaOpusBitrate), ("media.opus_complexity", mediaOpusComplexity),
             ("stir.sign_key", stirSignKey), ("stir.x5u", stirX5u), ("stir.sign_numbers", stirSignNumbers), ("stir.attest", stirAttest),
             ("stir.verify", stirVerify), ("stir.trust_anchors", stirTrustAnchors), ("stir.x5u_map", stirX5uMap),
             ("stir.freshness", stirFreshness), ("stir.keep_for", stirKeepFor), ("stir.hold_s", stirHoldS), ("http.host", httpHost),

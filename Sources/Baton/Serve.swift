@@ -20,6 +20,27 @@ struct Serve: AsyncParsableCommand {
         abstract: "Run the gateway: SIP B2BUA, media relay, HTTP API (loopback defaults).")
     @OptionGroup var options: ConfigOptions
 
+    /// Every port of the media range may hold a socket (two per pair in use, and parked
+    /// pairs with `media.reuse_sockets`): raise the soft descriptor limit to the hard one, as
+    /// rtpengine's and Kamailio's packages do through their units, and say when even that
+    /// is short of the range (calls then fail with "Too many open files", not silently).
+    static func raiseDescriptorLimit(for media: MediaRelay.Configuration, logger: Logger) {
+        var lim = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &lim) == 0 else { return }
+        if lim.rlim_cur < lim.rlim_max {
+            var raised = lim
+            raised.rlim_cur = lim.rlim_max
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { lim = raised }
+        }
+        let needed = rlim_t(media.portMax - media.portMin + 1 + PortPool.reservedDescriptors)
+        if lim.rlim_cur < needed {
+            let pairs = max(16, (Int(lim.rlim_cur) - PortPool.reservedDescriptors) / 2)
+            logger.warning("descriptor limit below the media port range: at most \(pairs) port pairs (\(pairs / 2) calls) at once", metadata: [
+                "limit": "\(lim.rlim_cur)", "needed": "\(needed)",
+                "hint": "raise LimitNOFILE / ulimit -n, or narrow media.port_min..port_max"])
+        }
+    }
+
     func run() async throws {
         let config = try options.load()
         LoggingSystem.bootstrap { label in
@@ -31,6 +52,7 @@ struct Serve: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
+        Serve.raiseDescriptorLimit(for: config.media, logger: logger)
         let store = try Store(path: config.storePath)
         let relay = try MediaRelay(configuration: config.media, logger: Logger(label: "baton.media"))
         let calls = CallManager(relay: relay, transcoding: config.transcode)

@@ -113,16 +113,34 @@ int baton_addr_to_string(const baton_addr *a, char *buf, size_t size) {
     return -1;
 }
 
+#define BATON_RELAY_RCVBUF (1 << 20)
+
 int baton_udp_bind(const char *ip, uint16_t port) {
     baton_addr a;
     if (baton_addr_from_string(&a, ip, port) != 0) return -EINVAL;
     int fd = socket(a.ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return -errno;
-    int size = 1 << 20;
+    /* The receive side takes a peer's bursts while the relay thread is busy elsewhere; the
+       send side needs no more than the default (a sendmmsg batch is at most 64 datagrams). */
+    int size = BATON_RELAY_RCVBUF;
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
     if (bind(fd, (struct sockaddr *)&a.ss, a.len) != 0) { int e = errno; close(fd); return -e; }
     return fd;
+}
+
+void baton_udp_park(int fd) {
+    int size = 0;   /* the kernel clamps to its minimum: a parked port queues a packet or two */
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+}
+
+int baton_udp_unpark(int fd) {
+    int size = BATON_RELAY_RCVBUF;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+    char b[1];
+    int n = 0;
+    /* MSG_TRUNC with a 1-byte buffer discards each datagram whole; bounded. */
+    while (n < 256 && recv(fd, b, sizeof(b), MSG_DONTWAIT | MSG_TRUNC) >= 0) n++;
+    return n;
 }
 
 int baton_epoll_create(void) { int r = epoll_create1(EPOLL_CLOEXEC); return r < 0 ? -errno : r; }

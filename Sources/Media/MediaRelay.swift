@@ -33,6 +33,10 @@ public final class MediaRelay: Sendable {
         /// this long before it looks again, so one wake-up (epoll_wait) serves several
         /// packets. Adds at most this much latency to a packet; 0 turns it off.
         public var coalesceMicros: Int = 0
+        /// Keep a released port pair's two sockets bound ("parked", minimal receive buffer)
+        /// and hand them to the next stream that draws the port, instead of closing them and
+        /// binding new ones (see ``PortPool``). Costs two descriptors per free pair used once.
+        public var reuseSockets: Bool = true
         /// Bit rate of the Opus that Baton encodes when it transcodes G.711 toward an Opus leg.
         public var opusBitrate: Int = 32000
         /// libopus encoder complexity (0–10) when transcoding: the encoder is most of a
@@ -62,7 +66,8 @@ public final class MediaRelay: Sendable {
         }
         self.configuration = configuration
         self.logger = logger
-        pool = PortPool(address: configuration.bindAddress, range: configuration.portMin...configuration.portMax)
+        pool = PortPool(address: configuration.bindAddress, range: configuration.portMin...configuration.portMax,
+                        reuseSockets: configuration.reuseSockets)
         let count = configuration.threads > 0 ? configuration.threads : ProcessInfo.processInfo.activeProcessorCount
         var ts: [RelayThread] = []
         for i in 0..<count {

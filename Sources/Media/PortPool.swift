@@ -8,7 +8,14 @@ import Synchronization
 /// let pair = try pool.allocate()   // pair.rtpPort is even, rtcpPort = rtpPort + 1
 /// pool.release(pair)
 /// ```
-/// Thread-safe. Ports come back only through ``release(_:)`` after the sockets are closed.
+/// Thread-safe. Ports come back only through ``release(_:)`` once the relay has let go.
+///
+/// With `reuseSockets` (the relay's default), a released pair keeps its two sockets bound
+/// ("parked", receive buffer shrunk to the kernel's minimum) and the next call that draws
+/// the port gets them back after a drain of whatever queued meanwhile: a call then costs no
+/// `socket()`/`bind()`/`close()` (four of each per call, ~15 % of an ng offer+answer's CPU,
+/// docs/performance.md). Reuse follows the same FIFO order, so a port is still reused as late
+/// as possible; a parked pair holds two descriptors until the pool goes away.
 public final class PortPool: Sendable {
     /// A bound RTP/RTCP socket pair.
     public struct Pair: Sendable, Hashable {
@@ -18,66 +25,149 @@ public final class PortPool: Sendable {
         let rtcpFD: Int32
     }
 
+    /// A free port pair, with its sockets when they were kept bound (-1: none).
+    private struct Entry {
+        var port: UInt16
+        var rtpFD: Int32 = -1
+        var rtcpFD: Int32 = -1
+    }
+
     public let address: String
     public let range: ClosedRange<Int>
+    public let reuseSockets: Bool
+    /// Most port pairs open at once, in use and parked together (two descriptors each). The
+    /// rest of the process needs descriptors too: libdispatch, for one, aborts the process
+    /// when it cannot open /proc, so the relay must never take the last ones.
+    public let pairBudget: Int
+    /// Descriptors left to everything but the relay's sockets when the budget is derived
+    /// from RLIMIT_NOFILE.
+    public static let reservedDescriptors = 1024
     /// Free even ports in a FIFO ring: O(1) per allocation, and a released port goes to the
     /// back, so it is reused as late as possible (stray packets of an ended call do not reach
     /// the next one; rtpengine does the same).
     private struct State {
-        var ring: [UInt16]
+        var ring: [Entry]
         var head = 0
         var count: Int
         var inUse = 0
-        mutating func pop() -> UInt16 {
-            let p = ring[head]
+        var parked = 0
+        mutating func pop() -> Entry {
+            let e = ring[head]
             head = (head + 1) % ring.count
             count -= 1
-            return p
+            return e
         }
-        mutating func push(_ p: UInt16) {
-            ring[(head + count) % ring.count] = p
+        mutating func push(_ e: Entry) {
+            ring[(head + count) % ring.count] = e
             count += 1
+        }
+        /// The parked pair released longest ago (the head's, or, out of descriptors, one taken
+        /// out of turn: it swaps places with the head), else `error`. A linear scan only when
+        /// the head is not parked, i.e. on the exhaustion path.
+        mutating func oldestParked(or error: MediaError) throws(MediaError) -> Pair {
+            for k in 0..<count {
+                let at = (head + k) % ring.count
+                guard ring[at].rtpFD >= 0 else { continue }
+                ring.swapAt(at, head)
+                let e = pop()
+                parked -= 1
+                inUse += 1
+                _ = baton_udp_unpark(e.rtpFD)
+                _ = baton_udp_unpark(e.rtcpFD)
+                return Pair(rtpPort: e.port, rtpFD: e.rtpFD, rtcpFD: e.rtcpFD)
+            }
+            throw error
         }
     }
     private let state: Mutex<State>
 
-    public init(address: String, range: ClosedRange<Int>) {
+    /// `pairBudget` nil: half of (the soft RLIMIT_NOFILE less ``reservedDescriptors``).
+    public init(address: String, range: ClosedRange<Int>, reuseSockets: Bool = false, pairBudget: Int? = nil) {
         self.address = address
+        self.reuseSockets = reuseSockets
+        self.pairBudget = max(1, pairBudget ?? PortPool.defaultPairBudget())
         let lo = range.lowerBound + (range.lowerBound & 1)
         self.range = lo...max(lo + 1, range.upperBound)
-        let ports = stride(from: lo, through: self.range.upperBound - 1, by: 2).map { UInt16($0) }
+        let ports = stride(from: lo, through: self.range.upperBound - 1, by: 2).map { Entry(port: UInt16($0)) }
         self.state = Mutex(State(ring: ports, count: ports.count))
+    }
+
+    deinit {
+        state.withLock { s in
+            for e in s.ring where e.rtpFD >= 0 {
+                close_(e.rtpFD)
+                close_(e.rtcpFD)
+            }
+        }
+    }
+
+    static func defaultPairBudget() -> Int {
+        var lim = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &lim) == 0, lim.rlim_cur < rlim_t(Int.max / 4) else { return Int.max / 4 }
+        return max(16, (Int(lim.rlim_cur) - reservedDescriptors) / 2)
     }
 
     /// Number of port pairs currently allocated.
     public var pairsInUse: Int { state.withLock { $0.inUse } }
+    /// Free pairs whose sockets are kept bound for reuse.
+    public var pairsParked: Int { state.withLock { $0.parked } }
 
-    /// Allocates the next free pair, skipping ports another process holds.
+    /// Allocates the next free pair, skipping ports another process holds. Running out of
+    /// descriptors or kernel memory is an error of its own, not a reason to try every port.
     public func allocate() throws(MediaError) -> Pair {
         try state.withLock { (s: inout State) throws(MediaError) -> Pair in
             var tries = s.count
             while tries > 0 {
                 tries -= 1
-                let port = s.pop()
-                let rtp = baton_udp_bind(address, port)
-                if rtp == -EINVAL { s.push(port); throw .badAddress(address) }
-                if rtp < 0 { s.push(port); continue }
-                let rtcp = baton_udp_bind(address, port + 1)
-                if rtcp < 0 { close_(rtp); s.push(port); continue }
+                if s.ring[s.head].rtpFD >= 0 { return try s.oldestParked(or: .descriptorBudget(pairs: s.inUse + s.parked)) }
+                // Binding would pass the budget: take a parked pair out of turn instead.
+                if s.inUse + s.parked >= pairBudget { return try s.oldestParked(or: .descriptorBudget(pairs: s.inUse + s.parked)) }
+                let e = s.pop()
+                let rtp = baton_udp_bind(address, e.port)
+                if rtp < 0 {
+                    s.push(e)
+                    if rtp == -EINVAL { throw .badAddress(address) }
+                    if PortPool.isExhaustion(-rtp) { return try s.oldestParked(or: .system(call: "socket", errno: -rtp)) }
+                    continue
+                }
+                let rtcp = baton_udp_bind(address, e.port + 1)
+                if rtcp < 0 {
+                    close_(rtp)
+                    s.push(e)
+                    if PortPool.isExhaustion(-rtcp) { return try s.oldestParked(or: .system(call: "socket", errno: -rtcp)) }
+                    continue
+                }
                 s.inUse += 1
-                return Pair(rtpPort: port, rtpFD: rtp, rtcpFD: rtcp)
+                return Pair(rtpPort: e.port, rtpFD: rtp, rtcpFD: rtcp)
             }
             throw .portRangeExhausted(min: range.lowerBound, max: range.upperBound)
         }
     }
 
-    /// Closes the pair's sockets and returns its ports to the pool.
+    /// The process or the system is out of descriptors or memory: every other port would fail
+    /// the same way.
+    static func isExhaustion(_ errno: Int32) -> Bool {
+        errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM
+    }
+
+    /// Returns the pair's ports to the pool: parked with their sockets (``reuseSockets``),
+    /// or closed.
     func release(_ pair: Pair) {
-        close_(pair.rtpFD)
-        close_(pair.rtcpFD)
+        if reuseSockets {
+            baton_udp_park(pair.rtpFD)
+            baton_udp_park(pair.rtcpFD)
+        } else {
+            close_(pair.rtpFD)
+            close_(pair.rtcpFD)
+        }
         state.withLock { s in
             s.inUse -= 1
-            s.push(pair.rtpPort)
+            if reuseSockets {
+                s.parked += 1
+                s.push(Entry(port: pair.rtpPort, rtpFD: pair.rtpFD, rtcpFD: pair.rtcpFD))
+            } else {
+                s.push(Entry(port: pair.rtpPort))
+            }
         }
     }
 }

@@ -16,6 +16,20 @@ import TestSupport
         #expect(try Bencode.decode(v.encoded)["sdpx"] == "abc")
     }
 
+    /// Integers and lengths are written digit by digit (no String): every magnitude, both signs.
+    @Test(arguments: [0, 7, -7, 10, 99, 100, -1234567, 1 << 40, Int.max, Int.min])
+    func encodesIntegers(n: Int) throws {
+        #expect(String(decoding: Bencode.integer(n).encoded, as: UTF8.self) == "i\(n)e")
+        let bytes = [UInt8](repeating: 0x61, count: abs(n % 1000))
+        #expect(String(decoding: Bencode.bytes(bytes).encoded, as: UTF8.self) == "\(bytes.count):" + String(repeating: "a", count: bytes.count))
+    }
+
+    /// Keys come out in byte order (not String order, not insertion order), nested too.
+    @Test func sortsKeysByBytes() {
+        let v = Bencode.dictionary([("b", 1), ("Z", 2), ("a b", .dictionary([("y", 1), ("x", 2)])), ("a", 3), ("é", 4)])
+        #expect(String(decoding: v.encoded, as: UTF8.self) == "d1:Zi2e1:ai3e3:a bd1:xi2e1:yi1ee1:bi1e2:éi4ee")
+    }
+
     @Test(arguments: ["", "d", "i12", "i1x2e", "5:abc", "d3:keyi1e", "x", "l" + String(repeating: "l", count: 40) + "e",
                       "d1:ai1ee" + "junk", "ie"])
     func rejectsMalformed(text: String) {

@@ -138,6 +138,69 @@ extension UDPSocket {
         #expect(pool.pairsInUse == 0)
     }
 
+    /// media.reuse_sockets: a released pair stays bound with a minimal receive buffer, comes
+    /// back in FIFO turn with the same sockets, drained of what a stray sender queued, with
+    /// its receive buffer restored.
+    @Test func parkedSocketsAreReusedInTurnAndDrained() throws {
+        let pool = PortPool(address: "127.0.0.1", range: 34400...34407, reuseSockets: true)   // 4 pairs
+        let first = try pool.allocate()
+        pool.release(first)
+        #expect(pool.pairsParked == 1 && pool.pairsInUse == 0)
+        #expect(receiveBuffer(first.rtpFD) < 16 * 1024)
+        // Parked means still bound: nobody else gets the port meanwhile.
+        let other = PortPool(address: "127.0.0.1", range: Int(first.rtpPort)...Int(first.rtcpPort))
+        #expect(throws: MediaError.self) { _ = try other.allocate() }
+        let stray = try Party()
+        for i in 0..<3 { stray.send([0x80, 0, 0, UInt8(i)], to: Int(first.rtpPort)) }
+        usleep(10_000)
+        let others = try (0..<3).map { _ in try pool.allocate() }
+        #expect(!others.contains { $0.rtpPort == first.rtpPort })
+        let again = try pool.allocate()
+        #expect(again.rtpPort == first.rtpPort && again.rtpFD == first.rtpFD && again.rtcpFD == first.rtcpFD)
+        #expect(pool.pairsParked == 0 && pool.pairsInUse == 4)
+        var byte: UInt8 = 0
+        #expect(recv(again.rtpFD, &byte, 1, Int32(MSG_DONTWAIT)) < 0)   // drained
+        #expect(receiveBuffer(again.rtpFD) == receiveBuffer(others[0].rtpFD))
+        ([again] + others).forEach(pool.release)
+        #expect(pool.pairsParked == 4)
+    }
+
+    /// The relay never takes the process's last descriptors: past the budget an allocation
+    /// reuses a parked pair out of turn, or fails with its own error.
+    @Test func descriptorBudgetBoundsOpenPairs() throws {
+        let pool = PortPool(address: "127.0.0.1", range: 34420...34439, reuseSockets: true, pairBudget: 2)   // 10 pairs
+        let a = try pool.allocate(), b = try pool.allocate()
+        #expect(throws: MediaError.descriptorBudget(pairs: 2)) { _ = try pool.allocate() }
+        pool.release(a)
+        let c = try pool.allocate()   // FIFO would draw a never-used port; the budget says reuse
+        #expect(c.rtpPort == a.rtpPort && c.rtpFD == a.rtpFD)
+        #expect(pool.pairsInUse == 2 && pool.pairsParked == 0)
+        [b, c].forEach(pool.release)
+
+        let plain = PortPool(address: "127.0.0.1", range: 34440...34449, pairBudget: 1)
+        let d = try plain.allocate()
+        #expect(throws: MediaError.descriptorBudget(pairs: 1)) { _ = try plain.allocate() }
+        plain.release(d)
+        plain.release(try plain.allocate())
+    }
+
+    @Test func withoutReuseReleasedSocketsAreClosed() throws {
+        let pool = PortPool(address: "127.0.0.1", range: 34410...34413)
+        let pair = try pool.allocate()
+        pool.release(pair)
+        #expect(pool.pairsParked == 0)
+        // The port is free again: another pool can bind it.
+        let other = PortPool(address: "127.0.0.1", range: Int(pair.rtpPort)...Int(pair.rtcpPort))
+        other.release(try other.allocate())
+    }
+
+    private func receiveBuffer(_ fd: Int32) -> Int32 {
+        var v: Int32 = 0
+        var len = socklen_t(MemoryLayout<Int32>.size)
+        getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, &len)
+        return v
+    }
+
     @Test func unparsableBindAddressIsReported() {
         let pool = PortPool(address: "not-an-ip", range: 34200...34203)
         #expect(throws: MediaError.badAddress("not-an-ip")) { _ = try pool.allocate() }

@@ -35,7 +35,7 @@ def wait_ng(port, timeout=10):
             time.sleep(0.2)
     return False
 
-def start(relay, ng_port, log):
+def start(relay, ng_port, log, extra=()):
     if relay.startswith("baton"):
         cmd = [os.path.join(ROOT, ".build/release/baton"), "serve", "--config", os.path.join(HERE, "bench.toml"),
                "--sip-port", "25060", "--http-port", "25080", "--ng-port", str(ng_port),
@@ -49,7 +49,7 @@ def start(relay, ng_port, log):
                "--num-threads=1"]
     else:
         cmd = [os.path.join(OUT, "floor"), "19998"]
-    p = subprocess.Popen(["taskset", "-c", "0"] + cmd, stdout=log, stderr=log, cwd=OUT)
+    p = subprocess.Popen(["taskset", "-c", "0"] + cmd + list(extra), stdout=log, stderr=log, cwd=OUT)
     if relay != "floor" and not wait_ng(ng_port):
         p.kill(); raise SystemExit("%s did not answer ng ping (see %s)" % (relay, log.name))
     time.sleep(0.3)

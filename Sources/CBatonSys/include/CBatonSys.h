@@ -47,6 +47,11 @@ int baton_addr_to_string(const baton_addr *a, char *buf, size_t size);
 
 /// UDP socket bound to ip:port, non-blocking, close-on-exec. Returns fd or -errno.
 int baton_udp_bind(const char *ip, uint16_t port);
+/* A released relay socket kept bound for the next call: park shrinks its receive buffer to
+   the kernel's minimum (a stray sender cannot pile up memory); unpark restores it and
+   discards what queued meanwhile, returning how many datagrams it dropped. */
+void baton_udp_park(int fd);
+int baton_udp_unpark(int fd);
 
 int baton_epoll_create(void);
 int baton_epoll_add(int ep, int fd, uint64_t data);

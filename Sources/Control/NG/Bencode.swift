@@ -147,17 +147,43 @@ public enum Bencode: Sendable, Equatable {
 
     public func encode(into out: inout [UInt8]) {
         switch self {
-        case .integer(let n): out += Array("i\(n)e".utf8)
-        case .bytes(let b): out += Array("\(b.count):".utf8); out += b
+        case .integer(let n):
+            out.append(UInt8(ascii: "i")); Bencode.appendDecimal(n, to: &out); out.append(UInt8(ascii: "e"))
+        case .bytes(let b):
+            Bencode.appendDecimal(b.count, to: &out); out.append(UInt8(ascii: ":")); out += b
         case .list(let l):
             out.append(UInt8(ascii: "l")); l.forEach { $0.encode(into: &out) }; out.append(UInt8(ascii: "e"))
         case .dictionary(let d):
             out.append(UInt8(ascii: "d"))
-            for (k, v) in d.sorted(by: { Array($0.0.utf8).lexicographicallyPrecedes(Array($1.0.utf8)) }) {
-                Bencode.string(k).encode(into: &out)
+            // Keys go out in byte order. Replies are mostly built in that order already: check
+            // first (no allocation), sort only when needed.
+            let precedes = { (a: (String, Bencode), b: (String, Bencode)) in a.0.utf8.lexicographicallyPrecedes(b.0.utf8) }
+            var sorted = true
+            var i = 1
+            while i < d.count { if !precedes(d[i - 1], d[i]) { sorted = false; break }; i += 1 }
+            for (k, v) in sorted ? d : d.sorted(by: precedes) {
+                Bencode.appendDecimal(k.utf8.count, to: &out)
+                out.append(UInt8(ascii: ":"))
+                out += k.utf8
                 v.encode(into: &out)
             }
             out.append(UInt8(ascii: "e"))
+        }
+    }
+
+    /// Decimal digits of `n` without building a String.
+    static func appendDecimal(_ n: Int, to out: inout [UInt8]) {
+        if n < 0 { out.append(UInt8(ascii: "-")) }
+        var m = n.magnitude
+        if m < 10 { out.append(UInt8(ascii: "0") + UInt8(m)); return }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buf in
+            while m > 0 { buf[count] = UInt8(ascii: "0") + UInt8(m % 10); m /= 10; count += 1 }
+            var k = count - 1
+            while k >= 0 { out.append(buf[k]); k -= 1 }
         }
     }
 }

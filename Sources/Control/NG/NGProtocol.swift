@@ -56,9 +56,8 @@ public struct NGProtocol: Sendable {
             let callID = try required(r, "call-id")
             let totals = try? query(callID)
             try calls.delete(callID: callID)
-            var reply: [(String, Bencode)] = [("result", "ok")]
-            if let totals, case .dictionary(let d) = totals { reply += d.filter { $0.0 != "result" } }
-            return .dictionary(reply)
+            // The final counters, as rtpengine's delete reply carries them ("result": "ok" included).
+            return totals ?? .dictionary([("result", "ok")])
         case "query":
             return try query(try required(r, "call-id"))
         case "list":
@@ -92,35 +91,38 @@ public struct NGProtocol: Sendable {
             let medias: [Bencode] = leg.media.enumerated().map { i, m in
                 rtp = rtp + m.rtp
                 rtcp = rtcp + m.rtcp
+                // Keys in byte order here and below: Bencode.encode then need not sort them.
                 return .dictionary([
-                    ("index", .integer(i + 1)), ("type", "audio"),
+                    ("index", .integer(i + 1)),
                     ("streams", .list([.dictionary([
-                        ("local port", .integer(m.localPort)),
-                        ("endpoint", endpoint(m.latched ?? m.advertised)),
                         ("advertised endpoint", endpoint(m.advertised)),
-                        ("stats", stats(m.rtp)),
+                        ("endpoint", endpoint(m.latched ?? m.advertised)),
+                        ("local port", .integer(m.localPort)),
                         ("rtcp stats", stats(m.rtcp)),
+                        ("stats", stats(m.rtp)),
                     ])])),
+                    ("type", "audio"),
                 ])
             }
             if tag.isEmpty && leg.media.isEmpty { continue }
-            tagDicts.append((tag, .dictionary([("tag", .string(tag)), ("medias", .list(medias))])))
+            tagDicts.append((tag, .dictionary([("medias", .list(medias)), ("tag", .string(tag))])))
         }
         return .dictionary([
-            ("result", "ok"),
             ("created", .integer(Int(info.started))),
+            ("result", "ok"),
             ("tags", .dictionary(tagDicts)),
-            ("totals", .dictionary([("RTP", stats(rtp)), ("RTCP", stats(rtcp))])),
+            ("totals", .dictionary([("RTCP", stats(rtcp)), ("RTP", stats(rtp))])),
         ])
     }
 
     private func stats(_ s: StreamStats.Snapshot) -> Bencode {
         .dictionary([
-            ("packets", .integer(Int(s.rxPackets))), ("bytes", .integer(Int(s.rxBytes))),
+            ("bytes", .integer(Int(s.rxBytes))), ("bytes sent", .integer(Int(s.txBytes))),
+            ("duplicates", .integer(Int(s.duplicates))),
             ("errors", .integer(Int(s.droppedSource + s.droppedNoDestination + s.droppedSendError))),
-            ("packets sent", .integer(Int(s.txPackets))), ("bytes sent", .integer(Int(s.txBytes))),
-            ("sequence gaps", .integer(Int(s.sequenceGaps))), ("duplicates", .integer(Int(s.duplicates))),
             ("jitter", .integer(Int(s.jitter))),
+            ("packets", .integer(Int(s.rxPackets))), ("packets sent", .integer(Int(s.txPackets))),
+            ("sequence gaps", .integer(Int(s.sequenceGaps))),
         ])
     }
 
@@ -128,8 +130,10 @@ public struct NGProtocol: Sendable {
         guard let hp = hostPort, let colon = hp.lastIndex(of: ":"), let port = Int(hp[hp.index(after: colon)...]) else {
             return .dictionary([])
         }
-        let host = hp[..<colon].trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        return .dictionary([("family", host.contains(":" as Character) ? "IPv6" : "IPv4"), ("address", .string(host)), ("port", .integer(port))])
+        var host = hp[..<colon]
+        if host.first == "[" && host.last == "]" { host = host.dropFirst().dropLast() }
+        return .dictionary([("address", .string(String(host))), ("family", host.contains(":" as Character) ? "IPv6" : "IPv4"),
+                            ("port", .integer(port))])
     }
 
     // MARK: Fields
