@@ -324,9 +324,14 @@ public final class Store: Sendable {
         case .call(let r):
             // One cached statement: GRDB's record upsert re-builds and re-fetches the row,
             // which cost ~20 % of the CPU of an ng offer+answer (perf, tools/bench/ng_rate.py).
+            // An UPSERT updates the row in place (INSERT OR REPLACE deletes and re-inserts it,
+            // index entries included).
             try db.cachedStatement(sql: """
-                INSERT OR REPLACE INTO calls (id, caller, callee, callerCallID, calleeCallID, started, answered, ended, hungUpBy, reason)
+                INSERT INTO calls (id, caller, callee, callerCallID, calleeCallID, started, answered, ended, hungUpBy, reason)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(id) DO UPDATE SET caller = excluded.caller, callee = excluded.callee,
+                    callerCallID = excluded.callerCallID, calleeCallID = excluded.calleeCallID, started = excluded.started,
+                    answered = excluded.answered, ended = excluded.ended, hungUpBy = excluded.hungUpBy, reason = excluded.reason
                 """).execute(arguments: [r.id, r.caller, r.callee, r.callerCallID, r.calleeCallID, r.started, r.answered,
                                           r.ended, r.hungUpBy, r.reason])
         case .saveRegistration(let r): try r.save(db)

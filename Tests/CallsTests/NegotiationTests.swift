@@ -8,6 +8,12 @@ import TestSupport
 /// SDP offer/answer per leg: SRTP keys and profiles, codecs added for transcoding, the
 /// answer each side gets, and what the relay is configured with.
 @Suite(.serialized) struct NegotiationTests {
+    @Test(arguments: [("RTP/SAVP", true), ("RTP/SAVPF", true), ("UDP/TLS/RTP/SAVPF", true), ("rtp/savp", true),
+                      ("RTP/AVP", false), ("RTP/AVPF", false), ("UDP/TLS/RTP/AVP", false), ("SAVP", true), ("", false)])
+    func srtpProfiles(proto: String, srtp: Bool) {
+        #expect(StreamNegotiation.isSRTP(proto) == srtp)
+    }
+
     static let key = Data((0..<30).map { UInt8($0) }).base64EncodedString()
 
     static func sdp(port: Int, proto: String = "RTP/AVP", formats: String, extra: [String] = []) -> SessionDescription {

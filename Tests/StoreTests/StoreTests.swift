@@ -53,6 +53,12 @@ import Testing
         #expect(failed.isEmpty)
         #expect(try await store.call(id: "c1") == ended)  // the later write of the same record wins
         #expect(try await store.registrations(validAt: 1000).isEmpty)
+        // A later batch updates the row in place (UPSERT), every column included.
+        var hungUp = ended
+        hungUp.hungUpBy = "callee"
+        hungUp.calleeCallID = "y"
+        #expect(await store.apply([.call(hungUp)]).isEmpty)
+        #expect(try await store.call(id: "c1") == hungUp)
         rec.id = "c2"
         #expect(await store.apply([.call(rec)]).isEmpty)
         #expect(Set(try await store.calls().map(\.id)) == ["c1", "c2"])
