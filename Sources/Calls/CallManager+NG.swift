@@ -44,7 +44,7 @@ extension CallManager {
         let side = offerer.other
         setTag(id: id, tag: toTag, side: side)
         let out = try rewrite(id: id, side: side, sdp: sdp, role: .answer, options: options)
-        if call(id: id)?.state == .calling { callEvent(.answered(id: id)) }
+        if liveState(id) == .calling { callEvent(.answered(id: id)) }
         return out
     }
 

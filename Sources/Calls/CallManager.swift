@@ -97,6 +97,9 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, @unchecke
 
     func hasCall(_ id: String) -> Bool { state.withLock { $0.live[id] != nil } }
 
+    /// A live call's state, without rendering its legs and counters as ``call(id:)`` does.
+    func liveState(_ id: String) -> CallInfo.State? { state.withLock { $0.live[id]?.info.state } }
+
     func ngSide(id: String, tag: String, default d: CallSide) -> CallSide {
         state.withLock { s in s.live[id]?.tags.first { $0.value == tag }?.key } ?? d
     }

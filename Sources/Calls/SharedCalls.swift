@@ -178,9 +178,11 @@ public final class SharedCalls: Sendable {
     /// A member's status changed; recomputes the global state.
     public func setStatus(member: String, _ status: MemberStatus) {
         let users = state.withLock { s -> [String]? in
-            guard let opID = s.memberOf[member], var op = s.ops[opID],
-                  let i = op.members.firstIndex(where: { $0.id == member }) else { return nil }
-            guard op.members[i].status != status, op.members[i].status != .ended else { return nil }
+            guard let opID = s.memberOf[member], let i = s.ops[opID]?.members.firstIndex(where: { $0.id == member }),
+                  let current = s.ops[opID]?.members[i].status, current != status, current != .ended else { return nil }
+            // Taken out of the dictionary, the operation is uniquely referenced: its members and
+            // history are mutated in place, not copied (a copy per status change showed in perf).
+            var op = s.ops.removeValue(forKey: opID)!
             let t = now()
             op.members[i].status = status
             op.members[i].since = t
@@ -213,12 +215,14 @@ public final class SharedCalls: Sendable {
         let notifyUsers = state.withLock { s -> [String] in
             let t = now()
             let opID = into ?? "uc-" + call
-            var op = s.ops[opID] ?? SharedCall(id: opID, users: [], state: .trying, members: [], history: [])
-            if op.state == .ended { return [] }
+            if s.ops[opID]?.state == .ended { return [] }
+            let before = s.ops[opID]?.state
+            var op = s.ops.removeValue(forKey: opID) ?? SharedCall(id: opID, users: [], state: .trying, members: [], history: [])
             op.members.removeAll { $0.id == member }
             op.members.append(.init(id: member, kind: kind, call: call, status: status, since: t, peer: peer))
-            op.users = Array(Set(op.users + users.map { $0.lowercased() }.filter { !$0.isEmpty })).sorted()
-            let before = s.ops[opID]?.state
+            if !users.isEmpty {
+                op.users = Array(Set(op.users + users.map { $0.lowercased() }.filter { !$0.isEmpty })).sorted()
+            }
             op.state = GlobalState.derive(op.members.map(\.status))
             op.history.append(.init(time: t, member: member, status: status, state: op.state))
             s.ops[opID] = op

@@ -366,7 +366,7 @@ public final class Handoff: @unchecked Sendable {
             let loop = sip.loop
             calls.armSwitch(run.prepared, mode: op.mode, windowMillis: op.windowMs,
                             oldLegGone: run.leg?.replacedHungUp == true) { [weak self] index, report in
-                loop.execute { self?.spliced(run, index: index, report: report) }
+                loop.execute { [weak self] in self?.spliced(run, index: index, report: report) }
             }
             let bound = Int64(op.windowMs + configuration.noMediaTimeoutMillis)
             run.timer = loop.assumeIsolated().scheduleTask(in: .milliseconds(bound)) { [weak self] in
@@ -387,7 +387,7 @@ public final class Handoff: @unchecked Sendable {
         run.timer?.cancel()
         let loop = sip.loop
         calls.abortSwitch(run.prepared) { [weak self] spliced in
-            loop.execute {
+            loop.execute { [weak self] in
                 guard let self, !spliced, !run.finished else { return }
                 run.finished = true
                 self.runs[run.id] = nil
@@ -438,7 +438,7 @@ public final class Handoff: @unchecked Sendable {
             ops[id] = op
             return (e, op)
         }
-        guard let (event, op) = event else { return }
+        guard let (event, _) = event else { return }
         events.publish(event)
         // The new device's leg is a member of the call's shared operation.
         switch kind {
