@@ -39,6 +39,8 @@ import TOMLKit
 /// | store.path | var/baton.sqlite | SQLite file |
 /// | lifecycle.drain_timeout | 30 | seconds SIGTERM waits for calls to end |
 /// | lifecycle.retry_after | 30 | Retry-After of the 503 sent while draining |
+/// | limits.max_sessions | 0 | most live calls, SIP and ng together (0 = no limit); beyond it SIP gets 503, ng "Parallel session limit reached" |
+/// | limits.retry_after | 5 | Retry-After of the 503 sent over the session limit |
 /// | registrar.default_expires / min_expires / max_expires | 3600 / 60 / 7200 | registration lifetimes (s) |
 /// | switchover.window_ms | 300 | longest wait for the old device's silence before splicing |
 /// | switchover.no_media_timeout_ms | 3000 | after the new device answers, how long its first RTP may take |
@@ -67,6 +69,8 @@ struct BatonConfiguration: Equatable {
     var ng = NGServer.Configuration()
     var storePath = "var/baton.sqlite"
     var drainTimeout = 30
+    /// `limits.max_sessions`: most live calls, 0 = no limit.
+    var maxSessions = 0
     var logLevel = "info"
     /// Devices from `[[devices]]` (added to the store at start; the HTTP API edits them).
     var devices: [DeviceRecord] = []
@@ -177,6 +181,10 @@ struct BatonConfiguration: Equatable {
         Key(name: "store.path", apply: { c, v in c.storePath = v }, show: { $0.storePath }),
         Key(name: "lifecycle.drain_timeout", apply: { c, v in c.drainTimeout = try int(v, "lifecycle.drain_timeout", 0...86400) },
             show: { "\($0.drainTimeout)" }),
+        Key(name: "limits.max_sessions", apply: { c, v in c.maxSessions = try int(v, "limits.max_sessions", 0...10_000_000) },
+            show: { "\($0.maxSessions)" }),
+        Key(name: "limits.retry_after", apply: { c, v in c.sip.b2bua.limitRetryAfter = try int(v, "limits.retry_after", 0...86400) },
+            show: { "\($0.sip.b2bua.limitRetryAfter)" }),
         Key(name: "lifecycle.retry_after", apply: { c, v in c.sip.b2bua.retryAfter = try int(v, "lifecycle.retry_after", 0...86400) },
             show: { "\($0.sip.b2bua.retryAfter)" }),
         Key(name: "registrar.default_expires", apply: { c, v in c.sip.registrar.defaultExpires = try int(v, "registrar.default_expires", 1...86400) },

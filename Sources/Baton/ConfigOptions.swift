@@ -47,6 +47,8 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .customLong("store-path")) var storePath: String?
     @Option(name: .customLong("lifecycle-drain-timeout")) var drainTimeout: String?
     @Option(name: .customLong("lifecycle-retry-after")) var retryAfter: String?
+    @Option(name: .customLong("max-sessions"), help: "Most live calls, SIP and ng together (0 = no limit)") var maxSessions: String?
+    @Option(name: .customLong("limits-retry-after")) var limitsRetryAfter: String?
     @Option(name: .customLong("registrar-default-expires")) var defaultExpires: String?
     @Option(name: .customLong("registrar-min-expires")) var minExpires: String?
     @Option(name: .customLong("registrar-max-expires")) var maxExpires: String?
@@ -67,7 +69,7 @@ struct ConfigOptions: ParsableArguments {
             ("stir.verify", stirVerify), ("stir.trust_anchors", stirTrustAnchors), ("stir.x5u_map", stirX5uMap),
             ("stir.freshness", stirFreshness), ("stir.keep_for", stirKeepFor), ("stir.hold_s", stirHoldS), ("http.host", httpHost),
             ("http.port", httpPort), ("ng.enabled", ngEnabled), ("ng.host", ngHost), ("ng.port", ngPort), ("ng.receive_buffer", ngReceiveBuffer), ("store.path", storePath), ("lifecycle.drain_timeout", drainTimeout),
-            ("lifecycle.retry_after", retryAfter), ("registrar.default_expires", defaultExpires),
+            ("lifecycle.retry_after", retryAfter), ("limits.max_sessions", maxSessions), ("limits.retry_after", limitsRetryAfter), ("registrar.default_expires", defaultExpires),
             ("registrar.min_expires", minExpires), ("registrar.max_expires", maxExpires), ("log.level", logLevel),
             ("switchover.window_ms", switchoverWindowMs), ("switchover.no_media_timeout_ms", switchoverNoMediaTimeoutMs),
             ("contact_center.key_ttl_s", keyTTL), ("contact_center.key_digits", keyDigits), ("contact_center.tenant", tenant),

@@ -55,7 +55,7 @@ struct Serve: AsyncParsableCommand {
         Serve.raiseDescriptorLimit(for: config.media, logger: logger)
         let store = try Store(path: config.storePath)
         let relay = try MediaRelay(configuration: config.media, logger: Logger(label: "baton.media"))
-        let calls = CallManager(relay: relay, transcoding: config.transcode)
+        let calls = CallManager(relay: relay, transcoding: config.transcode, maxSessions: config.maxSessions)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let sip = try SIPServer(configuration: config.sip, loop: group.next())
         let restored = try await store.registrations(validAt: Date().timeIntervalSince1970)

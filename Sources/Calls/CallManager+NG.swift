@@ -29,6 +29,7 @@ extension CallManager {
         let id = CallManager.ngID(callID)
         let side = ngSide(id: id, tag: fromTag, default: .caller)
         if side == .caller && !hasCall(id) {
+            guard admitsNewCall() else { throw CallsError.sessionLimit(maxSessions) }
             callEvent(.started(id: id, from: fromTag, to: "", callerCallID: callID,
                                callerPeer: SIPPeer(transport: .udp, host: "ng", port: 0)))
             setTag(id: id, tag: fromTag, side: .caller)

@@ -50,9 +50,18 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, @unchecke
     /// User call identifiers and the shared operations of related calls.
     public let shared = SharedCalls()
 
-    public init(relay: MediaRelay, keepEnded: Int = 200, transcoding: Bool = true, logger: Logger = Logger(label: "baton.calls"),
+    /// Most live calls (SIP and ng together); 0: no limit (`limits.max_sessions`). New calls
+    /// beyond it are refused: SIP with 503 + Retry-After, ng with "Parallel session limit
+    /// reached" (rtpengine's `max-sessions`). Soft by one: the SIP and ng loops check
+    /// concurrently.
+    public let maxSessions: Int
+    private let rejectedCounter = Counter(label: "baton_calls_rejected_total", dimensions: [("reason", "session_limit")])
+
+    public init(relay: MediaRelay, keepEnded: Int = 200, transcoding: Bool = true, maxSessions: Int = 0,
+                logger: Logger = Logger(label: "baton.calls"),
                 now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
         self.relay = relay
+        self.maxSessions = max(0, maxSessions)
         self.transcoding = transcoding
         self.keepEnded = keepEnded
         self.logger = logger
@@ -68,6 +77,21 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, @unchecke
     // MARK: Queries
 
     public var activeCount: Int { state.withLock { $0.live.count } }
+
+    /// Whether a new call fits under ``maxSessions``; counts and logs (rate-limited by the
+    /// caller's protocol layer) a refusal.
+    public func admitsNewCall() -> Bool {
+        guard maxSessions > 0 else { return true }
+        let active = activeCount
+        guard active >= maxSessions else { return true }
+        rejectedCounter.increment()
+        limiter.withLock { [logger, maxSessions] in
+            $0.log(logger, .warning, "session limit reached: new call refused", metadata: ["limit": "\(maxSessions)", "active": "\(active)"])
+        }
+        return false
+    }
+    /// SIP and ng both call ``admitsNewCall()``: the limiter is shared under a lock.
+    private let limiter = Mutex(LogRateLimiter())
 
     /// Live calls, oldest first.
     public func calls() -> [CallInfo] {

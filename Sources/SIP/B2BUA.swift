@@ -59,6 +59,12 @@ public protocol B2BUADelegate: AnyObject {
     /// Releases the call's media.
     func release(call: String)
     func callEvent(_ event: CallEvent)
+    /// Whether a new call may start now (a session limit); false answers the INVITE with 503.
+    func admitsNewCall() -> Bool
+}
+
+extension B2BUADelegate {
+    public func admitsNewCall() -> Bool { true }
 }
 
 /// The back-to-back user agent: every call is two dialogs with their own Call-ID, tags and
@@ -77,6 +83,9 @@ public final class B2BUA: TransactionUser {
         public var advertisedPort: Int = 5060
         /// Retry-After sent with 503 while draining.
         public var retryAfter: Int = 30
+        /// Retry-After sent with the 503 of a call over the session limit: capacity frees up
+        /// as calls end, so sooner than after a drain.
+        public var limitRetryAfter: Int = 5
         public var userAgent: String = "Baton"
         public init() {}
         public var sentBy: String { advertisedHost.contains(":" as Character) ? "[\(advertisedHost)]:\(advertisedPort)" : "\(advertisedHost):\(advertisedPort)" }
@@ -219,6 +228,13 @@ public final class B2BUA: TransactionUser {
         }
         guard !draining else {
             t.respond(503, "Service Unavailable") { $0.setHeader("Retry-After", "\(self.configuration.retryAfter)") }
+            return
+        }
+        guard delegate?.admitsNewCall() ?? true else {
+            t.respond(503, "Service Unavailable", toTag: randomToken(10)) {
+                $0.setHeader("Retry-After", "\(self.configuration.limitRetryAfter)")
+                $0.setHeader("Warning", "399 baton \"session limit reached\"")
+            }
             return
         }
         t.respond(100, "Trying")

@@ -35,6 +35,14 @@ import Testing
         #expect(c.sip.b2bua.advertisedPort == 5071)
     }
 
+    @Test func limitsAndSocketReuseAreRead() throws {
+        let c = try BatonConfiguration.load(toml: "[limits]\nmax_sessions = 100\nretry_after = 9\n[media]\nreuse_sockets = false",
+                                            environment: [:], overrides: [], routes: [])
+        #expect(c.maxSessions == 100 && c.sip.b2bua.limitRetryAfter == 9 && c.media.reuseSockets == false)
+        let d = try BatonConfiguration.load(toml: nil, environment: [:], overrides: [], routes: [])
+        #expect(d.maxSessions == 0 && d.sip.b2bua.limitRetryAfter == 5 && d.media.reuseSockets)
+    }
+
     @Test func theShippedExampleIsValid() throws {
         let text = try String(contentsOfFile: #filePath.replacingOccurrences(of: "Tests/BatonTests/ConfigurationTests.swift", with: "conf/baton.toml"), encoding: .utf8)
         let c = try BatonConfiguration.load(toml: text, environment: [:], overrides: [], routes: [])
@@ -48,6 +56,8 @@ import Testing
         ("[media]\nport_min = 30000\nport_max = 20000", "media.port_min"),
         ("[media]\nbind = \"localhost\"", "media.bind"),
         ("[log]\nlevel = \"loud\"", "log.level"),
+        ("[limits]\nmax_sessions = -1", "limits.max_sessions"),
+        ("[media]\nreuse_sockets = \"maybe\"", "media.reuse_sockets"),
         ("[sip\nport = 1", "configuration file"),
         ("[[routes]]\nmatch = \"([\"\nhost = \"h\"", "routes"),
     ])

@@ -45,14 +45,14 @@ import TestSupport
 @Suite(.serialized) struct NGServerTests {
     static let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=candidate:1 1 UDP 2130706431 127.0.0.1 40000 typ host\r\na=ice-ufrag:abcd\r\n"
 
-    func server(_ lo: Int) throws -> (NGServer, CallManager) {
+    func server(_ lo: Int, maxSessions: Int = 0) throws -> (NGServer, CallManager) {
         var c = MediaRelay.Configuration()
         c.portMin = lo
         c.portMax = lo + 49
         c.threads = 1
         let relay = try MediaRelay(configuration: c)
         relay.start()
-        let calls = CallManager(relay: relay)
+        let calls = CallManager(relay: relay, maxSessions: maxSessions)
         return (NGServer(configuration: .init(), calls: calls), calls)
     }
 
@@ -88,6 +88,26 @@ import TestSupport
         #expect(try send(s, "c6", .dictionary([("command", "delete"), ("call-id", "call1"), ("from-tag", "ft")]))["result"] == "ok")
         #expect(waitUntil { calls.relay.pool.pairsInUse == 0 })
         #expect(try send(s, "c7", .dictionary([("command", "query"), ("call-id", "call1")]))["error-reason"] == "Unknown call-id call1")
+    }
+
+    /// `limits.max_sessions`: a new call over the limit gets rtpengine's error-reason and
+    /// binds no port; re-offers and answers of live calls go on; a delete makes room.
+    @Test func sessionLimitRefusesNewCallsWithRtpenginesReason() throws {
+        let (s, calls) = try server(34950, maxSessions: 1)
+        defer { calls.relay.shutdown() }
+        func offer(_ cookie: String, _ callID: String) throws -> Bencode {
+            try send(s, cookie, .dictionary([("command", "offer"), ("call-id", .string(callID)), ("from-tag", "ft"), ("sdp", .string(Self.sdp))]))
+        }
+        #expect(try offer("l1", "one")["result"] == "ok")
+        let refused = try offer("l2", "two")
+        #expect(refused["result"] == "error")
+        #expect(refused["error-reason"] == "Parallel session limit reached")
+        #expect(calls.relay.pool.pairsInUse == 2 && calls.activeCount == 1)   // one stream: a pair per side
+        #expect(try offer("l3", "one")["result"] == "ok")   // re-offer of the live call
+        #expect(try send(s, "l4", .dictionary([("command", "answer"), ("call-id", "one"), ("from-tag", "ft"), ("to-tag", "tt"),
+                                               ("sdp", .string(Self.sdp))]))["result"] == "ok")
+        #expect(try send(s, "l5", .dictionary([("command", "delete"), ("call-id", "one")]))["result"] == "ok")
+        #expect(try offer("l6", "two")["result"] == "ok")
     }
 
     /// `transport-protocol` bridges an SDES offerer to plain RTP (Baton answers with its own

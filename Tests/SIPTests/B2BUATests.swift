@@ -16,6 +16,9 @@ final class FakeAnchor: B2BUADelegate {
     }
     func release(call: String) { released.append(call) }
     func callEvent(_ event: CallEvent) { events.append(event) }
+    /// A session limit: false refuses new calls.
+    var admits = true
+    func admitsNewCall() -> Bool { admits }
     var endReasons: [String] { events.compactMap { if case let .ended(_, _, r) = $0 { return r } else { return nil } } }
     /// The To header (with Baton's tag) the caller's dialog uses, from the reported dialogs.
     var callerTo: String? {
@@ -246,6 +249,29 @@ final class B2BHarness {
         let drained = try #require(h.sent(to: caller).last)
         #expect(drained.statusCode == 503)
         #expect(drained.header("Retry-After") == "30")
+    }
+
+    /// Over the session limit a new INVITE gets 503 with Retry-After and a Warning, nothing
+    /// is routed or anchored; a call already up is untouched, and once the limit admits
+    /// again a new call goes through.
+    @Test func sessionLimitRefusesNewCallsOnly() throws {
+        let h = try B2BHarness()
+        let bInvite = try h.startCall()
+        _ = try h.answer(bInvite)
+        h.anchor.admits = false
+        let anchoredBefore = h.anchor.anchored.count
+        try h.deliver(Fixtures.invite(branch: "z9hG4bKlimit", callID: "limit-1"), from: caller)
+        let out = h.take()
+        let refused = try #require(out.first { $0.1 == caller }?.0)
+        #expect(refused.statusCode == 503)
+        #expect(refused.header("Retry-After") == "5")
+        #expect(refused.header("Warning")?.contains("session limit reached") == true)
+        #expect(!out.contains { $0.1 == callee })
+        #expect(h.anchor.anchored.count == anchoredBefore)
+        #expect(h.b2bua.activeCalls == 1)
+        h.anchor.admits = true
+        try h.deliver(Fixtures.invite(branch: "z9hG4bKlimit2", callID: "limit-2"), from: caller)
+        #expect(h.take().contains { $0.1 == callee && $0.0.method == "INVITE" })
     }
 
     @Test func calleeErrorIsRelayedToTheCaller() throws {
