@@ -90,6 +90,64 @@ import TestSupport
         #expect(try send(s, "c7", .dictionary([("command", "query"), ("call-id", "call1")]))["error-reason"] == "Unknown call-id call1")
     }
 
+    /// The UDP path as a proxy under load drives it: 40 offers sent back to back (read in
+    /// bursts, answered together, the relay woken once per burst), then 40 answers. Every
+    /// cookie gets exactly one ok reply, and media flows through the last call both ways, so
+    /// the burst's relay commands were applied when the burst ended.
+    @Test func pipelinedBurstsOverUDP() async throws {
+        var c = MediaRelay.Configuration()
+        c.portMin = 35000
+        c.portMax = 35199
+        c.threads = 1
+        let relay = try MediaRelay(configuration: c)
+        relay.start()
+        defer { relay.shutdown() }
+        let calls = CallManager(relay: relay)
+        var conf = NGServer.Configuration()
+        conf.port = 0
+        let server = NGServer(configuration: conf, calls: calls)
+        let run = Task { try await server.run() }
+        defer { run.cancel() }
+        for _ in 0..<300 where server.boundPort == nil { try await Task.sleep(for: .milliseconds(10)) }
+        let ngPort = try #require(server.boundPort)
+        let client = try UDPSocket()
+        let caller = try UDPSocket(), callee = try UDPSocket()
+        func sdp(_ port: Int) -> String {
+            "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio \(port) RTP/AVP 0\r\n"
+        }
+        func exchange(_ stage: String, _ body: (Int) -> Bencode) throws -> [Int: Bencode] {
+            for i in 0..<40 { client.send(Array("\(stage)\(i) ".utf8) + body(i).encoded, to: ngPort) }
+            var replies: [Int: Bencode] = [:]
+            for _ in 0..<40 {
+                let d = try #require(client.receiveBytes())
+                let space = try #require(d.firstIndex(of: UInt8(ascii: " ")))
+                let cookie = String(decoding: d[..<space], as: UTF8.self)
+                let i = try #require(Int(cookie.dropFirst(stage.count)))
+                #expect(replies[i] == nil)
+                replies[i] = try Bencode.decode(d[(space + 1)...])
+            }
+            return replies
+        }
+        let offers = try exchange("o", { i in .dictionary([("call-id", .string("burst\(i)")), ("command", "offer"),
+                                                            ("from-tag", "ft"), ("sdp", .string(sdp(i == 39 ? caller.port : 40000)))]) })
+        #expect(offers.count == 40 && offers.values.allSatisfy { $0["result"] == "ok" })
+        let answers = try exchange("a", { i in .dictionary([("call-id", .string("burst\(i)")), ("command", "answer"), ("from-tag", "ft"),
+                                                             ("sdp", .string(sdp(i == 39 ? callee.port : 40100))), ("to-tag", "tt")]) })
+        #expect(answers.count == 40 && answers.values.allSatisfy { $0["result"] == "ok" })
+        #expect(calls.activeCount == 40)
+        // The last call: the caller sends to the port the answer advertised, the callee to
+        // the port the offer advertised.
+        func port(_ reply: Bencode?) throws -> Int {
+            let text = try #require(reply?["sdp"]?.string)
+            let line = try #require(text.split(separator: "\r\n").first { $0.hasPrefix("m=audio ") })
+            return try #require(Int(line.split(separator: " ")[1]))
+        }
+        caller.send([0x80, 0, 0, 1], to: try port(answers[39]))
+        #expect(callee.receiveBytes() == [0x80, 0, 0, 1])
+        callee.send([0x80, 0, 0, 2], to: try port(offers[39]))
+        #expect(caller.receiveBytes() == [0x80, 0, 0, 2])
+    }
+
     /// `limits.max_sessions`: a new call over the limit gets rtpengine's error-reason and
     /// binds no port; re-offers and answers of live calls go on; a delete makes room.
     @Test func sessionLimitRefusesNewCallsWithRtpenginesReason() throws {
