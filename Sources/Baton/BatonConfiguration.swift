@@ -24,6 +24,7 @@ import TOMLKit
 /// | sip.advertised_host | sip.host | address written in Via and Contact |
 /// | sip.max_message_size | 65535 | largest SIP message accepted (bytes) |
 /// | sip.udp_receive_buffer | 4194304 | kernel receive buffer of the SIP UDP socket (bytes) |
+/// | sip.overload_percent | 50 | new INVITEs get 503 while the SIP UDP receive queue is this full (percent; 0 = never) |
 /// | media.bind | 127.0.0.1 | RTP socket address |
 /// | media.advertised | media.bind | address written in SDP |
 /// | media.port_min / media.port_max | 20000 / 29999 | RTP port range (RTP even, RTCP odd) |
@@ -159,6 +160,8 @@ struct BatonConfiguration: Equatable {
         Key(name: "sip.udp_receive_buffer",
             apply: { c, v in c.sip.transport.udpReceiveBuffer = try int(v, "sip.udp_receive_buffer", 65536...(256 << 20)) },
             show: { "\($0.sip.transport.udpReceiveBuffer)" }),
+        Key(name: "sip.overload_percent", apply: { c, v in c.sip.transport.overloadPercent = try int(v, "sip.overload_percent", 0...100) },
+            show: { "\($0.sip.transport.overloadPercent)" }),
         Key(name: "media.bind", apply: { c, v in c.media.bindAddress = try ip(v, "media.bind") }, show: { $0.media.bindAddress }),
         Key(name: "media.advertised", apply: { c, v in c.media.advertisedAddress = try ip(v, "media.advertised") }, show: { $0.media.sdpAddress }),
         Key(name: "media.port_min", apply: { c, v in c.media.portMin = try port(v, "media.port_min") }, show: { "\($0.media.portMin)" }),

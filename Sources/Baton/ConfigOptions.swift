@@ -13,6 +13,7 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .customLong("sip-advertised-host")) var sipAdvertisedHost: String?
     @Option(name: .customLong("sip-max-message-size")) var sipMaxMessageSize: String?
     @Option(name: .customLong("sip-udp-receive-buffer")) var sipUDPReceiveBuffer: String?
+    @Option(name: .customLong("sip-overload-percent"), help: "Refuse new INVITEs (503) while the SIP UDP receive queue is this full (percent, 0 = never)") var sipOverloadPercent: String?
     @Option(name: .customLong("media-bind")) var mediaBind: String?
     @Option(name: .customLong("media-advertised")) var mediaAdvertised: String?
     @Option(name: .customLong("media-port-min")) var mediaPortMin: String?
@@ -62,7 +63,7 @@ struct ConfigOptions: ParsableArguments {
         let pairs: [(String, String?)] = [
             ("sip.host", sipHost), ("sip.port", sipPort), ("sip.udp", sipUDP), ("sip.tcp", sipTCP),
             ("sip.advertised_host", sipAdvertisedHost), ("sip.max_message_size", sipMaxMessageSize),
-            ("sip.udp_receive_buffer", sipUDPReceiveBuffer),
+            ("sip.udp_receive_buffer", sipUDPReceiveBuffer), ("sip.overload_percent", sipOverloadPercent),
             ("media.bind", mediaBind), ("media.advertised", mediaAdvertised), ("media.port_min", mediaPortMin),
             ("media.port_max", mediaPortMax), ("media.threads", mediaThreads), ("media.coalesce_us", mediaCoalesceUs), ("media.reuse_sockets", mediaReuseSockets), ("media.transcode", mediaTranscode), ("media.opus_bitrate", mediaOpusBitrate), ("media.opus_complexity", mediaOpusComplexity),
             ("stir.sign_key", stirSignKey), ("stir.x5u", stirX5u), ("stir.sign_numbers", stirSignNumbers), ("stir.attest", stirAttest),

@@ -152,6 +152,10 @@ public final class B2BUA: TransactionUser {
     var subscriptions: [String: Subscription] = [:]
     var logger: Logger
     public private(set) var draining = false
+    /// Set by the server's ``OverloadGuard``: new INVITEs get 503 + Retry-After while true.
+    public var overloaded = false
+    /// Called for each INVITE refused because of ``overloaded`` (a counter).
+    public var onOverloadRejection: (() -> Void)?
     /// Called for every SDP body Baton could not use (counted as malformed input).
     public var onBadSDP: ((SIPError) -> Void)?
     /// Receives REFERs inside a call's dialog (a device pushing its call elsewhere); without
@@ -228,6 +232,14 @@ public final class B2BUA: TransactionUser {
         }
         guard !draining else {
             t.respond(503, "Service Unavailable") { $0.setHeader("Retry-After", "\(self.configuration.retryAfter)") }
+            return
+        }
+        guard !overloaded else {
+            onOverloadRejection?()
+            t.respond(503, "Service Unavailable", toTag: randomToken(10)) {
+                $0.setHeader("Retry-After", "\(self.configuration.limitRetryAfter)")
+                $0.setHeader("Warning", "399 baton \"overloaded\"")
+            }
             return
         }
         guard delegate?.admitsNewCall() ?? true else {

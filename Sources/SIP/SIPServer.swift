@@ -28,10 +28,16 @@ public final class SIPServer: @unchecked Sendable {
     private var requestCounters: [String: Counter] = [:]
     private var responseCounters: [String: Counter] = [:]
     private var malformedCounters: [String: Counter] = [:]
+    private var overload: OverloadGuard
+    private var overloadCheck: RepeatedTask?
+    private let overloadRejections = Counter(label: "baton_sip_overload_rejections_total")
+    private let logger: Logger
 
     public init(configuration: Configuration, loop: any EventLoop, logger: Logger = Logger(label: "baton.sip")) throws(SIPError) {
         self.configuration = configuration
         self.loop = loop
+        self.logger = logger
+        self.overload = OverloadGuard(enterPercent: configuration.transport.overloadPercent)
         let transport = SIPTransport(configuration: configuration.transport, loop: loop, logger: logger)
         self.transport = transport
         var count: ((SIPMessage, String) -> Void)?
@@ -53,8 +59,35 @@ public final class SIPServer: @unchecked Sendable {
         b2bua.onBadSDP = { [unowned self] e in self.countMalformed(e) }
     }
 
-    public func start() async throws { try await transport.start() }
-    public func stop() async { await transport.stop() }
+    public func start() async throws {
+        try await transport.start()
+        guard overload.enterPercent > 0 else { return }
+        b2bua.onOverloadRejection = { [unowned self] in self.overloadRejections.increment() }
+        overloadCheck = loop.scheduleRepeatedTask(initialDelay: .milliseconds(20), delay: .milliseconds(20)) { [unowned self] _ in
+            self.checkOverload()
+        }
+    }
+
+    public func stop() async {
+        overloadCheck?.cancel()
+        await transport.stop()
+    }
+
+    /// Every 20 ms on the SIP loop (NIO runs scheduled tasks between read batches, so this
+    /// runs under load too).
+    private func checkOverload() {
+        guard let q = transport.udpQueue() else { return }
+        let was = overload.overloaded
+        let now = overload.update(queued: q.queued, capacity: q.capacity)
+        guard now != was else { return }
+        b2bua.overloaded = now
+        if now {
+            logger.warning("SIP overload: the UDP receive queue is \(q.queued * 100 / max(1, q.capacity)) % full, new INVITEs get 503",
+                           metadata: ["queued": "\(q.queued)", "capacity": "\(q.capacity)"])
+        } else {
+            logger.notice("SIP overload over: new INVITEs accepted again", metadata: ["queued": "\(q.queued)"])
+        }
+    }
 
     /// Runs `body` on the SIP loop and returns its result; throws if the loop has shut down.
     public func onLoop<T: Sendable>(_ body: @escaping @Sendable () -> T) async throws -> T {

@@ -24,6 +24,9 @@ public final class SIPTransport: @unchecked Sendable {
         /// dropped response costs a retransmission timer (500 ms and up), so a small buffer
         /// turns a short burst into a storm of retransmissions.
         public var udpReceiveBuffer: Int = 4 << 20
+        /// Refuse new INVITEs (503) while the UDP receive queue is at least this full, in
+        /// percent of its capacity; 0: never (see ``OverloadGuard``).
+        public var overloadPercent: Int = 50
         public init() {}
     }
 
@@ -77,6 +80,22 @@ public final class SIPTransport: @unchecked Sendable {
             boundTCPPort = ch.localAddress?.port
         }
         logger.info("SIP listening", metadata: ["host": "\(configuration.host)", "udp": "\(boundUDPPort.map(String.init) ?? "off")", "tcp": "\(boundTCPPort.map(String.init) ?? "off")"])
+    }
+
+    /// Bytes waiting in the UDP socket's receive queue (kernel accounting, `SO_MEMINFO`'s
+    /// first field) and the queue's capacity (`SO_RCVBUF` as the kernel reports it); nil
+    /// without a UDP socket. On the loop.
+    public func udpQueue() -> (queued: Int, capacity: Int)? {
+        guard let options = udpChannel?.syncOptions else { return nil }
+        let memInfo = ChannelOptions.Types.SocketOption(level: NIOBSDSocket.OptionLevel.socket,
+                                                        name: NIOBSDSocket.Option(rawValue: CInt(SO_MEMINFO)))
+        // SO_MEMINFO fills an array of u32 (rmem_alloc, rcvbuf, ...) up to the length asked;
+        // swift-nio reads a socket option into an Int: on 64-bit Linux that is both fields.
+        guard let info = try? options.getOption(memInfo) else { return nil }
+        let raw = UInt64(UInt(bitPattern: Int(info)))
+        var capacity = Int(raw >> 32)
+        if capacity == 0, let rcvbuf = try? options.getOption(.socketOption(.so_rcvbuf)) { capacity = Int(rcvbuf) }
+        return (Int(raw & 0xFFFF_FFFF), capacity)
     }
 
     public func stop() async {

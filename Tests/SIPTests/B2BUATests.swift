@@ -274,6 +274,30 @@ final class B2BHarness {
         #expect(h.take().contains { $0.1 == callee && $0.0.method == "INVITE" })
     }
 
+    /// Overloaded (the guard saw the UDP queue fill up): a new INVITE gets 503 with
+    /// Retry-After and a Warning and is counted; the live call's BYE is still served.
+    @Test func overloadRefusesNewInvitesButServesLiveCalls() throws {
+        let h = try B2BHarness()
+        let bInvite = try h.startCall()
+        let ok = try h.answer(bInvite)
+        try h.callerAck(for: ok)
+        var rejections = 0
+        h.b2bua.onOverloadRejection = { rejections += 1 }
+        h.b2bua.overloaded = true
+        try h.deliver(Fixtures.invite(branch: "z9hG4bKover", callID: "over-1"), from: caller)
+        let out = h.take()
+        let refused = try #require(out.first { $0.1 == caller }?.0)
+        #expect(refused.statusCode == 503)
+        #expect(refused.header("Warning")?.contains("overloaded") == true)
+        #expect(refused.header("Retry-After") == "5")
+        #expect(!out.contains { $0.1 == callee })
+        #expect(rejections == 1)
+        try h.deliver("BYE sip:baton@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKbye9\r\n"
+                      + "From: Alice <sip:alice@127.0.0.1>;tag=1928301774\r\nTo: \(ok.to!)\r\nCall-ID: a84b4c76e66710@127.0.0.1\r\n"
+                      + "CSeq: 314160 BYE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", from: caller)
+        #expect(h.take().contains { $0.1 == callee && $0.0.method == "BYE" })
+    }
+
     @Test func calleeErrorIsRelayedToTheCaller() throws {
         let h = try B2BHarness()
         let bInvite = try h.startCall()
