@@ -60,9 +60,10 @@ public final class SIPServer: @unchecked Sendable {
     }
 
     public func start() async throws {
+        // Set before the transport delivers anything: the B2BUA reads it on the loop.
+        b2bua.onOverloadRejection = { [unowned self] in self.overloadRejections.increment() }
         try await transport.start()
         guard overload.enterPercent > 0 else { return }
-        b2bua.onOverloadRejection = { [unowned self] in self.overloadRejections.increment() }
         overloadCheck = loop.scheduleRepeatedTask(initialDelay: .milliseconds(20), delay: .milliseconds(20)) { [unowned self] _ in
             self.checkOverload()
         }
