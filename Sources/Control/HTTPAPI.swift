@@ -248,6 +248,12 @@ public enum HTTPAPI {
         # HELP baton_rtp_port_pairs_in_use RTP/RTCP port pairs allocated.
         # TYPE baton_rtp_port_pairs_in_use gauge
         baton_rtp_port_pairs_in_use \(relay.pool.pairsInUse)
+        # HELP baton_rtp_port_pairs_parked Free port pairs whose sockets are kept bound for reuse (media.reuse_sockets).
+        # TYPE baton_rtp_port_pairs_parked gauge
+        baton_rtp_port_pairs_parked \(relay.pool.pairsParked)
+        # HELP baton_rtp_port_pair_budget Most port pairs open at once, in use and parked (RLIMIT_NOFILE less a reserve).
+        # TYPE baton_rtp_port_pair_budget gauge
+        baton_rtp_port_pair_budget \(relay.pool.pairBudget)
 
         """
     }

@@ -45,7 +45,7 @@ import Testing
     }
 
     @Test func metricsIncludeRelayAndCallCounters() async throws {
-        let (app, _) = try app()
+        let (app, calls) = try app()
         try await app.test(.router) { client in
             try await client.execute(uri: "/metrics", method: .get) { r in
                 #expect(r.headers[.contentType]?.hasPrefix("text/plain") == true)
@@ -53,6 +53,8 @@ import Testing
                 #expect(text.contains("baton_rtp_packets_relayed_total 0"))
                 #expect(text.contains("baton_rtp_packets_dropped_total{reason=\"source_mismatch\"} 0"))
                 #expect(text.contains("baton_rtp_port_pairs_in_use 0"))
+                #expect(text.contains("baton_rtp_port_pairs_parked 0"))
+                #expect(text.contains("baton_rtp_port_pair_budget \(calls.relay.pool.pairBudget)"))
             }
         }
     }

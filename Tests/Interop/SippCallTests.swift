@@ -63,8 +63,9 @@ import Testing
         #expect(flows["\(callerPort)>\(uacRTP)"] == 100)
         #expect(flows.keys.allSatisfy { $0.contains("\(callerPort)") || $0.contains("\(calleePort)") }, "direct media: \(flows)")
 
-        // Ports went back to the pool.
+        // Ports went back to the pool, their sockets parked for the next call (media.reuse_sockets).
         #expect(try baton.metric("baton_rtp_port_pairs_in_use") == 0)
+        #expect(try baton.metric("baton_rtp_port_pairs_parked") == 2)
         #expect(try baton.metric("baton_sip_requests_total{direction=\"in\",method=\"INVITE\"}") == 1)
 
         // A clean stop (SIGTERM, exit 0), then the call record is in the store.
