@@ -22,23 +22,23 @@ struct Serve: AsyncParsableCommand {
 
     /// Every port of the media range may hold a socket (two per pair in use, and parked
     /// pairs with `media.reuse_sockets`): raise the soft descriptor limit to the hard one, as
-    /// rtpengine's and Kamailio's packages do through their units, and say when even that
-    /// is short of the range (calls then fail with "Too many open files", not silently).
-    static func raiseDescriptorLimit(for media: MediaRelay.Configuration, logger: Logger) {
+    /// rtpengine's and Kamailio's packages do through their units. Before the relay is made:
+    /// its ``PortPool`` derives its budget from the limit.
+    static func raiseDescriptorLimit() {
         var lim = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &lim) == 0 else { return }
-        if lim.rlim_cur < lim.rlim_max {
-            var raised = lim
-            raised.rlim_cur = lim.rlim_max
-            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { lim = raised }
-        }
-        let needed = rlim_t(media.portMax - media.portMin + 1 + PortPool.reservedDescriptors)
-        if lim.rlim_cur < needed {
-            let pairs = max(16, (Int(lim.rlim_cur) - PortPool.reservedDescriptors) / 2)
-            logger.warning("descriptor limit below the media port range: at most \(pairs) port pairs (\(pairs / 2) calls) at once", metadata: [
-                "limit": "\(lim.rlim_cur)", "needed": "\(needed)",
-                "hint": "raise LimitNOFILE / ulimit -n, or narrow media.port_min..port_max"])
-        }
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &lim) == 0, lim.rlim_cur < lim.rlim_max else { return }
+        lim.rlim_cur = lim.rlim_max
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &lim)
+    }
+
+    /// Says when the relay's descriptor budget is short of the media range (calls then fail
+    /// with "descriptor budget reached", not silently).
+    static func warnIfBudgetShort(_ pool: PortPool, logger: Logger) {
+        let pairs = (pool.range.upperBound - pool.range.lowerBound + 1) / 2
+        guard pool.pairBudget < pairs else { return }
+        logger.warning("descriptor limit below the media port range: at most \(pool.pairBudget) port pairs (\(pool.pairBudget / 2) calls) at once", metadata: [
+            "pairs_in_range": "\(pairs)",
+            "hint": "raise LimitNOFILE / ulimit -n, or narrow media.port_min..port_max"])
     }
 
     func run() async throws {
@@ -52,9 +52,10 @@ struct Serve: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
-        Serve.raiseDescriptorLimit(for: config.media, logger: logger)
+        Serve.raiseDescriptorLimit()
         let store = try Store(path: config.storePath)
         let relay = try MediaRelay(configuration: config.media, logger: Logger(label: "baton.media"))
+        Serve.warnIfBudgetShort(relay.pool, logger: logger)
         let calls = CallManager(relay: relay, transcoding: config.transcode, maxSessions: config.maxSessions)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let sip = try SIPServer(configuration: config.sip, loop: group.next())
