@@ -225,6 +225,15 @@ public final class B2BUA: TransactionUser {
 
     // MARK: INVITE
 
+    /// 503 for a new INVITE Baton has no room for now (overload, session limit): capacity
+    /// frees up soon, so the short Retry-After, and a Warning that says why.
+    private func refuseForCapacity(_ t: ServerTransaction, _ why: String) {
+        t.respond(503, "Service Unavailable", toTag: randomToken(10)) {
+            $0.setHeader("Retry-After", "\(self.configuration.limitRetryAfter)")
+            $0.setHeader("Warning", "399 baton \"\(why)\"")
+        }
+    }
+
     private func invite(_ req: SIPMessage, _ t: ServerTransaction) {
         if let replaces = req.header("Replaces") {
             pull(req, t, replaces: replaces)
@@ -236,17 +245,11 @@ public final class B2BUA: TransactionUser {
         }
         guard !overloaded else {
             onOverloadRejection?()
-            t.respond(503, "Service Unavailable", toTag: randomToken(10)) {
-                $0.setHeader("Retry-After", "\(self.configuration.limitRetryAfter)")
-                $0.setHeader("Warning", "399 baton \"overloaded\"")
-            }
+            refuseForCapacity(t, "overloaded")
             return
         }
         guard delegate?.admitsNewCall() ?? true else {
-            t.respond(503, "Service Unavailable", toTag: randomToken(10)) {
-                $0.setHeader("Retry-After", "\(self.configuration.limitRetryAfter)")
-                $0.setHeader("Warning", "399 baton \"session limit reached\"")
-            }
+            refuseForCapacity(t, "session limit reached")
             return
         }
         t.respond(100, "Trying")
