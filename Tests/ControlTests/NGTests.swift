@@ -45,15 +45,17 @@ import TestSupport
 @Suite(.serialized) struct NGServerTests {
     static let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=candidate:1 1 UDP 2130706431 127.0.0.1 40000 typ host\r\na=ice-ufrag:abcd\r\n"
 
-    func server(_ lo: Int, maxSessions: Int = 0) throws -> (NGServer, CallManager) {
+    /// An ng server over a started relay that may bind `ports` ports from `lo`.
+    func server(_ lo: Int, ports: Int = 50, maxSessions: Int = 0,
+                configuration: NGServer.Configuration = .init()) throws -> (NGServer, CallManager) {
         var c = MediaRelay.Configuration()
         c.portMin = lo
-        c.portMax = lo + 49
+        c.portMax = lo + ports - 1
         c.threads = 1
         let relay = try MediaRelay(configuration: c)
         relay.start()
         let calls = CallManager(relay: relay, maxSessions: maxSessions)
-        return (NGServer(configuration: .init(), calls: calls), calls)
+        return (NGServer(configuration: configuration, calls: calls), calls)
     }
 
     func send(_ s: NGServer, _ cookie: String, _ body: Bencode) throws -> Bencode {
@@ -95,17 +97,10 @@ import TestSupport
     /// cookie gets exactly one ok reply, and media flows through the last call both ways, so
     /// the burst's relay commands were applied when the burst ended.
     @Test func pipelinedBurstsOverUDP() async throws {
-        var c = MediaRelay.Configuration()
-        c.portMin = 35000
-        c.portMax = 35199
-        c.threads = 1
-        let relay = try MediaRelay(configuration: c)
-        relay.start()
-        defer { relay.shutdown() }
-        let calls = CallManager(relay: relay)
         var conf = NGServer.Configuration()
         conf.port = 0
-        let server = NGServer(configuration: conf, calls: calls)
+        let (server, calls) = try server(35000, ports: 200, configuration: conf)
+        defer { calls.relay.shutdown() }
         let run = Task { try await server.run() }
         defer { run.cancel() }
         for _ in 0..<300 where server.boundPort == nil { try await Task.sleep(for: .milliseconds(10)) }
