@@ -1,3 +1,4 @@
+import NIOCore
 import Synchronization
 import Store
 
@@ -10,7 +11,10 @@ import Store
 /// queue empty and the writer waiting wakes it; the writer then takes everything queued.
 public final class StoreQueue: Sendable {
     private struct State {
-        var operations: [StoreOperation] = []
+        /// A ring: dropping the oldest at capacity is O(1) (an array's `removeFirst` moved
+        /// every queued operation, per record, exactly when the writer had fallen behind),
+        /// and its storage is kept across batches instead of regrown from empty.
+        var operations = CircularBuffer<StoreOperation>(initialCapacity: 256)
         var waiter: CheckedContinuation<Void, Never>?
         var finished = false
         var dropped = 0
@@ -63,8 +67,8 @@ public final class StoreQueue: Sendable {
     /// Everything queued, in order, and whether the queue is finished.
     func takeAll() -> (operations: [StoreOperation], finished: Bool) {
         state.withLock { s in
-            var ops: [StoreOperation] = []
-            swap(&ops, &s.operations)
+            let ops = Array(s.operations)
+            s.operations.removeAll(keepingCapacity: true)
             return (ops, s.finished)
         }
     }

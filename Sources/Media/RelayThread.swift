@@ -34,6 +34,8 @@ final class RelayThread: @unchecked Sendable {
     private let epoll: Int32
     private let wake: Int32
     private let commands = Mutex<[Command]>([])
+    /// The commands being applied; only the relay thread touches it (see `applyCommands`).
+    private var drained: [Command] = []
     /// A held submit made the queue non-empty and did not signal.
     private let heldWake = Atomic<Bool>(false)
     private let running = Atomic<Bool>(true)
@@ -425,12 +427,12 @@ final class RelayThread: @unchecked Sendable {
     }
 
     private func applyCommands() {
-        let pending = commands.withLock { c -> [Command] in
-            let taken = c
-            c.removeAll(keepingCapacity: true)
-            return taken
-        }
-        for c in pending {
+        // Swap the queue with this thread's empty spare: neither array is copied or
+        // re-allocated (copying out and `removeAll(keepingCapacity:)` on the shared buffer
+        // allocated a new one per wake-up and freed the old after the loop).
+        commands.withLock { swap(&$0, &drained) }
+        defer { drained.removeAll(keepingCapacity: true) }
+        for c in drained {
             switch c {
             case let .add(sockets):
                 for s in sockets {
