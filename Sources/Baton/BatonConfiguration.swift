@@ -38,6 +38,7 @@ import TOMLKit
 /// | ng.enabled / ng.host / ng.port | true / 127.0.0.1 / 2223 | rtpengine ng control protocol (UDP) |
 /// | ng.receive_buffer | 4194304 | kernel receive buffer of the ng socket (bytes) |
 /// | store.path | var/baton.sqlite | SQLite file |
+/// | store.commit_window_ms | 20 | group commit: how long the store writer gathers call records into one transaction |
 /// | lifecycle.drain_timeout | 30 | seconds SIGTERM waits for calls to end |
 /// | lifecycle.retry_after | 30 | Retry-After of the 503 sent while draining |
 /// | limits.max_sessions | 0 | most live calls, SIP and ng together (0 = no limit); beyond it SIP gets 503, ng "Parallel session limit reached" |
@@ -69,6 +70,8 @@ struct BatonConfiguration: Equatable {
     var http = HTTPAPI.Configuration()
     var ng = NGServer.Configuration()
     var storePath = "var/baton.sqlite"
+    /// `store.commit_window_ms`: records of this long share one SQLite transaction.
+    var storeCommitWindowMs = 20
     var drainTimeout = 30
     /// `limits.max_sessions`: most live calls, 0 = no limit.
     var maxSessions = 0
@@ -182,6 +185,8 @@ struct BatonConfiguration: Equatable {
         Key(name: "ng.receive_buffer", apply: { c, v in c.ng.receiveBuffer = try int(v, "ng.receive_buffer", 65536...(256 << 20)) },
             show: { "\($0.ng.receiveBuffer)" }),
         Key(name: "store.path", apply: { c, v in c.storePath = v }, show: { $0.storePath }),
+        Key(name: "store.commit_window_ms", apply: { c, v in c.storeCommitWindowMs = try int(v, "store.commit_window_ms", 0...1000) },
+            show: { "\($0.storeCommitWindowMs)" }),
         Key(name: "lifecycle.drain_timeout", apply: { c, v in c.drainTimeout = try int(v, "lifecycle.drain_timeout", 0...86400) },
             show: { "\($0.drainTimeout)" }),
         Key(name: "limits.max_sessions", apply: { c, v in c.maxSessions = try int(v, "limits.max_sessions", 0...10_000_000) },

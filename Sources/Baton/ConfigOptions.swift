@@ -46,6 +46,8 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .customLong("ng-port")) var ngPort: String?
     @Option(name: .customLong("ng-receive-buffer")) var ngReceiveBuffer: String?
     @Option(name: .customLong("store-path")) var storePath: String?
+    @Option(name: .customLong("store-commit-window-ms"), help: "Group commit: ms of call records per SQLite transaction (0 = commit each batch at once)")
+    var storeCommitWindowMs: String?
     @Option(name: .customLong("lifecycle-drain-timeout")) var drainTimeout: String?
     @Option(name: .customLong("lifecycle-retry-after")) var retryAfter: String?
     @Option(name: .customLong("max-sessions"), help: "Most live calls, SIP and ng together (0 = no limit)") var maxSessions: String?
@@ -69,7 +71,7 @@ struct ConfigOptions: ParsableArguments {
             ("stir.sign_key", stirSignKey), ("stir.x5u", stirX5u), ("stir.sign_numbers", stirSignNumbers), ("stir.attest", stirAttest),
             ("stir.verify", stirVerify), ("stir.trust_anchors", stirTrustAnchors), ("stir.x5u_map", stirX5uMap),
             ("stir.freshness", stirFreshness), ("stir.keep_for", stirKeepFor), ("stir.hold_s", stirHoldS), ("http.host", httpHost),
-            ("http.port", httpPort), ("ng.enabled", ngEnabled), ("ng.host", ngHost), ("ng.port", ngPort), ("ng.receive_buffer", ngReceiveBuffer), ("store.path", storePath), ("lifecycle.drain_timeout", drainTimeout),
+            ("http.port", httpPort), ("ng.enabled", ngEnabled), ("ng.host", ngHost), ("ng.port", ngPort), ("ng.receive_buffer", ngReceiveBuffer), ("store.path", storePath), ("store.commit_window_ms", storeCommitWindowMs), ("lifecycle.drain_timeout", drainTimeout),
             ("lifecycle.retry_after", retryAfter), ("limits.max_sessions", maxSessions), ("limits.retry_after", limitsRetryAfter), ("registrar.default_expires", defaultExpires),
             ("registrar.min_expires", minExpires), ("registrar.max_expires", maxExpires), ("log.level", logLevel),
             ("switchover.window_ms", switchoverWindowMs), ("switchover.no_media_timeout_ms", switchoverNoMediaTimeoutMs),

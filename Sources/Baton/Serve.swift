@@ -111,7 +111,8 @@ struct Serve: AsyncParsableCommand {
         // Graceful shutdown runs in reverse order: SIP drains first, then HTTP, relay, store writer.
         let services = ServiceGroup(configuration: .init(
             services: [
-                .init(service: StoreWriter(store: store, operations: calls.storeOperations)),
+                .init(service: StoreWriter(store: store, operations: calls.storeOperations,
+                                          commitWindow: .milliseconds(config.storeCommitWindowMs))),
                 .init(service: RelayService(relay: relay)),
                 .init(service: http),
                 .init(service: NGServer(configuration: config.ng, calls: calls)),

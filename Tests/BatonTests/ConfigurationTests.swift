@@ -43,6 +43,16 @@ import Testing
         #expect(d.maxSessions == 0 && d.sip.b2bua.limitRetryAfter == 5 && d.media.reuseSockets)
     }
 
+    @Test func storeCommitWindowIsRead() throws {
+        let c = try BatonConfiguration.load(toml: "[store]\ncommit_window_ms = 50", environment: [:], overrides: [], routes: [])
+        #expect(c.storeCommitWindowMs == 50)
+        let e = try BatonConfiguration.load(toml: "[store]\ncommit_window_ms = 50", environment: ["BATON_STORE_COMMIT_WINDOW_MS": "0"],
+                                            overrides: [], routes: [])
+        #expect(e.storeCommitWindowMs == 0)
+        let d = try BatonConfiguration.load(toml: nil, environment: [:], overrides: [], routes: [])
+        #expect(d.storeCommitWindowMs == 20)
+    }
+
     @Test func theShippedExampleIsValid() throws {
         let text = try String(contentsOfFile: #filePath.replacingOccurrences(of: "Tests/BatonTests/ConfigurationTests.swift", with: "conf/baton.toml"), encoding: .utf8)
         let c = try BatonConfiguration.load(toml: text, environment: [:], overrides: [], routes: [])
@@ -58,6 +68,7 @@ import Testing
         ("[log]\nlevel = \"loud\"", "log.level"),
         ("[limits]\nmax_sessions = -1", "limits.max_sessions"),
         ("[media]\nreuse_sockets = \"maybe\"", "media.reuse_sockets"),
+        ("[store]\ncommit_window_ms = 5000", "store.commit_window_ms"),
         ("[sip\nport = 1", "configuration file"),
         ("[[routes]]\nmatch = \"([\"\nhost = \"h\"", "routes"),
     ])
