@@ -133,14 +133,18 @@ void baton_udp_park(int fd) {
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 }
 
-int baton_udp_unpark(int fd) {
-    int size = BATON_RELAY_RCVBUF;
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+int baton_udp_drain(int fd) {
     char b[1];
     int n = 0;
     /* MSG_TRUNC with a 1-byte buffer discards each datagram whole; bounded. */
     while (n < 256 && recv(fd, b, sizeof(b), MSG_DONTWAIT | MSG_TRUNC) >= 0) n++;
     return n;
+}
+
+int baton_udp_unpark(int fd) {
+    int size = BATON_RELAY_RCVBUF;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+    return baton_udp_drain(fd);
 }
 
 int baton_epoll_create(void) { int r = epoll_create1(EPOLL_CLOEXEC); return r < 0 ? -errno : r; }

@@ -98,14 +98,40 @@ public final class MediaRelay: Sendable {
     public func allocate() throws(MediaError) -> AnchoredStream {
         let a = try pool.allocate()
         let b: PortPool.Pair
-        do { b = try pool.allocate() } catch { pool.release(a); throw error }
+        do { b = try pool.allocate() } catch {
+            pool.release(a, owner: a.owner, rtpSlot: a.rtpSlot, rtcpSlot: a.rtcpSlot)   // still parked where it was
+            throw error
+        }
         let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
-        let thread = threads[Int(id % UInt64(threads.count))]
+        // The thread that still has the first pair registered, so it is adopted as it is;
+        // round robin for fresh sockets (a parked pair's thread was itself drawn that way).
+        let thread = threads[a.owner >= 0 && a.owner < threads.count ? a.owner : Int(id % UInt64(threads.count))]
         let stream = AnchoredStream(id: id, a: a, b: b, thread: thread.index)
+        adopt(stream.a, on: thread.index)
+        adopt(stream.b, on: thread.index)
         streams.withLock { $0[id] = stream }
         thread.submit(.add(stream.sockets))
         return stream
     }
+
+    /// A pair drawn while parked on a relay thread: adopted as it is when it goes to the same
+    /// thread, else taken out of that thread's epoll set first (``RelayThread/detach(_:)``).
+    private func adopt(_ e: AnchoredStream.Endpoint, on thread: Int) {
+        let p = e.pair
+        guard p.owner >= 0, p.owner < threads.count else { return }
+        if p.owner == thread {
+            e.rtp.parkedSlot = p.rtpSlot
+            e.rtcp.parkedSlot = p.rtcpSlot
+        } else {
+            threads[p.owner].detach(p)
+        }
+    }
+
+    /// The epoll descriptor of relay thread `i` (tests read its registrations in /proc).
+    func epollDescriptor(thread i: Int) -> Int32 { threads[i].epoll }
+
+    /// `epoll_ctl(ADD)` calls of all relay threads so far.
+    var registrations: Int { threads.reduce(0) { $0 + $1.registrations.load(ordering: .relaxed) } }
 
     /// Tells the relay where a side's party said (in SDP) it receives RTP; RTCP goes to port + 1.
     public func setRemote(_ stream: AnchoredStream, side: Side, ip: String, port: Int, rtcpPort: Int? = nil) throws(MediaError) {
@@ -169,6 +195,7 @@ public final class MediaRelay: Sendable {
     public func prepareSwitch(_ stream: AnchoredStream, replacing side: Side) throws(MediaError) -> SwitchLeg {
         let pair = try pool.allocate()
         let new = AnchoredStream.endpoint(pair)
+        adopt(new, on: stream.thread)
         let far = stream.endpoint(side == .a ? .b : .a)
         new.rtp.peer = far.rtp
         new.rtcp.peer = far.rtcp

@@ -11,11 +11,17 @@ import Synchronization
 /// Thread-safe. Ports come back only through ``release(_:)`` once the relay has let go.
 ///
 /// With `reuseSockets` (the relay's default), a released pair keeps its two sockets bound
-/// ("parked", receive buffer shrunk to the kernel's minimum) and the next call that draws
-/// the port gets them back after a drain of whatever queued meanwhile: a call then costs no
-/// `socket()`/`bind()`/`close()` (four of each per call, ~15 % of an ng offer+answer's CPU,
-/// docs/performance.md). Reuse follows the same FIFO order, so a port is still reused as late
-/// as possible; a parked pair holds two descriptors until the pool goes away.
+/// ("parked") and the next call that draws the port gets them back after a drain of whatever
+/// queued meanwhile: a call then costs no `socket()`/`bind()`/`close()` (four of each per
+/// call, ~15 % of an ng offer+answer's CPU, docs/performance.md). Reuse follows the same FIFO
+/// order, so a port is still reused as late as possible; a parked pair holds two descriptors
+/// until the pool goes away.
+///
+/// A pair the relay parks stays registered with the relay thread that used it (`owner`, and
+/// the two table slots): that thread discards what strays in, and when the pair is drawn again
+/// for the same thread it is adopted as it is, without `epoll_ctl` (two per socket per call
+/// otherwise, ~5 % of the CPU of a churned ng call). A pair parked by anyone else (nobody
+/// drains it) gets its receive buffer shrunk to the kernel's minimum instead.
 public final class PortPool: Sendable {
     /// A bound RTP/RTCP socket pair.
     public struct Pair: Sendable, Hashable {
@@ -23,6 +29,20 @@ public final class PortPool: Sendable {
         public var rtcpPort: UInt16 { rtpPort + 1 }
         let rtpFD: Int32
         let rtcpFD: Int32
+        /// The relay thread whose epoll set still holds both sockets (-1: none), and their
+        /// slots in its socket table.
+        let owner: Int
+        let rtpSlot: Int
+        let rtcpSlot: Int
+
+        init(rtpPort: UInt16, rtpFD: Int32, rtcpFD: Int32, owner: Int = -1, rtpSlot: Int = -1, rtcpSlot: Int = -1) {
+            self.rtpPort = rtpPort
+            self.rtpFD = rtpFD
+            self.rtcpFD = rtcpFD
+            self.owner = owner
+            self.rtpSlot = rtpSlot
+            self.rtcpSlot = rtcpSlot
+        }
     }
 
     /// A free port pair, with its sockets when they were kept bound (-1: none).
@@ -30,6 +50,9 @@ public final class PortPool: Sendable {
         var port: UInt16
         var rtpFD: Int32 = -1
         var rtcpFD: Int32 = -1
+        var owner = -1
+        var rtpSlot = -1
+        var rtcpSlot = -1
     }
 
     public let address: String
@@ -72,9 +95,15 @@ public final class PortPool: Sendable {
                 let e = pop()
                 parked -= 1
                 inUse += 1
-                _ = baton_udp_unpark(e.rtpFD)
-                _ = baton_udp_unpark(e.rtcpFD)
-                return Pair(rtpPort: e.port, rtpFD: e.rtpFD, rtcpFD: e.rtcpFD)
+                if e.owner >= 0 {
+                    // Its relay thread kept draining it; what came since goes now.
+                    _ = baton_udp_drain(e.rtpFD)
+                    _ = baton_udp_drain(e.rtcpFD)
+                } else {
+                    _ = baton_udp_unpark(e.rtpFD)
+                    _ = baton_udp_unpark(e.rtcpFD)
+                }
+                return Pair(rtpPort: e.port, rtpFD: e.rtpFD, rtcpFD: e.rtcpFD, owner: e.owner, rtpSlot: e.rtpSlot, rtcpSlot: e.rtcpSlot)
             }
             throw error
         }
@@ -151,11 +180,16 @@ public final class PortPool: Sendable {
     }
 
     /// Returns the pair's ports to the pool: parked with their sockets (``reuseSockets``),
-    /// or closed.
-    func release(_ pair: Pair) {
+    /// or closed. `owner` >= 0: relay thread `owner` keeps both sockets registered in the
+    /// given table slots and drains them (only with ``reuseSockets``).
+    func release(_ pair: Pair) { release(pair, owner: -1, rtpSlot: -1, rtcpSlot: -1) }
+
+    func release(_ pair: Pair, owner: Int, rtpSlot: Int, rtcpSlot: Int) {
         if reuseSockets {
-            baton_udp_park(pair.rtpFD)
-            baton_udp_park(pair.rtcpFD)
+            if owner < 0 {
+                baton_udp_park(pair.rtpFD)
+                baton_udp_park(pair.rtcpFD)
+            }
         } else {
             close_(pair.rtpFD)
             close_(pair.rtcpFD)
@@ -164,7 +198,7 @@ public final class PortPool: Sendable {
             s.inUse -= 1
             if reuseSockets {
                 s.parked += 1
-                s.push(Entry(port: pair.rtpPort, rtpFD: pair.rtpFD, rtcpFD: pair.rtcpFD))
+                s.push(Entry(port: pair.rtpPort, rtpFD: pair.rtpFD, rtcpFD: pair.rtcpFD, owner: owner, rtpSlot: rtpSlot, rtcpSlot: rtcpSlot))
             } else {
                 s.push(Entry(port: pair.rtpPort))
             }

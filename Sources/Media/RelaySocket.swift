@@ -19,6 +19,9 @@ final class RelaySocket: @unchecked Sendable {
     var latched = false
     /// Slot in the owning thread's socket table (epoll data).
     var slot: Int = -1
+    /// Set by signaling before ``RelayThread/Command/add``: the slot under which this
+    /// (parked) socket is still registered with the thread it is added to (-1: register it).
+    var parkedSlot: Int = -1
     let stats = StreamStats()
     /// RTP analysis of what arrives here (RTP sockets only); relay thread only.
     let sequence = RTPSequence()

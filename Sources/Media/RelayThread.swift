@@ -18,6 +18,9 @@ final class RelayThread: @unchecked Sendable {
         /// The leg's codec and SRTP state for its RTP and RTCP sockets.
         case configure([RelaySocket], LegState)
         case remove([RelaySocket], [PortPool.Pair], PortPool)
+        /// Parked sockets (fd, slot) another thread adopted: their registration here was
+        /// already deleted (``detach(_:)``); free the slots.
+        case forget([(fd: Int32, slot: Int)])
         /// Start choosing the splice point of a switchover whose new leg is confirmed.
         case arm(SpliceJob, SpliceDecider, @Sendable (SpliceReport) -> Void)
         /// Give up a switchover; the callback says whether the splice had already happened.
@@ -31,7 +34,7 @@ final class RelayThread: @unchecked Sendable {
     private static let maxEvents: Int32 = 64
 
     let index: Int
-    private let epoll: Int32
+    let epoll: Int32
     private let wake: Int32
     private let commands = Mutex<[Command]>([])
     /// The commands being applied; only the relay thread touches it (see `applyCommands`).
@@ -43,7 +46,12 @@ final class RelayThread: @unchecked Sendable {
     private let done = DispatchSemaphore(value: 0)
     // Owned by the relay thread only:
     private var table: [RelaySocket?] = []
+    /// Per slot: the descriptor of a parked socket still registered here (-1: none). Its
+    /// events drain it; ``Command/add`` adopts it as it is.
+    private var parkedFDs: [Int32] = []
     private var freeSlots: [Int] = []
+    /// `epoll_ctl(ADD)` calls so far: what socket reuse saves (tests).
+    let registrations = Atomic<Int>(0)
     private let batch: OpaquePointer
     private let events: UnsafeMutablePointer<UInt64>
     /// 8 kHz PCM of the frame being transcoded (120 ms, Opus's longest frame).
@@ -146,7 +154,11 @@ final class RelayThread: @unchecked Sendable {
                 k += 1
                 if data == RelayThread.wakeData { continue }
                 let slot = Int(truncatingIfNeeded: data)
-                guard slot < table.count, let socket = table[slot] else { continue }
+                guard slot < table.count, let socket = table[slot] else {
+                    // A parked socket: nothing it receives belongs to a call.
+                    if slot < parkedFDs.count, parkedFDs[slot] >= 0 { _ = baton_udp_drain(parkedFDs[slot]) }
+                    continue
+                }
                 var iterations = 0
                 while iterations < RelayThread.maxRecvIterations {
                     let got = baton_batch_recv(socket.fd, batch)
@@ -426,6 +438,23 @@ final class RelayThread: @unchecked Sendable {
         return Int64(ts.tv_sec) &* 1_000_000_000 &+ Int64(ts.tv_nsec)
     }
 
+    private func unregister(_ s: RelaySocket) {
+        _ = baton_epoll_del(epoll, s.fd)
+        table[s.slot] = nil
+        freeSlots.append(s.slot)
+        s.slot = -1
+    }
+
+    /// A parked pair registered here goes to a stream of another thread: its sockets leave
+    /// this thread's epoll set now (`epoll_ctl` is safe from any thread) and their slots are
+    /// freed by the next command round. Anything this thread still drains meanwhile arrived
+    /// before the port was handed out in any SDP: a stray.
+    func detach(_ pair: PortPool.Pair) {
+        _ = baton_epoll_del(epoll, pair.rtpFD)
+        _ = baton_epoll_del(epoll, pair.rtcpFD)
+        submit(.forget([(pair.rtpFD, pair.rtpSlot), (pair.rtcpFD, pair.rtcpSlot)]))
+    }
+
     private func applyCommands() {
         // Swap the queue with this thread's empty spare: neither array is copied or
         // re-allocated (copying out and `removeAll(keepingCapacity:)` on the shared buffer
@@ -436,9 +465,19 @@ final class RelayThread: @unchecked Sendable {
             switch c {
             case let .add(sockets):
                 for s in sockets {
-                    let slot = freeSlots.popLast() ?? { table.append(nil); return table.count - 1 }()
+                    // A parked socket of this thread: already registered under its slot.
+                    let parked = s.parkedSlot
+                    s.parkedSlot = -1
+                    if parked >= 0, parked < parkedFDs.count, parkedFDs[parked] == s.fd {
+                        parkedFDs[parked] = -1
+                        table[parked] = s
+                        s.slot = parked
+                        continue
+                    }
+                    let slot = freeSlots.popLast() ?? { table.append(nil); parkedFDs.append(-1); return table.count - 1 }()
                     table[slot] = s
                     s.slot = slot
+                    registrations.wrappingAdd(1, ordering: .relaxed)
                     let r = baton_epoll_add(epoll, s.fd, UInt64(slot))
                     if r < 0 { logger.error("epoll_ctl add failed", metadata: ["errno": "\(-r)"]) }
                 }
@@ -453,13 +492,40 @@ final class RelayThread: @unchecked Sendable {
                     }
                 }
             case let .remove(sockets, pairs, pool):
-                for s in sockets where s.slot >= 0 {
-                    _ = baton_epoll_del(epoll, s.fd)
-                    table[s.slot] = nil
-                    freeSlots.append(s.slot)
-                    s.slot = -1
+                guard pool.reuseSockets else {
+                    for s in sockets where s.slot >= 0 {
+                        _ = baton_epoll_del(epoll, s.fd)
+                        table[s.slot] = nil
+                        freeSlots.append(s.slot)
+                        s.slot = -1
+                    }
+                    for p in pairs { pool.release(p) }
+                    continue
                 }
-                for p in pairs { pool.release(p) }
+                // Parked: both sockets stay registered here under their slots (drained while
+                // parked, adopted by the next stream of this thread that draws the pair).
+                for p in pairs {
+                    let rtp = sockets.first { $0.fd == p.rtpFD && $0.slot >= 0 }
+                    let rtcp = sockets.first { $0.fd == p.rtcpFD && $0.slot >= 0 }
+                    guard let rtp, let rtcp else {
+                        for s in [rtp, rtcp].compactMap({ $0 }) { unregister(s) }
+                        pool.release(p)
+                        continue
+                    }
+                    for s in [rtp, rtcp] {
+                        table[s.slot] = nil
+                        parkedFDs[s.slot] = s.fd
+                    }
+                    pool.release(p, owner: index, rtpSlot: rtp.slot, rtcpSlot: rtcp.slot)
+                    rtp.slot = -1
+                    rtcp.slot = -1
+                }
+                for s in sockets where s.slot >= 0 { unregister(s) }
+            case let .forget(parked):
+                for (fd, slot) in parked where slot < parkedFDs.count && parkedFDs[slot] == fd {
+                    parkedFDs[slot] = -1
+                    freeSlots.append(slot)
+                }
             case let .arm(job, decider, onSplice):
                 guard !job.done else { continue }
                 job.decider = decider

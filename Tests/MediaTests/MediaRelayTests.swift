@@ -194,6 +194,102 @@ extension UDPSocket {
         other.release(try other.allocate())
     }
 
+    /// Sends `n` RTP packets each way through `stream` between two fresh parties; all must
+    /// arrive.
+    private func relaysBothWays(_ relay: MediaRelay, _ stream: AnchoredStream, packets n: Int = 5) throws {
+        let caller = try Party(), callee = try Party()
+        try relay.setRemote(stream, side: .a, ip: "127.0.0.1", port: caller.port)
+        try relay.setRemote(stream, side: .b, ip: "127.0.0.1", port: callee.port)
+        usleep(20_000)
+        for i in 0..<n {
+            caller.send([0x80, 0, 0, UInt8(i)] + [UInt8](repeating: 1, count: 16), to: stream.port(.a))
+            #expect(callee.receive()?[3] == UInt8(i))
+            callee.send([0x80, 0, 0, UInt8(i)] + [UInt8](repeating: 2, count: 16), to: stream.port(.b))
+            #expect(caller.receive()?[3] == UInt8(i))
+        }
+    }
+
+    /// Descriptors registered in relay thread `i`'s epoll set (`tfd:` lines of its fdinfo).
+    private func registered(_ relay: MediaRelay, thread i: Int) -> Set<Int32> {
+        let text = (try? String(contentsOfFile: "/proc/self/fdinfo/\(relay.epollDescriptor(thread: i))", encoding: .utf8)) ?? ""
+        return Set(text.split(separator: "\n").compactMap { line -> Int32? in
+            guard line.hasPrefix("tfd:") else { return nil }
+            return line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap { Int32($0) }
+        })
+    }
+
+    private func queued(_ fd: Int32) -> Bool {
+        var byte: UInt8 = 0
+        return recv(fd, &byte, 1, Int32(MSG_DONTWAIT | MSG_PEEK)) >= 0
+    }
+
+    /// A parked pair stays registered with its relay thread, which discards what strays in;
+    /// the next stream of that thread adopts it without registering it again.
+    @Test func parkedPairsAreAdoptedByTheirThread() throws {
+        var c = MediaRelay.Configuration()
+        c.portMin = 34460
+        c.portMax = 34463   // two pairs: the second stream gets the first one's
+        c.threads = 1
+        let relay = try MediaRelay(configuration: c)
+        relay.start()
+        defer { relay.shutdown() }
+        let first = try relay.allocate()
+        try relaysBothWays(relay, first)
+        #expect(waitUntil { relay.registrations == 4 })
+        let fd = first.endpoint(.a).pair.rtpFD
+        relay.release(first)
+        #expect(waitUntil { relay.pool.pairsParked == 2 })
+        #expect(receiveBuffer(fd) >= 64 * 1024)   // not shrunk: its thread drains it
+        let stray = try Party()
+        for i in 0..<3 { stray.send([0x80, 0, 0, UInt8(i)], to: first.port(.a)) }
+        #expect(waitUntil { !self.queued(fd) })
+        let second = try relay.allocate()
+        #expect(Set([second.port(.a), second.port(.b)]) == Set([first.port(.a), first.port(.b)]))
+        try relaysBothWays(relay, second)
+        #expect(relay.registrations == 4)
+        relay.release(second)
+        #expect(waitUntil { relay.pool.pairsParked == 2 })
+    }
+
+    /// A pair parked on one relay thread and drawn for a stream of another leaves the first
+    /// thread's epoll set: the second thread alone receives on it.
+    @Test func parkedPairMovesToAnotherThread() throws {
+        var c = MediaRelay.Configuration()
+        c.portMin = 34470
+        c.portMax = 34475   // three pairs
+        c.threads = 2
+        let relay = try MediaRelay(configuration: c)
+        relay.start()
+        defer { relay.shutdown() }
+        let s0 = try relay.allocate()   // pairs 1 and 2, on thread t
+        let t = s0.thread, u = 1 - s0.thread
+        #expect(waitUntil { relay.registrations == 4 })
+        relay.release(s0)
+        #expect(waitUntil { relay.pool.pairsParked == 2 })
+        // Pair 3 (fresh) decides the thread: the next one, u; pair 1 is parked on t and moves.
+        let s1 = try relay.allocate()
+        #expect(s1.thread == u && s1.port(.b) == s0.port(.a))
+        #expect(waitUntil { relay.registrations == 8 })
+        let moved = s1.endpoint(.b).pair
+        #expect(waitUntil {
+            self.registered(relay, thread: t).isDisjoint(with: [moved.rtpFD, moved.rtcpFD])
+                && self.registered(relay, thread: u).isSuperset(of: [moved.rtpFD, moved.rtcpFD])
+        })
+        // Thread t keeps the pair it still has parked (pair 2).
+        let stillParked = s0.endpoint(.b).pair
+        #expect(registered(relay, thread: t).isSuperset(of: [stillParked.rtpFD, stillParked.rtcpFD]))
+        try relaysBothWays(relay, s1, packets: 20)
+        relay.release(s1)
+        #expect(waitUntil { relay.pool.pairsParked == 3 })
+        // Pair 2 is parked on t (adopted there), pair 3 on u (moves to t).
+        let s2 = try relay.allocate()
+        #expect(s2.thread == t && s2.port(.a) == s0.port(.b))
+        #expect(waitUntil { relay.registrations == 10 })
+        try relaysBothWays(relay, s2, packets: 20)
+        relay.release(s2)
+        #expect(waitUntil { relay.pool.pairsParked == 3 })
+    }
+
     private func receiveBuffer(_ fd: Int32) -> Int32 {
         var v: Int32 = 0
         var len = socklen_t(MemoryLayout<Int32>.size)

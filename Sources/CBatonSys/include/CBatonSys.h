@@ -52,6 +52,8 @@ int baton_udp_bind(const char *ip, uint16_t port);
    discards what queued meanwhile, returning how many datagrams it dropped. */
 void baton_udp_park(int fd);
 int baton_udp_unpark(int fd);
+/* Discards what is queued on fd (bounded: 256 datagrams); returns how many. */
+int baton_udp_drain(int fd);
 
 int baton_epoll_create(void);
 int baton_epoll_add(int ep, int fd, uint64_t data);
