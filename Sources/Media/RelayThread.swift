@@ -493,12 +493,7 @@ final class RelayThread: @unchecked Sendable {
                 }
             case let .remove(sockets, pairs, pool):
                 guard pool.reuseSockets else {
-                    for s in sockets where s.slot >= 0 {
-                        _ = baton_epoll_del(epoll, s.fd)
-                        table[s.slot] = nil
-                        freeSlots.append(s.slot)
-                        s.slot = -1
-                    }
+                    for s in sockets where s.slot >= 0 { unregister(s) }
                     for p in pairs { pool.release(p) }
                     continue
                 }
