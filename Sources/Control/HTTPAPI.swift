@@ -242,6 +242,7 @@ public enum HTTPAPI {
         baton_rtp_packets_dropped_total{reason="source_mismatch"} \(t.droppedSource)
         baton_rtp_packets_dropped_total{reason="no_destination"} \(t.droppedNoDestination)
         baton_rtp_packets_dropped_total{reason="send_error"} \(t.droppedSendError)
+        baton_rtp_packets_dropped_total{reason="parked_port"} \(t.droppedParked)
         # HELP baton_media_streams_active Anchored media streams.
         # TYPE baton_media_streams_active gauge
         baton_media_streams_active \(relay.activeStreams)

@@ -251,7 +251,8 @@ public final class MediaRelay: Sendable {
                relayedBytes: totals.relayedBytes.load(ordering: .relaxed),
                droppedSource: totals.droppedSource.load(ordering: .relaxed),
                droppedNoDestination: totals.droppedNoDestination.load(ordering: .relaxed),
-               droppedSendError: totals.droppedSendError.load(ordering: .relaxed))
+               droppedSendError: totals.droppedSendError.load(ordering: .relaxed),
+               droppedParked: totals.droppedParked.load(ordering: .relaxed))
     }
 
     public struct Totals: Sendable, Equatable {
@@ -260,6 +261,9 @@ public final class MediaRelay: Sendable {
         public var droppedSource: UInt64
         public var droppedNoDestination: UInt64
         public var droppedSendError: UInt64
+        /// Arrived on a parked port (``Configuration/reuseSockets``): strays of ended calls
+        /// or scans, read and discarded by the relay thread.
+        public var droppedParked: UInt64
     }
 }
 

@@ -156,7 +156,9 @@ final class RelayThread: @unchecked Sendable {
                 let slot = Int(truncatingIfNeeded: data)
                 guard slot < table.count, let socket = table[slot] else {
                     // A parked socket: nothing it receives belongs to a call.
-                    if slot < parkedFDs.count, parkedFDs[slot] >= 0 { _ = baton_udp_drain(parkedFDs[slot]) }
+                    if slot < parkedFDs.count, parkedFDs[slot] >= 0 {
+                        StreamStats.bump(totals.droppedParked, UInt64(baton_udp_drain(parkedFDs[slot])))
+                    }
                     continue
                 }
                 var iterations = 0
@@ -550,6 +552,8 @@ final class RelayTotals: Sendable {
     let droppedSource = Atomic<UInt64>(0)
     let droppedNoDestination = Atomic<UInt64>(0)
     let droppedSendError = Atomic<UInt64>(0)
+    /// Datagrams that arrived on a parked port (no call owns it) and were discarded.
+    let droppedParked = Atomic<UInt64>(0)
 
     @inline(__always)
     func add(relayed: UInt64, bytes: UInt64, badSource: UInt64, noDestination: UInt64, sendError: UInt64) {

@@ -52,6 +52,7 @@ import Testing
                 let text = String(buffer: r.body)
                 #expect(text.contains("baton_rtp_packets_relayed_total 0"))
                 #expect(text.contains("baton_rtp_packets_dropped_total{reason=\"source_mismatch\"} 0"))
+                #expect(text.contains("baton_rtp_packets_dropped_total{reason=\"parked_port\"} 0"))
                 #expect(text.contains("baton_rtp_port_pairs_in_use 0"))
                 #expect(text.contains("baton_rtp_port_pairs_parked 0"))
                 #expect(text.contains("baton_rtp_port_pair_budget \(calls.relay.pool.pairBudget)"))

@@ -142,7 +142,7 @@ extension UDPSocket {
     /// back in FIFO turn with the same sockets, drained of what a stray sender queued, with
     /// its receive buffer restored.
     @Test func parkedSocketsAreReusedInTurnAndDrained() throws {
-        let pool = PortPool(address: "127.0.0.1", range: 34400...34407, reuseSockets: true)   // 4 pairs
+        let pool = PortPool(address: "127.0.0.1", range: 34210...34217, reuseSockets: true)   // 4 pairs
         let first = try pool.allocate()
         pool.release(first)
         #expect(pool.pairsParked == 1 && pool.pairsInUse == 0)
@@ -168,7 +168,7 @@ extension UDPSocket {
     /// The relay never takes the process's last descriptors: past the budget an allocation
     /// reuses a parked pair out of turn, or fails with its own error.
     @Test func descriptorBudgetBoundsOpenPairs() throws {
-        let pool = PortPool(address: "127.0.0.1", range: 34420...34439, reuseSockets: true, pairBudget: 2)   // 10 pairs
+        let pool = PortPool(address: "127.0.0.1", range: 34230...34249, reuseSockets: true, pairBudget: 2)   // 10 pairs
         let a = try pool.allocate(), b = try pool.allocate()
         #expect(throws: MediaError.descriptorBudget(pairs: 2)) { _ = try pool.allocate() }
         pool.release(a)
@@ -177,7 +177,7 @@ extension UDPSocket {
         #expect(pool.pairsInUse == 2 && pool.pairsParked == 0)
         [b, c].forEach(pool.release)
 
-        let plain = PortPool(address: "127.0.0.1", range: 34440...34449, pairBudget: 1)
+        let plain = PortPool(address: "127.0.0.1", range: 34250...34259, pairBudget: 1)
         let d = try plain.allocate()
         #expect(throws: MediaError.descriptorBudget(pairs: 1)) { _ = try plain.allocate() }
         plain.release(d)
@@ -185,7 +185,7 @@ extension UDPSocket {
     }
 
     @Test func withoutReuseReleasedSocketsAreClosed() throws {
-        let pool = PortPool(address: "127.0.0.1", range: 34410...34413)
+        let pool = PortPool(address: "127.0.0.1", range: 34220...34223)
         let pair = try pool.allocate()
         pool.release(pair)
         #expect(pool.pairsParked == 0)
@@ -227,8 +227,8 @@ extension UDPSocket {
     /// the next stream of that thread adopts it without registering it again.
     @Test func parkedPairsAreAdoptedByTheirThread() throws {
         var c = MediaRelay.Configuration()
-        c.portMin = 34460
-        c.portMax = 34463   // two pairs: the second stream gets the first one's
+        c.portMin = 34260
+        c.portMax = 34263   // two pairs: the second stream gets the first one's
         c.threads = 1
         let relay = try MediaRelay(configuration: c)
         relay.start()
@@ -243,6 +243,7 @@ extension UDPSocket {
         let stray = try Party()
         for i in 0..<3 { stray.send([0x80, 0, 0, UInt8(i)], to: first.port(.a)) }
         #expect(waitUntil { !self.queued(fd) })
+        #expect(waitUntil { relay.totalsSnapshot.droppedParked == 3 })
         let second = try relay.allocate()
         #expect(Set([second.port(.a), second.port(.b)]) == Set([first.port(.a), first.port(.b)]))
         try relaysBothWays(relay, second)
@@ -255,8 +256,8 @@ extension UDPSocket {
     /// thread's epoll set: the second thread alone receives on it.
     @Test func parkedPairMovesToAnotherThread() throws {
         var c = MediaRelay.Configuration()
-        c.portMin = 34470
-        c.portMax = 34475   // three pairs
+        c.portMin = 34270
+        c.portMax = 34275   // three pairs
         c.threads = 2
         let relay = try MediaRelay(configuration: c)
         relay.start()
