@@ -45,14 +45,11 @@ public final class PortPool: Sendable {
         }
     }
 
-    /// A free port pair, with its sockets when they were kept bound (-1: none).
+    /// A free port pair, with its sockets (and their relay-thread registration) when they
+    /// were kept bound.
     private struct Entry {
         var port: UInt16
-        var rtpFD: Int32 = -1
-        var rtcpFD: Int32 = -1
-        var owner = -1
-        var rtpSlot = -1
-        var rtcpSlot = -1
+        var parked: Pair? = nil
     }
 
     public let address: String
@@ -90,20 +87,20 @@ public final class PortPool: Sendable {
         mutating func oldestParked(or error: MediaError) throws(MediaError) -> Pair {
             for k in 0..<count {
                 let at = (head + k) % ring.count
-                guard ring[at].rtpFD >= 0 else { continue }
+                guard ring[at].parked != nil else { continue }
                 ring.swapAt(at, head)
-                let e = pop()
+                let p = pop().parked!
                 parked -= 1
                 inUse += 1
-                if e.owner >= 0 {
+                if p.owner >= 0 {
                     // Its relay thread kept draining it; what came since goes now.
-                    _ = baton_udp_drain(e.rtpFD)
-                    _ = baton_udp_drain(e.rtcpFD)
+                    _ = baton_udp_drain(p.rtpFD)
+                    _ = baton_udp_drain(p.rtcpFD)
                 } else {
-                    _ = baton_udp_unpark(e.rtpFD)
-                    _ = baton_udp_unpark(e.rtcpFD)
+                    _ = baton_udp_unpark(p.rtpFD)
+                    _ = baton_udp_unpark(p.rtcpFD)
                 }
-                return Pair(rtpPort: e.port, rtpFD: e.rtpFD, rtcpFD: e.rtcpFD, owner: e.owner, rtpSlot: e.rtpSlot, rtcpSlot: e.rtcpSlot)
+                return p
             }
             throw error
         }
@@ -123,9 +120,10 @@ public final class PortPool: Sendable {
 
     deinit {
         state.withLock { s in
-            for e in s.ring where e.rtpFD >= 0 {
-                close_(e.rtpFD)
-                close_(e.rtcpFD)
+            for e in s.ring {
+                guard let p = e.parked else { continue }
+                close_(p.rtpFD)
+                close_(p.rtcpFD)
             }
         }
     }
@@ -148,7 +146,7 @@ public final class PortPool: Sendable {
             var tries = s.count
             while tries > 0 {
                 tries -= 1
-                if s.ring[s.head].rtpFD >= 0 { return try s.oldestParked(or: .descriptorBudget(pairs: s.inUse + s.parked)) }
+                if s.ring[s.head].parked != nil { return try s.oldestParked(or: .descriptorBudget(pairs: s.inUse + s.parked)) }
                 // Binding would pass the budget: take a parked pair out of turn instead.
                 if s.inUse + s.parked >= pairBudget { return try s.oldestParked(or: .descriptorBudget(pairs: s.inUse + s.parked)) }
                 let e = s.pop()
@@ -198,7 +196,8 @@ public final class PortPool: Sendable {
             s.inUse -= 1
             if reuseSockets {
                 s.parked += 1
-                s.push(Entry(port: pair.rtpPort, rtpFD: pair.rtpFD, rtcpFD: pair.rtcpFD, owner: owner, rtpSlot: rtpSlot, rtcpSlot: rtcpSlot))
+                s.push(Entry(port: pair.rtpPort, parked: Pair(rtpPort: pair.rtpPort, rtpFD: pair.rtpFD, rtcpFD: pair.rtcpFD,
+                                                              owner: owner, rtpSlot: rtpSlot, rtcpSlot: rtcpSlot)))
             } else {
                 s.push(Entry(port: pair.rtpPort))
             }
