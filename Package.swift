@@ -103,6 +103,10 @@ let package = Package(
             "Identity", "CBatonSys", .product(name: "Crypto", package: "swift-crypto"),
         ],
                           path: "tools/bench/STIR", swiftSettings: strict),
+        // tools/bench and the interop tests: what a listener hears, aligned with the reference.
+        .target(name: "AudioAnalysis", path: "tools/bench/AudioAnalysis", swiftSettings: strict),
+        .executableTarget(name: "baton-audio-check", dependencies: ["AudioAnalysis"],
+                          path: "tools/bench/AudioCheck", swiftSettings: strict),
         .executableTarget(name: "baton-alloc-check", dependencies: ["Media", "AllocationCounter", "CSRTP2"],
                           path: "Tests/AllocationCheck", swiftSettings: strict),
         .testTarget(name: "MediaTests", dependencies: [
@@ -117,6 +121,7 @@ let package = Package(
             "Identity", .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: strict),
+        .testTarget(name: "AudioAnalysisTests", dependencies: ["AudioAnalysis"], swiftSettings: strict),
         .testTarget(name: "ContactCenterTests", dependencies: ["ContactCenter", "Store"], swiftSettings: strict),
         .testTarget(name: "CallsTests", dependencies: [
             "Calls", "SIP", "Media", "Store", "TestSupport", "Identity", .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -128,7 +133,7 @@ let package = Package(
         .testTarget(name: "BatonTests", dependencies: ["Baton"], swiftSettings: strict),
         // Real peers (sipp, baresip, tcpdump) against the built `baton` executable.
         .testTarget(name: "InteropTests", dependencies: [
-            "Baton", "Store", "TestSupport", "Media", "SIP",
+            "Baton", "Store", "TestSupport", "Media", "SIP", "AudioAnalysis",
             .product(name: "WSClient", package: "swift-websocket"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Tests/Interop",

@@ -45,6 +45,7 @@ import TOMLKit
 /// | limits.retry_after | 5 | Retry-After of the 503 sent over the session limit |
 /// | registrar.default_expires / min_expires / max_expires | 3600 / 60 / 7200 | registration lifetimes (s) |
 /// | switchover.window_ms | 300 | longest wait for the old device's silence before splicing |
+/// | switchover.priming_ms | 300 | how long the new device hears the far party before the splice |
 /// | switchover.no_media_timeout_ms | 3000 | after the new device answers, how long its first RTP may take |
 /// | contact_center.key_ttl_s | 600 | how long a call key stays valid (s) |
 /// | contact_center.key_digits | 6 | digits per call key (4–12) |
@@ -79,6 +80,7 @@ struct BatonConfiguration: Equatable {
     /// Devices from `[[devices]]` (added to the store at start; the HTTP API edits them).
     var devices: [DeviceRecord] = []
     var switchoverWindow = 300
+    var switchoverPriming = 300
     var switchoverNoMediaTimeout = 3000
     var contactCenter = ContactCenter.Configuration()
     var defaultTenant = "default"
@@ -203,6 +205,8 @@ struct BatonConfiguration: Equatable {
             show: { "\($0.sip.registrar.maxExpires)" }),
         Key(name: "switchover.window_ms", apply: { c, v in c.switchoverWindow = try int(v, "switchover.window_ms", 0...10_000) },
             show: { "\($0.switchoverWindow)" }),
+        Key(name: "switchover.priming_ms", apply: { c, v in c.switchoverPriming = try int(v, "switchover.priming_ms", 0...10_000) },
+            show: { "\($0.switchoverPriming)" }),
         Key(name: "contact_center.key_ttl_s", apply: { c, v in c.contactCenter.keyTTLSeconds = try int(v, "contact_center.key_ttl_s", 1...86_400) },
             show: { "\($0.contactCenter.keyTTLSeconds)" }),
         Key(name: "contact_center.key_digits", apply: { c, v in c.contactCenter.keyDigits = try int(v, "contact_center.key_digits", 4...12) },

@@ -35,6 +35,7 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .customLong("stir-hold-s")) var stirHoldS: String?
     @Option(name: .customLong("media-opus-complexity"), help: "libopus encoder complexity 0-10 when transcoding") var mediaOpusComplexity: String?
     @Option(name: .customLong("switchover-window-ms")) var switchoverWindowMs: String?
+    @Option(name: .customLong("switchover-priming-ms")) var switchoverPrimingMs: String?
     @Option(name: .customLong("switchover-no-media-timeout-ms")) var switchoverNoMediaTimeoutMs: String?
     @Option(name: .customLong("contact-center-key-ttl-s")) var keyTTL: String?
     @Option(name: .customLong("contact-center-key-digits")) var keyDigits: String?
@@ -74,7 +75,7 @@ struct ConfigOptions: ParsableArguments {
             ("http.port", httpPort), ("ng.enabled", ngEnabled), ("ng.host", ngHost), ("ng.port", ngPort), ("ng.receive_buffer", ngReceiveBuffer), ("store.path", storePath), ("store.commit_window_ms", storeCommitWindowMs), ("lifecycle.drain_timeout", drainTimeout),
             ("lifecycle.retry_after", retryAfter), ("limits.max_sessions", maxSessions), ("limits.retry_after", limitsRetryAfter), ("registrar.default_expires", defaultExpires),
             ("registrar.min_expires", minExpires), ("registrar.max_expires", maxExpires), ("log.level", logLevel),
-            ("switchover.window_ms", switchoverWindowMs), ("switchover.no_media_timeout_ms", switchoverNoMediaTimeoutMs),
+            ("switchover.window_ms", switchoverWindowMs), ("switchover.priming_ms", switchoverPrimingMs), ("switchover.no_media_timeout_ms", switchoverNoMediaTimeoutMs),
             ("contact_center.key_ttl_s", keyTTL), ("contact_center.key_digits", keyDigits), ("contact_center.tenant", tenant),
         ]
         return pairs.compactMap { k, v in v.map { (k, $0) } }

@@ -83,6 +83,7 @@ struct Serve: AsyncParsableCommand {
         ])
         var handoffConfig = Handoff.Configuration()
         handoffConfig.windowMillis = config.switchoverWindow
+        handoffConfig.primingMillis = config.switchoverPriming
         handoffConfig.noMediaTimeoutMillis = config.switchoverNoMediaTimeout
         let devices = Devices(store: store)
         try await devices.load()

@@ -81,12 +81,14 @@ extension CallManager {
         }
     }
 
-    /// Lets the relay choose the splice point; `onSplice` is called once per stream, from a
-    /// relay thread.
-    public func armSwitch(_ p: PreparedSwitch, mode: SpliceDecider.Mode, windowMillis: Int, oldLegGone: Bool = false,
-                          onSplice: @escaping @Sendable (Int, SpliceReport) -> Void) {
+    /// The new leg is confirmed: the far party's audio is relayed to it from now on (priming)
+    /// and the relay chooses the splice point once it is primed for `primingMillis`;
+    /// `onSplice` is called once per stream, from a relay thread.
+    public func armSwitch(_ p: PreparedSwitch, mode: SpliceDecider.Mode, windowMillis: Int, primingMillis: Int = 0,
+                          oldLegGone: Bool = false, onSplice: @escaping @Sendable (Int, SpliceReport) -> Void) {
         for (i, leg) in p.legs {
-            relay.arm(leg, mode: mode, windowMillis: windowMillis, oldLegGone: oldLegGone) { onSplice(i, $0) }
+            relay.arm(leg, mode: mode, windowMillis: windowMillis, primingMillis: primingMillis,
+                      oldLegGone: oldLegGone) { onSplice(i, $0) }
         }
     }
 

@@ -119,7 +119,7 @@ public enum HTTPAPI {
             let id = try ctx.parameters.require("id")
             let body: SwitchoverRequest
             do { body = try await request.decode(as: SwitchoverRequest.self, context: ctx) } catch {
-                throw HTTPError(.badRequest, message: "body must be JSON {\"target\": \"...\", \"mode\": \"silence|now\", \"window_ms\": 300, \"leg\": \"callee|caller\"}: \(error)")
+                throw HTTPError(.badRequest, message: "body must be JSON {\"target\": \"...\", \"mode\": \"silence|now\", \"window_ms\": 300, \"priming_ms\": 300, \"leg\": \"callee|caller\"}: \(error)")
             }
             do {
                 return EditedResponse(status: .accepted, response: try await handoff.switchover(call: id, body))

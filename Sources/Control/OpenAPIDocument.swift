@@ -1601,6 +1601,12 @@ enum OpenAPIDocument {
       "minimum": 0,
       "maximum": 10000
      },
+     "priming_ms": {
+      "type": "integer",
+      "minimum": 0,
+      "maximum": 10000,
+      "description": "How long the new device hears the far party before the splice (default switchover.priming_ms)"
+     },
      "leg": {
       "type": "string",
       "enum": [
@@ -1673,6 +1679,9 @@ enum OpenAPIDocument {
       "type": "string"
      },
      "windowMs": {
+      "type": "integer"
+     },
+     "primingMs": {
       "type": "integer"
      },
      "state": {

@@ -19,12 +19,16 @@ public struct SwitchoverRequest: Sendable, Codable, Equatable {
     public var windowMs: Int?
     /// The side that moves (the old device): `callee` (default) or `caller`.
     public var leg: CallSide?
+    /// How long the far party's audio must have been relayed to the new device before the
+    /// splice (ms; default `switchover.priming_ms`).
+    public var primingMs: Int?
 
-    public init(target: String, mode: SpliceDecider.Mode? = nil, windowMs: Int? = nil, leg: CallSide? = nil) {
-        self.target = target; self.mode = mode; self.windowMs = windowMs; self.leg = leg
+    public init(target: String, mode: SpliceDecider.Mode? = nil, windowMs: Int? = nil, leg: CallSide? = nil,
+                primingMs: Int? = nil) {
+        self.target = target; self.mode = mode; self.windowMs = windowMs; self.leg = leg; self.primingMs = primingMs
     }
 
-    enum CodingKeys: String, CodingKey { case target, mode, windowMs = "window_ms", leg }
+    enum CodingKeys: String, CodingKey { case target, mode, windowMs = "window_ms", leg, primingMs = "priming_ms" }
 }
 
 /// One step of a switchover, as the WebSocket and the store see it.
@@ -54,6 +58,8 @@ public struct SwitchoverOperation: Sendable, Codable, Equatable {
     public var leg: CallSide
     public var mode: SpliceDecider.Mode
     public var windowMs: Int
+    /// Priming before the splice (ms): how long the new device hears the far party first.
+    public var primingMs: Int
     public var state: State
     public var reason: String?
     public var events: [SwitchoverEvent]
@@ -80,8 +86,10 @@ public enum HandoffError: Error, Sendable, Equatable, CustomStringConvertible {
 /// today; REFER and INVITE/Replaces build on the same steps).
 ///
 /// 1. the new device is invited with the far side's SDP anchored on fresh ports;
-/// 2. once it answers, the relay is armed and splices at the old device's first silent
-///    packet (or at once, or when the window ends);
+/// 2. once it answers (200 OK + ACK), the far party's audio is relayed to it as well
+///    (priming, so its play-out is full before the far party hears it); once it has been
+///    primed for `primingMillis` and its own first packet is in, the relay splices at the
+///    old device's first silent packet (or at once, or when the window ends);
 /// 3. after the splice the new leg replaces the old one in the call and the old device gets BYE.
 /// If the new device is busy, rejects, does not answer, or sends no RTP within
 /// `noMediaTimeoutMillis` after answering, the call stays untouched and the operation fails.
@@ -95,6 +103,10 @@ public enum HandoffError: Error, Sendable, Equatable, CustomStringConvertible {
 public final class Handoff: @unchecked Sendable {
     public struct Configuration: Sendable, Equatable {
         public var windowMillis = 300
+        /// How long the far party's audio is relayed to the new device before the splice may
+        /// happen, so the device's jitter and play-out buffers are full when the far party
+        /// starts hearing it (`switchover.priming_ms`; docs/switchover.md, "Priming").
+        public var primingMillis = 300
         /// After the new device answered, how long its first RTP packet may take.
         public var noMediaTimeoutMillis = 3000
         public init() {}
@@ -155,7 +167,10 @@ public final class Handoff: @unchecked Sendable {
         guard !target.isEmpty else { throw .invalid("target is required") }
         let window = request.windowMs ?? configuration.windowMillis
         guard (0...10_000).contains(window) else { throw .invalid("window_ms must be 0...10000") }
-        let req = SwitchoverRequest(target: target, mode: request.mode ?? .silence, windowMs: window, leg: request.leg ?? .callee)
+        let priming = request.primingMs ?? configuration.primingMillis
+        guard (0...10_000).contains(priming) else { throw .invalid("priming_ms must be 0...10000") }
+        let req = SwitchoverRequest(target: target, mode: request.mode ?? .silence, windowMs: window, leg: request.leg ?? .callee,
+                                    primingMs: priming)
         let result: Result<SwitchoverOperation, HandoffError>
         do {
             result = try await sip.onLoop { self.start(call: id, req) }
@@ -203,7 +218,8 @@ public final class Handoff: @unchecked Sendable {
         }
         let from = r.request.from.map(SIPURI.addressText) ?? "the pulling device"
         let (run, op) = register(call: r.call, prepared: prepared, target: from, leg: r.side, mode: .silence,
-                                 window: configuration.windowMillis, detail: "INVITE with Replaces from \(from)")
+                                 window: configuration.windowMillis, priming: configuration.primingMillis,
+                                 detail: "INVITE with Replaces from \(from)")
         do {
             run.leg = try b2bua.acceptSwitchLeg(r, body: body) { [weak self] ev in self?.legEvent(ev, run: run, op: op) }
         } catch {
@@ -218,7 +234,8 @@ public final class Handoff: @unchecked Sendable {
     /// REFER), reports to P with NOTIFY (sipfrag "100 Trying", then "200 OK" at the splice or
     /// the failure) and sends P its BYE after the splice.
     private func referred(_ r: ReferRequest) {
-        let req = SwitchoverRequest(target: r.referTo, mode: .silence, windowMs: configuration.windowMillis, leg: r.side)
+        let req = SwitchoverRequest(target: r.referTo, mode: .silence, windowMs: configuration.windowMillis, leg: r.side,
+                                    primingMs: configuration.primingMillis)
         var headers: [(String, String)] = []
         if let by = r.referredBy { headers.append(("Referred-By", by)) }
         switch start(call: r.call, req, notify: r.side, headers: headers) {
@@ -261,7 +278,8 @@ public final class Handoff: @unchecked Sendable {
             return .failure(.media("\(error)"))
         }
         let (run, op) = register(call: id, prepared: prepared, target: target.uri, leg: side, mode: req.mode ?? .silence,
-                                 window: req.windowMs ?? configuration.windowMillis, detail: target.uri, kind: kind,
+                                 window: req.windowMs ?? configuration.windowMillis,
+                                 priming: req.primingMs ?? configuration.primingMillis, detail: target.uri, kind: kind,
                                  users: [Handoff.user(named: req.target)])
         run.notify = notify
         do {
@@ -325,12 +343,12 @@ public final class Handoff: @unchecked Sendable {
 
     /// A new operation, in the table and announced (`requested`).
     private func register(call id: String, prepared: PreparedSwitch, target: String, leg side: CallSide,
-                          mode: SpliceDecider.Mode, window: Int, detail: String, kind: String = "switchover",
+                          mode: SpliceDecider.Mode, window: Int, priming: Int, detail: String, kind: String = "switchover",
                           users: [String] = []) -> (Run, SwitchoverOperation) {
         let opID = "sw-" + UUID().uuidString.lowercased().prefix(12)
         let run = Run(id: String(opID), prepared: prepared)
         let op = SwitchoverOperation(id: run.id, kind: kind, call: id, target: target, leg: side, mode: mode, windowMs: window,
-                                     state: .requested, reason: nil, events: [])
+                                     primingMs: priming, state: .requested, reason: nil, events: [])
         operations.withLock { ops in
             ops[run.id] = op
             if ops.count > keep, let oldest = ops.values.filter({ $0.state == .completed || $0.state == .failed })
@@ -364,11 +382,11 @@ public final class Handoff: @unchecked Sendable {
             }
             emit(run.id, .answered, state: .answered)
             let loop = sip.loop
-            calls.armSwitch(run.prepared, mode: op.mode, windowMillis: op.windowMs,
+            calls.armSwitch(run.prepared, mode: op.mode, windowMillis: op.windowMs, primingMillis: op.primingMs,
                             oldLegGone: run.leg?.replacedHungUp == true) { [weak self] index, report in
                 loop.execute { [weak self] in self?.spliced(run, index: index, report: report) }
             }
-            let bound = Int64(op.windowMs + configuration.noMediaTimeoutMillis)
+            let bound = Int64(op.primingMs + op.windowMs + configuration.noMediaTimeoutMillis)
             run.timer = loop.assumeIsolated().scheduleTask(in: .milliseconds(bound)) { [weak self] in
                 self?.giveUp(run, reason: "no RTP from the target within \(self?.configuration.noMediaTimeoutMillis ?? 0) ms of its answer")
             }

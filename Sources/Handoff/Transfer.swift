@@ -80,7 +80,8 @@ extension Handoff {
             default: throw .unavailable(error.description)
             }
         }
-        let req = SwitchoverRequest(target: target, mode: r.mode ?? .now, windowMs: configuration.windowMillis, leg: r.leg ?? .callee)
+        let req = SwitchoverRequest(target: target, mode: r.mode ?? .now, windowMs: configuration.windowMillis, leg: r.leg ?? .callee,
+                                    primingMs: configuration.primingMillis)
         let headers = [(Handoff.callKeyHeader, key.key), ("User-to-User", Handoff.userToUser(key: key.key))]
         let result: Result<SwitchoverOperation, HandoffError>
         do {

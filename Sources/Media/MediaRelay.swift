@@ -214,12 +214,16 @@ public final class MediaRelay: Sendable {
         t.submit(.setRemote(leg.endpoint.rtcp, rtcp))
     }
 
-    /// The new leg is confirmed: the relay splices at the first silent packet boundary of the
-    /// old leg once the new leg's first packet is in (or at once in `.now` mode, or when
-    /// the window ends), then calls `onSplice` once, from the relay thread.
-    public func arm(_ leg: SwitchLeg, mode: SpliceDecider.Mode, windowMillis: Int, oldLegGone: Bool = false,
-                    onSplice: @escaping @Sendable (SpliceReport) -> Void) {
-        let decider = SpliceDecider(mode: mode, windowMillis: windowMillis, oldLegGone: oldLegGone)
+    /// The new leg is confirmed: from now on the far party's audio is relayed to it as well
+    /// (a copy, rewritten for that leg: its SSRC rewrite, codec, keys), so its device plays
+    /// the far party at once. Once the new leg's first packet is in and it has been primed for
+    /// `primingMillis`, the relay splices at the first silent packet boundary of the old leg
+    /// (or at once in `.now` mode, or when the window ends), then calls `onSplice` once, from
+    /// the relay thread. After the splice the old leg keeps receiving the far party until
+    /// ``commit(_:)``.
+    public func arm(_ leg: SwitchLeg, mode: SpliceDecider.Mode, windowMillis: Int, primingMillis: Int = 0,
+                    oldLegGone: Bool = false, onSplice: @escaping @Sendable (SpliceReport) -> Void) {
+        let decider = SpliceDecider(mode: mode, windowMillis: windowMillis, primingMillis: primingMillis, oldLegGone: oldLegGone)
         threads[leg.stream.thread].submit(.arm(leg.job, decider, onSplice))
     }
 
@@ -229,7 +233,9 @@ public final class MediaRelay: Sendable {
         let old = leg.stream.replace(leg.side, with: leg.endpoint)
         let gone = old.rtp.stats.snapshot + old.rtcp.stats.snapshot
         released.withLock { $0 = $0 + gone }
-        threads[leg.stream.thread].submit(.remove([old.rtp, old.rtcp], [old.pair], pool))
+        let t = threads[leg.stream.thread]
+        t.submit(.endFork(leg.job))
+        t.submit(.remove([old.rtp, old.rtcp], [old.pair], pool))
     }
 
     /// Gives the switchover up: nothing changes for the far party and the new leg's ports go

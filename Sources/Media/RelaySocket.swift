@@ -49,6 +49,15 @@ final class RelaySocket: @unchecked Sendable {
     let configured = Mutex<LegState?>(nil)
     /// Timestamp mapping of what arrives here when it is transcoded to the peer's clock.
     var tsMap = TimestampMap()
+    /// A second receiver of what arrives here (RTP sockets, relay thread only). During a
+    /// switchover the far party's audio also goes to the new leg from its confirmation on
+    /// (priming), and after the splice to the old leg until that one is released. Each copy
+    /// goes through the fork's own egress rewrite, codec and SRTP keys. Strong: a socket
+    /// freed while still named here must not leave a dangling pointer on the hot path.
+    var fork: RelaySocket?
+    /// ``tsMap`` of the fork's direction; the two swap at the splice, when the fork's
+    /// direction becomes the main one.
+    var forkTSMap = TimestampMap()
 
     init(fd: Int32, port: UInt16, isRTCP: Bool) {
         self.fd = fd

@@ -25,6 +25,9 @@ final class RelayThread: @unchecked Sendable {
         case arm(SpliceJob, SpliceDecider, @Sendable (SpliceReport) -> Void)
         /// Give up a switchover; the callback says whether the splice had already happened.
         case disarm(SpliceJob, @Sendable (Bool) -> Void)
+        /// The old leg of a spliced switchover is being released: stop copying the far
+        /// party's audio to it.
+        case endFork(SpliceJob)
     }
 
     /// Bounds the reads of one socket per wake-up, so one busy socket cannot starve others
@@ -53,6 +56,9 @@ final class RelayThread: @unchecked Sendable {
     /// `epoll_ctl(ADD)` calls so far: what socket reuse saves (tests).
     let registrations = Atomic<Int>(0)
     private let batch: OpaquePointer
+    /// Copies of the far party's packets for a switchover's second receiver (``RelaySocket/fork``),
+    /// rewritten for that leg in their own buffers; allocated once like `batch`.
+    private let forkBatch: OpaquePointer
     private let events: UnsafeMutablePointer<UInt64>
     /// 8 kHz PCM of the frame being transcoded (120 ms, Opus's longest frame).
     static let pcmCapacity = 960
@@ -72,10 +78,15 @@ final class RelayThread: @unchecked Sendable {
         guard ep >= 0 else { throw .system(call: "epoll_create1", errno: -ep) }
         let ev = baton_eventfd()
         guard ev >= 0 else { close_(ep); throw .system(call: "eventfd", errno: -ev) }
-        guard let b = baton_batch_new() else { throw .system(call: "calloc", errno: ENOMEM) }
+        guard let b = baton_batch_new() else { close_(ep); close_(ev); throw .system(call: "calloc", errno: ENOMEM) }
+        guard let fb = baton_batch_new() else {
+            baton_batch_free(b); close_(ep); close_(ev)
+            throw .system(call: "calloc", errno: ENOMEM)
+        }
         epoll = ep
         wake = ev
         batch = b
+        forkBatch = fb
         events = .allocate(capacity: Int(RelayThread.maxEvents))
         pcm = .allocate(capacity: RelayThread.pcmCapacity)
         pcm.initialize(repeating: 0, count: RelayThread.pcmCapacity)
@@ -84,6 +95,7 @@ final class RelayThread: @unchecked Sendable {
 
     deinit {
         baton_batch_free(batch)
+        baton_batch_free(forkBatch)
         events.deallocate()
         pcm.deallocate()
         close_(epoll)
@@ -206,6 +218,15 @@ final class RelayThread: @unchecked Sendable {
         // adapt (payload type renumbering, or transcoding between the two legs' codecs).
         var adapt = false
         if let a = inLeg?.format, let b = outLeg?.format, a != b { adapt = true }
+        // A second receiver (switchover priming: the far party's audio to the new leg before
+        // the splice, to the old one after it until released), with its own action.
+        let fork: RelaySocket? = socket.isRTCP ? nil : socket.fork
+        let forkOn = fork?.hasRemote ?? false
+        let forkLeg = fork?.leg
+        var forkAdapt = false
+        if forkOn, let a = inLeg?.format, let b = forkLeg?.format, a != b { forkAdapt = true }
+        var forkQueued: Int32 = 0
+        var forkBytes: UInt64 = 0
         var queued: Int32 = 0
         var rxBytes: UInt64 = 0, txBytes: UInt64 = 0, rx: UInt64 = 0
         var badSource: UInt64 = 0, noDest: UInt64 = 0, badSRTP: UInt64 = 0, badCodec: UInt64 = 0
@@ -243,11 +264,39 @@ final class RelayThread: @unchecked Sendable {
                 ts = UInt32(p[4]) << 24 | UInt32(p[5]) << 16 | UInt32(p[6]) << 8 | UInt32(p[7])
                 socket.sequence.update(seq: seq, timestamp: ts, arrival: arrivalNanos &* socket.clockRate / 1_000_000_000)
             }
+            // Samples of this packet already decoded into `pcm` (the fork and the main
+            // direction decode the same frame once: an Opus decoder must see each frame once).
+            var decoded = 0
+            if isRTP, forkOn, let fork {
+                let q = baton_batch_data(forkBatch, forkQueued)!
+                q.update(from: p, count: len)
+                var flen = len
+                if forkAdapt {
+                    flen = RelayThread.adapt(q, length: flen, from: inLeg!.format!, to: forkLeg!.format!, inLeg: inLeg!,
+                                             outLeg: forkLeg!, map: &socket.forkTSMap, pcm: pcm, decoded: &decoded)
+                }
+                if flen < 0 {
+                    badCodec &+= 1
+                } else {
+                    let fts = forkAdapt ? UInt32(q[4]) << 24 | UInt32(q[5]) << 16 | UInt32(q[6]) << 8 | UInt32(q[7]) : ts
+                    RelayThread.rewriteRTP(q, seq: seq, timestamp: fts, egress: &fork.egress, source: socket.serial, nanos: arrivalNanos)
+                    if let srtp = forkLeg?.srtpOut { flen = srtp.protectInPlace(q, length: flen, rtcp: false) }
+                    if flen < 0 {
+                        badSRTP &+= 1
+                    } else {
+                        baton_batch_set_len(forkBatch, forkQueued, UInt32(flen))
+                        baton_batch_queue(forkBatch, forkQueued, forkQueued, fork.remote)
+                        forkQueued += 1
+                        forkBytes &+= UInt64(flen)
+                    }
+                }
+                if let job = socket.splice, job.decider.firstForkNanos == nil { job.decider.forked(at: arrivalNanos) }
+            }
             guard peer.hasRemote else { noDest &+= 1; continue }
             if isRTP {
                 if adapt {
                     len = RelayThread.adapt(p, length: len, from: inLeg!.format!, to: outLeg!.format!, inLeg: inLeg!,
-                                            outLeg: outLeg!, map: &socket.tsMap, pcm: pcm)
+                                            outLeg: outLeg!, map: &socket.tsMap, pcm: pcm, decoded: &decoded)
                     if len < 0 { badCodec &+= 1; continue }
                     ts = UInt32(p[4]) << 24 | UInt32(p[5]) << 16 | UInt32(p[6]) << 8 | UInt32(p[7])
                 }
@@ -257,7 +306,7 @@ final class RelayThread: @unchecked Sendable {
             }
             // The old leg's packet about to go out is a boundary: judged on the plain payload.
             var silent: Bool?? = nil
-            if isRTP, let job = socket.splice, job.armed, socket === job.oldRTP, job.decider.readyNanos != nil {
+            if isRTP, let job = socket.splice, job.armed, socket === job.oldRTP, job.decider.isReady(at: arrivalNanos) {
                 silent = .some(RelayThread.silence(p, length: len))
             }
             if let srtp = outLeg?.srtpOut {
@@ -281,6 +330,16 @@ final class RelayThread: @unchecked Sendable {
             sent = baton_batch_send(peer.fd, batch, queued)
             if sent < 0 { sent = 0 }
             if sent < queued { txBytes = txBytes * UInt64(sent) / UInt64(queued) } // rare: estimate
+        }
+        if forkQueued > 0, let fork {
+            var forkSent = baton_batch_send(fork.fd, forkBatch, forkQueued)
+            if forkSent < 0 { forkSent = 0 }
+            if forkSent < forkQueued { forkBytes = forkBytes * UInt64(forkSent) / UInt64(forkQueued) }
+            StreamStats.bump(fork.stats.txPackets, UInt64(forkSent))
+            StreamStats.bump(fork.stats.txBytes, forkBytes)
+            StreamStats.bump(fork.stats.droppedSendError, UInt64(forkQueued - forkSent))
+            totals.add(relayed: UInt64(forkSent), bytes: forkBytes, badSource: 0, noDestination: 0,
+                       sendError: UInt64(forkQueued - forkSent))
         }
         let stats = socket.stats
         StreamStats.bump(stats.rxPackets, rx)
@@ -342,7 +401,8 @@ final class RelayThread: @unchecked Sendable {
     /// or a frame the codec refused).
     @inline(__always)
     static func adapt(_ p: UnsafeMutablePointer<UInt8>, length: Int, from inFmt: MediaFormat, to outFmt: MediaFormat,
-                      inLeg: LegState, outLeg: LegState, map: inout TimestampMap, pcm: UnsafeMutablePointer<Int16>) -> Int {
+                      inLeg: LegState, outLeg: LegState, map: inout TimestampMap, pcm: UnsafeMutablePointer<Int16>,
+                      decoded: inout Int) -> Int {
         let pt = p[1] & 0x7F
         let marker = p[1] & 0x80
         let ts = UInt32(p[4]) << 24 | UInt32(p[5]) << 16 | UInt32(p[6]) << 8 | UInt32(p[7])
@@ -372,10 +432,11 @@ final class RelayThread: @unchecked Sendable {
             p[1] = marker | outFmt.payloadType
             return length
         }
-        // Decode to 8 kHz PCM.
-        var samples = 0
+        // Decode to 8 kHz PCM (unless this frame already is in `pcm`: `decoded` samples).
+        var samples = decoded
         let payload = p + offset
         let count = end - offset
+        if samples == 0 {
         switch inFmt.codec {
         case .pcmu:
             samples = min(count, RelayThread.pcmCapacity)
@@ -389,7 +450,9 @@ final class RelayThread: @unchecked Sendable {
             guard let opus = inLeg.opus else { return -1 }
             samples = opus.decode(payload, count: count, into: pcm, capacity: RelayThread.pcmCapacity)
         }
+        }
         guard samples > 0 else { return -1 }
+        decoded = samples
         // Encode over the old payload.
         var written = 0
         switch outFmt.codec {
@@ -531,6 +594,8 @@ final class RelayThread: @unchecked Sendable {
                 job.oldRTP.splice = job
                 job.newRTP.splice = job
                 let now = RelayThread.monotonicNanos()
+                // Priming: the far party's audio goes to the new leg too from now on.
+                job.startFork(now: now)
                 if job.newRTP.firstPacketNanos != 0 { job.decider.newLegReady(at: now) }
                 // `now` splices at the old leg's next packet boundary (see SpliceDecider).
             case let .disarm(job, done):
@@ -539,7 +604,10 @@ final class RelayThread: @unchecked Sendable {
                 job.armed = false
                 job.onSplice = nil
                 job.detach()
+                if !spliced { job.endFork() }   // spliced: the commit that follows ends it
                 done(spliced)
+            case let .endFork(job):
+                job.endFork()
             }
         }
     }

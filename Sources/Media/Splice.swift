@@ -95,27 +95,84 @@ public struct RTPRewriter: Sendable, Equatable {
 
 /// Picks the splice point: the first packet boundary at which the old leg's outgoing audio
 /// is silent, waiting at most `window` once the new leg is ready, or at once in `now` mode.
+///
+/// The new leg is *ready* when it is confirmed, its first packet has arrived, and it is
+/// *primed*: the far party's audio has been relayed to it for at least `priming` (a copy,
+/// from the moment it was confirmed), so the new device's jitter and play-out buffers are
+/// full at the splice and what the far party hears from it starts with the far party's own
+/// audio, not with the silence of an empty buffer (docs/switchover.md, "Priming").
+///
+/// ```swift
+/// var d = SpliceDecider(mode: .now, windowMillis: 300, primingMillis: 200)
+/// d.armed(at: t0)                 // new leg confirmed: the far party's audio is forked to it
+/// d.forked(at: t0 + 5_000_000)    // the first copy went out
+/// d.newLegReady(at: t0 + 30_000_000)
+/// d.decide(oldPacketSilent: nil, atOldPacket: true, now: t0 + 100_000_000)  // nil: still priming
+/// d.decide(oldPacketSilent: nil, atOldPacket: true, now: t0 + 205_000_000)  // .immediate
+/// ```
 public struct SpliceDecider: Sendable, Equatable {
     public enum Mode: String, Sendable, Codable { case silence, now }
     public enum Reason: String, Sendable, Codable, Equatable { case silence, immediate, window }
 
     public let mode: Mode
     public let windowNanos: Int64
-    /// When the new leg became ready (answered and its first packet seen); nil before.
-    public private(set) var readyNanos: Int64?
+    /// How long the far party's audio must have flowed to the new leg before the splice.
+    public let primingNanos: Int64
+    /// When the new leg was confirmed and the fork toward it started; nil before.
+    public private(set) var armedNanos: Int64?
+    /// When the first copy of the far party's audio went to the new leg; nil before.
+    public private(set) var firstForkNanos: Int64?
+    /// When the new leg's own first packet arrived; nil before.
+    public private(set) var firstNewNanos: Int64?
 
-    /// True when the old leg is gone (its device hung up): the new leg's first packet splices.
+    /// True when the old leg is gone (its device hung up): the new leg's first packet splices
+    /// (there is nothing left to prime against: the far party hears nothing from the old leg).
     public let oldLegGone: Bool
 
-    public init(mode: Mode, windowMillis: Int, oldLegGone: Bool = false) {
+    public init(mode: Mode, windowMillis: Int, primingMillis: Int = 0, oldLegGone: Bool = false) {
         self.mode = mode
         windowNanos = Int64(max(0, windowMillis)) * 1_000_000
+        primingNanos = Int64(max(0, primingMillis)) * 1_000_000
         self.oldLegGone = oldLegGone
+    }
+
+    /// The new leg is confirmed (answered and ACKed): the far party's audio is forked to it
+    /// from now on.
+    public mutating func armed(at nanos: Int64) {
+        if armedNanos == nil { armedNanos = nanos }
+    }
+
+    /// A copy of the far party's audio went to the new leg.
+    public mutating func forked(at nanos: Int64) {
+        if firstForkNanos == nil { firstForkNanos = nanos }
     }
 
     /// The new leg's first packet arrived (after the leg was confirmed).
     public mutating func newLegReady(at nanos: Int64) {
-        if readyNanos == nil { readyNanos = nanos }
+        if firstNewNanos == nil { firstNewNanos = nanos }
+    }
+
+    /// When priming is complete: `priming` after the first copy reached the new leg (after
+    /// the arming when the far party sends nothing, e.g. muted with DTX). nil before arming.
+    public var primedNanos: Int64? {
+        guard let start = firstForkNanos ?? armedNanos else { return nil }
+        return start + primingNanos
+    }
+
+    /// When the new leg became ready: its first packet is in and it is primed (the old leg
+    /// being gone, or no priming asked, needs only the first packet). nil while unknown.
+    public var readyNanos: Int64? {
+        guard let first = firstNewNanos else { return nil }
+        if oldLegGone || primingNanos == 0 { return first }
+        guard let primed = primedNanos else { return nil }
+        return max(first, primed)
+    }
+
+    /// Ready at `nanos` (the splice may happen from then on).
+    @inline(__always)
+    public func isReady(at nanos: Int64) -> Bool {
+        guard let r = readyNanos else { return false }
+        return nanos >= r
     }
 
     /// Asked at each packet boundary of the old leg (`atOldPacket`, with whether that
@@ -123,17 +180,24 @@ public struct SpliceDecider: Sendable, Equatable {
     /// leg. A splice only ever happens at a packet: right after an old-leg packet was
     /// forwarded, or at a new-leg packet that is then forwarded at once, so the far party's
     /// next packet follows the old leg's last one within the old leg's packet interval.
-    /// `now` splices at the first such packet; `silence` at the first silent old-leg packet,
-    /// or at the first packet of either leg once the window has passed.
+    /// Nothing splices before the new leg is ready (first packet in, primed). Then `now`
+    /// splices at the first such packet; `silence` at the first silent old-leg packet, or at
+    /// the first packet of either leg once the window (counted from readiness) has passed.
     public func decide(oldPacketSilent silent: Bool?, atOldPacket: Bool, now: Int64) -> Reason? {
-        guard let ready = readyNanos else { return nil }
+        guard let ready = readyNanos, now >= ready else { return nil }
         if mode == .now || oldLegGone { return .immediate }
         if atOldPacket && silent == true { return .silence }
         return now - ready >= windowNanos ? .window : nil
     }
 
-    /// How long the splice waited for silence.
+    /// How long the splice waited for silence (from readiness).
     public func waited(until nanos: Int64) -> Int64 { readyNanos.map { max(0, nanos - $0) } ?? 0 }
+
+    /// How long the far party's audio had flowed to the new leg at `nanos`.
+    public func primed(until nanos: Int64) -> Int64 {
+        guard let start = firstForkNanos ?? armedNanos else { return 0 }
+        return max(0, nanos - start)
+    }
 }
 
 /// A voice-activity measure on G.711 payloads: the mean absolute amplitude of the decoded

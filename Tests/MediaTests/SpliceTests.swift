@@ -107,6 +107,51 @@ import Testing
         #expect(d.decide(oldPacketSilent: nil, atOldPacket: false, now: 5) == .immediate)
     }
 
+    @Test func primingHoldsTheSpliceUntilTheNewLegHasHeardTheFarPartyLongEnough() {
+        var d = SpliceDecider(mode: .now, windowMillis: 300, primingMillis: 200)
+        d.newLegReady(at: 10 * Self.ms)
+        #expect(d.decide(oldPacketSilent: true, atOldPacket: true, now: 50 * Self.ms) == nil)    // not armed
+        d.armed(at: 100 * Self.ms)
+        d.forked(at: 110 * Self.ms)                                       // the first copy went out
+        d.forked(at: 130 * Self.ms)                                       // only the first counts
+        #expect(d.primedNanos == 310 * Self.ms)
+        #expect(d.decide(oldPacketSilent: true, atOldPacket: true, now: 309 * Self.ms) == nil)
+        #expect(!d.isReady(at: 309 * Self.ms) && d.isReady(at: 310 * Self.ms))
+        #expect(d.decide(oldPacketSilent: nil, atOldPacket: false, now: 310 * Self.ms) == .immediate)
+        #expect(d.primed(until: 330 * Self.ms) == 220 * Self.ms)
+
+        // silence mode: the window counts from readiness, i.e. after priming.
+        var s = SpliceDecider(mode: .silence, windowMillis: 300, primingMillis: 200)
+        s.armed(at: 0)
+        s.forked(at: 0)
+        s.newLegReady(at: 20 * Self.ms)
+        #expect(s.decide(oldPacketSilent: true, atOldPacket: true, now: 150 * Self.ms) == nil)   // priming
+        #expect(s.decide(oldPacketSilent: true, atOldPacket: true, now: 200 * Self.ms) == .silence)
+        #expect(s.decide(oldPacketSilent: false, atOldPacket: true, now: 499 * Self.ms) == nil)
+        #expect(s.decide(oldPacketSilent: false, atOldPacket: true, now: 500 * Self.ms) == .window)
+        #expect(s.waited(until: 260 * Self.ms) == 60 * Self.ms)
+
+        // The far party sends nothing (muted): priming counts from the arming.
+        var m = SpliceDecider(mode: .now, windowMillis: 300, primingMillis: 200)
+        m.armed(at: 1000 * Self.ms)
+        m.newLegReady(at: 1010 * Self.ms)
+        #expect(m.decide(oldPacketSilent: nil, atOldPacket: false, now: 1199 * Self.ms) == nil)
+        #expect(m.decide(oldPacketSilent: nil, atOldPacket: false, now: 1200 * Self.ms) == .immediate)
+
+        // The new leg is primed before its own first packet: that packet decides.
+        var late = SpliceDecider(mode: .now, windowMillis: 300, primingMillis: 100)
+        late.armed(at: 0)
+        #expect(late.readyNanos == nil)
+        late.newLegReady(at: 400 * Self.ms)
+        #expect(late.readyNanos == 400 * Self.ms)
+
+        // A gone old leg needs no priming: the far party hears nothing from it anyway.
+        var gone = SpliceDecider(mode: .silence, windowMillis: 300, primingMillis: 500, oldLegGone: true)
+        gone.armed(at: 0)
+        gone.newLegReady(at: 5)
+        #expect(gone.decide(oldPacketSilent: nil, atOldPacket: false, now: 5) == .immediate)
+    }
+
     @Test func voiceActivityOnG711() {
         let silentU = [UInt8](repeating: 0xFF, count: 160)     // µ-law zero
         let silentA = [UInt8](repeating: 0xD5, count: 160)     // A-law zero

@@ -111,6 +111,78 @@ import TestSupport
         #expect(sGotF == 10)
     }
 
+    /// Priming: from the arming on, F's audio reaches S too (its own copy, F's stream as it is),
+    /// the splice waits until S has heard F for the priming time, and P keeps hearing F until
+    /// the commit releases it.
+    @Test func primingForksTheFarPartyToTheNewLegBeforeTheSplice() throws {
+        var c = MediaRelay.Configuration()
+        c.portMin = 31800; c.portMax = 31899; c.threads = 1
+        let relay = try MediaRelay(configuration: c)
+        relay.start()
+        defer { relay.shutdown() }
+        let stream = try relay.allocate()
+        let f = try UDPSocket(receiveTimeout: .milliseconds(20)), p = try UDPSocket(receiveTimeout: .milliseconds(20))
+        let s = try UDPSocket(receiveTimeout: .milliseconds(1))
+        try relay.setRemote(stream, side: .a, ip: "127.0.0.1", port: f.port)
+        try relay.setRemote(stream, side: .b, ip: "127.0.0.1", port: p.port)
+        usleep(20_000)
+        var fSeq: UInt16 = 7000, fTS: UInt32 = 1000, pSeq: UInt16 = 1, pTS: UInt32 = 0, sSeq: UInt16 = 500, sTS: UInt32 = 0
+        func tick(_: Bool) {
+            f.send(Self.rtp(ssrc: 0xFA11FA11, seq: fSeq, ts: fTS, loud: true), to: stream.port(.a)); fSeq &+= 1; fTS &+= 160
+            p.send(Self.rtp(ssrc: 0xF00DF00D, seq: pSeq, ts: pTS, loud: true), to: stream.port(.b)); pSeq &+= 1; pTS &+= 160
+        }
+        for _ in 0..<5 { tick(false); usleep(5000) }
+        let leg = try relay.prepareSwitch(stream, replacing: .b)
+        try relay.setRemote(leg, ip: "127.0.0.1", port: s.port)
+        // Before the arming S hears nothing (its device has not answered yet).
+        for _ in 0..<3 { tick(false); usleep(5000) }
+        usleep(20_000)
+        #expect(s.receiveBytes() == nil, "nothing reaches the new leg before it is armed")
+        let report = Mutex<SpliceReport?>(nil)
+        let armed = ContinuousClock.now
+        relay.arm(leg, mode: .now, windowMillis: 300, primingMillis: 150) { r in report.withLock { $0 = r } }
+        var sHeardF: [(seq: UInt16, at: Duration)] = []
+        var splicedAt: Duration?
+        var i = 0
+        while i < 200 {
+            tick(true)
+            s.send(Self.rtp(ssrc: 0x5EEE5EEE, seq: sSeq, ts: sTS, loud: true), to: leg.port); sSeq &+= 1; sTS &+= 160
+            usleep(5000)
+            while let b = s.receiveBytes(), Self.header(b).ssrc == 0xFA11FA11 {
+                sHeardF.append((Self.header(b).seq, ContinuousClock.now - armed))
+            }
+            if splicedAt == nil, report.withLock({ $0 }) != nil { splicedAt = ContinuousClock.now - armed; break }
+            i += 1
+        }
+        let r = try #require(report.withLock { $0 }, "no splice")
+        #expect(r.reason == .immediate)
+        #expect(r.primedMillis >= 150, "spliced after \(r.primedMillis) ms of priming")
+        #expect((splicedAt ?? .zero) >= .milliseconds(150))
+        // S heard F from (about) the arming on, F's stream as F sent it, before the splice.
+        let first = try #require(sHeardF.first, "S heard nothing of F before the splice")
+        #expect(first.at < .milliseconds(60), "first copy \(first.at) after arming")
+        #expect(sHeardF.count >= 10, "\(sHeardF.count) packets of F reached S while priming")
+        for k in sHeardF.indices.dropFirst() { #expect(sHeardF[k].seq == sHeardF[k - 1].seq &+ 1) }
+        // After the splice and before the commit, F's audio goes to S (main) and still to P.
+        while p.receiveBytes() != nil {}
+        for _ in 0..<5 { tick(true); usleep(5000) }
+        var pGot = 0, sGot: [UInt16] = []
+        while let b = p.receiveBytes() { if Self.header(b).ssrc == 0xFA11FA11 { pGot += 1 } }
+        while let b = s.receiveBytes() { if Self.header(b).ssrc == 0xFA11FA11 { sGot.append(Self.header(b).seq) } }
+        #expect(pGot == 5, "the old device hears F until it is released")
+        #expect(sGot.count == 5)
+        if let a = sHeardF.last?.seq, let b = sGot.first { #expect(b &- a >= 1 && b &- a <= 3, "S's copy of F continues: \(a) -> \(b)") }
+        relay.commit(leg)
+        usleep(20_000)
+        while p.receiveBytes() != nil {}
+        for _ in 0..<5 { tick(true); usleep(5000) }
+        usleep(10_000)
+        var after = 0
+        while let b = p.receiveBytes() { if Self.header(b).ssrc == 0xFA11FA11 { after += 1 } }
+        #expect(after == 0, "released: the old device no longer hears F")
+        #expect(leg.rtpCounters.txPackets >= 20)
+    }
+
     @Test func abortLeavesTheCallUntouched() throws {
         var c = MediaRelay.Configuration()
         c.portMin = 31700; c.portMax = 31799; c.threads = 1
