@@ -43,6 +43,9 @@ public struct AudioAlignment: Sendable, Equatable, Codable {
         public var missingMillis: Double
         /// Reference audio heard twice (the next segment starts before where the previous stopped).
         public var repeatedMillis: Double
+        /// Where in the reference it happens (ms): the same event seen in two recordings (what
+        /// a device played and what the far party heard from it) has the same position.
+        public var referenceMillis: Double
         /// The delays before and after (ms): the old and the new device's play-out delays.
         public var lagBeforeMillis: Double
         public var lagAfterMillis: Double
@@ -148,6 +151,7 @@ public struct AudioAlignment: Sendable, Equatable, Codable {
             let jump = (c.start - c.lag) - (a.end - a.lag)   // reference position: next start - previous end
             transitions.append(Transition(atMillis: Double(a.end) * ms, gapMillis: Double(gap) * ms,
                                           missingMillis: Double(max(0, jump)) * ms, repeatedMillis: Double(max(0, -jump)) * ms,
+                                          referenceMillis: Double(a.end - a.lag) * ms,
                                           lagBeforeMillis: Double(a.lag) * ms, lagAfterMillis: Double(c.lag) * ms))
         }
         let matched = segments.reduce(0) { $0 + $1.end - $1.start }

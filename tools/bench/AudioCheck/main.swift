@@ -1,8 +1,10 @@
 // baton-audio-check: the audio-level half of the switchover benchmark and interop tests.
 //
 //   baton-audio-check reference OUT.wav [SECONDS]   write the reference (white noise, 8 kHz)
-//   baton-audio-check analyse HEARD.wav [SECONDS]   align what a device heard with the
-//                                                   reference; JSON on stdout (AudioAlignment)
+//   baton-audio-check analyse HEARD.wav [SECONDS [MAXLAG]]
+//                                                   align what a device heard with the
+//                                                   reference (delays up to MAXLAG seconds
+//                                                   either way, default 2); JSON on stdout
 //
 // tools/bench/switchover_bench.py runs it on the far party's recording after each round.
 import AudioAnalysis
@@ -25,7 +27,9 @@ case "reference":
 case "analyse", "analyze":
     do {
         let heard = try WAV.read(contentsOf: url).resampled(to: 8000)
-        let report = AudioAlignment.analyse(reference: ReferenceSignal.samples(seconds: seconds), received: heard.samples)
+        let maxLag = args.dropFirst(3).first.flatMap(Double.init) ?? 2
+        let report = AudioAlignment.analyse(reference: ReferenceSignal.samples(seconds: seconds), received: heard.samples,
+                                            maxLag: Int(maxLag * 8000))
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
         print(String(decoding: try enc.encode(report), as: UTF8.self))
