@@ -10,6 +10,8 @@ let n = Int(CommandLine.arguments.dropFirst().first ?? "") ?? 10_000
 let base = Int(CommandLine.arguments.dropFirst(2).first ?? "") ?? 34400
 // "plain": passthrough. "media": the caller's PCMU is transcoded to Opus and SRTP-protected
 // toward the callee (decode table, libopus encode, libsrtp2 protect, all in place).
+// "fork": passthrough to the callee plus a switchover's priming copy of every packet to a
+// new leg that talks Opus (copy into the fork batch, transcode, a second sendmmsg).
 let mode = CommandLine.arguments.dropFirst(3).first ?? "plain"
 
 func udp() -> (fd: Int32, port: Int) {
@@ -75,6 +77,16 @@ if mode != "plain" {
 }
 try relay.setRemote(stream, side: .a, ip: "127.0.0.1", port: caller.port)
 try relay.setRemote(stream, side: .b, ip: "127.0.0.1", port: callee.port)
+let forkSink = udp()
+if mode == "fork" {
+    try relay.configure(stream, side: .a, LegMedia(format: .init(codec: .pcmu, payloadType: 0)), transcodes: true)
+    try relay.configure(stream, side: .b, LegMedia(format: .init(codec: .pcmu, payloadType: 0)))
+    let leg = try relay.prepareSwitch(stream, replacing: .b)
+    try relay.configure(leg, LegMedia(format: .init(codec: .opus, payloadType: 111)), transcodes: true)
+    try relay.setRemote(leg, ip: "127.0.0.1", port: forkSink.port)
+    // Armed but never ready (the new leg sends nothing): the copy flows, no splice happens.
+    relay.arm(leg, mode: .now, windowMillis: 300, primingMillis: 300) { _ in }
+}
 usleep(50_000)
 
 // Everything the loop below touches is allocated here, before counting starts.
@@ -89,7 +101,7 @@ packet[1] = 0  // PCMU
 let sink = UnsafeMutablePointer<UInt8>.allocate(capacity: 2048)
 
 let before = baton_allocation_count()
-var sent = 0, received = 0
+var sent = 0, received = 0, forked = 0
 while sent < n {
     // Bursts of 64, then drain what the relay forwarded, so no socket buffer overflows.
     for _ in 0..<64 where sent < n {
@@ -105,8 +117,15 @@ while sent < n {
     var idle = 0
     while received < sent && idle < 500 {
         if recv(callee.fd, sink, 2048, Int32(MSG_DONTWAIT)) > 0 { received += 1; idle = 0 } else { idle += 1; usleep(1000) }
+        while mode == "fork", recv(forkSink.fd, sink, 2048, Int32(MSG_DONTWAIT)) > 0 { forked += 1 }
     }
 }
 let after = baton_allocation_count()
-print("packets=\(n) received=\(received) allocations=\(after - before)")
+if mode == "fork" {
+    var idle = 0
+    while forked < sent && idle < 500 {
+        if recv(forkSink.fd, sink, 2048, Int32(MSG_DONTWAIT)) > 0 { forked += 1; idle = 0 } else { idle += 1; usleep(1000) }
+    }
+}
+print("packets=\(n) received=\(received) allocations=\(after - before) forked=\(forked)")
 relay.shutdown()

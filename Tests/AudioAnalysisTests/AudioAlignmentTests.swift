@@ -76,6 +76,18 @@ import Testing
         #expect(t.count == 1 && abs((t.first?.gapMillis ?? 0) - 40) <= 2 && abs((t.first?.missingMillis ?? 0) - 40) <= 2, "\(t)")
     }
 
+    @Test func aBadlyCodedStretchAtTheSameDelayIsNoGap() {
+        // 60 ms where a codec left the reference at about 0 dB SNR (block correlation ~0.6):
+        // still the reference, heard in time; no break. The same stretch replaced by other
+        // audio is a gap (foreignAudioIsAGap).
+        var rx = [Int16](repeating: 0, count: 8000 * 4)
+        Self.echo(&rx, from: 0, to: rx.count, lag: 200, gain: 0.6)
+        let other = ReferenceSignal.samples(seconds: 1, seed: 4242)
+        for i in 0..<480 { rx[12_000 + i] = rx[12_000 + i] &+ Int16(Double(other[i]) * 0.8) }
+        let r = AudioAlignment.analyse(reference: Self.ref, received: rx)
+        #expect(r.breaks().isEmpty, "\(r.transitions)")
+    }
+
     @Test func wavRoundTripAndDecimation() throws {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("baton-wav-\(getpid()).wav")
         defer { try? FileManager.default.removeItem(at: url) }

@@ -44,7 +44,7 @@ import Testing
     /// One account line per device; `speakerCodec` is what S offers, `farEncryption` F's
     /// `mediaenc` (SDES SRTP toward F).
     func run(_ p: Ports, speakerCodec: String = "PCMU", farEncryption: String? = nil,
-             priming: Int? = nil) async throws -> Outcome? {
+             priming: Int? = nil, batonFlags: [String] = [], speakerConfig: [String] = []) async throws -> Outcome? {
         guard let baresip = Interop.requirePeer("baresip", package: "baresip-core"),
               let tcpdump = Interop.requirePeer("tcpdump", package: "tcpdump") else { return nil }
         let dir = try Interop.tempDir("audio-switch")
@@ -52,14 +52,15 @@ import Testing
         let seconds = 60.0
         try WAV(rate: 8000, samples: ReferenceSignal.samples(seconds: seconds)).write(to: reference)
 
-        func configure(_ name: String, sip: Int, rtp: ClosedRange<Int>, source: String, player: String, account: String) throws -> URL {
+        func configure(_ name: String, sip: Int, rtp: ClosedRange<Int>, source: String, player: String, account: String,
+                       extra: [String] = []) throws -> URL {
             let d = dir.appendingPathComponent(name)
             try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
             let lines = ["poll_method epoll", "sip_listen 127.0.0.1:\(sip)", "audio_player \(player)", "audio_source \(source)",
                          "audio_alert aubridge,alert\(sip)", "audio_srate 8000", "audio_channels 1",
                          "rtp_ports \(rtp.lowerBound)-\(rtp.upperBound)", "module_path /usr/lib/baresip/modules"]
                 + ["g711.so", "opus.so", "srtp.so", "aufile.so", "aubridge.so", "sndfile.so"].map { "module \($0)" }
-                + ["snd_path \(d.path)", "module_app account.so", "module_app menu.so"]
+                + ["snd_path \(d.path)", "module_app account.so", "module_app menu.so"] + extra
             try (lines.joined(separator: "\n") + "\n").write(to: d.appendingPathComponent("config"), atomically: true, encoding: .utf8)
             try (account + "\n").write(to: d.appendingPathComponent("accounts"), atomically: true, encoding: .utf8)
             return d
@@ -73,7 +74,8 @@ import Testing
         let pDir = try configure("P", sip: p.p, rtp: p.pRTP...p.pRTP + 19, source: "aubridge,echo\(p.p)", player: "aubridge,echo\(p.p)",
                                  account: "<sip:mobile@\(domain)>;\(reg);answermode=auto;audio_codecs=PCMU")
         let sDir = try configure("S", sip: p.s, rtp: p.sRTP...p.sRTP + 19, source: "aubridge,echo\(p.s)", player: "aubridge,echo\(p.s)",
-                                 account: "<sip:kitchen@\(domain)>;\(reg);answermode=auto;audio_codecs=\(speakerCodec)")
+                                 account: "<sip:kitchen@\(domain)>;\(reg);answermode=auto;audio_codecs=\(speakerCodec)",
+                                 extra: speakerConfig)
         let fDir = try configure("F", sip: p.f, rtp: p.fRTP...p.fRTP + 1, source: "aufile,\(reference.path)",
                                  player: "aubridge,nowhere\(p.f)",
                                  account: "<sip:far@\(domain)>;regint=0;audio_codecs=PCMU" + (farEncryption.map { ";mediaenc=\($0)" } ?? ""))
@@ -82,7 +84,7 @@ import Testing
             "[[routes]]\nmatch = \"^\(user)$\"\nhost = \"127.0.0.1\"\nport = \(port)\nmedia_transport = \"RTP/AVP\"\n"
         }.joined(separator: "\n")
         let baton = try BatonProcess(sipPort: p.baton, httpPort: p.http, rtpMin: p.rtpMin, dir: dir, config: routed ? routes : nil,
-                                     extra: priming.map { ["--switchover-priming-ms", "\($0)"] } ?? [])
+                                     extra: (priming.map { ["--switchover-priming-ms", "\($0)"] } ?? []) + batonFlags)
         let phone = try Child(baresip, ["-f", pDir.path, "-t", "45"], output: dir.appendingPathComponent("P.log"))
         let speaker = try Child(baresip, ["-f", sDir.path, "-t", "45"], output: dir.appendingPathComponent("S.log"))
         defer { phone.signal(SIGTERM); speaker.signal(SIGTERM); phone.wait(timeout: .seconds(5)); speaker.wait(timeout: .seconds(5)) }
@@ -157,8 +159,7 @@ import Testing
         }
         let ref = ReferenceSignal.samples(seconds: seconds)
         func analyse(_ url: URL, maxLagSeconds: Double) throws -> AudioAlignment {
-            AudioAlignment.analyse(reference: ref, received: try WAV.read(contentsOf: url).resampled(to: 8000).samples,
-                                   maxLag: Int(maxLagSeconds * 8000))
+            AudioAlignment.analyse(reference: ref, recording: try WAV.read(contentsOf: url), maxLag: Int(maxLagSeconds * 8000))
         }
         let heardFile = try #require(try recording(fDir, "-dec.wav").first, "F recorded nothing:\n\(far.text)")
         let speakerFile = try #require(try recording(sDir, "-enc.wav").first, "S recorded nothing:\n\(speaker.text)")
@@ -169,7 +170,8 @@ import Testing
                               phoneAgain: phoneFiles.count > 1 ? try analyse(phoneFiles[1], maxLagSeconds: seconds) : nil)
         #expect(baton.stop() == 0)
         // The variant is what it says: S talked its codec, F's leg was SRTP (SDES).
-        #expect(speaker.text.contains("---> \(speakerCodec)"), "S's codec:\n\(speaker.text)")
+        let codecName = speakerCodec.split(separator: "/").first.map(String.init) ?? speakerCodec
+        #expect(speaker.text.contains("---> \(codecName)"), "S's codec:\n\(speaker.text)")
         if farEncryption != nil { #expect(far.text.contains("srtp"), "F's media encryption:\n\(far.text)") }
         print("audio switchover (S \(speakerCodec)\(farEncryption.map { ", F \($0)" } ?? "")): splices at \(splices.map { Int($0.0) }) ms (primed \(splices.map { Int($0.1) }) ms); F heard lead-in \(Int(outcome.heard.leadInMillis)) ms, matched \(Int(outcome.heard.matchedMillis)) of \(Int(outcome.heard.receivedMillis)) ms; breaks \(outcome.heard.breaks().map { "at \(Int($0.atMillis)): gap \($0.gapMillis) missing \($0.missingMillis) repeated \($0.repeatedMillis) lag \($0.lagBeforeMillis)->\($0.lagAfterMillis)" }); S played F from \(Int(outcome.speaker.leadInMillis)) ms after its answer, breaks \(outcome.speaker.breaks().count); P again from \(Int(outcome.phoneAgain?.leadInMillis ?? -1)) ms")
         try? FileManager.default.removeItem(at: dir)
@@ -184,12 +186,13 @@ import Testing
                 "F heard the reference for \(o.heard.matchedMillis) of \(o.heard.receivedMillis) ms")
         for (at, primed) in o.splices {
             #expect(primed >= 100, "spliced after \(primed) ms of priming")
+            // Within 200 ms of the splice: the splice's own break (if any) and, now and then,
+            // a play-out adjustment of a device that its own recording shows too.
             let here = breaks.filter { abs($0.atMillis - at) <= 200 }
-            #expect(here.count <= 1, "\(here)")
-            for t in here {
-                #expect(t.gapMillis <= Self.bars.gap, "gap at the splice at \(Int(at)) ms: \(t)")
-                #expect(t.missingMillis <= Self.bars.missing, "reference audio missing at the splice at \(Int(at)) ms: \(t)")
-            }
+            let splice = here.filter { !o.deviceOwn($0) }
+            let gap = splice.map(\.gapMillis).max() ?? 0, missing = splice.reduce(0) { $0 + $1.missingMillis }
+            #expect(gap <= Self.bars.gap, "longest gap at the splice at \(Int(at)) ms: \(here)")
+            #expect(missing <= Self.bars.missing, "reference audio missing at the splice at \(Int(at)) ms: \(here)")
         }
         let elsewhere = breaks.filter { t in !o.splices.contains { abs(t.atMillis - $0.atMillis) <= 200 } }
         // baresip's audio buffer now and then plays one frame of silence and keeps a frame
@@ -230,7 +233,13 @@ import Testing
 
     @Test func opusSpeakerTranscodedTowardTheFarParty() async throws {
         let p = Ports(baton: 26520, http: 28520, rtpMin: 20400, f: 26530, fRTP: 30400, p: 26532, pRTP: 30410, s: 26534, sRTP: 30430)
-        guard let o = try await run(p, speakerCodec: "opus") else { return }
+        // baresip names a codec with its clock and channels; the bare name would mean 8000/1.
+        // The judge aligns waveforms: white noise keeps its waveform through two Opus passes
+        // (Baton's encoder toward S, S's encoder back) at 64 kbit/s in CELT (correlation
+        // ~0.94 per 10 ms block), not at the 24-32 kbit/s SILK defaults, which keep the
+        // sound of noise but not its samples. A speaker on a LAN can afford it.
+        guard let o = try await run(p, speakerCodec: "opus/48000/2", batonFlags: ["--media-opus-bitrate", "64000"],
+                                    speakerConfig: ["opus_bitrate 64000", "opus_application audio"]) else { return }
         check(o)
     }
 

@@ -14,7 +14,7 @@ import Testing
             .deletingLastPathComponent().appendingPathComponent(".build/debug/baton-alloc-check").path
     }
 
-    static func run(_ n: Int, base: Int, mode: String = "plain") throws -> (received: Int, allocations: Int) {
+    static func run(_ n: Int, base: Int, mode: String = "plain") throws -> (received: Int, allocations: Int, forked: Int) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
         p.arguments = ["\(n)", "\(base)", mode]
@@ -30,7 +30,7 @@ import Testing
             let parts = kv.split(separator: "=")
             if parts.count == 2 { fields[String(parts[0])] = Int(parts[1]) }
         }
-        return (fields["received"] ?? -1, fields["allocations"] ?? -1)
+        return (fields["received"] ?? -1, fields["allocations"] ?? -1, fields["forked"] ?? -1)
     }
 
     @Test func relayingAllocatesNothingPerPacket() throws {
@@ -48,6 +48,16 @@ import Testing
         let small = try Self.run(2_000, base: 34440, mode: "transcode")
         let large = try Self.run(20_000, base: 34460, mode: "transcode")
         #expect(small.received == 2_000 && large.received == 20_000)
+        #expect(large.allocations - small.allocations < 100, "2k: \(small.allocations), 20k: \(large.allocations) allocations")
+    }
+
+    /// Switchover priming: every packet of the far party also goes, copied and transcoded to
+    /// Opus, to the new leg; the copy allocates nothing per packet either.
+    @Test func primingCopyAllocatesNothingPerPacket() throws {
+        let small = try Self.run(2_000, base: 34480, mode: "fork")
+        let large = try Self.run(20_000, base: 34490, mode: "fork")
+        #expect(small.received == 2_000 && large.received == 20_000)
+        #expect(small.forked == 2_000 && large.forked == 20_000, "copies: \(small.forked), \(large.forked)")
         #expect(large.allocations - small.allocations < 100, "2k: \(small.allocations), 20k: \(large.allocations) allocations")
     }
 

@@ -116,7 +116,7 @@ import TestSupport
     /// the commit releases it.
     @Test func primingForksTheFarPartyToTheNewLegBeforeTheSplice() throws {
         var c = MediaRelay.Configuration()
-        c.portMin = 31800; c.portMax = 31899; c.threads = 1
+        c.portMin = 33600; c.portMax = 33699; c.threads = 1
         let relay = try MediaRelay(configuration: c)
         relay.start()
         defer { relay.shutdown() }

@@ -66,21 +66,22 @@ public struct WAV: Sendable, Equatable {
     }
 
     /// The same audio at `target` Hz: an integer-ratio decimation through a windowed-sinc
-    /// low-pass (48 or 16 kHz play-out to the 8 kHz reference), or unchanged.
-    public func resampled(to target: Int) -> WAV {
+    /// low-pass at 0.475 x target (48 or 16 kHz play-out to the 8 kHz reference), keeping every
+    /// m-th sample from `phase` on; unchanged when the rates are equal or not a multiple.
+    public func resampled(to target: Int, phase: Int = 0) -> WAV {
         guard rate != target, rate % target == 0 else { return self }
         let m = rate / target
-        let taps = 8 * m + 1, half = taps / 2
-        let cutoff = 0.45 / Double(m)
+        let taps = 20 * m + 1, half = taps / 2
+        let cutoff = 0.475 / Double(m)
         let h: [Double] = (0..<taps).map { i in
             let x = Double(i - half)
             let sinc = x == 0 ? 2 * cutoff : sin(2 * Double.pi * cutoff * x) / (Double.pi * x)
-            return sinc * (0.54 - 0.46 * cos(2 * Double.pi * Double(i) / Double(taps - 1)))
+            return sinc * (0.42 - 0.5 * cos(2 * Double.pi * Double(i) / Double(taps - 1)) + 0.08 * cos(4 * Double.pi * Double(i) / Double(taps - 1)))
         }
         let x = samples.map(Double.init)
         var out: [Int16] = []
-        out.reserveCapacity(x.count / m)
-        var n = 0
+        out.reserveCapacity(x.count / m + 1)
+        var n = max(0, min(phase, m - 1))
         while n < x.count {
             var acc = 0.0
             for t in 0..<taps { let j = n + t - half; if j >= 0 && j < x.count { acc += h[t] * x[j] } }

@@ -26,9 +26,9 @@ case "reference":
     do { try WAV(rate: 8000, samples: ReferenceSignal.samples(seconds: seconds)).write(to: url) } catch { fail("\(error)") }
 case "analyse", "analyze":
     do {
-        let heard = try WAV.read(contentsOf: url).resampled(to: 8000)
+        let heard = try WAV.read(contentsOf: url)
         let maxLag = args.dropFirst(3).first.flatMap(Double.init) ?? 2
-        let report = AudioAlignment.analyse(reference: ReferenceSignal.samples(seconds: seconds), received: heard.samples,
+        let report = AudioAlignment.analyse(reference: ReferenceSignal.samples(seconds: seconds), recording: heard,
                                             maxLag: Int(maxLag * 8000))
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
