@@ -53,6 +53,18 @@ import Testing
         #expect(d.storeCommitWindowMs == 20)
     }
 
+    @Test func switchoverPrimingIsRead() throws {
+        let c = try BatonConfiguration.load(toml: "[switchover]\npriming_ms = 150", environment: [:], overrides: [], routes: [])
+        #expect(c.switchoverPriming == 150)
+        let e = try BatonConfiguration.load(toml: "[switchover]\npriming_ms = 150", environment: ["BATON_SWITCHOVER_PRIMING_MS": "0"],
+                                            overrides: [], routes: [])
+        #expect(e.switchoverPriming == 0)
+        let f = try BatonConfiguration.load(toml: nil, environment: [:], overrides: [("switchover.priming_ms", "500")], routes: [])
+        #expect(f.switchoverPriming == 500)
+        let d = try BatonConfiguration.load(toml: nil, environment: [:], overrides: [], routes: [])
+        #expect(d.switchoverPriming == 300)
+    }
+
     @Test func theShippedExampleIsValid() throws {
         let text = try String(contentsOfFile: #filePath.replacingOccurrences(of: "Tests/BatonTests/ConfigurationTests.swift", with: "conf/baton.toml"), encoding: .utf8)
         let c = try BatonConfiguration.load(toml: text, environment: [:], overrides: [], routes: [])
@@ -69,6 +81,8 @@ import Testing
         ("[limits]\nmax_sessions = -1", "limits.max_sessions"),
         ("[media]\nreuse_sockets = \"maybe\"", "media.reuse_sockets"),
         ("[store]\ncommit_window_ms = 5000", "store.commit_window_ms"),
+        ("[switchover]\npriming_ms = 20000", "switchover.priming_ms"),
+        ("[switchover]\npriming_ms = -1", "switchover.priming_ms"),
         ("[sip\nport = 1", "configuration file"),
         ("[[routes]]\nmatch = \"([\"\nhost = \"h\"", "routes"),
     ])

@@ -188,6 +188,8 @@ import WSClient
             #expect(try baton.post("/calls/nope/switchover", json: ["target": "speaker"]).0 == 404)
             #expect(try baton.post("/calls/\(id)/switchover", json: ["mode": "now"]).0 == 400)
             #expect(try baton.post("/calls/\(id)/switchover", json: ["target": "speaker", "mode": "later"]).0 == 400)
+            let (badPriming, badPrimingBody) = try baton.post("/calls/\(id)/switchover", json: ["target": "speaker", "priming_ms": 20000])
+            #expect(badPriming == 400 && "\(badPrimingBody)".contains("priming_ms"), "\(badPrimingBody)")
             let (nf, nfBody) = try baton.post("/calls/\(id)/switchover", json: ["target": "no such target", "leg": "callee"])
             #expect(nf == 404, "\(nfBody)")
             let (code, op) = try baton.post("/calls/\(id)/switchover", json: ["target": "speaker", "mode": "silence", "window_ms": 3000])
