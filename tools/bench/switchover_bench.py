@@ -167,13 +167,20 @@ def main():
         first = pk[0][0] if pk else 0
         at = [(t - first) * 1000 for t in splice_times]
         br = [t for t in rep["transitions"] if t["gapMillis"] >= 1 or t["missingMillis"] >= 1 or t["repeatedMillis"] >= 1]
-        gap_a, miss_a, rep_a, lag_d = [], [], [], []
-        for x in at:
-            near = [t for t in br if abs(t["atMillis"] - x) <= 200]
-            gap_a.append(max([t["gapMillis"] for t in near] or [0]))
-            miss_a.append(max([t["missingMillis"] for t in near] or [0]))
-            rep_a.append(max([t["repeatedMillis"] for t in near] or [0]))
-        elsewhere = [t for t in br if not any(abs(t["atMillis"] - x) <= 200 for x in at)]
+        # Each break belongs to the nearest splice if it is within half the distance to the
+        # next one (at most 400 ms): F's recording can drift from the wall clock by a frame or
+        # two where its jitter buffer dropped a late packet.
+        spacing = min([b - a for a, b in zip(at, at[1:])] or [800])
+        reach = min(400, spacing / 2)
+        near = {k: [] for k in range(len(at))}
+        elsewhere = []
+        for t in br:
+            k = min(range(len(at)), key=lambda j: abs(at[j] - t["atMillis"])) if at else None
+            if k is not None and abs(at[k] - t["atMillis"]) <= reach: near[k].append(t)
+            else: elsewhere.append(t)
+        gap_a = [max([t["gapMillis"] for t in near[k]] or [0]) for k in range(len(at))]
+        miss_a = [sum(t["missingMillis"] for t in near[k]) for k in range(len(at))]
+        rep_a = [sum(t["repeatedMillis"] for t in near[k]) for k in range(len(at))]
 
         print("machine: %s, %d CPUs; Baton release, default relay threads; %d switchovers in now mode, %.2f s apart; "
               "priming %s ms; devices baresip (play-out echoed), PCMU"
@@ -195,7 +202,9 @@ def main():
             len(at), pctl(gap_a, 50), pctl(gap_a, 99), max(gap_a or [0]), pctl(miss_a, 50), pctl(miss_a, 99), max(miss_a or [0]),
             pctl(rep_a, 50), max(rep_a or [0]), sum(1 for g in gap_a if g > 20), len(elsewhere),
             rep["matchedMillis"], rep["receivedMillis"]))
-        if elsewhere: print("breaks away from the splices:", [(round(t["atMillis"]), t["gapMillis"], t["missingMillis"]) for t in elsewhere[:10]])
+        if elsewhere: print("breaks away from the splices (at ms, gap, missing, repeated, delay before -> after):",
+                            [(round(t["atMillis"]), t["gapMillis"], t["missingMillis"], t["repeatedMillis"],
+                              round(t["lagBeforeMillis"]), round(t["lagAfterMillis"])) for t in elsewhere[:10]])
         if failed: print("failures:", failed[:5])
     finally:
         for p in procs:
