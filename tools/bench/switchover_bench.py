@@ -178,6 +178,8 @@ def main():
             k = min(range(len(at)), key=lambda j: abs(at[j] - t["atMillis"])) if at else None
             if k is not None and abs(at[k] - t["atMillis"]) <= reach: near[k].append(t)
             else: elsewhere.append(t)
+        json.dump([{"atMillis": at[k], "primedMillis": primed[k], "breaks": near[k]} for k in range(len(at))],
+                  open(os.path.join(OUT, "splices.json"), "w"), indent=1)
         gap_a = [max([t["gapMillis"] for t in near[k]] or [0]) for k in range(len(at))]
         miss_a = [sum(t["missingMillis"] for t in near[k]) for k in range(len(at))]
         rep_a = [sum(t["repeatedMillis"] for t in near[k]) for k in range(len(at))]
