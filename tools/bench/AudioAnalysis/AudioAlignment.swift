@@ -234,20 +234,13 @@ public enum ReferenceSignal {
     public static func samples(seconds: Double, rate: Int = 8000, seed: UInt32 = 0x5EED) -> [Int16] {
         var state = seed
         let n = Int(seconds * Double(rate))
-        let taps = 101, half = taps / 2
+        let taps = 101
         let white: [Double] = (0..<(n + taps)).map { _ in
             state = state &* 1_664_525 &+ 1_013_904_223
             return Double(Int32(state >> 16) - 32768)
         }
-        func lowpass(_ f: Double) -> [Double] {
-            let fc = f / Double(rate)
-            return (0..<taps).map { i in
-                let x = Double(i - half)
-                let sinc = x == 0 ? 2 * fc : sin(2 * Double.pi * fc * x) / (Double.pi * x)
-                return sinc * (0.42 - 0.5 * cos(2 * Double.pi * Double(i) / Double(taps - 1)) + 0.08 * cos(4 * Double.pi * Double(i) / Double(taps - 1)))
-            }
-        }
-        let hi = lowpass(3400), lo = lowpass(250)
+        // Band-pass = low-pass at 3400 Hz minus low-pass at 250 Hz.
+        let hi = WAV.lowpass(cutoff: 3400 / Double(rate), taps: taps), lo = WAV.lowpass(cutoff: 250 / Double(rate), taps: taps)
         let h = zip(hi, lo).map { $0 - $1 }
         return (0..<n).map { k in
             var acc = 0.0

@@ -72,12 +72,7 @@ public struct WAV: Sendable, Equatable {
         guard rate != target, rate % target == 0 else { return self }
         let m = rate / target
         let taps = 20 * m + 1, half = taps / 2
-        let cutoff = 0.475 / Double(m)
-        let h: [Double] = (0..<taps).map { i in
-            let x = Double(i - half)
-            let sinc = x == 0 ? 2 * cutoff : sin(2 * Double.pi * cutoff * x) / (Double.pi * x)
-            return sinc * (0.42 - 0.5 * cos(2 * Double.pi * Double(i) / Double(taps - 1)) + 0.08 * cos(4 * Double.pi * Double(i) / Double(taps - 1)))
-        }
+        let h = WAV.lowpass(cutoff: 0.475 / Double(m), taps: taps)
         let x = samples.map(Double.init)
         var out: [Int16] = []
         out.reserveCapacity(x.count / m + 1)
@@ -89,5 +84,17 @@ public struct WAV: Sendable, Equatable {
             n += m
         }
         return WAV(rate: target, samples: out)
+    }
+
+    /// A linear-phase FIR low-pass: windowed sinc (Blackman), `cutoff` as a fraction of the
+    /// sample rate, `taps` odd.
+    static func lowpass(cutoff: Double, taps: Int) -> [Double] {
+        let half = taps / 2
+        return (0..<taps).map { i in
+            let x = Double(i - half)
+            let sinc = x == 0 ? 2 * cutoff : sin(2 * Double.pi * cutoff * x) / (Double.pi * x)
+            let w = 0.42 - 0.5 * cos(2 * Double.pi * Double(i) / Double(taps - 1)) + 0.08 * cos(4 * Double.pi * Double(i) / Double(taps - 1))
+            return sinc * w
+        }
     }
 }
