@@ -218,6 +218,8 @@ final class RelayThread: @unchecked Sendable {
         // adapt (payload type renumbering, or transcoding between the two legs' codecs).
         var adapt = false
         if let a = inLeg?.format, let b = outLeg?.format, a != b { adapt = true }
+        let warmDecoder = !socket.forwarding && adapt && !socket.isRTCP && socket.splice != nil
+            && inLeg?.format?.codec == .opus && outLeg?.format?.codec != .opus
         // A second receiver (switchover priming: the far party's audio to the new leg before
         // the splice, to the old one after it until released), with its own action.
         let fork: RelaySocket? = socket.isRTCP ? nil : socket.fork
@@ -255,8 +257,14 @@ final class RelayThread: @unchecked Sendable {
             }
             rx &+= 1
             rxBytes &+= UInt64(received)
-            // Held: a new leg before the splice, an old leg after it.
-            if !socket.forwarding { continue }
+            // Held: a new leg before the splice, an old leg after it. A new leg that talks Opus
+            // to a far party of another codec has its frames decoded all the same (and the PCM
+            // dropped): a decoder started mid-stream at the splice codes its first frames badly
+            // (F heard up to 50 ms of that), a primed one goes on as if it had always run.
+            if !socket.forwarding {
+                if warmDecoder, len >= 12, p[0] & 0xC0 == 0x80 { RelayThread.decodeOnly(p, length: len, leg: inLeg!, pcm: pcm) }
+                continue
+            }
             let isRTP = !socket.isRTCP && len >= 12 && p[0] & 0xC0 == 0x80
             var seq: UInt16 = 0, ts: UInt32 = 0
             if isRTP {
@@ -474,6 +482,22 @@ final class RelayThread: @unchecked Sendable {
         p[1] = marker | outFmt.payloadType
         RelayThread.writeTimestamp(p, out)
         return offset + written
+    }
+
+    /// Runs an Opus packet of the leg's payload type through the leg's decoder and drops the
+    /// PCM: keeps the decoder's state current while the leg's packets are held.
+    @inline(__always)
+    static func decodeOnly(_ p: UnsafeMutablePointer<UInt8>, length: Int, leg: LegState, pcm: UnsafeMutablePointer<Int16>) {
+        guard let fmt = leg.format, p[1] & 0x7F == fmt.payloadType, let opus = leg.opus else { return }
+        var offset = 12 + Int(p[0] & 0x0F) * 4
+        if p[0] & 0x10 != 0 {
+            guard length >= offset + 4 else { return }
+            offset += 4 + (Int(p[offset + 2]) << 8 | Int(p[offset + 3])) * 4
+        }
+        var end = length
+        if p[0] & 0x20 != 0 { end -= Int(p[length - 1]) }
+        guard end > offset else { return }
+        _ = opus.decode(p + offset, count: end - offset, into: pcm, capacity: RelayThread.pcmCapacity)
     }
 
     @inline(__always)
