@@ -111,7 +111,7 @@ extension CallManager {
 
     /// Gives the new legs up. `completion(true)` if a stream had spliced already.
     public func abortSwitch(_ p: PreparedSwitch, completion: @escaping @Sendable (Bool) -> Void) {
-        let remaining = Counter(p.legs.count, completion)
+        let remaining = JoinedResults(p.legs.count, completion)
         for (_, leg) in p.legs { relay.abort(leg) { remaining.done($0) } }
     }
 }
@@ -125,8 +125,8 @@ final class SwitchNegotiation: Sendable {
     }
 }
 
-/// Joins the per-stream abort results into one.
-private final class Counter: Sendable {
+/// Joins per-stream results (abort: "had it spliced?"; release: done) into one.
+final class JoinedResults: Sendable {
     private let state: Mutex<(left: Int, any: Bool)>
     private let completion: @Sendable (Bool) -> Void
     init(_ n: Int, _ c: @escaping @Sendable (Bool) -> Void) { state = Mutex((n, false)); completion = c }

@@ -216,7 +216,33 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, @unchecke
             s.live[id] = l
             return taken
         }
-        streams.forEach { relay.release($0) }
+        // The counters rendered above were read while the relay threads still forwarded: a
+        // packet counted in on one side may not yet be counted out on the other. Once every
+        // stream's thread has let go, they are final: render them again into the call's view.
+        guard !streams.isEmpty else { return }
+        let all = JoinedResults(streams.count) { [weak self] _ in self?.finalCounters(call: id, streams: streams) }
+        streams.forEach { relay.release($0, released: { all.done(false) }) }
+    }
+
+    /// Puts the released streams' final counters into the call's view (ended, or still live).
+    private func finalCounters(call id: String, streams: [AnchoredStream]) {
+        func update(_ info: inout CallInfo) {
+            for k in info.legs.indices {
+                let side: MediaRelay.Side = info.legs[k].side == .caller ? .a : .b
+                for i in info.legs[k].media.indices where i < streams.count {
+                    info.legs[k].media[i].rtp = streams[i].rtpCounters(side)
+                    info.legs[k].media[i].rtcp = streams[i].rtcpCounters(side)
+                }
+            }
+        }
+        state.withLock { s in
+            if let k = s.ended.lastIndex(where: { $0.id == id }) {
+                update(&s.ended[k])
+            } else if var l = s.live[id] {
+                update(&l.info)
+                s.live[id] = l
+            }
+        }
     }
 
     public func callEvent(_ event: CallEvent) {

@@ -181,11 +181,16 @@ public final class MediaRelay: Sendable {
     }
 
     /// Stops relaying the stream; its ports return to the pool once the relay thread has let go.
-    public func release(_ stream: AnchoredStream) {
-        guard streams.withLock({ $0.removeValue(forKey: stream.id) }) != nil else { return }
+    /// `released` is called then (from the relay thread, or at once if the stream was already
+    /// released): from that moment the stream's counters no longer move, so a view of the
+    /// call's final counters taken there is consistent across its sides.
+    public func release(_ stream: AnchoredStream, released done: (@Sendable () -> Void)? = nil) {
+        guard streams.withLock({ $0.removeValue(forKey: stream.id) }) != nil else { done?(); return }
         let snap = stream.counters(.a) + stream.counters(.b)
         released.withLock { $0 = $0 + snap }
-        threads[stream.thread].submit(.remove(stream.sockets, [stream.a.pair, stream.b.pair], pool))
+        let t = threads[stream.thread]
+        t.submit(.remove(stream.sockets, [stream.a.pair, stream.b.pair], pool))
+        if let done { t.submit(.barrier(done)) }
     }
 
     // MARK: Switchover (make-before-break)

@@ -28,6 +28,9 @@ final class RelayThread: @unchecked Sendable {
         /// The old leg of a spliced switchover is being released: stop copying the far
         /// party's audio to it.
         case endFork(SpliceJob)
+        /// Calls back once every command queued before it has been applied (a released
+        /// stream's counters are final then: this thread no longer touches its sockets).
+        case barrier(@Sendable () -> Void)
     }
 
     /// Bounds the reads of one socket per wake-up, so one busy socket cannot starve others
@@ -632,6 +635,8 @@ final class RelayThread: @unchecked Sendable {
                 done(spliced)
             case let .endFork(job):
                 job.endFork()
+            case let .barrier(done):
+                done()
             }
         }
     }

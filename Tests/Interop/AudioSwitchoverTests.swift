@@ -177,8 +177,8 @@ import Testing
         let codecName = speakerCodec.split(separator: "/").first.map(String.init) ?? speakerCodec
         #expect(speaker.text.contains("---> \(codecName)"), "S's codec:\n\(speaker.text)")
         if farEncryption != nil { #expect(far.text.contains("srtp"), "F's media encryption:\n\(far.text)") }
-        print("audio switchover (S \(speakerCodec)\(farEncryption.map { ", F \($0)" } ?? "")): splices at \(splices.map { Int($0.0) }) ms (primed \(splices.map { Int($0.1) }) ms); F heard lead-in \(Int(outcome.heard.leadInMillis)) ms, matched \(Int(outcome.heard.matchedMillis)) of \(Int(outcome.heard.receivedMillis)) ms; breaks \(outcome.heard.breaks().map { "at \(Int($0.atMillis)): gap \($0.gapMillis) missing \($0.missingMillis) repeated \($0.repeatedMillis) lag \($0.lagBeforeMillis)->\($0.lagAfterMillis)" }); S played F from \(Int(outcome.speaker.leadInMillis)) ms after its answer, breaks \(outcome.speaker.breaks().count); P again from \(Int(outcome.phoneAgain?.leadInMillis ?? -1)) ms")
-        try? FileManager.default.removeItem(at: dir)
+        print("audio switchover (S \(speakerCodec), recordings in \(dir.path)\(farEncryption.map { ", F \($0)" } ?? "")): splices at \(splices.map { Int($0.0) }) ms (primed \(splices.map { Int($0.1) }) ms); F heard lead-in \(Int(outcome.heard.leadInMillis)) ms, matched \(Int(outcome.heard.matchedMillis)) of \(Int(outcome.heard.receivedMillis)) ms; breaks \(outcome.heard.breaks().map { "at \(Int($0.atMillis)): gap \($0.gapMillis) missing \($0.missingMillis) repeated \($0.repeatedMillis) lag \($0.lagBeforeMillis)->\($0.lagAfterMillis)" }); S played F from \(Int(outcome.speaker.leadInMillis)) ms after its answer, breaks \(outcome.speaker.breaks().count); P again from \(Int(outcome.phoneAgain?.leadInMillis ?? -1)) ms")
+        // The recordings stay (a few MB) so a failure can be listened to; the line above names them.
         return outcome
     }
 

@@ -1,3 +1,4 @@
+import Synchronization
 import Foundation
 import Testing
 import TestSupport
@@ -113,6 +114,34 @@ extension UDPSocket {
         relay.release(s2)
         #expect(waitUntil { relay.pool.pairsInUse == 0 })
         #expect(relay.activeStreams == 0)
+    }
+
+    /// `release(_:released:)` calls back once the relay thread has let go: the counters read
+    /// then are final (what arrives afterwards is not counted), so both sides agree.
+    @Test func releaseCallsBackWhenTheCountersAreFinal() throws {
+        var c = MediaRelay.Configuration()
+        c.portMin = 33700; c.portMax = 33709; c.threads = 1
+        let relay = try MediaRelay(configuration: c)
+        relay.start()
+        defer { relay.shutdown() }
+        let stream = try relay.allocate()
+        let a = try UDPSocket(receiveTimeout: .milliseconds(20)), b = try UDPSocket(receiveTimeout: .milliseconds(20))
+        try relay.setRemote(stream, side: .a, ip: "127.0.0.1", port: a.port)
+        try relay.setRemote(stream, side: .b, ip: "127.0.0.1", port: b.port)
+        usleep(20_000)
+        for i in 0..<50 { a.send([0x80, 0, 0, UInt8(i), 0, 0, 0, 0, 0, 0, 0, 1] + [UInt8](repeating: 0xFF, count: 160), to: stream.port(.a)) }
+        let done = Mutex(false)
+        relay.release(stream) { done.withLock { $0 = true } }
+        #expect(waitUntil { done.withLock { $0 } })
+        let inA = stream.rtpCounters(.a).rxPackets, outB = stream.rtpCounters(.b).txPackets
+        #expect(inA == outB, "in \(inA), out \(outB)")
+        for i in 0..<10 { a.send([0x80, 0, 1, UInt8(i), 0, 0, 0, 0, 0, 0, 0, 1] + [UInt8](repeating: 0xFF, count: 160), to: stream.port(.a)) }
+        usleep(30_000)
+        #expect(stream.rtpCounters(.a).rxPackets == inA, "released: nothing more is counted")
+        // Released twice: the callback comes at once.
+        let again = Mutex(false)
+        relay.release(stream) { again.withLock { $0 = true } }
+        #expect(again.withLock { $0 })
     }
 
     @Test func exhaustedRangeThrows() throws {

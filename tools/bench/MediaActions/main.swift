@@ -156,7 +156,7 @@ let opusFrames = try (0..<50).map { f in
     let spent = relayNanos() - before
     close(sender.fd)
     close(sink.fd)
-    streams.forEach(relay.release)
+    streams.forEach { relay.release($0) }
     return (received, Double(spent) / Double(max(received, 1)))
 }
 
