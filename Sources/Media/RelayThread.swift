@@ -417,14 +417,7 @@ final class RelayThread: @unchecked Sendable {
         let pt = p[1] & 0x7F
         let marker = p[1] & 0x80
         let ts = UInt32(p[4]) << 24 | UInt32(p[5]) << 16 | UInt32(p[6]) << 8 | UInt32(p[7])
-        var offset = 12 + Int(p[0] & 0x0F) * 4
-        if p[0] & 0x10 != 0 {
-            guard length >= offset + 4 else { return -1 }
-            offset += 4 + (Int(p[offset + 2]) << 8 | Int(p[offset + 3])) * 4
-        }
-        var end = length
-        if p[0] & 0x20 != 0 { end -= Int(p[length - 1]) }
-        guard end > offset else { return -1 }
+        guard let (offset, end) = RelayThread.payload(p, length: length) else { return -1 }
         let out = map.map(ts, from: inFmt.clockRate, to: outFmt.clockRate)
         if pt == inFmt.telephoneEvent {
             // RFC 4733: event, E/R/volume, 16-bit duration in the event clock.
@@ -487,19 +480,27 @@ final class RelayThread: @unchecked Sendable {
         return offset + written
     }
 
-    /// Runs an Opus packet of the leg's payload type through the leg's decoder and drops the
-    /// PCM: keeps the decoder's state current while the leg's packets are held.
+    /// Where an RTP packet's payload lies: after the CSRCs and a header extension, before the
+    /// padding; nil when the header runs past the packet or nothing is left.
     @inline(__always)
-    static func decodeOnly(_ p: UnsafeMutablePointer<UInt8>, length: Int, leg: LegState, pcm: UnsafeMutablePointer<Int16>) {
-        guard let fmt = leg.format, p[1] & 0x7F == fmt.payloadType, let opus = leg.opus else { return }
+    static func payload(_ p: UnsafeMutablePointer<UInt8>, length: Int) -> (offset: Int, end: Int)? {
         var offset = 12 + Int(p[0] & 0x0F) * 4
         if p[0] & 0x10 != 0 {
-            guard length >= offset + 4 else { return }
+            guard length >= offset + 4 else { return nil }
             offset += 4 + (Int(p[offset + 2]) << 8 | Int(p[offset + 3])) * 4
         }
         var end = length
         if p[0] & 0x20 != 0 { end -= Int(p[length - 1]) }
-        guard end > offset else { return }
+        guard end > offset else { return nil }
+        return (offset, end)
+    }
+
+    /// Runs an Opus packet of the leg's payload type through the leg's decoder and drops the
+    /// PCM: keeps the decoder's state current while the leg's packets are held.
+    @inline(__always)
+    static func decodeOnly(_ p: UnsafeMutablePointer<UInt8>, length: Int, leg: LegState, pcm: UnsafeMutablePointer<Int16>) {
+        guard let fmt = leg.format, p[1] & 0x7F == fmt.payloadType, let opus = leg.opus,
+              let (offset, end) = RelayThread.payload(p, length: length) else { return }
         _ = opus.decode(p + offset, count: end - offset, into: pcm, capacity: RelayThread.pcmCapacity)
     }
 
