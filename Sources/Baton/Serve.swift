@@ -93,8 +93,9 @@ struct Serve: AsyncParsableCommand {
         let contactCenter = ContactCenter(store: store, configuration: config.contactCenter)
         try await contactCenter.load()
         // An agent's AOR registering at Baton is the agent's `sip-phone` login.
+        // Changes are queued in the registrar's order and applied one by one (ContactCenterService).
         calls.registrationObserver.set { change in
-            Task { await contactCenter.registrationChanged(aor: change.aor, registered: change.registered) }
+            contactCenter.noteRegistration(aor: change.aor, registered: change.registered)
         }
         // Shared call state -> dialog-event NOTIFYs (RFC 4235) to the users' subscribers.
         try await sip.onLoop { [sip, calls] in
@@ -115,6 +116,7 @@ struct Serve: AsyncParsableCommand {
                 .init(service: StoreWriter(store: store, operations: calls.storeOperations,
                                           commitWindow: .milliseconds(config.storeCommitWindowMs))),
                 .init(service: RelayService(relay: relay)),
+                .init(service: ContactCenterService(center: contactCenter)),
                 .init(service: http),
                 .init(service: NGServer(configuration: config.ng, calls: calls)),
                 .init(service: SIPService(sip: sip, calls: calls, drainTimeout: .seconds(config.drainTimeout))),
@@ -130,7 +132,7 @@ struct Serve: AsyncParsableCommand {
 extension Serve {
     /// The STIR/SHAKEN service `[stir]` asks for, nil when it asks for nothing.
     static func stirService(_ s: BatonConfiguration.STIRSettings, forwarding: ForwardingTable? = nil,
-                            store: Store? = nil) throws -> STIRService? {
+                            store: (any IdentityCacheStore)? = nil) throws -> STIRService? {
         var signer: SigningIdentity?
         if let path = s.signKey, let x5u = s.x5u {
             do { signer = try SigningIdentity(keyPEM: try String(contentsOfFile: path, encoding: .utf8), x5u: x5u) } catch {
@@ -161,11 +163,24 @@ extension Serve {
 
 /// The store as the place where calls' Identity fields wait for their forwarded INVITE.
 struct StoreIdentityKeeper: STIRService.IdentityKeeper {
-    let store: Store
+    let store: any IdentityCacheStore
     func keep(orig: String, dest: String, values: [String], expires: Double) async throws {
         try await store.keepIdentities(orig: orig, dest: dest, values: values, expires: expires)
     }
     func kept(orig: String, dest: String, now: Double) async throws -> [String]? {
         try await store.keptIdentities(orig: orig, dest: dest, now: now)
+    }
+}
+
+/// Applies agents' registration changes (their `sip-phone` login) in the order the registrar
+/// made them; on shutdown, the ones already queued first.
+struct ContactCenterService: Service {
+    let center: ContactCenter
+    func run() async {
+        await withGracefulShutdownHandler {
+            await center.run()
+        } onGracefulShutdown: {
+            center.finish()
+        }
     }
 }

@@ -30,9 +30,9 @@ extension B2BUA.ForwardReason: Codable {}
 /// (`PUT/DELETE /forwarding/{number}/{on}`), kept in the store. The B2BUA reads it per call.
 public final class ForwardingTable: Sendable {
     private let rules: Mutex<[String: ForwardingRule]>
-    private let store: Store?
+    private let store: (any ForwardingStore)?
 
-    public init(_ initial: [ForwardingRule] = [], store: Store? = nil) {
+    public init(_ initial: [ForwardingRule] = [], store: (any ForwardingStore)? = nil) {
         rules = Mutex(Dictionary(initial.map { ($0.key, $0) }, uniquingKeysWith: { _, b in b }))
         self.store = store
     }

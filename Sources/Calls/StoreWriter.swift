@@ -5,7 +5,7 @@ import Store
 /// Applies the call layer's store operations in order, off the SIP loop. Runs until the
 /// stream ends (after SIP has stopped), so records of calls that end while draining land.
 public struct StoreWriter: Service {
-    let store: Store
+    let store: any CallStore
     let operations: StoreQueue
     let logger: Logger
     /// How long the writer waits after the first queued operation before it commits
@@ -18,7 +18,7 @@ public struct StoreWriter: Service {
     /// in memory either way).
     let commitWindow: Duration
 
-    public init(store: Store, operations: StoreQueue, commitWindow: Duration = .milliseconds(20),
+    public init(store: any CallStore, operations: StoreQueue, commitWindow: Duration = .milliseconds(20),
                 logger: Logger = Logger(label: "baton.store")) {
         self.store = store
         self.operations = operations

@@ -128,11 +128,17 @@ public final class ContactCenter: Sendable {
     }
 
     public let configuration: Configuration
-    let store: Store
+    let store: any ContactCenterStore
     let now: @Sendable () -> Double
     private let cache = Mutex<(agents: [String: Agent], categories: [String: ServiceCategory])>(([:], [:]))
+    /// Agent changes read the cached agent, write the store, then the cache: one at a time,
+    /// in the order they came, so two changes never build on the same old record (a
+    /// `sip-phone` logout racing a login, or a desktop login racing a registration).
+    private let agentWrites = AsyncSerializer()
+    /// Registration changes as the registrar made them, applied in that order by ``run()``.
+    private let registrations = AsyncStream<(aor: String, registered: Bool)>.makeStream()
 
-    public init(store: Store, configuration: Configuration = .init(), now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+    public init(store: any ContactCenterStore, configuration: Configuration = .init(), now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
         self.store = store
         self.configuration = configuration
         self.now = now
@@ -168,33 +174,60 @@ public final class ContactCenter: Sendable {
         guard a.skills.count <= 100, a.skills.allSatisfy({ !$0.isEmpty && $0.count <= 64 }) else {
             throw .invalid("skills must be up to 100 names of 1-64 characters")
         }
-        var agent = a
-        agent.logins = self.agent(id: a.id)?.logins ?? [:]
-        try await save(agent)
-        return agent
+        return try await agentWrites.run { () async throws(ContactCenterError) -> Agent in
+            var agent = a
+            agent.logins = self.agent(id: a.id)?.logins ?? [:]
+            try await save(agent)
+            return agent
+        }
     }
 
     @discardableResult
     public func deleteAgent(id: String) async throws(ContactCenterError) -> Bool {
-        do { guard try await store.deleteAgent(id: id) else { return false } } catch { throw .unavailable("store: \(error)") }
-        cache.withLock { $0.agents[id] = nil }
-        return true
+        try await agentWrites.run { () async throws(ContactCenterError) -> Bool in
+            do { guard try await store.deleteAgent(id: id) else { return false } } catch { throw .unavailable("store: \(error)") }
+            cache.withLock { $0.agents[id] = nil }
+            return true
+        }
     }
 
     /// Sets the agent's login state on one system.
     public func setLogin(agent id: String, system: String, loggedIn: Bool) async throws(ContactCenterError) -> Agent {
         try Self.validID(system, "system")
-        guard var a = agent(id: id) else { throw .notFound("Unknown agent \(id)") }
-        a.logins[system] = Agent.Login(state: loggedIn ? .loggedIn : .loggedOut, since: now())
-        try await save(a)
-        return a
+        return try await agentWrites.run { () async throws(ContactCenterError) -> Agent in
+            guard var a = agent(id: id) else { throw .notFound("Unknown agent \(id)") }
+            a.logins[system] = Agent.Login(state: loggedIn ? .loggedIn : .loggedOut, since: now())
+            try await save(a)
+            return a
+        }
     }
 
-    /// A registration of an agent's AOR at Baton: the `sip-phone` login follows it.
-    public func registrationChanged(aor: String, registered: Bool) async {
-        guard let a = agent(aor: aor), a.logins["sip-phone"]?.state != (registered ? .loggedIn : .loggedOut) else { return }
-        _ = try? await setLogin(agent: a.id, system: "sip-phone", loggedIn: registered)
+    /// A registration of an agent's AOR at Baton: the `sip-phone` login follows it. Returns
+    /// the agent when its login changed.
+    @discardableResult
+    public func registrationChanged(aor: String, registered: Bool) async -> Agent? {
+        try? await agentWrites.run { () async throws(ContactCenterError) -> Agent? in
+            // Read inside the serialized section: the state the previous change left.
+            guard var a = agent(aor: aor), a.logins["sip-phone"]?.state != (registered ? .loggedIn : .loggedOut) else { return nil }
+            a.logins["sip-phone"] = Agent.Login(state: registered ? .loggedIn : .loggedOut, since: now())
+            try await save(a)
+            return a
+        }
     }
+
+    /// Queues a registration change from the registrar (on the SIP loop; never waits).
+    /// ``run()`` applies the queued changes one by one, in this order.
+    public func noteRegistration(aor: String, registered: Bool) {
+        registrations.continuation.yield((aor, registered))
+    }
+
+    /// Applies queued registration changes in order until ``finish()``.
+    public func run() async {
+        for await change in registrations.stream { await registrationChanged(aor: change.aor, registered: change.registered) }
+    }
+
+    /// Ends ``run()`` once the changes queued so far are applied.
+    public func finish() { registrations.continuation.finish() }
 
     /// Agents logged in somewhere who have `skill`.
     public func available(skill: String) -> [Agent] { agents().filter { $0.available && $0.skills.contains(skill) } }

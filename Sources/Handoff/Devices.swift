@@ -13,10 +13,10 @@ import Synchronization
 /// ```
 public final class Devices: Sendable {
     public static let kinds: Set<String> = ["phone", "speaker", "bot", "agent", "other"]
-    let store: Store
+    let store: any DeviceStore
     private let cache = Mutex<[DeviceRecord]>([])
 
-    public init(store: Store) { self.store = store }
+    public init(store: any DeviceStore) { self.store = store }
 
     public func load() async throws {
         let all = try await store.devices()

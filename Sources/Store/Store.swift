@@ -3,8 +3,7 @@ import GRDB
 import Logging
 
 /// A registration row (mirrors SIP's `Registration` without depending on SIP).
-public struct RegistrationRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
-    public static let databaseTableName = "registrations"
+public struct RegistrationRecord: Codable, Sendable, Equatable {
     public var aor: String
     public var contact: String
     public var transport: String
@@ -23,8 +22,7 @@ public struct RegistrationRecord: Codable, Sendable, Equatable, FetchableRecord,
 }
 
 /// A call record: when it started, was answered and ended, who hung up and why.
-public struct CallRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
-    public static let databaseTableName = "calls"
+public struct CallRecord: Codable, Sendable, Equatable {
     public var id: String
     public var caller: String
     public var callee: String
@@ -374,3 +372,15 @@ public final class Store: Sendable {
         try await db.read { try CallRecord.order(Column("started").desc).limit(limit).fetchAll($0) }
     }
 }
+
+// MARK: The records as SQLite rows (GRDB); the records themselves know no database.
+
+extension RegistrationRecord: FetchableRecord, PersistableRecord { public static let databaseTableName = "registrations" }
+extension CallRecord: FetchableRecord, PersistableRecord { public static let databaseTableName = "calls" }
+extension CallEventRecord: FetchableRecord, PersistableRecord { public static let databaseTableName = "call_events" }
+extension DeviceRecord: FetchableRecord, PersistableRecord { public static let databaseTableName = "devices" }
+extension ForwardingRecord: FetchableRecord, PersistableRecord { public static let databaseTableName = "forwarding" }
+extension AgentRecord: FetchableRecord, PersistableRecord { public static let databaseTableName = "agents" }
+extension CategoryRecord: FetchableRecord, PersistableRecord { public static let databaseTableName = "categories" }
+extension CallDataRecord: FetchableRecord, PersistableRecord { public static let databaseTableName = "call_data" }
+extension CallKeyRecord: FetchableRecord, PersistableRecord { public static let databaseTableName = "call_keys" }

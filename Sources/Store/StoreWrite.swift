@@ -1,5 +1,3 @@
-import GRDB
-
 /// One write for ``Store/apply(_:)``: the call layer queues these and a single writer
 /// applies them in batches, in order.
 public enum StoreWrite: Sendable {
@@ -11,8 +9,7 @@ public enum StoreWrite: Sendable {
 
 /// One event in a call's life kept with its record (a switchover's steps, for now):
 /// `detail` is the event's JSON.
-public struct CallEventRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
-    public static let databaseTableName = "call_events"
+public struct CallEventRecord: Codable, Sendable, Equatable {
     public var seq: Int64?
     public var callID: String
     public var time: Double
@@ -28,8 +25,7 @@ public struct CallEventRecord: Codable, Sendable, Equatable, FetchableRecord, Pe
 /// A user's device: a phone, a smart speaker near the user, a bot or an agent position.
 /// The user's speakers (kind "speaker") form the group "move to my speaker" picks from,
 /// lowest priority first.
-public struct DeviceRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
-    public static let databaseTableName = "devices"
+public struct DeviceRecord: Codable, Sendable, Equatable {
     public var user: String
     public var id: String
     /// The device's address-of-record ("kitchen@example.com"): how Baton finds it registered.
@@ -43,8 +39,7 @@ public struct DeviceRecord: Codable, Sendable, Equatable, FetchableRecord, Persi
 }
 
 /// A call-forwarding rule set over the HTTP API (`forwarding` table).
-public struct ForwardingRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
-    public static let databaseTableName = "forwarding"
+public struct ForwardingRecord: Codable, Sendable, Equatable {
     /// The called number (canonical) or user part.
     public var number: String
     /// "unconditional", "user-busy" or "no-answer".
@@ -59,8 +54,7 @@ public struct ForwardingRecord: Codable, Sendable, Equatable, FetchableRecord, P
 
 /// A contact-center agent (`agents` table); `skills` is a JSON array of service categories,
 /// `logins` a JSON object of login states by system ("desktop", "sip-phone", ...).
-public struct AgentRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
-    public static let databaseTableName = "agents"
+public struct AgentRecord: Codable, Sendable, Equatable {
     public var id: String
     public var name: String
     public var aor: String?
@@ -72,8 +66,7 @@ public struct AgentRecord: Codable, Sendable, Equatable, FetchableRecord, Persis
 }
 
 /// A service category of the directory (`categories`); `contacts` is a JSON array of URIs.
-public struct CategoryRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
-    public static let databaseTableName = "categories"
+public struct CategoryRecord: Codable, Sendable, Equatable {
     public var id: String
     public var name: String
     public var description: String
@@ -85,8 +78,7 @@ public struct CategoryRecord: Codable, Sendable, Equatable, FetchableRecord, Per
 }
 
 /// What a call's first portion (a bot, a first agent) learned, as JSON, per tenant and call.
-public struct CallDataRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
-    public static let databaseTableName = "call_data"
+public struct CallDataRecord: Codable, Sendable, Equatable {
     public var tenant: String
     public var callID: String
     public var data: String
@@ -97,8 +89,7 @@ public struct CallDataRecord: Codable, Sendable, Equatable, FetchableRecord, Per
 }
 
 /// A call key: short text standing for one call's data until it expires.
-public struct CallKeyRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
-    public static let databaseTableName = "call_keys"
+public struct CallKeyRecord: Codable, Sendable, Equatable {
     public var key: String
     public var tenant: String
     public var callID: String

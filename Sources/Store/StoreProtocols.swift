@@ -1,0 +1,69 @@
+/// What each part of Baton needs from persistent storage, one protocol per concern.
+///
+/// Callers depend on the narrowest protocol they use (the contact center on
+/// ``ContactCenterStore``, the forwarding table on ``ForwardingStore``), never on a backend:
+/// ``Store`` (SQLite) implements all of them, and a second backend (PostgreSQL, for several
+/// gateways on one database) plugs in by implementing the same ones. The records are plain
+/// values; the SQLite row mapping lives with ``Store``.
+
+/// Registrar bindings (AOR -> contact) that survive a restart.
+public protocol RegistrationStore: Sendable {
+    func save(_ r: RegistrationRecord) async throws
+    func deleteRegistration(aor: String, contact: String) async throws
+    /// Bindings still valid at `time` (expired ones may be purged on the way).
+    func registrations(validAt time: Double) async throws -> [RegistrationRecord]
+}
+
+/// Call records and their events, written in ordered batches by the call layer's writer.
+public protocol CallStore: Sendable {
+    /// Applies writes in order; returns the writes that failed with their errors.
+    @discardableResult
+    func apply(_ writes: [StoreWrite]) async -> [(StoreWrite, any Error)]
+    func save(_ c: CallRecord) async throws
+    func call(id: String) async throws -> CallRecord?
+    /// Newest first.
+    func calls(limit: Int) async throws -> [CallRecord]
+    func events(call id: String) async throws -> [CallEventRecord]
+}
+
+/// A user's devices (phone, speaker, bot...) for switchover targets.
+public protocol DeviceStore: Sendable {
+    func save(_ d: DeviceRecord) async throws
+    func devices() async throws -> [DeviceRecord]
+    @discardableResult
+    func deleteDevice(user: String, id: String) async throws -> Bool
+}
+
+/// Call-forwarding rules set over the API.
+public protocol ForwardingStore: Sendable {
+    func save(_ r: ForwardingRecord) async throws
+    @discardableResult
+    func deleteForwarding(number: String, on: String) async throws -> Bool
+    func forwardingRules() async throws -> [ForwardingRecord]
+}
+
+/// Identity header values kept for a forwarded call's `div` PASSporT.
+public protocol IdentityCacheStore: Sendable {
+    func keepIdentities(orig: String, dest: String, values: [String], expires: Double) async throws
+    func keptIdentities(orig: String, dest: String, now: Double) async throws -> [String]?
+}
+
+/// Agents, service categories, call data and call keys.
+public protocol ContactCenterStore: Sendable {
+    func save(_ r: AgentRecord) async throws
+    func agents() async throws -> [AgentRecord]
+    @discardableResult
+    func deleteAgent(id: String) async throws -> Bool
+    func save(_ r: CategoryRecord) async throws
+    func categories() async throws -> [CategoryRecord]
+    @discardableResult
+    func deleteCategory(id: String) async throws -> Bool
+    func save(_ r: CallDataRecord) async throws
+    func callData(tenant: String, callID: String) async throws -> CallDataRecord?
+    /// Inserts a key unless a live key (unexpired at `now`) has the same text: false then.
+    func insertKey(_ k: CallKeyRecord, now: Double) async throws -> Bool
+    /// A key as stored (expired or not); nil when unknown.
+    func callKey(_ key: String) async throws -> CallKeyRecord?
+}
+
+extension Store: RegistrationStore, CallStore, DeviceStore, ForwardingStore, IdentityCacheStore, ContactCenterStore {}
