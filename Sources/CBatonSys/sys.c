@@ -143,7 +143,11 @@ int baton_udp_drain(int fd) {
 
 int baton_udp_unpark(int fd) {
     int size = BATON_RELAY_RCVBUF;
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)) < 0) {
+        int e = errno;
+        baton_udp_drain(fd);
+        return -e;
+    }
     return baton_udp_drain(fd);
 }
 
@@ -169,7 +173,7 @@ void baton_wakeups_hold(int delta) { baton_hold_depth += delta; if (baton_hold_d
 int baton_wakeups_held(void) { return baton_hold_depth > 0; }
 int baton_pin_cpu(int cpu) {
     cpu_set_t set; CPU_ZERO(&set); CPU_SET(cpu, &set);
-    return pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+    return -pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 }
 
 void baton_sleep_nanos(int64_t ns) {

@@ -71,6 +71,8 @@ public final class PortPool: Sendable {
         var count: Int
         var inUse = 0
         var parked = 0
+        var straysDropped = 0
+        var unparkFailures = 0
         mutating func pop() -> Entry {
             let e = ring[head]
             head = (head + 1) % ring.count
@@ -94,11 +96,15 @@ public final class PortPool: Sendable {
                 inUse += 1
                 if p.owner >= 0 {
                     // Its relay thread kept draining it; what came since goes now.
-                    _ = baton_udp_drain(p.rtpFD)
-                    _ = baton_udp_drain(p.rtcpFD)
+                    straysDropped += Int(baton_udp_drain(p.rtpFD) + baton_udp_drain(p.rtcpFD))
                 } else {
-                    _ = baton_udp_unpark(p.rtpFD)
-                    _ = baton_udp_unpark(p.rtcpFD)
+                    for fd in [p.rtpFD, p.rtcpFD] {
+                        // Unparking restores the receive buffer; if that fails the port still
+                        // works with the kernel's minimum buffer: counted, not fatal.
+                        do { straysDropped += Int(try SystemCall.check(baton_udp_unpark(fd), "setsockopt(SO_RCVBUF)")) } catch {
+                            unparkFailures += 1
+                        }
+                    }
                 }
                 return p
             }
@@ -138,6 +144,10 @@ public final class PortPool: Sendable {
     public var pairsInUse: Int { state.withLock { $0.inUse } }
     /// Free pairs whose sockets are kept bound for reuse.
     public var pairsParked: Int { state.withLock { $0.parked } }
+    /// Datagrams that reached a released port and were discarded before it was handed out again.
+    public var straysDropped: Int { state.withLock { $0.straysDropped } }
+    /// Reused ports whose receive buffer could not be restored (they run on the kernel's minimum).
+    public var unparkFailures: Int { state.withLock { $0.unparkFailures } }
 
     /// Allocates the next free pair, skipping ports another process holds. Running out of
     /// descriptors or kernel memory is an error of its own, not a reason to try every port.

@@ -81,6 +81,10 @@ final class RelayThread: @unchecked Sendable {
         guard ep >= 0 else { throw .system(call: "epoll_create1", errno: -ep) }
         let ev = baton_eventfd()
         guard ev >= 0 else { close_(ep); throw .system(call: "eventfd", errno: -ev) }
+        do { try SystemCall.check(baton_epoll_add(ep, ev, RelayThread.wakeData), "epoll_ctl(ADD eventfd)") } catch {
+            close_(ep); close_(ev)
+            throw error
+        }
         guard let b = baton_batch_new() else { close_(ep); close_(ev); throw .system(call: "calloc", errno: ENOMEM) }
         guard let fb = baton_batch_new() else {
             baton_batch_free(b); close_(ep); close_(ev)
@@ -93,7 +97,6 @@ final class RelayThread: @unchecked Sendable {
         events = .allocate(capacity: Int(RelayThread.maxEvents))
         pcm = .allocate(capacity: RelayThread.pcmCapacity)
         pcm.initialize(repeating: 0, count: RelayThread.pcmCapacity)
-        _ = baton_epoll_add(ep, ev, RelayThread.wakeData)
     }
 
     deinit {
@@ -146,7 +149,11 @@ final class RelayThread: @unchecked Sendable {
 
     private func run() {
         baton_thread_name("baton-relay-\(index)")
-        if let cpu { _ = baton_pin_cpu(Int32(cpu)) }
+        if let cpu {
+            do { try SystemCall.check(baton_pin_cpu(Int32(cpu)), "pthread_setaffinity_np") } catch {
+                logger.warning("relay thread not pinned", metadata: ["thread": "\(index)", "cpu": "\(cpu)", "error": "\(error)"])
+            }
+        }
         var sawPackets = false
         while running.load(ordering: .relaxed) {
             let n = baton_epoll_wait(epoll, events, RelayThread.maxEvents, 200)
@@ -531,8 +538,16 @@ final class RelayThread: @unchecked Sendable {
         return Int64(ts.tv_sec) &* 1_000_000_000 &+ Int64(ts.tv_nsec)
     }
 
+    /// Takes `fd` out of this thread's epoll set. A failure means the set and the table
+    /// disagree (a descriptor closed or moved twice): logged, never fatal.
+    private func epollDelete(_ fd: Int32) {
+        do { try SystemCall.check(baton_epoll_del(epoll, fd), "epoll_ctl(DEL)") } catch {
+            logger.error("relay socket was not in the epoll set", metadata: ["thread": "\(index)", "fd": "\(fd)", "error": "\(error)"])
+        }
+    }
+
     private func unregister(_ s: RelaySocket) {
-        _ = baton_epoll_del(epoll, s.fd)
+        epollDelete(s.fd)
         table[s.slot] = nil
         freeSlots.append(s.slot)
         s.slot = -1
@@ -543,8 +558,8 @@ final class RelayThread: @unchecked Sendable {
     /// freed by the next command round. Anything this thread still drains meanwhile arrived
     /// before the port was handed out in any SDP: a stray.
     func detach(_ pair: PortPool.Pair) {
-        _ = baton_epoll_del(epoll, pair.rtpFD)
-        _ = baton_epoll_del(epoll, pair.rtcpFD)
+        epollDelete(pair.rtpFD)
+        epollDelete(pair.rtcpFD)
         submit(.forget([(pair.rtpFD, pair.rtpSlot), (pair.rtcpFD, pair.rtcpSlot)]))
     }
 
@@ -571,8 +586,9 @@ final class RelayThread: @unchecked Sendable {
                     table[slot] = s
                     s.slot = slot
                     registrations.wrappingAdd(1, ordering: .relaxed)
-                    let r = baton_epoll_add(epoll, s.fd, UInt64(slot))
-                    if r < 0 { logger.error("epoll_ctl add failed", metadata: ["errno": "\(-r)"]) }
+                    do { try SystemCall.check(baton_epoll_add(epoll, s.fd, UInt64(slot)), "epoll_ctl(ADD)") } catch {
+                        logger.error("relay socket not watched", metadata: ["thread": "\(index)", "fd": "\(s.fd)", "error": "\(error)"])
+                    }
                 }
             case let .setRemote(s, addr):
                 s.setExpected(addr)

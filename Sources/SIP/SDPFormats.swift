@@ -58,8 +58,8 @@ extension SessionDescription {
     /// Replaces media `index`'s format list and its a=rtpmap / a=fmtp lines.
     public func setFormats(media index: Int, _ formats: [PayloadFormat]) {
         let i32 = Int32(index)
-        _ = baton_sdp_clear_formats(raw, i32)
-        for f in formats { _ = baton_sdp_add_format(raw, i32, String(f.payloadType)) }
+        osipCheck(baton_sdp_clear_formats(raw, i32), "clearing m=\(index)'s formats")
+        for f in formats { osipCheck(baton_sdp_add_format(raw, i32, String(f.payloadType)), "adding format \(f.payloadType)") }
         removeAttributes(media: index) { field, _ in field == "rtpmap" || field == "fmtp" }
         for f in formats {
             addAttribute(media: index, "rtpmap", f.rtpmap)
@@ -82,12 +82,17 @@ extension SessionDescription {
         while k < baton_sdp_attr_count(raw, i32) {
             let field = baton_sdp_attr(raw, i32, k, 0).map { String(cString: $0) } ?? ""
             let value = baton_sdp_attr(raw, i32, k, 1).map { String(cString: $0) }
-            if match(field, value) { _ = baton_sdp_attr_remove(raw, i32, k) } else { k += 1 }
+            // A failed removal moves on too: the loop always ends.
+            if match(field, value), osipCheck(baton_sdp_attr_remove(raw, i32, k), "removing a=\(field)") { continue }
+            k += 1
         }
     }
 
     public func addAttribute(media index: Int, _ field: String, _ value: String?) {
-        _ = baton_sdp_attr_add(raw, Int32(index), field, value)
+        guard !(field + (value ?? "")).utf8.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0 }) else {
+            osipCheck(-1, "a=\(field) with CR, LF or NUL"); return
+        }
+        osipCheck(baton_sdp_attr_add(raw, Int32(index), field, value), "adding a=\(field)")
     }
 
     /// SDES `a=crypto` lines of media `index` (malformed ones are skipped).
@@ -103,6 +108,6 @@ extension SessionDescription {
 
     /// Sets one m= line's transport protocol.
     public func setTransportProtocol(media index: Int, _ proto: String) {
-        _ = baton_sdp_set_proto(raw, Int32(index), proto)
+        osipCheck(baton_sdp_set_proto(raw, Int32(index), proto), "setting m=\(index)'s protocol")
     }
 }

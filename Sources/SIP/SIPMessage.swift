@@ -15,6 +15,29 @@ import Foundation
 public final class SIPMessage: CustomStringConvertible {
     let raw: UnsafeMutablePointer<osip_message_t>
 
+    /// The first libosip2 call that failed while this message was built (a value libosip2
+    /// refused, memory); ``serialize()`` throws it, so a message that could not be built as
+    /// asked is never sent half-built. Setters stay non-throwing at their many call sites;
+    /// the one place a message leaves Baton checks.
+    public private(set) var buildError: SIPError?
+
+    /// The one place a libosip2 result is checked: 0 (OSIP_SUCCESS) or a negative error code.
+    @discardableResult
+    func osipCheck(_ rc: Int32, _ what: @autoclosure () -> String) -> Bool {
+        guard rc != 0 else { return true }
+        if buildError == nil { buildError = .serialize("\(what()) failed (libosip2 error \(rc))") }
+        return false
+    }
+
+    /// Header values Baton writes must not carry line breaks or NUL (header injection from a
+    /// value that came from an API or another message).
+    @discardableResult
+    func checkValue(_ value: String, _ name: String) -> Bool {
+        guard value.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0 }) else { return true }
+        if buildError == nil { buildError = .serialize("\(name) value with CR, LF or NUL refused") }
+        return false
+    }
+
     private static let parserReady: Void = {
         _ = parser_init()
         // libosip2 prints its own trace to stderr for every bad message, bypassing Baton's
@@ -90,7 +113,8 @@ public final class SIPMessage: CustomStringConvertible {
     public func serialize() throws(SIPError) -> [UInt8] {
         var dest: UnsafeMutablePointer<CChar>?
         var len = 0
-        _ = osip_message_force_update(raw)
+        if let buildError { throw buildError }
+        guard osip_message_force_update(raw) == 0 else { throw .serialize("osip_message_force_update failed") }
         guard osip_message_to_str(raw, &dest, &len) == 0, let dest else { throw .serialize("osip_message_to_str failed") }
         defer { baton_osip_free(dest) }
         return dest.withMemoryRebound(to: UInt8.self, capacity: len) { Array(UnsafeBufferPointer(start: $0, count: len)) }
@@ -136,7 +160,7 @@ public final class SIPMessage: CustomStringConvertible {
     public var cseqNumber: UInt32? { take(baton_osip_cseq_number(raw)).flatMap { UInt32($0) } }
     public var cseqMethod: String? { take(baton_osip_cseq_method(raw)) }
 
-    public func setToTag(_ tag: String) { _ = baton_osip_set_to_tag(raw, tag) }
+    public func setToTag(_ tag: String) { if checkValue(tag, "To tag") { osipCheck(baton_osip_set_to_tag(raw, tag), "setting the To tag") } }
     public func setFrom(_ value: String) throws(SIPError) {
         guard baton_osip_replace_from(raw, value) == 0 else { throw .malformed("bad From \(value)") }
     }
@@ -159,12 +183,15 @@ public final class SIPMessage: CustomStringConvertible {
     public var topViaHost: String? { take(baton_osip_via_host(raw, 0)) }
     public var topViaPort: Int { Int(baton_osip_via_port(raw, 0)) }
     public var topViaTransport: String? { take(baton_osip_via_protocol(raw, 0)) }
-    public func setTopViaParameter(_ name: String, _ value: String?) { _ = baton_osip_via_set_param(raw, 0, name, value) }
+    public func setTopViaParameter(_ name: String, _ value: String?) {
+        guard checkValue(name + (value ?? ""), "Via parameter") else { return }
+        osipCheck(baton_osip_via_set_param(raw, 0, name, value), "setting Via parameter \(name)")
+    }
     public func prependVia(_ via: String) throws(SIPError) {
         guard baton_osip_prepend_via(raw, via) == 0 else { throw .malformed("bad Via \(via)") }
     }
-    public func removeTopVia() { _ = baton_osip_remove_via(raw, 0) }
-    public func removeAllVias() { _ = baton_osip_remove_all_vias(raw) }
+    public func removeTopVia() { osipCheck(baton_osip_remove_via(raw, 0), "removing the top Via (none)") }
+    public func removeAllVias() { osipCheck(baton_osip_remove_all_vias(raw), "removing the Vias") }
 
     // MARK: Contact, routes and other headers
 
@@ -181,7 +208,7 @@ public final class SIPMessage: CustomStringConvertible {
         guard osip_message_set_contact(raw, value) == 0 else { throw .malformed("bad Contact \(value)") }
     }
     /// Replaces the From tag (a B2BUA's new leg).
-    public func setFromTag(_ tag: String) { _ = baton_osip_set_from_tag(raw, tag) }
+    public func setFromTag(_ tag: String) { if checkValue(tag, "From tag") { osipCheck(baton_osip_set_from_tag(raw, tag), "setting the From tag") } }
     public func removeContacts() { baton_osip_remove_contacts(raw) }
     public func removeRoutes() { baton_osip_remove_routes(raw) }
     public var recordRoutes: [String] {
@@ -192,7 +219,7 @@ public final class SIPMessage: CustomStringConvertible {
     public func header(_ name: String) -> String? { take(baton_osip_header(raw, name.lowercased(), 0)) }
     public func setHeader(_ name: String, _ value: String) {
         baton_osip_remove_header(raw, name.lowercased())
-        _ = osip_message_set_header(raw, name, value)
+        if checkValue(name + value, name) { osipCheck(osip_message_set_header(raw, name, value), "setting header \(name)") }
     }
     public func removeHeader(_ name: String) { baton_osip_remove_header(raw, name.lowercased()) }
     /// Every value of a generic header (e.g. several Identity fields), in order.
@@ -204,7 +231,9 @@ public final class SIPMessage: CustomStringConvertible {
         return out
     }
     /// Appends one more value of a generic header.
-    public func addHeader(_ name: String, _ value: String) { _ = osip_message_set_header(raw, name, value) }
+    public func addHeader(_ name: String, _ value: String) {
+        if checkValue(name + value, name) { osipCheck(osip_message_set_header(raw, name, value), "adding header \(name)") }
+    }
 
     // MARK: Body
 
@@ -218,12 +247,14 @@ public final class SIPMessage: CustomStringConvertible {
     public func setBody(_ bytes: [UInt8], contentType: String?) {
         baton_osip_clear_body(raw)
         if !bytes.isEmpty {
-            _ = bytes.withUnsafeBufferPointer { b in
+            osipCheck(bytes.withUnsafeBufferPointer { b in
                 b.withMemoryRebound(to: CChar.self) { osip_message_set_body(raw, $0.baseAddress, $0.count) }
+            }, "setting the body")
+            if let contentType, checkValue(contentType, "Content-Type") {
+                osipCheck(osip_message_set_content_type(raw, contentType), "setting Content-Type \(contentType)")
             }
-            if let contentType { _ = osip_message_set_content_type(raw, contentType) }
         }
-        _ = osip_message_set_content_length(raw, "\(bytes.count)")
+        osipCheck(osip_message_set_content_length(raw, "\(bytes.count)"), "setting Content-Length")
     }
 
     // MARK: Building
@@ -231,8 +262,8 @@ public final class SIPMessage: CustomStringConvertible {
     /// A response to this request with Via, From, To, Call-ID and CSeq copied (RFC 3261 §8.2.6).
     public func makeResponse(_ status: Int, _ reason: String, toTag: String? = nil) -> SIPMessage {
         let r = SIPMessage.fresh()
-        _ = baton_osip_set_status(r.raw, Int32(status), reason)
-        _ = baton_osip_copy_dialog_headers(r.raw, raw)
+        r.osipCheck(baton_osip_set_status(r.raw, Int32(status), reason), "setting status \(status)")
+        r.osipCheck(baton_osip_copy_dialog_headers(r.raw, raw), "copying Via, From, To, Call-ID and CSeq")
         if let toTag, r.toTag == nil { r.setToTag(toTag) }
         r.setBody([], contentType: nil)
         return r

@@ -11,6 +11,18 @@ import COSIP2
 public final class SessionDescription {
     let raw: UnsafeMutablePointer<sdp_message_t>
 
+    /// The first libosip2 SDP edit that failed; ``serialize()`` throws it (as
+    /// ``SIPMessage/buildError``): an offer rewritten only in part is never sent.
+    public private(set) var buildError: SIPError?
+
+    /// The one place an SDP edit's result is checked: 0, or a negative libosip2 error.
+    @discardableResult
+    func osipCheck(_ rc: Int32, _ what: @autoclosure () -> String) -> Bool {
+        guard rc != 0 else { return true }
+        if buildError == nil { buildError = .serialize("SDP: \(what()) failed (libosip2 error \(rc))") }
+        return false
+    }
+
     /// One m= line and the connection address that applies to it.
     public struct Media: Sendable, Equatable {
         public var kind: String
@@ -62,10 +74,11 @@ public final class SessionDescription {
 
     /// Sets every m= line's transport protocol (rtpengine `transport-protocol`).
     public func setTransportProtocol(_ proto: String) {
-        for i in 0..<Int(baton_sdp_media_count(raw)) { _ = baton_sdp_set_proto(raw, Int32(i), proto) }
+        for i in 0..<Int(baton_sdp_media_count(raw)) { osipCheck(baton_sdp_set_proto(raw, Int32(i), proto), "setting m=\(i)'s protocol") }
     }
 
     public func serialize() throws(SIPError) -> [UInt8] {
+        if let buildError { throw buildError }
         var dest: UnsafeMutablePointer<CChar>?
         guard sdp_message_to_str(raw, &dest) == 0, let dest else { throw .serialize("sdp_message_to_str failed") }
         defer { baton_osip_free(dest) }

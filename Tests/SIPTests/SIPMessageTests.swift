@@ -2,6 +2,37 @@ import Testing
 @testable import SIP
 
 @Suite struct SIPMessageTests {
+    /// A value libosip2 refuses, or one that would inject a header line, is not silently
+    /// dropped: the message remembers the failure and refuses to serialize.
+    @Test func aFailedBuildStepIsRefusedWhenTheMessageIsSent() throws {
+        let m = try SIPMessage.parse(Fixtures.bytes(Fixtures.invite()))
+        m.setHeader("Subject", "fine")
+        #expect(m.buildError == nil)
+        #expect(try m.serialize().count > 0)
+        m.setHeader("Subject", "hi\r\nVia: SIP/2.0/UDP 203.0.113.9;branch=z9hG4bKevil")
+        #expect(m.buildError != nil)
+        #expect(throws: SIPError.self) { try m.serialize() }
+        // A response built from it starts clean; a bad Content-Type fails it.
+        let r = m.makeResponse(200, "OK", toTag: "t1")
+        #expect(r.buildError == nil)
+        r.setBody(Array("x".utf8), contentType: "not a type\n")
+        #expect(throws: SIPError.self) { try r.serialize() }
+        // Removing a Via that is not there is a failure too.
+        let bare = m.makeResponse(200, "OK")
+        bare.removeAllVias()
+        bare.removeTopVia()
+        #expect(bare.buildError != nil)
+        // SDP: an attribute with a line break would add an SDP line of the sender's choosing.
+        let sdp = try SessionDescription(parsing: Fixtures.bytes(Fixtures.sdp))
+        sdp.addAttribute(media: 0, "ptime", "20")
+        #expect(try sdp.serialize().count > 0)
+        sdp.addAttribute(media: 0, "label", "x\r\na=inactive")
+        #expect(throws: SIPError.self) { try sdp.serialize() }
+        let other = try SessionDescription(parsing: Fixtures.bytes(Fixtures.sdp))
+        other.setTransportProtocol(media: 3, "RTP/SAVP")
+        #expect(throws: SIPError.self) { try other.serialize() }
+    }
+
     @Test func parsesAndReserializesARealInvite() throws {
         let m = try SIPMessage.parse(Fixtures.bytes(Fixtures.invite()))
         #expect(m.isRequest)

@@ -49,7 +49,8 @@ int baton_addr_to_string(const baton_addr *a, char *buf, size_t size);
 int baton_udp_bind(const char *ip, uint16_t port);
 /* A released relay socket kept bound for the next call: park shrinks its receive buffer to
    the kernel's minimum (a stray sender cannot pile up memory); unpark restores it and
-   discards what queued meanwhile, returning how many datagrams it dropped. */
+   discards what queued meanwhile, returning how many datagrams it dropped (-errno when the
+   buffer could not be restored; what queued is discarded all the same). */
 void baton_udp_park(int fd);
 int baton_udp_unpark(int fd);
 /* Discards what is queued on fd (bounded: 256 datagrams); returns how many. */
@@ -71,6 +72,6 @@ int baton_wakeups_held(void);
 void baton_sleep_nanos(int64_t ns);
 /// Name the calling thread (up to 15 characters; shown by top -H, ps -L, /proc/.../comm).
 void baton_thread_name(const char *name);
-/// Pin the calling thread to one CPU; returns 0 on success.
+/// Pin the calling thread to one CPU; returns 0 on success, -errno otherwise.
 int baton_pin_cpu(int cpu);
 #endif
