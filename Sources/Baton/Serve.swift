@@ -63,14 +63,11 @@ struct Serve: AsyncParsableCommand {
         let forwarding = ForwardingTable(config.forwarding, store: store)
         try await forwarding.restore()
         let stir = try Serve.stirService(config.stir, forwarding: forwarding, store: store)
+        // The call controller decides forwarding and identity; Handoff adds itself for REFER
+        // and Replaces (installSIPTriggers).
+        calls.install { $0.forwarding = forwarding; $0.stir = stir }
         try await sip.onLoop { [sip, calls] in
             sip.b2bua.delegate = calls
-            sip.b2bua.forwardingTarget = { forwarding.target(called: $0, reason: $1) }
-            sip.b2bua.noAnswerForwarding = { forwarding.noAnswer(called: $0) }
-            if let stir {
-                sip.b2bua.inviteCheck = stir.check(on: sip.loop)
-                sip.b2bua.redirectHeaders = { stir.divHeaders(request: $0, target: $1) }
-            }
             sip.registrar.persistence = calls
             sip.registrar.restore(restored.map(Registration.init))
         }

@@ -56,6 +56,8 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, @unchecke
     /// concurrently.
     public let maxSessions: Int
     private let rejectedCounter = Counter(label: "baton_calls_rejected_total", dimensions: [("reason", "session_limit")])
+    /// Forwarding, STIR and call-move handling (CallManager+Policy.swift).
+    let policy = Mutex(CallPolicy())
 
     public init(relay: MediaRelay, keepEnded: Int = 200, transcoding: Bool = true, maxSessions: Int = 0,
                 logger: Logger = Logger(label: "baton.calls"),

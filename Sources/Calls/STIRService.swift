@@ -5,13 +5,14 @@ import NIOCore
 import SIP
 import Synchronization
 
-/// STIR/SHAKEN on new INVITEs, as the B2BUA's ``B2BUA/inviteCheck``: the verification
+/// STIR/SHAKEN on new INVITEs, asked by the call controller (``CallManager/checkInvite(_:on:completion:)``,
+/// the B2BUA's delegate) before a call is routed: the verification
 /// service (RFC 8224 §6.2) for Identity fields the caller sent, and the authentication
 /// service (§5) for callers whose number Baton signs for.
 ///
 /// ```swift
 /// let stir = STIRService(configuration: .init(signer: identity, signNumbers: ["1202555"], mode: .continue, verifier: verifier))
-/// b2bua.inviteCheck = stir.check(on: loop)
+/// calls.install { $0.stir = stir }          // CallManager asks it for every new INVITE
 /// ```
 public final class STIRService: Sendable {
     public enum Mode: String, Sendable, CaseIterable {
@@ -68,21 +69,20 @@ public final class STIRService: Sendable {
         configuration.signer != nil && configuration.signNumbers.contains { $0 == "*" || number.hasPrefix($0) }
     }
 
-    /// The check to install as `b2bua.inviteCheck`; completions run on `loop`.
-    public func check(on loop: any EventLoop) -> (SIPMessage, @escaping (InviteVerdict) -> Void) -> Void {
-        { [self] req, done in
-            let identities = req.headers("Identity")
-            let orig = STIRService.orig(req)
-            let dest = req.to.flatMap(TelephoneNumber.canonical)
-            // The number a forwarded INVITE names as diverting (RFC 5806 Diversion, else the
-            // first History-Info entry, RFC 7044).
-            let diverted = (req.header("Diversion") ?? req.headers("History-Info").first)
-                .map(SIPURI.addressText).flatMap(TelephoneNumber.canonical)
-            let bound = NIOLoopBound(done, eventLoop: loop)
-            Task {
-                let verdict = await self.decide(identities: identities, orig: orig, dest: dest, diverted: diverted)
-                loop.execute { bound.value(verdict) }
-            }
+    /// Checks a new INVITE (the call controller's ``CallManager/checkInvite(_:on:completion:)``);
+    /// `completion` runs on `loop`.
+    public func check(_ req: SIPMessage, on loop: any EventLoop, completion done: @escaping (InviteVerdict) -> Void) {
+        let identities = req.headers("Identity")
+        let orig = STIRService.orig(req)
+        let dest = req.to.flatMap(TelephoneNumber.canonical)
+        // The number a forwarded INVITE names as diverting (RFC 5806 Diversion, else the
+        // first History-Info entry, RFC 7044).
+        let diverted = (req.header("Diversion") ?? req.headers("History-Info").first)
+            .map(SIPURI.addressText).flatMap(TelephoneNumber.canonical)
+        let bound = NIOLoopBound(done, eventLoop: loop)
+        Task {
+            let verdict = await self.decide(identities: identities, orig: orig, dest: dest, diverted: diverted)
+            loop.execute { bound.value(verdict) }
         }
     }
 

@@ -100,7 +100,7 @@ public enum HandoffError: Error, Sendable, Equatable, CustomStringConvertible {
 /// for await e in handoff.events.subscribe() { ... }
 /// ```
 /// The orchestration runs on the SIP event loop; operations are readable from any thread.
-public final class Handoff: @unchecked Sendable {
+public final class Handoff: CallMoveHandler, @unchecked Sendable {
     public struct Configuration: Sendable, Equatable {
         public var windowMillis = 300
         /// How long the far party's audio is relayed to the new device before the splice may
@@ -183,17 +183,14 @@ public final class Handoff: @unchecked Sendable {
     /// Installs the SIP triggers on the SIP loop: a REFER inside a call moves the REFERring
     /// device's side to the Refer-To target (push).
     public func installSIPTriggers() async throws {
-        try await sip.onLoop { [self] in
-            sip.b2bua.referHandler = { [weak self] r in self?.referred(r) }
-            sip.b2bua.replacesHandler = { [weak self] r in self?.pulled(r) }
-        }
+        calls.install { $0.moves = self }
     }
 
     // MARK: On the SIP loop
 
     /// Pull: S sent INVITE with Replaces naming P's dialog. Baton answers S with the far
     /// side's SDP on fresh ports, and after S's ACK splices and sends P its BYE.
-    private func pulled(_ r: ReplacesRequest) {
+    public func pulled(_ r: ReplacesRequest) {
         let b2bua = sip.b2bua
         let t = r.transaction
         func reject(_ code: Int, _ phrase: String, _ why: String) {
@@ -233,7 +230,7 @@ public final class Handoff: @unchecked Sendable {
     /// Push: P sent REFER. Baton answers 202, does the switchover itself (F never sees the
     /// REFER), reports to P with NOTIFY (sipfrag "100 Trying", then "200 OK" at the splice or
     /// the failure) and sends P its BYE after the splice.
-    private func referred(_ r: ReferRequest) {
+    public func referred(_ r: ReferRequest) {
         let req = SwitchoverRequest(target: r.referTo, mode: .silence, windowMs: configuration.windowMillis, leg: r.side,
                                     primingMs: configuration.primingMillis)
         var headers: [(String, String)] = []

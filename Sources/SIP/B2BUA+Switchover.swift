@@ -252,7 +252,7 @@ public struct ReferRequest {
 extension B2BUA {
     func refer(_ req: SIPMessage, _ t: ServerTransaction) {
         guard let (call, side) = dialog(of: req) else { t.respond(481, "Call/Transaction Does Not Exist"); return }
-        guard let handler = referHandler else {
+        guard let delegate, delegate.handlesCallMoves else {
             t.respond(501, "Not Implemented") { $0.setHeader("Allow", B2BUA.allowedMethods) }
             return
         }
@@ -261,7 +261,7 @@ extension B2BUA {
             return
         }
         guard call.state == .answered || call.state == .confirmed else { t.respond(491, "Request Pending"); return }
-        handler(ReferRequest(call: call.id, side: side, referTo: uri, referredBy: req.header("Referred-By") ?? req.header("b"),
+        delegate.referred(ReferRequest(call: call.id, side: side, referTo: uri, referredBy: req.header("Referred-By") ?? req.header("b"),
                              transaction: t))
     }
 
@@ -339,12 +339,12 @@ extension B2BUA {
             t.respond(488, "Not Acceptable Here", toTag: randomToken(10)) { $0.setHeader("Warning", "399 baton \"SDP offer required\"") }
             return
         }
-        guard let handler = replacesHandler else {
+        guard let delegate, delegate.handlesCallMoves else {
             t.respond(501, "Not Implemented", toTag: randomToken(10))
             return
         }
         t.respond(100, "Trying")
-        handler(ReplacesRequest(call: call.id, side: side, offer: req.body, request: req, transaction: t))
+        delegate.pulled(ReplacesRequest(call: call.id, side: side, offer: req.body, request: req, transaction: t))
     }
 
     /// Answers a pulling device's INVITE with `body` (the far side's SDP on the new leg's

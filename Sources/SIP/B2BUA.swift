@@ -50,7 +50,11 @@ public enum SDPRole: Sendable, Equatable {
     case answer
 }
 
-/// What the B2BUA needs from the layer above it: media anchoring and call bookkeeping.
+/// What the B2BUA needs from the layer above it, the call controller: media anchoring, call
+/// bookkeeping, and every decision about a call (admission, identity, forwarding, a device
+/// moving or taking over its call). One typed protocol instead of a closure per decision; a
+/// method left at its default means "not decided above": admit, check nothing, forward
+/// nothing, answer REFER and INVITE-with-Replaces with 501.
 /// Called on the SIP event loop; implementations must not block.
 public protocol B2BUADelegate: AnyObject {
     /// Anchors the media of an SDP body that `side` sent and rewrites it, in place, for the
@@ -61,10 +65,45 @@ public protocol B2BUADelegate: AnyObject {
     func callEvent(_ event: CallEvent)
     /// Whether a new call may start now (a session limit); false answers the INVITE with 503.
     func admitsNewCall() -> Bool
+    /// Runs before a new INVITE is routed (STIR/SHAKEN); calls `completion` on `loop`,
+    /// possibly later (a certificate fetch).
+    func checkInvite(_ request: SIPMessage, on loop: any EventLoop, completion: @escaping (InviteVerdict) -> Void)
+    /// Headers to add to an INVITE Baton re-sends to a new target after a 3xx from the
+    /// callee (STIR: the `div` PASSporT); given the request and the new target URI.
+    func redirectHeaders(request: SIPMessage, target: String) -> [(String, String)]
+    /// Where a called URI's calls are forwarded for `reason` (configured rules), if anywhere.
+    func forwardingTarget(called: String, reason: B2BUA.ForwardReason) -> String?
+    /// Forwarding on no answer: the target and how long the called device may ring first.
+    func noAnswerForwarding(called: String) -> (target: String, seconds: Int)?
+    /// Whether REFER and INVITE-with-Replaces are handled (else they get 501).
+    var handlesCallMoves: Bool { get }
+    /// A REFER inside a call's dialog (a device pushing its call elsewhere), checked for a
+    /// Refer-To; the receiver answers the transaction.
+    func referred(_ request: ReferRequest)
+    /// An INVITE with Replaces naming a leg of a live call (a device pulling the call), with
+    /// its offer; the receiver answers the transaction.
+    func pulled(_ request: ReplacesRequest)
 }
 
 extension B2BUADelegate {
     public func admitsNewCall() -> Bool { true }
+    public func checkInvite(_ request: SIPMessage, on loop: any EventLoop, completion: @escaping (InviteVerdict) -> Void) {
+        completion(.proceed())
+    }
+    public func redirectHeaders(request: SIPMessage, target: String) -> [(String, String)] { [] }
+    public func forwardingTarget(called: String, reason: B2BUA.ForwardReason) -> String? { nil }
+    public func noAnswerForwarding(called: String) -> (target: String, seconds: Int)? { nil }
+    public var handlesCallMoves: Bool { false }
+    public func referred(_ request: ReferRequest) { request.transaction.respond(501, "Not Implemented") }
+    public func pulled(_ request: ReplacesRequest) { request.transaction.respond(501, "Not Implemented") }
+}
+
+/// What the B2BUA reports for the server's metrics (SIPServer): refusals and bad input.
+public protocol B2BUAObserver: AnyObject {
+    /// An INVITE refused with 503 because the server is overloaded.
+    func overloadRejected()
+    /// An SDP body Baton could not use (counted as malformed input).
+    func badSDP(_ error: SIPError)
 }
 
 /// The back-to-back user agent: every call is two dialogs with their own Call-ID, tags and
@@ -93,18 +132,8 @@ public final class B2BUA: TransactionUser {
     }
 
     public static let allowedMethods = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, REFER, SUBSCRIBE"
-    /// Runs before a new INVITE is routed (STIR/SHAKEN); calls its completion on this loop,
-    /// possibly later (a certificate fetch).
-    public var inviteCheck: ((SIPMessage, @escaping (InviteVerdict) -> Void) -> Void)?
-    /// Headers to add to an INVITE Baton re-sends to a new target after a 3xx from the
-    /// callee (STIR: the `div` PASSporT); given the request and the new target URI.
-    public var redirectHeaders: ((SIPMessage, String) -> [(String, String)])?
     /// Why a call is forwarded (the `reason` of its Diversion header, RFC 5806).
     public enum ForwardReason: String, Sendable { case unconditional, busy = "user-busy", noAnswer = "no-answer" }
-    /// Where a called URI's calls are forwarded for a reason (configured rules), if anywhere.
-    public var forwardingTarget: ((_ called: String, _ reason: ForwardReason) -> String?)?
-    /// Forwarding on no answer: the target and how long the called device may ring first.
-    public var noAnswerForwarding: ((_ called: String) -> (target: String, seconds: Int)?)?
     /// How many 3xx redirections one call follows (RFC 3261 §8.1.3.4 recursion).
     public static let maxRedirects = 3
 
@@ -154,16 +183,8 @@ public final class B2BUA: TransactionUser {
     public private(set) var draining = false
     /// Set by the server's ``OverloadGuard``: new INVITEs get 503 + Retry-After while true.
     public var overloaded = false
-    /// Called for each INVITE refused because of ``overloaded`` (a counter).
-    public var onOverloadRejection: (() -> Void)?
-    /// Called for every SDP body Baton could not use (counted as malformed input).
-    public var onBadSDP: ((SIPError) -> Void)?
-    /// Receives REFERs inside a call's dialog (a device pushing its call elsewhere); without
-    /// a handler REFER gets 501. The handler answers the transaction.
-    public var referHandler: ((ReferRequest) -> Void)?
-    /// Receives INVITEs with Replaces naming a leg of a live call (a device pulling the
-    /// call); without a handler they get 501. The handler answers the transaction.
-    public var replacesHandler: ((ReplacesRequest) -> Void)?
+    /// Told of refusals and bad input (the server's counters).
+    public weak var observer: (any B2BUAObserver)?
 
     public init(configuration: Configuration, layer: TransactionLayer, registrar: Registrar, router: Router,
                 logger: Logger = Logger(label: "baton.b2bua")) {
@@ -244,7 +265,7 @@ public final class B2BUA: TransactionUser {
             return
         }
         guard !overloaded else {
-            onOverloadRejection?()
+            observer?.overloadRejected()
             refuseForCapacity(t, "overloaded")
             return
         }
@@ -253,8 +274,8 @@ public final class B2BUA: TransactionUser {
             return
         }
         t.respond(100, "Trying")
-        guard let check = inviteCheck else { route(req, t); return }
-        check(req) { [weak self] verdict in
+        guard let delegate else { route(req, t); return }
+        delegate.checkInvite(req, on: layer.loop) { [weak self] verdict in
             guard let self else { return }
             switch verdict {
             case let .reject(code, reason, headers):
@@ -289,7 +310,7 @@ public final class B2BUA: TransactionUser {
         // Unconditional forwarding: the call goes to the rule's target, with a Diversion
         // naming the called URI (and, with STIR, a div PASSporT).
         var diverted: SIPURI?
-        if let to = forwardingTarget?(target.text, .unconditional).flatMap({ SIPURI(parsing: $0) }) {
+        if let to = delegate?.forwardingTarget(called: target.text, reason: .unconditional).flatMap({ SIPURI(parsing: $0) }) {
             diverted = target
             target = to
         }
@@ -356,11 +377,11 @@ public final class B2BUA: TransactionUser {
             out.setHeader("Max-Forwards", "\(mf - 1)")
             if let diverted {
                 out.addHeader("Diversion", "<\(diverted.text)>;reason=unconditional;counter=1")
-                for (n, v) in redirectHeaders?(out, target.text) ?? [] { out.addHeader(n, v) }
+                for (n, v) in delegate?.redirectHeaders(request: out, target: target.text) ?? [] { out.addHeader(n, v) }
             }
             try rewrite(out, call: call, from: .caller, role: .offer(transport: mediaTransport))
         } catch let e as SIPError {
-            if case .badSDP = e { onBadSDP?(e) }
+            if case .badSDP = e { observer?.badSDP(e) }
             let (code, reason) = e.status
             t.respond(code, reason, toTag: aTag) { $0.setHeader("Warning", "399 baton \"\(e.description)\"") }
             delegate?.release(call: id)
@@ -450,7 +471,7 @@ public final class B2BUA: TransactionUser {
                 }
                 // Forwarding on busy (a configured rule for the called number).
                 if [486, 600].contains(code), let called = call.bRequest?.requestURI?.text,
-                   let to = forwardingTarget?(called, .busy).flatMap({ SIPURI(parsing: $0) }),
+                   let to = delegate?.forwardingTarget(called: called, reason: .busy).flatMap({ SIPURI(parsing: $0) }),
                    redirect(call, to: to, reason: "user-busy", status: code) { return }
                 if aInvite.state == .proceeding && !call.cancelled {
                     aInvite.respond(code, r.reasonPhrase ?? "Failed", toTag: call.a.localTag)
@@ -462,7 +483,7 @@ public final class B2BUA: TransactionUser {
 
     /// A 3xx from the callee: the INVITE goes on to the first Contact (the same anchored
     /// offer, a new transaction, `Diversion` naming the target that redirected, and what
-    /// ``redirectHeaders`` adds), at most ``maxRedirects`` times. False when it cannot.
+    /// ``B2BUADelegate/redirectHeaders(request:target:)`` adds), at most ``maxRedirects`` times. False when it cannot.
     private func redirect(_ call: Call, _ r: SIPMessage) -> Bool {
         guard let contact = r.contactURI(0) else { return false }
         return redirect(call, to: contact, reason: "deflection", status: r.statusCode)
@@ -470,7 +491,7 @@ public final class B2BUA: TransactionUser {
 
     /// Starts the no-answer timer of the call's current target, if a rule has one.
     private func armNoAnswer(_ call: Call) {
-        guard let called = call.bRequest?.requestURI?.text, let rule = noAnswerForwarding?(called),
+        guard let called = call.bRequest?.requestURI?.text, let rule = delegate?.noAnswerForwarding(called: called),
               let to = SIPURI(parsing: rule.target) else { return }
         call.noAnswerTimer = layer.wheel.schedule(in: .seconds(Int64(rule.seconds))) { [weak self, weak call] in
             guard let self, let call, !call.cancelled, call.state == .calling || call.state == .early,
@@ -505,7 +526,7 @@ public final class B2BUA: TransactionUser {
         } catch { return false }
         next.removeAllVias()
         next.addHeader("Diversion", "<\(previous.requestURI?.text ?? "")>;reason=\(reason);counter=\(call.redirects + 1)")
-        for (n, v) in redirectHeaders?(previous, contact.text) ?? [] { next.addHeader(n, v) }
+        for (n, v) in delegate?.redirectHeaders(request: previous, target: contact.text) ?? [] { next.addHeader(n, v) }
         call.redirects += 1
         call.b.remoteTarget = contact.text
         call.b.peer = peer

@@ -56,12 +56,10 @@ public final class SIPServer: @unchecked Sendable {
         transport.onConnectFailure = { [unowned self] peer in self.layer.transportFailed(to: peer) }
         transport.onMalformed = { [unowned self] e in self.countMalformed(e) }
         count = { [unowned self] m, direction in self.count(m, direction: direction) }
-        b2bua.onBadSDP = { [unowned self] e in self.countMalformed(e) }
+        b2bua.observer = self
     }
 
     public func start() async throws {
-        // Set before the transport delivers anything: the B2BUA reads it on the loop.
-        b2bua.onOverloadRejection = { [unowned self] in self.overloadRejections.increment() }
         try await transport.start()
         guard overload.enterPercent > 0 else { return }
         overloadCheck = loop.scheduleRepeatedTask(initialDelay: .milliseconds(20), delay: .milliseconds(20)) { [unowned self] _ in
@@ -132,4 +130,9 @@ public final class SIPServer: @unchecked Sendable {
         if malformedCounters[reason] == nil { malformedCounters[reason] = Counter(label: "baton_sip_malformed_total", dimensions: [("reason", reason)]) }
         malformedCounters[reason]!.increment()
     }
+}
+
+extension SIPServer: B2BUAObserver {
+    public func overloadRejected() { overloadRejections.increment() }
+    public func badSDP(_ error: SIPError) { countMalformed(error) }
 }

@@ -25,6 +25,24 @@ final class FakeAnchor: B2BUADelegate {
         events.compactMap { if case let .dialogs(_, c, _) = $0 { return "Bob <sip:bob@127.0.0.1>;tag=\(c.localTag)" } else { return nil } }.last
     }
     var endedBy: [CallSide?] { events.compactMap { if case let .ended(_, by, _) = $0 { return by } else { return nil } } }
+    /// Call moves: handled once the test sets one of these.
+    var onRefer: ((ReferRequest) -> Void)?
+    var onPull: ((ReplacesRequest) -> Void)?
+    var handlesCallMoves: Bool { onRefer != nil || onPull != nil }
+    func referred(_ request: ReferRequest) {
+        if let onRefer { onRefer(request) } else { request.transaction.respond(501, "Not Implemented") }
+    }
+    func pulled(_ request: ReplacesRequest) {
+        if let onPull { onPull(request) } else { request.transaction.respond(501, "Not Implemented") }
+    }
+}
+
+/// Counts what the B2BUA reports to the server's metrics.
+final class CountingObserver: B2BUAObserver {
+    var overloads = 0
+    var badSDPs: [SIPError] = []
+    func overloadRejected() { overloads += 1 }
+    func badSDP(_ error: SIPError) { badSDPs.append(error) }
 }
 
 let caller = SIPPeer(transport: .udp, host: "127.0.0.1", port: 5070)
@@ -281,8 +299,8 @@ final class B2BHarness {
         let bInvite = try h.startCall()
         let ok = try h.answer(bInvite)
         try h.callerAck(for: ok)
-        var rejections = 0
-        h.b2bua.onOverloadRejection = { rejections += 1 }
+        let observer = CountingObserver()
+        h.b2bua.observer = observer
         h.b2bua.overloaded = true
         try h.deliver(Fixtures.invite(branch: "z9hG4bKover", callID: "over-1"), from: caller)
         let out = h.take()
@@ -291,7 +309,7 @@ final class B2BHarness {
         #expect(refused.header("Warning")?.contains("overloaded") == true)
         #expect(refused.header("Retry-After") == "5")
         #expect(!out.contains { $0.1 == callee })
-        #expect(rejections == 1)
+        #expect(observer.overloads == 1)
         try h.deliver("BYE sip:baton@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKbye9\r\n"
                       + "From: Alice <sip:alice@127.0.0.1>;tag=1928301774\r\nTo: \(ok.to!)\r\nCall-ID: a84b4c76e66710@127.0.0.1\r\n"
                       + "CSeq: 314160 BYE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", from: caller)

@@ -122,7 +122,7 @@ import Testing
         try h.deliver(try inDialog("REFER", from: bInvite, cseq: 2, headers: [("Refer-To", "<sip:speaker@127.0.0.1>")]), from: callee)
         #expect(h.sent(to: callee).last?.statusCode == 501)
         var referred: [ReferRequest] = []
-        h.b2bua.referHandler = { referred.append($0) }
+        h.anchor.onRefer = { referred.append($0) }
         try h.deliver(try inDialog("REFER", from: bInvite, cseq: 3, headers: []), from: callee)
         #expect(h.sent(to: callee).last?.statusCode == 400)
         try h.deliver(try inDialog("REFER", from: bInvite, cseq: 4, headers: [("Refer-To", "<sip:speaker@127.0.0.1?Replaces=x>"),
@@ -213,7 +213,7 @@ import Testing
         _ = h.take()
         let callee = try #require(h.anchor.events.compactMap { if case let .dialogs(_, _, c) = $0 { c } else { nil } }.last)
         var failed: String?
-        h.b2bua.replacesHandler = { r in
+        h.anchor.onPull = { r in
             _ = try? h.b2bua.acceptSwitchLeg(r, body: r.offer) { if case .failed(let why) = $0 { failed = why } }
         }
         let pull = try SIPMessage.parse(Fixtures.bytes(Fixtures.invite(branch: "z9hG4bKpull", callID: "pull@h")))
