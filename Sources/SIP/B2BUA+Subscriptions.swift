@@ -121,7 +121,7 @@ extension B2BUA {
         guard let render = eventPackages[s.package] else { return }
         s.version += 1
         let (body, type) = render(s.resource, s.entity, s.version)
-        guard let notify = try? s.dialog.request("NOTIFY", contact: configuration.contact) else { return }
+        guard let notify = try? s.dialog.request(.notify, contact: configuration.contact) else { return }
         notify.setHeader("Event", s.package)
         if let reason {
             notify.setHeader("Subscription-State", "terminated;reason=\(reason)")

@@ -124,7 +124,7 @@ extension B2BUA {
                             remoteHeader: "<\(target.uri)>", remoteTarget: target.uri, peer: target.peer, localCSeq: 1)
         let out: SIPMessage
         do {
-            out = try SIPMessage.request(method: "INVITE", uri: target.uri, via: nil, from: dialog.localHeader,
+            out = try SIPMessage.request(method: .invite, uri: target.uri, via: nil, from: dialog.localHeader,
                                          to: dialog.remoteHeader, callID: callID, cseq: 1, contact: configuration.contact)
         } catch {
             throw .targetNotFound(target.uri)
@@ -156,10 +156,10 @@ extension B2BUA {
                 if code > 100, !leg.done { leg.events(.ringing(code: code)) }
             } else if code < 300 {
                 if let target = r.contactURI(0)?.text { leg.dialog.remoteTarget = target }
-                ackSwitchLeg(leg, cseq: r.cseqNumber)
+                sendAck(on: leg.dialog, cseq: r.cseqNumber)
                 guard !leg.done else {
                     // Answered after it was given up (CANCEL lost the race): hang it up.
-                    sendSwitchLegBye(leg)
+                    sendBye(on: &leg.dialog)
                     return
                 }
                 guard !leg.answered else { return }   // a retransmitted 200
@@ -171,18 +171,6 @@ extension B2BUA {
                 failSwitchLeg(leg, reason: "\(code) \(r.reasonPhrase ?? "")".trimmedSpaces)
             }
         }
-    }
-
-    private func ackSwitchLeg(_ leg: SwitchLegHandle, cseq: UInt32?) {
-        var d = leg.dialog
-        guard let ack = try? d.request("ACK", contact: configuration.contact) else { return }
-        try? ack.setCSeq(cseq ?? d.localCSeq, "ACK")
-        layer.sendStateless(ack, to: d.peer, via: configuration.sentBy)
-    }
-
-    private func sendSwitchLegBye(_ leg: SwitchLegHandle) {
-        guard leg.dialog.remoteTag != nil, let bye = try? leg.dialog.request("BYE", contact: nil) else { return }
-        layer.send(bye, to: leg.dialog.peer, via: configuration.sentBy) { _ in }
     }
 
     private func failSwitchLeg(_ leg: SwitchLegHandle, reason: String) {
@@ -226,7 +214,7 @@ extension B2BUA {
     /// Gives up the new leg (CANCEL while it rings, BYE once answered); the call stays as it was.
     public func abandonSwitch(_ leg: SwitchLegHandle, reason: String) {
         guard !leg.done else { return }
-        if leg.answered { sendSwitchLegBye(leg) } else { leg.transaction?.cancel() }
+        if leg.answered { sendBye(on: &leg.dialog) } else { leg.transaction?.cancel() }
         failSwitchLeg(leg, reason: reason)
     }
 
@@ -277,7 +265,7 @@ extension B2BUA {
     public func notifyRefer(call id: String, side: CallSide, status: String, terminated: Bool) {
         guard let call = calls[id], call.switchLeg?.replacedHungUp != true else { return }
         var d = call.dialog(side)
-        guard let notify = try? d.request("NOTIFY", contact: configuration.contact) else { return }
+        guard let notify = try? d.request(.notify, contact: configuration.contact) else { return }
         store(d, side, call)
         notify.setHeader("Event", "refer")
         notify.setHeader("Subscription-State", terminated ? "terminated;reason=noresource" : "active;expires=60")

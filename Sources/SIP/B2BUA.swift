@@ -131,7 +131,7 @@ public final class B2BUA: TransactionUser {
         public var contact: String { "<sip:baton@\(sentBy)>" }
     }
 
-    public static let allowedMethods = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, REFER, SUBSCRIBE"
+    public static let allowedMethods = SIPMethod.allowHeader
     /// Why a call is forwarded (the `reason` of its Diversion header, RFC 5806).
     public enum ForwardReason: String, Sendable { case unconditional, busy = "user-busy", noAnswer = "no-answer" }
     /// How many 3xx redirections one call follows (RFC 3261 §8.1.3.4 recursion).
@@ -203,21 +203,20 @@ public final class B2BUA: TransactionUser {
     // MARK: TransactionUser
 
     public func didReceive(request: SIPMessage, transaction t: ServerTransaction) {
-        let method = request.method?.uppercased() ?? ""
-        switch method {
-        case "INVITE":
+        switch request.sipMethod {
+        case .invite?:
             if request.toTag != nil { reinvite(request, t) } else { invite(request, t) }
-        case "BYE": bye(request, t)
-        case "CANCEL": cancel(request, t)
-        case "OPTIONS":
+        case .bye?: bye(request, t)
+        case .cancel?: cancel(request, t)
+        case .options?:
             t.respond(200, "OK", toTag: request.toTag == nil ? randomToken(10) : nil) {
                 $0.setHeader("Allow", B2BUA.allowedMethods)
                 $0.setHeader("Accept", "application/sdp")
             }
-        case "REGISTER": registrar.handle(request, transaction: t)
-        case "REFER": refer(request, t)
-        case "SUBSCRIBE": subscribe(request, t)
-        default:
+        case .register?: registrar.handle(request, transaction: t)
+        case .refer?: refer(request, t)
+        case .subscribe?: subscribe(request, t)
+        case .ack?, .notify?, .update?, .info?, .prack?, .message?, .publish?, nil:
             t.respond(501, "Not Implemented") { $0.setHeader("Allow", B2BUA.allowedMethods) }
         }
     }
@@ -238,7 +237,7 @@ public final class B2BUA: TransactionUser {
 
     public func didReceive(strayResponse: SIPMessage, from peer: SIPPeer) {
         // A 2xx retransmitted after its transaction ended: ACK it again (§13.2.2.4).
-        guard strayResponse.cseqMethod == "INVITE", (200..<300).contains(strayResponse.statusCode),
+        guard strayResponse.cseqSIPMethod == .invite, (200..<300).contains(strayResponse.statusCode),
               let callID = strayResponse.callID, let tag = strayResponse.fromTag,
               let (call, side) = dialogs[Dialog.key(callID: callID, localTag: tag)] else { return }
         sendAck(on: side, of: call, cseq: strayResponse.cseqNumber)
@@ -366,7 +365,7 @@ public final class B2BUA: TransactionUser {
             try out.setRequestURI(uri)
             try out.setCallID(bCallID)
             out.setFromTag(bTag)
-            try out.setCSeq(1, "INVITE")
+            try out.setCSeq(1, .invite)
             try out.setContact(configuration.contact)
             let mf = req.header("Max-Forwards").flatMap { Int($0.trimmedSpaces) } ?? 70
             guard mf > 0 else {
@@ -522,7 +521,7 @@ public final class B2BUA: TransactionUser {
         do {
             try next.setRequestURI(contact.text)
             call.b.localCSeq += 1
-            try next.setCSeq(call.b.localCSeq, "INVITE")
+            try next.setCSeq(call.b.localCSeq, .invite)
         } catch { return false }
         next.removeAllVias()
         next.addHeader("Diversion", "<\(previous.requestURI?.text ?? "")>;reason=\(reason);counter=\(call.redirects + 1)")
@@ -615,7 +614,7 @@ public final class B2BUA: TransactionUser {
         }
         var other = call.dialog(side.other)
         do {
-            let out = try other.request("INVITE", contact: configuration.contact)
+            let out = try other.request(.invite, contact: configuration.contact)
             store(other, side.other, call)
             for h in ["Content-Disposition", "Supported", "Allow"] { if let v = req.header(h) { out.setHeader(h, v) } }
             out.setBody(req.body, contentType: req.contentType)
@@ -710,19 +709,37 @@ public final class B2BUA: TransactionUser {
 
     // MARK: Sending on a leg
 
-    func sendAck(on side: CallSide, of call: Call, cseq: UInt32?) {
-        var d = call.dialog(side)
-        guard let ack = try? d.request("ACK", contact: configuration.contact) else { return }
-        try? ack.setCSeq(cseq ?? d.localCSeq, "ACK")
-        layer.sendStateless(ack, to: d.peer, via: configuration.sentBy)
+    /// The ACK for a 2xx on any leg's dialog (a call's side or a switchover's new leg), sent
+    /// statelessly (RFC 3261 §13.2.2.4); `cseq` is the 2xx's (its INVITE's) number.
+    func sendAck(on d: Dialog, cseq: UInt32?) {
+        var d = d
+        do {
+            let ack = try d.request(.ack, contact: configuration.contact)
+            try ack.setCSeq(cseq ?? d.localCSeq, .ack)
+            layer.sendStateless(ack, to: d.peer, via: configuration.sentBy)
+        } catch {
+            logger.error("could not build an ACK", metadata: ["call-id": "\(d.callID)", "error": "\(error)"])
+        }
     }
 
+    /// A BYE on any leg's confirmed dialog (nothing before the far end's tag is known); the
+    /// dialog's CSeq advances.
+    func sendBye(on d: inout Dialog) {
+        guard d.remoteTag != nil else { return }
+        do {
+            let bye = try d.request(.bye, contact: nil)
+            layer.send(bye, to: d.peer, via: configuration.sentBy) { _ in }
+        } catch {
+            logger.error("could not build a BYE", metadata: ["call-id": "\(d.callID)", "error": "\(error)"])
+        }
+    }
+
+    func sendAck(on side: CallSide, of call: Call, cseq: UInt32?) { sendAck(on: call.dialog(side), cseq: cseq) }
+
     func sendBye(on side: CallSide, of call: Call) {
-        guard call.dialog(side).remoteTag != nil else { return }
         var d = call.dialog(side)
-        guard let bye = try? d.request("BYE", contact: nil) else { return }
+        sendBye(on: &d)
         store(d, side, call)
-        layer.send(bye, to: d.peer, via: configuration.sentBy) { _ in }
     }
 
     /// Ends a call once: media released, tables cleared, event sent.

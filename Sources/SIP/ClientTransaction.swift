@@ -32,7 +32,7 @@ public final class ClientTransaction {
         self.request = request
         self.peer = peer
         self.branch = branch
-        self.isInvite = request.method == "INVITE"
+        self.isInvite = request.sipMethod == .invite
         self.state = isInvite ? .calling : .trying
         self.key = TransactionLayer.clientKey(branch: branch, method: request.method ?? "")
         self.handler = handler
@@ -135,8 +135,8 @@ public final class ClientTransaction {
         let ack = request.clone()
         ack.setBody([], contentType: nil)
         if let to = response.to { try? ack.setTo(to) }
-        try? ack.setCSeq(request.cseqNumber ?? 1, "ACK")
-        ack.setMethod("ACK")
+        try? ack.setCSeq(request.cseqNumber ?? 1, .ack)
+        ack.setMethod(.ack)
         return ack
     }
 
@@ -147,8 +147,8 @@ public final class ClientTransaction {
         c.setBody([], contentType: nil)
         c.removeHeader("Require")
         c.removeHeader("Proxy-Require")
-        try? c.setCSeq(request.cseqNumber ?? 1, "CANCEL")
-        c.setMethod("CANCEL")
+        try? c.setCSeq(request.cseqNumber ?? 1, .cancel)
+        c.setMethod(.cancel)
         layer.sendWithinBranch(c, to: peer, branch: branch, handler: handler)
     }
 }

@@ -20,8 +20,8 @@ public struct Dialog: Sendable, Equatable {
     public static func key(callID: String, localTag: String) -> String { "\(callID)|\(localTag)" }
 
     /// Builds the next in-dialog request on this leg.
-    mutating func request(_ method: String, contact: String?) throws(SIPError) -> SIPMessage {
-        if method != "ACK" && method != "CANCEL" { localCSeq += 1 }
+    mutating func request(_ method: SIPMethod, contact: String?) throws(SIPError) -> SIPMessage {
+        if method != .ack && method != .cancel { localCSeq += 1 }
         return try SIPMessage.request(method: method, uri: remoteTarget, via: nil,
                                       from: localHeader, to: remoteHeader, callID: callID,
                                       cseq: localCSeq, contact: contact)

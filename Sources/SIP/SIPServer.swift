@@ -93,21 +93,19 @@ public final class SIPServer: @unchecked Sendable {
         try await loop.submit(body).get()
     }
 
-    private static let knownMethods: Set<String> = ["INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER"]
-
     /// Counts a message on the wire: requests by direction and method, responses by
-    /// direction, CSeq method and status. Unknown methods share one "other" label so a
-    /// flood of junk methods cannot grow the label set.
+    /// direction, CSeq method and status (``SIPMethod/label(_:)``: every method Baton knows,
+    /// REFER, SUBSCRIBE and NOTIFY included; anything else is "other").
     private func count(_ m: SIPMessage, direction: String) {
         if m.isRequest {
-            let method = m.method.map { SIPServer.knownMethods.contains($0) ? $0 : "other" } ?? "other"
+            let method = SIPMethod.label(m.method)
             let key = "\(direction)|\(method)"
             if requestCounters[key] == nil {
                 requestCounters[key] = Counter(label: "baton_sip_requests_total", dimensions: [("direction", direction), ("method", method)])
             }
             requestCounters[key]!.increment()
         } else {
-            let method = m.cseqMethod.map { SIPServer.knownMethods.contains($0) ? $0 : "other" } ?? "other"
+            let method = SIPMethod.label(m.cseqMethod)
             let key = "\(direction)|\(method)|\(m.statusCode)"
             if responseCounters[key] == nil {
                 responseCounters[key] = Counter(label: "baton_sip_responses_total",

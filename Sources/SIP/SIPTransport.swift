@@ -121,7 +121,7 @@ public final class SIPTransport: @unchecked Sendable {
             case .badContentLength: readable = SIPMessage.headersOfTruncated(bytes)
             default: readable = nil
             }
-            if let r = readable, r.isRequest, r.method != "ACK", r.viaCount > 0 {
+            if let r = readable, r.isRequest, r.sipMethod != .ack, r.viaCount > 0 {
                 let (code, reason) = error.status
                 send(r.makeResponse(code, reason, toTag: r.toTag == nil ? randomToken(10) : nil), to: peer)
             }
@@ -131,7 +131,7 @@ public final class SIPTransport: @unchecked Sendable {
             try m.validate(received: bytes.count - (SIPFraming.headerEnd(bytes) ?? bytes.count))
         } catch {
             reject(error, bytes: bytes.count, peer: peer)
-            if m.isRequest, m.method != "ACK", m.viaCount > 0 {
+            if m.isRequest, m.sipMethod != .ack, m.viaCount > 0 {
                 let (code, reason) = error.status
                 send(m.makeResponse(code, reason, toTag: m.toTag == nil ? randomToken(10) : nil), to: peer)
             }

@@ -26,7 +26,7 @@ public final class ServerTransaction {
         self.request = request
         self.peer = peer
         self.key = key
-        self.isInvite = request.method == "INVITE"
+        self.isInvite = request.sipMethod == .invite
         self.state = isInvite ? .proceeding : .trying
         self.interval = layer.timers.t1
     }

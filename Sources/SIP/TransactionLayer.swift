@@ -45,10 +45,10 @@ public final class TransactionLayer {
         guard let branch = m.topViaBranch, branch.hasPrefix("z9hG4bK") else {
             // RFC 2543 peers: fall back to Call-ID, From tag, CSeq number and top Via.
             guard let c = m.callID, let n = m.cseqNumber else { return nil }
-            let method = override ?? (m.method == "ACK" ? "INVITE" : (m.method ?? ""))
+            let method = override ?? (m.sipMethod == .ack ? SIPMethod.invite.rawValue : (m.method ?? ""))
             return "2543|\(c)|\(m.fromTag ?? "")|\(n)|\(m.via(0) ?? "")|\(method)"
         }
-        let method = override ?? (m.method == "ACK" ? "INVITE" : (m.method ?? ""))
+        let method = override ?? (m.sipMethod == .ack ? SIPMethod.invite.rawValue : (m.method ?? ""))
         return "\(branch)|\(m.topViaHost ?? ""):\(m.topViaPort)|\(method.uppercased())"
     }
 
@@ -58,7 +58,7 @@ public final class TransactionLayer {
     public func receive(_ m: SIPMessage, from peer: SIPPeer) {
         if m.isRequest {
             guard let key = TransactionLayer.serverKey(m) else { return }
-            if m.method == "ACK" {
+            if m.sipMethod == .ack {
                 if let t = servers[key], t.isInvite, t.state == .completed || t.state == .confirmed {
                     t.receiveAck()
                 } else {
@@ -85,7 +85,7 @@ public final class TransactionLayer {
 
     /// The INVITE server transaction a CANCEL refers to (§9.2), if still known.
     public func inviteTransaction(cancelledBy cancel: SIPMessage) -> ServerTransaction? {
-        guard let key = TransactionLayer.serverKey(cancel, as: "INVITE") else { return nil }
+        guard let key = TransactionLayer.serverKey(cancel, as: SIPMethod.invite.rawValue) else { return nil }
         return servers[key]
     }
 

@@ -2,6 +2,19 @@ import Testing
 @testable import SIP
 
 @Suite struct SIPMessageTests {
+    /// Methods are a type: every method Baton knows has its own metrics label (REFER,
+    /// SUBSCRIBE and NOTIFY used to be "other"), junk shares one, and Allow lists what the
+    /// B2BUA answers.
+    @Test func methodsAreTypedAndLabelled() throws {
+        #expect(SIPMethod.label("REFER") == "REFER" && SIPMethod.label("notify") == "NOTIFY" && SIPMethod.label("SUBSCRIBE") == "SUBSCRIBE")
+        #expect(SIPMethod.label("FROBNICATE") == "other" && SIPMethod.label(nil) == "other")
+        #expect(SIPMethod(wire: "invite") == .invite)
+        #expect(B2BUA.allowedMethods == "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, REFER, SUBSCRIBE")
+        let m = try SIPMessage.parse(Fixtures.bytes(Fixtures.invite()))
+        #expect(m.sipMethod == .invite && m.cseqSIPMethod == .invite)
+        #expect(m.makeResponse(200, "OK").sipMethod == nil)
+    }
+
     /// A value libosip2 refuses, or one that would inject a header line, is not silently
     /// dropped: the message remembers the failure and refuses to serialize.
     @Test func aFailedBuildStepIsRefusedWhenTheMessageIsSent() throws {
