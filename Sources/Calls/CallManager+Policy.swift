@@ -52,12 +52,12 @@ extension CallManager {
     public var handlesCallMoves: Bool { currentPolicy.moves != nil }
 
     public func referred(_ request: ReferRequest) {
-        guard let moves = currentPolicy.moves else { request.transaction.respond(501, "Not Implemented"); return }
+        guard let moves = currentPolicy.moves else { request.transaction.respond(.notImplemented); return }
         moves.referred(request)
     }
 
     public func pulled(_ request: ReplacesRequest) {
-        guard let moves = currentPolicy.moves else { request.transaction.respond(501, "Not Implemented"); return }
+        guard let moves = currentPolicy.moves else { request.transaction.respond(.notImplemented); return }
         moves.pulled(request)
     }
 }

@@ -18,7 +18,7 @@ import Synchronization
 /// ```
 /// Thread-safe: state sits behind a `Mutex`; writes to the store go through an
 /// `AsyncStream` that ``StoreWriter`` drains.
-public final class CallManager: B2BUADelegate, RegistrationPersisting, @unchecked Sendable {
+public final class CallManager: B2BUADelegate, RegistrationPersisting, Sendable {
     struct Live {
         var info: CallInfo
         var record: CallRecord

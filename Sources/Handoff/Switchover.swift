@@ -223,7 +223,7 @@ public final class Handoff: CallMoveHandler, @unchecked Sendable {
             calls.abortSwitch(prepared) { _ in }
             runs[run.id] = nil
             reject(486, "Busy Here", error.description)
-            fail(run, reason: error.description)
+            fail(run, .abandoned(error.description))
         }
     }
 
@@ -237,7 +237,7 @@ public final class Handoff: CallMoveHandler, @unchecked Sendable {
         if let by = r.referredBy { headers.append(("Referred-By", by)) }
         switch start(call: r.call, req, notify: r.side, headers: headers) {
         case .success:
-            r.transaction.respond(202, "Accepted")
+            r.transaction.respond(.accepted)
             sip.b2bua.notifyRefer(call: r.call, side: r.side, status: "100 Trying", terminated: false)
         case .failure(let e):
             let (code, phrase): (Int, String) = switch e {
@@ -287,7 +287,7 @@ public final class Handoff: CallMoveHandler, @unchecked Sendable {
             calls.abortSwitch(prepared) { _ in }
             runs[run.id] = nil
             run.notify = nil   // the REFER itself gets the error response
-            fail(run, reason: error.description)
+            fail(run, .abandoned(error.description))
             return .failure(.refused(error))
         }
         return .success(operation(id: run.id) ?? op)
@@ -387,12 +387,12 @@ public final class Handoff: CallMoveHandler, @unchecked Sendable {
             run.timer = loop.assumeIsolated().scheduleTask(in: .milliseconds(bound)) { [weak self] in
                 self?.giveUp(run, reason: "no RTP from the target within \(self?.configuration.noMediaTimeoutMillis ?? 0) ms of its answer")
             }
-        case .failed(let reason):
+        case .failed(let failure):
             run.finished = true
             run.timer?.cancel()
             calls.abortSwitch(run.prepared) { _ in }
             runs[run.id] = nil
-            fail(run, reason: reason)
+            fail(run, failure)
         }
     }
 
@@ -407,7 +407,7 @@ public final class Handoff: CallMoveHandler, @unchecked Sendable {
                 run.finished = true
                 self.runs[run.id] = nil
                 if let leg = run.leg { self.sip.b2bua.abandonSwitch(leg, reason: reason) }
-                self.fail(run, reason: reason)
+                self.fail(run, .abandoned(reason))
             }
         }
     }
@@ -432,10 +432,10 @@ public final class Handoff: CallMoveHandler, @unchecked Sendable {
             "silence_wait_ms": "\(first.silenceWaitMillis)", "seq": "\(first.lastSeq)", "ts": "\(first.lastTimestamp)"])
     }
 
-    private func fail(_ run: Run, reason: String) {
+    private func fail(_ run: Run, _ failure: SwitchLegFailure) {
+        let reason = failure.description
         if let side = run.notify {
-            let status = reason.prefix(3).allSatisfy(\.isNumber) ? reason : "503 Service Unavailable"
-            sip.b2bua.notifyRefer(call: run.prepared.call, side: side, status: status, terminated: true)
+            sip.b2bua.notifyRefer(call: run.prepared.call, side: side, status: failure.status.description, terminated: true)
         }
         emit(run.id, .failed, detail: reason, state: .failed, reason: reason)
         logger.warning("switchover failed", metadata: ["operation": "\(run.id)", "call": "\(run.prepared.call)", "reason": "\(reason)"])

@@ -47,19 +47,19 @@ extension B2BUA {
             .map { $0.trimmedSpaces.lowercased() } ?? ""
         let allowEvents = eventPackages.keys.sorted().joined(separator: ", ")
         guard eventPackages[event] != nil else {
-            t.respond(489, "Bad Event", toTag: req.toTag == nil ? randomToken(10) : nil) { $0.setHeader("Allow-Events", allowEvents) }
+            t.respond(.badEvent, toTag: req.toTag == nil ? randomToken(10) : nil) { $0.setHeader("Allow-Events", allowEvents) }
             return
         }
         var expires = B2BUA.defaultSubscriptionExpires
         if let e = req.header("Expires") {
             guard let v = Int(e.trimmedSpaces), v >= 0 else {
-                t.respond(400, "Bad Expires", toTag: req.toTag == nil ? randomToken(10) : nil)
+                t.respond(.badRequest.because("Bad Expires"), toTag: req.toTag == nil ? randomToken(10) : nil)
                 return
             }
             expires = min(v, B2BUA.maxSubscriptionExpires)
         }
         if expires > 0 && expires < B2BUA.minSubscriptionExpires {
-            t.respond(423, "Interval Too Brief", toTag: req.toTag == nil ? randomToken(10) : nil) {
+            t.respond(.intervalTooBrief, toTag: req.toTag == nil ? randomToken(10) : nil) {
                 $0.setHeader("Min-Expires", "\(B2BUA.minSubscriptionExpires)")
             }
             return
@@ -67,25 +67,25 @@ extension B2BUA {
         let sub: Subscription
         if let toTag = req.toTag {
             guard let callID = req.callID, let s = subscriptions[Dialog.key(callID: callID, localTag: toTag)], s.package == event else {
-                t.respond(481, "Subscription Does Not Exist")
+                t.respond(.callDoesNotExist.because("Subscription Does Not Exist"))
                 return
             }
             if let c = req.cseqNumber {
-                guard c > s.dialog.remoteCSeq else { t.respond(500, "CSeq Out of Order"); return }
+                guard c > s.dialog.remoteCSeq else { t.respond(.serverInternalError.because("CSeq Out of Order")); return }
                 s.dialog.remoteCSeq = c
             }
             sub = s
         } else {
             guard let uri = req.requestURI, let user = uri.user, !user.isEmpty else {
-                t.respond(404, "Not Found", toTag: randomToken(10)) { $0.setHeader("Warning", "399 baton \"subscribe to a user: sip:user@host\"") }
+                t.respond(.notFound, toTag: randomToken(10)) { $0.setHeader("Warning", "399 baton \"subscribe to a user: sip:user@host\"") }
                 return
             }
             guard let callID = req.callID, let fromTag = req.fromTag, let from = req.from, let to = req.to else {
-                t.respond(400, "Missing From tag")
+                t.respond(.badRequest.because("Missing From tag"))
                 return
             }
             guard subscriptions.count < B2BUA.maxSubscriptions else {
-                t.respond(503, "Service Unavailable", toTag: randomToken(10)) { $0.setHeader("Retry-After", "60") }
+                t.respond(.serviceUnavailable, toTag: randomToken(10)) { $0.setHeader("Retry-After", "60") }
                 return
             }
             let tag = randomToken(10)
@@ -98,7 +98,7 @@ extension B2BUA {
         }
         sub.timer?.cancel()
         sub.expires = .now() + .seconds(Int64(expires))
-        t.respond(200, "OK", toTag: sub.dialog.localTag) {
+        t.respond(.ok, toTag: sub.dialog.localTag) {
             $0.setHeader("Expires", "\(expires)")
             $0.setHeader("Contact", self.configuration.contact)
         }

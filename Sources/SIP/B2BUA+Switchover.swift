@@ -8,7 +8,44 @@ public enum SwitchLegEvent: Sendable {
     /// 200 OK (already ACKed) with the new device's SDP answer.
     case answered(sdp: [UInt8])
     /// The leg failed before it could replace the old one: busy, rejected, timed out, hung up.
-    case failed(reason: String)
+    case failed(SwitchLegFailure)
+}
+
+/// Why a switchover's new leg failed, as a type: the SIP status it stands for (a REFER's
+/// NOTIFY reports it as sipfrag) and the text users read are derived once, here.
+public enum SwitchLegFailure: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The target answered the INVITE with a final non-2xx status (busy, declined...).
+    case rejected(SIPStatus)
+    /// No final response in time (Timer B).
+    case noAnswer
+    /// The target could not be reached (transport error).
+    case unreachable
+    /// A pulling device never ACKed Baton's 200 OK.
+    case noAck
+    /// The target hung up before the splice.
+    case hungUp
+    /// Baton gave the leg up (the call ended, no media, an abort); the reason says why.
+    case abandoned(String)
+
+    /// The status a REFER's NOTIFY reports (RFC 3515 sipfrag).
+    public var status: SIPStatus {
+        switch self {
+        case .rejected(let s): s
+        case .noAnswer, .noAck: .requestTimeout
+        case .unreachable, .hungUp, .abandoned: .serviceUnavailable
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .rejected(let s): "\(s)".trimmedSpaces
+        case .noAnswer: "408 the target did not answer"
+        case .unreachable: "503 cannot reach the target"
+        case .noAck: "408 no ACK from the pulling device"
+        case .hungUp: "the target hung up before the splice"
+        case .abandoned(let reason): reason
+        }
+    }
 }
 
 /// The SIP side of a switchover's new leg: a third dialog that replaces one side of a call
@@ -144,8 +181,8 @@ extension B2BUA {
 
     private func switchLegEvent(_ ev: ClientTransaction.Event, leg: SwitchLegHandle) {
         switch ev {
-        case .timeout: failSwitchLeg(leg, reason: "408 the target did not answer")
-        case .transportError: failSwitchLeg(leg, reason: "503 cannot reach the target")
+        case .timeout: failSwitchLeg(leg, .noAnswer)
+        case .transportError: failSwitchLeg(leg, .unreachable)
         case .response(let r):
             let code = r.statusCode
             if let tag = r.toTag, leg.dialog.remoteTag == nil || code >= 200 {
@@ -168,22 +205,22 @@ extension B2BUA {
                 switchLegs[leg.dialog.key] = leg
                 leg.events(.answered(sdp: r.body))
             } else {
-                failSwitchLeg(leg, reason: "\(code) \(r.reasonPhrase ?? "")".trimmedSpaces)
+                failSwitchLeg(leg, .rejected(SIPStatus(code, r.reasonPhrase ?? "")))
             }
         }
     }
 
-    private func failSwitchLeg(_ leg: SwitchLegHandle, reason: String) {
+    private func failSwitchLeg(_ leg: SwitchLegHandle, _ failure: SwitchLegFailure) {
         guard !leg.done else { return }
         leg.done = true
         leg.okRetransmit?.cancel()
         switchLegs[leg.dialog.key] = nil
         let call = calls[leg.call]
         if let call, call.switchLeg === leg { call.switchLeg = nil }
-        leg.events(.failed(reason: reason))
+        leg.events(.failed(failure))
         if leg.replacedHungUp, let call, call.state != .terminated {
             sendBye(on: leg.replacing.other, of: call)
-            finish(call, by: leg.replacing, reason: "BYE (the switchover it left for failed: \(reason))")
+            finish(call, by: leg.replacing, reason: "BYE (the switchover it left for failed: \(failure))")
         }
     }
 
@@ -191,8 +228,8 @@ extension B2BUA {
     func switchLegBye(_ req: SIPMessage, _ t: ServerTransaction) -> Bool {
         guard let callID = req.callID, let tag = req.toTag,
               let leg = switchLegs[Dialog.key(callID: callID, localTag: tag)] else { return false }
-        t.respond(200, "OK")
-        failSwitchLeg(leg, reason: "the target hung up before the splice")
+        t.respond(.ok)
+        failSwitchLeg(leg, .hungUp)
         return true
     }
 
@@ -215,7 +252,7 @@ extension B2BUA {
     public func abandonSwitch(_ leg: SwitchLegHandle, reason: String) {
         guard !leg.done else { return }
         if leg.answered { sendBye(on: &leg.dialog) } else { leg.transaction?.cancel() }
-        failSwitchLeg(leg, reason: reason)
+        failSwitchLeg(leg, .abandoned(reason))
     }
 
     static func withoutTag(_ header: String) -> String {
@@ -239,16 +276,16 @@ public struct ReferRequest {
 
 extension B2BUA {
     func refer(_ req: SIPMessage, _ t: ServerTransaction) {
-        guard let (call, side) = dialog(of: req) else { t.respond(481, "Call/Transaction Does Not Exist"); return }
+        guard let (call, side) = dialog(of: req) else { t.respond(.callDoesNotExist); return }
         guard let delegate, delegate.handlesCallMoves else {
-            t.respond(501, "Not Implemented") { $0.setHeader("Allow", B2BUA.allowedMethods) }
+            t.respond(.notImplemented) { $0.setHeader("Allow", B2BUA.allowedMethods) }
             return
         }
         guard let raw = req.header("Refer-To") ?? req.header("r"), let uri = B2BUA.referTarget(raw) else {
-            t.respond(400, "Bad Refer-To") { $0.setHeader("Warning", "399 baton \"REFER needs a Refer-To with a SIP URI\"") }
+            t.respond(.badRequest.because("Bad Refer-To")) { $0.setHeader("Warning", "399 baton \"REFER needs a Refer-To with a SIP URI\"") }
             return
         }
-        guard call.state == .answered || call.state == .confirmed else { t.respond(491, "Request Pending"); return }
+        guard call.state == .answered || call.state == .confirmed else { t.respond(.requestPending); return }
         delegate.referred(ReferRequest(call: call.id, side: side, referTo: uri, referredBy: req.header("Referred-By") ?? req.header("b"),
                              transaction: t))
     }
@@ -305,7 +342,7 @@ extension B2BUA {
     /// Pull: finds the named dialog and hands the INVITE to the handler, which answers it.
     func pull(_ req: SIPMessage, _ t: ServerTransaction, replaces: String) {
         guard let r = B2BUA.parseReplaces(replaces) else {
-            t.respond(400, "Bad Replaces", toTag: randomToken(10))
+            t.respond(.badRequest.because("Bad Replaces"), toTag: randomToken(10))
             return
         }
         // to-tag is Baton's tag on the named dialog and from-tag the device's (RFC 3891 §3);
@@ -316,22 +353,22 @@ extension B2BUA {
             return (call, side)
         }.first
         guard let (call, side) = found, call.state == .answered || call.state == .confirmed else {
-            t.respond(481, "Call/Transaction Does Not Exist", toTag: randomToken(10))
+            t.respond(.callDoesNotExist, toTag: randomToken(10))
             return
         }
         guard call.switchLeg == nil else {
-            t.respond(486, "Busy Here", toTag: randomToken(10)) { $0.setHeader("Warning", "399 baton \"a switchover is already running\"") }
+            t.respond(.busyHere, toTag: randomToken(10)) { $0.setHeader("Warning", "399 baton \"a switchover is already running\"") }
             return
         }
         guard !req.body.isEmpty else {
-            t.respond(488, "Not Acceptable Here", toTag: randomToken(10)) { $0.setHeader("Warning", "399 baton \"SDP offer required\"") }
+            t.respond(.notAcceptableHere, toTag: randomToken(10)) { $0.setHeader("Warning", "399 baton \"SDP offer required\"") }
             return
         }
         guard let delegate, delegate.handlesCallMoves else {
-            t.respond(501, "Not Implemented", toTag: randomToken(10))
+            t.respond(.notImplemented, toTag: randomToken(10))
             return
         }
-        t.respond(100, "Trying")
+        t.respond(.trying)
         delegate.pulled(ReplacesRequest(call: call.id, side: side, offer: req.body, request: req, transaction: t))
     }
 
@@ -363,7 +400,7 @@ extension B2BUA {
                       giveUp: { [weak self, weak leg] in
             guard let self, let leg else { return }
             leg.pendingOK = nil
-            self.failSwitchLeg(leg, reason: "408 no ACK from the pulling device")
+            self.failSwitchLeg(leg, .noAck)
         })
         return leg
     }

@@ -94,8 +94,8 @@ extension B2BUADelegate {
     public func forwardingTarget(called: String, reason: B2BUA.ForwardReason) -> String? { nil }
     public func noAnswerForwarding(called: String) -> (target: String, seconds: Int)? { nil }
     public var handlesCallMoves: Bool { false }
-    public func referred(_ request: ReferRequest) { request.transaction.respond(501, "Not Implemented") }
-    public func pulled(_ request: ReplacesRequest) { request.transaction.respond(501, "Not Implemented") }
+    public func referred(_ request: ReferRequest) { request.transaction.respond(.notImplemented) }
+    public func pulled(_ request: ReplacesRequest) { request.transaction.respond(.notImplemented) }
 }
 
 /// What the B2BUA reports for the server's metrics (SIPServer): refusals and bad input.
@@ -209,7 +209,7 @@ public final class B2BUA: TransactionUser {
         case .bye?: bye(request, t)
         case .cancel?: cancel(request, t)
         case .options?:
-            t.respond(200, "OK", toTag: request.toTag == nil ? randomToken(10) : nil) {
+            t.respond(.ok, toTag: request.toTag == nil ? randomToken(10) : nil) {
                 $0.setHeader("Allow", B2BUA.allowedMethods)
                 $0.setHeader("Accept", "application/sdp")
             }
@@ -217,7 +217,7 @@ public final class B2BUA: TransactionUser {
         case .refer?: refer(request, t)
         case .subscribe?: subscribe(request, t)
         case .ack?, .notify?, .update?, .info?, .prack?, .message?, .publish?, nil:
-            t.respond(501, "Not Implemented") { $0.setHeader("Allow", B2BUA.allowedMethods) }
+            t.respond(.notImplemented) { $0.setHeader("Allow", B2BUA.allowedMethods) }
         }
     }
 
@@ -248,7 +248,7 @@ public final class B2BUA: TransactionUser {
     /// 503 for a new INVITE Baton has no room for now (overload, session limit): capacity
     /// frees up soon, so the short Retry-After, and a Warning that says why.
     private func refuseForCapacity(_ t: ServerTransaction, _ why: String) {
-        t.respond(503, "Service Unavailable", toTag: randomToken(10)) {
+        t.respond(.serviceUnavailable, toTag: randomToken(10)) {
             $0.setHeader("Retry-After", "\(self.configuration.limitRetryAfter)")
             $0.setHeader("Warning", "399 baton \"\(why)\"")
         }
@@ -260,7 +260,7 @@ public final class B2BUA: TransactionUser {
             return
         }
         guard !draining else {
-            t.respond(503, "Service Unavailable") { $0.setHeader("Retry-After", "\(self.configuration.retryAfter)") }
+            t.respond(.serviceUnavailable) { $0.setHeader("Retry-After", "\(self.configuration.retryAfter)") }
             return
         }
         guard !overloaded else {
@@ -272,7 +272,7 @@ public final class B2BUA: TransactionUser {
             refuseForCapacity(t, "session limit reached")
             return
         }
-        t.respond(100, "Trying")
+        t.respond(.trying)
         guard let delegate else { route(req, t); return }
         delegate.checkInvite(req, on: layer.loop) { [weak self] verdict in
             guard let self else { return }
@@ -305,7 +305,7 @@ public final class B2BUA: TransactionUser {
     }
 
     private func route(_ req: SIPMessage, _ t: ServerTransaction) {
-        guard var target = req.requestURI else { t.respond(400, "Bad Request-URI"); return }
+        guard var target = req.requestURI else { t.respond(.badRequest.because("Bad Request-URI")); return }
         // Unconditional forwarding: the call goes to the rule's target, with a Diversion
         // naming the called URI (and, with STIR, a div PASSporT).
         var diverted: SIPURI?
@@ -324,7 +324,7 @@ public final class B2BUA: TransactionUser {
         var mediaTransport: String?
         switch decision {
         case .notFound:
-            t.respond(404, "Not Found", toTag: randomToken(10))
+            t.respond(.notFound, toTag: randomToken(10))
             return
         case let .registered(reg, u): (peer, uri) = (reg.peer, u)
         case let .route(r, u):
@@ -332,12 +332,12 @@ public final class B2BUA: TransactionUser {
             mediaTransport = r.mediaTransport
         }
         guard let callerCallID = req.callID, let callerTag = req.fromTag, let from = req.from, let to = req.to else {
-            t.respond(400, "Missing From tag")
+            t.respond(.badRequest.because("Missing From tag"))
             return
         }
         let body = req.body
         guard !body.isEmpty else {
-            t.respond(488, "Not Acceptable Here", toTag: randomToken(10)) { $0.setHeader("Warning", "399 baton \"SDP offer required\"") }
+            t.respond(.notAcceptableHere, toTag: randomToken(10)) { $0.setHeader("Warning", "399 baton \"SDP offer required\"") }
             return
         }
         let id = randomToken(16)
@@ -369,7 +369,7 @@ public final class B2BUA: TransactionUser {
             try out.setContact(configuration.contact)
             let mf = req.header("Max-Forwards").flatMap { Int($0.trimmedSpaces) } ?? 70
             guard mf > 0 else {
-                t.respond(483, "Too Many Hops", toTag: aTag)
+                t.respond(.tooManyHops, toTag: aTag)
                 delegate?.callEvent(.ended(id: id, by: nil, reason: "483 Too Many Hops"))
                 return
             }
@@ -387,7 +387,7 @@ public final class B2BUA: TransactionUser {
             delegate?.callEvent(.ended(id: id, by: nil, reason: "\(code) \(e.description)"))
             return
         } catch {
-            t.respond(503, "Service Unavailable", toTag: aTag) { $0.setHeader("Warning", "399 baton \"\(error)\"") }
+            t.respond(.serviceUnavailable, toTag: aTag) { $0.setHeader("Warning", "399 baton \"\(error)\"") }
             delegate?.release(call: id)
             delegate?.callEvent(.ended(id: id, by: nil, reason: "503 \(error)"))
             return
@@ -413,10 +413,10 @@ public final class B2BUA: TransactionUser {
         guard let aInvite = call.aInvite else { return }
         switch ev {
         case .timeout:
-            if aInvite.state == .proceeding { aInvite.respond(408, "Request Timeout", toTag: call.a.localTag) }
+            if aInvite.state == .proceeding { aInvite.respond(.requestTimeout, toTag: call.a.localTag) }
             finish(call, by: nil, reason: "408 callee did not answer (timer B)")
         case .transportError:
-            if aInvite.state == .proceeding { aInvite.respond(503, "Service Unavailable", toTag: call.a.localTag) }
+            if aInvite.state == .proceeding { aInvite.respond(.serviceUnavailable, toTag: call.a.localTag) }
             finish(call, by: nil, reason: "503 transport error towards callee")
         case .response(let r):
             let code = r.statusCode
@@ -452,7 +452,7 @@ public final class B2BUA: TransactionUser {
                 let relayed = relay(r, to: nil, call: call, from: .callee, base: aInvite.request)
                 sendAck(on: .callee, of: call, cseq: r.cseqNumber)
                 guard let ok = relayed else {
-                    aInvite.respond(500, "Server Internal Error", toTag: call.a.localTag)
+                    aInvite.respond(.serverInternalError, toTag: call.a.localTag)
                     sendBye(on: .callee, of: call)
                     finish(call, by: nil, reason: "500 bad SDP in answer")
                     return
@@ -607,9 +607,9 @@ public final class B2BUA: TransactionUser {
     // MARK: In-dialog requests
 
     private func reinvite(_ req: SIPMessage, _ t: ServerTransaction) {
-        guard let (call, side) = dialog(of: req) else { t.respond(481, "Call/Transaction Does Not Exist"); return }
+        guard let (call, side) = dialog(of: req) else { t.respond(.callDoesNotExist); return }
         guard call.reinvite == nil, call.pendingOK == nil else {
-            t.respond(491, "Request Pending") { $0.setHeader("Retry-After", "1") }
+            t.respond(.requestPending) { $0.setHeader("Retry-After", "1") }
             return
         }
         var other = call.dialog(side.other)
@@ -620,7 +620,7 @@ public final class B2BUA: TransactionUser {
             out.setBody(req.body, contentType: req.contentType)
             try rewrite(out, call: call, from: side, role: .offer(transport: nil))
             call.reinvite = (side, t)
-            t.respond(100, "Trying")
+            t.respond(.trying)
             layer.send(out, to: other.peer, via: configuration.sentBy) { [weak self, weak call] ev in
                 guard let self, let call else { return }
                 self.reinviteEvent(ev, call: call, from: side, txn: t)
@@ -628,7 +628,7 @@ public final class B2BUA: TransactionUser {
         } catch let e as SIPError {
             t.respond(e.status.0, e.status.1)
         } catch {
-            t.respond(500, "Server Internal Error")
+            t.respond(.serverInternalError)
         }
     }
 
@@ -636,7 +636,7 @@ public final class B2BUA: TransactionUser {
         switch ev {
         case .timeout, .transportError:
             call.reinvite = nil
-            txn.respond(408, "Request Timeout")
+            txn.respond(.requestTimeout)
         case .response(let r):
             let code = r.statusCode
             if code < 200 { return }
@@ -649,7 +649,7 @@ public final class B2BUA: TransactionUser {
                 let relayed = relay(r, to: nil, call: call, from: side.other, base: txn.request)
                 sendAck(on: side.other, of: call, cseq: r.cseqNumber)
                 guard let ok = relayed else {
-                    txn.respond(500, "Server Internal Error")
+                    txn.respond(.serverInternalError)
                     return
                 }
                 txn.respond(ok)
@@ -664,35 +664,35 @@ public final class B2BUA: TransactionUser {
     private func bye(_ req: SIPMessage, _ t: ServerTransaction) {
         guard let (call, side) = dialog(of: req) else {
             if switchLegBye(req, t) { return }
-            t.respond(481, "Call/Transaction Does Not Exist")
+            t.respond(.callDoesNotExist)
             return
         }
         if let leg = call.switchLeg, leg.replacing == side, !leg.done {
             // The device being moved hangs up mid-switchover (a blind transfer: BYE right
             // after 202): the far party stays, the switchover goes on without it.
-            t.respond(200, "OK")
+            t.respond(.ok)
             leg.replacedHungUp = true
             return
         }
-        t.respond(200, "OK")
+        t.respond(.ok)
         sendBye(on: side.other, of: call)
         finish(call, by: side, reason: "BYE")
     }
 
     private func cancel(_ req: SIPMessage, _ t: ServerTransaction) {
         guard let invite = layer.inviteTransaction(cancelledBy: req) else {
-            t.respond(481, "Call/Transaction Does Not Exist")
+            t.respond(.callDoesNotExist)
             return
         }
-        t.respond(200, "OK")
+        t.respond(.ok)
         guard invite.state == .proceeding,
               let call = calls.values.first(where: { $0.aInvite === invite }) else {
             // Final response already sent: the CANCEL has no effect (§9.2).
-            if invite.state == .proceeding { invite.respond(487, "Request Terminated", toTag: randomToken(10)) }
+            if invite.state == .proceeding { invite.respond(.requestTerminated, toTag: randomToken(10)) }
             return
         }
         call.cancelled = true
-        invite.respond(487, "Request Terminated", toTag: call.a.localTag)
+        invite.respond(.requestTerminated, toTag: call.a.localTag)
         call.bInvite?.cancel()
         finish(call, by: .caller, reason: "CANCEL")
     }
@@ -763,7 +763,7 @@ public final class B2BUA: TransactionUser {
                 sendBye(on: .caller, of: call)
                 sendBye(on: .callee, of: call)
             } else if let a = call.aInvite, a.state == .proceeding {
-                a.respond(503, "Service Unavailable", toTag: call.a.localTag)
+                a.respond(.serviceUnavailable, toTag: call.a.localTag)
                 call.bInvite?.cancel()
             }
             finish(call, by: nil, reason: reason)

@@ -76,24 +76,24 @@ public final class Registrar {
     /// Processes a REGISTER and answers on its transaction.
     public func handle(_ req: SIPMessage, transaction: ServerTransaction) {
         guard let aor = req.toURI?.aor, let callID = req.callID, let cseq = req.cseqNumber else {
-            transaction.respond(400, "Bad To")
+            transaction.respond(.badRequest.because("Bad To"))
             return
         }
         let headerExpires = req.header("Expires").flatMap { Int($0.trimmedSpaces) }
         let t = now()
         var current = (bindings[aor] ?? []).filter { $0.expires > t }
         if req.contactCount == 1, req.contact(0)?.trimmedSpaces == "*" || req.contactURI(0) == nil && req.contact(0) != nil {
-            guard headerExpires == 0 else { transaction.respond(400, "Wildcard Contact needs Expires 0"); return }
+            guard headerExpires == 0 else { transaction.respond(.badRequest.because("Wildcard Contact needs Expires 0")); return }
             for r in current { persistence?.delete(aor: aor, contact: r.contact) }
             bindings[aor] = nil
-            transaction.respond(200, "OK", toTag: randomToken(10))
+            transaction.respond(.ok, toTag: randomToken(10))
             return
         }
         for i in 0..<req.contactCount {
             guard let uri = req.contactURI(i) else { continue }
             let asked = req.contactParameter(i, "expires").flatMap(Int.init) ?? headerExpires ?? configuration.defaultExpires
             if asked != 0 && asked < configuration.minExpires {
-                transaction.respond(423, "Interval Too Brief") { $0.setHeader("Min-Expires", "\(self.configuration.minExpires)") }
+                transaction.respond(.intervalTooBrief) { $0.setHeader("Min-Expires", "\(self.configuration.minExpires)") }
                 return
             }
             let expires = min(asked, configuration.maxExpires)
@@ -109,7 +109,7 @@ public final class Registrar {
             persistence?.save(reg)
         }
         bindings[aor] = current.isEmpty ? nil : current
-        transaction.respond(200, "OK", toTag: randomToken(10)) { resp in
+        transaction.respond(.ok, toTag: randomToken(10)) { resp in
             resp.removeContacts()
             for r in current {
                 _ = try? resp.addContact("<\(r.contact)>;expires=\(max(0, Int(r.expires - t)))")

@@ -103,14 +103,15 @@ import Testing
 
     @Test func aRejectingTargetLeavesTheCall() throws {
         let (h, id, _) = try confirmedCall()
-        var failed: String?
+        var failed: SwitchLegFailure?
         _ = try h.b2bua.inviteSwitchLeg(call: id, replacing: .callee, target: (Self.speaker, "sip:speaker@127.0.0.1:5090"),
                                         body: try h.b2bua.farSDP(call: id, replacing: .callee)) { ev in
             if case .failed(let r) = ev { failed = r }
         }
         let invite = try #require(h.sent(to: Self.speaker).first { $0.method == "INVITE" })
         try h.deliver(invite.makeResponse(486, "Busy Here", toTag: "spk"), from: Self.speaker)
-        #expect(failed == "486 Busy Here")
+        #expect(failed == .rejected(.busyHere) && failed?.description == "486 Busy Here")
+        #expect(failed?.status == .busyHere)   // what a REFER's NOTIFY would report
         #expect(h.anchor.endReasons.isEmpty)
         // A new switchover may start now.
         #expect(throws: Never.self) { _ = try h.b2bua.farSDP(call: id, replacing: .callee) }
@@ -212,7 +213,7 @@ import Testing
         try h.callerAck(for: try h.answer(bInvite))
         _ = h.take()
         let callee = try #require(h.anchor.events.compactMap { if case let .dialogs(_, _, c) = $0 { c } else { nil } }.last)
-        var failed: String?
+        var failed: SwitchLegFailure?
         h.anchor.onPull = { r in
             _ = try? h.b2bua.acceptSwitchLeg(r, body: r.offer) { if case .failed(let why) = $0 { failed = why } }
         }
@@ -223,7 +224,8 @@ import Testing
         h.wire.advance(.milliseconds(500))
         #expect(h.sent(to: B2BUASwitchoverTests.speaker).contains { $0.statusCode == 200 })   // retransmitted
         h.wire.advance(.seconds(40))
-        #expect(failed == "408 no ACK from the pulling device")
+        #expect(failed == .noAck && failed?.description == "408 no ACK from the pulling device")
+        #expect(failed?.status == .requestTimeout)
         #expect(h.anchor.endReasons.isEmpty)
     }
 }
