@@ -21,6 +21,8 @@ extension CallManager {
         }
     }
 
+    /// The call id an ng call has in Baton (HTTP API, events): "ng:" + its SIP Call-ID, so
+    /// it never collides with a B2BUA call's id. What kind of call it is lives in the call.
     static func ngID(_ callID: String) -> String { "ng:" + callID }
 
     /// Anchors an offer from `fromTag` and returns the SDP for the other side.
@@ -30,8 +32,7 @@ extension CallManager {
         let side = ngSide(id: id, tag: fromTag, default: .caller)
         if side == .caller && !hasCall(id) {
             guard admitsNewCall() else { throw CallsError.sessionLimit(maxSessions) }
-            callEvent(.started(id: id, from: fromTag, to: "", callerCallID: callID,
-                               callerPeer: SIPPeer(transport: .udp, host: "ng", port: 0)))
+            start(call: id, from: fromTag, to: "", callerCallID: callID, control: .ng)
             setTag(id: id, tag: fromTag, side: .caller)
         }
         return try rewrite(id: id, side: side, sdp: sdp, role: .offer(transport: options.transportProtocol), options: options)
@@ -64,9 +65,9 @@ extension CallManager {
         return (info, tags(id: id))
     }
 
-    /// Call-IDs of live ng calls.
+    /// Call-IDs of live ng calls (their legs are controlled by ng), oldest first (then by Call-ID).
     public func ngCallIDs() -> [String] {
-        calls().compactMap { $0.id.hasPrefix("ng:") ? String($0.id.dropFirst(3)) : nil }
+        state.withLock { s in s.live.values.filter { $0.control == .ng }.sorted { ($0.record.started, $0.record.callerCallID) < ($1.record.started, $1.record.callerCallID) }.map(\.record.callerCallID) }
     }
 
     private func rewrite(id: String, side: CallSide, sdp bytes: [UInt8], role: SDPRole, options: SDPOptions) throws -> [UInt8] {

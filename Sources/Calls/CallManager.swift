@@ -32,6 +32,9 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, Sendable 
         var dialogs: [CallSide: DialogID] = [:]
         /// Offer/answer state per stream (m= line index): codecs and SRTP keys per leg.
         var negotiation: [Int: StreamNegotiation] = [:]
+        /// Who signals for the call: the B2BUA (a SIP peer) or the ng protocol; set when the
+        /// call starts.
+        var control: LegControl?
     }
 
     public let relay: MediaRelay
@@ -247,25 +250,33 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, Sendable 
         }
     }
 
+    /// A new call: its record, its caller leg and who signals for it (a SIP peer, or the ng
+    /// protocol for a call that a proxy in front signals and Baton only anchors).
+    func start(call id: String, from: String, to: String, callerCallID: String, control: LegControl) {
+        let t = now()
+        callsTotal.increment()
+        let record = CallRecord(id: id, caller: from, callee: to, callerCallID: callerCallID, started: t)
+        state.withLock { s in
+            var l = s.live[id] ?? Live(info: CallInfo(id: id, state: .calling, from: from, to: to, started: t, legs: []), record: record)
+            l.info.from = from
+            l.info.to = to
+            l.record = record
+            l.control = control
+            l.callIDs[.caller] = callerCallID
+            l.peers[.caller] = control.description
+            s.live[id] = l
+            activeGauge.record(s.live.count)
+        }
+        storeOperations.yield(.call(record))
+        shared.callStarted(call: id, users: [CallManager.user(from), CallManager.user(to)].compactMap { $0 },
+                           peer: SIPURI.addressText(to))
+    }
+
     public func callEvent(_ event: CallEvent) {
         let t = now()
         switch event {
         case let .started(id, from, to, callerCallID, peer):
-            callsTotal.increment()
-            let record = CallRecord(id: id, caller: from, callee: to, callerCallID: callerCallID, started: t)
-            state.withLock { s in
-                var l = s.live[id] ?? Live(info: CallInfo(id: id, state: .calling, from: from, to: to, started: t, legs: []), record: record)
-                l.info.from = from
-                l.info.to = to
-                l.record = record
-                l.callIDs[.caller] = callerCallID
-                l.peers[.caller] = peer.description
-                s.live[id] = l
-                activeGauge.record(s.live.count)
-            }
-            storeOperations.yield(.call(record))
-            shared.callStarted(call: id, users: [CallManager.user(from), CallManager.user(to)].compactMap { $0 },
-                               peer: SIPURI.addressText(to))
+            start(call: id, from: from, to: to, callerCallID: callerCallID, control: .sip(peer))
         case .ringing(let id):
             shared.setStatus(member: id, .ringing)
         case let .routed(id, calleeCallID, peer):

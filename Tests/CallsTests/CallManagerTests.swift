@@ -18,6 +18,22 @@ import TestSupport
         return CallManager(relay: relay, now: { 100 })
     }
 
+    /// An ng call is a call whose legs the ng protocol controls, not a SIP call with a
+    /// made-up peer: its caller leg shows "ng" as signaling, and only ng calls are listed to ng.
+    @Test func ngCallsAreTheirOwnKindOfCall() throws {
+        let calls = try manager(33950)
+        defer { calls.relay.shutdown() }
+        calls.callEvent(.started(id: "sip-1", from: "<sip:a@x>;tag=1", to: "<sip:b@x>", callerCallID: "cid-sip",
+                                 callerPeer: SIPPeer(transport: .udp, host: "127.0.0.1", port: 5070)))
+        _ = try calls.offer(callID: "first", fromTag: "f1", sdp: Array(Self.sdp.utf8))
+        _ = try calls.offer(callID: "second", fromTag: "f2", sdp: Array(Self.sdp.utf8))
+        #expect(calls.ngCallIDs() == ["first", "second"])
+        #expect(calls.call(id: "ng:first")?.legs.first { $0.side == .caller }?.signaling == "ng")
+        #expect(calls.call(id: "sip-1")?.legs.first { $0.side == .caller }?.signaling == "udp:127.0.0.1:5070")
+        try calls.delete(callID: "first")
+        #expect(calls.ngCallIDs() == ["second"])
+    }
+
     @Test func anchorsEachSideOnItsOwnPortAndRecordsTheCall() throws {
         let calls = try manager(33000)
         defer { calls.relay.shutdown() }
