@@ -130,6 +130,10 @@ let package = Package(
         .testTarget(name: "ControlTests", dependencies: [
             "Control", "TestSupport", "Store", "Calls", "SIP", "Media", "ContactCenter", "Handoff", .product(name: "HummingbirdTesting", package: "hummingbird"),
         ], swiftSettings: strict),
+        .testTarget(name: "HandoffTests", dependencies: [
+            "Handoff", "Calls", "SIP", "Media", "TestSupport", .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOCore", package: "swift-nio"),
+        ], swiftSettings: strict),
         .testTarget(name: "BatonTests", dependencies: ["Baton"], swiftSettings: strict),
         // Real peers (sipp, baresip, tcpdump) against the built `baton` executable.
         .testTarget(name: "InteropTests", dependencies: [

@@ -193,6 +193,15 @@ public final class MediaRelay: Sendable {
         if let done { t.submit(.barrier(done)) }
     }
 
+    /// Returns once every relay thread has run the commands submitted before this call, and
+    /// the completions those commands call (splice reports, aborts) have been called. Tests
+    /// and orderly checks use it instead of sleeping. The relay must be running.
+    public func barrier() async {
+        for t in threads {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in t.submit(.barrier { c.resume() }) }
+        }
+    }
+
     // MARK: Switchover (make-before-break)
 
     /// Allocates the new leg of a switchover that will replace `side`: fresh ports whose

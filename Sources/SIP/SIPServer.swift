@@ -33,7 +33,10 @@ public final class SIPServer: @unchecked Sendable {
     private let overloadRejections = Counter(label: "baton_sip_overload_rejections_total")
     private let logger: Logger
 
-    public init(configuration: Configuration, loop: any EventLoop, logger: Logger = Logger(label: "baton.sip")) throws(SIPError) {
+    /// - Parameter wire: where outgoing messages go instead of the network (tests: an
+    ///   in-process wire; the transport is then never started). Called on `loop`.
+    public init(configuration: Configuration, loop: any EventLoop, logger: Logger = Logger(label: "baton.sip"),
+                wire: ((SIPMessage, SIPPeer) -> Void)? = nil) throws(SIPError) {
         self.configuration = configuration
         self.loop = loop
         self.logger = logger
@@ -43,7 +46,7 @@ public final class SIPServer: @unchecked Sendable {
         var count: ((SIPMessage, String) -> Void)?
         layer = TransactionLayer(loop: loop, timers: configuration.timers, logger: logger) { m, peer in
             count?(m, "out")
-            transport.send(m, to: peer)
+            if let wire { wire(m, peer) } else { transport.send(m, to: peer) }
         }
         registrar = Registrar(configuration: configuration.registrar)
         b2bua = B2BUA(configuration: configuration.b2bua, layer: layer, registrar: registrar,
