@@ -80,6 +80,17 @@ public enum HandoffError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unavailable(let s): s
         }
     }
+
+    /// How a REFER that asked for this is answered (the HTTP API maps the same cases to its
+    /// statuses in Control).
+    public var sipStatus: SIPStatus {
+        switch self {
+        case .refused(.targetNotFound): .notFound
+        case .refused(.alreadyRunning), .refused(.notAnswered): .requestPending
+        case .invalid: .badRequest
+        default: .serviceUnavailable
+        }
+    }
 }
 
 /// Switchover orchestration (make-before-break): one operation for every trigger (HTTP
@@ -193,8 +204,8 @@ public final class Handoff: CallMoveHandler, @unchecked Sendable {
     public func pulled(_ r: ReplacesRequest) {
         let b2bua = sip.b2bua
         let t = r.transaction
-        func reject(_ code: Int, _ phrase: String, _ why: String) {
-            t.respond(code, phrase, toTag: String(UUID().uuidString.prefix(8))) { $0.setHeader("Warning", "399 baton \"\(why)\"") }
+        func reject(_ status: SIPStatus, _ why: String) {
+            t.respond(status, toTag: String(UUID().uuidString.prefix(8))) { $0.setHeader("Warning", "399 baton \"\(why)\"") }
         }
         let prepared: PreparedSwitch
         let body: [UInt8]
@@ -203,14 +214,14 @@ public final class Handoff: CallMoveHandler, @unchecked Sendable {
             prepared = try calls.prepareSwitch(call: r.call, replacing: r.side, offer: far, negotiate: false)
             body = try far.serialize()
         } catch {
-            reject(488, "Not Acceptable Here", "\(error)")
+            reject(.notAcceptableHere, "\(error)")
             return
         }
         do {
             try calls.answerSwitch(prepared, answer: try SessionDescription(parsing: r.offer))
         } catch {
             calls.abortSwitch(prepared) { _ in }
-            reject(488, "Not Acceptable Here", "unusable SDP offer: \(error)")
+            reject(.notAcceptableHere, "unusable SDP offer: \(error)")
             return
         }
         let from = r.request.from.map(SIPURI.addressText) ?? "the pulling device"
@@ -222,7 +233,7 @@ public final class Handoff: CallMoveHandler, @unchecked Sendable {
         } catch {
             calls.abortSwitch(prepared) { _ in }
             runs[run.id] = nil
-            reject(486, "Busy Here", error.description)
+            reject(.busyHere, error.description)
             fail(run, .abandoned(error.description))
         }
     }
@@ -240,13 +251,7 @@ public final class Handoff: CallMoveHandler, @unchecked Sendable {
             r.transaction.respond(.accepted)
             sip.b2bua.notifyRefer(call: r.call, side: r.side, status: "100 Trying", terminated: false)
         case .failure(let e):
-            let (code, phrase): (Int, String) = switch e {
-            case .refused(.targetNotFound): (404, "Not Found")
-            case .refused(.alreadyRunning), .refused(.notAnswered): (491, "Request Pending")
-            case .invalid: (400, "Bad Request")
-            default: (503, "Service Unavailable")
-            }
-            r.transaction.respond(code, phrase) { $0.setHeader("Warning", "399 baton \"\(e.description)\"") }
+            r.transaction.respond(e.sipStatus) { $0.setHeader("Warning", "399 baton \"\(e.description)\"") }
         }
     }
 
