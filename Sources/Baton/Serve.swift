@@ -114,6 +114,7 @@ struct Serve: AsyncParsableCommand {
                                           commitWindow: .milliseconds(config.storeCommitWindowMs))),
                 .init(service: RelayService(relay: relay)),
                 .init(service: ContactCenterService(center: contactCenter)),
+                .init(service: STIRWorkers(stir: stir)),
                 .init(service: http),
                 .init(service: NGServer(configuration: config.ng, calls: calls)),
                 .init(service: SIPService(sip: sip, calls: calls, drainTimeout: .seconds(config.drainTimeout))),
@@ -178,6 +179,21 @@ struct ContactCenterService: Service {
             await center.run()
         } onGracefulShutdown: {
             center.finish()
+        }
+    }
+}
+
+/// Runs the STIR checks of new INVITEs (bounded workers; STIRService.run); on shutdown, the
+/// ones already queued first. Nothing to run without `[stir]`.
+struct STIRWorkers: Service {
+    let stir: STIRService?
+    func run() async {
+        // A service that returns ends the group: without STIR, wait for the shutdown.
+        guard let stir else { try? await gracefulShutdown(); return }
+        await withGracefulShutdownHandler {
+            await stir.run()
+        } onGracefulShutdown: {
+            stir.finish()
         }
     }
 }

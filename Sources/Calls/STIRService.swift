@@ -55,8 +55,27 @@ public final class STIRService: Sendable {
     private let logger: Logger
     private let limiter = Mutex(LogRateLimiter(burst: 5))
 
-    public init(configuration: Configuration, logger: Logger = Logger(label: "baton.stir")) {
+    /// A check waiting for a worker: what ``decide(identities:orig:dest:diverted:)`` needs, and
+    /// where the verdict goes (a hop back onto the SIP loop).
+    struct Job: Sendable {
+        var identities: [String]
+        var orig, dest, diverted: String?
+        var done: @Sendable (InviteVerdict) -> Void
+    }
+    private let jobs = AsyncStream<Job>.makeStream()
+    /// Checks queued or running; beyond ``maxPending`` a new INVITE is refused at once.
+    private let pending = Mutex(0)
+    /// At most this many checks run at once (each may wait on a certificate fetch).
+    public let maxConcurrent: Int
+    /// At most this many checks wait or run; more INVITEs get 503 + Retry-After, as an
+    /// overloaded server answers, instead of queueing without bound.
+    public let maxPending: Int
+
+    public init(configuration: Configuration, maxConcurrent: Int = 64, maxPending: Int = 4096,
+                logger: Logger = Logger(label: "baton.stir")) {
         self.configuration = configuration
+        self.maxConcurrent = max(1, maxConcurrent)
+        self.maxPending = max(1, maxPending)
         self.logger = logger
     }
 
@@ -80,11 +99,45 @@ public final class STIRService: Sendable {
         let diverted = (req.header("Diversion") ?? req.headers("History-Info").first)
             .map(SIPURI.addressText).flatMap(TelephoneNumber.canonical)
         let bound = NIOLoopBound(done, eventLoop: loop)
-        Task {
-            let verdict = await self.decide(identities: identities, orig: orig, dest: dest, diverted: diverted)
+        let admitted = pending.withLock { n in
+            guard n < maxPending else { return false }
+            n += 1
+            return true
+        }
+        guard admitted else {
+            done(.reject(code: 503, reason: "Service Unavailable", headers: [("Retry-After", "5")]))
+            let logger = self.logger, maxPending = self.maxPending
+            limiter.withLock { $0.log(logger, .warning, "STIR checks queue full; INVITE refused with 503", metadata: ["pending": "\(maxPending)"]) }
+            return
+        }
+        jobs.continuation.yield(Job(identities: identities, orig: orig, dest: dest, diverted: diverted) { verdict in
             loop.execute { bound.value(verdict) }
+        })
+    }
+
+    /// Runs the queued checks, at most ``maxConcurrent`` at a time, as child tasks of one task
+    /// group (no task per INVITE outside it), until ``finish()``; checks already queued then
+    /// still run. The service that owns the STIR service runs this (Serve: `STIRWorkers`).
+    public func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            var running = 0
+            for await job in jobs.stream {
+                if running >= maxConcurrent {
+                    await group.next()
+                    running -= 1
+                }
+                group.addTask {
+                    let verdict = await self.decide(identities: job.identities, orig: job.orig, dest: job.dest, diverted: job.diverted)
+                    self.pending.withLock { $0 -= 1 }
+                    job.done(verdict)
+                }
+                running += 1
+            }
         }
     }
+
+    /// Ends ``run()`` once the queued checks are done.
+    public func finish() { jobs.continuation.finish() }
 
     /// The decision for a request with these Identity values and numbers.
     public func decide(identities: [String], orig: String?, dest: String?, diverted: String? = nil) async -> InviteVerdict {
