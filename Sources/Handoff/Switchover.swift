@@ -131,7 +131,8 @@ public final class Handoff: CallMoveHandler, @unchecked Sendable {
         var leg: SwitchLegHandle?
         var answer: SessionDescription?
         var reports: [Int: SpliceReport] = [:]
-        var timer: Scheduled<Void>?
+        /// The no-media bound, on the SIP loop's one timer source (the transaction layer's wheel).
+        var timer: SIPTimer?
         var finished = false
         /// A REFER started it: progress goes back to this side as NOTIFY.
         var notify: CallSide?
@@ -389,7 +390,7 @@ public final class Handoff: CallMoveHandler, @unchecked Sendable {
                 loop.execute { [weak self] in self?.spliced(run, index: index, report: report) }
             }
             let bound = Int64(op.primingMs + op.windowMs + configuration.noMediaTimeoutMillis)
-            run.timer = loop.assumeIsolated().scheduleTask(in: .milliseconds(bound)) { [weak self] in
+            run.timer = sip.layer.wheel.schedule(in: .milliseconds(bound)) { [weak self] in
                 self?.giveUp(run, reason: "no RTP from the target within \(self?.configuration.noMediaTimeoutMillis ?? 0) ms of its answer")
             }
         case .failed(let failure):
