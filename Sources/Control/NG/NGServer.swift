@@ -6,6 +6,7 @@ import NIOCore
 import NIOPosix
 import ServiceLifecycle
 import SIP
+import Synchronization
 
 /// The rtpengine ng control protocol over UDP (default 127.0.0.1:2223): `COOKIE <bencode>`
 /// in, `COOKIE <bencode>` out. Replies are cached by cookie, so a retransmitted request is
@@ -15,7 +16,7 @@ import SIP
 /// let ng = NGServer(configuration: .init(), calls: calls)
 /// // kamailio.cfg: modparam("rtpengine", "rtpengine_sock", "udp:127.0.0.1:2223")
 /// ```
-public final class NGServer: Service, @unchecked Sendable {
+public final class NGServer: Service, Sendable {
     public struct Configuration: Sendable, Equatable {
         public var enabled = true
         public var host = "127.0.0.1"
@@ -31,13 +32,20 @@ public final class NGServer: Service, @unchecked Sendable {
     public let configuration: Configuration
     let ng: NGProtocol
     let logger: Logger
-    let limiter = LogRateLimiter()
-    /// Cookie -> (reply, when). Touched only on the channel's event loop.
-    private var cache: [String: ([UInt8], NIODeadline)] = [:]
-    private var cacheOrder = CircularBuffer<String>()
-    private var requestCounters: [String: Counter] = [:]
+    /// The reply cache (cookie -> reply, when), the per-command counters and the log
+    /// limiter. Lock-protected: in practice only the ng channel's event loop touches them
+    /// (uncontended), and tests call ``reply(to:now:)`` from their own thread.
+    private struct State: ~Copyable {
+        var cache: [String: ([UInt8], NIODeadline)] = [:]
+        var cacheOrder = CircularBuffer<String>()
+        var requestCounters: [String: Counter] = [:]
+        let limiter = LogRateLimiter()
+    }
+    private let state = Mutex(State())
     private let errorCounter = Counter(label: "baton_ng_errors_total")
-    public private(set) var boundPort: Int?
+    private let bound = Mutex<Int?>(nil)
+    /// The UDP port the ng socket is bound to, once ``run()`` bound it.
+    public var boundPort: Int? { bound.withLock { $0 } }
     let relay: MediaRelay
     private let group: MultiThreadedEventLoopGroup
 
@@ -53,12 +61,16 @@ public final class NGServer: Service, @unchecked Sendable {
     /// (no cookie). Event-loop confined (the cookie cache).
     func reply(to datagram: [UInt8], now: NIODeadline = .now()) -> [UInt8]? {
         guard let space = datagram.firstIndex(of: UInt8(ascii: " ")), space > 0, space <= 64 else {
-            limiter.log(logger, .warning, "ng datagram without a cookie", metadata: ["bytes": "\(datagram.count)"])
+            log(.warning, "ng datagram without a cookie", ["bytes": "\(datagram.count)"])
             errorCounter.increment()
             return nil
         }
         let cookie = String(decoding: datagram[..<space], as: UTF8.self)
-        if let (cached, at) = cache[cookie], now - at < .seconds(Int64(configuration.cacheSeconds)) { return cached }
+        let ttl = TimeAmount.seconds(Int64(configuration.cacheSeconds))
+        if let cached = state.withLock({ s -> [UInt8]? in
+            guard let (reply, at) = s.cache[cookie], now - at < ttl else { return nil }
+            return reply
+        }) { return cached }
         let body: Bencode
         var out: [UInt8] = []
         // A reply is about as long as its request (the SDP comes back rewritten) plus the
@@ -69,7 +81,7 @@ public final class NGServer: Service, @unchecked Sendable {
             body = try Bencode.decode(datagram[(space + 1)...])
         } catch {
             errorCounter.increment()
-            limiter.log(logger, .warning, "bad ng request", metadata: ["error": "\(error)"])
+            log(.warning, "bad ng request", ["error": "\(error)"])
             Bencode.dictionary([("result", "error"), ("error-reason", .string(error.description))]).encode(into: &out)
             return out
         }
@@ -78,7 +90,7 @@ public final class NGServer: Service, @unchecked Sendable {
         let result = ng.handle(body)
         if result["result"]?.string == "error" {
             errorCounter.increment()
-            limiter.log(logger, .notice, "ng command failed", metadata: ["command": "\(command)", "reason": "\(result["error-reason"]?.string ?? "")"])
+            log(.notice, "ng command failed", ["command": "\(command)", "reason": "\(result["error-reason"]?.string ?? "")"])
         }
         result.encode(into: &out)
         remember(cookie, out, now)
@@ -86,20 +98,29 @@ public final class NGServer: Service, @unchecked Sendable {
     }
 
     private func remember(_ cookie: String, _ reply: [UInt8], _ now: NIODeadline) {
-        cache[cookie] = (reply, now)
-        cacheOrder.append(cookie)
-        // Bounded: expire by age, and never keep more than 100 000 replies.
-        while let first = cacheOrder.first, let (_, at) = cache[first],
-              now - at >= .seconds(Int64(configuration.cacheSeconds)) || cacheOrder.count > 100_000 {
-            cache[first] = nil
-            cacheOrder.removeFirst()
+        let ttl = TimeAmount.seconds(Int64(configuration.cacheSeconds))
+        state.withLock { s in
+            s.cache[cookie] = (reply, now)
+            s.cacheOrder.append(cookie)
+            // Bounded: expire by age, and never keep more than 100 000 replies.
+            while let first = s.cacheOrder.first, let (_, at) = s.cache[first], now - at >= ttl || s.cacheOrder.count > 100_000 {
+                s.cache[first] = nil
+                s.cacheOrder.removeFirst()
+            }
         }
     }
 
     private func count(_ command: String) {
         let c = NGProtocol.commands.contains(command) ? command : "other"
-        if requestCounters[c] == nil { requestCounters[c] = Counter(label: "baton_ng_requests_total", dimensions: [("command", c)]) }
-        requestCounters[c]!.increment()
+        state.withLock { s in
+            if s.requestCounters[c] == nil { s.requestCounters[c] = Counter(label: "baton_ng_requests_total", dimensions: [("command", c)]) }
+            s.requestCounters[c]!.increment()
+        }
+    }
+
+    private func log(_ level: Logger.Level, _ message: Logger.Message, _ metadata: Logger.Metadata) {
+        let logger = self.logger
+        state.withLock { $0.limiter.log(logger, level, message, metadata: metadata) }
     }
 
     public func run() async throws {
@@ -117,16 +138,18 @@ public final class NGServer: Service, @unchecked Sendable {
                 ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(NGHandler(server: self)) }
             }
             .bind(host: configuration.host, port: configuration.port).get()
-        boundPort = channel.localAddress?.port
+        let port = channel.localAddress?.port
+        bound.withLock { $0 = port }
         await setReceiveBuffer(channel, bytes: configuration.receiveBuffer, logger: logger, what: "ng")
-        logger.info("ng control listening", metadata: ["address": "\(configuration.host):\(boundPort ?? 0)"])
+        logger.info("ng control listening", metadata: ["address": "\(configuration.host):\(port ?? 0)"])
         try? await gracefulShutdown()
         try? await channel.close()
         try? await group.shutdownGracefully()
     }
 }
 
-private final class NGHandler: ChannelInboundHandler, @unchecked Sendable {
+/// Lives on the ng channel's event loop (created there, never shared).
+private final class NGHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
     let server: NGServer
