@@ -111,7 +111,7 @@ public enum HandoffError: Error, Sendable, Equatable, CustomStringConvertible {
 /// for await e in handoff.events.subscribe() { ... }
 /// ```
 /// The orchestration runs on the SIP event loop; operations are readable from any thread.
-public final class Handoff: CallMoveHandler, @unchecked Sendable {
+public final class Handoff: CallMoveHandler, Sendable {
     public struct Configuration: Sendable, Equatable {
         public var windowMillis = 300
         /// How long the far party's audio is relayed to the new device before the splice may
@@ -123,9 +123,9 @@ public final class Handoff: CallMoveHandler, @unchecked Sendable {
         public init() {}
     }
 
-    /// The per-operation state the SIP loop owns (closures from relay threads carry it only
-    /// to hop back onto the loop).
-    final class Run: @unchecked Sendable {
+    /// The per-operation state the SIP loop owns. Not `Sendable`: closures from relay threads
+    /// carry it inside an `NIOLoopBound`, which checks that it is read on the loop again.
+    final class Run {
         let id: String
         let prepared: PreparedSwitch
         var leg: SwitchLegHandle?
@@ -146,8 +146,8 @@ public final class Handoff: CallMoveHandler, @unchecked Sendable {
     /// Every switchover event, for WebSocket clients and tests.
     public let events = EventHub<SwitchoverEvent>()
     private let operations = Mutex<[String: SwitchoverOperation]>([:])
-    /// SIP loop only.
-    private var runs: [String: Run] = [:]
+    /// Running operations; read and written on the SIP loop only (checked: `NIOLoopBoundBox`).
+    private let runs: NIOLoopBoundBox<[String: Run]>
     private let keep = 500
 
     /// Users' devices: "move to my speaker" (target `speaker`) picks from them.
@@ -158,6 +158,7 @@ public final class Handoff: CallMoveHandler, @unchecked Sendable {
     public init(sip: SIPServer, calls: CallManager, devices: Devices? = nil, contactCenter: ContactCenter? = nil,
                 configuration: Configuration = .init(), logger: Logger = Logger(label: "baton.handoff")) {
         self.sip = sip
+        self.runs = .makeBoxSendingValue([:], as: [String: Run].self, eventLoop: sip.loop)
         self.calls = calls
         self.devices = devices
         self.contactCenter = contactCenter
@@ -233,7 +234,7 @@ public final class Handoff: CallMoveHandler, @unchecked Sendable {
             run.leg = try b2bua.acceptSwitchLeg(r, body: body) { [weak self] ev in self?.legEvent(ev, run: run, op: op) }
         } catch {
             calls.abortSwitch(prepared) { _ in }
-            runs[run.id] = nil
+            runs.value[run.id] = nil
             reject(.busyHere, error.description)
             fail(run, .abandoned(error.description))
         }
@@ -291,7 +292,7 @@ public final class Handoff: CallMoveHandler, @unchecked Sendable {
             }
         } catch {
             calls.abortSwitch(prepared) { _ in }
-            runs[run.id] = nil
+            runs.value[run.id] = nil
             run.notify = nil   // the REFER itself gets the error response
             fail(run, .abandoned(error.description))
             return .failure(.refused(error))
@@ -359,7 +360,7 @@ public final class Handoff: CallMoveHandler, @unchecked Sendable {
                 ops[oldest.id] = nil
             }
         }
-        runs[run.id] = run
+        runs.value[run.id] = run
         // The new device's leg joins the call's shared operation; its user is the one the
         // request named ("agent1@example.com" -> agent1), not the contact it resolved to.
         calls.shared.addLeg(run.id, kind: kind, call: id, peer: target, users: users)
@@ -385,19 +386,20 @@ public final class Handoff: CallMoveHandler, @unchecked Sendable {
             }
             emit(run.id, .answered, state: .answered)
             let loop = sip.loop
+            let bound = NIOLoopBound(run, eventLoop: loop)
             calls.armSwitch(run.prepared, mode: op.mode, windowMillis: op.windowMs, primingMillis: op.primingMs,
                             oldLegGone: run.leg?.replacedHungUp == true) { [weak self] index, report in
-                loop.execute { [weak self] in self?.spliced(run, index: index, report: report) }
+                loop.execute { [weak self] in self?.spliced(bound.value, index: index, report: report) }
             }
-            let bound = Int64(op.primingMs + op.windowMs + configuration.noMediaTimeoutMillis)
-            run.timer = sip.layer.wheel.schedule(in: .milliseconds(bound)) { [weak self] in
+            let noMedia = Int64(op.primingMs + op.windowMs + configuration.noMediaTimeoutMillis)
+            run.timer = sip.layer.wheel.schedule(in: .milliseconds(noMedia)) { [weak self] in
                 self?.giveUp(run, reason: "no RTP from the target within \(self?.configuration.noMediaTimeoutMillis ?? 0) ms of its answer")
             }
         case .failed(let failure):
             run.finished = true
             run.timer?.cancel()
             calls.abortSwitch(run.prepared) { _ in }
-            runs[run.id] = nil
+            runs.value[run.id] = nil
             fail(run, failure)
         }
     }
@@ -407,11 +409,13 @@ public final class Handoff: CallMoveHandler, @unchecked Sendable {
         guard !run.finished else { return }
         run.timer?.cancel()
         let loop = sip.loop
+        let bound = NIOLoopBound(run, eventLoop: loop)
         calls.abortSwitch(run.prepared) { [weak self] spliced in
             loop.execute { [weak self] in
+                let run = bound.value
                 guard let self, !spliced, !run.finished else { return }
                 run.finished = true
-                self.runs[run.id] = nil
+                self.runs.value[run.id] = nil
                 if let leg = run.leg { self.sip.b2bua.abandonSwitch(leg, reason: reason) }
                 self.fail(run, .abandoned(reason))
             }
@@ -424,7 +428,7 @@ public final class Handoff: CallMoveHandler, @unchecked Sendable {
         guard run.reports.count == run.prepared.streamCount, let leg = run.leg else { return }
         run.finished = true
         run.timer?.cancel()
-        runs[run.id] = nil
+        runs.value[run.id] = nil
         let first = run.reports.sorted { $0.key < $1.key }.first!.value
         emit(run.id, .spliced, splice: first)
         calls.commitSwitch(run.prepared, legCallID: leg.legCallID, peer: leg.peer.description, answer: run.answer)
