@@ -29,12 +29,7 @@ public struct SIPService: Service {
             return sip.b2bua.activeCalls
         }
         logger.info("draining: new INVITEs get 503", metadata: ["activeCalls": "\(active)", "timeout": "\(drainTimeout)"])
-        let deadline = ContinuousClock.now + drainTimeout
-        while ContinuousClock.now < deadline {
-            let n = try await sip.onLoop { [sip] in sip.b2bua.activeCalls }
-            if n == 0 { break }
-            try? await Task.sleep(for: .milliseconds(100))
-        }
+        _ = try await sip.waitUntilIdle(timeout: drainTimeout)
         let left = try await sip.onLoop { [sip] in
             let n = sip.b2bua.activeCalls
             if n > 0 { sip.b2bua.hangUpAll(reason: "drain timeout") }

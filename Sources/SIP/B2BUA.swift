@@ -104,6 +104,8 @@ public protocol B2BUAObserver: AnyObject {
     func overloadRejected()
     /// An SDP body Baton could not use (counted as malformed input).
     func badSDP(_ error: SIPError)
+    /// A call ended; `active` calls are left (a drain waits for 0).
+    func callEnded(active: Int)
 }
 
 /// The back-to-back user agent: every call is two dialogs with their own Call-ID, tags and
@@ -750,6 +752,7 @@ public final class B2BUA: TransactionUser {
         call.noAnswerTimer?.cancel()
         if let leg = call.switchLeg { abandonSwitch(leg, reason: "the call ended (\(reason))") }
         calls[call.id] = nil
+        observer?.callEnded(active: calls.count)
         dialogs[call.a.key] = nil
         dialogs[call.b.key] = nil
         delegate?.release(call: call.id)

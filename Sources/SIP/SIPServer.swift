@@ -30,6 +30,9 @@ public final class SIPServer: @unchecked Sendable {
     private var malformedCounters: [String: Counter] = [:]
     private var overload: OverloadGuard
     private var overloadCheck: RepeatedTask?
+    /// Drains waiting for the last call to end (SIP loop only).
+    fileprivate var idleWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
+    fileprivate var nextIdleWaiter = 0
     private let overloadRejections = Counter(label: "baton_sip_overload_rejections_total")
     private let logger: Logger
 
@@ -136,4 +139,28 @@ public final class SIPServer: @unchecked Sendable {
 extension SIPServer: B2BUAObserver {
     public func overloadRejected() { overloadRejections.increment() }
     public func badSDP(_ error: SIPError) { countMalformed(error) }
+    public func callEnded(active: Int) {
+        guard active == 0, !idleWaiters.isEmpty else { return }
+        let waiters = idleWaiters.values
+        idleWaiters.removeAll()
+        for w in waiters { w.resume() }
+    }
+
+    /// Returns once the B2BUA has no call left, or after `timeout`, with the calls still up
+    /// then. Event-driven: the B2BUA reports every ended call; the timeout is a timer on the
+    /// SIP loop's wheel. Both run on the loop, so the wait ends exactly once.
+    public func waitUntilIdle(timeout: Duration) async throws -> Int {
+        let (s, atto) = timeout.components
+        let delay = TimeAmount.nanoseconds(s * 1_000_000_000 + atto / 1_000_000_000)
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            loop.execute { [self] in
+                if b2bua.activeCalls == 0 { c.resume(); return }
+                let id = nextIdleWaiter
+                nextIdleWaiter += 1
+                idleWaiters[id] = c
+                _ = layer.wheel.schedule(in: delay) { [self] in idleWaiters.removeValue(forKey: id)?.resume() }
+            }
+        }
+        return try await onLoop { [self] in b2bua.activeCalls }
+    }
 }

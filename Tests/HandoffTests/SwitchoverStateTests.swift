@@ -26,8 +26,10 @@ final class HandoffHarness: Sendable {
     let calls: CallManager
     let sip: SIPServer
     let handoff: Handoff
-    /// Baton's RTP port for F's side, once the call is up (test thread only).
+    /// Baton's RTP port for F's side and the To header (with Baton's tag) of F's dialog, once
+    /// the call is up (test thread only).
     nonisolated(unsafe) var farPort = 0
+    nonisolated(unsafe) var farTo: String?
     /// What Baton sent, serialized, with where to.
     final class Outbox: Sendable { let sent = Mutex<[([UInt8], SIPPeer)]>([]) }
     private let outbox = Outbox()
@@ -115,6 +117,7 @@ final class HandoffHarness: Sendable {
         try await deliver(try Self.answer(toP, tag: "ptag", contact: Self.phone, rtp: phoneRTP), from: Self.phone)
         let ok = try #require(try await self.await(to: Self.far) { $0.statusCode == 200 }, "no 200 to F")
         farPort = try SessionDescription(parsing: ok.body).media[0].port
+        farTo = ok.to
         let ack = try SIPMessage.request(method: .ack, uri: "sip:baton@127.0.0.1:5060",
                                          via: "SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKfarack;rport",
                                          from: try #require(ok.from), to: try #require(ok.to), callID: "far-call@127.0.0.1",
@@ -290,6 +293,39 @@ final class HandoffHarness: Sendable {
         #expect(try await h.await(to: HandoffHarness.speaker) { $0.sipMethod == .bye } != nil, "S released")
         #expect(try h.take(to: HandoffHarness.far).filter { $0.isRequest }.isEmpty, "nothing to F")
         #expect(h.calls.call(id: id)?.state == .answered)
+        try await h.stop()
+    }
+}
+
+/// A drain waits for the last call to end (told by the B2BUA, no polling), or gives up at its
+/// timeout on the SIP loop's clock with the calls still up.
+@Suite(.serialized) struct DrainTests {
+    @Test func aDrainEndsWhenTheLastCallEndsOrAtItsTimeout() async throws {
+        let h = try HandoffHarness(ports: 35700)
+        try await h.start()
+        #expect(try await h.sip.waitUntilIdle(timeout: .seconds(5)) == 0, "no call: at once")
+        let id = try await h.establish()
+        // Timeout: 5 s on the injected clock, not before.
+        final class Result: Sendable { let left = Mutex<Int?>(nil) }
+        let result = Result()
+        let timedOut = Task { let n = try await h.sip.waitUntilIdle(timeout: .seconds(5)); result.left.withLock { $0 = n } }
+        try await Task.sleep(for: .milliseconds(50))
+        await h.loop.advanceTime(by: .seconds(4))
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(result.left.withLock { $0 } == nil, "still waiting at 4 s")
+        #expect(h.calls.call(id: id)?.state == .answered)
+        await h.loop.advanceTime(by: .seconds(2))
+        try await timedOut.value
+        #expect(result.left.withLock { $0 } == 1, "gave up at 5 s with the call still up")
+        // The far party hangs up: the waiting drain ends then, long before its timeout.
+        let idle = Task { try await h.sip.waitUntilIdle(timeout: .seconds(60)) }
+        try await Task.sleep(for: .milliseconds(50))
+        let bye = try SIPMessage.request(method: .bye, uri: "sip:baton@127.0.0.1:5060",
+                                         via: "SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKfarbye;rport",
+                                         from: "<sip:far@127.0.0.1>;tag=ftag", to: try #require(h.farTo),
+                                         callID: "far-call@127.0.0.1", cseq: 2, contact: nil)
+        try await h.deliver(bye, from: HandoffHarness.far)
+        #expect(try await idle.value == 0)
         try await h.stop()
     }
 }

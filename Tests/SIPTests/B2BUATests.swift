@@ -43,6 +43,8 @@ final class CountingObserver: B2BUAObserver {
     var badSDPs: [SIPError] = []
     func overloadRejected() { overloads += 1 }
     func badSDP(_ error: SIPError) { badSDPs.append(error) }
+    var ended: [Int] = []
+    func callEnded(active: Int) { ended.append(active) }
 }
 
 let caller = SIPPeer(transport: .udp, host: "127.0.0.1", port: 5070)
