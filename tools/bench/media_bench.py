@@ -11,6 +11,8 @@ import argparse, os, signal, subprocess, sys, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+# The binary under test; BATON_BIN compares another build (an older commit's) in the same run.
+BATON = os.environ.get("BATON_BIN", os.path.join(ROOT, ".build/release/baton"))
 OUT = os.path.join(HERE, "out")
 sys.path.insert(0, HERE)
 import ngsetup  # noqa: E402
@@ -37,7 +39,7 @@ def wait_ng(port, timeout=10):
 
 def start(relay, ng_port, log, extra=()):
     if relay.startswith("baton"):
-        cmd = [os.path.join(ROOT, ".build/release/baton"), "serve", "--config", os.path.join(HERE, "bench.toml"),
+        cmd = [BATON, "serve", "--config", os.path.join(HERE, "bench.toml"),
                "--sip-port", "25060", "--http-port", "25080", "--ng-port", str(ng_port),
                "--media-port-min", "20000", "--media-port-max", "39999", "--media-threads", "1",
                "--store-path", os.path.join(OUT, "bench.sqlite"), "--log-level", "warning"]

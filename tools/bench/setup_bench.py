@@ -10,6 +10,8 @@ import argparse, os, re, signal, socket, subprocess, sys, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+# The binary under test; BATON_BIN compares another build (an older commit's) in the same run.
+BATON = os.environ.get("BATON_BIN", os.path.join(ROOT, ".build/release/baton"))
 OUT = os.path.join(HERE, "out")
 sys.path.insert(0, HERE)
 from media_bench import cpu_seconds, wait_ng  # noqa: E402
@@ -18,7 +20,7 @@ UAS, FRONT, NG = 27080, 27060, 27065
 
 def start_front(kind, log):
     if kind == "baton":
-        cmd = [os.path.join(ROOT, ".build/release/baton"), "serve", "--config", os.path.join(HERE, "bench.toml"),
+        cmd = [BATON, "serve", "--config", os.path.join(HERE, "bench.toml"),
                "--sip-port", str(FRONT), "--sip-tcp", "false", "--http-port", "27090", "--ng-port", str(NG),
                "--media-port-min", "20000", "--media-port-max", "39999", "--media-threads", "1",
                "--store-path", os.path.join(OUT, "setup.sqlite"), "--route", ".=127.0.0.1:%d" % UAS]
