@@ -261,7 +261,9 @@ public enum HTTPAPI {
 }
 
 /// Maps any error to `{"error":{"message":…}}` with its HTTP status (Hummingbird's
-/// `HTTPError` already does; other errors become 500 with their description).
+/// `HTTPError` already does). Any other error is a 500 whose body names an incident id and
+/// nothing else: an internal error's text can name files, SQL or peers, which is for the
+/// operator's log (where the id leads), not for the client.
 struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
@@ -269,7 +271,10 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let e as HTTPError {
             throw e
         } catch {
-            throw HTTPError(.internalServerError, message: "\(error)")
+            let incident = String(UInt64.random(in: 0 ... .max), radix: 16)
+            context.logger.error("HTTP request failed", metadata: [
+                "incident": "\(incident)", "method": "\(request.method)", "path": "\(request.uri.path)", "error": "\(error)"])
+            throw HTTPError(.internalServerError, message: "internal error (incident \(incident)); the gateway's log has the details")
         }
     }
 }
