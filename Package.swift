@@ -57,7 +57,7 @@ let package = Package(
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "SwiftASN1", package: "swift-asn1"),
         ], swiftSettings: strict),
-        .target(name: "ContactCenter", dependencies: ["Store"], swiftSettings: strict),
+        .target(name: "ContactCenter", dependencies: ["Store", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .target(name: "Calls", dependencies: [
             "SIP", "Media", "Store", "Identity",
             .product(name: "NIOCore", package: "swift-nio"),

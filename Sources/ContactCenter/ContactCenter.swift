@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Store
 import Synchronization
 
@@ -138,8 +139,13 @@ public final class ContactCenter: Sendable {
     /// Registration changes as the registrar made them, applied in that order by ``run()``.
     private let registrations = AsyncStream<(aor: String, registered: Bool)>.makeStream()
 
-    public init(store: any ContactCenterStore, configuration: Configuration = .init(), now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+    private let logger: Logger
+
+    public init(store: any ContactCenterStore, configuration: Configuration = .init(),
+                now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
+                logger: Logger = Logger(label: "baton.contact-center")) {
         self.store = store
+        self.logger = logger
         self.configuration = configuration
         self.now = now
     }
@@ -206,12 +212,19 @@ public final class ContactCenter: Sendable {
     /// the agent when its login changed.
     @discardableResult
     public func registrationChanged(aor: String, registered: Bool) async -> Agent? {
-        try? await agentWrites.run { () async throws(ContactCenterError) -> Agent? in
-            // Read inside the serialized section: the state the previous change left.
-            guard var a = agent(aor: aor), a.logins["sip-phone"]?.state != (registered ? .loggedIn : .loggedOut) else { return nil }
-            a.logins["sip-phone"] = Agent.Login(state: registered ? .loggedIn : .loggedOut, since: now())
-            try await save(a)
-            return a
+        do {
+            return try await agentWrites.run { () async throws(ContactCenterError) -> Agent? in
+                // Read inside the serialized section: the state the previous change left.
+                guard var a = agent(aor: aor), a.logins["sip-phone"]?.state != (registered ? .loggedIn : .loggedOut) else { return nil }
+                a.logins["sip-phone"] = Agent.Login(state: registered ? .loggedIn : .loggedOut, since: now())
+                try await save(a)
+                return a
+            }
+        } catch {
+            // The cache keeps the previous state (save failed before it was written): the
+            // agent's sip-phone login is stale until the next registration change.
+            logger.error("agent login not saved", metadata: ["aor": "\(aor)", "registered": "\(registered)", "error": "\(error)"])
+            return nil
         }
     }
 

@@ -121,7 +121,11 @@ extension B2BUA {
         guard let render = eventPackages[s.package] else { return }
         s.version += 1
         let (body, type) = render(s.resource, s.entity, s.version)
-        guard let notify = try? s.dialog.request(.notify, contact: configuration.contact) else { return }
+        let notify: SIPMessage
+        do { notify = try s.dialog.request(.notify, contact: configuration.contact) } catch {
+            logger.error("could not build a NOTIFY", metadata: ["error": "\(error)"])
+            return
+        }
         notify.setHeader("Event", s.package)
         if let reason {
             notify.setHeader("Subscription-State", "terminated;reason=\(reason)")

@@ -302,7 +302,11 @@ extension B2BUA {
     public func notifyRefer(call id: String, side: CallSide, status: String, terminated: Bool) {
         guard let call = calls[id], call.switchLeg?.replacedHungUp != true else { return }
         var d = call.dialog(side)
-        guard let notify = try? d.request(.notify, contact: configuration.contact) else { return }
+        let notify: SIPMessage
+        do { notify = try d.request(.notify, contact: configuration.contact) } catch {
+            logger.error("could not build a NOTIFY", metadata: ["error": "\(error)"])
+            return
+        }
         store(d, side, call)
         notify.setHeader("Event", "refer")
         notify.setHeader("Subscription-State", terminated ? "terminated;reason=noresource" : "active;expires=60")
@@ -390,7 +394,7 @@ extension B2BUA {
         call.switchLeg = leg
         switchLegs[dialog.key] = leg
         let ok = req.makeResponse(200, "OK", toTag: tag)
-        try? ok.setContact(configuration.contact)
+        ok.edit { try $0.setContact(configuration.contact) }
         ok.setHeader("Server", configuration.userAgent)
         ok.setBody(body, contentType: "application/sdp")
         r.transaction.respond(ok)

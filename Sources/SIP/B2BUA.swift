@@ -302,7 +302,7 @@ public final class B2BUA: TransactionUser {
         if let pai = req.header("P-Asserted-Identity") {
             req.setHeader("P-Asserted-Identity", marked(pai))
         } else if let from = req.from, from.contains(">" as Character) {
-            try? req.setFrom(marked(from))
+            req.edit { try $0.setFrom(marked(from)) }
         }
     }
 
@@ -545,7 +545,7 @@ public final class B2BUA: TransactionUser {
     private func relay(_ r: SIPMessage, to t: ServerTransaction?, call: Call, from side: CallSide, base: SIPMessage? = nil) -> SIPMessage? {
         guard let request = t?.request ?? base else { return nil }
         let out = request.makeResponse(r.statusCode, r.reasonPhrase ?? "", toTag: call.dialog(side.other).localTag)
-        try? out.setContact(configuration.contact)
+        out.edit { try $0.setContact(configuration.contact) }
         out.setHeader("Server", configuration.userAgent)
         if !r.body.isEmpty {
             do {

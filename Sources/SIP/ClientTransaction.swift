@@ -134,8 +134,8 @@ public final class ClientTransaction {
     private func makeAck(for response: SIPMessage) -> SIPMessage {
         let ack = request.clone()
         ack.setBody([], contentType: nil)
-        if let to = response.to { try? ack.setTo(to) }
-        try? ack.setCSeq(request.cseqNumber ?? 1, .ack)
+        if let to = response.to { ack.edit { try $0.setTo(to) } }
+        ack.edit { try $0.setCSeq(request.cseqNumber ?? 1, .ack) }
         ack.setMethod(.ack)
         return ack
     }
@@ -147,7 +147,7 @@ public final class ClientTransaction {
         c.setBody([], contentType: nil)
         c.removeHeader("Require")
         c.removeHeader("Proxy-Require")
-        try? c.setCSeq(request.cseqNumber ?? 1, .cancel)
+        c.edit { try $0.setCSeq(request.cseqNumber ?? 1, .cancel) }
         c.setMethod(.cancel)
         layer.sendWithinBranch(c, to: peer, branch: branch, handler: handler)
     }

@@ -112,7 +112,7 @@ public final class Registrar {
         transaction.respond(.ok, toTag: randomToken(10)) { resp in
             resp.removeContacts()
             for r in current {
-                _ = try? resp.addContact("<\(r.contact)>;expires=\(max(0, Int(r.expires - t)))")
+                resp.edit { try $0.addContact("<\(r.contact)>;expires=\(max(0, Int(r.expires - t)))") }
             }
             resp.setHeader("Date", Registrar.httpDate(t))
         }

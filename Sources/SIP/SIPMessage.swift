@@ -29,6 +29,15 @@ public final class SIPMessage: CustomStringConvertible {
         return false
     }
 
+    /// Runs a throwing edit and keeps its failure as ``buildError`` (the message then refuses
+    /// to serialize) instead of dropping it: for edits at call sites that build a message
+    /// and hand it on, where throwing would only move the same check elsewhere.
+    public func edit(_ body: (SIPMessage) throws -> Void) {
+        do { try body(self) } catch {
+            if buildError == nil { buildError = (error as? SIPError) ?? .serialize("\(error)") }
+        }
+    }
+
     /// Header values Baton writes must not carry line breaks or NUL (header injection from a
     /// value that came from an API or another message).
     @discardableResult

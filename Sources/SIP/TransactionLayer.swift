@@ -94,7 +94,7 @@ public final class TransactionLayer {
     public func send(_ request: SIPMessage, to peer: SIPPeer, via sentBy: String,
                      handler: @escaping (ClientTransaction.Event) -> Void) -> ClientTransaction {
         let branch = TransactionLayer.newBranch()
-        try? request.prependVia("SIP/2.0/\(peer.transport.viaToken) \(sentBy);branch=\(branch);rport")
+        request.edit { try $0.prependVia("SIP/2.0/\(peer.transport.viaToken) \(sentBy);branch=\(branch);rport") }
         return sendWithinBranch(request, to: peer, branch: branch, handler: handler)
     }
 
@@ -109,7 +109,7 @@ public final class TransactionLayer {
 
     /// Sends a request outside any transaction (the ACK for a 2xx, §13.2.2.4).
     public func sendStateless(_ request: SIPMessage, to peer: SIPPeer, via sentBy: String) {
-        try? request.prependVia("SIP/2.0/\(peer.transport.viaToken) \(sentBy);branch=\(TransactionLayer.newBranch());rport")
+        request.edit { try $0.prependVia("SIP/2.0/\(peer.transport.viaToken) \(sentBy);branch=\(TransactionLayer.newBranch());rport") }
         output(request, peer)
     }
 
