@@ -89,9 +89,7 @@ extension SessionDescription {
     }
 
     public func addAttribute(media index: Int, _ field: String, _ value: String?) {
-        guard !(field + (value ?? "")).utf8.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0 }) else {
-            osipCheck(-1, "a=\(field) with CR, LF or NUL"); return
-        }
+        guard checkValue(field + (value ?? ""), "a=\(field)") else { return }
         osipCheck(baton_sdp_attr_add(raw, Int32(index), field, value), "adding a=\(field)")
     }
 

@@ -15,37 +15,24 @@ import Foundation
 public final class SIPMessage: CustomStringConvertible {
     let raw: UnsafeMutablePointer<osip_message_t>
 
-    /// The first libosip2 call that failed while this message was built (a value libosip2
-    /// refused, memory); ``serialize()`` throws it, so a message that could not be built as
-    /// asked is never sent half-built. Setters stay non-throwing at their many call sites;
-    /// the one place a message leaves Baton checks.
-    public private(set) var buildError: SIPError?
+    /// The first edit that failed while this message was built (a value libosip2 refused,
+    /// memory, a value with a line break); ``serialize()`` throws it.
+    private var edits = OSIPEdits()
+    public var buildError: SIPError? { edits.failure }
 
-    /// The one place a libosip2 result is checked: 0 (OSIP_SUCCESS) or a negative error code.
     @discardableResult
-    func osipCheck(_ rc: Int32, _ what: @autoclosure () -> String) -> Bool {
-        guard rc != 0 else { return true }
-        if buildError == nil { buildError = .serialize("\(what()) failed (libosip2 error \(rc))") }
-        return false
-    }
+    func osipCheck(_ rc: Int32, _ what: @autoclosure () -> String) -> Bool { edits.check(rc, what()) }
 
     /// Runs a throwing edit and keeps its failure as ``buildError`` (the message then refuses
     /// to serialize) instead of dropping it: for edits at call sites that build a message
     /// and hand it on, where throwing would only move the same check elsewhere.
     public func edit(_ body: (SIPMessage) throws -> Void) {
-        do { try body(self) } catch {
-            if buildError == nil { buildError = (error as? SIPError) ?? .serialize("\(error)") }
-        }
+        do { try body(self) } catch { edits.record((error as? SIPError) ?? .serialize("\(error)")) }
     }
 
-    /// Header values Baton writes must not carry line breaks or NUL (header injection from a
-    /// value that came from an API or another message).
+    /// Header values Baton writes must not carry line breaks or NUL (header injection).
     @discardableResult
-    func checkValue(_ value: String, _ name: String) -> Bool {
-        guard value.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0 }) else { return true }
-        if buildError == nil { buildError = .serialize("\(name) value with CR, LF or NUL refused") }
-        return false
-    }
+    func checkValue(_ value: String, _ name: String) -> Bool { edits.checkValue(value, name) }
 
     private static let parserReady: Void = {
         _ = parser_init()

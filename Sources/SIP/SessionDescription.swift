@@ -11,17 +11,15 @@ import COSIP2
 public final class SessionDescription {
     let raw: UnsafeMutablePointer<sdp_message_t>
 
-    /// The first libosip2 SDP edit that failed; ``serialize()`` throws it (as
+    /// The first SDP edit that failed; ``serialize()`` throws it (as
     /// ``SIPMessage/buildError``): an offer rewritten only in part is never sent.
-    public private(set) var buildError: SIPError?
+    private var edits = OSIPEdits(prefix: "SDP: ")
+    public var buildError: SIPError? { edits.failure }
 
-    /// The one place an SDP edit's result is checked: 0, or a negative libosip2 error.
     @discardableResult
-    func osipCheck(_ rc: Int32, _ what: @autoclosure () -> String) -> Bool {
-        guard rc != 0 else { return true }
-        if buildError == nil { buildError = .serialize("SDP: \(what()) failed (libosip2 error \(rc))") }
-        return false
-    }
+    func osipCheck(_ rc: Int32, _ what: @autoclosure () -> String) -> Bool { edits.check(rc, what()) }
+    @discardableResult
+    func checkValue(_ value: String, _ name: String) -> Bool { edits.checkValue(value, name) }
 
     /// One m= line and the connection address that applies to it.
     public struct Media: Sendable, Equatable {
