@@ -6,15 +6,7 @@ import TestSupport
 /// The forwarding entry's actions on real loopback sockets: SRTP on one leg and plain RTP on
 /// the other, PCMU <-> Opus transcoding, telephone-event translation.
 @Suite(.serialized) struct LegMediaRelayTests {
-    func makeRelay(_ lo: Int) throws -> MediaRelay {
-        var c = MediaRelay.Configuration()
-        c.portMin = lo
-        c.portMax = lo + 99
-        c.threads = 1
-        let r = try MediaRelay(configuration: c)
-        r.start()
-        return r
-    }
+    func makeRelay(_ lo: Int) throws -> MediaRelay { try startedRelay(ports: lo...lo + 99, threads: 1) }
 
     static func rtp(pt: UInt8, seq: UInt16, ts: UInt32, ssrc: UInt32 = 0x1234_5678, marker: Bool = false, payload: [UInt8]) -> [UInt8] {
         [0x80, (marker ? 0x80 : 0) | pt, UInt8(seq >> 8), UInt8(seq & 0xFF),

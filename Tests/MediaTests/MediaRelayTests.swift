@@ -12,14 +12,7 @@ extension UDPSocket {
 }
 
 @Suite(.serialized) struct MediaRelayTests {
-    func makeRelay(_ lo: Int) throws -> MediaRelay {
-        var c = MediaRelay.Configuration()
-        c.portMin = lo
-        c.portMax = lo + 99
-        let r = try MediaRelay(configuration: c)
-        r.start()
-        return r
-    }
+    func makeRelay(_ lo: Int) throws -> MediaRelay { try startedRelay(ports: lo...lo + 99) }
 
     @Test func relaysBothDirectionsAndLatches() throws {
         let relay = try makeRelay(31000)
@@ -119,10 +112,7 @@ extension UDPSocket {
     /// `release(_:released:)` calls back once the relay thread has let go: the counters read
     /// then are final (what arrives afterwards is not counted), so both sides agree.
     @Test func releaseCallsBackWhenTheCountersAreFinal() throws {
-        var c = MediaRelay.Configuration()
-        c.portMin = 33700; c.portMax = 33709; c.threads = 1
-        let relay = try MediaRelay(configuration: c)
-        relay.start()
+        let relay = try startedRelay(ports: 33700...33709, threads: 1)
         defer { relay.shutdown() }
         let stream = try relay.allocate()
         let a = try UDPSocket(receiveTimeout: .milliseconds(20)), b = try UDPSocket(receiveTimeout: .milliseconds(20))
@@ -145,11 +135,7 @@ extension UDPSocket {
     }
 
     @Test func exhaustedRangeThrows() throws {
-        var c = MediaRelay.Configuration()
-        c.portMin = 31800
-        c.portMax = 31803   // two pairs: one stream
-        let relay = try MediaRelay(configuration: c)
-        relay.start()
+        let relay = try startedRelay(ports: 31800...31803)   // two pairs: one stream
         defer { relay.shutdown() }
         _ = try relay.allocate()
         #expect(throws: MediaError.self) { _ = try relay.allocate() }
@@ -255,12 +241,7 @@ extension UDPSocket {
     /// A parked pair stays registered with its relay thread, which discards what strays in;
     /// the next stream of that thread adopts it without registering it again.
     @Test func parkedPairsAreAdoptedByTheirThread() throws {
-        var c = MediaRelay.Configuration()
-        c.portMin = 34260
-        c.portMax = 34263   // two pairs: the second stream gets the first one's
-        c.threads = 1
-        let relay = try MediaRelay(configuration: c)
-        relay.start()
+        let relay = try startedRelay(ports: 34260...34263, threads: 1)   // two pairs: the second stream gets the first one's
         defer { relay.shutdown() }
         let first = try relay.allocate()
         try relaysBothWays(relay, first)
@@ -284,12 +265,7 @@ extension UDPSocket {
     /// A pair parked on one relay thread and drawn for a stream of another leaves the first
     /// thread's epoll set: the second thread alone receives on it.
     @Test func parkedPairMovesToAnotherThread() throws {
-        var c = MediaRelay.Configuration()
-        c.portMin = 34270
-        c.portMax = 34275   // three pairs
-        c.threads = 2
-        let relay = try MediaRelay(configuration: c)
-        relay.start()
+        let relay = try startedRelay(ports: 34270...34275, threads: 2)   // three pairs
         defer { relay.shutdown() }
         let s0 = try relay.allocate()   // pairs 1 and 2, on thread t
         let t = s0.thread, u = 1 - s0.thread
