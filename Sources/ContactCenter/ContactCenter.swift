@@ -201,11 +201,17 @@ public final class ContactCenter: Sendable {
     public func setLogin(agent id: String, system: String, loggedIn: Bool) async throws(ContactCenterError) -> Agent {
         try Self.validID(system, "system")
         return try await agentWrites.run { () async throws(ContactCenterError) -> Agent in
-            guard var a = agent(id: id) else { throw .notFound("Unknown agent \(id)") }
-            a.logins[system] = Agent.Login(state: loggedIn ? .loggedIn : .loggedOut, since: now())
-            try await save(a)
-            return a
+            guard let a = agent(id: id) else { throw .notFound("Unknown agent \(id)") }
+            return try await saveLogin(a, system: system, loggedIn: loggedIn)
         }
+    }
+
+    /// `a` with its login on `system` set now, saved (store, then cache). Inside `agentWrites` only.
+    private func saveLogin(_ a: Agent, system: String, loggedIn: Bool) async throws(ContactCenterError) -> Agent {
+        var a = a
+        a.logins[system] = Agent.Login(state: loggedIn ? .loggedIn : .loggedOut, since: now())
+        try await save(a)
+        return a
     }
 
     /// A registration of an agent's AOR at Baton: the `sip-phone` login follows it. Returns
@@ -215,10 +221,8 @@ public final class ContactCenter: Sendable {
         do {
             return try await agentWrites.run { () async throws(ContactCenterError) -> Agent? in
                 // Read inside the serialized section: the state the previous change left.
-                guard var a = agent(aor: aor), a.logins["sip-phone"]?.state != (registered ? .loggedIn : .loggedOut) else { return nil }
-                a.logins["sip-phone"] = Agent.Login(state: registered ? .loggedIn : .loggedOut, since: now())
-                try await save(a)
-                return a
+                guard let a = agent(aor: aor), a.logins["sip-phone"]?.state != (registered ? .loggedIn : .loggedOut) else { return nil }
+                return try await saveLogin(a, system: "sip-phone", loggedIn: registered)
             }
         } catch {
             // The cache keeps the previous state (save failed before it was written): the

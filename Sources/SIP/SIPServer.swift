@@ -150,8 +150,7 @@ extension SIPServer: B2BUAObserver {
     /// then. Event-driven: the B2BUA reports every ended call; the timeout is a timer on the
     /// SIP loop's wheel. Both run on the loop, so the wait ends exactly once.
     public func waitUntilIdle(timeout: Duration) async throws -> Int {
-        let (s, atto) = timeout.components
-        let delay = TimeAmount.nanoseconds(s * 1_000_000_000 + atto / 1_000_000_000)
+        let delay = TimeAmount(timeout)
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             loop.execute { [self] in
                 if b2bua.activeCalls == 0 { c.resume(); return }
