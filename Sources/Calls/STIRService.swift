@@ -105,7 +105,7 @@ public final class STIRService: Sendable {
             return true
         }
         guard admitted else {
-            done(.reject(code: 503, reason: "Service Unavailable", headers: [("Retry-After", "5")]))
+            done(.reject(code: SIPStatus.serviceUnavailable.code, reason: SIPStatus.serviceUnavailable.reason, headers: [("Retry-After", "5")]))
             let logger = self.logger, maxPending = self.maxPending
             limiter.withLock { $0.log(logger, .warning, "STIR checks queue full; INVITE refused with 503", metadata: ["pending": "\(maxPending)"]) }
             return

@@ -251,7 +251,7 @@ public final class Handoff: CallMoveHandler, Sendable {
         switch start(call: r.call, req, notify: r.side, headers: headers) {
         case .success:
             r.transaction.respond(.accepted)
-            sip.b2bua.notifyRefer(call: r.call, side: r.side, status: "100 Trying", terminated: false)
+            sip.b2bua.notifyRefer(call: r.call, side: r.side, status: SIPStatus.trying.description, terminated: false)
         case .failure(let e):
             r.transaction.respond(e.sipStatus) { $0.setHeader("Warning", "399 baton \"\(e.description)\"") }
         }
@@ -433,7 +433,7 @@ public final class Handoff: CallMoveHandler, Sendable {
         emit(run.id, .spliced, splice: first)
         calls.commitSwitch(run.prepared, legCallID: leg.legCallID, peer: leg.peer.description, answer: run.answer)
         if let side = run.notify {
-            sip.b2bua.notifyRefer(call: run.prepared.call, side: side, status: "200 OK", terminated: true)
+            sip.b2bua.notifyRefer(call: run.prepared.call, side: side, status: SIPStatus.ok.description, terminated: true)
         }
         sip.b2bua.completeSwitch(leg)
         emit(run.id, .released, detail: "BYE sent to the old \(run.prepared.side.rawValue) leg", state: .completed)
