@@ -26,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-openapi-runtime.git", from: "1.13.4"),
+        .package(url: "https://github.com/hummingbird-project/swift-openapi-hummingbird.git", from: "2.1.0"),
     ],
     targets: [
         // C shims: one system library per Debian -dev package, linked through pkg-config.
@@ -80,7 +82,11 @@ let package = Package(
             .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Logging", package: "swift-log"),
-        ], swiftSettings: strict),
+            .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+            .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
+        ],
+        // openapi.yaml is the API's source; Generated/ is made from it by tools/openapi/generate.sh.
+        exclude: ["openapi.yaml", "openapi-generator-config.yaml"], swiftSettings: strict),
         .executableTarget(name: "Baton", dependencies: [
             "Control", "Handoff", "Calls", "SIP", "Media", "Store", "Identity", "ContactCenter",
             .product(name: "X509", package: "swift-certificates"),
@@ -129,6 +135,7 @@ let package = Package(
         ], swiftSettings: strict),
         .testTarget(name: "ControlTests", dependencies: [
             "Control", "TestSupport", "Store", "Calls", "SIP", "Media", "ContactCenter", "Handoff", .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: strict),
         .testTarget(name: "HandoffTests", dependencies: [
             "Handoff", "Calls", "SIP", "Media", "TestSupport", .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -2,7 +2,8 @@
 # Checks the served OpenAPI document and exercises the API with it:
 #   1. starts `baton serve` on loopback (own ports, fresh SQLite store),
 #   2. fetches /openapi.json and validates it with openapi-spec-validator,
-#   3. runs schemathesis against every operation (check: not_a_server_error),
+#   3. runs schemathesis against every operation: no 5xx, every response's status, content type
+#      and body as the document describes them,
 #   4. stops Baton by PID.
 # The Python tools live in a virtual environment made by tools/install-deps.sh --test
 # (var/pyenv, from PyPI). Usage: tools/openapi-check.sh [path/to/baton] [max examples]
@@ -33,7 +34,7 @@ curl -sf "http://127.0.0.1:$HTTP/openapi.json" -o "$work/openapi.json"
 "$VENV/bin/openapi-spec-validator" "$work/openapi.json"
 # Bounded: a fixed number of examples per operation, a request timeout, and an outer limit.
 timeout 600 "$VENV/bin/schemathesis" run "http://127.0.0.1:$HTTP/openapi.json" \
-  --checks not_a_server_error --max-examples "$EXAMPLES" --workers 2 --request-timeout 5 \
+  --checks not_a_server_error,response_schema_conformance,content_type_conformance,status_code_conformance --max-examples "$EXAMPLES" --workers 2 --request-timeout 5 \
   --seed 8 --no-color 2>&1 | tee "$work/schemathesis.log" | tail -40
 status=${PIPESTATUS[0]}
 if ! kill -0 "$pid" 2>/dev/null; then echo "openapi-check: baton died under schemathesis" >&2; cat "$work/baton.log"; exit 1; fi

@@ -6,13 +6,14 @@ import Hummingbird
 import HummingbirdWebSocket
 import Logging
 import Media
+import OpenAPIHummingbird
+import OpenAPIRuntime
 import Prometheus
-import class SIP.B2BUA
-import struct SIP.SIPURI
 import Store
 
-/// The HTTP front end: health, Prometheus metrics and the calls API, a thin layer on
-/// ``CallManager``.
+/// The HTTP front end: the API of openapi.yaml (``APIHandler``, generated protocol), the
+/// Prometheus metrics, the OpenAPI document, the agent desktop page and the `/events`
+/// WebSocket, a thin layer on ``CallManager``, ``Handoff`` and ``ContactCenter``.
 ///
 /// ```swift
 /// let app = HTTPAPI.application(calls: calls, registry: registry, configuration: .init())
@@ -27,25 +28,17 @@ public enum HTTPAPI {
         public init() {}
     }
 
-    /// The body of `GET /calls`.
-    public struct CallList: ResponseEncodable, Sendable {
-        public var active: [CallInfo]
-        public var ended: [CallInfo]
-    }
-
-    public struct Health: ResponseEncodable, Sendable {
-        public var status: String
-        public var activeCalls: Int
-        public var activeStreams: Int
-    }
-
     public static func router(calls: CallManager, registry: PrometheusCollectorRegistry, handoff: Handoff? = nil,
                               forwarding: ForwardingTable? = nil, contactCenter: ContactCenter? = nil,
                               defaultTenant: String = "default") -> Router<BasicRequestContext> {
         let router = Router()
         router.middlewares.add(JSONErrorMiddleware())
-        router.get("/healthz") { _, _ in
-            Health(status: "ok", activeCalls: calls.activeCount, activeStreams: calls.relay.activeStreams)
+        // Every operation of openapi.yaml but the plain ones below.
+        let api = APIHandler(calls: calls, handoff: handoff, forwarding: forwarding, contactCenter: contactCenter,
+                             defaultTenant: defaultTenant)
+        do { try api.registerHandlers(on: router) } catch {
+            // Registration fails only for a document the generator itself rejected.
+            preconditionFailure("openapi.yaml's operations could not be registered: \(error)")
         }
         router.get("/metrics") { _, _ -> Response in
             var bytes = registry.emitToBuffer()
@@ -53,124 +46,13 @@ public enum HTTPAPI {
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
         }
-        router.get("/calls") { _, _ in
-            CallList(active: calls.calls(), ended: calls.endedCalls())
-        }
-        router.get("/calls/:id") { _, ctx -> CallInfo in
-            let id = try ctx.parameters.require("id")
-            guard let info = calls.call(id: id) else { throw HTTPError(.notFound, message: "Unknown call-id \(id)") }
-            return info
-        }
-        if let handoff { switchoverRoutes(router, handoff: handoff) }
-        if let forwarding { forwardingRoutes(router, table: forwarding) }
-        if let contactCenter {
-            contactCenterRoutes(router, cc: contactCenter, calls: calls, handoff: handoff, defaultTenant: defaultTenant)
-        }
         router.get("/openapi.json") { _, _ -> Response in
-            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: OpenAPISpec.json)))
         }
         router.get("/desktop") { _, _ -> Response in
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: DesktopPage.html)))
         }
         return router
-    }
-
-    /// The body of `PUT /forwarding/{number}/{on}`.
-    struct ForwardingBody: Decodable {
-        var to: String
-        var after_s: Int?
-    }
-
-    /// Call-forwarding rules (docs/http-api.md): `on` is unconditional, user-busy (or busy)
-    /// or no-answer.
-    static func forwardingRoutes(_ router: Router<BasicRequestContext>, table: ForwardingTable) {
-        @Sendable func reason(_ ctx: BasicRequestContext) throws -> B2BUA.ForwardReason {
-            let on = try ctx.parameters.require("on")
-            guard let r = on == "busy" ? .busy : B2BUA.ForwardReason(rawValue: on) else {
-                throw HTTPError(.badRequest, message: "on must be unconditional, busy (user-busy) or no-answer, not '\(on)'")
-            }
-            return r
-        }
-        router.get("/forwarding") { _, _ -> [ForwardingRule] in table.all }
-        router.put("/forwarding/:number/:on") { request, ctx -> ForwardingRule in
-            let number = try ctx.parameters.require("number"), on = try reason(ctx)
-            let body: ForwardingBody
-            do { body = try await request.decode(as: ForwardingBody.self, context: ctx) } catch {
-                throw HTTPError(.badRequest, message: "body must be JSON {\"to\": \"sip:...\", \"after_s\": 20}: \(error)")
-            }
-            guard SIPURI(parsing: body.to) != nil else { throw HTTPError(.badRequest, message: "to must be a SIP URI, not '\(body.to)'") }
-            let after = body.after_s ?? 20
-            guard (1...600).contains(after) else { throw HTTPError(.badRequest, message: "after_s must be 1-600") }
-            let rule = ForwardingRule(number: number, to: body.to, on: on, afterSeconds: after)
-            try await table.put(rule)
-            return rule
-        }
-        router.delete("/forwarding/:number/:on") { _, ctx -> HTTPResponse.Status in
-            let number = try ctx.parameters.require("number")
-            guard try await table.delete(number: number, on: try reason(ctx)) else {
-                throw HTTPError(.notFound, message: "no such forwarding rule")
-            }
-            return .noContent
-        }
-    }
-
-    static func switchoverRoutes(_ router: Router<BasicRequestContext>, handoff: Handoff) {
-        router.post("/calls/:id/switchover") { request, ctx -> EditedResponse<SwitchoverOperation> in
-            let id = try ctx.parameters.require("id")
-            let body: SwitchoverRequest
-            do { body = try await request.decode(as: SwitchoverRequest.self, context: ctx) } catch {
-                throw HTTPError(.badRequest, message: "body must be JSON {\"target\": \"...\", \"mode\": \"silence|now\", \"window_ms\": 300, \"priming_ms\": 300, \"leg\": \"callee|caller\"}: \(error)")
-            }
-            do {
-                return EditedResponse(status: .accepted, response: try await handoff.switchover(call: id, body))
-            } catch let e as HandoffError {
-                throw HTTPError(status(of: e), message: e.description)
-            }
-        }
-        router.get("/calls/:id/switchovers") { _, ctx -> [SwitchoverOperation] in
-            handoff.operations(call: try ctx.parameters.require("id"))
-        }
-        if let devices = handoff.devices { deviceRoutes(router, devices: devices, handoff: handoff) }
-        router.get("/switchovers/:op") { _, ctx -> SwitchoverOperation in
-            let id = try ctx.parameters.require("op")
-            guard let op = handoff.operation(id: id) else { throw HTTPError(.notFound, message: "Unknown switchover \(id)") }
-            return op
-        }
-    }
-
-    /// The body of `PUT /users/{user}/devices/{id}`.
-    struct DeviceBody: Decodable {
-        var aor: String
-        var kind: String
-        var priority: Int?
-    }
-
-    static func deviceRoutes(_ router: Router<BasicRequestContext>, devices: Devices, handoff: Handoff) {
-        router.get("/users/:user/devices") { _, ctx -> [DeviceRecord] in
-            devices.list(user: try ctx.parameters.require("user"))
-        }
-        router.put("/users/:user/devices/:id") { request, ctx -> DeviceRecord in
-            let user = try ctx.parameters.require("user"), id = try ctx.parameters.require("id")
-            let body: DeviceBody
-            do { body = try await request.decode(as: DeviceBody.self, context: ctx) } catch {
-                throw HTTPError(.badRequest, message: "body must be JSON {\"aor\": \"kitchen@example.com\", \"kind\": \"speaker\", \"priority\": 0}: \(error)")
-            }
-            let d = DeviceRecord(user: user, id: id, aor: body.aor, kind: body.kind, priority: body.priority ?? 0)
-            do { try await devices.put(d) } catch let e as HandoffError { throw HTTPError(status(of: e), message: e.description) }
-            return d
-        }
-        router.delete("/users/:user/devices/:id") { _, ctx -> HTTPResponse.Status in
-            let user = try ctx.parameters.require("user"), id = try ctx.parameters.require("id")
-            let removed: Bool
-            do { removed = try await devices.delete(user: user, id: id) } catch let e as HandoffError {
-                throw HTTPError(status(of: e), message: e.description)
-            }
-            guard removed else { throw HTTPError(.notFound, message: "Unknown device \(user)/\(id)") }
-            return .noContent
-        }
-        router.get("/users/:user/speakers") { _, ctx -> [SpeakerState] in
-            try await handoff.speakers(user: try ctx.parameters.require("user"))
-        }
     }
 
     static func status(of e: HandoffError) -> HTTPResponse.Status {
@@ -270,17 +152,43 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch let e as HTTPError {
             throw e
+        } catch let e as ServerError {
+            // Thrown by the generated layer: a handler's HTTPError, or a request that does not
+            // match openapi.yaml (its input was never made), which is the client's error.
+            if let h = e.underlyingError as? HTTPError { throw h }
+            if e.operationInput == nil {
+                let status: HTTPResponse.Status = e.httpStatus.code >= 500 ? .badRequest : e.httpStatus
+                if let d = e.underlyingError as? DecodingError {
+                    throw HTTPError(status, message: "body must be JSON as openapi.yaml describes for \(e.operationID): \(Self.describe(d))")
+                }
+                throw HTTPError(status, message: "request does not match openapi.yaml (\(e.operationID)): \(e.causeDescription): \(e.underlyingError)")
+            }
+            throw incident(e.underlyingError, request, context)
         } catch {
-            let incident = String(UInt64.random(in: 0 ... .max), radix: 16)
-            context.logger.error("HTTP request failed", metadata: [
-                "incident": "\(incident)", "method": "\(request.method)", "path": "\(request.uri.path)", "error": "\(error)"])
-            throw HTTPError(.internalServerError, message: "internal error (incident \(incident)); the gateway's log has the details")
+            throw incident(error, request, context)
+        }
+    }
+
+    private func incident(_ error: any Error, _ request: Request, _ context: Context) -> HTTPError {
+        let incident = String(UInt64.random(in: 0 ... .max), radix: 16)
+        context.logger.error("HTTP request failed", metadata: [
+            "incident": "\(incident)", "method": "\(request.method)", "path": "\(request.uri.path)", "error": "\(error)"])
+        return HTTPError(.internalServerError, message: "internal error (incident \(incident)); the gateway's log has the details")
+    }
+
+    /// A decoding error in a client's words: what was wrong and where (JSON path).
+    static func describe(_ e: DecodingError) -> String {
+        func path(_ c: DecodingError.Context) -> String {
+            c.codingPath.isEmpty ? "" : " at " + c.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch e {
+        case .typeMismatch(let t, let c): return "expected \(t)\(path(c)): \(c.debugDescription)"
+        case .valueNotFound(let t, let c): return "missing \(t)\(path(c))"
+        case .keyNotFound(let k, let c): return "missing key '\(k.stringValue)'\(path(c))"
+        case .dataCorrupted(let c): return "\(c.debugDescription)\(path(c))"
+        @unknown default: return "\(e)"
         }
     }
 }
 
-extension CallInfo: ResponseEncodable {}
-extension SwitchoverOperation: ResponseEncodable {}
-extension DeviceRecord: ResponseEncodable {}
-extension SpeakerState: ResponseEncodable {}
-extension ForwardingRule: ResponseEncodable {}
+

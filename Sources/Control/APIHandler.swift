@@ -1,0 +1,295 @@
+import Calls
+import ContactCenter
+import Foundation
+import Handoff
+import Hummingbird
+import class SIP.B2BUA
+import struct SIP.SIPURI
+import Store
+
+/// The HTTP API's operations, one method per `operationId` of openapi.yaml. The protocol
+/// (`APIProtocol`) and the input/output types are generated from the document, so a handler
+/// that answers something the document does not describe does not compile. Domain errors
+/// are thrown as `HTTPError` (JSON `{"error":{"message"}}`, statuses listed in the document).
+struct APIHandler: APIProtocol {
+    let calls: CallManager
+    let handoff: Handoff?
+    let forwarding: ForwardingTable?
+    let contactCenter: ContactCenter?
+    let defaultTenant: String
+
+    // MARK: System and calls
+
+    func getHealth(_ input: Operations.GetHealth.Input) async throws -> Operations.GetHealth.Output {
+        .ok(.init(body: .json(.init(status: "ok", activeCalls: calls.activeCount, activeStreams: calls.relay.activeStreams))))
+    }
+
+    func listCalls(_ input: Operations.ListCalls.Input) async throws -> Operations.ListCalls.Output {
+        .ok(.init(body: .json(.init(active: calls.calls().map(Schemas.Call.init), ended: calls.endedCalls().map(Schemas.Call.init)))))
+    }
+
+    func getCall(_ input: Operations.GetCall.Input) async throws -> Operations.GetCall.Output {
+        guard let info = calls.call(id: input.path.id) else { return .notFound(.init("Unknown call-id \(input.path.id)")) }
+        return .ok(.init(body: .json(.init(info))))
+    }
+
+    // MARK: Switchover and devices
+
+    func startSwitchover(_ input: Operations.StartSwitchover.Input) async throws -> Operations.StartSwitchover.Output {
+        guard case .json(let body) = input.body else { throw HTTPError(.unsupportedMediaType) }
+        let op = try await handoffCall { try await $0.switchover(call: input.path.id, SwitchoverRequest(body)) }
+        return .accepted(.init(body: .json(.init(op))))
+    }
+
+    func listCallSwitchovers(_ input: Operations.ListCallSwitchovers.Input) async throws -> Operations.ListCallSwitchovers.Output {
+        .ok(.init(body: .json(try requireHandoff().operations(call: input.path.id).map(Schemas.SwitchoverOperation.init))))
+    }
+
+    func getSwitchover(_ input: Operations.GetSwitchover.Input) async throws -> Operations.GetSwitchover.Output {
+        guard let op = try requireHandoff().operation(id: input.path.op) else {
+            return .notFound(.init("Unknown switchover \(input.path.op)"))
+        }
+        return .ok(.init(body: .json(.init(op))))
+    }
+
+    func listDevices(_ input: Operations.ListDevices.Input) async throws -> Operations.ListDevices.Output {
+        .ok(.init(body: .json(try requireDevices().list(user: input.path.user).map(Schemas.Device.init))))
+    }
+
+    func putDevice(_ input: Operations.PutDevice.Input) async throws -> Operations.PutDevice.Output {
+        guard case .json(let body) = input.body else { throw HTTPError(.unsupportedMediaType) }
+        let devices = try requireDevices()
+        let d = DeviceRecord(user: input.path.user, id: input.path.id, aor: body.aor, kind: body.kind.rawValue,
+                             priority: body.priority ?? 0)
+        try await handoffCall { _ in try await devices.put(d) }
+        return .ok(.init(body: .json(.init(d))))
+    }
+
+    func deleteDevice(_ input: Operations.DeleteDevice.Input) async throws -> Operations.DeleteDevice.Output {
+        let devices = try requireDevices()
+        let (user, id) = (input.path.user, input.path.id)
+        guard try await handoffCall({ _ in try await devices.delete(user: user, id: id) }) else {
+            return .notFound(.init("Unknown device \(user)/\(id)"))
+        }
+        return .noContent(.init())
+    }
+
+    func listSpeakers(_ input: Operations.ListSpeakers.Input) async throws -> Operations.ListSpeakers.Output {
+        .ok(.init(body: .json(try await requireHandoff().speakers(user: input.path.user).map(Schemas.Speaker.init))))
+    }
+
+    // MARK: Call forwarding
+
+    func listForwardingRules(_ input: Operations.ListForwardingRules.Input) async throws -> Operations.ListForwardingRules.Output {
+        .ok(.init(body: .json(try requireForwarding().all.map(Schemas.ForwardingRule.init))))
+    }
+
+    func putForwardingRule(_ input: Operations.PutForwardingRule.Input) async throws -> Operations.PutForwardingRule.Output {
+        let table = try requireForwarding()
+        let on = try Self.forwardReason(input.path.on.rawValue)
+        guard case .json(let body) = input.body else { throw HTTPError(.unsupportedMediaType) }
+        guard SIPURI(parsing: body.to) != nil else { return .badRequest(.init("to must be a SIP URI, not '\(body.to)'")) }
+        let after = body.afterS ?? 20
+        guard (1...600).contains(after) else { return .badRequest(.init("after_s must be 1-600")) }
+        let rule = ForwardingRule(number: input.path.number, to: body.to, on: on, afterSeconds: after)
+        try await table.put(rule)
+        return .ok(.init(body: .json(.init(rule))))
+    }
+
+    func deleteForwardingRule(_ input: Operations.DeleteForwardingRule.Input) async throws -> Operations.DeleteForwardingRule.Output {
+        let table = try requireForwarding()
+        guard try await table.delete(number: input.path.number, on: try Self.forwardReason(input.path.on.rawValue)) else {
+            return .notFound(.init("no such forwarding rule"))
+        }
+        return .noContent(.init())
+    }
+
+    static func forwardReason(_ on: String) throws -> B2BUA.ForwardReason {
+        guard let r = on == "busy" ? .busy : B2BUA.ForwardReason(rawValue: on) else {
+            throw HTTPError(.badRequest, message: "on must be unconditional, busy (user-busy) or no-answer, not '\(on)'")
+        }
+        return r
+    }
+
+    // MARK: Agents and service categories
+
+    func listAgents(_ input: Operations.ListAgents.Input) async throws -> Operations.ListAgents.Output {
+        .ok(.init(body: .json(try requireCenter().agents().map(Schemas.Agent.init))))
+    }
+
+    func getAgent(_ input: Operations.GetAgent.Input) async throws -> Operations.GetAgent.Output {
+        guard let a = try requireCenter().agent(id: input.path.id) else { return .notFound(.init("Unknown agent \(input.path.id)")) }
+        return .ok(.init(body: .json(.init(a))))
+    }
+
+    func putAgent(_ input: Operations.PutAgent.Input) async throws -> Operations.PutAgent.Output {
+        let center = try requireCenter()
+        guard case .json(let b) = input.body else { throw HTTPError(.unsupportedMediaType) }
+        let agent = Agent(id: input.path.id, name: b.name, aor: b.aor, skills: b.skills ?? [])
+        let saved = try await Self.cc { () async throws(ContactCenterError) in try await center.putAgent(agent) }
+        return .ok(.init(body: .json(.init(saved))))
+    }
+
+    func deleteAgent(_ input: Operations.DeleteAgent.Input) async throws -> Operations.DeleteAgent.Output {
+        let center = try requireCenter(), id = input.path.id
+        guard try await Self.cc({ () async throws(ContactCenterError) in try await center.deleteAgent(id: id) }) else {
+            return .notFound(.init("Unknown agent \(id)"))
+        }
+        return .noContent(.init())
+    }
+
+    func setAgentLogin(_ input: Operations.SetAgentLogin.Input) async throws -> Operations.SetAgentLogin.Output {
+        let center = try requireCenter()
+        guard case .json(let b) = input.body else { throw HTTPError(.unsupportedMediaType) }
+        let (id, system) = (input.path.id, input.path.system)
+        let agent = try await Self.cc { () async throws(ContactCenterError) in
+            try await center.setLogin(agent: id, system: system, loggedIn: b.state == .loggedIn)
+        }
+        return .ok(.init(body: .json(.init(agent))))
+    }
+
+    func listCategories(_ input: Operations.ListCategories.Input) async throws -> Operations.ListCategories.Output {
+        .ok(.init(body: .json(try requireCenter().categories().map(Schemas.Category.init))))
+    }
+
+    func getCategory(_ input: Operations.GetCategory.Input) async throws -> Operations.GetCategory.Output {
+        guard let c = try requireCenter().category(id: input.path.id) else {
+            return .notFound(.init("Unknown category \(input.path.id)"))
+        }
+        return .ok(.init(body: .json(.init(c))))
+    }
+
+    func putCategory(_ input: Operations.PutCategory.Input) async throws -> Operations.PutCategory.Output {
+        let center = try requireCenter()
+        guard case .json(let b) = input.body else { throw HTTPError(.unsupportedMediaType) }
+        let category = ServiceCategory(id: input.path.id, name: b.name, description: b.description ?? "",
+                                       contacts: b.contacts ?? [], hours: b.hours)
+        let saved = try await Self.cc { () async throws(ContactCenterError) in try await center.putCategory(category) }
+        return .ok(.init(body: .json(.init(saved))))
+    }
+
+    func deleteCategory(_ input: Operations.DeleteCategory.Input) async throws -> Operations.DeleteCategory.Output {
+        let center = try requireCenter(), id = input.path.id
+        guard try await Self.cc({ () async throws(ContactCenterError) in try await center.deleteCategory(id: id) }) else {
+            return .notFound(.init("Unknown category \(id)"))
+        }
+        return .noContent(.init())
+    }
+
+    // MARK: Call data, call keys and transfers
+
+    func getCallData(_ input: Operations.GetCallData.Input) async throws -> Operations.GetCallData.Output {
+        let center = try requireCenter(), id = input.path.id
+        let tenant = try tenant(input.headers.xBatonTenant)
+        guard let d = try await Self.cc({ () async throws(ContactCenterError) in try await center.callData(call: id, tenant: tenant) }) else {
+            return .notFound(.init("No call data for \(id)"))
+        }
+        return .ok(.init(body: .json(.init(d))))
+    }
+
+    func updateCallData(_ input: Operations.UpdateCallData.Input) async throws -> Operations.UpdateCallData.Output {
+        let center = try requireCenter(), id = input.path.id
+        let tenant = try tenant(input.headers.xBatonTenant)
+        guard calls.call(id: id) != nil else { return .notFound(.init("Unknown call-id \(id)")) }
+        guard case .json(let b) = input.body else { throw HTTPError(.unsupportedMediaType) }
+        let update = CallDataUpdate(b)
+        let d = try await Self.cc { () async throws(ContactCenterError) in try await center.updateCallData(call: id, tenant: tenant, update) }
+        return .ok(.init(body: .json(.init(d))))
+    }
+
+    func issueCallKey(_ input: Operations.IssueCallKey.Input) async throws -> Operations.IssueCallKey.Output {
+        let center = try requireCenter(), id = input.path.id
+        let tenant = try tenant(input.headers.xBatonTenant)
+        guard calls.call(id: id) != nil else { return .notFound(.init("Unknown call-id \(id)")) }
+        guard case .json(let b) = input.body else { throw HTTPError(.unsupportedMediaType) }
+        let ttl = b.ttlS
+        let key = try await Self.cc { () async throws(ContactCenterError) in try await center.issueKey(call: id, tenant: tenant, ttl: ttl) }
+        return .created(.init(body: .json(.init(key))))
+    }
+
+    func redeemCallKey(_ input: Operations.RedeemCallKey.Input) async throws -> Operations.RedeemCallKey.Output {
+        let center = try requireCenter(), key = input.path.key
+        let tenant = try tenant(input.headers.xBatonTenant)
+        let (k, d) = try await Self.cc { () async throws(ContactCenterError) in try await center.redeem(key: key, tenant: tenant) }
+        return .ok(.init(body: .json(.init(key: k.key, call: k.call, expires: k.expires, data: .init(d)))))
+    }
+
+    func transferCall(_ input: Operations.TransferCall.Input) async throws -> Operations.TransferCall.Output {
+        _ = try requireCenter()
+        let tenant = try tenant(input.headers.xBatonTenant)
+        guard case .json(let b) = input.body else { throw HTTPError(.unsupportedMediaType) }
+        let result = try await handoffCall { try await $0.transfer(call: input.path.id, tenant: tenant, TransferRequest(b)) }
+        return .accepted(.init(body: .json(.init(result))))
+    }
+
+    // MARK: Shared calls
+
+    func listSharedCalls(_ input: Operations.ListSharedCalls.Input) async throws -> Operations.ListSharedCalls.Output {
+        let ops = input.query.user.map { calls.shared.operations(user: $0) } ?? calls.shared.all()
+        return .ok(.init(body: .json(ops.map(Schemas.SharedCall.init))))
+    }
+
+    func getSharedCall(_ input: Operations.GetSharedCall.Input) async throws -> Operations.GetSharedCall.Output {
+        guard let op = calls.shared.get(input.path.id) else { return .notFound(.init("Unknown shared call \(input.path.id)")) }
+        return .ok(.init(body: .json(.init(op))))
+    }
+
+    func joinSharedCall(_ input: Operations.JoinSharedCall.Input) async throws -> Operations.JoinSharedCall.Output {
+        guard case .json(let b) = input.body else { throw HTTPError(.unsupportedMediaType) }
+        do {
+            return .ok(.init(body: .json(.init(try calls.shared.join(call: b.call, into: input.path.id)))))
+        } catch {
+            switch error {
+            case .notFound(let s): return .notFound(.init(s))
+            case .invalid(let s): return .conflict(.init(s))
+            }
+        }
+    }
+
+    // MARK: Helpers
+
+    /// The tenant of a request: `X-Baton-Tenant`, else the configured default. Keys and call
+    /// data of one tenant are invisible to every other.
+    func tenant(_ header: String?) throws -> String {
+        guard let t = header else { return defaultTenant }
+        guard !t.isEmpty, t.count <= 64, t.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else {
+            throw HTTPError(.badRequest, message: "X-Baton-Tenant must be 1-64 visible ASCII characters")
+        }
+        return t
+    }
+
+    /// A part of the gateway that this configuration runs without: its operations answer 404.
+    static func notEnabled(_ what: String) -> HTTPError {
+        HTTPError(.notFound, message: "\(what) is not enabled on this gateway")
+    }
+
+    func requireHandoff() throws -> Handoff {
+        guard let handoff else { throw Self.notEnabled("switchover") }
+        return handoff
+    }
+
+    func requireDevices() throws -> Devices {
+        guard let devices = try requireHandoff().devices else { throw Self.notEnabled("the device registry") }
+        return devices
+    }
+
+    func requireForwarding() throws -> ForwardingTable {
+        guard let forwarding else { throw Self.notEnabled("call forwarding") }
+        return forwarding
+    }
+
+    func requireCenter() throws -> ContactCenter {
+        guard let contactCenter else { throw Self.notEnabled("the contact center") }
+        return contactCenter
+    }
+
+    /// Runs a Handoff operation; its refusal becomes the HTTP status the document lists.
+    func handoffCall<T>(_ body: (Handoff) async throws -> T) async throws -> T {
+        let h = try requireHandoff()
+        do { return try await body(h) } catch let e as HandoffError { throw HTTPError(HTTPAPI.status(of: e), message: e.description) }
+    }
+
+    static func cc<T>(_ body: () async throws(ContactCenterError) -> T) async throws -> T {
+        do { return try await body() } catch { throw HTTPError(HTTPAPI.status(of: error), message: error.description) }
+    }
+}

@@ -1,0 +1,181 @@
+import Calls
+import ContactCenter
+import Handoff
+import Media
+import Store
+
+// Domain values -> the API's wire types (generated from openapi.yaml). Domain types stay
+// free of HTTP concerns; this file is the one place that decides how they look on the wire,
+// and the compiler checks every field against the document.
+
+typealias Schemas = Components.Schemas
+
+extension Schemas.ErrorBody {
+    init(_ message: String) { self.init(error: .init(message: message)) }
+}
+
+extension Components.Responses.Failure {
+    init(_ message: String) { self.init(body: .json(.init(message))) }
+}
+
+extension Schemas.Counters {
+    init(_ s: StreamStats.Snapshot) {
+        func i(_ v: UInt64) -> Int64 { Int64(clamping: v) }
+        self.init(rxPackets: i(s.rxPackets), rxBytes: i(s.rxBytes), txPackets: i(s.txPackets), txBytes: i(s.txBytes),
+                  droppedSource: i(s.droppedSource), droppedNoDestination: i(s.droppedNoDestination),
+                  droppedSendError: i(s.droppedSendError), sequenceGaps: i(s.sequenceGaps), duplicates: i(s.duplicates),
+                  jitter: i(s.jitter), droppedSRTP: i(s.droppedSRTP), droppedCodec: i(s.droppedCodec))
+    }
+}
+
+extension Schemas.Call {
+    init(_ c: CallInfo) {
+        self.init(id: c.id, state: .init(c.state), from: c.from, to: c.to, started: c.started, answered: c.answered,
+                  ended: c.ended, hungUpBy: c.hungUpBy, reason: c.reason, legs: c.legs.map(Schemas.Leg.init))
+    }
+}
+
+extension Schemas.Call.StatePayload {
+    init(_ s: CallInfo.State) {
+        switch s {
+        case .calling: self = .calling
+        case .answered: self = .answered
+        case .ended: self = .ended
+        }
+    }
+}
+
+extension Schemas.Leg {
+    init(_ l: LegInfo) {
+        self.init(side: l.side == .caller ? .caller : .callee, callID: l.callID, signaling: l.signaling,
+                  dialog: l.dialog.map { .init(callID: $0.callID, localTag: $0.localTag, remoteTag: $0.remoteTag) },
+                  media: l.media.map {
+                      .init(localPort: $0.localPort, advertised: $0.advertised, latched: $0.latched,
+                            rtp: .init($0.rtp), rtcp: .init($0.rtcp))
+                  })
+    }
+}
+
+extension Schemas.SwitchoverOperation {
+    init(_ o: SwitchoverOperation) {
+        self.init(id: o.id, kind: o.kind == "transfer" ? .transfer : .switchover, call: o.call, target: o.target,
+                  leg: o.leg.rawValue, mode: o.mode.rawValue, windowMs: o.windowMs, primingMs: o.primingMs,
+                  state: .init(o.state), reason: o.reason, events: o.events.map(Schemas.SwitchoverEvent.init))
+    }
+}
+
+extension Schemas.SwitchoverOperation.StatePayload {
+    init(_ s: SwitchoverOperation.State) {
+        switch s {
+        case .requested: self = .requested
+        case .ringing: self = .ringing
+        case .answered: self = .answered
+        case .completed: self = .completed
+        case .failed: self = .failed
+        }
+    }
+}
+
+extension Schemas.SwitchoverEvent {
+    init(_ e: SwitchoverEvent) {
+        let kind: KindPayload = switch e.kind {
+        case .requested: .requested
+        case .ringing: .ringing
+        case .answered: .answered
+        case .spliced: .spliced
+        case .released: .released
+        case .failed: .failed
+        }
+        self.init(_type: e.type, operation: e.operation, call: e.call, kind: kind, time: e.time, detail: e.detail,
+                  splice: e.splice.map(Schemas.SpliceReport.init))
+    }
+}
+
+extension Schemas.SpliceReport {
+    init(_ r: Media.SpliceReport) {
+        let reason: ReasonPayload = switch r.reason {
+        case .silence: .silence
+        case .immediate: .immediate
+        case .window: .window
+        }
+        self.init(reason: reason, time: r.time, silenceWaitMillis: r.silenceWaitMillis, primedMillis: r.primedMillis,
+                  ssrc: Int64(r.ssrc), lastSeq: Int(r.lastSeq), lastTimestamp: Int64(r.lastTimestamp))
+    }
+}
+
+extension SwitchoverRequest {
+    init(_ b: Schemas.SwitchoverRequest) {
+        self.init(target: b.target, mode: b.mode.map { $0 == .now ? .now : .silence }, windowMs: b.windowMs,
+                  leg: b.leg.map { $0 == .caller ? .caller : .callee }, primingMs: b.primingMs)
+    }
+}
+
+extension Schemas.Device {
+    init(_ d: DeviceRecord) { self.init(user: d.user, id: d.id, aor: d.aor, kind: d.kind, priority: d.priority) }
+}
+
+extension Schemas.Speaker {
+    init(_ s: SpeakerState) { self.init(device: .init(s.device), registered: s.registered, busy: s.busy) }
+}
+
+extension Schemas.ForwardingRule {
+    init(_ r: ForwardingRule) { self.init(number: r.number, to: r.to, on: r.on.rawValue, afterSeconds: r.afterSeconds) }
+}
+
+extension Schemas.Agent {
+    init(_ a: Agent) {
+        self.init(id: a.id, name: a.name, aor: a.aor, skills: a.skills,
+                  logins: .init(additionalProperties: a.logins.mapValues {
+                      .init(state: $0.state == .loggedIn ? .loggedIn : .loggedOut, since: $0.since)
+                  }))
+    }
+}
+
+extension Schemas.Category {
+    init(_ c: ServiceCategory) {
+        self.init(id: c.id, name: c.name, description: c.description, contacts: c.contacts, hours: c.hours)
+    }
+}
+
+extension Schemas.CallData {
+    init(_ d: CallData) {
+        self.init(call: d.call, account: d.account, reason: d.reason, notes: d.notes, transcript: d.transcript,
+                  fields: .init(additionalProperties: d.fields), updated: d.updated)
+    }
+}
+
+extension CallDataUpdate {
+    init(_ u: Schemas.CallDataUpdate) {
+        self.init(account: u.account, reason: u.reason, notes: u.notes, transcript: u.transcript,
+                  fields: u.fields?.additionalProperties)
+    }
+}
+
+extension Schemas.CallKey {
+    init(_ k: CallKey) { self.init(key: k.key, call: k.call, created: k.created, expires: k.expires) }
+}
+
+extension TransferRequest {
+    init(_ b: Schemas.TransferRequest) {
+        self.init(agent: b.agent, category: b.category, target: b.target, leg: b.leg.map { $0 == .caller ? .caller : .callee },
+                  mode: b.mode.map { $0 == .now ? .now : .silence }, ttlS: b.ttlS)
+    }
+}
+
+extension Schemas.TransferResult {
+    init(_ r: TransferResult) { self.init(operation: .init(r.operation), key: .init(r.key), target: r.target) }
+}
+
+extension Schemas.SharedCall {
+    init(_ s: SharedCall) {
+        self.init(id: s.id, users: s.users, state: .init(rawValue: s.state.rawValue) ?? .ended,
+                  members: s.members.map {
+                      .init(id: $0.id, kind: .init(rawValue: $0.kind) ?? .related, call: $0.call,
+                            status: .init(rawValue: $0.status.rawValue) ?? .ended, since: $0.since, peer: $0.peer)
+                  },
+                  history: s.history.map {
+                      .init(time: $0.time, member: $0.member, status: .init(rawValue: $0.status.rawValue) ?? .ended,
+                            state: .init(rawValue: $0.state.rawValue) ?? .ended)
+                  })
+    }
+}
