@@ -6,6 +6,7 @@
 # fails while the generated files are older than the document (it checks the sha256 recorded here).
 # The generator's CLI is built once from tools/openapi/Package.swift (a few minutes; not part of Baton's build).
 set -euo pipefail
+python3 -c "import yaml" 2>/dev/null || { echo "generate.sh: needs PyYAML (apt-get install python3-yaml, or pip install pyyaml)" >&2; exit 1; }
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 spec="$root/Sources/Control/openapi.yaml"
 config="$root/Sources/Control/openapi-generator-config.yaml"
