@@ -1,17 +1,29 @@
 import Logging
 import NIOCore
 import NIOPosix
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
+/// What the transport hands up, on the SIP loop.
+public protocol SIPTransportDelegate: AnyObject {
+    /// A parsed, validated message and where it came from.
+    func transport(received message: SIPMessage, from peer: SIPPeer)
+    /// A message that could not be used, with the reason.
+    func transport(malformed error: SIPError)
+    /// A TCP connection to `peer` could not be made (its transactions fail now, not at Timer B).
+    func transport(cannotConnectTo peer: SIPPeer)
+}
+
 /// SIP over UDP and TCP on swift-nio, every channel on one event loop (the SIP loop).
 ///
-/// Inbound bytes are framed (TCP), parsed by libosip2 and handed to `deliver`; malformed
+/// Inbound bytes are framed (TCP), parsed by libosip2 and handed to the delegate; malformed
 /// requests get a 400-class answer where a response is possible, and are otherwise counted
 /// and logged at a rate limit. Outbound messages go to a peer over UDP, or over an existing
-/// or new TCP connection to it.
-public final class SIPTransport: @unchecked Sendable {
+/// or new TCP connection to it. Channels, connections and the delegate are loop-confined
+/// (`NIOLoopBoundBox`); only the bound ports, read from anywhere, sit behind a lock.
+public final class SIPTransport: Sendable {
     public struct Configuration: Sendable, Equatable {
         public var host: String = "127.0.0.1"
         public var port: Int = 5060
@@ -30,26 +42,36 @@ public final class SIPTransport: @unchecked Sendable {
         public init() {}
     }
 
+    /// The loop-confined state.
+    private struct State {
+        var udpChannel: (any Channel)?
+        var tcpServer: (any Channel)?
+        /// TCP connections by remote "host:port".
+        var connections: [String: any Channel] = [:]
+        weak var delegate: (any SIPTransportDelegate)?
+        let limiter = LogRateLimiter()
+    }
+
     public let configuration: Configuration
     public let loop: any EventLoop
     private let logger: Logger
-    private let limiter = LogRateLimiter()
-    private var udpChannel: (any Channel)?
-    private var tcpServer: (any Channel)?
-    /// TCP connections by remote "host:port" (event-loop confined).
-    private var connections: [String: any Channel] = [:]
-    /// Parsed message and where it came from; called on the loop.
-    public var deliver: ((SIPMessage, SIPPeer) -> Void)?
-    /// Called for every message that could not be used, with the reason.
-    public var onMalformed: ((SIPError) -> Void)?
+    private let state: NIOLoopBoundBox<State>
+    private let bound = Mutex<(udp: Int?, tcp: Int?)>((nil, nil))
+
     /// The actual bound UDP/TCP ports (after binding port 0 in tests).
-    public private(set) var boundUDPPort: Int?
-    public private(set) var boundTCPPort: Int?
+    public var boundUDPPort: Int? { bound.withLock { $0.udp } }
+    public var boundTCPPort: Int? { bound.withLock { $0.tcp } }
 
     public init(configuration: Configuration, loop: any EventLoop, logger: Logger = Logger(label: "baton.sip.transport")) {
         self.configuration = configuration
         self.loop = loop
         self.logger = logger
+        self.state = NIOLoopBoundBox.makeBoxSendingValue(State(), eventLoop: loop)
+    }
+
+    /// Sets who receives what arrives (on the loop, before ``start()``).
+    public func attach(_ delegate: any SIPTransportDelegate) {
+        state.value.delegate = delegate
     }
 
     public func start() async throws {
@@ -61,8 +83,8 @@ public final class SIPTransport: @unchecked Sendable {
                     ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(UDPHandler(transport: self)) }
                 }
                 .bind(host: configuration.host, port: configuration.port).get()
-            udpChannel = ch
-            boundUDPPort = ch.localAddress?.port
+            try await loop.submit { [state] in state.value.udpChannel = ch }.get()
+            bound.withLock { $0.udp = ch.localAddress?.port }
             await setReceiveBuffer(ch, bytes: configuration.udpReceiveBuffer, logger: logger, what: "SIP UDP")
         }
         if configuration.tcp {
@@ -76,8 +98,8 @@ public final class SIPTransport: @unchecked Sendable {
                     }
                 }
                 .bind(host: configuration.host, port: configuration.port).get()
-            tcpServer = ch
-            boundTCPPort = ch.localAddress?.port
+            try await loop.submit { [state] in state.value.tcpServer = ch }.get()
+            bound.withLock { $0.tcp = ch.localAddress?.port }
         }
         logger.info("SIP listening", metadata: ["host": "\(configuration.host)", "udp": "\(boundUDPPort.map(String.init) ?? "off")", "tcp": "\(boundTCPPort.map(String.init) ?? "off")"])
     }
@@ -86,7 +108,7 @@ public final class SIPTransport: @unchecked Sendable {
     /// first field) and the queue's capacity (`SO_RCVBUF` as the kernel reports it); nil
     /// without a UDP socket. On the loop.
     public func udpQueue() -> (queued: Int, capacity: Int)? {
-        guard let options = udpChannel?.syncOptions else { return nil }
+        guard let options = state.value.udpChannel?.syncOptions else { return nil }
         let memInfo = ChannelOptions.Types.SocketOption(level: NIOBSDSocket.OptionLevel.socket,
                                                         name: NIOBSDSocket.Option(rawValue: CInt(SO_MEMINFO)))
         // SO_MEMINFO fills an array of u32 (rmem_alloc, rcvbuf, ...) up to the length asked;
@@ -99,10 +121,10 @@ public final class SIPTransport: @unchecked Sendable {
     }
 
     public func stop() async {
-        try? await udpChannel?.close()
-        try? await tcpServer?.close()
-        let conns = try? await loop.submit { Array(self.connections.values) }.get()
-        for c in conns ?? [] { try? await c.close() }
+        let channels = try? await loop.submit { [state] in
+            [state.value.udpChannel, state.value.tcpServer].compactMap { $0 } + Array(state.value.connections.values)
+        }.get()
+        for c in channels ?? [] { try? await c.close() }
     }
 
     // MARK: Inbound
@@ -137,20 +159,25 @@ public final class SIPTransport: @unchecked Sendable {
             }
             return
         }
-        deliver?(m, peer)
+        state.value.delegate?.transport(received: m, from: peer)
     }
 
     private func reject(_ error: SIPError, bytes: Int, peer: SIPPeer) {
-        onMalformed?(error)
-        limiter.log(logger, .warning, "dropped SIP message", metadata: ["peer": "\(peer)", "bytes": "\(bytes)", "error": "\(error)"])
+        state.value.delegate?.transport(malformed: error)
+        state.value.limiter.log(logger, .warning, "dropped SIP message", metadata: ["peer": "\(peer)", "bytes": "\(bytes)", "error": "\(error)"])
     }
 
     fileprivate func connectionOpened(_ ch: any Channel, peer: SIPPeer) {
-        connections["\(peer.host):\(peer.port)"] = ch
+        state.value.connections["\(peer.host):\(peer.port)"] = ch
     }
 
     fileprivate func connectionClosed(peer: SIPPeer) {
-        connections["\(peer.host):\(peer.port)"] = nil
+        state.value.connections["\(peer.host):\(peer.port)"] = nil
+    }
+
+    /// A TCP stream broke (framing or socket error): counted as malformed input.
+    fileprivate func streamFailed(_ error: any Error) {
+        state.value.delegate?.transport(malformed: .malformed("TCP stream: \(error)"))
     }
 
     // MARK: Outbound
@@ -174,8 +201,8 @@ public final class SIPTransport: @unchecked Sendable {
         }
         switch peer.transport {
         case .udp:
-            guard let ch = udpChannel, let addr = SIPTransport.address(peer.host, port: peer.port) else {
-                limiter.log(logger, .warning, "no UDP route", metadata: ["peer": "\(peer)"])
+            guard let ch = state.value.udpChannel, let addr = SIPTransport.address(peer.host, port: peer.port) else {
+                state.value.limiter.log(logger, .warning, "no UDP route", metadata: ["peer": "\(peer)"])
                 return
             }
             var buf = ch.allocator.buffer(capacity: bytes.count)
@@ -183,7 +210,7 @@ public final class SIPTransport: @unchecked Sendable {
             ch.writeAndFlush(AddressedEnvelope(remoteAddress: addr, data: buf), promise: nil)
         case .tcp:
             let key = "\(peer.host):\(peer.port)"
-            if let ch = connections[key] {
+            if let ch = state.value.connections[key] {
                 write(bytes, on: ch)
                 return
             }
@@ -200,18 +227,15 @@ public final class SIPTransport: @unchecked Sendable {
                 .whenComplete { result in
                     switch result {
                     case .success(let ch):
-                        self.connections[key] = ch
+                        self.state.value.connections[key] = ch
                         self.write(bytes, on: ch)
                     case .failure(let e):
-                        self.limiter.log(self.logger, .warning, "TCP connect failed", metadata: ["peer": "\(peer)", "error": "\(e)"])
-                        self.onConnectFailure?(peer)
+                        self.state.value.limiter.log(self.logger, .warning, "TCP connect failed", metadata: ["peer": "\(peer)", "error": "\(e)"])
+                        self.state.value.delegate?.transport(cannotConnectTo: peer)
                     }
                 }
         }
     }
-
-    /// Called on the loop when a TCP connection to a peer could not be made.
-    public var onConnectFailure: ((SIPPeer) -> Void)?
 
     private func write(_ bytes: [UInt8], on ch: any Channel) {
         var buf = ch.allocator.buffer(capacity: bytes.count)
@@ -220,7 +244,7 @@ public final class SIPTransport: @unchecked Sendable {
     }
 }
 
-private final class UDPHandler: ChannelInboundHandler, @unchecked Sendable {
+private final class UDPHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     let transport: SIPTransport
     init(transport: SIPTransport) { self.transport = transport }
@@ -239,7 +263,7 @@ private final class UDPHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 }
 
-private final class TCPHandler: ChannelInboundHandler, @unchecked Sendable {
+private final class TCPHandler: ChannelInboundHandler {
     typealias InboundIn = [UInt8]
     let transport: SIPTransport
     var peer: SIPPeer?
@@ -265,7 +289,7 @@ private final class TCPHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        transport.onMalformed?(.malformed("TCP stream: \(error)"))
+        transport.streamFailed(error)
         context.close(promise: nil)
     }
 }
