@@ -56,3 +56,18 @@ public enum LegControl: Sendable, Equatable, CustomStringConvertible {
         }
     }
 }
+
+/// A call's life as the call controller (``CallManager``) records it, whichever protocol
+/// controls its legs: the SIP B2BUA's dialog events and the ng protocol's commands both
+/// become these.
+public enum CallEvent: Sendable {
+    case started(id: String, from: String, to: String, callerCallID: String, caller: LegControl)
+    case routed(id: String, calleeCallID: String, callee: LegControl)
+    /// The callee is alerting.
+    case ringing(id: String)
+    case answered(id: String)
+    /// The dialog identifiers of both legs (after the answer, and after a switchover
+    /// replaced a leg).
+    case dialogs(id: String, caller: DialogID, callee: DialogID)
+    case ended(id: String, by: CallSide?, reason: String)
+}

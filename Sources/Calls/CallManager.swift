@@ -272,17 +272,31 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, Sendable 
                            peer: SIPURI.addressText(to))
     }
 
+    /// The B2BUA's report on its dialogs, as the controller's call events.
+    public func dialogEvent(_ event: DialogEvent) {
+        switch event {
+        case let .invited(id, from, to, callerCallID, peer):
+            callEvent(.started(id: id, from: from, to: to, callerCallID: callerCallID, caller: .sip(peer)))
+        case let .routed(id, calleeCallID, peer): callEvent(.routed(id: id, calleeCallID: calleeCallID, callee: .sip(peer)))
+        case .ringing(let id): callEvent(.ringing(id: id))
+        case .answered(let id): callEvent(.answered(id: id))
+        case let .dialogs(id, caller, callee): callEvent(.dialogs(id: id, caller: caller, callee: callee))
+        case let .ended(id, by, reason): callEvent(.ended(id: id, by: by, reason: reason))
+        }
+    }
+
+    /// The one writer of a call's recorded life (SIP dialog events and ng commands alike).
     public func callEvent(_ event: CallEvent) {
         let t = now()
         switch event {
-        case let .started(id, from, to, callerCallID, peer):
-            start(call: id, from: from, to: to, callerCallID: callerCallID, control: .sip(peer))
+        case let .started(id, from, to, callerCallID, control):
+            start(call: id, from: from, to: to, callerCallID: callerCallID, control: control)
         case .ringing(let id):
             shared.setStatus(member: id, .ringing)
-        case let .routed(id, calleeCallID, peer):
+        case let .routed(id, calleeCallID, control):
             let rec = state.withLock { s -> CallRecord? in
                 s.live[id]?.callIDs[.callee] = calleeCallID
-                s.live[id]?.peers[.callee] = peer.description
+                s.live[id]?.peers[.callee] = control.description
                 s.live[id]?.record.calleeCallID = calleeCallID
                 return s.live[id]?.record
             }

@@ -8,9 +8,12 @@ public enum CallSide: String, Sendable, Codable {
     public var other: CallSide { self == .caller ? .callee : .caller }
 }
 
-/// What the B2BUA reports about a call's life.
-public enum CallEvent: Sendable {
-    case started(id: String, from: String, to: String, callerCallID: String, callerPeer: SIPPeer)
+/// What the B2BUA reports about the two dialogs it bridges, in SIP terms: the caller's
+/// INVITE, where it was routed, the callee's provisional and final answers, the dialog
+/// identifiers, the end. The call controller (Calls) turns these into its own `CallEvent`s;
+/// SIP keeps no call state beyond its dialogs.
+public enum DialogEvent: Sendable {
+    case invited(id: String, from: String, to: String, callerCallID: String, callerPeer: SIPPeer)
     case routed(id: String, calleeCallID: String, calleePeer: SIPPeer)
     /// The callee is alerting (a 180/183 relayed to the caller).
     case ringing(id: String)
@@ -19,16 +22,6 @@ public enum CallEvent: Sendable {
     /// replaced a leg): what a device needs to name a dialog, e.g. in a Replaces header.
     case dialogs(id: String, caller: DialogID, callee: DialogID)
     case ended(id: String, by: CallSide?, reason: String)
-}
-
-/// A dialog as seen from Baton: its Call-ID, Baton's tag and the device's tag.
-public struct DialogID: Sendable, Codable, Equatable {
-    public var callID: String
-    public var localTag: String
-    public var remoteTag: String?
-    public init(callID: String, localTag: String, remoteTag: String?) {
-        self.callID = callID; self.localTag = localTag; self.remoteTag = remoteTag
-    }
 }
 
 /// What a check that runs before routing (STIR verification and signing) decides for a new
@@ -62,7 +55,8 @@ public protocol B2BUADelegate: AnyObject {
     func anchor(call: String, from side: CallSide, sdp: SessionDescription, role: SDPRole) throws
     /// Releases the call's media.
     func release(call: String)
-    func callEvent(_ event: CallEvent)
+    /// The life of the bridged dialogs (the controller keeps the call's state).
+    func dialogEvent(_ event: DialogEvent)
     /// Whether a new call may start now (a session limit); false answers the INVITE with 503.
     func admitsNewCall() -> Bool
     /// Runs before a new INVITE is routed (STIR/SHAKEN); calls `completion` on `loop`,
@@ -355,7 +349,7 @@ public final class B2BUA: TransactionUser {
         let call = Call(id: id, a: a, b: b)
         call.aInvite = t
         call.sdp[.caller] = body
-        delegate?.callEvent(.started(id: id, from: from, to: to, callerCallID: callerCallID, callerPeer: t.peer))
+        delegate?.dialogEvent(.invited(id: id, from: from, to: to, callerCallID: callerCallID, callerPeer: t.peer))
 
         // Leg B's INVITE: a copy with its own Call-ID, From tag and CSeq, Baton's Via and Contact.
         let out = req.clone()
@@ -372,7 +366,7 @@ public final class B2BUA: TransactionUser {
             let mf = req.header("Max-Forwards").flatMap { Int($0.trimmedSpaces) } ?? 70
             guard mf > 0 else {
                 t.respond(.tooManyHops, toTag: aTag)
-                delegate?.callEvent(.ended(id: id, by: nil, reason: "483 Too Many Hops"))
+                delegate?.dialogEvent(.ended(id: id, by: nil, reason: "483 Too Many Hops"))
                 return
             }
             out.setHeader("Max-Forwards", "\(mf - 1)")
@@ -386,12 +380,12 @@ public final class B2BUA: TransactionUser {
             let (code, reason) = e.status
             t.respond(code, reason, toTag: aTag) { $0.setHeader("Warning", "399 baton \"\(e.description)\"") }
             delegate?.release(call: id)
-            delegate?.callEvent(.ended(id: id, by: nil, reason: "\(code) \(e.description)"))
+            delegate?.dialogEvent(.ended(id: id, by: nil, reason: "\(code) \(e.description)"))
             return
         } catch {
             t.respond(.serviceUnavailable, toTag: aTag) { $0.setHeader("Warning", "399 baton \"\(error)\"") }
             delegate?.release(call: id)
-            delegate?.callEvent(.ended(id: id, by: nil, reason: "503 \(error)"))
+            delegate?.dialogEvent(.ended(id: id, by: nil, reason: "503 \(error)"))
             return
         }
         call.b.localHeader = out.from ?? ""
@@ -399,7 +393,7 @@ public final class B2BUA: TransactionUser {
         calls[id] = call
         dialogs[call.a.key] = (call, .caller)
         dialogs[call.b.key] = (call, .callee)
-        delegate?.callEvent(.routed(id: id, calleeCallID: bCallID, calleePeer: peer))
+        delegate?.dialogEvent(.routed(id: id, calleeCallID: bCallID, calleePeer: peer))
         call.bInvite = layer.send(out, to: peer, via: configuration.sentBy) { [weak self, weak call] ev in
             guard let self, let call else { return }
             self.inviteEvent(ev, call: call)
@@ -430,7 +424,7 @@ public final class B2BUA: TransactionUser {
             }
             if code < 200 {
                 guard !call.cancelled, aInvite.state == .proceeding else { return }
-                if call.state != .early || code == 180 { delegate?.callEvent(.ringing(id: call.id)) }
+                if call.state != .early || code == 180 { delegate?.dialogEvent(.ringing(id: call.id)) }
                 call.state = .early
                 relay(r, to: aInvite, call: call, from: .callee)
             } else if code < 300 {
@@ -461,7 +455,7 @@ public final class B2BUA: TransactionUser {
                 }
                 aInvite.respond(ok)
                 startOKRetransmit(ok, call: call, to: call.a.peer)
-                delegate?.callEvent(.answered(id: call.id))
+                delegate?.dialogEvent(.answered(id: call.id))
                 reportDialogs(call)
             } else {
                 if (300..<400).contains(code), redirect(call, r) { return }
@@ -571,7 +565,7 @@ public final class B2BUA: TransactionUser {
 
     func reportDialogs(_ call: Call) {
         let id = { (d: Dialog) in DialogID(callID: d.callID, localTag: d.localTag, remoteTag: d.remoteTag) }
-        delegate?.callEvent(.dialogs(id: call.id, caller: id(call.a), callee: id(call.b)))
+        delegate?.dialogEvent(.dialogs(id: call.id, caller: id(call.a), callee: id(call.b)))
     }
 
     private func startOKRetransmit(_ ok: SIPMessage, call: Call, to peer: SIPPeer) {
@@ -756,7 +750,7 @@ public final class B2BUA: TransactionUser {
         dialogs[call.a.key] = nil
         dialogs[call.b.key] = nil
         delegate?.release(call: call.id)
-        delegate?.callEvent(.ended(id: call.id, by: side, reason: reason))
+        delegate?.dialogEvent(.ended(id: call.id, by: side, reason: reason))
     }
 
     /// Hangs up every live call (BYE both sides); used when the drain timeout ends.

@@ -27,3 +27,13 @@ public struct Dialog: Sendable, Equatable {
                                       cseq: localCSeq, contact: contact)
     }
 }
+
+/// A dialog as seen from Baton: its Call-ID, Baton's tag and the device's tag.
+public struct DialogID: Sendable, Codable, Equatable {
+    public var callID: String
+    public var localTag: String
+    public var remoteTag: String?
+    public init(callID: String, localTag: String, remoteTag: String?) {
+        self.callID = callID; self.localTag = localTag; self.remoteTag = remoteTag
+    }
+}

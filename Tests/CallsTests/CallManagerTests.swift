@@ -21,10 +21,10 @@ import TestSupport
     /// An ng call is a call whose legs the ng protocol controls, not a SIP call with a
     /// made-up peer: its caller leg shows "ng" as signaling, and only ng calls are listed to ng.
     @Test func ngCallsAreTheirOwnKindOfCall() throws {
-        let calls = try manager(33950)
+        let calls = try manager(TestPorts.base(50))
         defer { calls.relay.shutdown() }
         calls.callEvent(.started(id: "sip-1", from: "<sip:a@x>;tag=1", to: "<sip:b@x>", callerCallID: "cid-sip",
-                                 callerPeer: SIPPeer(transport: .udp, host: "127.0.0.1", port: 5070)))
+                                 caller: .sip(SIPPeer(transport: .udp, host: "127.0.0.1", port: 5070))))
         _ = try calls.offer(callID: "first", fromTag: "f1", sdp: Array(Self.sdp.utf8))
         _ = try calls.offer(callID: "second", fromTag: "f2", sdp: Array(Self.sdp.utf8))
         #expect(calls.ngCallIDs() == ["first", "second"])
@@ -35,10 +35,10 @@ import TestSupport
     }
 
     @Test func anchorsEachSideOnItsOwnPortAndRecordsTheCall() throws {
-        let calls = try manager(33000)
+        let calls = try manager(TestPorts.base(50))
         defer { calls.relay.shutdown() }
         calls.callEvent(.started(id: "k1", from: "<sip:a@x>;tag=1", to: "<sip:b@x>", callerCallID: "cid",
-                                 callerPeer: SIPPeer(transport: .udp, host: "127.0.0.1", port: 5070)))
+                                 caller: .sip(SIPPeer(transport: .udp, host: "127.0.0.1", port: 5070))))
         let offer = try SessionDescription(parsing: Array(Self.sdp.utf8))
         try calls.anchor(call: "k1", from: .caller, sdp: offer, role: .offer(transport: nil))
         let answer = try SessionDescription(parsing: Array(Self.sdp.replacingOccurrences(of: "40000", with: "40100").utf8))
@@ -48,7 +48,7 @@ import TestSupport
         let aPort = info.legs[0].media[0].localPort, bPort = info.legs[1].media[0].localPort
         #expect(offer.media[0].port == bPort)
         #expect(answer.media[0].port == aPort)
-        #expect(aPort != bPort && (33000...33049).contains(aPort))
+        #expect(aPort != bPort && calls.relay.pool.range.contains(aPort))
         #expect(info.legs[0].media[0].advertised == "127.0.0.1:40000")
         #expect(info.legs[1].media[0].advertised == "127.0.0.1:40100")
         #expect(calls.relay.pool.pairsInUse == 2)
@@ -63,12 +63,12 @@ import TestSupport
     }
 
     @Test func recordsFlowToTheStoreInOrder() async throws {
-        let calls = try manager(33100)
+        let calls = try manager(TestPorts.base(50))
         defer { calls.relay.shutdown() }
         let store = try Store(path: ":memory:")
         let writer = Task { await StoreWriter(store: store, operations: calls.storeOperations).runUntilStreamEnds() }
         calls.callEvent(.started(id: "k2", from: "a", to: "b", callerCallID: "cid",
-                                 callerPeer: SIPPeer(transport: .udp, host: "127.0.0.1", port: 1)))
+                                 caller: .sip(SIPPeer(transport: .udp, host: "127.0.0.1", port: 1))))
         calls.callEvent(.answered(id: "k2"))
         calls.callEvent(.ended(id: "k2", by: .caller, reason: "BYE"))
         calls.save(Registration(aor: "bob@x", contact: "sip:bob@x", transport: .udp, sourceHost: "127.0.0.1",
@@ -82,8 +82,9 @@ import TestSupport
 
     @Test func exhaustedPortsAreAMediaError() throws {
         var c = MediaRelay.Configuration()
-        c.portMin = 33200
-        c.portMax = 33203
+        let ports = TestPorts.range(4)
+        c.portMin = ports.lowerBound
+        c.portMax = ports.upperBound
         let relay = try MediaRelay(configuration: c)
         relay.start()
         defer { relay.shutdown() }

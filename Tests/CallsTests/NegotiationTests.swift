@@ -37,7 +37,7 @@ import TestSupport
     }
 
     @Test func srtpCallerBridgedToPlainCallee() throws {
-        let calls = try manager(34500)
+        let calls = try manager(TestPorts.base(50))
         defer { calls.relay.shutdown() }
         let offer = Self.sdp(port: 40000, proto: "RTP/SAVP", formats: "0 101",
                              extra: ["a=rtpmap:101 telephone-event/8000", "a=fmtp:101 0-16",
@@ -64,7 +64,7 @@ import TestSupport
     }
 
     @Test func srtpBothLegsWithKeysOfTheirOwnAndStableOnReoffer() throws {
-        let calls = try manager(34560)
+        let calls = try manager(TestPorts.base(50))
         defer { calls.relay.shutdown() }
         let offer = Self.sdp(port: 40000, proto: "RTP/SAVP", formats: "0",
                              extra: ["a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:\(Self.key)"])
@@ -92,7 +92,7 @@ import TestSupport
     }
 
     @Test func unsupportedCryptoIsNotAcceptable() throws {
-        let calls = try manager(34620)
+        let calls = try manager(TestPorts.base(50))
         defer { calls.relay.shutdown() }
         let offer = Self.sdp(port: 40000, proto: "RTP/SAVP", formats: "0",
                              extra: ["a=crypto:1 AES_256_CM_HMAC_SHA1_80 inline:\(Self.key)"])
@@ -105,7 +105,7 @@ import TestSupport
     }
 
     @Test func pcmuCallerGetsOpusCalleeThroughTranscoding() throws {
-        let calls = try manager(34680)
+        let calls = try manager(TestPorts.base(50))
         defer { calls.relay.shutdown() }
         let offer = Self.sdp(port: 40000, formats: "0 8 101", extra: ["a=rtpmap:101 telephone-event/8000", "a=fmtp:101 0-16"])
         try calls.anchor(call: "t1", from: .caller, sdp: offer, role: .offer(transport: nil))
@@ -125,7 +125,7 @@ import TestSupport
     }
 
     @Test func sharedCodecIsPassedThroughAndExtrasAreDroppedFromTheAnswer() throws {
-        let calls = try manager(34740)
+        let calls = try manager(TestPorts.base(50))
         defer { calls.relay.shutdown() }
         let offer = Self.sdp(port: 40000, formats: "0")
         try calls.anchor(call: "t2", from: .caller, sdp: offer, role: .offer(transport: nil))
@@ -137,7 +137,7 @@ import TestSupport
     }
 
     @Test func withoutTranscodingTheOfferIsUnchangedAndAnUnknownAnswerCodecIsRefused() throws {
-        let calls = try manager(34800, transcoding: false)
+        let calls = try manager(TestPorts.base(50), transcoding: false)
         defer { calls.relay.shutdown() }
         let offer = Self.sdp(port: 40000, formats: "0")
         try calls.anchor(call: "t3", from: .caller, sdp: offer, role: .offer(transport: nil))

@@ -7,12 +7,13 @@ import Prometheus
 import SIP
 import Store
 import Testing
+import TestSupport
 @testable import Control
 
 /// The contact-center and shared-call routes through the router (no sockets but the relay's).
 @Suite(.serialized) struct ContactCenterAPITests {
     func app() throws -> (some ApplicationProtocol, CallManager) {
-        let calls = try testCalls(ports: 33460...33479)
+        let calls = try testCalls(ports: TestPorts.range(20))
         let cc = ContactCenter(store: try Store(path: ":memory:"))
         let router = HTTPAPI.router(calls: calls, registry: PrometheusCollectorRegistry(), contactCenter: cc, defaultTenant: "t0")
         return (Application(router: router), calls)
@@ -27,7 +28,7 @@ import Testing
     @Test func callDataKeysAndTenants() async throws {
         let (app, calls) = try app()
         calls.callEvent(.started(id: "c1", from: "<sip:alice@x>;tag=1", to: "<sip:bot@x>", callerCallID: "cid",
-                                 callerPeer: SIPPeer(transport: .udp, host: "127.0.0.1", port: 5070)))
+                                 caller: .sip(SIPPeer(transport: .udp, host: "127.0.0.1", port: 5070))))
         try await app.test(.router) { client in
             try await client.execute(uri: "/calls/c1/data", method: .post, body: Self.body(["account": "42", "transcript": ["hi"]])) { r in
                 #expect(r.status == .ok && Self.json(r)["account"] as? String == "42")
@@ -70,7 +71,7 @@ import Testing
         let (app, calls) = try app()
         for id in ["c1", "c2"] {
             calls.callEvent(.started(id: id, from: "<sip:alice@x>;tag=1", to: "<sip:\(id)@x>", callerCallID: id,
-                                     callerPeer: SIPPeer(transport: .udp, host: "127.0.0.1", port: 5070)))
+                                     caller: .sip(SIPPeer(transport: .udp, host: "127.0.0.1", port: 5070))))
         }
         try await app.test(.router) { client in
             try await client.execute(uri: "/agents/a1", method: .put, body: Self.body(["name": "Ann", "aor": "a1@x", "skills": ["billing"]])) { r in

@@ -6,11 +6,12 @@ import Prometheus
 import SIP
 import Store
 import Testing
+import TestSupport
 @testable import Control
 
 @Suite(.serialized) struct HTTPAPITests {
     func app() throws -> (some ApplicationProtocol, CallManager) {
-        let calls = try testCalls(ports: 33400...33449)
+        let calls = try testCalls(ports: TestPorts.range(50))
         let router = HTTPAPI.router(calls: calls, registry: PrometheusCollectorRegistry())
         return (Application(router: router), calls)
     }
@@ -18,7 +19,7 @@ import Testing
     @Test func healthCallsAndErrors() async throws {
         let (app, calls) = try app()
         calls.callEvent(.started(id: "abc", from: "a", to: "b", callerCallID: "cid",
-                                 callerPeer: SIPPeer(transport: .udp, host: "127.0.0.1", port: 5070)))
+                                 caller: .sip(SIPPeer(transport: .udp, host: "127.0.0.1", port: 5070))))
         try await app.test(.router) { client in
             try await client.execute(uri: "/healthz", method: .get) { r in
                 #expect(r.status == .ok)
@@ -65,7 +66,7 @@ import Testing
 
 @Suite(.serialized) struct ForwardingAPITests {
     @Test func putListDeleteAndSurviveARestart() async throws {
-        let calls = try testCalls(ports: 33460...33479)
+        let calls = try testCalls(ports: TestPorts.range(20))
         let store = try Store(path: ":memory:")
         let table = ForwardingTable([ForwardingRule(number: "alice", to: "sip:bob@127.0.0.1", on: .unconditional)], store: store)
         let app = Application(router: HTTPAPI.router(calls: calls, registry: PrometheusCollectorRegistry(), forwarding: table))

@@ -65,7 +65,7 @@ import TestSupport
     }
 
     @Test func offerAnswerQueryDeleteLikeKamailio() throws {
-        let (s, calls) = try server(33800)
+        let (s, calls) = try server(TestPorts.base(50))
         defer { calls.relay.shutdown() }
         #expect(try send(s, "c1", ["command": "ping"] as Bencode)["result"] == "pong")
         let offer = try send(s, "c2", .dictionary([("command", "offer"), ("call-id", "call1"), ("from-tag", "ft"),
@@ -99,7 +99,7 @@ import TestSupport
     @Test func pipelinedBurstsOverUDP() async throws {
         var conf = NGServer.Configuration()
         conf.port = 0
-        let (server, calls) = try server(35000, ports: 200, configuration: conf)
+        let (server, calls) = try server(TestPorts.base(200), ports: 200, configuration: conf)
         defer { calls.relay.shutdown() }
         let run = Task { try await server.run() }
         defer { run.cancel() }
@@ -146,7 +146,7 @@ import TestSupport
     /// `limits.max_sessions`: a new call over the limit gets rtpengine's error-reason and
     /// binds no port; re-offers and answers of live calls go on; a delete makes room.
     @Test func sessionLimitRefusesNewCallsWithRtpenginesReason() throws {
-        let (s, calls) = try server(34950, maxSessions: 1)
+        let (s, calls) = try server(TestPorts.base(50), maxSessions: 1)
         defer { calls.relay.shutdown() }
         func offer(_ cookie: String, _ callID: String) throws -> Bencode {
             try send(s, cookie, .dictionary([("command", "offer"), ("call-id", .string(callID)), ("from-tag", "ft"), ("sdp", .string(Self.sdp))]))
@@ -166,7 +166,7 @@ import TestSupport
     /// `transport-protocol` bridges an SDES offerer to plain RTP (Baton answers with its own
     /// key); `codec: {transcode: [opus]}` adds Opus to the offer, a wrong type is an error.
     @Test func srtpBridgeAndTranscodeOptions() throws {
-        let (s, calls) = try server(34860)
+        let (s, calls) = try server(TestPorts.base(50))
         defer { calls.relay.shutdown() }
         let key = Data((0..<30).map { UInt8($0) }).base64EncodedString()
         let savp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/SAVP 0\r\n"
@@ -190,7 +190,7 @@ import TestSupport
     }
 
     @Test func retransmittedCookieIsAnsweredNotRerun() throws {
-        let (s, calls) = try server(33850)
+        let (s, calls) = try server(TestPorts.base(50))
         defer { calls.relay.shutdown() }
         let req = Bencode.dictionary([("command", "offer"), ("call-id", "dup"), ("from-tag", "ft"), ("sdp", .string(Self.sdp))])
         let first = try send(s, "same", req)
@@ -202,7 +202,7 @@ import TestSupport
     }
 
     @Test func badInputGetsAnErrorReplyAndBreaksNothing() throws {
-        let (s, calls) = try server(33900)
+        let (s, calls) = try server(TestPorts.base(50))
         defer { calls.relay.shutdown() }
         func raw(_ bytes: [UInt8]) throws -> Bencode? {
             guard let r = s.reply(to: bytes), let sp = r.firstIndex(of: 32) else { return nil }

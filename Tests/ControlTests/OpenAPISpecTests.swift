@@ -8,6 +8,7 @@ import HummingbirdTesting
 import Prometheus
 import Store
 import Testing
+import TestSupport
 @testable import Control
 
 /// openapi.yaml is the source of the HTTP API: the generated code must be made from the
@@ -40,7 +41,7 @@ import Testing
         let operations = paths.sorted { $0.key < $1.key }.map { path, item in
             (path, ["get", "put", "post", "delete"].filter { item[$0] != nil })
         }
-        let calls = try testCalls(ports: 33480...33499)
+        let calls = try testCalls(ports: TestPorts.range(20))
         let cc = ContactCenter(store: try Store(path: ":memory:"))
         let forwarding = ForwardingTable(store: try Store(path: ":memory:"))
         let router = HTTPAPI.router(calls: calls, registry: PrometheusCollectorRegistry(), forwarding: forwarding,
@@ -74,7 +75,7 @@ import Testing
 
     /// A body that does not match the document is the client's error, in its words.
     @Test func aBodyThatDoesNotMatchTheDocumentIsA400() async throws {
-        let calls = try testCalls(ports: 33500...33519)
+        let calls = try testCalls(ports: TestPorts.range(20))
         let forwarding = ForwardingTable(store: try Store(path: ":memory:"))
         let router = HTTPAPI.router(calls: calls, registry: PrometheusCollectorRegistry(), forwarding: forwarding)
         try await Application(router: router).test(.router) { client in

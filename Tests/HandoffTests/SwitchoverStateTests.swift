@@ -153,7 +153,7 @@ final class HandoffHarness: Sendable {
     }
 
     @Test func aBusyTargetFailsTheSwitchoverAndLeavesTheCall() async throws {
-        let h = try HandoffHarness(ports: 35400)
+        let h = try HandoffHarness(ports: TestPorts.base(50))
         try await h.start()
         let id = try await h.establish()
         let op = try await h.handoff.switchover(call: id, SwitchoverRequest(target: "kitchen", mode: .now))
@@ -173,7 +173,7 @@ final class HandoffHarness: Sendable {
     }
 
     @Test func aTargetThatNeverAnswersTimesOutOnTheInjectedClock() async throws {
-        let h = try HandoffHarness(ports: 35450)
+        let h = try HandoffHarness(ports: TestPorts.base(50))
         try await h.start()
         let id = try await h.establish()
         let op = try await h.handoff.switchover(call: id, SwitchoverRequest(target: "kitchen", mode: .now))
@@ -192,7 +192,7 @@ final class HandoffHarness: Sendable {
     }
 
     @Test func aTargetThatAnswersButSendsNoMediaIsTakenDownAfterTheBound() async throws {
-        let h = try HandoffHarness(ports: 35500, noMediaMillis: 1000)
+        let h = try HandoffHarness(ports: TestPorts.base(50), noMediaMillis: 1000)
         try await h.start()
         let id = try await h.establish()
         let op = try await h.handoff.switchover(call: id, SwitchoverRequest(target: "kitchen", mode: .now, primingMs: 200))
@@ -216,7 +216,7 @@ final class HandoffHarness: Sendable {
     }
 
     @Test func aSecondSwitchoverWhileOneRunsIsRefused() async throws {
-        let h = try HandoffHarness(ports: 35550)
+        let h = try HandoffHarness(ports: TestPorts.base(50))
         try await h.start()
         let id = try await h.establish()
         _ = try await h.handoff.switchover(call: id, SwitchoverRequest(target: "kitchen", mode: .now))
@@ -269,7 +269,7 @@ final class HandoffHarness: Sendable {
     /// each old device gets its BYE once the new one carries the call, F hears the new
     /// device's audio and is never signalled.
     @Test func phoneToSpeakerAndBackSplicesOnTheNewDevicesMedia() async throws {
-        let h = try HandoffHarness(ports: 35600)
+        let h = try HandoffHarness(ports: TestPorts.base(50))
         try await h.start()
         let far = try UDPSocket(receiveTimeout: .milliseconds(30)), phone = try UDPSocket(receiveTimeout: .milliseconds(30))
         let speaker = try UDPSocket(receiveTimeout: .milliseconds(30))
@@ -301,7 +301,7 @@ final class HandoffHarness: Sendable {
 /// timeout on the SIP loop's clock with the calls still up.
 @Suite(.serialized) struct DrainTests {
     @Test func aDrainEndsWhenTheLastCallEndsOrAtItsTimeout() async throws {
-        let h = try HandoffHarness(ports: 35700)
+        let h = try HandoffHarness(ports: TestPorts.base(50))
         try await h.start()
         #expect(try await h.sip.waitUntilIdle(timeout: .seconds(5)) == 0, "no call: at once")
         let id = try await h.establish()

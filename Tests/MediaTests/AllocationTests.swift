@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Relaying must not allocate per packet: run the allocation-counting executable with 10k
 /// and 100k packets; the difference in heap allocations must be far below one per packet.
@@ -34,8 +35,8 @@ import Testing
     }
 
     @Test func relayingAllocatesNothingPerPacket() throws {
-        let small = try Self.run(10_000, base: 34400)
-        let large = try Self.run(100_000, base: 34420)
+        let small = try Self.run(10_000, base: TestPorts.base(10))
+        let large = try Self.run(100_000, base: TestPorts.base(10))
         #expect(small.received == 10_000)
         #expect(large.received == 100_000)
         #expect(small.allocations >= 0 && large.allocations >= 0)
@@ -45,8 +46,8 @@ import Testing
 
     /// PCMU -> Opus transcoding in place (G.711 table, libopus) allocates nothing per packet.
     @Test func transcodingAllocatesNothingPerPacket() throws {
-        let small = try Self.run(2_000, base: 34440, mode: "transcode")
-        let large = try Self.run(20_000, base: 34460, mode: "transcode")
+        let small = try Self.run(2_000, base: TestPorts.base(10), mode: "transcode")
+        let large = try Self.run(20_000, base: TestPorts.base(10), mode: "transcode")
         #expect(small.received == 2_000 && large.received == 20_000)
         #expect(large.allocations - small.allocations < 100, "2k: \(small.allocations), 20k: \(large.allocations) allocations")
     }
@@ -54,8 +55,8 @@ import Testing
     /// Switchover priming: every packet of the far party also goes, copied and transcoded to
     /// Opus, to the new leg; the copy allocates nothing per packet either.
     @Test func primingCopyAllocatesNothingPerPacket() throws {
-        let small = try Self.run(2_000, base: 34480, mode: "fork")
-        let large = try Self.run(20_000, base: 34490, mode: "fork")
+        let small = try Self.run(2_000, base: TestPorts.base(10), mode: "fork")
+        let large = try Self.run(20_000, base: TestPorts.base(10), mode: "fork")
         #expect(small.received == 2_000 && large.received == 20_000)
         #expect(small.forked == 2_000 && large.forked == 20_000, "copies: \(small.forked), \(large.forked)")
         #expect(large.allocations - small.allocations < 100, "2k: \(small.allocations), 20k: \(large.allocations) allocations")
@@ -66,7 +67,7 @@ import Testing
     /// nothing on top: its per-packet count equals the library's.
     @Test func srtpAddsNoAllocationOverLibsrtp() throws {
         let lib2 = try Self.run(2_000, base: 0, mode: "srtp-lib"), lib20 = try Self.run(20_000, base: 0, mode: "srtp-lib")
-        let relay2 = try Self.run(2_000, base: 34440, mode: "srtp"), relay20 = try Self.run(20_000, base: 34460, mode: "srtp")
+        let relay2 = try Self.run(2_000, base: TestPorts.base(10), mode: "srtp"), relay20 = try Self.run(20_000, base: TestPorts.base(10), mode: "srtp")
         #expect(relay2.received == 2_000 && relay20.received == 20_000)
         let library = lib20.allocations - lib2.allocations
         let relayed = relay20.allocations - relay2.allocations

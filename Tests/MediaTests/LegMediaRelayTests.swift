@@ -28,7 +28,7 @@ import TestSupport
     /// replayed packet from a is dropped and counted, and does not reach b.
     @Test(arguments: SRTPSuite.available)
     func srtpLegToPlainLeg(suite: SRTPSuite) throws {
-        let relay = try makeRelay(34000)
+        let relay = try makeRelay(TestPorts.base(100))
         defer { relay.shutdown() }
         let stream = try relay.allocate()
         let a = try UDPSocket(), b = try UDPSocket()
@@ -88,7 +88,7 @@ import TestSupport
     /// PCMU on leg a, Opus on leg b: a 1 kHz tone crosses in both directions with its
     /// payload type, timestamps (x6 / /6) and sequence numbers right and the tone intact.
     @Test func transcodesPCMUAndOpusBothWays() throws {
-        let relay = try makeRelay(34100)
+        let relay = try makeRelay(TestPorts.base(100))
         defer { relay.shutdown() }
         let stream = try relay.allocate()
         let a = try UDPSocket(), b = try UDPSocket()
@@ -157,7 +157,7 @@ import TestSupport
 
     /// Same codec, different payload type numbers: only the number changes.
     @Test func renumbersPayloadTypeWithoutTranscoding() throws {
-        let relay = try makeRelay(34200)
+        let relay = try makeRelay(TestPorts.base(100))
         defer { relay.shutdown() }
         let stream = try relay.allocate()
         let a = try UDPSocket(), b = try UDPSocket()

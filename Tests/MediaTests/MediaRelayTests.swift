@@ -15,7 +15,7 @@ extension UDPSocket {
     func makeRelay(_ lo: Int) throws -> MediaRelay { try startedRelay(ports: lo...lo + 99) }
 
     @Test func relaysBothDirectionsAndLatches() throws {
-        let relay = try makeRelay(31000)
+        let relay = try makeRelay(TestPorts.base(100))
         defer { relay.shutdown() }
         let stream = try relay.allocate()
         let caller = try Party(), callee = try Party(), intruder = try Party()
@@ -41,7 +41,7 @@ extension UDPSocket {
     }
 
     @Test func latchesToRealSourceWhenSDPDiffers() throws {
-        let relay = try makeRelay(31200)
+        let relay = try makeRelay(TestPorts.base(100))
         defer { relay.shutdown() }
         let stream = try relay.allocate()
         let caller = try Party(), callee = try Party()
@@ -56,7 +56,7 @@ extension UDPSocket {
     }
 
     @Test func rtcpIsRelayedOnTheOddPort() throws {
-        let relay = try makeRelay(31400)
+        let relay = try makeRelay(TestPorts.base(100))
         defer { relay.shutdown() }
         let stream = try relay.allocate()
         let caller = try Party(), callee = try Party()
@@ -72,7 +72,7 @@ extension UDPSocket {
     /// at the release (the ng server brackets a read burst so): a stream set up under the hold
     /// relays nothing before the release, and everything after it.
     @Test func heldWakeupsApplyAtRelease() throws {
-        let relay = try makeRelay(34300)
+        let relay = try makeRelay(TestPorts.base(100))
         defer { relay.shutdown() }
         let caller = try Party(), callee = try Party()
         relay.holdWakeups()
@@ -98,7 +98,7 @@ extension UDPSocket {
     }
 
     @Test func portsReturnToThePool() throws {
-        let relay = try makeRelay(31600)
+        let relay = try makeRelay(TestPorts.base(100))
         defer { relay.shutdown() }
         let s1 = try relay.allocate()
         let s2 = try relay.allocate()
@@ -112,7 +112,7 @@ extension UDPSocket {
     /// `release(_:released:)` calls back once the relay thread has let go: the counters read
     /// then are final (what arrives afterwards is not counted), so both sides agree.
     @Test func releaseCallsBackWhenTheCountersAreFinal() throws {
-        let relay = try startedRelay(ports: 33700...33709, threads: 1)
+        let relay = try startedRelay(ports: TestPorts.range(10), threads: 1)
         defer { relay.shutdown() }
         let stream = try relay.allocate()
         let a = try UDPSocket(receiveTimeout: .milliseconds(20)), b = try UDPSocket(receiveTimeout: .milliseconds(20))
@@ -135,7 +135,7 @@ extension UDPSocket {
     }
 
     @Test func exhaustedRangeThrows() throws {
-        let relay = try startedRelay(ports: 31800...31803)   // two pairs: one stream
+        let relay = try startedRelay(ports: TestPorts.range(4))   // two pairs: one stream
         defer { relay.shutdown() }
         _ = try relay.allocate()
         #expect(throws: MediaError.self) { _ = try relay.allocate() }
@@ -144,7 +144,7 @@ extension UDPSocket {
 
 @Suite struct PortPoolTests {
     @Test func manyAllocationsGetValidDistinctPairs() throws {
-        let pool = PortPool(address: "127.0.0.1", range: 34000...34199)
+        let pool = PortPool(address: "127.0.0.1", range: TestPorts.range(200))
         var pairs: [PortPool.Pair] = []
         for _ in 0..<40 { pairs.append(try pool.allocate()) }   // fds well past 22: no fd is mistaken for an errno
         #expect(Set(pairs.map(\.rtpPort)).count == 40)
@@ -157,7 +157,7 @@ extension UDPSocket {
     /// back in FIFO turn with the same sockets, drained of what a stray sender queued, with
     /// its receive buffer restored.
     @Test func parkedSocketsAreReusedInTurnAndDrained() throws {
-        let pool = PortPool(address: "127.0.0.1", range: 34210...34217, reuseSockets: true)   // 4 pairs
+        let pool = PortPool(address: "127.0.0.1", range: TestPorts.range(8), reuseSockets: true)   // 4 pairs
         let first = try pool.allocate()
         pool.release(first)
         #expect(pool.pairsParked == 1 && pool.pairsInUse == 0)
@@ -183,7 +183,7 @@ extension UDPSocket {
     /// The relay never takes the process's last descriptors: past the budget an allocation
     /// reuses a parked pair out of turn, or fails with its own error.
     @Test func descriptorBudgetBoundsOpenPairs() throws {
-        let pool = PortPool(address: "127.0.0.1", range: 34230...34249, reuseSockets: true, pairBudget: 2)   // 10 pairs
+        let pool = PortPool(address: "127.0.0.1", range: TestPorts.range(20), reuseSockets: true, pairBudget: 2)   // 10 pairs
         let a = try pool.allocate(), b = try pool.allocate()
         #expect(throws: MediaError.descriptorBudget(pairs: 2)) { _ = try pool.allocate() }
         pool.release(a)
@@ -192,7 +192,7 @@ extension UDPSocket {
         #expect(pool.pairsInUse == 2 && pool.pairsParked == 0)
         [b, c].forEach(pool.release)
 
-        let plain = PortPool(address: "127.0.0.1", range: 34250...34259, pairBudget: 1)
+        let plain = PortPool(address: "127.0.0.1", range: TestPorts.range(10), pairBudget: 1)
         let d = try plain.allocate()
         #expect(throws: MediaError.descriptorBudget(pairs: 1)) { _ = try plain.allocate() }
         plain.release(d)
@@ -200,7 +200,7 @@ extension UDPSocket {
     }
 
     @Test func withoutReuseReleasedSocketsAreClosed() throws {
-        let pool = PortPool(address: "127.0.0.1", range: 34220...34223)
+        let pool = PortPool(address: "127.0.0.1", range: TestPorts.range(4))
         let pair = try pool.allocate()
         pool.release(pair)
         #expect(pool.pairsParked == 0)
@@ -241,7 +241,7 @@ extension UDPSocket {
     /// A parked pair stays registered with its relay thread, which discards what strays in;
     /// the next stream of that thread adopts it without registering it again.
     @Test func parkedPairsAreAdoptedByTheirThread() throws {
-        let relay = try startedRelay(ports: 34260...34263, threads: 1)   // two pairs: the second stream gets the first one's
+        let relay = try startedRelay(ports: TestPorts.range(4), threads: 1)   // two pairs: the second stream gets the first one's
         defer { relay.shutdown() }
         let first = try relay.allocate()
         try relaysBothWays(relay, first)
@@ -265,7 +265,7 @@ extension UDPSocket {
     /// A pair parked on one relay thread and drawn for a stream of another leaves the first
     /// thread's epoll set: the second thread alone receives on it.
     @Test func parkedPairMovesToAnotherThread() throws {
-        let relay = try startedRelay(ports: 34270...34275, threads: 2)   // three pairs
+        let relay = try startedRelay(ports: TestPorts.range(6), threads: 2)   // three pairs
         defer { relay.shutdown() }
         let s0 = try relay.allocate()   // pairs 1 and 2, on thread t
         let t = s0.thread, u = 1 - s0.thread
@@ -304,7 +304,7 @@ extension UDPSocket {
     }
 
     @Test func unparsableBindAddressIsReported() {
-        let pool = PortPool(address: "not-an-ip", range: 34200...34203)
+        let pool = PortPool(address: "not-an-ip", range: TestPorts.range(4))
         #expect(throws: MediaError.badAddress("not-an-ip")) { _ = try pool.allocate() }
     }
 }

@@ -22,7 +22,7 @@ import TestSupport
     }
 
     func run(mode: SpliceDecider.Mode, loudUntil: Int) throws -> (received: [[UInt8]], report: SpliceReport?, sGotF: Int) {
-        let relay = try startedRelay(ports: 31600...31699, threads: 1)
+        let relay = try startedRelay(ports: TestPorts.range(100), threads: 1)
         defer { relay.shutdown() }
         let stream = try relay.allocate()
         let f = try UDPSocket(receiveTimeout: .milliseconds(50)), p = try UDPSocket(), s = try UDPSocket(receiveTimeout: .milliseconds(50))
@@ -112,7 +112,7 @@ import TestSupport
     /// the splice waits until S has heard F for the priming time, and P keeps hearing F until
     /// the commit releases it.
     @Test func primingForksTheFarPartyToTheNewLegBeforeTheSplice() throws {
-        let relay = try startedRelay(ports: 33600...33699, threads: 1)
+        let relay = try startedRelay(ports: TestPorts.range(100), threads: 1)
         defer { relay.shutdown() }
         let stream = try relay.allocate()
         let f = try UDPSocket(receiveTimeout: .milliseconds(20)), p = try UDPSocket(receiveTimeout: .milliseconds(20))
@@ -178,7 +178,7 @@ import TestSupport
     }
 
     @Test func abortLeavesTheCallUntouched() throws {
-        let relay = try startedRelay(ports: 31700...31799, threads: 1)
+        let relay = try startedRelay(ports: TestPorts.range(100), threads: 1)
         defer { relay.shutdown() }
         let stream = try relay.allocate()
         let f = try UDPSocket(), p = try UDPSocket(), s = try UDPSocket()

@@ -5,7 +5,7 @@ import Testing
 
 /// Stands in for the Calls layer: rewrites SDP to fixed ports and records events.
 final class FakeAnchor: B2BUADelegate {
-    var events: [CallEvent] = []
+    var events: [DialogEvent] = []
     var released: [String] = []
     var anchored: [(CallSide, Int)] = []
     var roles: [SDPRole] = []
@@ -15,7 +15,7 @@ final class FakeAnchor: B2BUADelegate {
         try sdp.anchor(media: 0, address: "127.0.0.1", port: side == .caller ? 20002 : 20000)
     }
     func release(call: String) { released.append(call) }
-    func callEvent(_ event: CallEvent) { events.append(event) }
+    func dialogEvent(_ event: DialogEvent) { events.append(event) }
     /// A session limit: false refuses new calls.
     var admits = true
     func admitsNewCall() -> Bool { admits }

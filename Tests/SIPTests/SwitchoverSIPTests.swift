@@ -42,7 +42,7 @@ import Testing
         let ok = try h.answer(bInvite)
         try h.callerAck(for: ok)
         _ = h.take()
-        let id = try #require(h.anchor.events.compactMap { if case let .started(id, _, _, _, _) = $0 { id } else { nil } }.first)
+        let id = try #require(h.anchor.events.compactMap { if case let .invited(id, _, _, _, _) = $0 { id } else { nil } }.first)
         return (h, id, bInvite)
     }
 
