@@ -202,6 +202,21 @@ public final class MediaRelay: Sendable {
         }
     }
 
+    /// ``barrier()`` for synchronous callers (tests, tools): blocks the calling thread until
+    /// every relay thread has run the commands submitted before, or `timeout` passed (false).
+    /// Never call it on a relay thread.
+    @discardableResult
+    public func barrierBlocking(timeout: Duration = .seconds(5)) -> Bool {
+        let deadline = DispatchTime.now() + .nanoseconds(Int(timeout.components.seconds) * 1_000_000_000
+                                                         + Int(timeout.components.attoseconds / 1_000_000_000))
+        for t in threads {
+            let done = DispatchSemaphore(value: 0)
+            t.submit(.barrier { done.signal() })
+            if done.wait(timeout: deadline) == .timedOut { return false }
+        }
+        return true
+    }
+
     // MARK: Switchover (make-before-break)
 
     /// Allocates the new leg of a switchover that will replace `side`: fresh ports whose

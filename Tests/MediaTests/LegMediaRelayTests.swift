@@ -39,7 +39,7 @@ import TestSupport
         // One socket per party for RTP and RTCP.
         try relay.setRemote(stream, side: .a, ip: "127.0.0.1", port: a.port, rtcpPort: a.port)
         try relay.setRemote(stream, side: .b, ip: "127.0.0.1", port: b.port, rtcpPort: b.port)
-        usleep(20_000)
+        #expect(relay.barrierBlocking(), "the relay threads ran the commands")
         let aTx = try SRTPSession(suite: suite, key: aKey, direction: .outbound)
         let aRx = try SRTPSession(suite: suite, key: batonKey, direction: .inbound)
         for i in 0..<20 {
@@ -99,7 +99,7 @@ import TestSupport
                             transcodes: true)
         try relay.setRemote(stream, side: .a, ip: "127.0.0.1", port: a.port)
         try relay.setRemote(stream, side: .b, ip: "127.0.0.1", port: b.port)
-        usleep(20_000)
+        #expect(relay.barrierBlocking(), "the relay threads ran the commands")
 
         // a -> b: PCMU in, Opus out.
         let frames = 50
@@ -165,7 +165,7 @@ import TestSupport
         try relay.configure(stream, side: .b, LegMedia(format: .init(codec: .opus, payloadType: 111)))
         try relay.setRemote(stream, side: .a, ip: "127.0.0.1", port: a.port)
         try relay.setRemote(stream, side: .b, ip: "127.0.0.1", port: b.port)
-        usleep(20_000)
+        #expect(relay.barrierBlocking(), "the relay threads ran the commands")
         let payload: [UInt8] = [0xFC, 1, 2, 3]
         a.send(Self.rtp(pt: 96, seq: 1, ts: 960, payload: payload), to: stream.port(.a))
         #expect(b.receiveBytes() == Self.rtp(pt: 111, seq: 1, ts: 960, payload: payload))

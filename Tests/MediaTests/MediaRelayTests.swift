@@ -21,7 +21,7 @@ extension UDPSocket {
         let caller = try Party(), callee = try Party(), intruder = try Party()
         try relay.setRemote(stream, side: .a, ip: "127.0.0.1", port: caller.port)
         try relay.setRemote(stream, side: .b, ip: "127.0.0.1", port: callee.port)
-        usleep(20_000)
+        #expect(relay.barrierBlocking(), "the relay threads ran the commands")
         for i in 0..<50 {
             caller.send([0x80, 0, 0, UInt8(i)] + [UInt8](repeating: 1, count: 16), to: stream.port(.a))
             #expect(callee.receive()?[3] == UInt8(i))
@@ -48,7 +48,7 @@ extension UDPSocket {
         // The caller advertised a port it does not send from (NAT-like): latching learns the real one.
         try relay.setRemote(stream, side: .a, ip: "127.0.0.1", port: 9)
         try relay.setRemote(stream, side: .b, ip: "127.0.0.1", port: callee.port)
-        usleep(20_000)
+        #expect(relay.barrierBlocking(), "the relay threads ran the commands")
         caller.send([0x80, 0, 0, 1], to: stream.port(.a))
         #expect(callee.receive() == [0x80, 0, 0, 1])
         callee.send([0x80, 0, 0, 2], to: stream.port(.b))
@@ -61,7 +61,7 @@ extension UDPSocket {
         let stream = try relay.allocate()
         let caller = try Party(), callee = try Party()
         try relay.setRemote(stream, side: .b, ip: "127.0.0.1", port: callee.port - 1, rtcpPort: callee.port)
-        usleep(20_000)
+        #expect(relay.barrierBlocking(), "the relay threads ran the commands")
         caller.send([0x81, 200, 0, 1], to: stream.endpoint(.a).rtcpPort)
         #expect(callee.receive() == [0x81, 200, 0, 1])
         #expect(stream.endpoint(.a).rtcpPort == stream.port(.a) + 1)
@@ -118,7 +118,7 @@ extension UDPSocket {
         let a = try UDPSocket(receiveTimeout: .milliseconds(20)), b = try UDPSocket(receiveTimeout: .milliseconds(20))
         try relay.setRemote(stream, side: .a, ip: "127.0.0.1", port: a.port)
         try relay.setRemote(stream, side: .b, ip: "127.0.0.1", port: b.port)
-        usleep(20_000)
+        #expect(relay.barrierBlocking(), "the relay threads ran the commands")
         for i in 0..<50 { a.send([0x80, 0, 0, UInt8(i), 0, 0, 0, 0, 0, 0, 0, 1] + [UInt8](repeating: 0xFF, count: 160), to: stream.port(.a)) }
         let done = Mutex(false)
         relay.release(stream) { done.withLock { $0 = true } }
@@ -215,7 +215,7 @@ extension UDPSocket {
         let caller = try Party(), callee = try Party()
         try relay.setRemote(stream, side: .a, ip: "127.0.0.1", port: caller.port)
         try relay.setRemote(stream, side: .b, ip: "127.0.0.1", port: callee.port)
-        usleep(20_000)
+        #expect(relay.barrierBlocking(), "the relay threads ran the commands")
         for i in 0..<n {
             caller.send([0x80, 0, 0, UInt8(i)] + [UInt8](repeating: 1, count: 16), to: stream.port(.a))
             #expect(callee.receive()?[3] == UInt8(i))

@@ -28,7 +28,7 @@ import TestSupport
         let f = try UDPSocket(receiveTimeout: .milliseconds(50)), p = try UDPSocket(), s = try UDPSocket(receiveTimeout: .milliseconds(50))
         try relay.setRemote(stream, side: .a, ip: "127.0.0.1", port: f.port)
         try relay.setRemote(stream, side: .b, ip: "127.0.0.1", port: p.port)
-        usleep(20_000)
+        #expect(relay.barrierBlocking(), "the relay threads ran the commands")
         var received: [[UInt8]] = []
         func drainF() { while let b = f.receiveBytes() { received.append(b) } }
         // P talks to F for 10 packets.
@@ -40,7 +40,7 @@ import TestSupport
         }
         let leg = try relay.prepareSwitch(stream, replacing: .b)
         try relay.setRemote(leg, ip: "127.0.0.1", port: s.port)
-        usleep(10_000)
+        #expect(relay.barrierBlocking(), "the relay threads ran the commands")
         let report = Mutex<SpliceReport?>(nil)
         relay.arm(leg, mode: mode, windowMillis: 300) { r in report.withLock { $0 = r } }
         // Both P and S send; P goes silent at `loudUntil`. S's packets are held until the splice.
@@ -119,7 +119,7 @@ import TestSupport
         let s = try UDPSocket(receiveTimeout: .milliseconds(1))
         try relay.setRemote(stream, side: .a, ip: "127.0.0.1", port: f.port)
         try relay.setRemote(stream, side: .b, ip: "127.0.0.1", port: p.port)
-        usleep(20_000)
+        #expect(relay.barrierBlocking(), "the relay threads ran the commands")
         var fSeq: UInt16 = 7000, fTS: UInt32 = 1000, pSeq: UInt16 = 1, pTS: UInt32 = 0, sSeq: UInt16 = 500, sTS: UInt32 = 0
         func tick(_: Bool) {
             f.send(Self.rtp(ssrc: 0xFA11FA11, seq: fSeq, ts: fTS, loud: true), to: stream.port(.a)); fSeq &+= 1; fTS &+= 160
@@ -167,7 +167,7 @@ import TestSupport
         #expect(sGot.count == 5)
         if let a = sHeardF.last?.seq, let b = sGot.first { #expect(b &- a >= 1 && b &- a <= 3, "S's copy of F continues: \(a) -> \(b)") }
         relay.commit(leg)
-        usleep(20_000)
+        #expect(relay.barrierBlocking(), "the relay threads ran the commands")
         while p.receiveBytes() != nil {}
         for _ in 0..<5 { tick(true); usleep(5000) }
         usleep(10_000)
@@ -190,7 +190,7 @@ import TestSupport
         relay.abort(leg) { r in spliced.withLock { $0 = r } }
         #expect(waitUntil { spliced.withLock { $0 } == false })
         #expect(waitUntil { relay.pool.pairsInUse == 2 })
-        usleep(10_000)
+        #expect(relay.barrierBlocking(), "the relay threads ran the commands")
         p.send(Self.rtp(ssrc: 1, seq: 1, ts: 1, loud: true), to: stream.port(.b))
         #expect(Self.header(f.receiveBytes() ?? [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]).seq == 1)
         _ = s
