@@ -58,6 +58,22 @@ final class RelaySocket: @unchecked Sendable {
     /// ``tsMap`` of the fork's direction; the two swap at the splice, when the fork's
     /// direction becomes the main one.
     var forkTSMap = TimestampMap()
+    /// What RTP arriving here gets toward ``peer`` and toward ``fork`` (relay thread only).
+    private(set) var action = ForwardAction.passThrough
+    private(set) var forkAction = ForwardAction.passThrough
+    /// The relay thread's configuration generation the actions were chosen under.
+    private var actionGeneration = -1
+
+    /// Chooses ``action`` and ``forkAction`` again if the thread's configuration changed
+    /// since they were chosen (a leg configured, a socket added, a splice, a fork started or
+    /// ended); otherwise one integer comparison.
+    @inline(__always)
+    func chooseActions(generation: Int) {
+        guard actionGeneration != generation else { return }
+        actionGeneration = generation
+        action = ForwardAction(from: leg, to: peer?.leg)
+        forkAction = isRTCP ? .passThrough : ForwardAction(from: leg, to: fork?.leg)
+    }
 
     init(fd: Int32, port: UInt16, isRTCP: Bool) {
         self.fd = fd

@@ -42,20 +42,23 @@ final class RelayThread: @unchecked Sendable {
     let index: Int
     let epoll: Int32
     private let wake: Int32
-    private let commands = Mutex<[Command]>([])
+    let commands = Mutex<[Command]>([])
     /// The commands being applied; only the relay thread touches it (see `applyCommands`).
-    private var drained: [Command] = []
+    var drained: [Command] = []
     /// A held submit made the queue non-empty and did not signal.
     private let heldWake = Atomic<Bool>(false)
     private let running = Atomic<Bool>(true)
     private var thread: Thread?
     private let done = DispatchSemaphore(value: 0)
     // Owned by the relay thread only:
-    private var table: [RelaySocket?] = []
+    var table: [RelaySocket?] = []
     /// Per slot: the descriptor of a parked socket still registered here (-1: none). Its
     /// events drain it; ``Command/add`` adopts it as it is.
-    private var parkedFDs: [Int32] = []
-    private var freeSlots: [Int] = []
+    var parkedFDs: [Int32] = []
+    var freeSlots: [Int] = []
+    /// Bumped whenever a command or a splice may have changed a socket's legs, peer or fork:
+    /// a socket whose actions were chosen under another generation chooses them again.
+    var configGeneration = 0
     /// `epoll_ctl(ADD)` calls so far: what socket reuse saves (tests).
     let registrations = Atomic<Int>(0)
     private let batch: OpaquePointer
@@ -64,12 +67,11 @@ final class RelayThread: @unchecked Sendable {
     private let forkBatch: OpaquePointer
     private let events: UnsafeMutablePointer<UInt64>
     /// 8 kHz PCM of the frame being transcoded (120 ms, Opus's longest frame).
-    static let pcmCapacity = 960
     private let pcm: UnsafeMutablePointer<Int16>
     private let cpu: Int?
     private let coalesceNanos: Int64
     private let totals: RelayTotals
-    private let logger: Logger
+    let logger: Logger
 
     init(index: Int, cpu: Int?, coalesceMicros: Int = 0, totals: RelayTotals, logger: Logger) throws(MediaError) {
         self.index = index
@@ -95,8 +97,8 @@ final class RelayThread: @unchecked Sendable {
         batch = b
         forkBatch = fb
         events = .allocate(capacity: Int(RelayThread.maxEvents))
-        pcm = .allocate(capacity: RelayThread.pcmCapacity)
-        pcm.initialize(repeating: 0, count: RelayThread.pcmCapacity)
+        pcm = .allocate(capacity: PacketAdapter.pcmCapacity)
+        pcm.initialize(repeating: 0, count: PacketAdapter.pcmCapacity)
     }
 
     deinit {
@@ -220,23 +222,23 @@ final class RelayThread: @unchecked Sendable {
             job.decider.newLegReady(at: arrivalNanos)
             if let reason = job.decider.decide(oldPacketSilent: nil, atOldPacket: false, now: arrivalNanos) {
                 job.perform(reason: reason, now: arrivalNanos)
+                configGeneration &+= 1
             }
         }
         let peer: RelaySocket = socket.peer
         let inLeg = socket.leg, outLeg = peer.leg
-        // The forwarding entry's action for RTP, chosen once per batch: pass through, or
-        // adapt (payload type renumbering, or transcoding between the two legs' codecs).
-        var adapt = false
-        if let a = inLeg?.format, let b = outLeg?.format, a != b { adapt = true }
-        let warmDecoder = !socket.forwarding && adapt && !socket.isRTCP && socket.splice != nil
-            && inLeg?.format?.codec == .opus && outLeg?.format?.codec != .opus
+        // What RTP gets toward the peer and toward a fork (pass through, or adapt: payload
+        // type renumbering or transcoding), chosen again only after a command or a splice
+        // changed a leg, the peer or the fork.
+        socket.chooseActions(generation: configGeneration)
+        let action = socket.action
+        let warmDecoder = !socket.forwarding && !socket.isRTCP && socket.splice != nil && action.decodesOpus
         // A second receiver (switchover priming: the far party's audio to the new leg before
         // the splice, to the old one after it until released), with its own action.
         let fork: RelaySocket? = socket.isRTCP ? nil : socket.fork
         let forkOn = fork?.hasRemote ?? false
         let forkLeg = fork?.leg
-        var forkAdapt = false
-        if forkOn, let a = inLeg?.format, let b = forkLeg?.format, a != b { forkAdapt = true }
+        let forkAction = socket.forkAction
         var forkQueued: Int32 = 0
         var forkBytes: UInt64 = 0
         var queued: Int32 = 0
@@ -272,14 +274,14 @@ final class RelayThread: @unchecked Sendable {
             // dropped): a decoder started mid-stream at the splice codes its first frames badly
             // (F heard up to 50 ms of that), a primed one goes on as if it had always run.
             if !socket.forwarding {
-                if warmDecoder, len >= 12, p[0] & 0xC0 == 0x80 { RelayThread.decodeOnly(p, length: len, leg: inLeg!, pcm: pcm) }
+                if warmDecoder, RTPHeader.isRTP(p, length: len) { PacketAdapter.decodeOnly(p, length: len, leg: inLeg!, pcm: pcm) }
                 continue
             }
-            let isRTP = !socket.isRTCP && len >= 12 && p[0] & 0xC0 == 0x80
+            let isRTP = !socket.isRTCP && RTPHeader.isRTP(p, length: len)
             var seq: UInt16 = 0, ts: UInt32 = 0
             if isRTP {
-                seq = UInt16(p[2]) << 8 | UInt16(p[3])
-                ts = UInt32(p[4]) << 24 | UInt32(p[5]) << 16 | UInt32(p[6]) << 8 | UInt32(p[7])
+                seq = RTPHeader.sequence(p)
+                ts = RTPHeader.timestamp(p)
                 socket.sequence.update(seq: seq, timestamp: ts, arrival: arrivalNanos &* socket.clockRate / 1_000_000_000)
             }
             // Samples of this packet already decoded into `pcm` (the fork and the main
@@ -289,15 +291,15 @@ final class RelayThread: @unchecked Sendable {
                 let q = baton_batch_data(forkBatch, forkQueued)!
                 q.update(from: p, count: len)
                 var flen = len
-                if forkAdapt {
-                    flen = RelayThread.adapt(q, length: flen, from: inLeg!.format!, to: forkLeg!.format!, inLeg: inLeg!,
-                                             outLeg: forkLeg!, map: &socket.forkTSMap, pcm: pcm, decoded: &decoded)
+                if case let .adapt(from, to) = forkAction {
+                    flen = PacketAdapter.adapt(q, length: flen, from: from, to: to, inLeg: inLeg!,
+                                               outLeg: forkLeg!, map: &socket.forkTSMap, pcm: pcm, decoded: &decoded)
                 }
                 if flen < 0 {
                     badCodec &+= 1
                 } else {
-                    let fts = forkAdapt ? UInt32(q[4]) << 24 | UInt32(q[5]) << 16 | UInt32(q[6]) << 8 | UInt32(q[7]) : ts
-                    RelayThread.rewriteRTP(q, seq: seq, timestamp: fts, egress: &fork.egress, source: socket.serial, nanos: arrivalNanos)
+                    let fts = forkAction == .passThrough ? ts : RTPHeader.timestamp(q)
+                    RTPHeader.rewrite(q, seq: seq, timestamp: fts, egress: &fork.egress, source: socket.serial, nanos: arrivalNanos)
                     if let srtp = forkLeg?.srtpOut { flen = srtp.protectInPlace(q, length: flen, rtcp: false) }
                     if flen < 0 {
                         badSRTP &+= 1
@@ -312,20 +314,20 @@ final class RelayThread: @unchecked Sendable {
             }
             guard peer.hasRemote else { noDest &+= 1; continue }
             if isRTP {
-                if adapt {
-                    len = RelayThread.adapt(p, length: len, from: inLeg!.format!, to: outLeg!.format!, inLeg: inLeg!,
-                                            outLeg: outLeg!, map: &socket.tsMap, pcm: pcm, decoded: &decoded)
+                if case let .adapt(from, to) = action {
+                    len = PacketAdapter.adapt(p, length: len, from: from, to: to, inLeg: inLeg!,
+                                              outLeg: outLeg!, map: &socket.tsMap, pcm: pcm, decoded: &decoded)
                     if len < 0 { badCodec &+= 1; continue }
-                    ts = UInt32(p[4]) << 24 | UInt32(p[5]) << 16 | UInt32(p[6]) << 8 | UInt32(p[7])
+                    ts = RTPHeader.timestamp(p)
                 }
-                RelayThread.rewriteRTP(p, seq: seq, timestamp: ts, egress: &peer.egress, source: socket.serial, nanos: arrivalNanos)
+                RTPHeader.rewrite(p, seq: seq, timestamp: ts, egress: &peer.egress, source: socket.serial, nanos: arrivalNanos)
             } else if socket.isRTCP, len >= 8, let sibling = peer.rtpSibling, sibling.egress.rewriting {
-                RelayThread.rewriteRTCP(p, length: len, egress: sibling.egress)
+                RTPHeader.rewriteReport(p, length: len, egress: sibling.egress)
             }
             // The old leg's packet about to go out is a boundary: judged on the plain payload.
             var silent: Bool?? = nil
             if isRTP, let job = socket.splice, job.armed, socket === job.oldRTP, job.decider.isReady(at: arrivalNanos) {
-                silent = .some(RelayThread.silence(p, length: len))
+                silent = .some(RTPHeader.silence(p, length: len))
             }
             if let srtp = outLeg?.srtpOut {
                 len = srtp.protectInPlace(p, length: len, rtcp: socket.isRTCP)
@@ -340,6 +342,8 @@ final class RelayThread: @unchecked Sendable {
             if let silent, let job = socket.splice {
                 if let reason = job.decider.decide(oldPacketSilent: silent, atOldPacket: true, now: arrivalNanos) {
                     job.perform(reason: reason, now: arrivalNanos)
+                    configGeneration &+= 1
+                configGeneration &+= 1
                 }
             }
         }
@@ -378,284 +382,11 @@ final class RelayThread: @unchecked Sendable {
                    noDestination: noDest, sendError: UInt64(queued - sent))
     }
 
-    /// Runs the RTP header through the egress rewriter; writes it back only when a splice
-    /// made the rewriter active (before any switchover this is a read).
-    @inline(__always)
-    static func rewriteRTP(_ p: UnsafeMutablePointer<UInt8>, seq: UInt16, timestamp: UInt32, egress: inout RTPRewriter,
-                           source: Int, nanos: Int64) {
-        let h = RTPRewriter.Header(
-            ssrc: UInt32(p[8]) << 24 | UInt32(p[9]) << 16 | UInt32(p[10]) << 8 | UInt32(p[11]),
-            seq: seq, timestamp: timestamp, marker: p[1] & 0x80 != 0)
-        let out = egress.rewrite(source: source, h, nanos: nanos)
-        guard egress.rewriting else { return }
-        p[1] = out.marker ? p[1] | 0x80 : p[1] & 0x7F
-        p[2] = UInt8(truncatingIfNeeded: out.seq >> 8); p[3] = UInt8(truncatingIfNeeded: out.seq)
-        p[4] = UInt8(truncatingIfNeeded: out.timestamp >> 24); p[5] = UInt8(truncatingIfNeeded: out.timestamp >> 16)
-        p[6] = UInt8(truncatingIfNeeded: out.timestamp >> 8); p[7] = UInt8(truncatingIfNeeded: out.timestamp)
-        p[8] = UInt8(truncatingIfNeeded: out.ssrc >> 24); p[9] = UInt8(truncatingIfNeeded: out.ssrc >> 16)
-        p[10] = UInt8(truncatingIfNeeded: out.ssrc >> 8); p[11] = UInt8(truncatingIfNeeded: out.ssrc)
-    }
-
-    /// After a splice, the first RTCP packet of a compound toward the far party carries the
-    /// far party's SSRC, and a sender report's RTP timestamp moves with the RTP stream.
-    @inline(__always)
-    static func rewriteRTCP(_ p: UnsafeMutablePointer<UInt8>, length: Int, egress: RTPRewriter) {
-        let pt = p[1]
-        guard pt == 200 || pt == 201 else { return }
-        let ssrc = egress.ssrc
-        p[4] = UInt8(truncatingIfNeeded: ssrc >> 24); p[5] = UInt8(truncatingIfNeeded: ssrc >> 16)
-        p[6] = UInt8(truncatingIfNeeded: ssrc >> 8); p[7] = UInt8(truncatingIfNeeded: ssrc)
-        if pt == 200, length >= 20 {
-            let ts = (UInt32(p[16]) << 24 | UInt32(p[17]) << 16 | UInt32(p[18]) << 8 | UInt32(p[19])) &+ egress.tsDelta
-            p[16] = UInt8(truncatingIfNeeded: ts >> 24); p[17] = UInt8(truncatingIfNeeded: ts >> 16)
-            p[18] = UInt8(truncatingIfNeeded: ts >> 8); p[19] = UInt8(truncatingIfNeeded: ts)
-        }
-    }
-
-    /// Makes an RTP packet from one leg fit the other: telephone-event and same-codec packets
-    /// get the other leg's payload type (events also its clock), a G.711 or Opus frame is
-    /// decoded to 8 kHz PCM and encoded in the other leg's codec, in place. Returns the new
-    /// length, or -1 to drop (a payload type the leg did not negotiate, e.g. comfort noise,
-    /// or a frame the codec refused).
-    @inline(__always)
-    static func adapt(_ p: UnsafeMutablePointer<UInt8>, length: Int, from inFmt: MediaFormat, to outFmt: MediaFormat,
-                      inLeg: LegState, outLeg: LegState, map: inout TimestampMap, pcm: UnsafeMutablePointer<Int16>,
-                      decoded: inout Int) -> Int {
-        let pt = p[1] & 0x7F
-        let marker = p[1] & 0x80
-        let ts = UInt32(p[4]) << 24 | UInt32(p[5]) << 16 | UInt32(p[6]) << 8 | UInt32(p[7])
-        guard let (offset, end) = RelayThread.payload(p, length: length) else { return -1 }
-        let out = map.map(ts, from: inFmt.clockRate, to: outFmt.clockRate)
-        if pt == inFmt.telephoneEvent {
-            // RFC 4733: event, E/R/volume, 16-bit duration in the event clock.
-            guard let te = outFmt.telephoneEvent, end - offset >= 4 else { return -1 }
-            p[1] = marker | te
-            if inFmt.telephoneEventClockRate != outFmt.telephoneEventClockRate {
-                let d = Int(p[offset + 2]) << 8 | Int(p[offset + 3])
-                let scaled = min(0xFFFF, d * outFmt.telephoneEventClockRate / inFmt.telephoneEventClockRate)
-                p[offset + 2] = UInt8(truncatingIfNeeded: scaled >> 8); p[offset + 3] = UInt8(truncatingIfNeeded: scaled)
-            }
-            RelayThread.writeTimestamp(p, out)
-            return length
-        }
-        guard pt == inFmt.payloadType else { return -1 }
-        if inFmt.codec == outFmt.codec {
-            p[1] = marker | outFmt.payloadType
-            return length
-        }
-        // Decode to 8 kHz PCM (unless this frame already is in `pcm`: `decoded` samples).
-        var samples = decoded
-        let payload = p + offset
-        let count = end - offset
-        if samples == 0 {
-        switch inFmt.codec {
-        case .pcmu:
-            samples = min(count, RelayThread.pcmCapacity)
-            var k = 0
-            while k < samples { pcm[k] = G711.ulaw(payload[k]); k += 1 }
-        case .pcma:
-            samples = min(count, RelayThread.pcmCapacity)
-            var k = 0
-            while k < samples { pcm[k] = G711.alaw(payload[k]); k += 1 }
-        case .opus:
-            guard let opus = inLeg.opus else { return -1 }
-            samples = opus.decode(payload, count: count, into: pcm, capacity: RelayThread.pcmCapacity)
-        }
-        }
-        guard samples > 0 else { return -1 }
-        decoded = samples
-        // Encode over the old payload.
-        var written = 0
-        switch outFmt.codec {
-        case .pcmu:
-            var k = 0
-            while k < samples { payload[k] = G711.ulawEncode(pcm[k]); k += 1 }
-            written = samples
-        case .pcma:
-            var k = 0
-            while k < samples { payload[k] = G711.alawEncode(pcm[k]); k += 1 }
-            written = samples
-        case .opus:
-            guard let opus = outLeg.opus else { return -1 }
-            written = opus.encode(pcm, samples: samples, into: payload,
-                                  capacity: Int(BATON_BUFSZ) - offset - SRTPSession.maxTrailer)
-        }
-        guard written > 0 else { return -1 }
-        p[0] &= ~0x20  // no padding any more
-        p[1] = marker | outFmt.payloadType
-        RelayThread.writeTimestamp(p, out)
-        return offset + written
-    }
-
-    /// Where an RTP packet's payload lies: after the CSRCs and a header extension, before the
-    /// padding; nil when the header runs past the packet or nothing is left.
-    @inline(__always)
-    static func payload(_ p: UnsafeMutablePointer<UInt8>, length: Int) -> (offset: Int, end: Int)? {
-        var offset = 12 + Int(p[0] & 0x0F) * 4
-        if p[0] & 0x10 != 0 {
-            guard length >= offset + 4 else { return nil }
-            offset += 4 + (Int(p[offset + 2]) << 8 | Int(p[offset + 3])) * 4
-        }
-        var end = length
-        if p[0] & 0x20 != 0 { end -= Int(p[length - 1]) }
-        guard end > offset else { return nil }
-        return (offset, end)
-    }
-
-    /// Runs an Opus packet of the leg's payload type through the leg's decoder and drops the
-    /// PCM: keeps the decoder's state current while the leg's packets are held.
-    @inline(__always)
-    static func decodeOnly(_ p: UnsafeMutablePointer<UInt8>, length: Int, leg: LegState, pcm: UnsafeMutablePointer<Int16>) {
-        guard let fmt = leg.format, p[1] & 0x7F == fmt.payloadType, let opus = leg.opus,
-              let (offset, end) = RelayThread.payload(p, length: length) else { return }
-        _ = opus.decode(p + offset, count: end - offset, into: pcm, capacity: RelayThread.pcmCapacity)
-    }
-
-    @inline(__always)
-    static func writeTimestamp(_ p: UnsafeMutablePointer<UInt8>, _ ts: UInt32) {
-        p[4] = UInt8(truncatingIfNeeded: ts >> 24); p[5] = UInt8(truncatingIfNeeded: ts >> 16)
-        p[6] = UInt8(truncatingIfNeeded: ts >> 8); p[7] = UInt8(truncatingIfNeeded: ts)
-    }
-
-    /// Voice activity of one RTP packet's payload (nil when the codec cannot be judged).
-    @inline(__always)
-    static func silence(_ p: UnsafeMutablePointer<UInt8>, length: Int) -> Bool? {
-        var offset = 12 + Int(p[0] & 0x0F) * 4
-        if p[0] & 0x10 != 0, length >= offset + 4 {
-            offset += 4 + (Int(p[offset + 2]) << 8 | Int(p[offset + 3])) * 4
-        }
-        var end = length
-        if p[0] & 0x20 != 0, length > 0 { end -= Int(p[length - 1]) }
-        guard end > offset else { return nil }
-        return VoiceActivity.isSilent(payloadType: p[1] & 0x7F,
-                                      payload: UnsafeRawBufferPointer(start: p + offset, count: end - offset))
-    }
-
     /// CLOCK_MONOTONIC in nanoseconds: once per batch, for jitter.
     @inline(__always) static func monotonicNanos() -> Int64 {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Int64(ts.tv_sec) &* 1_000_000_000 &+ Int64(ts.tv_nsec)
-    }
-
-    /// Takes `fd` out of this thread's epoll set. A failure means the set and the table
-    /// disagree (a descriptor closed or moved twice): logged, never fatal.
-    private func epollDelete(_ fd: Int32) {
-        do { try SystemCall.check(baton_epoll_del(epoll, fd), "epoll_ctl(DEL)") } catch {
-            logger.error("relay socket was not in the epoll set", metadata: ["thread": "\(index)", "fd": "\(fd)", "error": "\(error)"])
-        }
-    }
-
-    private func unregister(_ s: RelaySocket) {
-        epollDelete(s.fd)
-        table[s.slot] = nil
-        freeSlots.append(s.slot)
-        s.slot = -1
-    }
-
-    /// A parked pair registered here goes to a stream of another thread: its sockets leave
-    /// this thread's epoll set now (`epoll_ctl` is safe from any thread) and their slots are
-    /// freed by the next command round. Anything this thread still drains meanwhile arrived
-    /// before the port was handed out in any SDP: a stray.
-    func detach(_ pair: PortPool.Pair) {
-        epollDelete(pair.rtpFD)
-        epollDelete(pair.rtcpFD)
-        submit(.forget([(pair.rtpFD, pair.rtpSlot), (pair.rtcpFD, pair.rtcpSlot)]))
-    }
-
-    private func applyCommands() {
-        // Swap the queue with this thread's empty spare: neither array is copied or
-        // re-allocated (copying out and `removeAll(keepingCapacity:)` on the shared buffer
-        // allocated a new one per wake-up and freed the old after the loop).
-        commands.withLock { swap(&$0, &drained) }
-        defer { drained.removeAll(keepingCapacity: true) }
-        for c in drained {
-            switch c {
-            case let .add(sockets):
-                for s in sockets {
-                    // A parked socket of this thread: already registered under its slot.
-                    let parked = s.parkedSlot
-                    s.parkedSlot = -1
-                    if parked >= 0, parked < parkedFDs.count, parkedFDs[parked] == s.fd {
-                        parkedFDs[parked] = -1
-                        table[parked] = s
-                        s.slot = parked
-                        continue
-                    }
-                    let slot = freeSlots.popLast() ?? { table.append(nil); parkedFDs.append(-1); return table.count - 1 }()
-                    table[slot] = s
-                    s.slot = slot
-                    registrations.wrappingAdd(1, ordering: .relaxed)
-                    do { try SystemCall.check(baton_epoll_add(epoll, s.fd, UInt64(slot)), "epoll_ctl(ADD)") } catch {
-                        logger.error("relay socket not watched", metadata: ["thread": "\(index)", "fd": "\(s.fd)", "error": "\(error)"])
-                    }
-                }
-            case let .setRemote(s, addr):
-                s.setExpected(addr)
-            case let .configure(sockets, leg):
-                for s in sockets {
-                    s.leg = leg
-                    if !s.isRTCP, let f = leg.format {
-                        s.clockRate = Int64(f.clockRate)
-                        if !s.egress.started { s.egress = RTPRewriter(clockRate: Int64(f.clockRate)) }
-                    }
-                }
-            case let .remove(sockets, pairs, pool):
-                guard pool.reuseSockets else {
-                    for s in sockets where s.slot >= 0 { unregister(s) }
-                    for p in pairs { pool.release(p) }
-                    continue
-                }
-                // Parked: both sockets stay registered here under their slots (drained while
-                // parked, adopted by the next stream of this thread that draws the pair).
-                for p in pairs {
-                    let rtp = sockets.first { $0.fd == p.rtpFD && $0.slot >= 0 }
-                    let rtcp = sockets.first { $0.fd == p.rtcpFD && $0.slot >= 0 }
-                    guard let rtp, let rtcp else {
-                        for s in [rtp, rtcp].compactMap({ $0 }) { unregister(s) }
-                        pool.release(p)
-                        continue
-                    }
-                    for s in [rtp, rtcp] {
-                        table[s.slot] = nil
-                        parkedFDs[s.slot] = s.fd
-                    }
-                    pool.release(p, owner: index, rtpSlot: rtp.slot, rtcpSlot: rtcp.slot)
-                    rtp.slot = -1
-                    rtcp.slot = -1
-                }
-                for s in sockets where s.slot >= 0 { unregister(s) }
-            case let .forget(parked):
-                for (fd, slot) in parked where slot < parkedFDs.count && parkedFDs[slot] == fd {
-                    parkedFDs[slot] = -1
-                    freeSlots.append(slot)
-                }
-            case let .arm(job, decider, onSplice):
-                guard !job.done else { continue }
-                job.decider = decider
-                job.onSplice = onSplice
-                job.armed = true
-                job.oldRTP.splice = job
-                job.newRTP.splice = job
-                let now = RelayThread.monotonicNanos()
-                // Priming: the far party's audio goes to the new leg too from now on.
-                job.startFork(now: now)
-                if job.newRTP.firstPacketNanos != 0 { job.decider.newLegReady(at: now) }
-                // `now` splices at the old leg's next packet boundary (see SpliceDecider).
-            case let .disarm(job, done):
-                let spliced = job.done
-                job.done = true
-                job.armed = false
-                job.onSplice = nil
-                job.detach()
-                if !spliced { job.endFork() }   // spliced: the commit that follows ends it
-                done(spliced)
-            case let .endFork(job):
-                job.endFork()
-            case let .barrier(done):
-                done()
-            }
-        }
     }
 }
 
