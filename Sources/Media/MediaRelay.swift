@@ -189,7 +189,10 @@ public final class MediaRelay: Sendable {
         let snap = stream.counters(.a) + stream.counters(.b)
         released.withLock { $0 = $0 + snap }
         let t = threads[stream.thread]
-        t.submit(.remove(stream.sockets, [stream.a.pair, stream.b.pair], pool))
+        // A switchover's new leg not committed yet (spliced or not) goes with the stream: the
+        // call ended under it, and no commit or abort will take it back after this.
+        let legs = stream.takeSwitchLegs()
+        t.submit(.remove(stream.sockets + legs.flatMap { [$0.rtp, $0.rtcp] }, [stream.a.pair, stream.b.pair] + legs.map(\.pair), pool))
         if let done { t.submit(.barrier(done)) }
     }
 
@@ -231,6 +234,7 @@ public final class MediaRelay: Sendable {
         new.rtp.forwarding = false
         new.rtcp.forwarding = false
         let job = SpliceJob(far: far, old: stream.endpoint(side), new: new)
+        stream.addSwitchLeg(new)
         threads[stream.thread].submit(.add([new.rtp, new.rtcp]))
         return SwitchLeg(stream: stream, side: side, endpoint: new, job: job)
     }
@@ -258,7 +262,9 @@ public final class MediaRelay: Sendable {
 
     /// After the splice: the new leg takes the old side's place in the stream and the old
     /// side's ports go back to the pool.
+    /// A no-op when the stream was released first (the new leg went with it).
     public func commit(_ leg: SwitchLeg) {
+        guard leg.stream.takeSwitchLeg(leg.endpoint) else { return }
         let old = leg.stream.replace(leg.side, with: leg.endpoint)
         let gone = old.rtp.stats.snapshot + old.rtcp.stats.snapshot
         released.withLock { $0 = $0 + gone }
@@ -273,7 +279,10 @@ public final class MediaRelay: Sendable {
         let t = threads[leg.stream.thread]
         let pool = self.pool
         t.submit(.disarm(leg.job, { [t] spliced in
-            if !spliced { t.submit(.remove([leg.endpoint.rtp, leg.endpoint.rtcp], [leg.endpoint.pair], pool)) }
+            // Unless the stream's release took the leg already (the call ended first).
+            if !spliced, leg.stream.takeSwitchLeg(leg.endpoint) {
+                t.submit(.remove([leg.endpoint.rtp, leg.endpoint.rtcp], [leg.endpoint.pair], pool))
+            }
             completion(spliced)
         }))
     }
@@ -334,6 +343,23 @@ public final class AnchoredStream: Sendable, Hashable {
         rtcp.rtpSibling = rtp
         return Endpoint(pair: pair, rtp: rtp, rtcp: rtcp)
     }
+
+    /// New legs of switchovers in progress (prepared, not committed or aborted): whoever takes
+    /// one out (commit, abort, or the stream's release) frees its ports, exactly once.
+    private let switchLegs = Mutex<[Endpoint]>([])
+
+    func addSwitchLeg(_ e: Endpoint) { switchLegs.withLock { $0.append(e) } }
+
+    /// Takes `e` out of the pending legs; false when someone else took it already.
+    func takeSwitchLeg(_ e: Endpoint) -> Bool {
+        switchLegs.withLock { legs in
+            guard let i = legs.firstIndex(where: { $0.rtp === e.rtp }) else { return false }
+            legs.remove(at: i)
+            return true
+        }
+    }
+
+    func takeSwitchLegs() -> [Endpoint] { switchLegs.withLock { l in defer { l.removeAll() }; return l } }
 
     /// Puts `new` in place of `side`'s endpoint; returns the one it replaced.
     func replace(_ side: MediaRelay.Side, with new: Endpoint) -> Endpoint {

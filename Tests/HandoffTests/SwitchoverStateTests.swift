@@ -229,6 +229,68 @@ final class HandoffHarness: Sendable {
         try await h.stop()
     }
 
+    /// F's BYE for the call `establish` set up.
+    static func farBye(_ h: HandoffHarness, branch: String) throws -> SIPMessage {
+        try SIPMessage.request(method: .bye, uri: "sip:baton@127.0.0.1:5060",
+                               via: "SIP/2.0/UDP 127.0.0.1:5070;branch=\(branch);rport",
+                               from: "<sip:far@127.0.0.1>;tag=ftag", to: try #require(h.farTo),
+                               callID: "far-call@127.0.0.1", cseq: 2, contact: nil)
+    }
+
+    /// The far party hangs up while the switchover is armed (S answered, priming, no splice
+    /// yet): the operation fails, both devices get their BYE, no relay port is left behind.
+    @Test func theCallEndingWhileTheSwitchoverIsArmedAbortsItCleanly() async throws {
+        let h = try HandoffHarness(ports: TestPorts.base(50))
+        try await h.start()
+        let id = try await h.establish()
+        let op = try await h.handoff.switchover(call: id, SwitchoverRequest(target: "kitchen", mode: .silence, primingMs: 5000))
+        let toS = try #require(try await h.await(to: HandoffHarness.speaker) { $0.sipMethod == .invite })
+        try await h.deliver(try HandoffHarness.answer(toS, tag: "stag", contact: HandoffHarness.speaker, rtp: 43000), from: HandoffHarness.speaker)
+        #expect(try await h.await(to: HandoffHarness.speaker) { $0.sipMethod == .ack } != nil)
+        await h.settle()
+        #expect(h.handoff.operation(id: op.id)?.state == .answered, "armed, priming, not spliced")
+        try await h.deliver(try Self.farBye(h, branch: "z9hG4bKfarbye-armed"), from: HandoffHarness.far)
+        let done = try #require(try await h.final(op.id))
+        #expect(done.state == .failed, "\(done)")
+        #expect(done.reason != nil)
+        #expect(try await h.await(to: HandoffHarness.speaker) { $0.sipMethod == .bye } != nil, "the new leg is hung up")
+        #expect(try await h.await(to: HandoffHarness.phone) { $0.sipMethod == .bye } != nil, "the old device is hung up")
+        await h.settle()
+        #expect(h.calls.call(id: id)?.state == .ended)
+        #expect(waitUntil { h.relay.pool.pairsInUse == 0 }, "ports left: \(h.relay.pool.pairsInUse)")
+        try await h.stop()
+    }
+
+    /// The far party's BYE and the new device's first packet (which splices, mode `now`)
+    /// arrive together: whichever wins, the call ends, both devices get a BYE and every
+    /// relay port comes back; the operation ends in a final state.
+    @Test func theCallEndingAsTheSpliceHappensLeavesNothingBehind() async throws {
+        for round in 0..<3 {
+            let h = try HandoffHarness(ports: TestPorts.base(50))
+            try await h.start()
+            let id = try await h.establish()
+            let speaker = try UDPSocket(receiveTimeout: .milliseconds(10))
+            let op = try await h.handoff.switchover(call: id, SwitchoverRequest(target: "kitchen", mode: .now, primingMs: 0))
+            let toS = try #require(try await h.await(to: HandoffHarness.speaker) { $0.sipMethod == .invite })
+            let batonPort = try SessionDescription(parsing: toS.body).media[0].port
+            try await h.deliver(try HandoffHarness.answer(toS, tag: "stag", contact: HandoffHarness.speaker, rtp: speaker.port),
+                                from: HandoffHarness.speaker)
+            await h.settle()
+            // The race: S's first packet (the splice) and F's BYE, in an order that varies by round.
+            if round == 1 { try await h.deliver(try Self.farBye(h, branch: "z9hG4bKrace\(round)"), from: HandoffHarness.far) }
+            speaker.send(Self.rtp(seq: 1, ssrc: 9, fill: 0x55), to: batonPort)
+            if round != 1 { try await h.deliver(try Self.farBye(h, branch: "z9hG4bKrace\(round)"), from: HandoffHarness.far) }
+            let done = try #require(try await h.final(op.id))
+            #expect(done.state == .completed || done.state == .failed, "round \(round): \(done)")
+            #expect(try await h.await(to: HandoffHarness.speaker) { $0.sipMethod == .bye } != nil, "round \(round): S hung up")
+            #expect(try await h.await(to: HandoffHarness.phone) { $0.sipMethod == .bye } != nil, "round \(round): P hung up")
+            await h.settle()
+            #expect(h.calls.call(id: id)?.state == .ended, "round \(round)")
+            #expect(waitUntil { h.relay.pool.pairsInUse == 0 }, "round \(round): ports left: \(h.relay.pool.pairsInUse), \(done.state) \(done.reason ?? "") \(done.events.map { "\($0.kind.rawValue):\($0.detail ?? "")" })")
+            try await h.stop()
+        }
+    }
+
     /// RTP as a device sends it: PCMU, 20 ms frames, its payload filled with `fill` so the
     /// far party can tell whose audio it hears.
     static func rtp(seq: Int, ssrc: UInt32, fill: UInt8) -> [UInt8] {
