@@ -14,55 +14,10 @@ import TOMLKit
 /// Read in one place, in this order, each overriding the one before:
 /// defaults → the TOML file (`--config`, default `conf/baton.toml` when present) →
 /// environment (`BATON_<SECTION>_<KEY>`, e.g. `BATON_SIP_PORT=5070`) → flags
-/// (`--sip-port 5070`). Keys and defaults:
-///
-/// | key | default | meaning |
-/// |---|---|---|
-/// | sip.host | 127.0.0.1 | SIP listen address (UDP and TCP) |
-/// | sip.port | 5060 | SIP listen port |
-/// | sip.udp / sip.tcp | true / true | transports on or off |
-/// | sip.advertised_host | sip.host | address written in Via and Contact |
-/// | sip.max_message_size | 65535 | largest SIP message accepted (bytes) |
-/// | sip.udp_receive_buffer | 4194304 | kernel receive buffer of the SIP UDP socket (bytes) |
-/// | sip.overload_percent | 50 | new INVITEs get 503 while the SIP UDP receive queue is this full (percent; 0 = never) |
-/// | media.bind | 127.0.0.1 | RTP socket address |
-/// | media.advertised | media.bind | address written in SDP |
-/// | media.port_min / media.port_max | 20000 / 29999 | RTP port range (RTP even, RTCP odd) |
-/// | media.threads | 0 | relay threads (0 = one per core) |
-/// | media.coalesce_us | 0 | interrupt moderation window per relay wake-up (µs, 0 = off) |
-/// | media.reuse_sockets | true | keep a released port pair's sockets bound for the next call that draws the port |
-/// | media.transcode | true | offer the codecs Baton transcodes to (Opus <-> PCMU/PCMA) besides the offerer's |
-/// | media.opus_bitrate | 32000 | bit rate of the Opus Baton encodes when transcoding (bit/s) |
-/// | media.opus_complexity | 5 | libopus encoder complexity (0–10) when transcoding |
-/// | http.host / http.port | 127.0.0.1 / 8080 | HTTP API |
-/// | ng.enabled / ng.host / ng.port | true / 127.0.0.1 / 2223 | rtpengine ng control protocol (UDP) |
-/// | ng.receive_buffer | 4194304 | kernel receive buffer of the ng socket (bytes) |
-/// | store.path | var/baton.sqlite | SQLite file |
-/// | store.commit_window_ms | 20 | group commit: how long the store writer gathers call records into one transaction |
-/// | lifecycle.drain_timeout | 30 | seconds SIGTERM waits for calls to end |
-/// | lifecycle.retry_after | 30 | Retry-After of the 503 sent while draining |
-/// | limits.max_sessions | 0 | most live calls, SIP and ng together (0 = no limit); beyond it SIP gets 503, ng "Parallel session limit reached" |
-/// | limits.retry_after | 5 | Retry-After of the 503 sent over the session limit |
-/// | registrar.default_expires / min_expires / max_expires | 3600 / 60 / 7200 | registration lifetimes (s) |
-/// | switchover.window_ms | 300 | longest wait for the old device's silence before splicing |
-/// | switchover.priming_ms | 300 | how long the new device hears the far party before the splice |
-/// | switchover.no_media_timeout_ms | 3000 | after the new device answers, how long its first RTP may take |
-/// | contact_center.key_ttl_s | 600 | how long a call key stays valid (s) |
-/// | contact_center.key_digits | 6 | digits per call key (4–12) |
-/// | contact_center.tenant | default | tenant of requests that send no X-Baton-Tenant header |
-/// | stir.sign_key | none | PEM private key Baton signs Identity headers with (`baton keys` makes a development one) |
-/// | stir.x5u | none | URL of the signing certificate chain (x5u and info) |
-/// | stir.sign_numbers | none | canonical number prefixes Baton signs for ("*": every caller) |
-/// | stir.attest | A | attestation of what Baton signs |
-/// | stir.verify | off | off, continue (verstat + Reason) or reject (428/436/437/438/403) |
-/// | stir.trust_anchors | none | PEM files of the STI-CA roots verification trusts |
-/// | stir.x5u_map | none | URL=PATH pairs: certificates of closed networks read from files |
-/// | stir.freshness | 60 | seconds an iat may be old |
-/// | stir.keep_for | none | called numbers whose devices forward on their own (their calls' Identity is kept) |
-/// | stir.hold_s | 60 | how long a kept Identity waits for the forwarded INVITE |
-/// | log.level | info | trace, debug, info, notice, warning, error, critical |
-/// | routes | none | static routes: `[[routes]] match="^1" host="127.0.0.1" port=5080 transport="udp" media_transport="RTP/AVP"` |
-/// | devices | none | users' devices: `[[devices]] user="alice" id="kitchen" aor="kitchen@example.com" kind="speaker" priority=0` |
+/// (`--sip-port 5070`). Each key is declared once, in ``keys`` (how it is set from text and
+/// shown); docs/configuration.md lists them with flag, default and meaning, and
+/// `ConfigurationDocsTests` fails when that table and ``keys`` (or the flags `ConfigOptions`
+/// accepts, or the defaults) disagree.
 struct BatonConfiguration: Equatable {
     var sip = SIPServer.Configuration()
     var media = MediaRelay.Configuration()

@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+@testable import Baton
+
+/// docs/configuration.md is checked against the declarations: every key `BatonConfiguration.keys`
+/// declares has its row, the row's flag is one `baton serve` accepts and sets that key, the
+/// environment variable is `BATON_<KEY>`, and the default the row shows is the one Baton uses.
+@Suite struct ConfigurationDocsTests {
+    struct Row { let key: String; let flag: String; let defaultText: String }
+
+    static func rows() throws -> [Row] {
+        let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("docs/configuration.md")
+        let text = try String(contentsOf: docs, encoding: .utf8)
+        return text.split(separator: "\n").compactMap { line in
+            let cells = line.split(separator: "|", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard cells.count >= 5, cells[2].hasPrefix("--"), cells[1].contains(".") else { return nil }
+            return Row(key: cells[1], flag: cells[2], defaultText: cells[3])
+        }
+    }
+
+    @Test func everyDeclaredKeyIsDocumentedAndNothingElse() throws {
+        let documented = Set(try Self.rows().map(\.key))
+        let declared = Set(BatonConfiguration.keys.map(\.name))
+        #expect(declared.count > 40)
+        #expect(declared.subtracting(documented).isEmpty, "keys missing from docs/configuration.md: \(declared.subtracting(documented).sorted())")
+        #expect(documented.subtracting(declared).isEmpty, "documented keys Baton does not read: \(documented.subtracting(declared).sorted())")
+    }
+
+    /// Each documented flag parses and overrides exactly its key (the flag list and the key
+    /// table cannot drift apart), and the environment variable sets the same key.
+    @Test func everyFlagAndVariableSetsItsKey() throws {
+        for row in try Self.rows() {
+            let options = try ConfigOptions.parse([row.flag, "x"])
+            #expect(options.overrides.map(\.0) == [row.key], "\(row.flag) should set \(row.key), sets \(options.overrides.map(\.0))")
+            #expect(BatonConfiguration.envName(row.key) == "BATON_" + row.key.uppercased().replacingOccurrences(of: ".", with: "_"))
+        }
+    }
+
+    /// A literal default in the table is what an empty configuration shows for that key.
+    @Test func documentedDefaultsAreTheRealOnes() throws {
+        let c = try BatonConfiguration.load(toml: nil, environment: [:], overrides: [], routes: [])
+        var checked = 0
+        for row in try Self.rows() {
+            guard let key = BatonConfiguration.keys.first(where: { $0.name == row.key }) else { continue }
+            // Defaults that name another key or say "none" are prose, not values.
+            let text = row.defaultText.trimmingCharacters(in: CharacterSet(charactersIn: "`"))
+            guard text != "none", !text.contains("."), !text.contains(" ") || text.hasPrefix("\"") else { continue }
+            #expect(key.show(c) == text, "\(row.key): docs say \(text), Baton uses \(key.show(c))")
+            checked += 1
+        }
+        #expect(checked > 30)
+    }
+}
