@@ -60,7 +60,7 @@ final class HandoffHarness: Sendable {
 
     func stop() async throws {
         relay.shutdown()
-        try await loop.shutdownGracefully()
+        await loop.shutdownGracefully()
     }
 
     /// Delivers a message as if it came off the wire from `peer`, on the SIP loop.
