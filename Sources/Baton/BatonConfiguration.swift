@@ -8,6 +8,7 @@ import Media
 import SIP
 import Identity
 import TOMLKit
+import Configuration
 
 /// Everything `baton serve` needs, assembled from each module's `Configuration`.
 ///
@@ -203,35 +204,67 @@ struct BatonConfiguration: Equatable {
         }, show: { $0.logLevel }),
     ]
 
-    /// `BATON_SIP_PORT` for `sip.port`.
+    /// `BATON_SIP_PORT` for `sip.port` (what swift-configuration's environment provider
+    /// looks up for the key prefixed with `baton`).
     static func envName(_ key: String) -> String {
         "BATON_" + key.uppercased().replacingOccurrences(of: ".", with: "_")
+    }
+
+    /// `--sip-max-message-size` for `sip.max_message_size`.
+    static func flagName(_ key: String) -> String {
+        "--" + key.replacingOccurrences(of: ".", with: "-").replacingOccurrences(of: "_", with: "-")
+    }
+
+    /// For `--help`: every configuration flag, from the declarations.
+    static var flagSummary: String {
+        "Configuration flags (file key, environment BATON_<KEY>, meaning and default: docs/configuration.md): "
+            + keys.map { flagName($0.name) }.joined(separator: ", ") + " (also --max-sessions)."
+    }
+
+    /// Older spellings kept working.
+    static let flagAliases = ["--max-sessions": "limits.max_sessions"]
+
+    static func key(forFlag flag: String) -> Key? {
+        let name = flagAliases[flag]
+        return keys.first { $0.name == name || flagName($0.name) == flag }
     }
 
     /// Builds the configuration from file text (TOML), environment and flag overrides.
     static func load(toml: String?, environment: [String: String], overrides: [(String, String)], routes: [String],
                      forwards: [String] = []) throws -> BatonConfiguration {
         var c = BatonConfiguration()
-        var advertisedSet = false, sipAdvertisedSet = false
-        func set(_ name: String, _ value: String) throws {
-            guard let key = keys.first(where: { $0.name == name }) else { throw ConfigError.unknownKey(name) }
-            try key.apply(&c, value)
-            if name == "media.advertised" { advertisedSet = true }
-            if name == "sip.advertised_host" { sipAdvertisedSet = true }
+        func declared(_ name: String) throws -> AbsoluteConfigKey {
+            guard keys.contains(where: { $0.name == name }) else { throw ConfigError.unknownKey(name) }
+            return AbsoluteConfigKey(ConfigKey(name))
         }
+        // The file's keys (scalars as written; arrays joined by commas, as the flags take them).
+        var fileValues: [AbsoluteConfigKey: ConfigValue] = [:]
         // An empty file is no configuration (TOMLKit reads past an empty buffer).
         if let toml, !toml.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             let (flat, fileRoutes, fileDevices) = try parseFile(toml)
-            for (k, v) in flat { try set(k, v) }
+            for (k, v) in flat { fileValues[try declared(k)] = ConfigValue(.string(v), isSecret: false) }
             c.sip.routes = fileRoutes
             c.devices = fileDevices
             c.forwarding = try parseForwarding(toml)
         }
-        for key in keys { if let v = environment[envName(key.name)] { try set(key.name, v) } }
+        var flagValues: [AbsoluteConfigKey: ConfigValue] = [:]
+        for (k, v) in overrides { flagValues[try declared(k)] = ConfigValue(.string(v), isSecret: false) }
+        // swift-configuration does the layering: the first provider with a value wins.
+        let reader = ConfigReader(providers: [
+            InMemoryProvider(name: "flags", values: flagValues),
+            EnvironmentVariablesProvider(environmentVariables: environment).prefixKeys(with: "baton"),
+            InMemoryProvider(name: "file", values: fileValues),
+        ])
+        var advertisedSet = false, sipAdvertisedSet = false
+        for key in keys {
+            guard let value = reader.string(forKey: ConfigKey(key.name)) else { continue }
+            try key.apply(&c, value)
+            if key.name == "media.advertised" { advertisedSet = true }
+            if key.name == "sip.advertised_host" { sipAdvertisedSet = true }
+        }
         if let v = environment["BATON_ROUTES"] {
             c.sip.routes = try v.split(separator: ";").map { s in try parseRoute(String(s)) }
         }
-        for (k, v) in overrides { try set(k, v) }
         if !routes.isEmpty { c.sip.routes = try routes.map { s in try parseRoute(s) } }
         if !forwards.isEmpty { c.forwarding = try forwards.map { s in try parseForward(s) } }
         if !sipAdvertisedSet { c.sip.b2bua.advertisedHost = c.sip.transport.host == "0.0.0.0" ? "127.0.0.1" : c.sip.transport.host }

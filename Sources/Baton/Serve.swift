@@ -17,7 +17,8 @@ import Store
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the gateway: SIP B2BUA, media relay, HTTP API (loopback defaults).")
+        abstract: "Run the gateway: SIP B2BUA, media relay, HTTP API (loopback defaults).",
+        discussion: BatonConfiguration.flagSummary)
     @OptionGroup var options: ConfigOptions
 
     /// Every port of the media range may hold a socket (two per pair in use, and parked

@@ -31,10 +31,25 @@ import Testing
     /// table cannot drift apart), and the environment variable sets the same key.
     @Test func everyFlagAndVariableSetsItsKey() throws {
         for row in try Self.rows() {
-            let options = try ConfigOptions.parse([row.flag, "x"])
-            #expect(options.overrides.map(\.0) == [row.key], "\(row.flag) should set \(row.key), sets \(options.overrides.map(\.0))")
+            let set = try ConfigOptions.parse([row.flag, "x"]).overrides().map(\.0)
+            #expect(set == [row.key], "\(row.flag) should set \(row.key), sets \(set)")
+            let joined = try ConfigOptions.parse(["\(row.flag)=x"]).overrides().map(\.0)
+            #expect(joined == [row.key], "\(row.flag)=x should set \(row.key), sets \(joined)")
             #expect(BatonConfiguration.envName(row.key) == "BATON_" + row.key.uppercased().replacingOccurrences(of: ".", with: "_"))
         }
+    }
+
+    /// Flags are derived from the keys: a misspelt one, or one without its value, is an error
+    /// that names it; the derived spelling of an aliased key works too.
+    @Test func unknownFlagsAreRefusedByName() throws {
+        #expect(throws: (any Error).self) { try ConfigOptions.parse(["--sip-prot", "5070"]).overrides() }
+        do {
+            _ = try ConfigOptions.parse(["--sip-prot", "5070"]).overrides()
+        } catch { #expect("\(error)".contains("--sip-prot"), "\(error)") }
+        #expect(throws: (any Error).self) { try ConfigOptions.parse(["--sip-port"]).overrides() }
+        #expect(try ConfigOptions.parse(["--limits-max-sessions", "7"]).overrides().map(\.0) == ["limits.max_sessions"])
+        let c = try ConfigOptions.parse(["--config", "/dev/null", "--sip-port", "5077", "--media-reuse-sockets=false", "--route", "^1=127.0.0.1:5080"]).load()
+        #expect(c.sip.transport.port == 5077 && !c.media.reuseSockets && c.sip.routes.count == 1)
     }
 
     /// A literal default in the table is what an empty configuration shows for that key.
