@@ -3,6 +3,7 @@ import ContactCenter
 import Handoff
 import Media
 import Store
+import enum SIP.CallSide
 
 // Domain values -> the API's wire types (generated from openapi.yaml). Domain types stay
 // free of HTTP concerns; this file is the one place that decides how they look on the wire,
@@ -47,7 +48,7 @@ extension Schemas.Call.StatePayload {
 
 extension Schemas.Leg {
     init(_ l: LegInfo) {
-        self.init(side: l.side == .caller ? .caller : .callee, callID: l.callID, signaling: l.signaling,
+        self.init(side: .init(l.side), callID: l.callID, signaling: l.signaling,
                   dialog: l.dialog.map { .init(callID: $0.callID, localTag: $0.localTag, remoteTag: $0.remoteTag) },
                   media: l.media.map {
                       .init(localPort: $0.localPort, advertised: $0.advertised, latched: $0.latched,
@@ -105,8 +106,8 @@ extension Schemas.SpliceReport {
 
 extension SwitchoverRequest {
     init(_ b: Schemas.SwitchoverRequest) {
-        self.init(target: b.target, mode: b.mode.map { $0 == .now ? .now : .silence }, windowMs: b.windowMs,
-                  leg: b.leg.map { $0 == .caller ? .caller : .callee }, primingMs: b.primingMs)
+        self.init(target: b.target, mode: b.mode.map(SpliceDecider.Mode.init), windowMs: b.windowMs,
+                  leg: b.leg.map(CallSide.init), primingMs: b.primingMs)
     }
 }
 
@@ -157,8 +158,8 @@ extension Schemas.CallKey {
 
 extension TransferRequest {
     init(_ b: Schemas.TransferRequest) {
-        self.init(agent: b.agent, category: b.category, target: b.target, leg: b.leg.map { $0 == .caller ? .caller : .callee },
-                  mode: b.mode.map { $0 == .now ? .now : .silence }, ttlS: b.ttlS)
+        self.init(agent: b.agent, category: b.category, target: b.target, leg: b.leg.map(CallSide.init),
+                  mode: b.mode.map(SpliceDecider.Mode.init), ttlS: b.ttlS)
     }
 }
 
@@ -168,14 +169,65 @@ extension Schemas.TransferResult {
 
 extension Schemas.SharedCall {
     init(_ s: SharedCall) {
-        self.init(id: s.id, users: s.users, state: .init(rawValue: s.state.rawValue) ?? .ended,
+        self.init(id: s.id, users: s.users, state: .init(s.state),
                   members: s.members.map {
                       .init(id: $0.id, kind: .init(rawValue: $0.kind) ?? .related, call: $0.call,
-                            status: .init(rawValue: $0.status.rawValue) ?? .ended, since: $0.since, peer: $0.peer)
+                            status: .init($0.status), since: $0.since, peer: $0.peer)
                   },
                   history: s.history.map {
-                      .init(time: $0.time, member: $0.member, status: .init(rawValue: $0.status.rawValue) ?? .ended,
-                            state: .init(rawValue: $0.state.rawValue) ?? .ended)
+                      .init(time: $0.time, member: $0.member, status: .init($0.status), state: .init($0.state))
                   })
+    }
+}
+
+// The enums the document shares, both ways, exhaustively (a case added on one side does not
+// compile until it is mapped).
+
+extension Schemas.CallSide {
+    init(_ side: CallSide) {
+        switch side {
+        case .caller: self = .caller
+        case .callee: self = .callee
+        }
+    }
+}
+
+extension CallSide {
+    init(_ side: Schemas.CallSide) {
+        switch side {
+        case .caller: self = .caller
+        case .callee: self = .callee
+        }
+    }
+}
+
+extension SpliceDecider.Mode {
+    init(_ mode: Schemas.SpliceMode) {
+        switch mode {
+        case .silence: self = .silence
+        case .now: self = .now
+        }
+    }
+}
+
+extension Schemas.SharedStatus {
+    init(_ s: MemberStatus) {
+        switch s {
+        case .trying: self = .trying
+        case .ringing: self = .ringing
+        case .active: self = .active
+        case .held: self = .held
+        case .ended: self = .ended
+        }
+    }
+
+    init(_ s: GlobalState) {
+        switch s {
+        case .trying: self = .trying
+        case .ringing: self = .ringing
+        case .active: self = .active
+        case .held: self = .held
+        case .ended: self = .ended
+        }
     }
 }

@@ -3,7 +3,7 @@
 /// The OpenAPI document, as JSON, served at `GET /openapi.json`.
 enum OpenAPISpec {
     /// sha256 of openapi.yaml and openapi-generator-config.yaml this file and Types/Server.swift were made from.
-    static let sourceDigest = "d6907da7a03e313a274ec3a3900f6f15afb140f699bc101a5500061845117054-ed1b77e1118aeeeb1ec65d021b049866a7bcf5bf306f84516cfab1e74d9f0ef4"
+    static let sourceDigest = "837b6cd1b01a318846a9576d1fba4a38655004f2f95987de9a16b394223a7f06-ed1b77e1118aeeeb1ec65d021b049866a7bcf5bf306f84516cfab1e74d9f0ef4"
     static let json = #"""
 {
  "openapi": "3.0.3",
@@ -1211,6 +1211,33 @@ enum OpenAPISpec {
  },
  "components": {
   "schemas": {
+   "CallSide": {
+    "type": "string",
+    "description": "a call's side (the leg a switchover moves, or a leg's place in the call)",
+    "enum": [
+     "caller",
+     "callee"
+    ]
+   },
+   "SpliceMode": {
+    "type": "string",
+    "description": "silence: splice at the old device's first silent packet within the window; now: at once",
+    "enum": [
+     "silence",
+     "now"
+    ]
+   },
+   "SharedStatus": {
+    "type": "string",
+    "description": "a shared call member's status, and the shared call's global state",
+    "enum": [
+     "trying",
+     "ringing",
+     "active",
+     "held",
+     "ended"
+    ]
+   },
    "ErrorBody": {
     "type": "object",
     "properties": {
@@ -1376,11 +1403,7 @@ enum OpenAPISpec {
     "type": "object",
     "properties": {
      "side": {
-      "type": "string",
-      "enum": [
-       "caller",
-       "callee"
-      ]
+      "$ref": "#/components/schemas/CallSide"
      },
      "callID": {
       "type": "string"
@@ -1483,11 +1506,7 @@ enum OpenAPISpec {
       "description": "SIP URI, AOR, device id, or speaker"
      },
      "mode": {
-      "type": "string",
-      "enum": [
-       "silence",
-       "now"
-      ]
+      "$ref": "#/components/schemas/SpliceMode"
      },
      "window_ms": {
       "type": "integer",
@@ -1501,11 +1520,7 @@ enum OpenAPISpec {
       "description": "How long the new device hears the far party before the splice (default switchover.priming_ms)"
      },
      "leg": {
-      "type": "string",
-      "enum": [
-       "caller",
-       "callee"
-      ]
+      "$ref": "#/components/schemas/CallSide"
      }
     },
     "required": [
@@ -2005,18 +2020,10 @@ enum OpenAPISpec {
       "type": "string"
      },
      "leg": {
-      "type": "string",
-      "enum": [
-       "caller",
-       "callee"
-      ]
+      "$ref": "#/components/schemas/CallSide"
      },
      "mode": {
-      "type": "string",
-      "enum": [
-       "silence",
-       "now"
-      ]
+      "$ref": "#/components/schemas/SpliceMode"
      },
      "ttl_s": {
       "type": "integer",
@@ -2063,14 +2070,7 @@ enum OpenAPISpec {
       "type": "string"
      },
      "status": {
-      "type": "string",
-      "enum": [
-       "trying",
-       "ringing",
-       "active",
-       "held",
-       "ended"
-      ]
+      "$ref": "#/components/schemas/SharedStatus"
      },
      "since": {
       "type": "number"
@@ -2097,24 +2097,10 @@ enum OpenAPISpec {
       "type": "string"
      },
      "status": {
-      "type": "string",
-      "enum": [
-       "trying",
-       "ringing",
-       "active",
-       "held",
-       "ended"
-      ]
+      "$ref": "#/components/schemas/SharedStatus"
      },
      "state": {
-      "type": "string",
-      "enum": [
-       "trying",
-       "ringing",
-       "active",
-       "held",
-       "ended"
-      ]
+      "$ref": "#/components/schemas/SharedStatus"
      }
     },
     "required": [
@@ -2137,14 +2123,7 @@ enum OpenAPISpec {
       }
      },
      "state": {
-      "type": "string",
-      "enum": [
-       "trying",
-       "ringing",
-       "active",
-       "held",
-       "ended"
-      ]
+      "$ref": "#/components/schemas/SharedStatus"
      },
      "members": {
       "type": "array",

@@ -6,6 +6,30 @@ import struct Foundation.Date
 extension Components {
     /// Types generated from the `#/components/schemas` section of the OpenAPI document.
     internal enum Schemas {
+        /// a call's side (the leg a switchover moves, or a leg's place in the call)
+        ///
+        /// - Remark: Generated from `#/components/schemas/CallSide`.
+        internal enum CallSide: String, Codable, Hashable, Sendable, CaseIterable {
+            case caller = "caller"
+            case callee = "callee"
+        }
+        /// silence: splice at the old device's first silent packet within the window; now: at once
+        ///
+        /// - Remark: Generated from `#/components/schemas/SpliceMode`.
+        internal enum SpliceMode: String, Codable, Hashable, Sendable, CaseIterable {
+            case silence = "silence"
+            case now = "now"
+        }
+        /// a shared call member's status, and the shared call's global state
+        ///
+        /// - Remark: Generated from `#/components/schemas/SharedStatus`.
+        internal enum SharedStatus: String, Codable, Hashable, Sendable, CaseIterable {
+            case trying = "trying"
+            case ringing = "ringing"
+            case active = "active"
+            case held = "held"
+            case ended = "ended"
+        }
         /// - Remark: Generated from `#/components/schemas/ErrorBody`.
         internal struct ErrorBody: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/ErrorBody/error`.
@@ -223,12 +247,7 @@ extension Components {
         /// - Remark: Generated from `#/components/schemas/Leg`.
         internal struct Leg: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/Leg/side`.
-            internal enum SidePayload: String, Codable, Hashable, Sendable, CaseIterable {
-                case caller = "caller"
-                case callee = "callee"
-            }
-            /// - Remark: Generated from `#/components/schemas/Leg/side`.
-            internal var side: Components.Schemas.Leg.SidePayload
+            internal var side: Components.Schemas.CallSide
             /// - Remark: Generated from `#/components/schemas/Leg/callID`.
             internal var callID: Swift.String?
             /// - Remark: Generated from `#/components/schemas/Leg/signaling`.
@@ -246,7 +265,7 @@ extension Components {
             ///   - dialog:
             ///   - media:
             internal init(
-                side: Components.Schemas.Leg.SidePayload,
+                side: Components.Schemas.CallSide,
                 callID: Swift.String? = nil,
                 signaling: Swift.String? = nil,
                 dialog: Components.Schemas.Dialog? = nil,
@@ -373,12 +392,7 @@ extension Components {
             /// - Remark: Generated from `#/components/schemas/SwitchoverRequest/target`.
             internal var target: Swift.String
             /// - Remark: Generated from `#/components/schemas/SwitchoverRequest/mode`.
-            internal enum ModePayload: String, Codable, Hashable, Sendable, CaseIterable {
-                case silence = "silence"
-                case now = "now"
-            }
-            /// - Remark: Generated from `#/components/schemas/SwitchoverRequest/mode`.
-            internal var mode: Components.Schemas.SwitchoverRequest.ModePayload?
+            internal var mode: Components.Schemas.SpliceMode?
             /// - Remark: Generated from `#/components/schemas/SwitchoverRequest/window_ms`.
             internal var windowMs: Swift.Int?
             /// How long the new device hears the far party before the splice (default switchover.priming_ms)
@@ -386,12 +400,7 @@ extension Components {
             /// - Remark: Generated from `#/components/schemas/SwitchoverRequest/priming_ms`.
             internal var primingMs: Swift.Int?
             /// - Remark: Generated from `#/components/schemas/SwitchoverRequest/leg`.
-            internal enum LegPayload: String, Codable, Hashable, Sendable, CaseIterable {
-                case caller = "caller"
-                case callee = "callee"
-            }
-            /// - Remark: Generated from `#/components/schemas/SwitchoverRequest/leg`.
-            internal var leg: Components.Schemas.SwitchoverRequest.LegPayload?
+            internal var leg: Components.Schemas.CallSide?
             /// Creates a new `SwitchoverRequest`.
             ///
             /// - Parameters:
@@ -402,10 +411,10 @@ extension Components {
             ///   - leg:
             internal init(
                 target: Swift.String,
-                mode: Components.Schemas.SwitchoverRequest.ModePayload? = nil,
+                mode: Components.Schemas.SpliceMode? = nil,
                 windowMs: Swift.Int? = nil,
                 primingMs: Swift.Int? = nil,
-                leg: Components.Schemas.SwitchoverRequest.LegPayload? = nil
+                leg: Components.Schemas.CallSide? = nil
             ) {
                 self.target = target
                 self.mode = mode
@@ -1178,19 +1187,9 @@ extension Components {
             /// - Remark: Generated from `#/components/schemas/TransferRequest/target`.
             internal var target: Swift.String?
             /// - Remark: Generated from `#/components/schemas/TransferRequest/leg`.
-            internal enum LegPayload: String, Codable, Hashable, Sendable, CaseIterable {
-                case caller = "caller"
-                case callee = "callee"
-            }
-            /// - Remark: Generated from `#/components/schemas/TransferRequest/leg`.
-            internal var leg: Components.Schemas.TransferRequest.LegPayload?
+            internal var leg: Components.Schemas.CallSide?
             /// - Remark: Generated from `#/components/schemas/TransferRequest/mode`.
-            internal enum ModePayload: String, Codable, Hashable, Sendable, CaseIterable {
-                case silence = "silence"
-                case now = "now"
-            }
-            /// - Remark: Generated from `#/components/schemas/TransferRequest/mode`.
-            internal var mode: Components.Schemas.TransferRequest.ModePayload?
+            internal var mode: Components.Schemas.SpliceMode?
             /// - Remark: Generated from `#/components/schemas/TransferRequest/ttl_s`.
             internal var ttlS: Swift.Int?
             /// Creates a new `TransferRequest`.
@@ -1206,8 +1205,8 @@ extension Components {
                 agent: Swift.String? = nil,
                 category: Swift.String? = nil,
                 target: Swift.String? = nil,
-                leg: Components.Schemas.TransferRequest.LegPayload? = nil,
-                mode: Components.Schemas.TransferRequest.ModePayload? = nil,
+                leg: Components.Schemas.CallSide? = nil,
+                mode: Components.Schemas.SpliceMode? = nil,
                 ttlS: Swift.Int? = nil
             ) {
                 self.agent = agent
@@ -1271,15 +1270,7 @@ extension Components {
             /// - Remark: Generated from `#/components/schemas/Member/call`.
             internal var call: Swift.String
             /// - Remark: Generated from `#/components/schemas/Member/status`.
-            internal enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
-                case trying = "trying"
-                case ringing = "ringing"
-                case active = "active"
-                case held = "held"
-                case ended = "ended"
-            }
-            /// - Remark: Generated from `#/components/schemas/Member/status`.
-            internal var status: Components.Schemas.Member.StatusPayload
+            internal var status: Components.Schemas.SharedStatus
             /// - Remark: Generated from `#/components/schemas/Member/since`.
             internal var since: Swift.Double
             /// - Remark: Generated from `#/components/schemas/Member/peer`.
@@ -1297,7 +1288,7 @@ extension Components {
                 id: Swift.String,
                 kind: Components.Schemas.Member.KindPayload,
                 call: Swift.String,
-                status: Components.Schemas.Member.StatusPayload,
+                status: Components.Schemas.SharedStatus,
                 since: Swift.Double,
                 peer: Swift.String? = nil
             ) {
@@ -1324,25 +1315,9 @@ extension Components {
             /// - Remark: Generated from `#/components/schemas/Change/member`.
             internal var member: Swift.String
             /// - Remark: Generated from `#/components/schemas/Change/status`.
-            internal enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
-                case trying = "trying"
-                case ringing = "ringing"
-                case active = "active"
-                case held = "held"
-                case ended = "ended"
-            }
-            /// - Remark: Generated from `#/components/schemas/Change/status`.
-            internal var status: Components.Schemas.Change.StatusPayload
+            internal var status: Components.Schemas.SharedStatus
             /// - Remark: Generated from `#/components/schemas/Change/state`.
-            internal enum StatePayload: String, Codable, Hashable, Sendable, CaseIterable {
-                case trying = "trying"
-                case ringing = "ringing"
-                case active = "active"
-                case held = "held"
-                case ended = "ended"
-            }
-            /// - Remark: Generated from `#/components/schemas/Change/state`.
-            internal var state: Components.Schemas.Change.StatePayload
+            internal var state: Components.Schemas.SharedStatus
             /// Creates a new `Change`.
             ///
             /// - Parameters:
@@ -1353,8 +1328,8 @@ extension Components {
             internal init(
                 time: Swift.Double,
                 member: Swift.String,
-                status: Components.Schemas.Change.StatusPayload,
-                state: Components.Schemas.Change.StatePayload
+                status: Components.Schemas.SharedStatus,
+                state: Components.Schemas.SharedStatus
             ) {
                 self.time = time
                 self.member = member
@@ -1375,15 +1350,7 @@ extension Components {
             /// - Remark: Generated from `#/components/schemas/SharedCall/users`.
             internal var users: [Swift.String]
             /// - Remark: Generated from `#/components/schemas/SharedCall/state`.
-            internal enum StatePayload: String, Codable, Hashable, Sendable, CaseIterable {
-                case trying = "trying"
-                case ringing = "ringing"
-                case active = "active"
-                case held = "held"
-                case ended = "ended"
-            }
-            /// - Remark: Generated from `#/components/schemas/SharedCall/state`.
-            internal var state: Components.Schemas.SharedCall.StatePayload
+            internal var state: Components.Schemas.SharedStatus
             /// - Remark: Generated from `#/components/schemas/SharedCall/members`.
             internal var members: [Components.Schemas.Member]
             /// - Remark: Generated from `#/components/schemas/SharedCall/history`.
@@ -1399,7 +1366,7 @@ extension Components {
             internal init(
                 id: Swift.String,
                 users: [Swift.String],
-                state: Components.Schemas.SharedCall.StatePayload,
+                state: Components.Schemas.SharedStatus,
                 members: [Components.Schemas.Member],
                 history: [Components.Schemas.Change]
             ) {
