@@ -204,12 +204,6 @@ struct BatonConfiguration: Equatable {
         }, show: { $0.logLevel }),
     ]
 
-    /// `BATON_SIP_PORT` for `sip.port` (what swift-configuration's environment provider
-    /// looks up for the key prefixed with `baton`).
-    static func envName(_ key: String) -> String {
-        "BATON_" + key.uppercased().replacingOccurrences(of: ".", with: "_")
-    }
-
     /// `--sip-max-message-size` for `sip.max_message_size`.
     static func flagName(_ key: String) -> String {
         "--" + key.replacingOccurrences(of: ".", with: "-").replacingOccurrences(of: "_", with: "-")

@@ -35,7 +35,16 @@ import Testing
             #expect(set == [row.key], "\(row.flag) should set \(row.key), sets \(set)")
             let joined = try ConfigOptions.parse(["\(row.flag)=x"]).overrides().map(\.0)
             #expect(joined == [row.key], "\(row.flag)=x should set \(row.key), sets \(joined)")
-            #expect(BatonConfiguration.envName(row.key) == "BATON_" + row.key.uppercased().replacingOccurrences(of: ".", with: "_"))
+            // BATON_<KEY> reaches the key: a value it accepts is shown back, one it refuses
+            // is an error that names it.
+            let variable = "BATON_" + row.key.uppercased().replacingOccurrences(of: ".", with: "_")
+            do {
+                let c = try BatonConfiguration.load(toml: nil, environment: [variable: "x"], overrides: [], routes: [])
+                let shown = BatonConfiguration.keys.first { $0.name == row.key }?.show(c)
+                #expect(shown == "x", "\(variable) should set \(row.key), which shows \(shown ?? "nothing")")
+            } catch {
+                #expect("\(error)".contains(row.key), "\(variable): \(error)")
+            }
         }
     }
 
