@@ -36,7 +36,9 @@ public enum HTTPAPI {
         // Every operation of openapi.yaml but the plain ones below.
         let api = APIHandler(calls: calls, handoff: handoff, forwarding: forwarding, contactCenter: contactCenter,
                              defaultTenant: defaultTenant)
-        do { try api.registerHandlers(on: router) } catch {
+        // Compact JSON, as Hummingbird's own encoder wrote it before the API was generated
+        // (the runtime's default pretty-prints every response).
+        do { try api.registerHandlers(on: router, configuration: .init(jsonEncodingOptions: [])) } catch {
             // Registration fails only for a document the generator itself rejected.
             preconditionFailure("openapi.yaml's operations could not be registered: \(error)")
         }

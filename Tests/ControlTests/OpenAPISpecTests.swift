@@ -51,6 +51,10 @@ import TestSupport
                 #expect(r.status == .ok)
                 #expect(String(buffer: r.body) == OpenAPISpec.json)
             }
+            // Compact JSON, as before the API was generated (not the runtime's pretty-printing).
+            try await client.execute(uri: "/healthz", method: .get) { r in
+                #expect(!String(buffer: r.body).contains("\n"), "\(String(buffer: r.body))")
+            }
             var checked = 0
             for (path, methods) in operations {
                 let uri = path.replacing(/\{(\w+)\}/) { m in m.1 == "on" ? "busy" : "x1" }
