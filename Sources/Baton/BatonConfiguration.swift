@@ -51,7 +51,7 @@ struct BatonConfiguration: Equatable {
         let form = "NUMBER=URI[/busy|/unconditional|/no-answer[:SECONDS]]"
         guard let eq = s.firstIndex(of: "=") else { throw ConfigError.invalid("forwarding", s, form) }
         var uri = String(s[s.index(after: eq)...])
-        var on = B2BUA.ForwardReason.unconditional
+        var on = ForwardReason.unconditional
         var after = 20
         if let slash = uri.lastIndex(of: "/") {
             var r = String(uri[uri.index(after: slash)...])

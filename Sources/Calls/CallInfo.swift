@@ -41,33 +41,3 @@ public struct MediaInfo: Sendable, Codable, Equatable {
     /// RTCP counters (port + 1), same directions.
     public var rtcp: StreamStats.Snapshot
 }
-
-/// Who signals for a call's legs: Baton's own B2BUA (a SIP peer it talks to), or the rtpengine
-/// ng protocol (a proxy in front signals; Baton anchors the media only). An ng call is a call
-/// whose legs the ng protocol controls, not a SIP call with a made-up peer.
-public enum LegControl: Sendable, Equatable, CustomStringConvertible {
-    case sip(SIPPeer)
-    case ng
-    /// As ``LegInfo/signaling`` shows it: "udp:127.0.0.1:5062", or "ng".
-    public var description: String {
-        switch self {
-        case .sip(let peer): peer.description
-        case .ng: "ng"
-        }
-    }
-}
-
-/// A call's life as the call controller (``CallManager``) records it, whichever protocol
-/// controls its legs: the SIP B2BUA's dialog events and the ng protocol's commands both
-/// become these.
-public enum CallEvent: Sendable {
-    case started(id: String, from: String, to: String, callerCallID: String, caller: LegControl)
-    case routed(id: String, calleeCallID: String, callee: LegControl)
-    /// The callee is alerting.
-    case ringing(id: String)
-    case answered(id: String)
-    /// The dialog identifiers of both legs (after the answer, and after a switchover
-    /// replaced a leg).
-    case dialogs(id: String, caller: DialogID, callee: DialogID)
-    case ended(id: String, by: CallSide?, reason: String)
-}

@@ -67,7 +67,7 @@ extension CallManager {
 
     /// Call-IDs of live ng calls (their legs are controlled by ng), oldest first (then by Call-ID).
     public func ngCallIDs() -> [String] {
-        state.withLock { s in s.live.values.filter { $0.control == .ng }.sorted { ($0.record.started, $0.record.callerCallID) < ($1.record.started, $1.record.callerCallID) }.map(\.record.callerCallID) }
+        state.withLock { s in s.live.values.filter { $0.call.control == .ng }.sorted { ($0.record.started, $0.record.callerCallID) < ($1.record.started, $1.record.callerCallID) }.map(\.record.callerCallID) }
     }
 
     private func rewrite(id: String, side: CallSide, sdp bytes: [UInt8], role: SDPRole, options: SDPOptions) throws -> [UInt8] {

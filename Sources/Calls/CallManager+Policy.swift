@@ -41,8 +41,9 @@ extension CallManager {
         currentPolicy.stir?.divHeaders(request: request, target: target) ?? []
     }
 
-    public func forwardingTarget(called: String, reason: B2BUA.ForwardReason) -> String? {
-        currentPolicy.forwarding?.target(called: called, reason: reason)
+    public func forwardingTarget(called: String, reason: DiversionReason) -> String? {
+        guard let trigger = ForwardReason(reason) else { return nil }
+        return currentPolicy.forwarding?.target(called: called, reason: trigger)
     }
 
     public func noAnswerForwarding(called: String) -> (target: String, seconds: Int)? {

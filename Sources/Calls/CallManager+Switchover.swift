@@ -7,6 +7,9 @@ import Synchronization
 public struct PreparedSwitch: Sendable {
     public let call: String
     public let side: CallSide
+    /// The new leg's number in the call (``Leg/number``): `.incoming(replacing: side)` until
+    /// the commit makes it the side's party leg.
+    public let leg: Int
     let legs: [(index: Int, leg: SwitchLeg)]
     /// The new leg's offer/answer per stream (nil for a pulled call: the device offered).
     let negotiation: SwitchNegotiation
@@ -49,7 +52,19 @@ extension CallManager {
             throw .mediaUnavailable("\(error)")
         }
         guard !legs.isEmpty else { throw .mediaUnavailable("no active media stream to move") }
-        return PreparedSwitch(call: id, side: side, legs: legs, negotiation: SwitchNegotiation(negotiation))
+        let number = state.withLock { s -> Int? in
+            guard var l = s.live[id] else { return nil }
+            let n = l.nextLegNumber
+            l.call.legs.append(Leg(number: n, role: .incoming(replacing: side)))
+            s.live[id] = l
+            return n
+        }
+        guard let number else {
+            // The call ended while the ports were being allocated.
+            for (_, leg) in legs { relay.abort(leg) { _ in } }
+            throw .unknownCall(id)
+        }
+        return PreparedSwitch(call: id, side: side, leg: number, legs: legs, negotiation: SwitchNegotiation(negotiation))
     }
 
     /// The new device answered: its SDP says where it receives RTP.
@@ -93,7 +108,7 @@ extension CallManager {
     }
 
     /// After every stream spliced: the new legs take the old side's place; the old ports go back.
-    public func commitSwitch(_ p: PreparedSwitch, legCallID: String, peer: String, answer: SessionDescription?) {
+    public func commitSwitch(_ p: PreparedSwitch, legCallID: String, peer: SIPPeer, answer: SessionDescription?) {
         for (_, leg) in p.legs { relay.commit(leg) }
         let negotiated = p.negotiation.withLock { $0 }
         state.withLock { s in
@@ -103,14 +118,22 @@ extension CallManager {
                 if let pr = n.proto[p.side] { s.live[p.call]?.negotiation[i]?.proto[p.side] = pr }
                 s.live[p.call]?.negotiation[i]?.batonKeys[p.side] = n.batonKeys[p.side]
             }
-            s.live[p.call]?.callIDs[p.side] = legCallID
-            s.live[p.call]?.peers[p.side] = peer
-            if let media = answer?.media { s.live[p.call]?.advertised[p.side] = media.map { "\($0.address):\($0.port)" } }
+            // The new leg takes the side's place; the old leg is gone (its BYE follows).
+            guard var l = s.live[p.call], let k = l.call.legs.firstIndex(where: { $0.number == p.leg }) else { return }
+            var leg = l.call.legs[k]
+            leg.role = .party(p.side)
+            leg.callID = legCallID
+            leg.control = .sip(peer)
+            if let media = answer?.media { leg.advertised = media.map { "\($0.address):\($0.port)" } }
+            l.call.legs.removeAll { $0.role == .party(p.side) || $0.number == p.leg }
+            l.call.legs.append(leg)
+            s.live[p.call] = l
         }
     }
 
     /// Gives the new legs up. `completion(true)` if a stream had spliced already.
     public func abortSwitch(_ p: PreparedSwitch, completion: @escaping @Sendable (Bool) -> Void) {
+        state.withLock { $0.live[p.call]?.call.legs.removeAll { $0.number == p.leg } }
         let remaining = JoinedResults(p.legs.count, completion)
         for (_, leg) in p.legs { relay.abort(leg) { remaining.done($0) } }
     }

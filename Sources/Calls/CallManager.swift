@@ -19,22 +19,35 @@ import Synchronization
 /// Thread-safe: state sits behind a `Mutex`; writes to the store go through an
 /// `AsyncStream` that ``StoreWriter`` drains.
 public final class CallManager: B2BUADelegate, RegistrationPersisting, Sendable {
+    /// A live call as the controller keeps it: the ``Call`` (parties and legs), its record for
+    /// the store, its anchored streams and their offer/answer state.
     struct Live {
+        var call: Call
         var info: CallInfo
         var record: CallRecord
         var streams: [AnchoredStream] = []
-        var advertised: [CallSide: [String]] = [:]
-        var peers: [CallSide: String] = [:]
-        var callIDs: [CallSide: String] = [:]
-        /// ng: the tag naming each side.
-        var tags: [CallSide: String] = [:]
-        /// SIP: each leg's dialog identifiers.
-        var dialogs: [CallSide: DialogID] = [:]
         /// Offer/answer state per stream (m= line index): codecs and SRTP keys per leg.
         var negotiation: [Int: StreamNegotiation] = [:]
-        /// Who signals for the call: the B2BUA (a SIP peer) or the ng protocol; set when the
-        /// call starts.
-        var control: LegControl?
+
+        init(id: String, from: String, to: String, started: Double, callerCallID: String = "") {
+            call = Call(id: id, state: .calling, from: from, to: to, legs: [])
+            info = CallInfo(id: id, state: .calling, from: from, to: to, started: started, legs: [])
+            record = CallRecord(id: id, caller: from, callee: to, callerCallID: callerCallID, started: started)
+        }
+
+        /// The leg serving `party`, made if it has none yet (the first offer or answer of a
+        /// party can come before the event that names its signaling).
+        mutating func leg(_ party: CallSide, _ change: (inout Leg) -> Void) {
+            if let k = call.legs.firstIndex(where: { $0.role == .party(party) }) {
+                change(&call.legs[k])
+            } else {
+                var leg = Leg(number: nextLegNumber, role: .party(party))
+                change(&leg)
+                call.legs.append(leg)
+            }
+        }
+
+        var nextLegNumber: Int { (call.legs.map(\.number).max() ?? -1) + 1 }
     }
 
     public let relay: MediaRelay
@@ -115,11 +128,12 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, Sendable 
         info.legs = [CallSide.caller, .callee].map { side in
             let relaySide: MediaRelay.Side = side == .caller ? .a : .b
             let media = l.streams.enumerated().map { i, s in
-                MediaInfo(localPort: s.port(relaySide), advertised: l.advertised[side]?[safe: i],
+                MediaInfo(localPort: s.port(relaySide), advertised: l.call.leg(side)?.advertised[safe: i],
                           latched: s.latchedAddress(relaySide), rtp: s.rtpCounters(relaySide),
                           rtcp: s.rtcpCounters(relaySide))
             }
-            return LegInfo(side: side, callID: l.callIDs[side], signaling: l.peers[side], dialog: l.dialogs[side], media: media)
+            let leg = l.call.leg(side)
+            return LegInfo(side: side, callID: leg?.callID, signaling: leg?.control?.description, dialog: leg?.dialog, media: media)
         }
         return info
     }
@@ -129,15 +143,25 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, Sendable 
     /// A live call's state, without rendering its legs and counters as ``call(id:)`` does.
     func liveState(_ id: String) -> CallInfo.State? { state.withLock { $0.live[id]?.info.state } }
 
+    /// The live call as the controller keeps it (parties and every leg).
+    public func liveCall(id: String) -> Call? { state.withLock { $0.live[id]?.call } }
+
     func ngSide(id: String, tag: String, default d: CallSide) -> CallSide {
-        state.withLock { s in s.live[id]?.tags.first { $0.value == tag }?.key } ?? d
+        let role = state.withLock { s in s.live[id]?.call.legs.first { $0.tag == tag }?.role }
+        if case .party(let side)? = role { return side }
+        return d
     }
 
     func setTag(id: String, tag: String, side: CallSide) {
-        state.withLock { $0.live[id]?.tags[side] = tag }
+        state.withLock { $0.live[id]?.leg(side) { $0.tag = tag; $0.control = .ng } }
     }
 
-    func tags(id: String) -> [CallSide: String] { state.withLock { $0.live[id]?.tags ?? [:] } }
+    func tags(id: String) -> [CallSide: String] {
+        guard let call = liveCall(id: id) else { return [:] }
+        var out: [CallSide: String] = [:]
+        for side in [CallSide.caller, .callee] { out[side] = call.leg(side)?.tag }
+        return out
+    }
 
     // MARK: B2BUADelegate
 
@@ -163,13 +187,9 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, Sendable 
             throw CallsError.mediaUnavailable("\(error)")
         }
         let (streams, decisions) = try state.withLock { s throws(SIPError) -> ([AnchoredStream], [(Int, StreamNegotiation.Decision)]) in
-            if s.live[id] == nil {
-                let t = now()
-                s.live[id] = Live(info: CallInfo(id: id, state: .calling, from: "", to: "", started: t, legs: []),
-                                  record: CallRecord(id: id, caller: "", callee: "", callerCallID: "", started: t))
-            }
+            if s.live[id] == nil { s.live[id] = Live(id: id, from: "", to: "", started: now()) }
             s.live[id]!.streams.append(contentsOf: fresh)
-            s.live[id]!.advertised[side] = media.map { "\($0.address):\($0.port)" }
+            s.live[id]!.leg(side) { $0.advertised = media.map { "\($0.address):\($0.port)" } }
             var decisions: [(Int, StreamNegotiation.Decision)] = []
             for (i, m) in media.enumerated() where m.kind == "audio" && m.port != 0 {
                 var n = s.live[id]!.negotiation[i] ?? StreamNegotiation()
@@ -257,13 +277,13 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, Sendable 
         callsTotal.increment()
         let record = CallRecord(id: id, caller: from, callee: to, callerCallID: callerCallID, started: t)
         state.withLock { s in
-            var l = s.live[id] ?? Live(info: CallInfo(id: id, state: .calling, from: from, to: to, started: t, legs: []), record: record)
+            var l = s.live[id] ?? Live(id: id, from: from, to: to, started: t)
             l.info.from = from
             l.info.to = to
+            l.call.from = from
+            l.call.to = to
             l.record = record
-            l.control = control
-            l.callIDs[.caller] = callerCallID
-            l.peers[.caller] = control.description
+            l.leg(.caller) { $0.callID = callerCallID; $0.control = control }
             s.live[id] = l
             activeGauge.record(s.live.count)
         }
@@ -295,8 +315,7 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, Sendable 
             shared.setStatus(member: id, .ringing)
         case let .routed(id, calleeCallID, control):
             let rec = state.withLock { s -> CallRecord? in
-                s.live[id]?.callIDs[.callee] = calleeCallID
-                s.live[id]?.peers[.callee] = control.description
+                s.live[id]?.leg(.callee) { $0.callID = calleeCallID; $0.control = control }
                 s.live[id]?.record.calleeCallID = calleeCallID
                 return s.live[id]?.record
             }
@@ -304,6 +323,7 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, Sendable 
         case .answered(let id):
             let rec = state.withLock { s -> CallRecord? in
                 s.live[id]?.info.state = .answered
+                s.live[id]?.call.state = .answered
                 s.live[id]?.info.answered = t
                 s.live[id]?.record.answered = t
                 return s.live[id]?.record
@@ -312,8 +332,8 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, Sendable 
             shared.setStatus(member: id, .active)
         case let .dialogs(id, caller, callee):
             state.withLock { s in
-                s.live[id]?.dialogs[.caller] = caller
-                s.live[id]?.dialogs[.callee] = callee
+                s.live[id]?.leg(.caller) { $0.dialog = caller }
+                s.live[id]?.leg(.callee) { $0.dialog = callee }
             }
         case let .ended(id, by, reason):
             let rec = state.withLock { s -> CallRecord? in

@@ -8,10 +8,10 @@ import Synchronization
 public struct ForwardingRule: Sendable, Codable, Equatable {
     public var number: String
     public var to: String
-    public var on: B2BUA.ForwardReason
+    public var on: ForwardReason
     public var afterSeconds: Int
 
-    public init(number: String, to: String, on: B2BUA.ForwardReason, afterSeconds: Int = 20) {
+    public init(number: String, to: String, on: ForwardReason, afterSeconds: Int = 20) {
         self.number = number; self.to = to; self.on = on; self.afterSeconds = afterSeconds
     }
 
@@ -24,7 +24,6 @@ public struct ForwardingRule: Sendable, Codable, Equatable {
     var key: String { (TelephoneNumber.canonical(number) ?? number) + "/" + on.rawValue }
 }
 
-extension B2BUA.ForwardReason: Codable {}
 
 /// The forwarding rules in force: from the configuration at start, edited over the HTTP API
 /// (`PUT/DELETE /forwarding/{number}/{on}`), kept in the store. The B2BUA reads it per call.
@@ -41,7 +40,7 @@ public final class ForwardingTable: Sendable {
     public func restore() async throws {
         guard let store else { return }
         for r in try await store.forwardingRules() {
-            guard let on = B2BUA.ForwardReason(rawValue: r.on) else { continue }
+            guard let on = ForwardReason(rawValue: r.on) else { continue }
             let rule = ForwardingRule(number: r.number, to: r.to, on: on, afterSeconds: r.afterSeconds)
             rules.withLock { $0[rule.key] = rule }
         }
@@ -49,7 +48,7 @@ public final class ForwardingTable: Sendable {
 
     public var all: [ForwardingRule] { rules.withLock { Array($0.values) }.sorted { $0.key < $1.key } }
 
-    public func target(called: String, reason: B2BUA.ForwardReason) -> String? {
+    public func target(called: String, reason: ForwardReason) -> String? {
         rules.withLock { r in r.values.first { $0.on == reason && $0.matches(called) }?.to }
     }
 
@@ -69,7 +68,7 @@ public final class ForwardingTable: Sendable {
     }
 
     @discardableResult
-    public func delete(number: String, on: B2BUA.ForwardReason) async throws -> Bool {
+    public func delete(number: String, on: ForwardReason) async throws -> Bool {
         let key = (TelephoneNumber.canonical(number) ?? number) + "/" + on.rawValue
         let removed = rules.withLock { $0.removeValue(forKey: key) } != nil
         _ = try await store?.deleteForwarding(number: TelephoneNumber.canonical(number) ?? number, on: on.rawValue)

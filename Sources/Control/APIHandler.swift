@@ -104,8 +104,8 @@ struct APIHandler: APIProtocol {
         return .noContent(.init())
     }
 
-    static func forwardReason(_ on: String) throws -> B2BUA.ForwardReason {
-        guard let r = on == "busy" ? .busy : B2BUA.ForwardReason(rawValue: on) else {
+    static func forwardReason(_ on: String) throws -> ForwardReason {
+        guard let r = on == "busy" ? .busy : ForwardReason(rawValue: on) else {
             throw HTTPError(.badRequest, message: "on must be unconditional, busy (user-busy) or no-answer, not '\(on)'")
         }
         return r

@@ -431,7 +431,7 @@ public final class Handoff: CallMoveHandler, Sendable {
         runs.value[run.id] = nil
         let first = run.reports.sorted { $0.key < $1.key }.first!.value
         emit(run.id, .spliced, splice: first)
-        calls.commitSwitch(run.prepared, legCallID: leg.legCallID, peer: leg.peer.description, answer: run.answer)
+        calls.commitSwitch(run.prepared, legCallID: leg.legCallID, peer: leg.peer, answer: run.answer)
         if let side = run.notify {
             sip.b2bua.notifyRefer(call: run.prepared.call, side: side, status: SIPStatus.ok.description, terminated: true)
         }

@@ -24,6 +24,17 @@ public enum DialogEvent: Sendable {
     case ended(id: String, by: CallSide?, reason: String)
 }
 
+/// The `reason` of a Diversion header (RFC 5806 §4, the values Baton writes): why a call
+/// was sent on to another target.
+public enum DiversionReason: String, Sendable, CaseIterable {
+    case unconditional
+    case userBusy = "user-busy"
+    case noAnswer = "no-answer"
+    /// A 3xx from the called device sent the call elsewhere.
+    case deflection
+    case unknown
+}
+
 /// What a check that runs before routing (STIR verification and signing) decides for a new
 /// INVITE.
 public enum InviteVerdict: Sendable {
@@ -65,8 +76,9 @@ public protocol B2BUADelegate: AnyObject {
     /// Headers to add to an INVITE Baton re-sends to a new target after a 3xx from the
     /// callee (STIR: the `div` PASSporT); given the request and the new target URI.
     func redirectHeaders(request: SIPMessage, target: String) -> [(String, String)]
-    /// Where a called URI's calls are forwarded for `reason` (configured rules), if anywhere.
-    func forwardingTarget(called: String, reason: B2BUA.ForwardReason) -> String?
+    /// Where a called URI's calls are forwarded for `reason` (unconditional before routing,
+    /// user-busy after a 486/600), if anywhere: the controller's rules decide.
+    func forwardingTarget(called: String, reason: DiversionReason) -> String?
     /// Forwarding on no answer: the target and how long the called device may ring first.
     func noAnswerForwarding(called: String) -> (target: String, seconds: Int)?
     /// Whether REFER and INVITE-with-Replaces are handled (else they get 501).
@@ -85,7 +97,7 @@ extension B2BUADelegate {
         completion(.proceed())
     }
     public func redirectHeaders(request: SIPMessage, target: String) -> [(String, String)] { [] }
-    public func forwardingTarget(called: String, reason: B2BUA.ForwardReason) -> String? { nil }
+    public func forwardingTarget(called: String, reason: DiversionReason) -> String? { nil }
     public func noAnswerForwarding(called: String) -> (target: String, seconds: Int)? { nil }
     public var handlesCallMoves: Bool { false }
     public func referred(_ request: ReferRequest) { request.transaction.respond(.notImplemented) }
@@ -128,8 +140,6 @@ public final class B2BUA: TransactionUser {
     }
 
     public static let allowedMethods = SIPMethod.allowHeader
-    /// Why a call is forwarded (the `reason` of its Diversion header, RFC 5806).
-    public enum ForwardReason: String, Sendable { case unconditional, busy = "user-busy", noAnswer = "no-answer" }
     /// How many 3xx redirections one call follows (RFC 3261 §8.1.3.4 recursion).
     public static let maxRedirects = 3
 
@@ -371,7 +381,7 @@ public final class B2BUA: TransactionUser {
             }
             out.setHeader("Max-Forwards", "\(mf - 1)")
             if let diverted {
-                out.addHeader("Diversion", "<\(diverted.text)>;reason=unconditional;counter=1")
+                out.addHeader("Diversion", "<\(diverted.text)>;reason=\(DiversionReason.unconditional.rawValue);counter=1")
                 for (n, v) in delegate?.redirectHeaders(request: out, target: target.text) ?? [] { out.addHeader(n, v) }
             }
             try rewrite(out, call: call, from: .caller, role: .offer(transport: mediaTransport))
@@ -462,12 +472,12 @@ public final class B2BUA: TransactionUser {
                 // The device did not answer in time: its 487 to our CANCEL forwards the call.
                 if code == 487, let to = call.noAnswerTarget {
                     call.noAnswerTarget = nil
-                    if redirect(call, to: to, reason: "no-answer", status: code) { armNoAnswer(call); return }
+                    if redirect(call, to: to, reason: .noAnswer, status: code) { armNoAnswer(call); return }
                 }
                 // Forwarding on busy (a configured rule for the called number).
                 if [486, 600].contains(code), let called = call.bRequest?.requestURI?.text,
-                   let to = delegate?.forwardingTarget(called: called, reason: .busy).flatMap({ SIPURI(parsing: $0) }),
-                   redirect(call, to: to, reason: "user-busy", status: code) { return }
+                   let to = delegate?.forwardingTarget(called: called, reason: .userBusy).flatMap({ SIPURI(parsing: $0) }),
+                   redirect(call, to: to, reason: .userBusy, status: code) { return }
                 if aInvite.state == .proceeding && !call.cancelled {
                     aInvite.respond(code, r.reasonPhrase ?? "Failed", toTag: call.a.localTag)
                 }
@@ -481,7 +491,7 @@ public final class B2BUA: TransactionUser {
     /// ``B2BUADelegate/redirectHeaders(request:target:)`` adds), at most ``maxRedirects`` times. False when it cannot.
     private func redirect(_ call: Call, _ r: SIPMessage) -> Bool {
         guard let contact = r.contactURI(0) else { return false }
-        return redirect(call, to: contact, reason: "deflection", status: r.statusCode)
+        return redirect(call, to: contact, reason: .deflection, status: r.statusCode)
     }
 
     /// Starts the no-answer timer of the call's current target, if a rule has one.
@@ -499,7 +509,7 @@ public final class B2BUA: TransactionUser {
     }
 
     /// Sends the call's INVITE on to `contact` instead of the current target.
-    private func redirect(_ call: Call, to contact: SIPURI, reason: String, status: Int) -> Bool {
+    private func redirect(_ call: Call, to contact: SIPURI, reason: DiversionReason, status: Int) -> Bool {
         guard call.redirects < B2BUA.maxRedirects, !call.cancelled, call.aInvite?.state == .proceeding,
               let previous = call.bRequest, let host = contact.host.isEmpty ? nil : contact.host else {
             return false
@@ -520,13 +530,13 @@ public final class B2BUA: TransactionUser {
             try next.setCSeq(call.b.localCSeq, .invite)
         } catch { return false }
         next.removeAllVias()
-        next.addHeader("Diversion", "<\(previous.requestURI?.text ?? "")>;reason=\(reason);counter=\(call.redirects + 1)")
+        next.addHeader("Diversion", "<\(previous.requestURI?.text ?? "")>;reason=\(reason.rawValue);counter=\(call.redirects + 1)")
         for (n, v) in delegate?.redirectHeaders(request: previous, target: contact.text) ?? [] { next.addHeader(n, v) }
         call.redirects += 1
         call.b.remoteTarget = contact.text
         call.b.peer = peer
         call.bRequest = next
-        logger.info("forwarding the call", metadata: ["call": "\(call.id)", "status": "\(status)", "reason": "\(reason)", "target": "\(contact.text)"])
+        logger.info("forwarding the call", metadata: ["call": "\(call.id)", "status": "\(status)", "reason": "\(reason.rawValue)", "target": "\(contact.text)"])
         call.bInvite = layer.send(next, to: peer, via: configuration.sentBy) { [weak self, weak call] ev in
             guard let self, let call else { return }
             self.inviteEvent(ev, call: call)

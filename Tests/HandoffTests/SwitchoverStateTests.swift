@@ -150,6 +150,10 @@ final class HandoffHarness: Sendable {
         #expect(try h.take(to: HandoffHarness.far).filter { $0.isRequest }.isEmpty, "F must see nothing of a failed switchover")
         #expect(try h.take(to: HandoffHarness.phone).filter { $0.sipMethod == .bye }.isEmpty, "P keeps the call")
         #expect(h.calls.call(id: id)?.state == .answered)
+        // The controller's call is back to its two party legs: the failed leg is gone.
+        let call = try #require(h.calls.liveCall(id: id))
+        #expect(call.legs.map(\.role) == [.party(.caller), .party(.callee)], "\(call.legs)")
+        #expect(call.leg(.callee)?.control == .sip(HandoffHarness.phone))
     }
 
     @Test func aBusyTargetFailsTheSwitchoverAndLeavesTheCall() async throws {
@@ -159,6 +163,10 @@ final class HandoffHarness: Sendable {
         let op = try await h.handoff.switchover(call: id, SwitchoverRequest(target: "kitchen", mode: .now))
         #expect(op.state == .requested)
         let toS = try #require(try await h.await(to: HandoffHarness.speaker) { $0.sipMethod == .invite })
+        // While S is invited the call has a third leg, replacing the callee's.
+        let during = try #require(h.calls.liveCall(id: id))
+        #expect(during.legs.map(\.role) == [.party(.caller), .party(.callee), .incoming(replacing: .callee)])
+        #expect(during.legs.map(\.number) == [0, 1, 2])
         try await h.deliver(toS.makeResponse(486, "Busy Here", toTag: "stag"), from: HandoffHarness.speaker)
         let done = try #require(try await h.final(op.id))
         #expect(done.state == .failed)
@@ -344,6 +352,11 @@ final class HandoffHarness: Sendable {
         #expect(there.state == .completed, "\(there)")
         #expect(there.events.map(\.kind).contains(.spliced))
         #expect(heardS.contains(0x55), "F heard S after the splice: \(heardS)")
+        // S's leg (the call's third) now speaks for the callee; P's leg is gone.
+        let moved = try #require(h.calls.liveCall(id: id))
+        #expect(moved.legs.map(\.number) == [0, 2], "\(moved.legs)")
+        #expect(moved.leg(.callee)?.control == .sip(HandoffHarness.speaker))
+        #expect(moved.leg(.callee)?.callID != nil && moved.leg(.callee)?.callID != moved.leg(.caller)?.callID)
         print("handoff round trip: S heard \(heardS.sorted()), \(there.events.map(\.kind.rawValue))")
         #expect(try await h.await(to: HandoffHarness.phone) { $0.sipMethod == .bye } != nil, "P released")
         #expect(try h.take(to: HandoffHarness.far).filter { $0.isRequest }.isEmpty, "nothing to F")
@@ -352,6 +365,8 @@ final class HandoffHarness: Sendable {
                                             socket: phone, fill: 0x33, far: far)
         #expect(back.state == .completed, "\(back)")
         #expect(heardP.contains(0x33), "F heard P again after the switch back: \(heardP)")
+        #expect(h.calls.liveCall(id: id)?.legs.map(\.number) == [0, 3])
+        #expect(h.calls.liveCall(id: id)?.leg(.callee)?.control == .sip(HandoffHarness.phone))
         #expect(try await h.await(to: HandoffHarness.speaker) { $0.sipMethod == .bye } != nil, "S released")
         #expect(try h.take(to: HandoffHarness.far).filter { $0.isRequest }.isEmpty, "nothing to F")
         #expect(h.calls.call(id: id)?.state == .answered)
