@@ -39,13 +39,17 @@ let package = Package(
         // Small C helpers for what Swift cannot call directly (recvmmsg/sendmmsg, epoll, eventfd).
         .target(name: "CBatonSys"),
 
+        .target(name: "Settings", dependencies: [
+            .product(name: "Configuration", package: "swift-configuration"),
+        ], swiftSettings: strict),
         .target(name: "Media", dependencies: [
+            "Settings",
             "CBatonSys", "CSRTP2", "COpus", "CORTP",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
         ], swiftSettings: strict),
         .target(name: "SIP", dependencies: [
-            "COSIP2",
+            "COSIP2", "Settings",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -60,7 +64,7 @@ let package = Package(
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "SwiftASN1", package: "swift-asn1"),
         ], swiftSettings: strict),
-        .target(name: "ContactCenter", dependencies: ["Store", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        .target(name: "ContactCenter", dependencies: ["Store", "Settings", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .target(name: "Calls", dependencies: [
             "SIP", "Media", "Store", "Identity",
             .product(name: "NIOCore", package: "swift-nio"),
@@ -69,12 +73,12 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: strict),
         .target(name: "Handoff", dependencies: [
-            "Calls", "SIP", "Media", "Store", "ContactCenter",
+            "Calls", "SIP", "Media", "Store", "ContactCenter", "Settings",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .target(name: "Control", dependencies: [
-            "Handoff", "Calls", "SIP", "Media", "Store", "ContactCenter",
+            "Handoff", "Calls", "SIP", "Media", "Store", "ContactCenter", "Settings",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -89,7 +93,7 @@ let package = Package(
         // openapi.yaml is the API's source; Generated/ is made from it by tools/openapi/generate.sh.
         exclude: ["openapi.yaml", "openapi-generator-config.yaml"], swiftSettings: strict),
         .executableTarget(name: "Baton", dependencies: [
-            "Control", "Handoff", "Calls", "SIP", "Media", "Store", "Identity", "ContactCenter",
+            "Control", "Handoff", "Calls", "SIP", "Media", "Store", "Identity", "ContactCenter", "Settings",
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -143,7 +147,7 @@ let package = Package(
             "Handoff", "Calls", "SIP", "Media", "TestSupport", .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOCore", package: "swift-nio"),
         ], swiftSettings: strict),
-        .testTarget(name: "BatonTests", dependencies: ["Baton"], swiftSettings: strict),
+        .testTarget(name: "BatonTests", dependencies: ["Baton", "SIP", "Media", "Control", "Handoff", "ContactCenter", "Settings", .product(name: "Configuration", package: "swift-configuration")], swiftSettings: strict),
         // Real peers (sipp, baresip, tcpdump) against the built `baton` executable.
         .testTarget(name: "InteropTests", dependencies: [
             "Baton", "Store", "TestSupport", "Media", "SIP", "AudioAnalysis",

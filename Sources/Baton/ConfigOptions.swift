@@ -37,7 +37,7 @@ struct ConfigOptions: ParsableArguments {
                 throw ValidationError("unknown option '\(flag)' (every configuration key is a flag: docs/configuration.md)")
             }
             guard let value else { throw ValidationError("missing value for '\(flag)'") }
-            out.append((key.name, value))
+            out.append((key, value))
             i += 1
         }
         return out

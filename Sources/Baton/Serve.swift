@@ -79,10 +79,7 @@ struct Serve: AsyncParsableCommand {
             "rtp": "\(config.media.bindAddress):\(config.media.portMin)-\(config.media.portMax)",
             "store": "\(config.storePath)", "registrations": "\(restored.count)",
         ])
-        var handoffConfig = Handoff.Configuration()
-        handoffConfig.windowMillis = config.switchoverWindow
-        handoffConfig.primingMillis = config.switchoverPriming
-        handoffConfig.noMediaTimeoutMillis = config.switchoverNoMediaTimeout
+        let handoffConfig = config.handoff
         let devices = Devices(store: store)
         try await devices.load()
         for d in config.devices where !devices.all().contains(d) {

@@ -55,14 +55,14 @@ import Testing
 
     @Test func switchoverPrimingIsRead() throws {
         let c = try BatonConfiguration.load(toml: "[switchover]\npriming_ms = 150", environment: [:], overrides: [], routes: [])
-        #expect(c.switchoverPriming == 150)
+        #expect(c.handoff.primingMillis == 150)
         let e = try BatonConfiguration.load(toml: "[switchover]\npriming_ms = 150", environment: ["BATON_SWITCHOVER_PRIMING_MS": "0"],
                                             overrides: [], routes: [])
-        #expect(e.switchoverPriming == 0)
+        #expect(e.handoff.primingMillis == 0)
         let f = try BatonConfiguration.load(toml: nil, environment: [:], overrides: [("switchover.priming_ms", "500")], routes: [])
-        #expect(f.switchoverPriming == 500)
+        #expect(f.handoff.primingMillis == 500)
         let d = try BatonConfiguration.load(toml: nil, environment: [:], overrides: [], routes: [])
-        #expect(d.switchoverPriming == 300)
+        #expect(d.handoff.primingMillis == 300)
     }
 
     @Test func theShippedExampleIsValid() throws {
@@ -118,7 +118,7 @@ import Testing
         aor = "sip:alice@example.com"
         """
         let c = try BatonConfiguration.load(toml: toml, environment: [:], overrides: [], routes: [])
-        #expect(c.switchoverWindow == 500 && c.switchoverNoMediaTimeout == 3000)
+        #expect(c.handoff.windowMillis == 500 && c.handoff.noMediaTimeoutMillis == 3000)
         #expect(c.devices.map(\.id) == ["kitchen", "mobile"])
         #expect(c.devices.first?.kind == "speaker" && c.devices.last?.kind == "phone" && c.devices.first?.priority == 1)
         #expect(throws: (any Error).self) {

@@ -1,0 +1,35 @@
+import Settings
+
+extension SIPServer.Configuration {
+    /// The SIP stack's keys: `sip.*` (transport, advertised address), `registrar.*`, and the
+    /// Retry-After of its 503s (`lifecycle.retry_after` while draining, `limits.retry_after`
+    /// over the session limit). Static routes come from the file's `[[routes]]` and `--route`.
+    public init(reader: SettingsReader) throws(ConfigurationError) {
+        self.init()
+        transport.host = reader.string("sip.host", default: transport.host)
+        transport.port = try reader.port("sip.port", default: transport.port)
+        transport.udp = try reader.bool("sip.udp", default: transport.udp)
+        transport.tcp = try reader.bool("sip.tcp", default: transport.tcp)
+        // Unset: the bound host, or loopback when bound to every address.
+        b2bua.advertisedHost = reader.text("sip.advertised_host")
+            ?? (transport.host == "0.0.0.0" ? "127.0.0.1" : transport.host)
+        reader.show("sip.advertised_host", b2bua.advertisedHost)
+        b2bua.advertisedPort = transport.port
+        transport.maxMessageSize = try reader.int("sip.max_message_size", 1024...1_000_000, default: transport.maxMessageSize)
+        transport.udpReceiveBuffer = try reader.int("sip.udp_receive_buffer", 65536...(256 << 20), default: transport.udpReceiveBuffer)
+        transport.overloadPercent = try reader.int("sip.overload_percent", 0...100, default: transport.overloadPercent)
+        b2bua.limitRetryAfter = try reader.int("limits.retry_after", 0...86400, default: b2bua.limitRetryAfter)
+        b2bua.retryAfter = try reader.int("lifecycle.retry_after", 0...86400, default: b2bua.retryAfter)
+        registrar.defaultExpires = try reader.int("registrar.default_expires", 1...86400, default: registrar.defaultExpires)
+        registrar.minExpires = try reader.int("registrar.min_expires", 0...86400, default: registrar.minExpires)
+        registrar.maxExpires = try reader.int("registrar.max_expires", 1...604800, default: registrar.maxExpires)
+    }
+
+    /// What no single key can check.
+    public func validate() throws(ConfigurationError) {
+        guard transport.udp || transport.tcp else { throw .invalid("sip.udp", "false", "at least one SIP transport") }
+        guard registrar.minExpires <= registrar.maxExpires else {
+            throw .invalid("registrar.min_expires", "\(registrar.minExpires)", "at most registrar.max_expires")
+        }
+    }
+}
