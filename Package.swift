@@ -50,6 +50,7 @@ let package = Package(
         ], swiftSettings: strict),
         .target(name: "SIP", dependencies: [
             "COSIP2", "Settings",
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),

@@ -6,6 +6,6 @@ struct Baton: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "baton",
         abstract: "Baton: a SIP/RTP gateway that anchors the media of every call it carries.",
-        subcommands: [Serve.self, CheckConfig.self, Keys.self, IdentityCommand.self],
+        subcommands: [Serve.self, CheckConfig.self, Keys.self, IdentityCommand.self, Users.self],
         defaultSubcommand: Serve.self)
 }

@@ -59,7 +59,12 @@ struct Serve: AsyncParsableCommand {
         Serve.warnIfBudgetShort(relay.pool, logger: logger)
         let calls = CallManager(relay: relay, transcoding: config.transcode, maxSessions: config.maxSessions)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let sip = try SIPServer(configuration: config.sip, loop: group.next())
+        let users = SIPUsers(store: store)
+        try await users.load()
+        if config.sip.auth.enabled && users.all.isEmpty {
+            logger.warning("auth.sip is on but no SIP user exists: every REGISTER and INVITE from an untrusted source will be refused (add one with `baton users add`)")
+        }
+        let sip = try SIPServer(configuration: config.sip, loop: group.next(), credentials: users)
         let restored = try await store.registrations(validAt: Date().timeIntervalSince1970)
         let forwarding = ForwardingTable(config.forwarding, store: store)
         try await forwarding.restore()

@@ -177,6 +177,14 @@ static inline char *baton_osip_header_next(const osip_message_t *m, const char *
     *pos = found + 1;
     return h->hvalue ? osip_strdup(h->hvalue) : osip_strdup("");
 }
+/// The `pos`th Authorization (proxy == 0) or Proxy-Authorization (proxy != 0) header as text
+/// (osip_free it); libosip2 keeps these in their own lists, not among the generic headers.
+static inline char *baton_osip_authorization(const osip_message_t *m, int proxy, int pos) {
+    osip_authorization_t *a = NULL; char *s = NULL;
+    if (proxy) osip_message_get_proxy_authorization(m, pos, &a); else osip_message_get_authorization(m, pos, &a);
+    if (!a || osip_authorization_to_str(a, &s) != 0) return NULL;
+    return s;
+}
 /// Removes every generic header called `name`.
 static inline void baton_osip_remove_header(osip_message_t *m, const char *name) {
     osip_header_t *h = NULL; int pos;

@@ -191,6 +191,9 @@ public final class B2BUA: TransactionUser {
     public var overloaded = false
     /// Told of refusals and bad input (the server's counters).
     public weak var observer: (any B2BUAObserver)?
+    /// Digest authentication of REGISTER and of INVITE, SUBSCRIBE and REFER that start or
+    /// move a call (SIPCore sets it; off unless `auth.sip`).
+    public var authenticator: DigestAuthenticator?
 
     public init(configuration: Configuration, layer: TransactionLayer, registrar: Registrar, router: Router,
                 logger: Logger = Logger(label: "baton.b2bua")) {
@@ -209,6 +212,19 @@ public final class B2BUA: TransactionUser {
     // MARK: TransactionUser
 
     public func didReceive(request: SIPMessage, transaction t: ServerTransaction) {
+        var user: String?
+        if let auth = authenticator, let method = request.sipMethod, B2BUA.needsAuthentication(method, request) {
+            switch auth.check(request, from: t.peer, proxy: method != .register) {
+            case .trusted: break
+            case .authenticated(let name): user = name
+            case let .challenge(status, headers):
+                answerLater(t, status, headers, after: auth.delay(for: t.peer.host))
+                return
+            case .refused(let status):
+                answerLater(t, status, [], after: auth.delay(for: t.peer.host))
+                return
+            }
+        }
         switch request.sipMethod {
         case .invite?:
             if request.toTag != nil { reinvite(request, t) } else { invite(request, t) }
@@ -219,12 +235,32 @@ public final class B2BUA: TransactionUser {
                 $0.setHeader("Allow", B2BUA.allowedMethods)
                 $0.setHeader("Accept", "application/sdp")
             }
-        case .register?: registrar.handle(request, transaction: t)
+        case .register?: registrar.handle(request, transaction: t, user: user)
         case .refer?: refer(request, t)
         case .subscribe?: subscribe(request, t)
         case .ack?, .notify?, .update?, .info?, .prack?, .message?, .publish?, nil:
             t.respond(.notImplemented) { $0.setHeader("Allow", B2BUA.allowedMethods) }
         }
+    }
+
+    /// Which requests prove who sends them: REGISTER, and INVITE / SUBSCRIBE that start a
+    /// dialog (a call, a watch) and REFER (moves a call). Requests inside an established
+    /// dialog (BYE, re-INVITE, ACK) come from a party that was let in when it started.
+    static func needsAuthentication(_ method: SIPMethod, _ request: SIPMessage) -> Bool {
+        switch method {
+        case .register, .refer: true
+        case .invite, .subscribe: request.toTag == nil
+        default: false
+        }
+    }
+
+    /// A refusal or challenge, after `millis` when the source has been failing (slows down a
+    /// password guesser; the wait is on the SIP loop's wheel, nothing blocks).
+    private func answerLater(_ t: ServerTransaction, _ status: SIPStatus, _ headers: [(String, String)], after millis: Int) {
+        let answer = {
+            t.respond(status, toTag: randomToken(10)) { r in for (n, v) in headers { r.addHeader(n, v) } }
+        }
+        if millis <= 0 { answer() } else { _ = layer.wheel.schedule(in: .milliseconds(Int64(millis)), answer) }
     }
 
     public func didReceive(ack: SIPMessage, from peer: SIPPeer) {

@@ -73,10 +73,16 @@ public final class Registrar {
 
     public var count: Int { bindings.values.reduce(0) { $0 + $1.count } }
 
-    /// Processes a REGISTER and answers on its transaction.
-    public func handle(_ req: SIPMessage, transaction: ServerTransaction) {
+    /// Processes a REGISTER and answers on its transaction. `user`: the digest username the
+    /// request authenticated as (nil: authentication is off or the source is trusted); it
+    /// may bind only its own AOR (To's user part), as RFC 3261 §10.3 step 6 asks.
+    public func handle(_ req: SIPMessage, transaction: ServerTransaction, user: String? = nil) {
         guard let aor = req.toURI?.aor, let callID = req.callID, let cseq = req.cseqNumber else {
             transaction.respond(.badRequest.because("Bad To"))
+            return
+        }
+        if let user, req.toURI?.user?.lowercased() != user.lowercased() {
+            transaction.respond(SIPStatus(403, "Forbidden").because("Credentials of \(user) cannot register \(aor)"), toTag: randomToken(10))
             return
         }
         let headerExpires = req.header("Expires").flatMap { Int($0.trimmedSpaces) }

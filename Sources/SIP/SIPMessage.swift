@@ -219,6 +219,14 @@ public final class SIPMessage: CustomStringConvertible {
     }
     public func removeHeader(_ name: String) { baton_osip_remove_header(raw, name.lowercased()) }
     /// Every value of a generic header (e.g. several Identity fields), in order.
+    /// The Authorization (or, with `proxy`, Proxy-Authorization) headers as text, in order.
+    public func authorizations(proxy: Bool) -> [String] {
+        var out: [String] = []
+        var i: Int32 = 0
+        while i < 16, let h = take(baton_osip_authorization(raw, proxy ? 1 : 0, i)) { out.append(h); i += 1 }
+        return out
+    }
+
     public func headers(_ name: String) -> [String] {
         var pos: Int32 = 0
         var out: [String] = []

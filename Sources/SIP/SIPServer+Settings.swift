@@ -23,6 +23,25 @@ extension SIPServer.Configuration {
         registrar.defaultExpires = try reader.int("registrar.default_expires", 1...86400, default: registrar.defaultExpires)
         registrar.minExpires = try reader.int("registrar.min_expires", 0...86400, default: registrar.minExpires)
         registrar.maxExpires = try reader.int("registrar.max_expires", 1...604800, default: registrar.maxExpires)
+        auth.enabled = try reader.bool("auth.sip", default: auth.enabled)
+        auth.realm = reader.string("auth.realm", default: b2bua.advertisedHost)
+        auth.trusted = try reader.value("auth.trusted", default: auth.trusted, shown: { $0.joined(separator: ",") }) { v throws(ConfigurationError) in
+            let list = SettingsReader.split(v)
+            for item in list where IPBlock(item) == nil { throw .invalid("auth.trusted", item, "addresses or CIDR blocks (10.0.0.0/8)") }
+            return list
+        }
+        auth.nonceSeconds = try reader.int("auth.nonce_ttl_s", 10...86400, default: auth.nonceSeconds)
+        auth.maxFailures = try reader.int("auth.max_failures", 1...1000, default: auth.maxFailures)
+        auth.blockSeconds = try reader.int("auth.block_s", 0...86400, default: auth.blockSeconds)
+        auth.algorithms = try reader.value("auth.algorithms", default: auth.algorithms, shown: { $0.map(\.rawValue).joined(separator: ",") }) {
+            v throws(ConfigurationError) in
+            let names = SettingsReader.split(v)
+            let list = names.compactMap { DigestAlgorithm(parameter: $0) }
+            guard !names.isEmpty, list.count == names.count, Set(list).count == list.count else {
+                throw .invalid("auth.algorithms", v, "SHA-256 and/or MD5, most preferred first")
+            }
+            return list
+        }
     }
 
     /// What no single key can check.

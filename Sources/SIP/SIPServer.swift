@@ -22,6 +22,8 @@ public final class SIPServer: Sendable {
         public var registrar = Registrar.Configuration()
         public var timers = TransactionTimers()
         public var routes: [StaticRoute] = []
+        /// Digest authentication (`auth.*`).
+        public var auth = DigestAuthenticator.Configuration()
         public init() {}
     }
 
@@ -40,13 +42,17 @@ public final class SIPServer: Sendable {
 
     /// - Parameter wire: where outgoing messages go instead of the network (tests: an
     ///   in-process wire; the transport is then never started). Called on `loop`.
+    /// - Parameter credentials: the users digest authentication checks against (with
+    ///   `configuration.auth.enabled`).
     public init(configuration: Configuration, loop: any EventLoop, logger: Logger = Logger(label: "baton.sip"),
+                credentials: (any SIPCredentialSource)? = nil,
                 wire: (@Sendable (SIPMessage, SIPPeer) -> Void)? = nil) throws(SIPError) {
         self.configuration = configuration
         self.loop = loop
         let transport = SIPTransport(configuration: configuration.transport, loop: loop, logger: logger)
         self.transport = transport
-        let core = try SIPCore(configuration: configuration, loop: loop, logger: logger, transport: transport, wire: wire)
+        let core = try SIPCore(configuration: configuration, loop: loop, logger: logger, transport: transport,
+                               credentials: credentials, wire: wire)
         self.core = NIOLoopBoundBox.makeBoxSendingValue(core, eventLoop: loop)
     }
 
@@ -96,7 +102,7 @@ final class SIPCore {
     private let logger: Logger
 
     init(configuration: SIPServer.Configuration, loop: any EventLoop, logger: Logger, transport: SIPTransport,
-         wire: (@Sendable (SIPMessage, SIPPeer) -> Void)?) throws(SIPError) {
+         credentials: (any SIPCredentialSource)?, wire: (@Sendable (SIPMessage, SIPPeer) -> Void)?) throws(SIPError) {
         self.logger = logger
         overload = OverloadGuard(enterPercent: configuration.transport.overloadPercent)
         let metrics = SIPMetrics()
@@ -110,6 +116,11 @@ final class SIPCore {
                       router: try Router(routes: configuration.routes), logger: logger)
         layer.user = b2bua
         b2bua.observer = self
+        if configuration.auth.enabled {
+            var auth = configuration.auth
+            if auth.realm.isEmpty { auth.realm = configuration.b2bua.advertisedHost }
+            b2bua.authenticator = DigestAuthenticator(configuration: auth, credentials: credentials, logger: logger)
+        }
     }
 
     /// Every 20 ms on the SIP loop (NIO runs scheduled tasks between read batches, so this

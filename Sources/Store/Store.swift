@@ -192,7 +192,29 @@ public final class Store: Sendable {
             }
             try db.create(index: "call_keys_expires", on: "call_keys", columns: ["expires"])
         }
+        m.registerMigration("v7-sip-users") { db in
+            try db.create(table: "sip_users") { t in
+                t.primaryKey("user", .text)
+                t.column("realm", .text).notNull()
+                t.column("ha1MD5", .text).notNull()
+                t.column("ha1SHA256", .text).notNull()
+                t.column("created", .double).notNull()
+            }
+        }
         return m
+    }
+
+    // MARK: SIP users (digest credentials)
+
+    public func save(_ r: SIPUserRecord) async throws { try await db.write { try r.save($0) } }
+
+    @discardableResult
+    public func deleteSIPUser(_ user: String) async throws -> Bool {
+        try await db.write { try SIPUserRecord.deleteOne($0, key: user) }
+    }
+
+    public func sipUsers() async throws -> [SIPUserRecord] {
+        try await db.read { try SIPUserRecord.order(Column("user")).fetchAll($0) }
     }
 
     // MARK: Contact center (agents, categories, call data, call keys)
@@ -380,6 +402,7 @@ extension CallRecord: FetchableRecord, PersistableRecord { public static let dat
 extension CallEventRecord: FetchableRecord, PersistableRecord { public static let databaseTableName = "call_events" }
 extension DeviceRecord: FetchableRecord, PersistableRecord { public static let databaseTableName = "devices" }
 extension ForwardingRecord: FetchableRecord, PersistableRecord { public static let databaseTableName = "forwarding" }
+extension SIPUserRecord: FetchableRecord, PersistableRecord { public static let databaseTableName = "sip_users" }
 extension AgentRecord: FetchableRecord, PersistableRecord { public static let databaseTableName = "agents" }
 extension CategoryRecord: FetchableRecord, PersistableRecord { public static let databaseTableName = "categories" }
 extension CallDataRecord: FetchableRecord, PersistableRecord { public static let databaseTableName = "call_data" }

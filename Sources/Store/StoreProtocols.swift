@@ -49,6 +49,14 @@ public protocol IdentityCacheStore: Sendable {
 }
 
 /// Agents, service categories, call data and call keys.
+/// SIP users and their digest credentials (`baton users`, digest authentication).
+public protocol SIPUserStore: Sendable {
+    func save(_ r: SIPUserRecord) async throws
+    /// Whether the user existed.
+    func deleteSIPUser(_ user: String) async throws -> Bool
+    func sipUsers() async throws -> [SIPUserRecord]
+}
+
 public protocol ContactCenterStore: Sendable {
     func save(_ r: AgentRecord) async throws
     func agents() async throws -> [AgentRecord]
@@ -66,4 +74,4 @@ public protocol ContactCenterStore: Sendable {
     func callKey(_ key: String) async throws -> CallKeyRecord?
 }
 
-extension Store: RegistrationStore, CallStore, DeviceStore, ForwardingStore, IdentityCacheStore, ContactCenterStore {}
+extension Store: RegistrationStore, CallStore, DeviceStore, ForwardingStore, IdentityCacheStore, ContactCenterStore, SIPUserStore {}

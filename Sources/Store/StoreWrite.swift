@@ -99,3 +99,18 @@ public struct CallKeyRecord: Codable, Sendable, Equatable {
         self.key = key; self.tenant = tenant; self.callID = callID; self.created = created; self.expires = expires
     }
 }
+
+/// A SIP user's digest credentials: the HA1 of each algorithm (RFC 8760), never the password.
+public struct SIPUserRecord: Codable, Sendable, Equatable {
+    /// The digest username, also the user part of the one AOR it may register.
+    public var user: String
+    public var realm: String
+    /// MD5(user:realm:password) and SHA-256(user:realm:password), lowercase hex.
+    public var ha1MD5: String
+    public var ha1SHA256: String
+    public var created: Double
+
+    public init(user: String, realm: String, ha1MD5: String, ha1SHA256: String, created: Double) {
+        self.user = user; self.realm = realm; self.ha1MD5 = ha1MD5; self.ha1SHA256 = ha1SHA256; self.created = created
+    }
+}

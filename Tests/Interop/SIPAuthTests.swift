@@ -1,0 +1,122 @@
+import Foundation
+import Store
+import Testing
+
+/// SIP digest authentication with real peers (issue 19): sipp registers with digest and
+/// calls through Baton (the INVITE challenged with 407 first); a wrong password is refused
+/// with 401 and binds nothing; an INVITE without credentials makes no call.
+@Suite(.serialized) struct SIPAuthTests {
+    /// `baton users add` into the store the gateway will use.
+    static func addUser(_ name: String, password: String, dir: URL, store: String) throws {
+        let add = try Child(Interop.batonBinary, ["users", "add", name, "--password", password, "--config", "/dev/null",
+                                                   "--store-path", store, "--auth-realm", "baton.test"],
+                            output: dir.appendingPathComponent("users-\(name).log"))
+        let status = add.wait(timeout: .seconds(20))
+        #expect(status == 0, "baton users add \(name): \(add.text)")
+    }
+
+    @Test func sippRegistersAndCallsWithDigestAndAWrongPasswordIsRefused() async throws {
+        guard let sipp = Interop.requirePeer("sipp", package: "sip-tester") else { return }
+        let dir = try Interop.tempDir("sip-auth")
+        for f in ["reg-auth.xml", "reg-auth-wrong.xml", "uac-auth.xml", "uas-carol.xml"] {
+            try FileManager.default.copyItem(at: Interop.fixtures.appendingPathComponent(f), to: dir.appendingPathComponent(f))
+        }
+        let store = dir.appendingPathComponent("baton.sqlite").path
+        try Self.addUser("bob", password: "bob-pw-1", dir: dir, store: store)
+        try Self.addUser("alice", password: "alice-pw-1", dir: dir, store: store)
+        let (sipPort, bobPort, alicePort) = (26160, 26180, 26190)
+        let baton = try BatonProcess(sipPort: sipPort, httpPort: 28160, rtpMin: 22400, dir: dir,
+                                     extra: ["--auth-sip", "true", "--auth-realm", "baton.test", "--auth-max-failures", "20"])
+        // The password is never stored: only its HA1s (MD5, SHA-256).
+        let stored = try await Store(path: store).sipUsers()
+        #expect(stored.map(\.user) == ["alice", "bob"])
+        #expect(stored.allSatisfy { $0.ha1MD5.count == 32 && $0.ha1SHA256.count == 64 })
+        let raw = try Data(contentsOf: URL(fileURLWithPath: store))
+        #expect(raw.range(of: Data("bob-pw-1".utf8)) == nil, "the plain password must not be in the database")
+
+        func sippRun(_ scenario: String, _ args: [String], name: String) throws -> (Int32?, String) {
+            let c = try Child(sipp, ["-sf", scenario, "-i", "127.0.0.1", "-m", "1", "-nostdin", "-timeout", "15s"] + args
+                              + ["127.0.0.1:\(sipPort)"], cwd: dir, output: dir.appendingPathComponent("\(name).log"))
+            return (c.wait(timeout: .seconds(20)), c.text)
+        }
+
+        // A wrong password: challenged, then refused again (401); nothing bound.
+        let (wrong, wrongLog) = try sippRun("reg-auth-wrong.xml", ["-p", "\(bobPort)", "-s", "bob", "-au", "bob", "-ap", "guess"], name: "reg-wrong")
+        #expect(wrong == 0, "wrong password should get 401 twice:\n\(wrongLog)")
+        // The right one binds bob's AOR.
+        let (right, rightLog) = try sippRun("reg-auth.xml", ["-p", "\(bobPort)", "-s", "bob", "-au", "bob", "-ap", "bob-pw-1"], name: "reg-right")
+        #expect(right == 0, "digest REGISTER should succeed:\n\(rightLog)")
+        // alice's credentials may not bind bob's AOR (403 after the challenge).
+        let (stolen, stolenLog) = try sippRun("reg-auth.xml", ["-p", "\(alicePort)", "-s", "bob", "-au", "alice", "-ap", "alice-pw-1"], name: "reg-stolen")
+        #expect(stolen != 0, "alice registering bob must be refused:\n\(stolenLog)")
+        try await Task.sleep(for: .milliseconds(300))   // the store writer's commit window
+        let regs = try await Store(path: store).registrations(validAt: Date().timeIntervalSince1970)
+        #expect(regs.map { "\($0.aor) \($0.contact)" } == ["bob@127.0.0.1 sip:bob@127.0.0.1:\(bobPort)"], "\(regs)")
+
+        // alice calls bob: 407, then the authenticated INVITE reaches bob's registered contact.
+        let uas = try Child(sipp, ["-sf", "uas-carol.xml", "-i", "127.0.0.1", "-p", "\(bobPort)", "-m", "1", "-nostdin",
+                                   "-timeout", "20s"], cwd: dir, output: dir.appendingPathComponent("uas.log"))
+        usleep(300_000)
+        let (call, callLog) = try sippRun("uac-auth.xml", ["-p", "\(alicePort)", "-s", "bob", "-au", "alice", "-ap", "alice-pw-1"], name: "uac")
+        let uasStatus = uas.wait(timeout: .seconds(10))
+        #expect(call == 0, "authenticated call should complete:\n\(callLog)")
+        #expect(uasStatus == 0, "bob's UAS:\n\(uas.text)")
+        let list = try #require(try baton.json("/calls") as? [String: Any])
+        let ended = try #require(list["ended"] as? [[String: Any]])
+        #expect(ended.count == 1, "only the authenticated INVITE made a call: \(ended.count)")
+        #expect(ended.first?["answered"] != nil)
+        let metrics = String(decoding: try baton.get("/metrics").1, as: UTF8.self)
+        #expect(metrics.contains("baton_sip_auth_failures_total"), "failures are counted")
+    }
+
+    /// baresip (libre) registers and calls with digest (MD5, the default: Debian's libre 1.1
+    /// fails a registration when any challenge is not MD5, so SHA-256 is opt-in); a baresip
+    /// with a wrong password never gets bound and is blocked after its retries.
+    @Test func baresipRegistersAndCallsWithDigest() async throws {
+        guard let baresip = Interop.requirePeer("baresip", package: "baresip-core") else { return }
+        let dir = try Interop.tempDir("baresip-auth")
+        let store = dir.appendingPathComponent("baton.sqlite").path
+        try Self.addUser("callee", password: "callee-pw", dir: dir, store: store)
+        try Self.addUser("caller", password: "caller-pw", dir: dir, store: store)
+        try Self.addUser("mallory", password: "right-pw", dir: dir, store: store)
+        let tone = dir.appendingPathComponent("tone.wav")
+        try BaresipCallTests.writeTone(tone, seconds: 30)
+        let baton = try BatonProcess(sipPort: 26260, httpPort: 28260, rtpMin: 22600, dir: dir,
+                                     extra: ["--auth-sip", "true", "--auth-realm", "baton.test"])
+        try BaresipCallTests.configure(dir.appendingPathComponent("callee"), sip: 26270, rtp: 30200...30219, tone: tone,
+                                       account: "<sip:callee@127.0.0.1:26260>;auth_pass=callee-pw;regint=60;answermode=auto;audio_codecs=PCMU")
+        try BaresipCallTests.configure(dir.appendingPathComponent("mallory"), sip: 26275, rtp: 30240...30259, tone: tone,
+                                       account: "<sip:mallory@127.0.0.1:26260>;auth_pass=wrong-pw;regint=60;audio_codecs=PCMU")
+        try BaresipCallTests.configure(dir.appendingPathComponent("caller"), sip: 26280, rtp: 30220...30239, tone: tone,
+                                       account: "<sip:caller@127.0.0.1:26260>;auth_pass=caller-pw;regint=0;audio_codecs=PCMU")
+        let callee = try Child(baresip, ["-f", dir.appendingPathComponent("callee").path, "-t", "14"],
+                               output: dir.appendingPathComponent("callee.log"))
+        let mallory = try Child(baresip, ["-f", dir.appendingPathComponent("mallory").path, "-t", "6"],
+                                output: dir.appendingPathComponent("mallory.log"))
+        var bound: [String] = []
+        let end = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < end, !bound.contains("callee@127.0.0.1") {
+            usleep(200_000)
+            bound = try await Store(path: store).registrations(validAt: Date().timeIntervalSince1970).map(\.aor)
+        }
+        #expect(bound.contains("callee@127.0.0.1"), "callee never registered:\n\(callee.text)")
+
+        let caller = try Child(baresip, ["-f", dir.appendingPathComponent("caller").path, "-t", "6",
+                                         "-e", "/dial sip:callee@127.0.0.1:26260"],
+                               output: dir.appendingPathComponent("caller.log"))
+        #expect(caller.wait(timeout: .seconds(20)) == 0)
+        mallory.wait(timeout: .seconds(10))
+        callee.signal(SIGTERM)
+        callee.wait(timeout: .seconds(5))
+        #expect(caller.text.contains("Call established"), "caller log:\n\(caller.text)")
+        let calls = try #require((try baton.json("/calls") as? [String: Any])?["ended"] as? [[String: Any]])
+        #expect(calls.count == 1 && calls.first?["answered"] != nil, "\(calls)")
+        let regs = try await Store(path: store).registrations(validAt: Date().timeIntervalSince1970).map(\.aor)
+        #expect(!regs.contains("mallory@127.0.0.1"), "a wrong password bound its AOR: \(regs)")
+        // libre answers every 401 with the same wrong password: Baton blocks it after
+        // auth.max_failures (5) and says so.
+        #expect(mallory.text.contains("403 Too many failed authentications"), "mallory log:\n\(mallory.text)")
+        let metrics = String(decoding: try baton.get("/metrics").1, as: UTF8.self)
+        #expect(metrics.contains("baton_sip_auth_blocked_total"), "the block is counted")
+    }
+}
