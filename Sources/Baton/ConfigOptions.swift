@@ -8,6 +8,8 @@ struct ConfigOptions: ParsableArguments {
 
     @Option(name: .customLong("route"), help: "Static route PATTERN=HOST:PORT[/udp|tcp]; repeatable; replaces the file's routes.")
     var routes: [String] = []
+    @Flag(help: "Start even when a listener off loopback is unauthenticated (docs/security.md).")
+    var insecure = false
     @Option(name: .customLong("forward"), help: "Call forwarding NUMBER=URI[/busy|/unconditional]; repeatable; replaces the file's [[forwarding]].")
     var forwards: [String] = []
     /// Every configuration key is also a flag, derived from its name (`sip.max_message_size`

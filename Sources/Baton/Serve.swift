@@ -44,12 +44,20 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let config = try options.load()
+        let exposed = config.exposedListeners
+        if !exposed.isEmpty && !options.insecure {
+            throw ValidationError("refusing to start: " + exposed.joined(separator: "; ")
+                + ". Bind to loopback, turn on authentication, or pass --insecure (docs/security.md).")
+        }
         LoggingSystem.bootstrap { label in
             var h = StreamLogHandler.standardError(label: label)
             h.logLevel = Logger.Level(rawValue: config.logLevel) ?? .info
             return h
         }
         let logger = Logger(label: "baton")
+        if !exposed.isEmpty {
+            logger.warning("--insecure: unauthenticated listeners off loopback", metadata: ["listeners": "\(exposed.joined(separator: "; "))"])
+        }
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 

@@ -154,4 +154,18 @@ typealias StaticRouteAlias = StaticRoute
         #expect(throws: (any Error).self) { try BatonConfiguration.load(toml: nil, environment: [:], overrides: [], routes: [], forwards: ["x=sip:y@h/sometimes"]) }
         #expect(throws: (any Error).self) { try BatonConfiguration.load(toml: nil, environment: [:], overrides: [], routes: [], forwards: ["nothing"]) }
     }
+
+    /// A listener off loopback that nothing authenticates is named, so `serve` can refuse it.
+    @Test func unauthenticatedListenersOffLoopbackAreNamed() throws {
+        let local = try BatonConfiguration.load(toml: nil, environment: [:], overrides: [], routes: [])
+        #expect(local.exposedListeners.isEmpty)
+        let open = try BatonConfiguration.load(toml: nil, environment: [:], overrides: [("sip.host", "0.0.0.0"), ("ng.host", "10.0.0.5")], routes: [])
+        #expect(open.exposedListeners.count == 2 && open.exposedListeners[0].contains("auth.sip"), "\(open.exposedListeners)")
+        let authed = try BatonConfiguration.load(toml: nil, environment: [:], overrides: [("sip.host", "0.0.0.0"), ("auth.sip", "true")], routes: [])
+        #expect(authed.exposedListeners.isEmpty)
+        let http = try BatonConfiguration.load(toml: nil, environment: [:], overrides: [("http.host", "::")], routes: [])
+        #expect(http.exposedListeners.first?.contains("HTTP") == true)
+        let v6 = try BatonConfiguration.load(toml: nil, environment: [:], overrides: [("sip.host", "::1"), ("http.host", "localhost")], routes: [])
+        #expect(v6.exposedListeners.isEmpty)
+    }
 }

@@ -119,4 +119,23 @@ import Testing
         let metrics = String(decoding: try baton.get("/metrics").1, as: UTF8.self)
         #expect(metrics.contains("baton_sip_auth_blocked_total"), "the block is counted")
     }
+
+    /// `serve` on a public address without authentication refuses to start, naming why; with
+    /// `--insecure` it starts (and warns).
+    @Test func anUnauthenticatedPublicListenerRefusesToStart() throws {
+        let dir = try Interop.tempDir("exposed")
+        let args = ["serve", "--config", "/dev/null", "--sip-host", "0.0.0.0", "--sip-port", "26360", "--http-port", "28360",
+                    "--ng-port", "26365", "--media-port-min", "22800", "--media-port-max", "22999",
+                    "--store-path", dir.appendingPathComponent("baton.sqlite").path]
+        let refused = try Child(Interop.batonBinary, args, output: dir.appendingPathComponent("refused.log"))
+        let status = refused.wait(timeout: .seconds(15))
+        #expect(status != nil && status != 0, "serve should refuse: \(refused.text)")
+        #expect(refused.text.contains("refusing to start") && refused.text.contains("auth.sip"), "\(refused.text)")
+        let insecure = try Child(Interop.batonBinary, args + ["--insecure"], output: dir.appendingPathComponent("insecure.log"))
+        let end = ContinuousClock.now + .seconds(15)
+        while ContinuousClock.now < end && !insecure.text.contains("SIP listening") && insecure.process.isRunning { usleep(100_000) }
+        #expect(insecure.text.contains("unauthenticated listeners off loopback"), "\(insecure.text)")
+        insecure.signal(SIGTERM)
+        #expect(insecure.wait(timeout: .seconds(15)) == 0, "\(insecure.text)")
+    }
 }
