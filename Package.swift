@@ -67,7 +67,7 @@ let package = Package(
         ], swiftSettings: strict),
         .target(name: "ContactCenter", dependencies: ["Store", "Settings", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .target(name: "Calls", dependencies: [
-            "SIP", "Media", "Store", "Identity",
+            "SIP", "Media", "Store", "Identity", "Settings",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -137,7 +137,7 @@ let package = Package(
         .testTarget(name: "AudioAnalysisTests", dependencies: ["AudioAnalysis"], swiftSettings: strict),
         .testTarget(name: "ContactCenterTests", dependencies: ["ContactCenter", "Store"], swiftSettings: strict),
         .testTarget(name: "CallsTests", dependencies: [
-            "Calls", "SIP", "Media", "Store", "TestSupport", "Identity", .product(name: "NIOEmbedded", package: "swift-nio"),
+            "Calls", "SIP", "Media", "Store", "TestSupport", "Identity", "Settings", .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ], swiftSettings: strict),
         .testTarget(name: "ControlTests", dependencies: [

@@ -39,6 +39,7 @@ struct BatonConfiguration: Equatable {
     /// Devices from `[[devices]]` (added to the store at start; the HTTP API edits them).
     var devices: [DeviceRecord] = []
     var handoff = Handoff.Configuration()
+    var moves = MoveRules.Configuration()
     var contactCenter = ContactCenter.Configuration()
     var defaultTenant = "default"
     var stir = STIRSettings()
@@ -63,6 +64,7 @@ struct BatonConfiguration: Equatable {
         drainTimeout = try r.int("lifecycle.drain_timeout", 0...86400, default: drainTimeout)
         maxSessions = try r.int("limits.max_sessions", 0...10_000_000, default: maxSessions)
         handoff = try Handoff.Configuration(reader: r)
+        moves = try MoveRules.Configuration(reader: r)
         contactCenter = try ContactCenter.Configuration(reader: r)
         defaultTenant = try r.value("contact_center.tenant", default: defaultTenant, shown: { $0 }) { v throws(ConfigurationError) in
             let t = v.trimmingCharacters(in: .whitespaces)
@@ -242,6 +244,7 @@ struct BatonConfiguration: Equatable {
     }
 
     func validate() throws {
+        _ = try MoveRules(configuration: moves)
         try media.validate()
         try sip.validate()
         do { try Router.validate(sip.routes) } catch { throw ConfigError.invalid("routes", "\(error)", "valid regular expressions") }

@@ -95,6 +95,8 @@ struct Serve: AsyncParsableCommand {
         let handoffConfig = config.handoff
         let devices = Devices(store: store)
         try await devices.load()
+        let moveRules = try MoveRules(configuration: config.moves, directory: devices)
+        calls.install { $0.moveRules = moveRules }
         for d in config.devices where !devices.all().contains(d) {
             do { try await devices.put(d) } catch { throw ValidationError("device \(d.user)/\(d.id): \(error)") }
         }

@@ -16,8 +16,11 @@ public struct CallPolicy: Sendable {
     public var forwarding: ForwardingTable?
     public var stir: STIRService?
     public weak var moves: (any CallMoveHandler)?
-    public init(forwarding: ForwardingTable? = nil, stir: STIRService? = nil, moves: (any CallMoveHandler)? = nil) {
-        self.forwarding = forwarding; self.stir = stir; self.moves = moves
+    /// Who may move a call (REFER, INVITE with Replaces).
+    public var moveRules: MoveRules?
+    public init(forwarding: ForwardingTable? = nil, stir: STIRService? = nil, moves: (any CallMoveHandler)? = nil,
+                moveRules: MoveRules? = nil) {
+        self.forwarding = forwarding; self.stir = stir; self.moves = moves; self.moveRules = moveRules
     }
 }
 
@@ -53,12 +56,34 @@ extension CallManager {
     public var handlesCallMoves: Bool { currentPolicy.moves != nil }
 
     public func referred(_ request: ReferRequest) {
-        guard let moves = currentPolicy.moves else { request.transaction.respond(.notImplemented); return }
+        let policy = currentPolicy
+        guard let moves = policy.moves else { request.transaction.respond(.notImplemented); return }
+        let rules = policy.moveRules ?? (try? MoveRules())
+        if case .deny(let why)? = rules?.refer(from: request.requester, sideAOR: request.sideAOR, target: request.referTo) {
+            refuseMove(request.transaction, why, call: request.call, what: "REFER", requester: request.requester)
+            return
+        }
         moves.referred(request)
     }
 
     public func pulled(_ request: ReplacesRequest) {
-        guard let moves = currentPolicy.moves else { request.transaction.respond(.notImplemented); return }
+        let policy = currentPolicy
+        guard let moves = policy.moves else { request.transaction.respond(.notImplemented); return }
+        let rules = policy.moveRules ?? (try? MoveRules())
+        if case .deny(let why)? = rules?.replaces(from: request.requester, sideAOR: request.sideAOR) {
+            refuseMove(request.transaction, why, call: request.call, what: "INVITE with Replaces", requester: request.requester)
+            return
+        }
         moves.pulled(request)
+    }
+
+    /// 403 with the reason in a Warning; counted and logged at a rate limit. The call is untouched.
+    private func refuseMove(_ t: ServerTransaction, _ why: String, call: String, what: String, requester: SIPRequester) {
+        movesRefused.increment()
+        moveLimiter.withLock { [logger] in
+            $0.log(logger, .warning, "call move refused", metadata: ["call": "\(call)", "request": "\(what)", "why": "\(why)",
+                                                                     "requester": "\(requester)"])
+        }
+        t.respond(SIPStatus(403, "Forbidden"), toTag: randomToken(10)) { $0.setHeader("Warning", "399 baton \"\(why)\"") }
     }
 }

@@ -53,7 +53,7 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, Sendable 
     public let relay: MediaRelay
     let state = Mutex<(live: [String: Live], ended: [CallInfo])>(([:], []))
     private let keepEnded: Int
-    private let logger: Logger
+    let logger: Logger
     private let now: @Sendable () -> Double
     /// What the ``StoreWriter`` persists (call records, events, registrations).
     public let storeOperations = StoreQueue()
@@ -110,6 +110,9 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, Sendable 
     }
     /// SIP and ng both call ``admitsNewCall()``: the limiter is shared under a lock.
     private let limiter = Mutex(LogRateLimiter())
+    /// Call moves (REFER, Replaces) refused by ``MoveRules``.
+    let movesRefused = Counter(label: "baton_call_moves_refused_total")
+    let moveLimiter = Mutex(LogRateLimiter())
 
     /// Live calls, oldest first.
     public func calls() -> [CallInfo] {

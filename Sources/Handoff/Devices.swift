@@ -1,3 +1,4 @@
+import Calls
 import Foundation
 import SIP
 import Store
@@ -11,7 +12,7 @@ import Synchronization
 /// try await devices.load()
 /// try await devices.put(DeviceRecord(user: "alice", id: "kitchen", aor: "kitchen@example.com", kind: "speaker"))
 /// ```
-public final class Devices: Sendable {
+public final class Devices: DeviceDirectory, Sendable {
     public static let kinds: Set<String> = ["phone", "speaker", "bot", "agent", "other"]
     let store: any DeviceStore
     private let cache = Mutex<[DeviceRecord]>([])
@@ -57,6 +58,8 @@ public final class Devices: Sendable {
         let user = key.split(separator: "@").first.map(String.init)
         return devices.first { Devices.normalize($0.aor)?.split(separator: "@").first.map(String.init) == user }
     }
+
+    public func ownerUser(aor: String) -> String? { owner(aor: aor)?.user }
 
     /// The user's speakers, in priority order.
     public func speakers(user: String) -> [DeviceRecord] { list(user: user).filter { $0.kind == "speaker" } }

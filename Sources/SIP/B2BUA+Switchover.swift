@@ -272,10 +272,14 @@ public struct ReferRequest {
     public let referTo: String
     public let referredBy: String?
     public let transaction: ServerTransaction
+    /// Who sent the REFER (authentication's verdict) and the AOR of the side it came from:
+    /// what the controller authorizes the move with.
+    public let requester: SIPRequester
+    public let sideAOR: String?
 }
 
 extension B2BUA {
-    func refer(_ req: SIPMessage, _ t: ServerTransaction) {
+    func refer(_ req: SIPMessage, _ t: ServerTransaction, from requester: SIPRequester) {
         guard let (call, side) = dialog(of: req) else { t.respond(.callDoesNotExist); return }
         guard let delegate, delegate.handlesCallMoves else {
             t.respond(.notImplemented) { $0.setHeader("Allow", B2BUA.allowedMethods) }
@@ -287,7 +291,7 @@ extension B2BUA {
         }
         guard call.state == .answered || call.state == .confirmed else { t.respond(.requestPending); return }
         delegate.referred(ReferRequest(call: call.id, side: side, referTo: uri, referredBy: req.header("Referred-By") ?? req.header("b"),
-                             transaction: t))
+                                       transaction: t, requester: requester, sideAOR: aor(call: call.id, side: side)))
     }
 
     /// "<sip:speaker@example.com?Replaces=...>;x=y" -> "sip:speaker@example.com".
@@ -325,6 +329,9 @@ public struct ReplacesRequest {
     public let offer: [UInt8]
     public let request: SIPMessage
     public let transaction: ServerTransaction
+    /// Who sent the INVITE and the AOR of the party whose leg it would replace.
+    public let requester: SIPRequester
+    public let sideAOR: String?
 }
 
 extension B2BUA {
@@ -344,7 +351,7 @@ extension B2BUA {
     }
 
     /// Pull: finds the named dialog and hands the INVITE to the handler, which answers it.
-    func pull(_ req: SIPMessage, _ t: ServerTransaction, replaces: String) {
+    func pull(_ req: SIPMessage, _ t: ServerTransaction, replaces: String, from requester: SIPRequester) {
         guard let r = B2BUA.parseReplaces(replaces) else {
             t.respond(.badRequest.because("Bad Replaces"), toTag: randomToken(10))
             return
@@ -373,7 +380,8 @@ extension B2BUA {
             return
         }
         t.respond(.trying)
-        delegate.pulled(ReplacesRequest(call: call.id, side: side, offer: req.body, request: req, transaction: t))
+        delegate.pulled(ReplacesRequest(call: call.id, side: side, offer: req.body, request: req, transaction: t,
+                                        requester: requester, sideAOR: aor(call: call.id, side: side)))
     }
 
     /// Answers a pulling device's INVITE with `body` (the far side's SDP on the new leg's

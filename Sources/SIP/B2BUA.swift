@@ -213,10 +213,12 @@ public final class B2BUA: TransactionUser {
 
     public func didReceive(request: SIPMessage, transaction t: ServerTransaction) {
         var user: String?
+        var requester = SIPRequester.unchecked
         if let auth = authenticator, let method = request.sipMethod, B2BUA.needsAuthentication(method, request) {
             switch auth.check(request, from: t.peer, proxy: method != .register) {
-            case .trusted: break
-            case .authenticated(let name): user = name
+            case .unchecked: break
+            case .trusted: requester = .trusted
+            case .authenticated(let name): user = name; requester = .user(name)
             case let .challenge(status, headers):
                 answerLater(t, status, headers, after: auth.delay(for: t.peer.host))
                 return
@@ -227,7 +229,7 @@ public final class B2BUA: TransactionUser {
         }
         switch request.sipMethod {
         case .invite?:
-            if request.toTag != nil { reinvite(request, t) } else { invite(request, t) }
+            if request.toTag != nil { reinvite(request, t) } else { invite(request, t, from: requester) }
         case .bye?: bye(request, t)
         case .cancel?: cancel(request, t)
         case .options?:
@@ -236,7 +238,7 @@ public final class B2BUA: TransactionUser {
                 $0.setHeader("Accept", "application/sdp")
             }
         case .register?: registrar.handle(request, transaction: t, user: user)
-        case .refer?: refer(request, t)
+        case .refer?: refer(request, t, from: requester)
         case .subscribe?: subscribe(request, t)
         case .ack?, .notify?, .update?, .info?, .prack?, .message?, .publish?, nil:
             t.respond(.notImplemented) { $0.setHeader("Allow", B2BUA.allowedMethods) }
@@ -296,9 +298,9 @@ public final class B2BUA: TransactionUser {
         }
     }
 
-    private func invite(_ req: SIPMessage, _ t: ServerTransaction) {
+    private func invite(_ req: SIPMessage, _ t: ServerTransaction, from requester: SIPRequester) {
         if let replaces = req.header("Replaces") {
-            pull(req, t, replaces: replaces)
+            pull(req, t, replaces: replaces, from: requester)
             return
         }
         guard !draining else {

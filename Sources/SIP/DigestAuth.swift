@@ -119,6 +119,17 @@ public struct DigestResponse: Sendable, Equatable {
     }
 }
 
+/// Who sent a request, as far as authentication can tell: what call-move authorization
+/// (REFER, INVITE with Replaces) decides on.
+public enum SIPRequester: Sendable, Equatable {
+    /// Authentication is off (`auth.sip = false`: loopback, a lab): nobody is checked.
+    case unchecked
+    /// A source in `auth.trusted` (a proxy in front, a carrier trunk), let in without credentials.
+    case trusted
+    /// Digest credentials of this user.
+    case user(String)
+}
+
 /// SIP digest authentication (RFC 3261 §22, RFC 8760) on the SIP event loop: challenges,
 /// nonces, replay and brute-force protection.
 ///
@@ -154,7 +165,9 @@ public final class DigestAuthenticator {
 
     /// What a request's credentials come to.
     public enum Outcome: Equatable, Sendable {
-        /// Let in without credentials (authentication off, or a trusted source).
+        /// Authentication is off.
+        case unchecked
+        /// A trusted source, let in without credentials.
         case trusted
         /// The credentials of `user` are right.
         case authenticated(user: String)
@@ -165,7 +178,7 @@ public final class DigestAuthenticator {
 
         public static func == (a: Outcome, b: Outcome) -> Bool {
             switch (a, b) {
-            case (.trusted, .trusted): true
+            case (.trusted, .trusted), (.unchecked, .unchecked): true
             case let (.authenticated(x), .authenticated(y)): x == y
             case let (.challenge(s, h), .challenge(t, k)): s == t && h.map { "\($0.0):\($0.1)" } == k.map { "\($0.0):\($0.1)" }
             case let (.refused(s), .refused(t)): s == t
@@ -202,7 +215,8 @@ public final class DigestAuthenticator {
     /// Checks `request` from `peer`. `proxy` chooses 407/Proxy-Authenticate (INVITE and other
     /// requests Baton routes on) over 401/WWW-Authenticate (REGISTER, RFC 3261 §22.2-22.3).
     public func check(_ request: SIPMessage, from peer: SIPPeer, proxy: Bool) -> Outcome {
-        guard configuration.enabled, !isTrusted(peer.host) else { return .trusted }
+        guard configuration.enabled else { return .unchecked }
+        guard !isTrusted(peer.host) else { return .trusted }
         let t = now()
         if let f = failures[peer.host], f.blockedUntil > t {
             blockedCounter.increment()
