@@ -138,4 +138,40 @@ import Testing
         insecure.signal(SIGTERM)
         #expect(insecure.wait(timeout: .seconds(15)) == 0, "\(insecure.text)")
     }
+
+    /// The far party (authenticated as itself) REFERs the call to a premium number: 403, the
+    /// call goes on untouched and ends with the caller's BYE; nothing is dialled.
+    @Test func aFarPartysReferToAnOutsideNumberIsRefused() async throws {
+        guard let sipp = Interop.requirePeer("sipp", package: "sip-tester") else { return }
+        let dir = try Interop.tempDir("refer-auth")
+        for f in ["reg-auth.xml", "uac-auth-refer.xml", "uas-carol.xml"] {
+            try FileManager.default.copyItem(at: Interop.fixtures.appendingPathComponent(f), to: dir.appendingPathComponent(f))
+        }
+        let store = dir.appendingPathComponent("baton.sqlite").path
+        try Self.addUser("bob", password: "bob-pw-1", dir: dir, store: store)
+        try Self.addUser("alice", password: "alice-pw-1", dir: dir, store: store)
+        let (sipPort, bobPort, alicePort) = (26460, 26480, 26490)
+        let baton = try BatonProcess(sipPort: sipPort, httpPort: 28460, rtpMin: 23000, dir: dir,
+                                     extra: ["--auth-sip", "true", "--auth-realm", "baton.test"])
+        func sippRun(_ scenario: String, _ args: [String], name: String) throws -> (Int32?, String) {
+            let c = try Child(sipp, ["-sf", scenario, "-i", "127.0.0.1", "-m", "1", "-nostdin", "-timeout", "15s"] + args
+                              + ["127.0.0.1:\(sipPort)"], cwd: dir, output: dir.appendingPathComponent("\(name).log"))
+            return (c.wait(timeout: .seconds(20)), c.text)
+        }
+        let (reg, regLog) = try sippRun("reg-auth.xml", ["-p", "\(bobPort)", "-s", "bob", "-au", "bob", "-ap", "bob-pw-1"], name: "reg")
+        #expect(reg == 0, "\(regLog)")
+        let uas = try Child(sipp, ["-sf", "uas-carol.xml", "-i", "127.0.0.1", "-p", "\(bobPort)", "-m", "1", "-nostdin",
+                                   "-timeout", "20s"], cwd: dir, output: dir.appendingPathComponent("uas.log"))
+        usleep(300_000)
+        let (call, callLog) = try sippRun("uac-auth-refer.xml", ["-p", "\(alicePort)", "-s", "bob", "-au", "alice", "-ap", "alice-pw-1"], name: "uac")
+        let uasStatus = uas.wait(timeout: .seconds(10))
+        #expect(call == 0, "the REFER should get 403 and the call end normally:\n\(callLog)")
+        #expect(uasStatus == 0, "bob's call went on to the caller's BYE:\n\(uas.text)")
+        let ended = try #require((try baton.json("/calls") as? [String: Any])?["ended"] as? [[String: Any]])
+        #expect(ended.count == 1, "no call was placed to the REFER target: \(ended.count)")
+        #expect(ended.first?["hungUpBy"] as? String == "caller")
+        let metrics = String(decoding: try baton.get("/metrics").1, as: UTF8.self)
+        #expect(metrics.contains("baton_call_moves_refused_total 1"), "the refusal is counted")
+        #expect(baton.child.text.contains("call move refused"), "and logged")
+    }
 }
