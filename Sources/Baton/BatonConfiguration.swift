@@ -138,6 +138,8 @@ struct BatonConfiguration: Equatable {
         var trustAnchors: [String] = []
         var x5uMap: [String: String] = [:]
         var freshness = 60
+        /// `stir.x5u_http`: fetch http x5u URLs too (development; https only otherwise).
+        var x5uHTTP = false
         /// Called numbers whose devices forward on their own: their calls' Identity is kept.
         var keepFor: [String] = []
         var holdSeconds = 60
@@ -164,6 +166,7 @@ struct BatonConfiguration: Equatable {
             keepFor = r.list("stir.keep_for")
             holdSeconds = try r.int("stir.hold_s", 1...3600, default: holdSeconds)
             freshness = try r.int("stir.freshness", 1...3600, default: freshness)
+            x5uHTTP = try r.bool("stir.x5u_http", default: x5uHTTP)
         }
     }
 

@@ -47,6 +47,7 @@ struct IdentityCommand: AsyncParsableCommand {
         @Option(help: "The request's called number (To).") var dest: String?
         @Option(help: "Freshness limit for iat, seconds.") var freshness = 60
         @Option(help: "Map an x5u URL to a local file: URL=PATH (repeatable).") var map: [String] = []
+        @Flag(help: "Fetch http x5u URLs too (development; https only otherwise).") var allowHTTP = false
 
         func run() async throws {
             var roots: [Certificate] = []
@@ -58,7 +59,9 @@ struct IdentityCommand: AsyncParsableCommand {
             }
             var values = header
             if values.isEmpty { while let line = readLine() { if !line.isEmpty { values.append(line) } } }
-            let verifier = STIRVerifier(roots: roots, source: CertificateSource(localMap: local), freshness: freshness)
+            var policy = CertificateSource.Policy()
+            policy.allowHTTP = allowHTTP
+            let verifier = STIRVerifier(roots: roots, source: CertificateSource(localMap: local, policy: policy), freshness: freshness)
             let out = await verifier.verify(headers: values, orig: orig.flatMap(TelephoneNumber.canonical),
                                             dest: dest.flatMap(TelephoneNumber.canonical))
             print("verstat=\(out.verstat.rawValue)")

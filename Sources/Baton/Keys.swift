@@ -44,6 +44,8 @@ struct Keys: ParsableCommand {
             sign_numbers = ["*"]
             verify = "continue"
             trust_anchors = ["\(root.path)"]
+            # Baton never fetches a file: x5u from the network; this maps the URL to the file.
+            x5u_map = ["\(location)=\(chain.path)"]
             """)
     }
 }

@@ -159,7 +159,9 @@ extension Serve {
                     throw ConfigError.invalid("stir.trust_anchors", path, "a readable PEM certificate file (\(error))")
                 }
             }
-            verifier = STIRVerifier(roots: roots, source: CertificateSource(localMap: s.x5uMap), freshness: s.freshness)
+            var policy = CertificateSource.Policy()
+            policy.allowHTTP = s.x5uHTTP
+            verifier = STIRVerifier(roots: roots, source: CertificateSource(localMap: s.x5uMap, policy: policy), freshness: s.freshness)
         }
         guard signer != nil || verifier != nil else { return nil }
         var c = STIRService.Configuration(signer: signer, signNumbers: s.signNumbers,

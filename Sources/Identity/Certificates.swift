@@ -1,3 +1,5 @@
+import AsyncHTTPClient
+import NIOCore
 import Crypto
 import Foundation
 #if canImport(FoundationNetworking)
@@ -104,9 +106,14 @@ public enum PEMCertificates {
     }
 }
 
-/// Where a verifier gets the certificate (and its intermediates) an `info`/x5u URL names:
-/// HTTPS (or HTTP) with a timeout, `file:` URLs, and a configured map from URL to local file
-/// for closed networks. Results are cached per URL for `ttl` seconds.
+/// Where a verifier gets the certificate (and its intermediates) an `info`/x5u URL names.
+/// The URL comes from the network (an INVITE's Identity header), so it is treated as
+/// hostile: only `https` is fetched (`http` only when `allowHTTP`, for development), never
+/// `file:` or anything else (a configured ``localMap`` maps a URL to a local file for closed
+/// networks); the body is read up to `maxBytes`; a fetch times out; redirects are not
+/// followed; successes are cached for `ttl` and failures for `failureTTL`, so a bad URL is
+/// not fetched again for every INVITE; and one URL is fetched at most once at a time (the
+/// callers waiting for it share the result).
 public final class CertificateSource: Sendable {
     public struct Entry: Sendable {
         public var leaf: Certificate
@@ -114,32 +121,86 @@ public final class CertificateSource: Sendable {
         public var fetched: Date
     }
 
+    /// What may be fetched, how much and for how long.
+    public struct Policy: Sendable, Equatable {
+        /// Fetch `http:` too (`stir.x5u_http`, development only).
+        public var allowHTTP = false
+        /// Largest certificate bundle read (a SHAKEN chain is a few KB).
+        public var maxBytes = 64 * 1024
+        public var timeout: TimeInterval = 2
+        /// How long a success is reused.
+        public var ttl: TimeInterval = 3600
+        /// How long a failure is remembered (and answered without fetching).
+        public var failureTTL: TimeInterval = 60
+        public init() {}
+    }
+
     private let cache = Mutex<[String: Entry]>([:])
+    private let failures = Mutex<[String: (error: IdentityError, at: Date)]>([:])
+    private let inFlight = Mutex<[String: Task<Entry, any Error>]>([:])
     private let localMap: [String: String]
-    private let timeout: TimeInterval
-    private let ttl: TimeInterval
+    public let policy: Policy
     private let now: @Sendable () -> Date
     private let fetchCount = Atomic<Int>(0)
+    private let attemptCount = Atomic<Int>(0)
     /// How many times a certificate was loaded (not served from the cache).
     public var fetches: Int { fetchCount.load(ordering: .relaxed) }
+    /// How many loads were started (successful or not): the network cost of a URL.
+    public var attempts: Int { attemptCount.load(ordering: .relaxed) }
 
-    public init(localMap: [String: String] = [:], timeout: TimeInterval = 2, ttl: TimeInterval = 3600,
-                now: @escaping @Sendable () -> Date = Date.init) {
+    /// One client for every fetch: no redirects, the policy's timeout on connect and read.
+    private static let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(
+        redirectConfiguration: .disallow, timeout: .init(connect: .seconds(2), read: .seconds(2))))
+
+    public init(localMap: [String: String] = [:], policy: Policy = Policy(), now: @escaping @Sendable () -> Date = Date.init) {
         self.localMap = localMap
-        self.timeout = timeout
-        self.ttl = ttl
+        self.policy = policy
         self.now = now
+    }
+
+    /// Kept for callers that only set the timeout and cache lifetime.
+    public convenience init(localMap: [String: String] = [:], timeout: TimeInterval, ttl: TimeInterval = 3600,
+                            now: @escaping @Sendable () -> Date = Date.init) {
+        var p = Policy()
+        p.timeout = timeout
+        p.ttl = ttl
+        self.init(localMap: localMap, policy: p, now: now)
     }
 
     /// The cached certificates of `url`, if still fresh (no suspension: the per-call path).
     public func cached(_ url: String) -> Entry? {
         let t = now()
-        return cache.withLock { c in c[url].flatMap { t.timeIntervalSince($0.fetched) < ttl ? $0 : nil } }
+        return cache.withLock { c in c[url].flatMap { t.timeIntervalSince($0.fetched) < policy.ttl ? $0 : nil } }
     }
 
     /// The leaf (first certificate of the PEM bundle) and the rest as intermediates.
     public func certificates(for url: String) async throws(IdentityError) -> Entry {
         if let e = cached(url) { return e }
+        let t = now()
+        if let f = failures.withLock({ $0[url] }), t.timeIntervalSince(f.at) < policy.failureTTL { throw f.error }
+        let task = inFlight.withLock { running -> Task<Entry, any Error> in
+            if let existing = running[url] { return existing }
+            let task = Task { try await self.fetch(url) }
+            running[url] = task
+            return task
+        }
+        do {
+            let e = try await task.value
+            inFlight.withLock { _ = $0.removeValue(forKey: url) }
+            return e
+        } catch {
+            inFlight.withLock { _ = $0.removeValue(forKey: url) }
+            let e = error as? IdentityError ?? .badInfo("\(url): \(error)")
+            failures.withLock { f in
+                f[url] = (e, now())
+                if f.count > 10_000 { f = f.filter { now().timeIntervalSince($0.value.at) < policy.failureTTL } }
+            }
+            throw e
+        }
+    }
+
+    private func fetch(_ url: String) async throws(IdentityError) -> Entry {
+        attemptCount.wrappingAdd(1, ordering: .relaxed)
         let pem = try await load(url)
         let certs: [Certificate]
         do { certs = try PEMCertificates.parse(pem) } catch {
@@ -154,24 +215,28 @@ public final class CertificateSource: Sendable {
 
     private func load(_ url: String) async throws(IdentityError) -> String {
         if let path = localMap[url] { return try readFile(path, url) }
-        guard let u = URL(string: url), let scheme = u.scheme?.lowercased() else { throw .badInfo("not a URL: \(url)") }
+        guard let u = URL(string: url), let scheme = u.scheme?.lowercased(), u.host?.isEmpty == false else {
+            throw .badInfo("not a URL Baton fetches: \(url)")
+        }
         switch scheme {
-        case "file": return try readFile(u.path, url)
-        case "https", "http":
-            var req = URLRequest(url: u)
-            req.timeoutInterval = timeout
-            do {
-                let (data, resp) = try await URLSession.shared.data(for: req)
-                guard let http = resp as? HTTPURLResponse, http.statusCode == 200 else {
-                    throw IdentityError.badInfo("\(url): HTTP \((resp as? HTTPURLResponse)?.statusCode ?? 0)")
-                }
-                return String(decoding: data, as: UTF8.self)
-            } catch let e as IdentityError {
-                throw e
-            } catch {
-                throw .badInfo("\(url): \(error.localizedDescription)")
-            }
-        default: throw .badInfo("unsupported scheme in \(url)")
+        case "https": break
+        case "http" where policy.allowHTTP: break
+        case "http": throw .badInfo("\(url): http x5u is refused (https only; stir.x5u_http for development)")
+        default: throw .badInfo("\(url): only https x5u URLs are fetched (a local file needs stir.x5u_map)")
+        }
+        var req = HTTPClientRequest(url: url)
+        req.method = .GET
+        do {
+            let resp = try await CertificateSource.client.execute(req, timeout: .milliseconds(Int64(policy.timeout * 1000)))
+            guard resp.status == .ok else { throw IdentityError.badInfo("\(url): HTTP \(resp.status.code)") }
+            let body = try await resp.body.collect(upTo: policy.maxBytes)
+            return String(buffer: body)
+        } catch let e as IdentityError {
+            throw e
+        } catch is NIOTooManyBytesError {
+            throw .badInfo("\(url): larger than \(policy.maxBytes) bytes")
+        } catch {
+            throw .badInfo("\(url): \(error)")
         }
     }
 

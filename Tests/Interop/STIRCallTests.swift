@@ -164,7 +164,7 @@ import Testing
         // Continue mode, and Baton signs for 1202555....
         do {
             let baton = try BatonProcess(sipPort: 26960, httpPort: 28960, rtpMin: 21400, dir: dir, extra: [
-                "--route", ".=127.0.0.1:26970", "--stir-verify", "continue",
+                "--route", ".=127.0.0.1:26970", "--stir-verify", "continue", "--stir-x5u-http", "true",
                 "--stir-trust-anchors", served.path("root.pem"),
                 "--stir-sign-key", served.path("sp-key.pem"), "--stir-x5u", x5u, "--stir-sign-numbers", "1202555"])
             let capture = dir.appendingPathComponent("sip.pcap")
@@ -210,7 +210,7 @@ import Testing
         // Reject mode: a tampered signature gets 438, no Identity gets 428.
         do {
             let baton = try BatonProcess(sipPort: 26960, httpPort: 28960, rtpMin: 21400, dir: dir, extra: [
-                "--route", ".=127.0.0.1:26970", "--stir-verify", "reject",
+                "--route", ".=127.0.0.1:26970", "--stir-verify", "reject", "--stir-x5u-http", "true",
                 "--stir-trust-anchors", served.path("root.pem")])
             let bad = try call("uac-438", port: 26981, baton: 26960, inject: try signed(tamper: true))
             #expect(bad.wait(timeout: .seconds(20)) == 0, "tampered Identity:\n\(bad.text)")
@@ -266,7 +266,7 @@ import Testing
         try ("SEQUENTIAL\n" + shaken + "\n").write(to: inject, atomically: true, encoding: .utf8)
 
         let baton = try BatonProcess(sipPort: 26965, httpPort: 28965, rtpMin: 21600, dir: dir, extra: [
-            "--route", "^\\+?12025550102$=127.0.0.1:26975", "--stir-verify", "continue",
+            "--route", "^\\+?12025550102$=127.0.0.1:26975", "--stir-verify", "continue", "--stir-x5u-http", "true",
             "--stir-trust-anchors", served.path("root.pem"),
             "--stir-sign-key", served.path("sp-key.pem"), "--stir-x5u", x5u])
         let capture = dir.appendingPathComponent("sip.pcap")
@@ -457,7 +457,7 @@ import Testing
 
         let baton = try BatonProcess(sipPort: 26967, httpPort: 28967, rtpMin: 22000, dir: dir, extra: [
             "--route", "^\\+?12025550102$=127.0.0.1:26987", "--route", "^\\+?12025550103$=127.0.0.1:26988",
-            "--stir-verify", "continue", "--stir-trust-anchors", served.path("root.pem"),
+            "--stir-verify", "continue", "--stir-x5u-http", "true", "--stir-trust-anchors", served.path("root.pem"),
             "--stir-sign-key", served.path("sp-key.pem"), "--stir-x5u", x5u, "--stir-keep-for", "+12025550102"])
         let capture = dir.appendingPathComponent("kept.pcap")
         let dump = try Child(tcpdump, ["-i", "lo", "-n", "-U", "-s", "0", "-w", capture.path, "udp and port 26988"],

@@ -21,7 +21,7 @@ import Testing
 
         /// `baton identity verify` against the development root; returns exit status and output.
         func batonVerify(_ header: String, root: URL? = nil, orig: String = "12025550101") throws -> (Int32, String) {
-            try run([baton, "identity", "verify", "--trust", (root ?? pki).appendingPathComponent("root.pem").path,
+            try run([baton, "identity", "verify", "--allow-http", "--trust", (root ?? pki).appendingPathComponent("root.pem").path,
                      "--orig", orig, "--dest", "12025550102"], stdin: header + "\n")
         }
     }
