@@ -14,8 +14,10 @@ public struct DevPKI: Sendable {
     public let leafKey: P256.Signing.PrivateKey
     public let leaf: Certificate
 
+    /// - Parameter numbers: TNAuthList entries instead of the service provider code (a
+    ///   certificate for given telephone numbers, RFC 8226).
     public init(spc: String = "1234", organization: String = "Baton development", validDays: Int = 365,
-                now: Date = Date()) throws {
+                now: Date = Date(), numbers: [TNAuthList.Entry]? = nil) throws {
         let from = now.addingTimeInterval(-3600), until = now.addingTimeInterval(Double(validDays) * 86400)
         let rootKey = P256.Signing.PrivateKey(), intermediateKey = P256.Signing.PrivateKey(), leafKey = P256.Signing.PrivateKey()
         self.rootKey = rootKey
@@ -46,7 +48,7 @@ public struct DevPKI: Sendable {
                 AuthorityKeyIdentifier(keyIdentifier: keyID(rootKey))
             },
             issuerPrivateKey: .init(rootKey))
-        let tnAuth = try TNAuthList([.spc(spc)]).derEncoded()
+        let tnAuth = try TNAuthList(numbers ?? [.spc(spc)]).derEncoded()
         leaf = try Certificate(
             version: .v3, serialNumber: .init(), publicKey: .init(leafKey.publicKey), notValidBefore: from, notValidAfter: until,
             issuer: intName, subject: leafName, signatureAlgorithm: .ecdsaWithSHA256,

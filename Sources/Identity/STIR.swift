@@ -149,8 +149,11 @@ public final class STIRVerifier: Sendable {
         if t - p.claims.iat > freshness { throw .staleDate("iat is \(t - p.claims.iat) s old (limit \(freshness) s)") }
         let checked = try await credential(header.info)
         let key = checked.key, tnAuth = checked.tnAuth
-        guard tnAuth.authorizes(p.claims.orig.tn) || p.kind == .div else {
-            throw .untrustedCredential("TNAuthList does not cover \(p.claims.orig.tn)")
+        // A shaken PASSporT is signed for its caller; a div one by the diverting party's
+        // provider, so its certificate must cover the diverting number (RFC 8946 §6).
+        let signedFor = p.kind == .div ? p.claims.div?.tn : p.claims.orig.tn
+        guard let tn = signedFor, tnAuth.authorizes(tn) else {
+            throw .untrustedCredential("TNAuthList does not cover \(signedFor ?? "the missing div claim")")
         }
         guard let sig = try? P256.Signing.ECDSASignature(rawRepresentation: signed.signature),
               key.isValidSignature(sig, for: Data(signed.signingInput)) else {

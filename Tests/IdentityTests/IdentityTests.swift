@@ -135,6 +135,26 @@ import Testing
         #expect(bad.rejection?.status.0 == 438)
     }
 
+    /// RFC 8946: a div PASSporT is signed by the diverting number's provider; a certificate
+    /// for other numbers cannot sign one (before, any trusted certificate could).
+    @Test func aDivVerifiesOnlyWhenTheCertificateCoversTheDivertingNumber() async throws {
+        let shaken = try signer.shaken(orig: "12025550101", dest: ["12025550102"], attest: .a, iat: iat)
+        for (numbers, passes) in [([TNAuthList.Entry.one("12025550102")], true), ([.range(start: "12025550100", count: 10)], true),
+                                  ([.one("12025550888")], false)] {
+            let owner = try DevPKI(numbers: numbers)
+            let ownerURL = "https://cert.example.org/owner-\(passes)-\(numbers.count).pem"
+            let path = dir.appendingPathComponent("owner-\(UUID().uuidString.prefix(6)).pem").path
+            try owner.chainPEM().write(toFile: path, atomically: true, encoding: .utf8)
+            let div = PASSporT.div(orig: "12025550101", diverted: "12025550102", dest: ["12025550103"], x5u: ownerURL, iat: iat)
+            let h = IdentityHeader(jws: try div.sign(with: owner.leafKey), info: ownerURL, ppt: "div")
+            let v = STIRVerifier(roots: [pki.root, owner.root], source: CertificateSource(localMap: [
+                url: dir.appendingPathComponent("chain.pem").path, ownerURL: path]), now: { [now] in now })
+            let out = await v.verify(headers: [shaken.value, h.value], orig: "12025550101", dest: "12025550103")
+            #expect((out.valid.count == 2) == passes, "\(numbers): \(out.failures)")
+            if !passes { #expect(out.failures.contains { "\($0)".contains("does not cover 12025550102") }, "\(out.failures)") }
+        }
+    }
+
     @Test func certificatesAreCachedPerURL() async throws {
         let v = verifier()
         let h = try signer.shaken(orig: "12025550101", dest: ["12025550102"], attest: .b, iat: iat)
