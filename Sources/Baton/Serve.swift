@@ -180,8 +180,8 @@ struct StoreIdentityKeeper: STIRService.IdentityKeeper {
     func keep(orig: String, dest: String, values: [String], expires: Double) async throws {
         try await store.keepIdentities(orig: orig, dest: dest, values: values, expires: expires)
     }
-    func kept(orig: String, dest: String, now: Double) async throws -> [String]? {
-        try await store.keptIdentities(orig: orig, dest: dest, now: now)
+    func take(orig: String, dest: String, now: Double) async throws -> [String]? {
+        try await store.takeIdentities(orig: orig, dest: dest, now: now)
     }
 }
 

@@ -35,9 +35,10 @@ extension CallManager {
 
     var currentPolicy: CallPolicy { policy.withLock { $0 } }
 
-    public func checkInvite(_ request: SIPMessage, on loop: any EventLoop, completion: @escaping (InviteVerdict) -> Void) {
+    public func checkInvite(_ request: SIPMessage, from source: InviteSource, on loop: any EventLoop,
+                            completion: @escaping (InviteVerdict) -> Void) {
         guard let stir = currentPolicy.stir else { completion(.proceed()); return }
-        stir.check(request, on: loop, completion: completion)
+        stir.check(request, from: source, on: loop, completion: completion)
     }
 
     public func redirectHeaders(request: SIPMessage, target: String) -> [(String, String)] {

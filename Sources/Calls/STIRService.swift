@@ -1,4 +1,5 @@
 import Foundation
+import Metrics
 import Identity
 import Logging
 import NIOCore
@@ -29,7 +30,9 @@ public final class STIRService: Sendable {
     /// Where the Identity fields of calls to users likely to forward are kept (the store).
     public protocol IdentityKeeper: Sendable {
         func keep(orig: String, dest: String, values: [String], expires: Double) async throws
-        func kept(orig: String, dest: String, now: Double) async throws -> [String]?
+        /// The values kept for a call from `orig` to `dest`, removed as they are returned: a
+        /// kept identity serves one forwarded INVITE.
+        func take(orig: String, dest: String, now: Double) async throws -> [String]?
     }
 
     public struct Configuration: Sendable {
@@ -54,12 +57,18 @@ public final class STIRService: Sendable {
     public let configuration: Configuration
     private let logger: Logger
     private let limiter = Mutex(LogRateLimiter(burst: 5))
+    /// Forwarded INVITEs that named a kept identity but did not come from the diverting
+    /// user's device.
+    private let launderingRefused = Counter(label: "baton_stir_kept_identity_refused_total")
 
     /// A check waiting for a worker: what ``decide(identities:orig:dest:diverted:)`` needs, and
     /// where the verdict goes (a hop back onto the SIP loop).
     struct Job: Sendable {
         var identities: [String]
         var orig, dest, diverted: String?
+        /// The numbers the sender of the INVITE speaks for (its digest user, the AORs it is
+        /// registered for), canonical: a kept identity needs the diverting number among them.
+        var forwarder: [String] = []
         var done: @Sendable (InviteVerdict) -> Void
     }
     private let jobs = AsyncStream<Job>.makeStream()
@@ -80,6 +89,11 @@ public final class STIRService: Sendable {
     }
 
     /// The caller's canonical number: P-Asserted-Identity, else From.
+    /// "+12025550102@gw" -> "12025550102".
+    static func number(ofAOR aor: String) -> String? {
+        aor.split(separator: "@").first.flatMap { TelephoneNumber.canonical(String($0)) }
+    }
+
     static func orig(_ req: SIPMessage) -> String? {
         req.header("P-Asserted-Identity").flatMap(TelephoneNumber.canonical) ?? req.from.flatMap(TelephoneNumber.canonical)
     }
@@ -90,7 +104,8 @@ public final class STIRService: Sendable {
 
     /// Checks a new INVITE (the call controller's ``CallManager/checkInvite(_:on:completion:)``);
     /// `completion` runs on `loop`.
-    public func check(_ req: SIPMessage, on loop: any EventLoop, completion done: @escaping (InviteVerdict) -> Void) {
+    public func check(_ req: SIPMessage, from source: InviteSource = InviteSource(), on loop: any EventLoop,
+                      completion done: @escaping (InviteVerdict) -> Void) {
         let identities = req.headers("Identity")
         let orig = STIRService.orig(req)
         let dest = req.to.flatMap(TelephoneNumber.canonical)
@@ -110,7 +125,9 @@ public final class STIRService: Sendable {
             limiter.withLock { $0.log(logger, .warning, "STIR checks queue full; INVITE refused with 503", metadata: ["pending": "\(maxPending)"]) }
             return
         }
-        jobs.continuation.yield(Job(identities: identities, orig: orig, dest: dest, diverted: diverted) { verdict in
+        var forwarder = source.registeredAORs.compactMap { STIRService.number(ofAOR: $0) }
+        if case .user(let u) = source.requester, let n = TelephoneNumber.canonical(u) { forwarder.append(n) }
+        jobs.continuation.yield(Job(identities: identities, orig: orig, dest: dest, diverted: diverted, forwarder: forwarder) { verdict in
             loop.execute { bound.value(verdict) }
         })
     }
@@ -127,7 +144,8 @@ public final class STIRService: Sendable {
                     running -= 1
                 }
                 group.addTask {
-                    let verdict = await self.decide(identities: job.identities, orig: job.orig, dest: job.dest, diverted: job.diverted)
+                    let verdict = await self.decide(identities: job.identities, orig: job.orig, dest: job.dest, diverted: job.diverted,
+                                                    forwarder: job.forwarder)
                     self.pending.withLock { $0 -= 1 }
                     job.done(verdict)
                 }
@@ -140,13 +158,27 @@ public final class STIRService: Sendable {
     public func finish() { jobs.continuation.finish() }
 
     /// The decision for a request with these Identity values and numbers.
-    public func decide(identities: [String], orig: String?, dest: String?, diverted: String? = nil) async -> InviteVerdict {
+    public func decide(identities: [String], orig: String?, dest: String?, diverted: String? = nil,
+                       forwarder: [String] = []) async -> InviteVerdict {
         var add: [(String, String)] = []
         var verstat: String?
         // A forwarded INVITE without Identity whose diverting number had a call from the same
-        // caller moments ago: that call's Identity fields, plus a div PASSporT to here.
-        if identities.isEmpty, let orig, let dest, let diverted, diverted != dest, let keeper = configuration.keeper,
-           let kept = try? await keeper.kept(orig: orig, dest: diverted, now: Date().timeIntervalSince1970), !kept.isEmpty {
+        // caller moments ago: that call's Identity fields, plus a div PASSporT to here. Only
+        // for the diverting user's own device (authenticated as that number, or sending from
+        // a contact registered for it): Diversion and From are the sender's to write, so
+        // anything else would launder someone else's identity. Used once.
+        if identities.isEmpty, let orig, let dest, let diverted, diverted != dest, let keeper = configuration.keeper {
+            guard forwarder.contains(diverted) else {
+                launderingRefused.increment()
+                limiter.withLock { [logger] in
+                    $0.log(logger, .warning, "forwarded INVITE not from the diverting user's device: no kept identity", metadata: [
+                        "orig": "\(orig)", "diverted": "\(diverted)", "dest": "\(dest)", "sender": "\(forwarder)"])
+                }
+                return await decide(identities: identities, orig: orig, dest: dest)
+            }
+            guard let kept = try? await keeper.take(orig: orig, dest: diverted, now: Date().timeIntervalSince1970), !kept.isEmpty else {
+                return await decide(identities: identities, orig: orig, dest: dest)
+            }
             add = kept.map { ("Identity", $0) }
             if let signer = configuration.signer, let last = kept.compactMap({ v in
                 (try? IdentityHeader(parsing: v)).flatMap { try? PASSporT.parse($0.jws).passport }

@@ -35,6 +35,18 @@ public enum DiversionReason: String, Sendable, CaseIterable {
     case unknown
 }
 
+/// Where a new INVITE comes from, for the checks before routing: who authentication says
+/// sent it, and which AORs the sending address is registered for (filled only for a
+/// forwarded INVITE, one with Diversion or History-Info: STIR gives a kept identity only to
+/// the forwarding user's own device).
+public struct InviteSource: Sendable, Equatable {
+    public var requester: SIPRequester
+    public var registeredAORs: [String]
+    public init(requester: SIPRequester = .unchecked, registeredAORs: [String] = []) {
+        self.requester = requester; self.registeredAORs = registeredAORs
+    }
+}
+
 /// What a check that runs before routing (STIR verification and signing) decides for a new
 /// INVITE.
 public enum InviteVerdict: Sendable {
@@ -72,7 +84,8 @@ public protocol B2BUADelegate: AnyObject {
     func admitsNewCall() -> Bool
     /// Runs before a new INVITE is routed (STIR/SHAKEN); calls `completion` on `loop`,
     /// possibly later (a certificate fetch).
-    func checkInvite(_ request: SIPMessage, on loop: any EventLoop, completion: @escaping (InviteVerdict) -> Void)
+    func checkInvite(_ request: SIPMessage, from source: InviteSource, on loop: any EventLoop,
+                     completion: @escaping (InviteVerdict) -> Void)
     /// Headers to add to an INVITE Baton re-sends to a new target after a 3xx from the
     /// callee (STIR: the `div` PASSporT); given the request and the new target URI.
     func redirectHeaders(request: SIPMessage, target: String) -> [(String, String)]
@@ -93,7 +106,8 @@ public protocol B2BUADelegate: AnyObject {
 
 extension B2BUADelegate {
     public func admitsNewCall() -> Bool { true }
-    public func checkInvite(_ request: SIPMessage, on loop: any EventLoop, completion: @escaping (InviteVerdict) -> Void) {
+    public func checkInvite(_ request: SIPMessage, from source: InviteSource, on loop: any EventLoop,
+                            completion: @escaping (InviteVerdict) -> Void) {
         completion(.proceed())
     }
     public func redirectHeaders(request: SIPMessage, target: String) -> [(String, String)] { [] }
@@ -318,7 +332,11 @@ public final class B2BUA: TransactionUser {
         }
         t.respond(.trying)
         guard let delegate else { route(req, t); return }
-        delegate.checkInvite(req, on: layer.loop) { [weak self] verdict in
+        var source = InviteSource(requester: requester)
+        if req.header("Diversion") != nil || !req.headers("History-Info").isEmpty {
+            source.registeredAORs = registrar.aors(registeredFrom: t.peer)
+        }
+        delegate.checkInvite(req, from: source, on: layer.loop) { [weak self] verdict in
             guard let self else { return }
             switch verdict {
             case let .reject(code, reason, headers):

@@ -73,6 +73,15 @@ public final class Registrar {
 
     public var count: Int { bindings.values.reduce(0) { $0 + $1.count } }
 
+    /// The AORs with an unexpired binding registered from `peer`'s address and port (a scan:
+    /// asked only for forwarded INVITEs).
+    public func aors(registeredFrom peer: SIPPeer) -> [String] {
+        let t = now()
+        return bindings.compactMap { aor, regs in
+            regs.contains { $0.expires > t && $0.sourceHost == peer.host && $0.sourcePort == peer.port } ? aor : nil
+        }.sorted()
+    }
+
     /// Processes a REGISTER and answers on its transaction. `user`: the digest username the
     /// request authenticated as (nil: authentication is off or the source is trusted); it
     /// may bind only its own AOR (To's user part), as RFC 3261 §10.3 step 6 asks.

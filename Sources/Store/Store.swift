@@ -279,11 +279,14 @@ public final class Store: Sendable {
         }
     }
 
-    /// The values kept for a call from `orig` to `dest`, if they have not expired at `now`.
-    public func keptIdentities(orig: String, dest: String, now: Double) async throws -> [String]? {
-        let json = try await db.read { db in
-            try String.fetchOne(db, sql: "SELECT identities FROM identity_cache WHERE orig = ? AND dest = ? AND expires > ?",
-                                arguments: [orig, dest, now])
+    /// The values kept for a call from `orig` to `dest`, if they have not expired at `now`;
+    /// removed in the same transaction, so two forwarded INVITEs cannot both use them.
+    public func takeIdentities(orig: String, dest: String, now: Double) async throws -> [String]? {
+        let json = try await db.write { db in
+            let v = try String.fetchOne(db, sql: "SELECT identities FROM identity_cache WHERE orig = ? AND dest = ? AND expires > ?",
+                                        arguments: [orig, dest, now])
+            try db.execute(sql: "DELETE FROM identity_cache WHERE orig = ? AND dest = ?", arguments: [orig, dest])
+            return v
         }
         return json.flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }
     }

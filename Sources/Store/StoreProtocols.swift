@@ -45,7 +45,9 @@ public protocol ForwardingStore: Sendable {
 /// Identity header values kept for a forwarded call's `div` PASSporT.
 public protocol IdentityCacheStore: Sendable {
     func keepIdentities(orig: String, dest: String, values: [String], expires: Double) async throws
-    func keptIdentities(orig: String, dest: String, now: Double) async throws -> [String]?
+    /// The values kept for a call from `orig` to `dest` if they have not expired, removed
+    /// in the same transaction (a kept identity is used once).
+    func takeIdentities(orig: String, dest: String, now: Double) async throws -> [String]?
 }
 
 /// Agents, service categories, call data and call keys.

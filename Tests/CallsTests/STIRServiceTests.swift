@@ -78,4 +78,50 @@ import Identity
         B2BUA.mark(m, verstat: "TN-Validation-Passed")
         #expect(m.from?.contains("<sip:+12025550101@127.0.0.1;verstat=TN-Validation-Passed>") == true, "\(m.from ?? "")")
     }
+
+    /// Keeps identities in memory and hands each out once, as the store does.
+    final class MemoryKeeper: STIRService.IdentityKeeper, @unchecked Sendable {
+        let lock = NSLock()
+        var kept: [String: [String]] = [:]
+        func keep(orig: String, dest: String, values: [String], expires: Double) async throws {
+            lock.withLock { kept["\(orig)>\(dest)"] = values }
+        }
+        func take(orig: String, dest: String, now: Double) async throws -> [String]? {
+            lock.withLock { kept.removeValue(forKey: "\(orig)>\(dest)") }
+        }
+    }
+
+    /// Identity laundering (issue 19): a forwarded INVITE gets the kept identity of its
+    /// diverting number only when it comes from that number's own device, and only once.
+    @Test func aKeptIdentityGoesOnlyToTheDivertingDeviceAndOnlyOnce() async throws {
+        let keeper = MemoryKeeper()
+        var c = STIRService.Configuration(signer: SigningIdentity(key: pki.leafKey, x5u: url), mode: .continue,
+                                          verifier: STIRVerifier(roots: [pki.root], source: CertificateSource(localMap: [url: chainPath])))
+        c.keeper = keeper
+        c.likelyToForward = { $0 == "12025550102" }
+        let s = STIRService(configuration: c)
+        // A's call to B is verified and kept.
+        let shaken = good
+        _ = await s.decide(identities: [shaken], orig: "12025550101", dest: "12025550102")
+        func identities(_ v: InviteVerdict) -> [String] {
+            guard case let .proceed(add, _, _) = v else { return [] }
+            return add.filter { $0.0 == "Identity" }.map(\.1)
+        }
+        // Forged: right headers (From A, Diversion B), sent by someone who is not B.
+        let forged = await s.decide(identities: [], orig: "12025550101", dest: "12025550103", diverted: "12025550102",
+                                    forwarder: ["12025550177"])
+        #expect(identities(forged).isEmpty, "no kept identity, no div for a stranger")
+        // B's device: the shaken field plus a div, once.
+        let real = await s.decide(identities: [], orig: "12025550101", dest: "12025550103", diverted: "12025550102",
+                                  forwarder: ["12025550102"])
+        #expect(identities(real).count == 2 && identities(real).first == shaken)
+        let again = await s.decide(identities: [], orig: "12025550101", dest: "12025550103", diverted: "12025550102",
+                                   forwarder: ["12025550102"])
+        #expect(identities(again).isEmpty, "a kept identity is used once")
+    }
+
+    @Test func theForwarderIsTheDigestUserOrTheRegisteredAOR() {
+        #expect(STIRService.number(ofAOR: "+12025550102@127.0.0.1") == "12025550102")
+        #expect(STIRService.number(ofAOR: "alice@gw") == nil)
+    }
 }

@@ -9,11 +9,11 @@ import Testing
 /// STIR checks run on a bounded set of workers (no task per INVITE outside one task group),
 /// and a full queue refuses at once with 503 instead of growing.
 @Suite struct STIRWorkerTests {
-    /// Holds every `kept` look-up until opened: a slow store or certificate fetch.
+    /// Holds every kept-identity look-up until opened: a slow store or certificate fetch.
     final class SlowKeeper: STIRService.IdentityKeeper {
         let open = Mutex<[CheckedContinuation<Void, Never>]?>([])
         func keep(orig: String, dest: String, values: [String], expires: Double) async throws {}
-        func kept(orig: String, dest: String, now: Double) async throws -> [String]? {
+        func take(orig: String, dest: String, now: Double) async throws -> [String]? {
             await withCheckedContinuation { c in
                 if open.withLock({ w in if w == nil { return true }; w!.append(c); return false }) { c.resume() }
             }
@@ -40,7 +40,8 @@ import Testing
         let verdicts = Mutex<[String: String]>([:])
         for n in 0..<3 {
             try await loop.executeInContext {
-                stir.check(try Self.invite(n), on: loop) { v in
+                // From the diverting number's own device, so the kept identity is looked up.
+                stir.check(try Self.invite(n), from: InviteSource(requester: .user("12025550199")), on: loop) { v in
                     let text = switch v { case .proceed: "proceed"; case let .reject(code, _, _): "\(code)" }
                     verdicts.withLock { $0["\(n)"] = text }
                 }

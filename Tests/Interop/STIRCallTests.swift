@@ -471,19 +471,34 @@ import Testing
                                      "127.0.0.1:26967", "-inf", inject.path], cwd: dir, output: dir.appendingPathComponent("first.log"))
         #expect(first.wait(timeout: .seconds(20)) == 0, "first call:\n\(first.text)\n\(baton.child.text)")
         #expect(device.wait(timeout: .seconds(10)) == 0, "device:\n\(device.text)")
-        let target = try Child(sipp, ["-sf", "uas.xml", "-i", "127.0.0.1", "-p", "26988", "-m", "1", "-nostdin", "-timeout", "15s"],
+        // B's forwarding device registers its number (from the port it forwards from).
+        try FileManager.default.copyItem(at: Interop.fixtures.appendingPathComponent("reg-speaker.xml"), to: dir.appendingPathComponent("reg.xml"))
+        let reg = try Child(sipp, ["-sf", "reg.xml", "-i", "127.0.0.1", "-p", "26990", "-s", "+12025550102", "-m", "1", "-nostdin",
+                                   "-timeout", "10s", "127.0.0.1:26967"], cwd: dir, output: dir.appendingPathComponent("reg.log"))
+        #expect(reg.wait(timeout: .seconds(15)) == 0, "registration:\n\(reg.text)")
+        let target = try Child(sipp, ["-sf", "uas.xml", "-i", "127.0.0.1", "-p", "26988", "-m", "2", "-nostdin", "-timeout", "20s"],
                                cwd: dir, output: dir.appendingPathComponent("target.log"))
         usleep(300_000)
+        // A forged forward first: the same headers (From A, Diversion B) from an address that
+        // is not B's device. It gets no kept identity and no div, and does not use up B's.
+        let forged = try Child(sipp, ["-sf", "pbx.xml", "-i", "127.0.0.1", "-p", "26991", "-m", "1", "-nostdin", "-timeout", "15s",
+                                      "127.0.0.1:26967"], cwd: dir, output: dir.appendingPathComponent("forged.log"))
+        #expect(forged.wait(timeout: .seconds(20)) == 0, "forged INVITE:\n\(forged.text)")
         let forwarded = try Child(sipp, ["-sf", "pbx.xml", "-i", "127.0.0.1", "-p", "26990", "-m", "1", "-nostdin", "-timeout", "15s",
                                          "127.0.0.1:26967"], cwd: dir, output: dir.appendingPathComponent("pbx.log"))
         #expect(forwarded.wait(timeout: .seconds(20)) == 0, "forwarded INVITE:\n\(forwarded.text)\n\(baton.child.text)")
         #expect(target.wait(timeout: .seconds(10)) == 0, "target:\n\(target.text)")
+        #expect(baton.child.text.contains("not from the diverting user's device"), "the forged forward is logged")
         usleep(300_000)
         dump.signal(SIGINT)
         dump.wait(timeout: .seconds(5))
         #expect(baton.stop() == 0)
-        let invite = try #require(try PcapReader.packets(capture).filter { $0.dst == 26988 }
-            .map { String(decoding: $0.payload, as: UTF8.self) }.first { $0.hasPrefix("INVITE ") }, "C got no INVITE")
+        let invites = try PcapReader.packets(capture).filter { $0.dst == 26988 }
+            .map { String(decoding: $0.payload, as: UTF8.self) }.filter { $0.hasPrefix("INVITE ") }
+        // Retransmissions aside, the first INVITE C got is the forged one's, the last the real one's.
+        let forgedInvite = try #require(invites.first, "C got no INVITE")
+        #expect(identityFields(of: forgedInvite).isEmpty, "the forged forward must carry no Identity:\n\(forgedInvite)")
+        let invite = try #require(invites.last)
         let identities = identityFields(of: invite)
         #expect(identities.count == 2 && identities.first == shaken, "\(invite)")
         let (status, vtext) = try served.batonVerify(identities, dest: "12025550103")

@@ -84,14 +84,17 @@ import Testing
         #expect(Store.coalesced([.call(a)]).count == 1)
     }
 
-    @Test func identitiesAreKeptUntilTheyExpire() async throws {
+    @Test func identitiesAreKeptUntilTheyExpireAndUsedOnce() async throws {
         let store = try Store(path: ":memory:")
         try await store.keepIdentities(orig: "12025550101", dest: "12025550102", values: ["a.b.c;info=<x>", "d.e.f;info=<y>"], expires: 1000)
-        #expect(try await store.keptIdentities(orig: "12025550101", dest: "12025550102", now: 999) == ["a.b.c;info=<x>", "d.e.f;info=<y>"])
-        #expect(try await store.keptIdentities(orig: "12025550101", dest: "12025550102", now: 1000) == nil, "expired")
-        #expect(try await store.keptIdentities(orig: "12025550199", dest: "12025550102", now: 0) == nil, "another caller")
+        #expect(try await store.takeIdentities(orig: "12025550101", dest: "12025550102", now: 1000) == nil, "expired")
+        try await store.keepIdentities(orig: "12025550101", dest: "12025550102", values: ["a.b.c;info=<x>", "d.e.f;info=<y>"], expires: 1000)
+        #expect(try await store.takeIdentities(orig: "12025550199", dest: "12025550102", now: 0) == nil, "another caller")
+        #expect(try await store.takeIdentities(orig: "12025550101", dest: "12025550102", now: 999) == ["a.b.c;info=<x>", "d.e.f;info=<y>"])
+        #expect(try await store.takeIdentities(orig: "12025550101", dest: "12025550102", now: 999) == nil, "used once")
+        try await store.keepIdentities(orig: "12025550101", dest: "12025550102", values: ["j.k.l;info=<w>"], expires: 2000)
         try await store.keepIdentities(orig: "12025550101", dest: "12025550102", values: ["g.h.i;info=<z>"], expires: 2000)
-        #expect(try await store.keptIdentities(orig: "12025550101", dest: "12025550102", now: 1500) == ["g.h.i;info=<z>"], "replaced")
+        #expect(try await store.takeIdentities(orig: "12025550101", dest: "12025550102", now: 1500) == ["g.h.i;info=<z>"], "replaced")
     }
 
     @Test func unopenablePathIsAClearError() {
