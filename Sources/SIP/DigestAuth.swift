@@ -40,7 +40,14 @@ public enum DigestAlgorithm: String, Sendable, CaseIterable, Codable {
 }
 
 extension Sequence where Element == UInt8 {
-    var hex: String { map { String(format: "%02x", $0) }.joined() }
+    /// Lowercase hex, without Foundation's formatter (two table look-ups per byte).
+    var hex: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        for b in self { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 15)]) }
+        return String(decoding: out, as: UTF8.self)
+    }
 }
 
 /// One user's SIP credentials as the store keeps them: an HA1 per algorithm, never the password.

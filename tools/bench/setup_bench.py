@@ -4,7 +4,9 @@ ladder of rates against (a) Baton alone as the media-anchoring B2BUA and (b) Kam
 (stateful proxy, record-route, rtpengine_manage; Tests/Interop/fixtures/kamailio.cfg) in
 front of rtpengine, both pinned to CPU 0; sipp's uas answers behind both (CPU 1).
 Loopback only; every process is bounded in time and stopped by PID.
-Usage: setup_bench.py [--rates 100,200,400,600,800] [--seconds 10] [--only baton,kamailio+rtpengine]
+The front "baton+digest" is Baton with SIP digest authentication on (auth.sip): every
+INVITE is challenged (407) and sent again with credentials (tools/bench/uac-digest.xml).
+Usage: setup_bench.py [--rates 100,200,400,600,800] [--seconds 10] [--only baton,baton+digest,kamailio+rtpengine]
 (SETUP_TRACE=1 also keeps sipp's message log next to the statistics file.)"""
 import argparse, os, re, signal, socket, subprocess, sys, time
 
@@ -18,12 +20,19 @@ from media_bench import cpu_seconds, wait_ng  # noqa: E402
 
 UAS, FRONT, NG = 27080, 27060, 27065
 
+DIGEST = ["--auth-sip", "true", "--auth-realm", "bench"]
+
 def start_front(kind, log):
-    if kind == "baton":
+    if kind in ("baton", "baton+digest"):
+        store = os.path.join(OUT, "setup.sqlite")
         cmd = [BATON, "serve", "--config", os.path.join(HERE, "bench.toml"),
                "--sip-port", str(FRONT), "--sip-tcp", "false", "--http-port", "27090", "--ng-port", str(NG),
                "--media-port-min", "20000", "--media-port-max", "39999", "--media-threads", "1",
-               "--store-path", os.path.join(OUT, "setup.sqlite"), "--route", ".=127.0.0.1:%d" % UAS]
+               "--store-path", store, "--route", ".=127.0.0.1:%d" % UAS]
+        if kind == "baton+digest":
+            subprocess.run([BATON, "users", "add", "bench", "--password", "bench-pw", "--config", os.path.join(HERE, "bench.toml"),
+                            "--store-path", store] + DIGEST, stdout=log, stderr=log, check=True, timeout=30)
+            cmd += DIGEST
         procs = [subprocess.Popen(["taskset", "-c", "0"] + cmd, stdout=log, stderr=log, cwd=OUT)]
         wait_ng(NG)
         return procs
@@ -85,7 +94,9 @@ def step(kind, rate, seconds):
         cpu0 = sum(cpu_seconds(p.pid) for p in procs)
         t0 = time.time()
         stat = os.path.join(OUT, "stat-%s-%d.csv" % (kind, rate))
-        uac = subprocess.Popen(["taskset", "-c", "1", "sipp", "-sn", "uac", "-i", "127.0.0.1", "-p", "27070",
+        scenario = (["-sf", os.path.join(HERE, "uac-digest.xml"), "-au", "bench", "-ap", "bench-pw"]
+                    if kind == "baton+digest" else ["-sn", "uac"])
+        uac = subprocess.Popen(["taskset", "-c", "1", "sipp"] + scenario + ["-i", "127.0.0.1", "-p", "27070",
                                 "127.0.0.1:%d" % FRONT, "-s", "1000", "-r", str(rate), "-m", str(n), "-d", "500",
                                 "-l", str(rate * 3), "-nostdin", "-timeout", "%ds" % (seconds + 20),
                                 "-trace_stat", "-stf", stat, "-fd", "1", "-trace_rtt", "-rtt_freq", "1"] + (["-trace_msg", "-message_file", stat + ".msg"] if os.environ.get("SETUP_TRACE") else []),
@@ -101,7 +112,7 @@ def step(kind, rate, seconds):
         head, last = (rows[0], rows[-1]) if len(rows) > 1 else ([], [])
         col = lambda name: last[head.index(name)] if name in head else "?"
         # INVITE->200 per call: sipp's response-time trace (rtd 1 of the built-in uac, whole ms).
-        rtt = os.path.join(OUT, "uac_%d_rtt.csv" % uac.pid)
+        rtt = os.path.join(OUT, "%s_%d_rtt.csv" % ("uac-digest" if kind == "baton+digest" else "uac", uac.pid))
         times = sorted(float(l.split(";")[1]) for l in open(rtt).readlines()[1:] if l.count(";") == 2) if os.path.exists(rtt) else []
         if os.path.exists(rtt): os.remove(rtt)
         pct = lambda q: "%.0f" % times[min(len(times) - 1, int(q * len(times)))] if times else "-"
