@@ -265,7 +265,7 @@ struct BatonConfiguration: Equatable {
         var transport = SIPTransportKind.udp
         if let slash = target.lastIndex(of: "/") {
             guard let t = SIPTransportKind(rawValue: target[target.index(after: slash)...].lowercased()) else {
-                throw ConfigError.invalid("routes", s, "transport udp or tcp")
+                throw ConfigError.invalid("routes", s, "transport udp, tcp or tls")
             }
             transport = t
             target = String(target[..<slash])
@@ -314,7 +314,7 @@ struct BatonConfiguration: Equatable {
                     }
                     let port = t["port"]?.int ?? 5060
                     let tr = t["transport"]?.string ?? "udp"
-                    guard let kind = SIPTransportKind(rawValue: tr.lowercased()) else { throw ConfigError.invalid("routes.transport", tr, "udp or tcp") }
+                    guard let kind = SIPTransportKind(rawValue: tr.lowercased()) else { throw ConfigError.invalid("routes.transport", tr, "udp, tcp or tls") }
                     var mediaTransport: String?
                     if let mt = t["media_transport"]?.string {
                         guard ["RTP/AVP", "RTP/SAVP", "RTP/AVPF", "RTP/SAVPF"].contains(mt) else {

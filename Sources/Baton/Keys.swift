@@ -1,6 +1,9 @@
 import ArgumentParser
+import Crypto
 import Foundation
 import Identity
+import SwiftASN1
+import X509
 
 /// `baton keys`: a development STIR/SHAKEN PKI and the configuration that uses it.
 struct Keys: ParsableCommand {
@@ -18,6 +21,8 @@ struct Keys: ParsableCommand {
     @Option(help: "URL the certificate chain will be served from (x5u/info); default: a file: URL of chain.pem.")
     var x5u: String?
     @Option(help: "Validity in days.") var days = 365
+    @Flag(help: "Also write a self-signed development TLS certificate for SIP over TLS (tls-cert.pem, tls-key.pem; for 127.0.0.1, ::1 and localhost).")
+    var tls = false
 
     func run() throws {
         let url = URL(fileURLWithPath: dir)
@@ -47,5 +52,38 @@ struct Keys: ParsableCommand {
             # Baton never fetches a file: x5u from the network; this maps the URL to the file.
             x5u_map = ["\(location)=\(chain.path)"]
             """)
+        if tls {
+            let (cert, key) = try Keys.developmentTLS(days: days)
+            let certURL = url.appendingPathComponent("tls-cert.pem"), keyURL = url.appendingPathComponent("tls-key.pem")
+            try cert.write(to: certURL, atomically: true, encoding: .utf8)
+            try key.write(to: keyURL, atomically: true, encoding: .utf8)
+            try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: keyURL.path)
+            print("""
+
+                # SIP over TLS with a self-signed development certificate (peers must trust tls-cert.pem)
+                [sip]
+                tls_cert = "\(certURL.path)"
+                tls_key = "\(keyURL.path)"
+                """)
+        }
+    }
+
+    /// A self-signed P-256 certificate for 127.0.0.1, ::1 and localhost, and its key (PEM).
+    static func developmentTLS(days: Int, now: Date = Date()) throws -> (certificate: String, key: String) {
+        let key = P256.Signing.PrivateKey()
+        let name = try DistinguishedName { OrganizationName("Baton development"); CommonName("localhost") }
+        let cert = try Certificate(
+            version: .v3, serialNumber: .init(), publicKey: .init(key.publicKey), notValidBefore: now.addingTimeInterval(-3600),
+            notValidAfter: now.addingTimeInterval(Double(days) * 86400), issuer: name, subject: name,
+            signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions {
+                Critical(BasicConstraints.notCertificateAuthority)
+                Critical(KeyUsage(digitalSignature: true, keyAgreement: true))
+                try ExtendedKeyUsage([.serverAuth, .clientAuth])
+                SubjectAlternativeNames([.dnsName("localhost"), .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1])),
+                                         .ipAddress(ASN1OctetString(contentBytes: ArraySlice([UInt8](repeating: 0, count: 15) + [1])))])
+            },
+            issuerPrivateKey: .init(key))
+        return (try cert.serializeAsPEM().pemString + "\n", key.pemRepresentation + "\n")
     }
 }

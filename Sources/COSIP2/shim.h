@@ -185,6 +185,11 @@ static inline char *baton_osip_authorization(const osip_message_t *m, int proxy,
     if (!a || osip_authorization_to_str(a, &s) != 0) return NULL;
     return s;
 }
+/// Removes every Authorization and Proxy-Authorization header (kept in their own lists).
+static inline void baton_osip_remove_authorizations(osip_message_t *m) {
+    osip_list_special_free(&m->authorizations, (void (*)(void *)) &osip_authorization_free);
+    osip_list_special_free(&m->proxy_authorizations, (void (*)(void *)) &osip_authorization_free);
+}
 /// Removes every generic header called `name`.
 static inline void baton_osip_remove_header(osip_message_t *m, const char *name) {
     osip_header_t *h = NULL; int pos;

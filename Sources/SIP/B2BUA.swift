@@ -149,8 +149,21 @@ public final class B2BUA: TransactionUser {
         public var limitRetryAfter: Int = 5
         public var userAgent: String = "Baton"
         public init() {}
+        /// The SIP over TLS port, when TLS is on.
+        public var advertisedTLSPort: Int?
         public var sentBy: String { advertisedHost.contains(":" as Character) ? "[\(advertisedHost)]:\(advertisedPort)" : "\(advertisedHost):\(advertisedPort)" }
         public var contact: String { "<sip:baton@\(sentBy)>" }
+        /// host:port for a Via toward a peer of this transport (the TLS port over TLS).
+        public func sentBy(for transport: SIPTransportKind) -> String {
+            guard transport == .tls, let p = advertisedTLSPort else { return sentBy }
+            return advertisedHost.contains(":" as Character) ? "[\(advertisedHost)]:\(p)" : "\(advertisedHost):\(p)"
+        }
+        /// The Contact for a dialog with a peer of this transport: over TLS, Baton's TLS port
+        /// with `transport=tls`, so the peer's in-dialog requests stay encrypted.
+        public func contact(for transport: SIPTransportKind) -> String {
+            guard transport == .tls, advertisedTLSPort != nil else { return contact }
+            return "<sip:baton@\(sentBy(for: .tls));transport=tls>"
+        }
     }
 
     public static let allowedMethods = SIPMethod.allowHeader
@@ -378,7 +391,7 @@ public final class B2BUA: TransactionUser {
         let decision: Router.Decision
         if diverted != nil, SessionDescription.isIPAddress(target.host) {
             decision = .route(StaticRoute(match: ".", host: target.host, port: target.port ?? 5060,
-                                          transport: target.transport == "tcp" ? .tcp : .udp), uri: target.text)
+                                          transport: SIPTransportKind(uri: target)), uri: target.text)
         } else {
             decision = router.route(target, registrar: registrar)
         }
@@ -421,14 +434,14 @@ public final class B2BUA: TransactionUser {
         let out = req.clone()
         out.removeAllVias()
         out.removeRoutes()
-        out.removeHeader("Authorization")
-        out.removeHeader("Proxy-Authorization")
+        // The caller's credentials were for Baton: never hand them to the callee.
+        out.removeAuthorizations()
         do {
             try out.setRequestURI(uri)
             try out.setCallID(bCallID)
             out.setFromTag(bTag)
             try out.setCSeq(1, .invite)
-            try out.setContact(configuration.contact)
+            try out.setContact(configuration.contact(for: peer.transport))
             let mf = req.header("Max-Forwards").flatMap { Int($0.trimmedSpaces) } ?? 70
             guard mf > 0 else {
                 t.respond(.tooManyHops, toTag: aTag)
@@ -460,7 +473,7 @@ public final class B2BUA: TransactionUser {
         dialogs[call.a.key] = (call, .caller)
         dialogs[call.b.key] = (call, .callee)
         delegate?.dialogEvent(.routed(id: id, calleeCallID: bCallID, calleePeer: peer))
-        call.bInvite = layer.send(out, to: peer, via: configuration.sentBy) { [weak self, weak call] ev in
+        call.bInvite = layer.send(out, to: peer, via: configuration.sentBy(for: peer.transport)) { [weak self, weak call] ev in
             guard let self, let call else { return }
             self.inviteEvent(ev, call: call)
         }
@@ -570,7 +583,7 @@ public final class B2BUA: TransactionUser {
               let previous = call.bRequest, let host = contact.host.isEmpty ? nil : contact.host else {
             return false
         }
-        let transport: SIPTransportKind = contact.transport == "tcp" ? .tcp : .udp
+        let transport = SIPTransportKind(uri: contact)
         let peer: SIPPeer
         if SessionDescription.isIPAddress(host) {
             peer = SIPPeer(transport: transport, host: host, port: contact.port ?? 5060)
@@ -605,7 +618,7 @@ public final class B2BUA: TransactionUser {
     private func relay(_ r: SIPMessage, to t: ServerTransaction?, call: Call, from side: CallSide, base: SIPMessage? = nil) -> SIPMessage? {
         guard let request = t?.request ?? base else { return nil }
         let out = request.makeResponse(r.statusCode, r.reasonPhrase ?? "", toTag: call.dialog(side.other).localTag)
-        out.edit { try $0.setContact(configuration.contact) }
+        out.edit { try $0.setContact(configuration.contact(for: t?.peer.transport ?? .udp)) }
         out.setHeader("Server", configuration.userAgent)
         if !r.body.isEmpty {
             do {

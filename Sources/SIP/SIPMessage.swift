@@ -219,6 +219,10 @@ public final class SIPMessage: CustomStringConvertible {
     }
     public func removeHeader(_ name: String) { baton_osip_remove_header(raw, name.lowercased()) }
     /// Every value of a generic header (e.g. several Identity fields), in order.
+    /// Removes every Authorization and Proxy-Authorization header: credentials are for the
+    /// hop that challenged them and are never passed on.
+    public func removeAuthorizations() { baton_osip_remove_authorizations(raw) }
+
     /// The Authorization (or, with `proxy`, Proxy-Authorization) headers as text, in order.
     public func authorizations(proxy: Bool) -> [String] {
         var out: [String] = []

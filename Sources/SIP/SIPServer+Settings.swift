@@ -18,6 +18,11 @@ extension SIPServer.Configuration {
         transport.maxMessageSize = try reader.int("sip.max_message_size", 1024...1_000_000, default: transport.maxMessageSize)
         transport.udpReceiveBuffer = try reader.int("sip.udp_receive_buffer", 65536...(256 << 20), default: transport.udpReceiveBuffer)
         transport.overloadPercent = try reader.int("sip.overload_percent", 0...100, default: transport.overloadPercent)
+        transport.tlsPort = try reader.port("sip.tls_port", default: 5061)
+        transport.tlsCertificate = reader.optionalString("sip.tls_cert")
+        transport.tlsKey = reader.optionalString("sip.tls_key")
+        transport.tlsCA = reader.optionalString("sip.tls_ca")
+        b2bua.advertisedTLSPort = transport.tlsEnabled ? transport.tlsPort : nil
         b2bua.limitRetryAfter = try reader.int("limits.retry_after", 0...86400, default: b2bua.limitRetryAfter)
         b2bua.retryAfter = try reader.int("lifecycle.retry_after", 0...86400, default: b2bua.retryAfter)
         registrar.defaultExpires = try reader.int("registrar.default_expires", 1...86400, default: registrar.defaultExpires)
@@ -46,7 +51,10 @@ extension SIPServer.Configuration {
 
     /// What no single key can check.
     public func validate() throws(ConfigurationError) {
-        guard transport.udp || transport.tcp else { throw .invalid("sip.udp", "false", "at least one SIP transport") }
+        guard transport.udp || transport.tcp || transport.tlsEnabled else { throw .invalid("sip.udp", "false", "at least one SIP transport") }
+        if (transport.tlsCertificate == nil) != (transport.tlsKey == nil) {
+            throw .invalid("sip.tls_cert", transport.tlsCertificate ?? "", "both sip.tls_cert and sip.tls_key (PEM files), or neither")
+        }
         guard registrar.minExpires <= registrar.maxExpires else {
             throw .invalid("registrar.min_expires", "\(registrar.minExpires)", "at most registrar.max_expires")
         }

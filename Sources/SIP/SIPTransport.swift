@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -39,14 +40,24 @@ public final class SIPTransport: Sendable {
         /// Refuse new INVITEs (503) while the UDP receive queue is at least this full, in
         /// percent of its capacity; 0: never (see ``OverloadGuard``).
         public var overloadPercent: Int = 50
+        /// SIP over TLS (`sip.tls_port`, 0: off): needs a certificate chain and its key
+        /// (PEM files, `sip.tls_cert`, `sip.tls_key`; `baton keys --tls` writes development ones).
+        public var tlsPort: Int = 0
+        public var tlsCertificate: String?
+        public var tlsKey: String?
+        /// Extra trust anchors (PEM) for Baton's own TLS connections to peers
+        /// (`sip.tls_ca`); the system's roots otherwise.
+        public var tlsCA: String?
         public init() {}
+        public var tlsEnabled: Bool { tlsPort > 0 && tlsCertificate != nil && tlsKey != nil }
     }
 
     /// The loop-confined state.
     private struct State {
         var udpChannel: (any Channel)?
         var tcpServer: (any Channel)?
-        /// TCP connections by remote "host:port".
+        var tlsServer: (any Channel)?
+        /// TCP and TLS connections by "transport:host:port".
         var connections: [String: any Channel] = [:]
         weak var delegate: (any SIPTransportDelegate)?
         let limiter = LogRateLimiter()
@@ -56,11 +67,14 @@ public final class SIPTransport: Sendable {
     public let loop: any EventLoop
     private let logger: Logger
     private let state: NIOLoopBoundBox<State>
-    private let bound = Mutex<(udp: Int?, tcp: Int?)>((nil, nil))
+    private let bound = Mutex<(udp: Int?, tcp: Int?, tls: Int?)>((nil, nil, nil))
+    /// Server and client TLS contexts, made at start from the configured files.
+    private let tls = Mutex<(server: NIOSSLContext?, client: NIOSSLContext?)>((nil, nil))
 
     /// The actual bound UDP/TCP ports (after binding port 0 in tests).
     public var boundUDPPort: Int? { bound.withLock { $0.udp } }
     public var boundTCPPort: Int? { bound.withLock { $0.tcp } }
+    public var boundTLSPort: Int? { bound.withLock { $0.tls } }
 
     public init(configuration: Configuration, loop: any EventLoop, logger: Logger = Logger(label: "baton.sip.transport")) {
         self.configuration = configuration
@@ -94,14 +108,33 @@ public final class SIPTransport: Sendable {
                 .childChannelInitializer { ch in
                     ch.eventLoop.makeCompletedFuture {
                         try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(SIPStreamDecoder(maxSize: max)))
-                        try ch.pipeline.syncOperations.addHandler(TCPHandler(transport: self))
+                        try ch.pipeline.syncOperations.addHandler(TCPHandler(transport: self, kind: .tcp))
                     }
                 }
                 .bind(host: configuration.host, port: configuration.port).get()
             try await loop.submit { [state] in state.value.tcpServer = ch }.get()
             bound.withLock { $0.tcp = ch.localAddress?.port }
         }
-        logger.info("SIP listening", metadata: ["host": "\(configuration.host)", "udp": "\(boundUDPPort.map(String.init) ?? "off")", "tcp": "\(boundTCPPort.map(String.init) ?? "off")"])
+        if configuration.tlsEnabled, let certPath = configuration.tlsCertificate, let keyPath = configuration.tlsKey {
+            let server = try SIPTransport.serverContext(certificate: certPath, key: keyPath)
+            let client = try SIPTransport.clientContext(ca: configuration.tlsCA)
+            tls.withLock { $0 = (server, client) }
+            let max = configuration.maxMessageSize
+            let ch = try await ServerBootstrap(group: loop)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelInitializer { ch in
+                    ch.eventLoop.makeCompletedFuture {
+                        try ch.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: server))
+                        try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(SIPStreamDecoder(maxSize: max)))
+                        try ch.pipeline.syncOperations.addHandler(TCPHandler(transport: self, kind: .tls))
+                    }
+                }
+                .bind(host: configuration.host, port: configuration.tlsPort).get()
+            try await loop.submit { [state] in state.value.tlsServer = ch }.get()
+            bound.withLock { $0.tls = ch.localAddress?.port }
+        }
+        logger.info("SIP listening", metadata: ["host": "\(configuration.host)", "udp": "\(boundUDPPort.map(String.init) ?? "off")",
+                                                "tcp": "\(boundTCPPort.map(String.init) ?? "off")", "tls": "\(boundTLSPort.map(String.init) ?? "off")"])
     }
 
     /// Bytes waiting in the UDP socket's receive queue (kernel accounting, `SO_MEMINFO`'s
@@ -122,7 +155,7 @@ public final class SIPTransport: Sendable {
 
     public func stop() async {
         let channels = try? await loop.submit { [state] in
-            [state.value.udpChannel, state.value.tcpServer].compactMap { $0 } + Array(state.value.connections.values)
+            [state.value.udpChannel, state.value.tcpServer, state.value.tlsServer].compactMap { $0 } + Array(state.value.connections.values)
         }.get()
         for c in channels ?? [] { try? await c.close() }
     }
@@ -167,12 +200,30 @@ public final class SIPTransport: Sendable {
         state.value.limiter.log(logger, .warning, "dropped SIP message", metadata: ["peer": "\(peer)", "bytes": "\(bytes)", "error": "\(error)"])
     }
 
+    static func key(_ peer: SIPPeer) -> String { "\(peer.transport.rawValue):\(peer.host):\(peer.port)" }
+
     fileprivate func connectionOpened(_ ch: any Channel, peer: SIPPeer) {
-        state.value.connections["\(peer.host):\(peer.port)"] = ch
+        state.value.connections[SIPTransport.key(peer)] = ch
     }
 
     fileprivate func connectionClosed(peer: SIPPeer) {
-        state.value.connections["\(peer.host):\(peer.port)"] = nil
+        state.value.connections[SIPTransport.key(peer)] = nil
+    }
+
+    /// The server context from PEM files: the chain (leaf first) and its private key.
+    static func serverContext(certificate: String, key: String) throws -> NIOSSLContext {
+        let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
+        var c = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .file(key))
+        c.minimumTLSVersion = .tlsv12
+        return try NIOSSLContext(configuration: c)
+    }
+
+    /// The client context for Baton's own connections: the system roots plus `ca`.
+    static func clientContext(ca: String?) throws -> NIOSSLContext {
+        var c = TLSConfiguration.makeClientConfiguration()
+        c.minimumTLSVersion = .tlsv12
+        if let ca { c.additionalTrustRoots = [.file(ca)] }
+        return try NIOSSLContext(configuration: c)
     }
 
     /// A TCP stream broke (framing or socket error): counted as malformed input.
@@ -208,19 +259,31 @@ public final class SIPTransport: Sendable {
             var buf = ch.allocator.buffer(capacity: bytes.count)
             buf.writeBytes(bytes)
             ch.writeAndFlush(AddressedEnvelope(remoteAddress: addr, data: buf), promise: nil)
-        case .tcp:
-            let key = "\(peer.host):\(peer.port)"
+        case .tcp, .tls:
+            let key = SIPTransport.key(peer)
             if let ch = state.value.connections[key] {
                 write(bytes, on: ch)
                 return
             }
+            let client = tls.withLock { $0.client }
+            if peer.transport == .tls && client == nil {
+                state.value.limiter.log(logger, .warning, "no TLS configured for a TLS peer", metadata: ["peer": "\(peer)"])
+                state.value.delegate?.transport(cannotConnectTo: peer)
+                return
+            }
             let max = configuration.maxMessageSize
+            let kind = peer.transport
+            // A host name is checked against the certificate; an address cannot be (SNI needs a name).
+            let serverName = SessionDescription.isIPAddress(peer.host) ? nil : peer.host
             ClientBootstrap(group: loop)
                 .connectTimeout(.seconds(5))
                 .channelInitializer { ch in
                     ch.eventLoop.makeCompletedFuture {
+                        if kind == .tls, let client {
+                            try ch.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: client, serverHostname: serverName))
+                        }
                         try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(SIPStreamDecoder(maxSize: max)))
-                        try ch.pipeline.syncOperations.addHandler(TCPHandler(transport: self))
+                        try ch.pipeline.syncOperations.addHandler(TCPHandler(transport: self, kind: kind))
                     }
                 }
                 .connect(host: peer.host, port: peer.port)
@@ -266,12 +329,14 @@ private final class UDPHandler: ChannelInboundHandler {
 private final class TCPHandler: ChannelInboundHandler {
     typealias InboundIn = [UInt8]
     let transport: SIPTransport
+    /// `.tcp`, or `.tls` behind an NIOSSL handler.
+    let kind: SIPTransportKind
     var peer: SIPPeer?
-    init(transport: SIPTransport) { self.transport = transport }
+    init(transport: SIPTransport, kind: SIPTransportKind) { self.transport = transport; self.kind = kind }
 
     func channelActive(context: ChannelHandlerContext) {
         if let a = context.remoteAddress, let ip = a.ipAddress, let port = a.port {
-            let p = SIPPeer(transport: .tcp, host: ip, port: port)
+            let p = SIPPeer(transport: kind, host: ip, port: port)
             peer = p
             transport.connectionOpened(context.channel, peer: p)
         }

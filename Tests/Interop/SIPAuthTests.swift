@@ -175,3 +175,85 @@ import Testing
         #expect(baton.child.text.contains("call move refused"), "and logged")
     }
 }
+
+/// SIP over TLS (issue 19): two baresips register and call through Baton over TLS with
+/// SRTP (SDES keys inside the encrypted signaling); a capture of the TLS port holds no SIP
+/// text and no key.
+@Suite(.serialized) struct SIPTLSTests {
+    @Test func baresipCallsOverTLSWithSRTPAndNothingCrossesInClear() async throws {
+        guard let baresip = Interop.requirePeer("baresip", package: "baresip-core"),
+              let tcpdump = Interop.requirePeer("tcpdump", package: "tcpdump") else { return }
+        let dir = try Interop.tempDir("sip-tls")
+        let keys = try Child(Interop.batonBinary, ["keys", "--tls", "--dir", dir.appendingPathComponent("pki").path],
+                             output: dir.appendingPathComponent("keys.log"))
+        #expect(keys.wait(timeout: .seconds(20)) == 0, "\(keys.text)")
+        let cert = dir.appendingPathComponent("pki/tls-cert.pem").path, key = dir.appendingPathComponent("pki/tls-key.pem").path
+        let tlsPort = 26561
+        let baton = try BatonProcess(sipPort: 26560, httpPort: 28560, rtpMin: 23200, dir: dir,
+                                     extra: ["--sip-tls-port", "\(tlsPort)", "--sip-tls-cert", cert, "--sip-tls-key", key])
+        let capture = dir.appendingPathComponent("tls.pcap")
+        let dump = try Child(tcpdump, ["-i", "lo", "-n", "-U", "-s", "0", "-w", capture.path, "tcp port \(tlsPort)"],
+                             output: dir.appendingPathComponent("tcpdump.log"))
+        let ready = ContinuousClock.now + .seconds(5)
+        while !dump.text.contains("listening on") && ContinuousClock.now < ready { usleep(50_000) }
+        // A client hello of garbage: that connection is dropped, the listener goes on.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET); addr.sin_port = UInt16(tlsPort).bigEndian; addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        #expect(connected == 0)
+        let garbage = [UInt8](repeating: 0x16, count: 5) + Array("INVITE sip:x SIP/2.0\r\n\r\n".utf8) + [UInt8](repeating: 0xff, count: 4000)
+        _ = garbage.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        var tv = timeval(tv_sec: 3, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var buf = [UInt8](repeating: 0, count: 512)
+        var n = 1
+        let closedBy = ContinuousClock.now + .seconds(3)
+        while n > 0 && ContinuousClock.now < closedBy { n = read(fd, &buf, buf.count) }
+        #expect(n <= 0, "Baton closes a connection whose TLS is garbage")
+        close(fd)
+        let tone = dir.appendingPathComponent("tone.wav")
+        try BaresipCallTests.writeTone(tone, seconds: 30)
+        for (name, sip, rtp) in [("callee", 26570, 30300...30319), ("caller", 26580, 30320...30339)] {
+            let d = dir.appendingPathComponent(name)
+            let reg = name == "callee" ? "regint=60;answermode=auto" : "regint=0"
+            try BaresipCallTests.configure(d, sip: sip, rtp: rtp, tone: tone,
+                                           account: "<sip:\(name)@127.0.0.1:\(tlsPort);transport=tls>;\(reg);audio_codecs=PCMU;mediaenc=srtp-mand")
+            let config = try String(contentsOf: d.appendingPathComponent("config"), encoding: .utf8)
+            try (config + "sip_cafile \(cert)\nmodule srtp.so\n").write(to: d.appendingPathComponent("config"), atomically: true, encoding: .utf8)
+        }
+        let callee = try Child(baresip, ["-f", dir.appendingPathComponent("callee").path, "-t", "14"], output: dir.appendingPathComponent("callee.log"))
+        var bound: [String] = []
+        let end = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < end, bound.isEmpty {
+            usleep(200_000)
+            bound = try await Store(path: baton.storePath).registrations(validAt: Date().timeIntervalSince1970)
+                .filter { $0.transport == "tls" }.map(\.aor)
+        }
+        #expect(bound == ["callee@127.0.0.1"], "callee never registered over TLS:\n\(callee.text)")
+        let caller = try Child(baresip, ["-f", dir.appendingPathComponent("caller").path, "-t", "6",
+                                         "-e", "/dial sip:callee@127.0.0.1:\(tlsPort);transport=tls"],
+                               output: dir.appendingPathComponent("caller.log"))
+        #expect(caller.wait(timeout: .seconds(20)) == 0)
+        let sumEnd = ContinuousClock.now + .seconds(5)
+        while BaresipCallTests.packets(callee.text) == nil && ContinuousClock.now < sumEnd { usleep(100_000) }
+        callee.signal(SIGTERM)
+        callee.wait(timeout: .seconds(5))
+        dump.signal(SIGINT)
+        dump.wait(timeout: .seconds(5))
+        #expect(caller.text.contains("Call established"), "caller log:\n\(caller.text)")
+        let callerCount = try #require(BaresipCallTests.packets(caller.text), "no RTP summary from the caller:\n\(caller.text)")
+        #expect(callerCount.tx > 100 && callerCount.rx > 100, "media flowed both ways: \(callerCount)")
+        let calls = try #require((try baton.json("/calls") as? [String: Any])?["ended"] as? [[String: Any]])
+        let legs = try #require(calls.first?["legs"] as? [[String: Any]])
+        #expect(legs.allSatisfy { ($0["signaling"] as? String)?.hasPrefix("tls:") == true }, "both legs signalled over TLS: \(legs)")
+        // What crossed the TLS port: encrypted, no SIP text, no SDES key.
+        let raw = try Data(contentsOf: capture)
+        #expect(raw.count > 2000, "the capture saw the TLS traffic (\(raw.count) bytes)")
+        // (The garbage probe above wrote "INVITE sip:x" itself: look for Baton's and the phones' text.)
+        for clear in ["INVITE sip:callee", "REGISTER sip:", "a=crypto:", "SIP/2.0 200"] {
+            #expect(raw.range(of: Data(clear.utf8)) == nil, "'\(clear)' crossed the TLS port in clear")
+        }
+    }
+}
