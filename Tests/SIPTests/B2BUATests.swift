@@ -107,6 +107,22 @@ final class B2BHarness {
 }
 
 @Suite struct B2BUATests {
+    /// The caller's credentials were for Baton: the callee's INVITE carries none of them
+    /// (libosip2 keeps Authorization headers in their own lists, which removeHeader misses).
+    @Test func theCallersCredentialsAreNotPassedToTheCallee() throws {
+        let h = try B2BHarness()
+        let invite = try SIPMessage.parse(Fixtures.bytes(Fixtures.invite()))
+        invite.addHeader("Proxy-Authorization", #"Digest username="alice", realm="baton", nonce="n", uri="sip:bob@127.0.0.1", response="0123456789abcdef0123456789abcdef""#)
+        invite.addHeader("Authorization", #"Digest username="alice", realm="other", nonce="m", uri="sip:bob@127.0.0.1", response="fedcba9876543210fedcba9876543210""#)
+        let reparsed = try SIPMessage.parse(try invite.serialize())
+        #expect(reparsed.authorizations(proxy: true).count == 1 && reparsed.authorizations(proxy: false).count == 1, "the test INVITE carries both")
+        try h.deliver(reparsed, from: caller)
+        let out = try #require(h.take().first { $0.1 == callee && $0.0.method == "INVITE" }?.0)
+        #expect(out.authorizations(proxy: true).isEmpty && out.authorizations(proxy: false).isEmpty)
+        let text = String(decoding: try out.serialize(), as: UTF8.self)
+        #expect(!text.contains("Digest"), "\(text)")
+    }
+
     @Test func callHasTwoLegsWithTheirOwnIdentifiersAndAnchoredSDP() throws {
         let h = try B2BHarness()
         let bInvite = try h.startCall()
