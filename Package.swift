@@ -85,6 +85,7 @@ let package = Package(
         ], swiftSettings: strict),
         .target(name: "Control", dependencies: [
             "Handoff", "Calls", "SIP", "Media", "Store", "ContactCenter", "Settings",
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Metrics", package: "swift-metrics"),

@@ -229,14 +229,14 @@ struct BatonConfiguration: Equatable {
     }
 
     /// Listeners on an address other than loopback that nothing authenticates: SIP without
-    /// `auth.sip`, the HTTP API (no authentication yet), ng (the rtpengine protocol has
+    /// `auth.sip`, the HTTP API without `http.auth`, ng (the rtpengine protocol has
     /// none). `serve` refuses to start with any of them unless `--insecure` is given.
     var exposedListeners: [String] {
         var out: [String] = []
         if !Self.isLoopback(sip.transport.host) && !sip.auth.enabled {
             out.append("SIP on \(sip.transport.host) without auth.sip")
         }
-        if !Self.isLoopback(http.host) { out.append("the HTTP API on \(http.host) (it has no authentication yet)") }
+        if !Self.isLoopback(http.host) && !http.auth { out.append("the HTTP API on \(http.host) without http.auth") }
         if ng.enabled && !Self.isLoopback(ng.host) { out.append("ng on \(ng.host) (the ng protocol has no authentication)") }
         return out
     }

@@ -118,8 +118,16 @@ struct Serve: AsyncParsableCommand {
         }
         let handoff = Handoff(sip: sip, calls: calls, devices: devices, contactCenter: contactCenter, configuration: handoffConfig)
         try await handoff.installSIPTriggers()
+        var tokens: APITokens?
+        if config.http.auth {
+            let t = APITokens(store: store)
+            try await t.load()
+            if t.isEmpty { logger.warning("http.auth is on but no API token exists: every API call will get 401 (add one with `baton tokens create`)") }
+            tokens = t
+        }
         let http = HTTPAPI.application(calls: calls, registry: registry, configuration: config.http, handoff: handoff,
-                                       forwarding: forwarding, contactCenter: contactCenter, defaultTenant: config.defaultTenant)
+                                       forwarding: forwarding, contactCenter: contactCenter, defaultTenant: config.defaultTenant,
+                                       tokens: tokens)
         // Graceful shutdown runs in reverse order: SIP drains first, then HTTP, relay, store writer.
         let services = ServiceGroup(configuration: .init(
             services: [

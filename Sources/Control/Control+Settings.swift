@@ -6,6 +6,7 @@ extension HTTPAPI.Configuration {
         self.init()
         host = reader.string("http.host", default: host)
         port = try reader.port("http.port", default: port)
+        auth = try reader.bool("http.auth", default: auth)
     }
 }
 

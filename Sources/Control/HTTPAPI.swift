@@ -25,14 +25,18 @@ public enum HTTPAPI {
     public struct Configuration: Sendable, Equatable {
         public var host: String = "127.0.0.1"
         public var port: Int = 8080
+        /// Bearer tokens required for the API (`http.auth`; docs/security.md).
+        public var auth = false
         public init() {}
     }
 
     public static func router(calls: CallManager, registry: PrometheusCollectorRegistry, handoff: Handoff? = nil,
                               forwarding: ForwardingTable? = nil, contactCenter: ContactCenter? = nil,
-                              defaultTenant: String = "default") -> Router<BasicRequestContext> {
+                              defaultTenant: String = "default", tokens: APITokens? = nil) -> Router<BasicRequestContext> {
         let router = Router()
         router.middlewares.add(JSONErrorMiddleware())
+        // With tokens every operation but the open ones needs a bearer token (http.auth).
+        if let tokens { router.middlewares.add(APIAuthMiddleware(tokens: tokens)) }
         // Every operation of openapi.yaml but the plain ones below.
         let api = APIHandler(calls: calls, handoff: handoff, forwarding: forwarding, contactCenter: contactCenter,
                              defaultTenant: defaultTenant)
@@ -68,8 +72,10 @@ public enum HTTPAPI {
 
     /// `/events`: every switchover event (`type: "switchover"`) and shared-call change
     /// (`type: "shared-call"`) as one JSON text frame each, from the moment of connection.
-    static func webSocketRouter(handoff: Handoff?, calls: CallManager) -> Router<BasicWebSocketRequestContext> {
+    static func webSocketRouter(handoff: Handoff?, calls: CallManager, tokens: APITokens? = nil) -> Router<BasicWebSocketRequestContext> {
         let ws = Router(context: BasicWebSocketRequestContext.self)
+        // A browser cannot set headers on a WebSocket: the token may come as ?token=.
+        if let tokens { ws.middlewares.add(APIAuthMiddleware(tokens: tokens, queryToken: true)) }
         ws.ws("/events") { _, _ in .upgrade([:]) } onUpgrade: { inbound, outbound, _ in
             let switchovers = handoff?.events.subscribe()
             let shared = calls.shared.events.subscribe()
@@ -102,10 +108,11 @@ public enum HTTPAPI {
     public static func application(calls: CallManager, registry: PrometheusCollectorRegistry, configuration: Configuration,
                                    handoff: Handoff? = nil, forwarding: ForwardingTable? = nil,
                                    contactCenter: ContactCenter? = nil, defaultTenant: String = "default",
+                                   tokens: APITokens? = nil,
                                    logger: Logger = Logger(label: "baton.http")) -> some ApplicationProtocol {
         Application(router: router(calls: calls, registry: registry, handoff: handoff, forwarding: forwarding,
-                                   contactCenter: contactCenter, defaultTenant: defaultTenant),
-                    server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter(handoff: handoff, calls: calls)),
+                                   contactCenter: contactCenter, defaultTenant: defaultTenant, tokens: tokens),
+                    server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter(handoff: handoff, calls: calls, tokens: tokens)),
                     configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Baton"),
                     logger: logger)
     }

@@ -201,7 +201,31 @@ public final class Store: Sendable {
                 t.column("created", .double).notNull()
             }
         }
+        m.registerMigration("v8-api-tokens") { db in
+            try db.create(table: "api_tokens") { t in
+                t.primaryKey("id", .text)
+                t.column("name", .text).notNull()
+                t.column("role", .text).notNull()
+                t.column("tenant", .text).notNull()
+                t.column("agent", .text)
+                t.column("hash", .text).notNull()
+                t.column("created", .double).notNull()
+            }
+        }
         return m
+    }
+
+    // MARK: HTTP API tokens
+
+    public func save(_ r: APITokenRecord) async throws { try await db.write { try r.save($0) } }
+
+    @discardableResult
+    public func deleteAPIToken(id: String) async throws -> Bool {
+        try await db.write { try APITokenRecord.deleteOne($0, key: id) }
+    }
+
+    public func apiTokens() async throws -> [APITokenRecord] {
+        try await db.read { try APITokenRecord.order(Column("created")).fetchAll($0) }
     }
 
     // MARK: SIP users (digest credentials)
@@ -406,6 +430,7 @@ extension CallEventRecord: FetchableRecord, PersistableRecord { public static le
 extension DeviceRecord: FetchableRecord, PersistableRecord { public static let databaseTableName = "devices" }
 extension ForwardingRecord: FetchableRecord, PersistableRecord { public static let databaseTableName = "forwarding" }
 extension SIPUserRecord: FetchableRecord, PersistableRecord { public static let databaseTableName = "sip_users" }
+extension APITokenRecord: FetchableRecord, PersistableRecord { public static let databaseTableName = "api_tokens" }
 extension AgentRecord: FetchableRecord, PersistableRecord { public static let databaseTableName = "agents" }
 extension CategoryRecord: FetchableRecord, PersistableRecord { public static let databaseTableName = "categories" }
 extension CallDataRecord: FetchableRecord, PersistableRecord { public static let databaseTableName = "call_data" }

@@ -51,6 +51,14 @@ public protocol IdentityCacheStore: Sendable {
 }
 
 /// Agents, service categories, call data and call keys.
+/// HTTP API tokens (`baton tokens`, the API's bearer authentication).
+public protocol APITokenStore: Sendable {
+    func save(_ r: APITokenRecord) async throws
+    /// Whether the token existed.
+    func deleteAPIToken(id: String) async throws -> Bool
+    func apiTokens() async throws -> [APITokenRecord]
+}
+
 /// SIP users and their digest credentials (`baton users`, digest authentication).
 public protocol SIPUserStore: Sendable {
     func save(_ r: SIPUserRecord) async throws
@@ -76,4 +84,4 @@ public protocol ContactCenterStore: Sendable {
     func callKey(_ key: String) async throws -> CallKeyRecord?
 }
 
-extension Store: RegistrationStore, CallStore, DeviceStore, ForwardingStore, IdentityCacheStore, ContactCenterStore, SIPUserStore {}
+extension Store: RegistrationStore, CallStore, DeviceStore, ForwardingStore, IdentityCacheStore, ContactCenterStore, SIPUserStore, APITokenStore {}

@@ -114,3 +114,19 @@ public struct SIPUserRecord: Codable, Sendable, Equatable {
         self.user = user; self.realm = realm; self.ha1MD5 = ha1MD5; self.ha1SHA256 = ha1SHA256; self.created = created
     }
 }
+
+/// An HTTP API token: who holds it (name), what it may do (role), for which tenant (and,
+/// for an agent token, which agent). Only the SHA-256 of its secret is stored.
+public struct APITokenRecord: Codable, Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var role: String
+    public var tenant: String
+    public var agent: String?
+    /// SHA-256 of the token's secret, lowercase hex.
+    public var hash: String
+    public var created: Double
+    public init(id: String, name: String, role: String, tenant: String, agent: String?, hash: String, created: Double) {
+        self.id = id; self.name = name; self.role = role; self.tenant = tenant; self.agent = agent; self.hash = hash; self.created = created
+    }
+}

@@ -165,6 +165,8 @@ typealias StaticRouteAlias = StaticRoute
         #expect(authed.exposedListeners.isEmpty)
         let http = try BatonConfiguration.load(toml: nil, environment: [:], overrides: [("http.host", "::")], routes: [])
         #expect(http.exposedListeners.first?.contains("HTTP") == true)
+        let httpAuthed = try BatonConfiguration.load(toml: nil, environment: [:], overrides: [("http.host", "::"), ("http.auth", "true")], routes: [])
+        #expect(httpAuthed.exposedListeners.isEmpty)
         let v6 = try BatonConfiguration.load(toml: nil, environment: [:], overrides: [("sip.host", "::1"), ("http.host", "localhost")], routes: [])
         #expect(v6.exposedListeners.isEmpty)
     }

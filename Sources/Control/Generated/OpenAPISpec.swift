@@ -3,15 +3,21 @@
 /// The OpenAPI document, as JSON, served at `GET /openapi.json`.
 enum OpenAPISpec {
     /// sha256 of openapi.yaml and openapi-generator-config.yaml this file and Types/Server.swift were made from.
-    static let sourceDigest = "837b6cd1b01a318846a9576d1fba4a38655004f2f95987de9a16b394223a7f06-ed1b77e1118aeeeb1ec65d021b049866a7bcf5bf306f84516cfab1e74d9f0ef4"
+    static let sourceDigest = "e4a3190e6435e3da739282ea3210d74e9a7860dd84c0b2465f663a320f09f7e2-ed1b77e1118aeeeb1ec65d021b049866a7bcf5bf306f84516cfab1e74d9f0ef4"
     static let json = #"""
 {
  "openapi": "3.0.3",
  "info": {
   "title": "Baton HTTP API",
   "version": "1.0.0",
-  "description": "Calls, switchover, devices and speaker groups, call forwarding, shared calls, agents, service categories, call data and call keys. Events: WebSocket GET /events sends one JSON text frame per switchover step (type \"switchover\") and per shared-call change (type \"shared-call\"). Errors are always {\"error\": {\"message\": \"...\"}} with the HTTP status. See docs/http-api.md."
+  "description": "Calls, switchover, devices and speaker groups, call forwarding, shared calls, agents, service categories, call data and call keys. Events: WebSocket GET /events sends one JSON text frame per switchover step (type \"switchover\") and per shared-call change (type \"shared-call\"). Errors are always {\"error\": {\"message\": \"...\"}} with the HTTP status. See docs/http-api.md. With http.auth every operation but /healthz, /metrics, /openapi.json and /desktop needs a bearer token (baton tokens create); its role decides what it may do (401 without a valid token, 403 beyond its role) and its tenant replaces X-Baton-Tenant; the /events WebSocket also takes it as ?token=. Without http.auth (the loopback default) no token is needed. See docs/security.md."
  },
+ "security": [
+  {
+   "bearerToken": []
+  },
+  {}
+ ],
  "servers": [
   {
    "url": "http://127.0.0.1:8080"
@@ -1210,6 +1216,13 @@ enum OpenAPISpec {
   }
  },
  "components": {
+  "securitySchemes": {
+   "bearerToken": {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "bt_<id>_<secret> from `baton tokens create --role admin|application|agent|read-only`"
+   }
+  },
   "schemas": {
    "CallSide": {
     "type": "string",

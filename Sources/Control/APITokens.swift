@@ -1,0 +1,165 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import Metrics
+import Store
+import Synchronization
+
+/// What an HTTP API token may do.
+public enum APIRole: String, Sendable, CaseIterable, Codable {
+    /// Everything: users, devices, forwarding, agents, categories, calls.
+    case admin
+    /// A bot platform or an application: reads, and acts on calls (switchover, transfer,
+    /// call data, call keys), not on the gateway's configuration.
+    case application
+    /// One agent (the token names it): reads, and its own logins.
+    case agent
+    /// Monitoring: reads only.
+    case readOnly = "read-only"
+}
+
+/// Who a valid token belongs to.
+public struct APIPrincipal: Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var role: APIRole
+    /// The tenant every request of this token acts in (never a request header's).
+    public var tenant: String
+    public var agent: String?
+}
+
+/// The HTTP API's bearer tokens, kept in the store as SHA-256 hashes of their secrets and
+/// checked from memory. A token reads `bt_<id>_<secret>`: the id finds the record, the
+/// secret's hash is compared in constant time. `baton tokens create|list|revoke`.
+public final class APITokens: Sendable {
+    private let tokens = Mutex<[String: (principal: APIPrincipal, hash: String)]>([:])
+    private let store: (any APITokenStore)?
+
+    public init(store: (any APITokenStore)?) { self.store = store }
+
+    public func load() async throws {
+        guard let store else { return }
+        let all = try await store.apiTokens()
+        tokens.withLock { t in
+            t = [:]
+            for r in all {
+                guard let role = APIRole(rawValue: r.role) else { continue }
+                t[r.id] = (APIPrincipal(id: r.id, name: r.name, role: role, tenant: r.tenant, agent: r.agent), r.hash)
+            }
+        }
+    }
+
+    public var all: [APIPrincipal] { tokens.withLock { $0.values.map(\.principal) }.sorted { $0.id < $1.id } }
+    public var isEmpty: Bool { tokens.withLock { $0.isEmpty } }
+
+    /// Makes a token; the returned text is shown once and never stored.
+    public func create(name: String, role: APIRole, tenant: String, agent: String? = nil) async throws -> (token: String, principal: APIPrincipal) {
+        if role == .agent && agent == nil { throw APITokenError.agentNeeded }
+        let id = APITokens.random(6), secret = APITokens.random(24)
+        let principal = APIPrincipal(id: id, name: name, role: role, tenant: tenant, agent: agent)
+        let hash = APITokens.hash(secret)
+        try await store?.save(APITokenRecord(id: id, name: name, role: role.rawValue, tenant: tenant, agent: agent,
+                                             hash: hash, created: Date().timeIntervalSince1970))
+        tokens.withLock { $0[id] = (principal, hash) }
+        return ("bt_\(id)_\(secret)", principal)
+    }
+
+    public func revoke(id: String) async throws -> Bool {
+        let stored = try await store?.deleteAPIToken(id: id) ?? false
+        let had = tokens.withLock { $0.removeValue(forKey: id) != nil }
+        return stored || had
+    }
+
+    /// The principal of a `bt_<id>_<secret>` token, if it is valid.
+    public func authenticate(_ token: String) -> APIPrincipal? {
+        let parts = token.split(separator: "_", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0] == "bt", let entry = tokens.withLock({ $0[String(parts[1])] }) else { return nil }
+        let given = Array(APITokens.hash(String(parts[2])).utf8), want = Array(entry.hash.utf8)
+        guard given.count == want.count else { return nil }
+        var d: UInt8 = 0
+        for i in given.indices { d |= given[i] ^ want[i] }
+        return d == 0 ? entry.principal : nil
+    }
+
+    static func hash(_ secret: String) -> String {
+        SHA256.hash(data: Data(secret.utf8)).map { b in
+            let digits = Array("0123456789abcdef")
+            return String([digits[Int(b >> 4)], digits[Int(b & 15)]])
+        }.joined()
+    }
+
+    static func random(_ n: Int) -> String {
+        let alphabet = Array("abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
+        var g = SystemRandomNumberGenerator()
+        return String((0..<n).map { _ in alphabet[Int(g.next(upperBound: UInt32(alphabet.count)))] })
+    }
+
+    /// Whether `role` (and, for an agent, its agent id) may `method` on `path`.
+    public static func allows(_ p: APIPrincipal, method: HTTPRequest.Method, path: String) -> Bool {
+        if method == .get || method == .head { return true }
+        switch p.role {
+        case .admin: return true
+        case .readOnly: return false
+        case .application:
+            return path.hasPrefix("/calls/") || path.hasPrefix("/call-keys/")
+        case .agent:
+            // Its own logins only: /agents/<id>/logins/<system>.
+            let parts = path.split(separator: "/")
+            return parts.count == 4 && parts[0] == "agents" && parts[2] == "logins" && String(parts[1]) == p.agent
+        }
+    }
+}
+
+public enum APITokenError: Error, CustomStringConvertible {
+    case agentNeeded
+    public var description: String { "an agent token names its agent (--agent ID)" }
+}
+
+/// Bearer authentication of the HTTP API (`http.auth`): every operation but `/healthz`,
+/// `/metrics` and `/openapi.json` needs `Authorization: Bearer <token>` (401 with
+/// `WWW-Authenticate: Bearer` otherwise), the token's role must allow it (403), and the
+/// request acts in the token's tenant: an `X-Baton-Tenant` header it sent is replaced.
+struct APIAuthMiddleware<Context: RequestContext>: RouterMiddleware {
+    let tokens: APITokens
+    /// Also accept `?token=` (the `/events` WebSocket: browsers cannot set its headers).
+    var queryToken = false
+    static var openPaths: Set<String> { ["/healthz", "/metrics", "/openapi.json", "/desktop"] }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let path = request.uri.path
+        if Self.openPaths.contains(path) { return try await next(request, context) }
+        let header = request.headers[.authorization] ?? ""
+        var token = header.hasPrefix("Bearer ") ? String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces) : nil
+        if token == nil, queryToken { token = request.uri.queryParameters.get("token") }
+        guard let token, let principal = tokens.authenticate(token) else {
+            apiAuthFailures.increment()
+            apiAuthLimiter.withLock { $0.warn(context.logger, "HTTP API request without a valid token", path: path) }
+            throw HTTPError(.unauthorized, headers: [.wwwAuthenticate: "Bearer realm=\"baton\""],
+                            message: header.isEmpty ? "this API needs Authorization: Bearer <token> (baton tokens create)" : "invalid or revoked token")
+        }
+        guard APITokens.allows(principal, method: request.method, path: path) else {
+            throw HTTPError(.forbidden, message: "a \(principal.role.rawValue) token may not \(request.method.rawValue) \(path)")
+        }
+        var head = request.head
+        head.headerFields[HTTPField.Name("X-Baton-Tenant")!] = principal.tenant
+        return try await next(Request(head: head, body: request.body), context)
+    }
+}
+
+private let apiAuthFailures = Counter(label: "baton_http_auth_failures_total")
+private let apiAuthLimiter = Mutex(LogRateLimiterBox())
+
+/// A log rate limit shared by requests (one warning per second at most, with a count).
+struct LogRateLimiterBox {
+    var last: Double = 0
+    var suppressed = 0
+    mutating func warn(_ logger: Logger, _ message: Logger.Message, path: String) {
+        let t = Date().timeIntervalSince1970
+        if t - last < 1 { suppressed += 1; return }
+        logger.warning(message, metadata: ["path": "\(path)", "suppressed": "\(suppressed)"])
+        last = t
+        suppressed = 0
+    }
+}
