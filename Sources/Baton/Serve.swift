@@ -136,6 +136,7 @@ struct Serve: AsyncParsableCommand {
                 .init(service: RelayService(relay: relay)),
                 .init(service: ContactCenterService(center: contactCenter)),
                 .init(service: STIRWorkers(stir: stir)),
+                .init(service: CredentialRefresh(users: users, tokens: tokens)),
                 .init(service: http),
                 .init(service: NGServer(configuration: config.ng, calls: calls)),
                 .init(service: SIPService(sip: sip, calls: calls, drainTimeout: .seconds(config.drainTimeout))),
@@ -208,6 +209,29 @@ struct ContactCenterService: Service {
 
 /// Runs the STIR checks of new INVITEs (bounded workers; STIRService.run); on shutdown, the
 /// ones already queued first. Nothing to run without `[stir]`.
+/// Re-reads SIP users and API tokens from the store every `interval`, so `baton users` and
+/// `baton tokens` (which write the store) take effect in a running gateway within that
+/// time: a new user can register, a revoked token stops working. SQLite has no change
+/// notification; PostgreSQL's LISTEN/NOTIFY can replace this poll (issue 21).
+struct CredentialRefresh: Service {
+    let users: SIPUsers
+    let tokens: APITokens?
+    var interval: Duration = .seconds(2)
+    private let logger = Logger(label: "baton.auth")
+
+    func run() async {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) } } catch { return }
+            do {
+                try await users.load()
+                try await tokens?.load()
+            } catch {
+                logger.warning("could not re-read users and tokens", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}
+
 struct STIRWorkers: Service {
     let stir: STIRService?
     func run() async {

@@ -176,6 +176,55 @@ import Testing
     }
 }
 
+/// `baton tokens` and `baton users` against a running gateway: a new token works, a revoked
+/// one stops, a new user can register, all within seconds and without a restart.
+@Suite(.serialized) struct CredentialChangeTests {
+    static func run(_ args: [String], dir: URL, name: String) throws -> (Int32?, String) {
+        let c = try Child(Interop.batonBinary, args, output: dir.appendingPathComponent("\(name).log"))
+        return (c.wait(timeout: .seconds(20)), c.text)
+    }
+
+    @Test func tokensAndUsersTakeEffectInARunningGateway() async throws {
+        guard let sipp = Interop.requirePeer("sipp", package: "sip-tester") else { return }
+        let dir = try Interop.tempDir("credentials")
+        try FileManager.default.copyItem(at: Interop.fixtures.appendingPathComponent("reg-auth.xml"), to: dir.appendingPathComponent("reg-auth.xml"))
+        let baton = try BatonProcess(sipPort: 26660, httpPort: 28660, rtpMin: 23400, dir: dir,
+                                     extra: ["--auth-sip", "true", "--auth-realm", "baton.test", "--http-auth", "true"])
+        let common = ["--config", "/dev/null", "--store-path", baton.storePath, "--auth-realm", "baton.test"]
+        #expect(try baton.request("GET", "/calls").0 == 401, "no token, no API")
+        #expect(try baton.request("GET", "/healthz").0 == 200)
+        let (made, out) = try Self.run(["tokens", "create", "--name", "grafana", "--role", "read-only"] + common, dir: dir, name: "create")
+        #expect(made == 0, "\(out)")
+        let token = try #require(out.split(separator: "\n").first { $0.hasPrefix("bt_") }.map(String.init), "\(out)")
+        func status(_ t: String) throws -> Int { try baton.request("GET", "/calls", headers: ["Authorization": "Bearer \(t)"]).0 }
+        func within(_ seconds: Int, _ check: () throws -> Bool) rethrows -> Bool {
+            let end = ContinuousClock.now + .seconds(seconds)
+            while ContinuousClock.now < end { if try check() { return true }; usleep(200_000) }
+            return try check()
+        }
+        #expect(try within(5) { try status(token) == 200 }, "the new token works without a restart")
+        #expect(try baton.request("POST", "/calls/x/data", body: Data("{}".utf8), headers: ["Authorization": "Bearer \(token)"]).0 == 403,
+                "read-only may not write")
+        let id = try #require(token.split(separator: "_").dropFirst().first.map(String.init))
+        #expect(try Self.run(["tokens", "revoke", id] + common, dir: dir, name: "revoke").0 == 0)
+        #expect(try within(5) { try status(token) == 401 }, "the revoked token stops working")
+        // A user added while the gateway runs can register.
+        #expect(try Self.run(["users", "add", "carol", "--password", "carol-pw"] + common, dir: dir, name: "users").0 == 0)
+        let registered = try await Task { () -> Bool in
+            let end = ContinuousClock.now + .seconds(8)
+            while ContinuousClock.now < end {
+                let c = try Child(sipp, ["-sf", "reg-auth.xml", "-i", "127.0.0.1", "-p", "26680", "-m", "1", "-nostdin", "-timeout", "5s",
+                                         "-s", "carol", "-au", "carol", "-ap", "carol-pw", "127.0.0.1:26660"],
+                                  cwd: dir, output: dir.appendingPathComponent("reg.log"))
+                if c.wait(timeout: .seconds(8)) == 0 { return true }
+                try await Task.sleep(for: .milliseconds(500))
+            }
+            return false
+        }.value
+        #expect(registered, "carol registers without a restart")
+    }
+}
+
 /// SIP over TLS (issue 19): two baresips register and call through Baton over TLS with
 /// SRTP (SDES keys inside the encrypted signaling); a capture of the TLS port holds no SIP
 /// text and no key.

@@ -142,7 +142,7 @@ final class BatonProcess: @unchecked Sendable {
         return (code, (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:])
     }
 
-    func request(_ method: String, _ path: String, body: Data? = nil) throws -> (Int, Data) {
+    func request(_ method: String, _ path: String, body: Data? = nil, headers: [String: String] = [:]) throws -> (Int, Data) {
         let url = URL(string: "http://127.0.0.1:\(httpPort)\(path)")!
         let sem = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var result: Result<(Int, Data), any Error> = .failure(InteropError.http("no answer"))
@@ -153,6 +153,7 @@ final class BatonProcess: @unchecked Sendable {
             req.setValue("application/json", forHTTPHeaderField: "Content-Type")
         }
         req.timeoutInterval = 5
+        for (k, v) in headers { req.setValue(v, forHTTPHeaderField: k) }
         URLSession.shared.dataTask(with: req) { data, resp, err in
             if let err { result = .failure(err) } else {
                 result = .success(((resp as? HTTPURLResponse)?.statusCode ?? 0, data ?? Data()))
