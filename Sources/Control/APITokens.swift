@@ -163,3 +163,55 @@ struct LogRateLimiterBox {
         suppressed = 0
     }
 }
+
+/// Limits call-key look-ups (`GET /call-keys/{key}`): a key is a few digits, so trying
+/// them is the attack. At most `perMinute` look-ups per token (per `bt_<id>`; one shared
+/// budget for requests without a token) in each minute; beyond it 429 with Retry-After.
+/// Counted in `baton_call_key_lookups_limited_total`.
+struct KeyLookupLimitMiddleware<Context: RequestContext>: RouterMiddleware {
+    let limiter: KeyLookupLimiter
+    /// With `http.auth` each (validated) token has its own budget; without it, a header is
+    /// the client's to invent, so every request shares one.
+    let perToken: Bool
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard request.method == .get, request.uri.path.hasPrefix("/call-keys/") else { return try await next(request, context) }
+        let header = request.headers[.authorization] ?? ""
+        let who = perToken && header.hasPrefix("Bearer bt_") ? String(header.dropFirst(10).prefix { $0 != "_" }) : "anonymous"
+        if let retry = limiter.take(who) {
+            throw HTTPError(.tooManyRequests, headers: [.retryAfter: "\(retry)"],
+                            message: "too many call-key look-ups; try again in \(retry) s")
+        }
+        return try await next(request, context)
+    }
+}
+
+/// Fixed one-minute windows per caller.
+public final class KeyLookupLimiter: Sendable {
+    public let perMinute: Int
+    private let windows = Mutex<[String: (minute: Int, count: Int)]>([:])
+    private let now: @Sendable () -> Double
+    private let limited = Counter(label: "baton_call_key_lookups_limited_total")
+
+    public init(perMinute: Int, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+        self.perMinute = perMinute
+        self.now = now
+    }
+
+    /// nil when `who` may look up a key now; else the seconds until it may.
+    func take(_ who: String) -> Int? {
+        let t = now()
+        let minute = Int(t / 60)
+        let over: Bool = windows.withLock { w in
+            if w.count > 10_000 { w = w.filter { $0.value.minute == minute } }
+            var e = w[who] ?? (minute, 0)
+            if e.minute != minute { e = (minute, 0) }
+            e.count += 1
+            w[who] = e
+            return e.count > perMinute
+        }
+        guard over else { return nil }
+        limited.increment()
+        return max(1, 60 - Int(t) % 60)
+    }
+}

@@ -7,6 +7,7 @@ extension HTTPAPI.Configuration {
         host = reader.string("http.host", default: host)
         port = try reader.port("http.port", default: port)
         auth = try reader.bool("http.auth", default: auth)
+        keyLookupsPerMinute = try reader.int("http.key_lookups_per_minute", 1...100_000, default: keyLookupsPerMinute)
     }
 }
 

@@ -27,16 +27,22 @@ public enum HTTPAPI {
         public var port: Int = 8080
         /// Bearer tokens required for the API (`http.auth`; docs/security.md).
         public var auth = false
+        /// Call-key look-ups per token (or for all requests without one) per minute
+        /// (`http.key_lookups_per_minute`); beyond: 429.
+        public var keyLookupsPerMinute = 30
         public init() {}
     }
 
     public static func router(calls: CallManager, registry: PrometheusCollectorRegistry, handoff: Handoff? = nil,
                               forwarding: ForwardingTable? = nil, contactCenter: ContactCenter? = nil,
-                              defaultTenant: String = "default", tokens: APITokens? = nil) -> Router<BasicRequestContext> {
+                              defaultTenant: String = "default", tokens: APITokens? = nil,
+                              keyLookups: KeyLookupLimiter = KeyLookupLimiter(perMinute: 30)) -> Router<BasicRequestContext> {
         let router = Router()
         router.middlewares.add(JSONErrorMiddleware())
         // With tokens every operation but the open ones needs a bearer token (http.auth).
         if let tokens { router.middlewares.add(APIAuthMiddleware(tokens: tokens)) }
+        // After authentication: a token's id is then one the auth middleware accepted.
+        router.middlewares.add(KeyLookupLimitMiddleware(limiter: keyLookups, perToken: tokens != nil))
         // Every operation of openapi.yaml but the plain ones below.
         let api = APIHandler(calls: calls, handoff: handoff, forwarding: forwarding, contactCenter: contactCenter,
                              defaultTenant: defaultTenant)
@@ -111,7 +117,8 @@ public enum HTTPAPI {
                                    tokens: APITokens? = nil,
                                    logger: Logger = Logger(label: "baton.http")) -> some ApplicationProtocol {
         Application(router: router(calls: calls, registry: registry, handoff: handoff, forwarding: forwarding,
-                                   contactCenter: contactCenter, defaultTenant: defaultTenant, tokens: tokens),
+                                   contactCenter: contactCenter, defaultTenant: defaultTenant, tokens: tokens,
+                                   keyLookups: KeyLookupLimiter(perMinute: configuration.keyLookupsPerMinute)),
                     server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter(handoff: handoff, calls: calls, tokens: tokens)),
                     configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Baton"),
                     logger: logger)

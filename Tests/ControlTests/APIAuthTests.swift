@@ -86,3 +86,29 @@ import TestSupport
         #expect(tokens.authenticate(bot) == nil)
     }
 }
+
+/// Call keys are a few digits: look-ups are limited per token (429 beyond).
+@Suite struct KeyLookupLimitTests {
+    @Test func lookUpsBeyondTheBudgetGet429PerToken() async throws {
+        let tokens = APITokens(store: nil)
+        let (a, _) = try await tokens.create(name: "a", role: .application, tenant: "t")
+        let (b, _) = try await tokens.create(name: "b", role: .application, tenant: "t")
+        let calls = try testCalls(ports: TestPorts.range(20))
+        let cc = ContactCenter(store: try Store(path: ":memory:"))
+        let router = HTTPAPI.router(calls: calls, registry: PrometheusCollectorRegistry(), contactCenter: cc, defaultTenant: "t",
+                                    tokens: tokens, keyLookups: KeyLookupLimiter(perMinute: 3, now: { 120 }))
+        try await Application(router: router).test(.router) { client in
+            var codes: [HTTPResponse.Status] = []
+            for _ in 0..<5 {
+                try await client.execute(uri: "/call-keys/123456", method: .get, headers: APIAuthTests.bearer(a)) { r in
+                    codes.append(r.status)
+                    if r.status == .tooManyRequests { #expect(r.headers[.retryAfter] == "60") }
+                }
+            }
+            #expect(codes == [.notFound, .notFound, .notFound, .tooManyRequests, .tooManyRequests], "\(codes)")
+            try await client.execute(uri: "/call-keys/123456", method: .get, headers: APIAuthTests.bearer(b)) { r in
+                #expect(r.status == .notFound, "another token has its own budget")
+            }
+        }
+    }
+}

@@ -3,7 +3,7 @@
 /// The OpenAPI document, as JSON, served at `GET /openapi.json`.
 enum OpenAPISpec {
     /// sha256 of openapi.yaml and openapi-generator-config.yaml this file and Types/Server.swift were made from.
-    static let sourceDigest = "e4a3190e6435e3da739282ea3210d74e9a7860dd84c0b2465f663a320f09f7e2-ed1b77e1118aeeeb1ec65d021b049866a7bcf5bf306f84516cfab1e74d9f0ef4"
+    static let sourceDigest = "0710df9f509f46f10bd3657d3edb2557f18f323c8521cfc9d0d162028fc8201a-ed1b77e1118aeeeb1ec65d021b049866a7bcf5bf306f84516cfab1e74d9f0ef4"
     static let json = #"""
 {
  "openapi": "3.0.3",
@@ -1002,6 +1002,7 @@ enum OpenAPISpec {
      "call-data"
     ],
     "summary": "Redeem a call key: the call data it stands for",
+    "description": "At most http.key_lookups_per_minute look-ups per token (or shared by requests without one) per minute; beyond, 429 with Retry-After.",
     "responses": {
      "200": {
       "description": "data",
@@ -1020,6 +1021,9 @@ enum OpenAPISpec {
       "$ref": "#/components/responses/Failure"
      },
      "410": {
+      "$ref": "#/components/responses/Failure"
+     },
+     "429": {
       "$ref": "#/components/responses/Failure"
      },
      "503": {

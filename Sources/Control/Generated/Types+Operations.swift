@@ -4075,6 +4075,8 @@ internal enum Operations {
     }
     /// Redeem a call key: the call data it stands for
     ///
+    /// At most http.key_lookups_per_minute look-ups per token (or shared by requests without one) per minute; beyond, 429 with Retry-After.
+    ///
     /// - Remark: HTTP `GET /call-keys/{key}`.
     /// - Remark: Generated from `#/paths//call-keys/{key}/get(redeemCallKey)`.
     internal enum RedeemCallKey {
@@ -4245,6 +4247,29 @@ internal enum Operations {
                     default:
                         try throwUnexpectedResponseStatus(
                             expectedStatus: "gone",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The request failed; the message says why (docs/http-api.md).
+            ///
+            /// - Remark: Generated from `#/paths//call-keys/{key}/get(redeemCallKey)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.Failure)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            internal var tooManyRequests: Components.Responses.Failure {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
                             response: self
                         )
                     }
