@@ -271,11 +271,14 @@ import Testing
     @Test func withoutPrimingTheFarPartyHearsTheNewDevicesEmptyBuffer() async throws {
         let p = Ports(baton: 26400, http: 28400, rtpMin: 20800, f: 26410, fRTP: 30600, p: 26412, pRTP: 30610, s: 26414, sRTP: 30630)
         guard let o = try await run(p, priming: 0) else { return }
-        let atSplices = o.heard.breaks().filter { t in o.splices.contains { abs(t.atMillis - $0.atMillis) <= 200 } }
-        #expect(atSplices.count == 2, "\(o.heard.transitions)")
-        for t in atSplices {
-            #expect(t.gapMillis >= 60, "a hole of the new device's start-up: \(t)")
-            #expect(t.missingMillis >= 60, "\(t)")
+        // At each splice the judge must find the hole (audio missing for 60 ms or more); the
+        // device's jitter buffer may re-adjust by a frame right after it (a 20 ms lag step, seen
+        // in one CI run), which is a second, harmless transition and not what this checks.
+        #expect(o.splices.count == 2)
+        for splice in o.splices {
+            let near = o.heard.breaks().filter { abs($0.atMillis - splice.atMillis) <= 200 }
+            #expect(near.contains { $0.gapMillis >= 60 && $0.missingMillis >= 60 },
+                    "a hole of the new device's start-up at \(splice.atMillis) ms: \(near)")
         }
     }
 
