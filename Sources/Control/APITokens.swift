@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import Metrics
+import SIP
 import Store
 import Synchronization
 
@@ -83,12 +84,7 @@ public final class APITokens: Sendable {
         return d == 0 ? entry.principal : nil
     }
 
-    static func hash(_ secret: String) -> String {
-        SHA256.hash(data: Data(secret.utf8)).map { b in
-            let digits = Array("0123456789abcdef")
-            return String([digits[Int(b >> 4)], digits[Int(b & 15)]])
-        }.joined()
-    }
+    static func hash(_ secret: String) -> String { SHA256.hash(data: Data(secret.utf8)).hex }
 
     static func random(_ n: Int) -> String {
         let alphabet = Array("abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
@@ -135,7 +131,7 @@ struct APIAuthMiddleware<Context: RequestContext>: RouterMiddleware {
         if token == nil, queryToken { token = request.uri.queryParameters.get("token") }
         guard let token, let principal = tokens.authenticate(token) else {
             apiAuthFailures.increment()
-            apiAuthLimiter.withLock { $0.warn(context.logger, "HTTP API request without a valid token", path: path) }
+            apiAuthLimiter.withLock { $0.log(context.logger, .warning, "HTTP API request without a valid token", metadata: ["path": "\(path)"]) }
             throw HTTPError(.unauthorized, headers: [.wwwAuthenticate: "Bearer realm=\"baton\""],
                             message: header.isEmpty ? "this API needs Authorization: Bearer <token> (baton tokens create)" : "invalid or revoked token")
         }
@@ -149,20 +145,8 @@ struct APIAuthMiddleware<Context: RequestContext>: RouterMiddleware {
 }
 
 private let apiAuthFailures = Counter(label: "baton_http_auth_failures_total")
-private let apiAuthLimiter = Mutex(LogRateLimiterBox())
-
-/// A log rate limit shared by requests (one warning per second at most, with a count).
-struct LogRateLimiterBox {
-    var last: Double = 0
-    var suppressed = 0
-    mutating func warn(_ logger: Logger, _ message: Logger.Message, path: String) {
-        let t = Date().timeIntervalSince1970
-        if t - last < 1 { suppressed += 1; return }
-        logger.warning(message, metadata: ["path": "\(path)", "suppressed": "\(suppressed)"])
-        last = t
-        suppressed = 0
-    }
-}
+/// The SIP layer's log limiter (rtpengine's LOG_FLAG_LIMIT), shared by requests under a lock.
+private let apiAuthLimiter = Mutex(LogRateLimiter())
 
 /// Limits call-key look-ups (`GET /call-keys/{key}`): a key is a few digits, so trying
 /// them is the attack. At most `perMinute` look-ups per token (per `bt_<id>`; one shared

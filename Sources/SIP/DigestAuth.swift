@@ -41,7 +41,7 @@ public enum DigestAlgorithm: String, Sendable, CaseIterable, Codable {
 
 extension Sequence where Element == UInt8 {
     /// Lowercase hex, without Foundation's formatter (two table look-ups per byte).
-    var hex: String {
+    public var hex: String {
         let digits = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []
         out.reserveCapacity(64)
