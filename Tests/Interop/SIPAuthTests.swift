@@ -6,6 +6,13 @@ import Testing
 /// calls through Baton (the INVITE challenged with 407 first); a wrong password is refused
 /// with 401 and binds nothing; an INVITE without credentials makes no call.
 @Suite(.serialized) struct SIPAuthTests {
+    /// One sipp scenario run toward Baton's SIP port; exit status and output.
+    static func sippRun(_ sipp: String, _ scenario: String, _ args: [String], to sipPort: Int, dir: URL, name: String) throws -> (Int32?, String) {
+        let c = try Child(sipp, ["-sf", scenario, "-i", "127.0.0.1", "-m", "1", "-nostdin", "-timeout", "15s"] + args
+                          + ["127.0.0.1:\(sipPort)"], cwd: dir, output: dir.appendingPathComponent("\(name).log"))
+        return (c.wait(timeout: .seconds(20)), c.text)
+    }
+
     /// `baton users add` into the store the gateway will use.
     static func addUser(_ name: String, password: String, dir: URL, store: String) throws {
         let add = try Child(Interop.batonBinary, ["users", "add", name, "--password", password, "--config", "/dev/null",
@@ -35,9 +42,7 @@ import Testing
         #expect(raw.range(of: Data("bob-pw-1".utf8)) == nil, "the plain password must not be in the database")
 
         func sippRun(_ scenario: String, _ args: [String], name: String) throws -> (Int32?, String) {
-            let c = try Child(sipp, ["-sf", scenario, "-i", "127.0.0.1", "-m", "1", "-nostdin", "-timeout", "15s"] + args
-                              + ["127.0.0.1:\(sipPort)"], cwd: dir, output: dir.appendingPathComponent("\(name).log"))
-            return (c.wait(timeout: .seconds(20)), c.text)
+            try Self.sippRun(sipp, scenario, args, to: sipPort, dir: dir, name: name)
         }
 
         // A wrong password: challenged, then refused again (401); nothing bound.
@@ -154,9 +159,7 @@ import Testing
         let baton = try BatonProcess(sipPort: sipPort, httpPort: 28460, rtpMin: 23000, dir: dir,
                                      extra: ["--auth-sip", "true", "--auth-realm", "baton.test"])
         func sippRun(_ scenario: String, _ args: [String], name: String) throws -> (Int32?, String) {
-            let c = try Child(sipp, ["-sf", scenario, "-i", "127.0.0.1", "-m", "1", "-nostdin", "-timeout", "15s"] + args
-                              + ["127.0.0.1:\(sipPort)"], cwd: dir, output: dir.appendingPathComponent("\(name).log"))
-            return (c.wait(timeout: .seconds(20)), c.text)
+            try Self.sippRun(sipp, scenario, args, to: sipPort, dir: dir, name: name)
         }
         let (reg, regLog) = try sippRun("reg-auth.xml", ["-p", "\(bobPort)", "-s", "bob", "-au", "bob", "-ap", "bob-pw-1"], name: "reg")
         #expect(reg == 0, "\(regLog)")
