@@ -83,6 +83,18 @@ int baton_addr_equal(const baton_addr *a, const struct sockaddr_storage *b) {
     }
     return 0;
 }
+int baton_addr_same_ip(const baton_addr *a, const struct sockaddr_storage *b) {
+    if (a->ss.ss_family != b->ss_family) return 0;
+    if (b->ss_family == AF_INET) {
+        const struct sockaddr_in *x = (const void *)&a->ss, *y = (const void *)b;
+        return x->sin_addr.s_addr == y->sin_addr.s_addr;
+    }
+    if (b->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *x = (const void *)&a->ss, *y = (const void *)b;
+        return memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
+    }
+    return 0;
+}
 void baton_addr_set(baton_addr *a, const struct sockaddr_storage *b) {
     a->ss = *b;
     a->len = b->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);

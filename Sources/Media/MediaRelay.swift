@@ -14,9 +14,30 @@ import Synchronization
 /// // advertise stream.port(.a) to the caller and stream.port(.b) to the callee
 /// relay.release(stream)
 /// ```
-/// Each side latches on the first packet it receives (symmetric RTP) and then drops
-/// packets from any other source.
+/// Each side latches on the first packet from the address its party advertised (or the one
+/// ``SourcePolicy`` names; symmetric RTP: the learned source and port are where its media
+/// goes from then on) and drops, counting them, packets from any other source.
 public final class MediaRelay: Sendable {
+    /// Which packets may latch a side's source before it is latched (rtpengine's
+    /// `strict-source` is ``advertised``; its learning without it is ``any``). After the
+    /// latch only the latched address and port are relayed, whatever the policy.
+    public enum SourcePolicy: Sendable, Equatable, CustomStringConvertible {
+        /// Only a packet from the IP address the party advertised (SDP `c=`; any port).
+        case advertised
+        /// Only a packet from this IP address (a NATed phone: its SIP signaling source).
+        case address(String)
+        /// The first packet from anywhere (a party whose address nobody knows).
+        case any
+
+        public var description: String {
+            switch self {
+            case .advertised: "advertised"
+            case .address(let ip): ip
+            case .any: "any"
+            }
+        }
+    }
+
     /// Relay settings; every field has the loopback default.
     public struct Configuration: Sendable, Equatable {
         /// Address the RTP sockets bind to.
@@ -134,12 +155,27 @@ public final class MediaRelay: Sendable {
     var registrations: Int { threads.reduce(0) { $0 + $1.registrations.load(ordering: .relaxed) } }
 
     /// Tells the relay where a side's party said (in SDP) it receives RTP; RTCP goes to port + 1.
-    public func setRemote(_ stream: AnchoredStream, side: Side, ip: String, port: Int, rtcpPort: Int? = nil) throws(MediaError) {
+    /// `source` says which packets may latch the side (by default only the advertised address's).
+    public func setRemote(_ stream: AnchoredStream, side: Side, ip: String, port: Int, rtcpPort: Int? = nil,
+                          source: SourcePolicy = .advertised) throws(MediaError) {
         let (rtp, rtcp) = try MediaRelay.addresses(ip: ip, port: port, rtcpPort: rtcpPort)
+        let expected = try MediaRelay.expectedSource(source, rtp)
         let t = threads[stream.thread]
         let e = stream.endpoint(side)
-        t.submit(.setRemote(e.rtp, rtp))
-        t.submit(.setRemote(e.rtcp, rtcp))
+        t.submit(.setRemote(e.rtp, rtp, source: expected))
+        t.submit(.setRemote(e.rtcp, rtcp, source: expected))
+    }
+
+    /// The address a packet must come from to latch (port ignored), nil: any.
+    static func expectedSource(_ policy: SourcePolicy, _ advertised: baton_addr) throws(MediaError) -> baton_addr? {
+        switch policy {
+        case .advertised: return advertised
+        case .any: return nil
+        case .address(let ip):
+            var a = baton_addr()
+            guard baton_addr_from_string(&a, ip, 0) == 0 else { throw .badAddress(ip) }
+            return a
+        }
     }
 
     /// Sets what the party on `side` talks (codec, payload types, SRTP keys), as negotiated.
@@ -240,11 +276,13 @@ public final class MediaRelay: Sendable {
     }
 
     /// Where the new device receives RTP (from its SDP answer).
-    public func setRemote(_ leg: SwitchLeg, ip: String, port: Int, rtcpPort: Int? = nil) throws(MediaError) {
+    public func setRemote(_ leg: SwitchLeg, ip: String, port: Int, rtcpPort: Int? = nil,
+                          source: SourcePolicy = .advertised) throws(MediaError) {
         let (rtp, rtcp) = try MediaRelay.addresses(ip: ip, port: port, rtcpPort: rtcpPort)
+        let expected = try MediaRelay.expectedSource(source, rtp)
         let t = threads[leg.stream.thread]
-        t.submit(.setRemote(leg.endpoint.rtp, rtp))
-        t.submit(.setRemote(leg.endpoint.rtcp, rtcp))
+        t.submit(.setRemote(leg.endpoint.rtp, rtp, source: expected))
+        t.submit(.setRemote(leg.endpoint.rtcp, rtcp, source: expected))
     }
 
     /// The new leg is confirmed: from now on the far party's audio is relayed to it as well
@@ -386,6 +424,16 @@ public final class AnchoredStream: Sendable, Hashable {
     /// The source address latched for the side's RTP, e.g. "127.0.0.1:40000", if any yet.
     public func latchedAddress(_ side: MediaRelay.Side) -> String? {
         endpoint(side).rtp.latchedText.withLock { $0 }
+    }
+
+    /// The first source whose packets the side refused (RTP or RTCP; "203.0.113.9:4000"),
+    /// if any: what a log line names when the side dropped packets for their source.
+    public func refusedSource(_ side: MediaRelay.Side) -> String? {
+        let e = endpoint(side)
+        for s in [e.rtp, e.rtcp] {
+            if var a = s.firstRefused.withLock({ $0 }) { return RelaySocket.describe(&a) }
+        }
+        return nil
     }
 
     public static func == (l: AnchoredStream, r: AnchoredStream) -> Bool { l.id == r.id }

@@ -17,6 +17,14 @@ final class RelaySocket: @unchecked Sendable {
     let remote: UnsafeMutablePointer<baton_addr>
     var hasRemote = false
     var latched = false
+    /// Before latching, only a packet from this IP address (any port) may latch the source
+    /// (`checksSource`); otherwise the first packet from anywhere does. Relay thread only.
+    let expectedSource: UnsafeMutablePointer<baton_addr>
+    var checksSource = false
+    /// Whether a packet was refused for its source yet (relay thread only); the first refused
+    /// source is kept in ``firstRefused`` for signaling to log (no allocation: a C struct).
+    var refusedSeen = false
+    let firstRefused = Mutex<baton_addr?>(nil)
     /// Slot in the owning thread's socket table (epoll data).
     var slot: Int = -1
     /// Set by signaling before ``RelayThread/Command/add``: the slot under which this
@@ -82,19 +90,46 @@ final class RelaySocket: @unchecked Sendable {
         serial = RelaySocket.serials.wrappingAdd(1, ordering: .relaxed).oldValue
         remote = .allocate(capacity: 1)
         remote.initialize(to: baton_addr())
+        expectedSource = .allocate(capacity: 1)
+        expectedSource.initialize(to: baton_addr())
     }
 
-    deinit { remote.deallocate() }
+    deinit {
+        remote.deallocate()
+        expectedSource.deallocate()
+    }
 
-    /// Sets the SDP-advertised destination; a changed address unlatches (re-INVITE moved the party).
-    func setExpected(_ addr: baton_addr) {
+    /// Sets the SDP-advertised destination and which source may latch (nil: any); a changed
+    /// address or source rule unlatches (a re-INVITE moved the party).
+    func setExpected(_ addr: baton_addr, source: baton_addr?) {
         var a = addr
         let same = hasRemote && withUnsafePointer(to: &a.ss) { baton_addr_equal(remote, $0) } != 0
-        if !same {
+        var sameSource = source == nil && !checksSource
+        if var src = source, checksSource {
+            sameSource = withUnsafePointer(to: &src.ss) { baton_addr_same_ip(expectedSource, $0) } != 0
+        }
+        if let source { expectedSource.pointee = source }
+        checksSource = source != nil
+        if !same || !sameSource {
             remote.pointee = addr
             hasRemote = true
             latched = false
         }
+    }
+
+    /// Whether a packet from `source` may latch this socket (before latching).
+    @inline(__always)
+    func mayLatch(_ source: UnsafePointer<sockaddr_storage>) -> Bool {
+        !checksSource || baton_addr_same_ip(expectedSource, source) != 0
+    }
+
+    /// Keeps the first refused source for signaling (once per socket, relay thread).
+    func noteRefused(_ source: UnsafePointer<sockaddr_storage>) {
+        guard !refusedSeen else { return }
+        refusedSeen = true
+        var a = baton_addr()
+        baton_addr_set(&a, source)
+        firstRefused.withLock { $0 = a }
     }
 
     func latch(_ source: UnsafePointer<sockaddr_storage>) {

@@ -58,8 +58,8 @@ extension RelayThread {
                         logger.error("relay socket not watched", metadata: ["thread": "\(index)", "fd": "\(s.fd)", "error": "\(error)"])
                     }
                 }
-            case let .setRemote(s, addr):
-                s.setExpected(addr)
+            case let .setRemote(s, addr, source):
+                s.setExpected(addr, source: source)
             case let .configure(sockets, leg):
                 for s in sockets {
                     s.leg = leg

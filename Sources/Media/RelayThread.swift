@@ -14,7 +14,7 @@ import Synchronization
 final class RelayThread: @unchecked Sendable {
     enum Command {
         case add([RelaySocket])
-        case setRemote(RelaySocket, baton_addr)
+        case setRemote(RelaySocket, baton_addr, source: baton_addr?)
         /// The leg's codec and SRTP state for its RTP and RTCP sockets.
         case configure([RelaySocket], LegState)
         case remove([RelaySocket], [PortPool.Pair], PortPool)
@@ -261,10 +261,18 @@ final class RelayThread: @unchecked Sendable {
                 len = srtp.unprotectInPlace(p, length: len, rtcp: socket.isRTCP)
                 if len < 0 { badSRTP &+= 1; continue }
             }
+            // Strict source (rtpengine's `strict-source`): before latching, only the expected
+            // address may latch; after it, only the latched address and port are relayed.
             if !socket.latched {
+                guard socket.mayLatch(source) else {
+                    badSource &+= 1
+                    socket.noteRefused(source)
+                    continue
+                }
                 socket.latch(source)
             } else if baton_addr_equal(socket.remote, source) == 0 {
                 badSource &+= 1
+                socket.noteRefused(source)
                 continue
             }
             rx &+= 1

@@ -39,6 +39,8 @@ int baton_batch_send(int fd, baton_batch *b, int n);
 
 /// Compare address (family, IP and port).
 int baton_addr_equal(const baton_addr *a, const struct sockaddr_storage *b);
+/// Compare family and IP only (the port may differ): the source check before latching.
+int baton_addr_same_ip(const baton_addr *a, const struct sockaddr_storage *b);
 void baton_addr_set(baton_addr *a, const struct sockaddr_storage *b);
 /// Fill from presentation text ("127.0.0.1" or "::1") and port; returns 0 on success.
 int baton_addr_from_string(baton_addr *a, const char *ip, uint16_t port);
