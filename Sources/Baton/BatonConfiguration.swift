@@ -27,6 +27,8 @@ struct BatonConfiguration: Equatable {
     var media = MediaRelay.Configuration()
     /// Offer the codecs Baton transcodes to (Opus <-> G.711) besides the offerer's.
     var transcode = true
+    /// Which packets may latch a leg's media (`media.source`).
+    var mediaSource = MediaSourceRule.sdp
     var http = HTTPAPI.Configuration()
     var ng = NGServer.Configuration()
     var storePath = "var/baton.sqlite"
@@ -57,6 +59,8 @@ struct BatonConfiguration: Equatable {
         sip = try SIPServer.Configuration(reader: r)
         media = try MediaRelay.Configuration(reader: r)
         transcode = try r.bool("media.transcode", default: transcode)
+        mediaSource = MediaSourceRule(rawValue: try r.choice("media.source", MediaSourceRule.allCases.map(\.rawValue),
+                                                             default: mediaSource.rawValue, expected: "sdp, signaling or any")) ?? .sdp
         http = try HTTPAPI.Configuration(reader: r)
         ng = try NGServer.Configuration(reader: r)
         storePath = r.string("store.path", default: storePath)

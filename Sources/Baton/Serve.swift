@@ -65,7 +65,8 @@ struct Serve: AsyncParsableCommand {
         let store = try Store(path: config.storePath)
         let relay = try MediaRelay(configuration: config.media, logger: Logger(label: "baton.media"))
         Serve.warnIfBudgetShort(relay.pool, logger: logger)
-        let calls = CallManager(relay: relay, transcoding: config.transcode, maxSessions: config.maxSessions)
+        let calls = CallManager(relay: relay, transcoding: config.transcode, maxSessions: config.maxSessions,
+                                  mediaSource: config.mediaSource)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let users = SIPUsers(store: store)
         try await users.load()

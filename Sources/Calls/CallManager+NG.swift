@@ -14,6 +14,12 @@ extension CallManager {
         public var transportProtocol: String?
         /// `codec` -> `transcode`: codecs Baton may add to the offer and transcode to.
         public var transcode: [String] = []
+        /// What may latch the sender's media (rtpengine flags `strict-source`/`trust-address`:
+        /// `.sdp`, `SIP-source-address`: `.signaling`, `media-handover`/`asymmetric`: `.any`);
+        /// nil: `media.source`.
+        public var source: MediaSourceRule?
+        /// `received-from`: the address the proxy received the SIP message from (`.signaling`).
+        public var receivedFrom: String?
         public init(removeICE: Bool = false, transportProtocol: String? = nil, transcode: [String] = []) {
             self.removeICE = removeICE
             self.transportProtocol = transportProtocol
@@ -74,7 +80,8 @@ extension CallManager {
         let sdp = try SessionDescription(parsing: bytes)
         if options.removeICE { sdp.removeICE() }
         // Like rtpengine, ng adds codecs to an offer only when asked (`codec` -> `transcode`).
-        try anchor(call: id, from: side, sdp: sdp, role: role, addCodecs: !options.transcode.isEmpty)
+        try anchor(call: id, from: side, sdp: sdp, role: role, addCodecs: !options.transcode.isEmpty,
+                   source: (options.source ?? mediaSource, options.receivedFrom))
         return try sdp.serialize()
     }
 }

@@ -72,7 +72,10 @@ extension CallManager {
     /// own (it gets Opus state if it is Opus and the device is not).
     public func answerSwitch(_ p: PreparedSwitch, answer: SessionDescription) throws(CallsError) {
         let media = answer.media
-        let streams = state.withLock { $0.live[p.call]?.streams } ?? []
+        let (streams, control) = state.withLock { s in
+            (s.live[p.call]?.streams ?? [], s.live[p.call]?.call.legs.first { $0.number == p.leg }?.control)
+        }
+        let latch = sourcePolicy(mediaSource, control: control)
         for (i, leg) in p.legs {
             guard i < media.count, media[i].port != 0 else { throw .mediaUnavailable("the target rejected stream \(i)") }
             let m = media[i]
@@ -89,7 +92,7 @@ extension CallManager {
                     if transcodes, let far { try relay.configure(streams[i], side: farSide, far, transcodes: true) }
                 }
                 if m.address == "0.0.0.0" || m.address == "::" { continue }
-                try relay.setRemote(leg, ip: m.address, port: m.port, rtcpPort: m.rtcpPort)
+                try relay.setRemote(leg, ip: m.address, port: m.port, rtcpPort: m.rtcpPort, source: latch)
             } catch {
                 throw .mediaUnavailable("\(error)")
             }

@@ -6,6 +6,18 @@ import SIP
 import Store
 import Synchronization
 
+/// Which packets may latch a leg's media source (`media.source`; ng flags per command).
+/// After the latch, only the latched address and port are relayed whatever the rule.
+public enum MediaSourceRule: String, Sendable, CaseIterable {
+    /// Only packets from the address the leg's SDP advertised (rtpengine's `strict-source`).
+    case sdp
+    /// Only packets from the leg's SIP signaling source address (NATed phones whose SDP
+    /// names a private address; rtpengine's `SIP-source-address`).
+    case signaling
+    /// The first packet from anywhere (rtpengine's learning without `strict-source`).
+    case any
+}
+
 /// The Calls API: live calls, their legs and anchored media, and their records.
 ///
 /// The SIP B2BUA drives it through ``B2BUADelegate``; HTTP reads it (`calls`, `call(id:)`).
@@ -75,10 +87,16 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, Sendable 
     /// Forwarding, STIR and call-move handling (CallManager+Policy.swift).
     let policy = Mutex(CallPolicy())
 
+    /// Which packets may latch a leg's media source (`media.source`): see ``MediaSourceRule``.
+    public let mediaSource: MediaSourceRule
+    let refusedSourceLogs = Mutex(LogRateLimiter())
+
     public init(relay: MediaRelay, keepEnded: Int = 200, transcoding: Bool = true, maxSessions: Int = 0,
+                mediaSource: MediaSourceRule = .sdp,
                 logger: Logger = Logger(label: "baton.calls"),
                 now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
         self.relay = relay
+        self.mediaSource = mediaSource
         self.maxSessions = max(0, maxSessions)
         self.transcoding = transcoding
         self.keepEnded = keepEnded
@@ -172,10 +190,26 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, Sendable 
         try anchor(call: id, from: side, sdp: sdp, role: role, addCodecs: transcoding)
     }
 
+    /// What may latch a leg's media: the rule (`media.source`, or an ng command's flags), and
+    /// for `.signaling` the leg's signaling address (a SIP leg's peer, ng's `received-from`).
+    /// A signaling address that is no IP address (or none known yet) falls back to the SDP's.
+    func sourcePolicy(_ rule: MediaSourceRule, control: LegControl?, signaling: String? = nil) -> MediaRelay.SourcePolicy {
+        switch rule {
+        case .sdp: return .advertised
+        case .any: return .any
+        case .signaling:
+            var host = signaling
+            if host == nil, case .sip(let peer) = control { host = peer.host }
+            guard let host, SessionDescription.isIPAddress(host) else { return .advertised }
+            return .address(host)
+        }
+    }
+
     /// Anchors an SDP body from `side` and rewrites it for the other side: addresses and
     /// ports, and per audio stream the codecs and SRTP keys each leg negotiated (see
     /// ``StreamNegotiation``). An answer configures both legs' media in the relay.
-    func anchor(call id: String, from side: CallSide, sdp: SessionDescription, role: SDPRole, addCodecs: Bool) throws {
+    func anchor(call id: String, from side: CallSide, sdp: SessionDescription, role: SDPRole, addCodecs: Bool,
+                source: (rule: MediaSourceRule, signaling: String?)? = nil) throws {
         let media = sdp.media
         if case .offer = role { trackHold(call: id, sdp: sdp) }
         let relaySide: MediaRelay.Side = side == .caller ? .a : .b
@@ -189,7 +223,7 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, Sendable 
             fresh.forEach { relay.release($0) }
             throw CallsError.mediaUnavailable("\(error)")
         }
-        let (streams, decisions) = try state.withLock { s throws(SIPError) -> ([AnchoredStream], [(Int, StreamNegotiation.Decision)]) in
+        let (streams, decisions, control) = try state.withLock { s throws(SIPError) -> ([AnchoredStream], [(Int, StreamNegotiation.Decision)], LegControl?) in
             if s.live[id] == nil { s.live[id] = Live(id: id, from: "", to: "", started: now()) }
             s.live[id]!.streams.append(contentsOf: fresh)
             s.live[id]!.leg(side) { $0.advertised = media.map { "\($0.address):\($0.port)" } }
@@ -204,8 +238,9 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, Sendable 
                 }
                 s.live[id]!.negotiation[i] = n
             }
-            return (s.live[id]!.streams, decisions)
+            return (s.live[id]!.streams, decisions, s.live[id]!.call.leg(side)?.control)
         }
+        let latch = sourcePolicy(source?.rule ?? mediaSource, control: control, signaling: source?.signaling)
         for (i, m) in media.enumerated() {
             let stream = streams[i]
             if m.port == 0 {
@@ -214,7 +249,7 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, Sendable 
             }
             // c=0.0.0.0 (RFC 2543 hold) keeps the last destination.
             if m.address != "0.0.0.0" && m.address != "::" {
-                try relay.setRemote(stream, side: relaySide, ip: m.address, port: m.port, rtcpPort: m.rtcpPort)
+                try relay.setRemote(stream, side: relaySide, ip: m.address, port: m.port, rtcpPort: m.rtcpPort, source: latch)
             }
             try sdp.anchor(media: i, address: relay.configuration.sdpAddress, port: stream.port(other))
         }
@@ -254,6 +289,18 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, Sendable 
 
     /// Puts the released streams' final counters into the call's view (ended, or still live).
     private func finalCounters(call id: String, streams: [AnchoredStream]) {
+        for (i, stream) in streams.enumerated() {
+            for side in [MediaRelay.Side.a, .b] {
+                let dropped = stream.counters(side).droppedSource
+                guard dropped > 0 else { continue }
+                let party: CallSide = side == .a ? .caller : .callee
+                refusedSourceLogs.withLock { [logger] in
+                    $0.log(logger, .warning, "RTP from an unexpected source dropped (media.source)", metadata: [
+                        "call": "\(id)", "stream": "\(i)", "party": "\(party.rawValue)", "packets": "\(dropped)",
+                        "first_source": "\(stream.refusedSource(side) ?? "?")", "latched": "\(stream.latchedAddress(side) ?? "none")"])
+                }
+            }
+        }
         func update(_ info: inout CallInfo) {
             for k in info.legs.indices {
                 let side: MediaRelay.Side = info.legs[k].side == .caller ? .a : .b

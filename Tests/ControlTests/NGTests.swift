@@ -189,6 +189,46 @@ import TestSupport
         #expect(noKey["result"] == "error" && noKey["error-reason"]?.string?.contains("a=crypto") == true, "\(noKey)")
     }
 
+    /// rtpengine's source flags: a NATed caller's SDP names a private address. With
+    /// `SIP-source-address` and `received-from`, its media latches from the signaling
+    /// address only (a third host is dropped); without flags (`media.source = sdp`) the
+    /// same phone is refused, since it is not where its SDP said; a bad `received-from` is an error.
+    @Test func sourceFlagsChooseWhatMayLatch() throws {
+        let (s, calls) = try server(TestPorts.base(50))
+        defer { calls.relay.shutdown() }
+        let natted = Self.sdp.replacingOccurrences(of: "c=IN IP4 127.0.0.1", with: "c=IN IP4 192.168.1.20")
+        let phone = try UDPSocket(address: "127.0.0.2"), third = try UDPSocket(address: "127.0.0.3"), callee = try UDPSocket()
+        func port(_ sdp: String?) -> Int? {
+            sdp?.split(separator: "\r\n").first { $0.hasPrefix("m=audio ") }.flatMap { Int($0.split(separator: " ")[1]) }
+        }
+        func call(_ id: String, _ extra: [(String, Bencode)]) throws -> Int {
+            let offer = try send(s, id + "o", .dictionary([("call-id", .string(id)), ("command", "offer"), ("from-tag", "ft"),
+                                                          ("sdp", .string(natted))] + extra))
+            #expect(offer["result"] == "ok", "\(offer)")
+            let answer = try send(s, id + "a", .dictionary([("call-id", .string(id)), ("command", "answer"), ("from-tag", "ft"),
+                                                           ("sdp", .string(Self.sdp.replacingOccurrences(of: "40000", with: "\(callee.port)"))),
+                                                           ("to-tag", "tt")]))
+            return try #require(port(answer["sdp"]?.string))
+        }
+        let nat = try call("nat", [("flags", .list(["SIP-source-address"])), ("received-from", .list(["IP4", "127.0.0.2"]))])
+        #expect(calls.relay.barrierBlocking())
+        third.send([0x80, 0, 0, 1], to: nat)
+        #expect(callee.receiveBytes() == nil)
+        phone.send([0x80, 0, 0, 2], to: nat)
+        #expect(callee.receiveBytes() == [0x80, 0, 0, 2])
+
+        let strict = try call("strict", [])
+        #expect(calls.relay.barrierBlocking())
+        phone.send([0x80, 0, 0, 3], to: strict)
+        #expect(callee.receiveBytes() == nil)
+        let q = try send(s, "q", .dictionary([("call-id", "strict"), ("command", "query")]))
+        #expect(q["tags"]?["ft"]?["medias"]?.list?.first?["streams"]?.list?.first?["stats"]?["errors"] == 1, "\(q)")
+
+        let bad = try send(s, "b", .dictionary([("call-id", "bad"), ("command", "offer"), ("from-tag", "f"),
+                                                ("received-from", .list(["IP4", "not an address"])), ("sdp", .string(Self.sdp))]))
+        #expect(bad["result"] == "error" && bad["error-reason"]?.string?.contains("received-from") == true, "\(bad)")
+    }
+
     @Test func retransmittedCookieIsAnsweredNotRerun() throws {
         let (s, calls) = try server(TestPorts.base(50))
         defer { calls.relay.shutdown() }

@@ -55,6 +55,64 @@ extension UDPSocket {
         #expect(caller.receive() == [0x80, 0, 0, 2])
     }
 
+    /// Strict source (the default): before latching, only the advertised address may latch;
+    /// a stranger that sends first (another host, here 127.0.0.2) is dropped and counted, and
+    /// the party's own packets still latch afterwards. `.any` latches on the stranger.
+    @Test func onlyTheAdvertisedAddressMayLatch() throws {
+        let relay = try makeRelay(TestPorts.base(100))
+        defer { relay.shutdown() }
+        let stream = try relay.allocate()
+        let caller = try Party(), callee = try Party()
+        let stranger = try Party(address: "127.0.0.2")
+        try relay.setRemote(stream, side: .a, ip: "127.0.0.1", port: caller.port)
+        try relay.setRemote(stream, side: .b, ip: "127.0.0.1", port: callee.port)
+        #expect(relay.barrierBlocking(), "the relay threads ran the commands")
+        stranger.send([0x80, 0, 0, 7], to: stream.port(.a))
+        #expect(callee.receive() == nil)
+        #expect(waitUntil { stream.rtpCounters(.a).droppedSource == 1 })
+        #expect(stream.latchedAddress(.a) == nil)
+        #expect(stream.refusedSource(.a)?.hasPrefix("127.0.0.2:") == true)
+        // The stranger receives nothing either: the callee's audio still goes to the SDP address.
+        callee.send([0x80, 0, 0, 8], to: stream.port(.b))
+        #expect(caller.receive() == [0x80, 0, 0, 8])
+        #expect(stranger.receive() == nil)
+        // The advertised host latches, from another port than it advertised (symmetric RTP).
+        let callerOtherPort = try Party()
+        callerOtherPort.send([0x80, 0, 0, 9], to: stream.port(.a))
+        #expect(callee.receive() == [0x80, 0, 0, 9])
+        #expect(stream.latchedAddress(.a) == "127.0.0.1:\(callerOtherPort.port)")
+
+        // `.any`: a side re-told (re-INVITE) with rtpengine's learning latches on whoever sends first.
+        let other = try relay.allocate()
+        try relay.setRemote(other, side: .a, ip: "127.0.0.1", port: caller.port, source: .any)
+        try relay.setRemote(other, side: .b, ip: "127.0.0.1", port: callee.port)
+        #expect(relay.barrierBlocking())
+        stranger.send([0x80, 0, 0, 10], to: other.port(.a))
+        #expect(callee.receive() == [0x80, 0, 0, 10])
+        #expect(other.latchedAddress(.a)?.hasPrefix("127.0.0.2:") == true)
+    }
+
+    /// `.address(ip)`: a NATed phone's SDP names a private address; its media may only come
+    /// from its signaling source (here 127.0.0.2), not from the SDP's address nor a third one.
+    @Test func theSignalingAddressMayLatchWhenTheSDPsAddressIsPrivate() throws {
+        let relay = try makeRelay(TestPorts.base(100))
+        defer { relay.shutdown() }
+        let stream = try relay.allocate()
+        let phone = try Party(address: "127.0.0.2"), callee = try Party(), third = try Party(address: "127.0.0.3")
+        try relay.setRemote(stream, side: .a, ip: "192.168.1.20", port: 4000, source: .address("127.0.0.2"))
+        try relay.setRemote(stream, side: .b, ip: "127.0.0.1", port: callee.port)
+        #expect(relay.barrierBlocking())
+        third.send([0x80, 0, 0, 1], to: stream.port(.a))
+        #expect(callee.receive() == nil)
+        #expect(waitUntil { stream.rtpCounters(.a).droppedSource == 1 })
+        phone.send([0x80, 0, 0, 2], to: stream.port(.a))
+        #expect(callee.receive() == [0x80, 0, 0, 2])
+        callee.send([0x80, 0, 0, 3], to: stream.port(.b))
+        #expect(phone.receive() == [0x80, 0, 0, 3], "media goes back to the latched (public) address")
+        // An address that is no IP address is refused at once.
+        #expect(throws: MediaError.self) { try relay.setRemote(stream, side: .a, ip: "127.0.0.1", port: 4000, source: .address("phone.example")) }
+    }
+
     @Test func rtcpIsRelayedOnTheOddPort() throws {
         let relay = try makeRelay(TestPorts.base(100))
         defer { relay.shutdown() }

@@ -6,10 +6,12 @@ public final class UDPSocket: @unchecked Sendable {
     public let fd: Int32
     public let port: Int
 
-    public init(receiveTimeout: Duration = .milliseconds(300)) throws {
+    /// Bound to `address` (another 127.0.0.0/8 address plays a second host).
+    public init(receiveTimeout: Duration = .milliseconds(300), address: String = "127.0.0.1") throws {
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         self.fd = fd
         var a = UDPSocket.loopback(port: 0)
+        a.sin_addr.s_addr = inet_addr(address)
         _ = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }

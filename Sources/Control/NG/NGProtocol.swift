@@ -180,6 +180,18 @@ public struct NGProtocol: Sendable {
         o.transcode += flags.compactMap { f in
             f.lowercased().hasPrefix("codec-transcode-") ? String(f.dropFirst("codec-transcode-".count)) : nil
         }
+        // Source latching, rtpengine's flags (spelled with spaces or dashes, any case).
+        let normalized = Set(flags.map { $0.lowercased().replacingOccurrences(of: " ", with: "-") })
+        if !normalized.isDisjoint(with: ["media-handover", "asymmetric"]) { o.source = .any }
+        if !normalized.isDisjoint(with: ["strict-source", "trust-address"]) { o.source = .sdp }
+        if normalized.contains("sip-source-address") { o.source = .signaling }
+        if let rf = r["received-from"] {
+            // ["IP4", "203.0.113.7"]
+            guard let l = rf.list, l.count == 2, let ip = l[1].string, SessionDescription.isIPAddress(ip) else {
+                throw Failure(reason: "Invalid 'received-from': expected a list [family, address]")
+            }
+            o.receivedFrom = ip
+        }
         return o
     }
 }
