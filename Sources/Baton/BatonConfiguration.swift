@@ -28,7 +28,7 @@ struct BatonConfiguration: Equatable {
     /// Offer the codecs Baton transcodes to (Opus <-> G.711) besides the offerer's.
     var transcode = true
     /// Which packets may latch a leg's media (`media.source`).
-    var mediaSource = MediaSourceRule.sdp
+    var mediaSource = MediaSourceRule.sdpOrSignaling
     var http = HTTPAPI.Configuration()
     var ng = NGServer.Configuration()
     var storePath = "var/baton.sqlite"
@@ -60,7 +60,8 @@ struct BatonConfiguration: Equatable {
         media = try MediaRelay.Configuration(reader: r)
         transcode = try r.bool("media.transcode", default: transcode)
         mediaSource = MediaSourceRule(rawValue: try r.choice("media.source", MediaSourceRule.allCases.map(\.rawValue),
-                                                             default: mediaSource.rawValue, expected: "sdp, signaling or any")) ?? .sdp
+                                                             default: mediaSource.rawValue,
+                                                             expected: "sdp-or-signaling, sdp, signaling or any")) ?? .sdpOrSignaling
         http = try HTTPAPI.Configuration(reader: r)
         ng = try NGServer.Configuration(reader: r)
         storePath = r.string("store.path", default: storePath)
@@ -326,7 +327,8 @@ struct BatonConfiguration: Equatable {
                         }
                         mediaTransport = mt
                     }
-                    routes.append(StaticRoute(match: match, host: host, port: port, transport: kind, mediaTransport: mediaTransport))
+                    routes.append(StaticRoute(match: match, host: host, port: port, transport: kind, mediaTransport: mediaTransport,
+                                              sdesInClear: t["sdes_in_clear"]?.bool ?? false))
                 }
                 continue
             }
@@ -348,7 +350,9 @@ struct BatonConfiguration: Equatable {
     /// What `check-config` prints: every key with its effective value.
     var rendered: String {
         var lines = settings.map { "\($0.key) = \($0.shown)" }
-        for r in sip.routes { lines.append("route \(r.match) -> \(r.transport.rawValue):\(r.host):\(r.port)") }
+        for r in sip.routes {
+            lines.append("route \(r.match) -> \(r.transport.rawValue):\(r.host):\(r.port)" + (r.sdesInClear ? " sdes_in_clear" : ""))
+        }
         for f in forwarding { lines.append("forward \(f.number) -> \(f.to) on \(f.on.rawValue)") }
         for d in devices { lines.append("device \(d.user)/\(d.id) \(d.kind) \(d.aor) priority \(d.priority)") }
         return lines.joined(separator: "\n")

@@ -24,9 +24,10 @@ extension CallManager {
     /// point at them, so it can be offered to the new device: with `negotiate`, as an offer
     /// of its own (the far side's codecs plus those Baton transcodes to, Baton's SRTP keys
     /// for the new leg when the replaced leg used SRTP). Without it (the device sent the
-    /// offer, INVITE with Replaces) only addresses change.
+    /// offer, INVITE with Replaces) only addresses change. `keysToDevice` false: the device's
+    /// signaling is not encrypted and keys may not go in clear, so it is offered plain RTP.
     public func prepareSwitch(call id: String, replacing side: CallSide, offer: SessionDescription,
-                              negotiate: Bool = true) throws(CallsError) -> PreparedSwitch {
+                              negotiate: Bool = true, keysToDevice: Bool = true) throws(CallsError) -> PreparedSwitch {
         let found = state.withLock { s in s.live[id].map { ($0.streams, $0.negotiation) } }
         guard let (streams, current) = found else { throw .unknownCall(id) }
         var legs: [(Int, SwitchLeg)] = []
@@ -42,7 +43,8 @@ extension CallManager {
                     // The new device gets the replaced leg's profile (plain or SRTP), fresh keys.
                     let transport = current[i]?.proto[side]
                     let srtp = current[i]?.media[side].map { $0.srtp != nil }
-                    try n.offer(from: side.other, sdp: offer, media: i, transport: transport, srtp: srtp, addCodecs: transcoding)
+                    try n.offer(from: side.other, sdp: offer, media: i, transport: transport, srtp: srtp, addCodecs: transcoding,
+                                keys: SDESExposure(toSender: true, toRecipient: keysToDevice))
                     negotiation[i] = n
                 }
                 try offer.anchor(media: i, address: relay.configuration.sdpAddress, port: leg.port)
@@ -70,12 +72,14 @@ extension CallManager {
     /// The new device answered: its SDP says where it receives RTP.
     /// The new device's codec and keys are set on the new leg; the far party's leg keeps its
     /// own (it gets Opus state if it is Opus and the device is not).
-    public func answerSwitch(_ p: PreparedSwitch, answer: SessionDescription) throws(CallsError) {
+    /// `signaling` is the address the device's signaling came from (what may latch its media
+    /// besides its SDP's address, per `media.source`).
+    public func answerSwitch(_ p: PreparedSwitch, answer: SessionDescription, signaling: String? = nil) throws(CallsError) {
         let media = answer.media
         let (streams, control) = state.withLock { s in
             (s.live[p.call]?.streams ?? [], s.live[p.call]?.call.legs.first { $0.number == p.leg }?.control)
         }
-        let latch = sourcePolicy(mediaSource, control: control)
+        let latch = sourcePolicy(mediaSource, control: control, signaling: signaling)
         for (i, leg) in p.legs {
             guard i < media.count, media[i].port != 0 else { throw .mediaUnavailable("the target rejected stream \(i)") }
             let m = media[i]

@@ -9,6 +9,10 @@ import Synchronization
 /// Which packets may latch a leg's media source (`media.source`; ng flags per command).
 /// After the latch, only the latched address and port are relayed whatever the rule.
 public enum MediaSourceRule: String, Sendable, CaseIterable {
+    /// Packets from the address the leg's SDP advertised or from its signaling source (the
+    /// default: a phone behind NAT, or one that advertises an interface it does not send
+    /// from, still latches; a stranger does not).
+    case sdpOrSignaling = "sdp-or-signaling"
     /// Only packets from the address the leg's SDP advertised (rtpengine's `strict-source`).
     case sdp
     /// Only packets from the leg's SIP signaling source address (NATed phones whose SDP
@@ -92,7 +96,7 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, Sendable 
     let refusedSourceLogs = Mutex(LogRateLimiter())
 
     public init(relay: MediaRelay, keepEnded: Int = 200, transcoding: Bool = true, maxSessions: Int = 0,
-                mediaSource: MediaSourceRule = .sdp,
+                mediaSource: MediaSourceRule = .sdpOrSignaling,
                 logger: Logger = Logger(label: "baton.calls"),
                 now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
         self.relay = relay
@@ -186,22 +190,22 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, Sendable 
 
     // MARK: B2BUADelegate
 
-    public func anchor(call id: String, from side: CallSide, sdp: SessionDescription, role: SDPRole) throws {
-        try anchor(call: id, from: side, sdp: sdp, role: role, addCodecs: transcoding)
+    public func anchor(call id: String, from side: CallSide, sdp: SessionDescription, role: SDPRole, keys: SDESExposure) throws {
+        try anchor(call: id, from: side, sdp: sdp, role: role, addCodecs: transcoding, keys: keys)
     }
 
     /// What may latch a leg's media: the rule (`media.source`, or an ng command's flags), and
     /// for `.signaling` the leg's signaling address (a SIP leg's peer, ng's `received-from`).
     /// A signaling address that is no IP address (or none known yet) falls back to the SDP's.
     func sourcePolicy(_ rule: MediaSourceRule, control: LegControl?, signaling: String? = nil) -> MediaRelay.SourcePolicy {
+        var host = signaling
+        if host == nil, case .sip(let peer) = control { host = peer.host }
+        if let h = host, !SessionDescription.isIPAddress(h) { host = nil }
         switch rule {
         case .sdp: return .advertised
         case .any: return .any
-        case .signaling:
-            var host = signaling
-            if host == nil, case .sip(let peer) = control { host = peer.host }
-            guard let host, SessionDescription.isIPAddress(host) else { return .advertised }
-            return .address(host)
+        case .signaling: return host.map { .address($0) } ?? .advertised
+        case .sdpOrSignaling: return host.map { .advertisedOr($0) } ?? .advertised
         }
     }
 
@@ -209,7 +213,7 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, Sendable 
     /// ports, and per audio stream the codecs and SRTP keys each leg negotiated (see
     /// ``StreamNegotiation``). An answer configures both legs' media in the relay.
     func anchor(call id: String, from side: CallSide, sdp: SessionDescription, role: SDPRole, addCodecs: Bool,
-                source: (rule: MediaSourceRule, signaling: String?)? = nil) throws {
+                keys: SDESExposure = .allowed, source: (rule: MediaSourceRule, signaling: String?)? = nil) throws {
         let media = sdp.media
         if case .offer = role { trackHold(call: id, sdp: sdp) }
         let relaySide: MediaRelay.Side = side == .caller ? .a : .b
@@ -232,7 +236,7 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, Sendable 
                 var n = s.live[id]!.negotiation[i] ?? StreamNegotiation()
                 switch role {
                 case .offer(let transport):
-                    try n.offer(from: side, sdp: sdp, media: i, transport: transport, addCodecs: addCodecs)
+                    try n.offer(from: side, sdp: sdp, media: i, transport: transport, addCodecs: addCodecs, keys: keys)
                 case .answer:
                     if let d = try n.answer(from: side, sdp: sdp, media: i) { decisions.append((i, d)) }
                 }

@@ -68,19 +68,32 @@ struct StreamNegotiation: Sendable {
     /// Rewrites media `i` of an offer from `side` for the other side, in place.
     /// `transport` sets the answerer's profile; `srtp` whether it gets keys (default: what
     /// `transport` says, else what the offerer does).
+    /// `keys` says where SDES keys may cross the signaling: an SRTP profile offered over a leg
+    /// that may not get keys back is refused (488); best-effort SRTP (a=crypto on RTP/AVP) is
+    /// answered in plain RTP; the answerer of a leg that may not get keys gets the plain profile.
     mutating func offer(from side: CallSide, sdp: SessionDescription, media i: Int, transport: String?, srtp: Bool? = nil,
-                        addCodecs: Bool) throws(SIPError) {
+                        addCodecs: Bool, keys: SDESExposure = .allowed) throws(SIPError) {
         let m = sdp.media[i]
         let formats = sdp.formats(media: i)
         let crypto = sdp.crypto(media: i)
-        let accepted = StreamNegotiation.acceptable(crypto) != nil
+        var accepted = StreamNegotiation.acceptable(crypto) != nil
         if StreamNegotiation.isSRTP(m.proto) && !accepted {
             throw .badSDP("no SDES a=crypto line with a suite Baton supports (\(SRTPSuite.available.map(\.rawValue).joined(separator: ", ")))")
         }
-        let outProto = transport ?? m.proto
+        if accepted && !keys.toSender {
+            guard !StreamNegotiation.isSRTP(m.proto) else {
+                throw .notAcceptable("SDES keys only over TLS: this \(m.proto) offer came over an unencrypted transport (sip.sdes_in_clear)")
+            }
+            accepted = false   // best effort: answered without keys, plain RTP
+        }
+        var outProto = transport ?? m.proto
         // The answerer gets SRTP when its profile says so, or (same profile) when the offerer
-        // does SRTP, best effort included.
-        let outSRTP = srtp ?? transport.map(StreamNegotiation.isSRTP) ?? accepted
+        // does SRTP, best effort included; never keys over a leg that may not get them.
+        var outSRTP = srtp ?? transport.map(StreamNegotiation.isSRTP) ?? accepted
+        if outSRTP && !keys.toRecipient {
+            outSRTP = false
+            outProto = StreamNegotiation.plain(outProto)
+        }
         var out = formats
         if addCodecs { out += StreamNegotiation.transcodable(formats) }
         var lines: [SDESCrypto] = []
@@ -93,6 +106,11 @@ struct StreamNegotiation: Sendable {
         if out != formats { sdp.setFormats(media: i, out) }
         sdp.setCrypto(media: i, lines)
         pending = PendingOffer(from: side, formats: formats, crypto: crypto, proto: m.proto, srtp: accepted, offeredCrypto: lines)
+    }
+
+    /// The plain profile of an SRTP one (RTP/SAVP -> RTP/AVP, RTP/SAVPF -> RTP/AVPF).
+    static func plain(_ proto: String) -> String {
+        proto.split(separator: "/").map { $0.uppercased().hasPrefix("SAVP") ? "AVP" + $0.dropFirst(4) : String($0) }.joined(separator: "/")
     }
 
     /// Codecs Baton can add to an offer because it can transcode them from the offer's.

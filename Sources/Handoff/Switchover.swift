@@ -220,7 +220,7 @@ public final class Handoff: CallMoveHandler, Sendable {
             return
         }
         do {
-            try calls.answerSwitch(prepared, answer: try SessionDescription(parsing: r.offer))
+            try calls.answerSwitch(prepared, answer: try SessionDescription(parsing: r.offer), signaling: t.peer.host)
         } catch {
             calls.abortSwitch(prepared) { _ in }
             reject(.notAcceptableHere, "unusable SDP offer: \(error)")
@@ -273,7 +273,8 @@ public final class Handoff: CallMoveHandler, Sendable {
         let body: [UInt8]
         do {
             offer = try SessionDescription(parsing: farBytes)
-            prepared = try calls.prepareSwitch(call: id, replacing: side, offer: offer)
+            prepared = try calls.prepareSwitch(call: id, replacing: side, offer: offer,
+                                               keysToDevice: b2bua.sdesAllowed(call: id, toward: target.peer))
         } catch {
             return .failure(.media("\(error)"))
         }
@@ -378,7 +379,7 @@ public final class Handoff: CallMoveHandler, Sendable {
         case .answered(let sdp):
             do {
                 let answer = try SessionDescription(parsing: sdp)
-                try calls.answerSwitch(run.prepared, answer: answer)
+                try calls.answerSwitch(run.prepared, answer: answer, signaling: run.leg?.peer.host)
                 run.answer = answer
             } catch {
                 giveUp(run, reason: "unusable SDP answer from the target: \(error)")

@@ -26,6 +26,9 @@ public final class MediaRelay: Sendable {
         case advertised
         /// Only a packet from this IP address (a NATed phone: its SIP signaling source).
         case address(String)
+        /// A packet from the advertised address or from this one (the party's signaling
+        /// source: a phone behind NAT, or one that advertises an address it does not send from).
+        case advertisedOr(String)
         /// The first packet from anywhere (a party whose address nobody knows).
         case any
 
@@ -33,6 +36,7 @@ public final class MediaRelay: Sendable {
             switch self {
             case .advertised: "advertised"
             case .address(let ip): ip
+            case .advertisedOr(let ip): "advertised or \(ip)"
             case .any: "any"
             }
         }
@@ -166,15 +170,18 @@ public final class MediaRelay: Sendable {
         t.submit(.setRemote(e.rtcp, rtcp, source: expected))
     }
 
-    /// The address a packet must come from to latch (port ignored), nil: any.
-    static func expectedSource(_ policy: SourcePolicy, _ advertised: baton_addr) throws(MediaError) -> baton_addr? {
-        switch policy {
-        case .advertised: return advertised
-        case .any: return nil
-        case .address(let ip):
+    /// The addresses a packet may come from to latch (ports ignored); empty: any.
+    static func expectedSource(_ policy: SourcePolicy, _ advertised: baton_addr) throws(MediaError) -> ExpectedSources {
+        func parse(_ ip: String) throws(MediaError) -> baton_addr {
             var a = baton_addr()
             guard baton_addr_from_string(&a, ip, 0) == 0 else { throw .badAddress(ip) }
             return a
+        }
+        switch policy {
+        case .advertised: return ExpectedSources(advertised)
+        case .any: return ExpectedSources()
+        case .address(let ip): return ExpectedSources(try parse(ip))
+        case .advertisedOr(let ip): return ExpectedSources(advertised, try parse(ip))
         }
     }
 

@@ -17,10 +17,9 @@ final class RelaySocket: @unchecked Sendable {
     let remote: UnsafeMutablePointer<baton_addr>
     var hasRemote = false
     var latched = false
-    /// Before latching, only a packet from this IP address (any port) may latch the source
-    /// (`checksSource`); otherwise the first packet from anywhere does. Relay thread only.
-    let expectedSource: UnsafeMutablePointer<baton_addr>
-    var checksSource = false
+    /// Before latching, only a packet from one of these IP addresses (any port) may latch
+    /// the source; none: the first packet from anywhere does. Relay thread only.
+    var expected = ExpectedSources()
     /// Whether a packet was refused for its source yet (relay thread only); the first refused
     /// source is kept in ``firstRefused`` for signaling to log (no allocation: a C struct).
     var refusedSeen = false
@@ -90,26 +89,17 @@ final class RelaySocket: @unchecked Sendable {
         serial = RelaySocket.serials.wrappingAdd(1, ordering: .relaxed).oldValue
         remote = .allocate(capacity: 1)
         remote.initialize(to: baton_addr())
-        expectedSource = .allocate(capacity: 1)
-        expectedSource.initialize(to: baton_addr())
     }
 
-    deinit {
-        remote.deallocate()
-        expectedSource.deallocate()
-    }
+    deinit { remote.deallocate() }
 
-    /// Sets the SDP-advertised destination and which source may latch (nil: any); a changed
-    /// address or source rule unlatches (a re-INVITE moved the party).
-    func setExpected(_ addr: baton_addr, source: baton_addr?) {
+    /// Sets the SDP-advertised destination and which sources may latch; a changed address or
+    /// source rule unlatches (a re-INVITE moved the party).
+    func setExpected(_ addr: baton_addr, source: ExpectedSources) {
         var a = addr
         let same = hasRemote && withUnsafePointer(to: &a.ss) { baton_addr_equal(remote, $0) } != 0
-        var sameSource = source == nil && !checksSource
-        if var src = source, checksSource {
-            sameSource = withUnsafePointer(to: &src.ss) { baton_addr_same_ip(expectedSource, $0) } != 0
-        }
-        if let source { expectedSource.pointee = source }
-        checksSource = source != nil
+        let sameSource = source.sameIPs(as: expected)
+        expected = source
         if !same || !sameSource {
             remote.pointee = addr
             hasRemote = true
@@ -119,9 +109,7 @@ final class RelaySocket: @unchecked Sendable {
 
     /// Whether a packet from `source` may latch this socket (before latching).
     @inline(__always)
-    func mayLatch(_ source: UnsafePointer<sockaddr_storage>) -> Bool {
-        !checksSource || baton_addr_same_ip(expectedSource, source) != 0
-    }
+    func mayLatch(_ source: UnsafePointer<sockaddr_storage>) -> Bool { expected.admits(source) }
 
     /// Keeps the first refused source for signaling (once per socket, relay thread).
     func noteRefused(_ source: UnsafePointer<sockaddr_storage>) {
@@ -146,5 +134,40 @@ final class RelaySocket: @unchecked Sendable {
         guard port >= 0 else { return nil }
         let ip = String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         return ip.contains(":" as Character) ? "[\(ip)]:\(port)" : "\(ip):\(port)"
+    }
+}
+
+/// Up to two IP addresses a relay socket may latch on (the SDP's, the signaling source's),
+/// held inline: a value the relay thread compares without allocating. Empty: any source.
+struct ExpectedSources: @unchecked Sendable {
+    private var first = baton_addr()
+    private var second = baton_addr()
+    private(set) var count = 0
+
+    init() {}
+    init(_ a: baton_addr) { first = a; count = 1 }
+    init(_ a: baton_addr, _ b: baton_addr) { first = a; second = b; count = 2 }
+
+    /// Whether a packet from `source` may latch (any when empty).
+    @inline(__always)
+    func admits(_ source: UnsafePointer<sockaddr_storage>) -> Bool {
+        if count == 0 { return true }
+        var f = first
+        if baton_addr_same_ip(&f, source) != 0 { return true }
+        guard count == 2 else { return false }
+        var s = second
+        return baton_addr_same_ip(&s, source) != 0
+    }
+
+    /// Same addresses (ports ignored), in the same order.
+    func sameIPs(as other: ExpectedSources) -> Bool {
+        guard count == other.count else { return false }
+        func same(_ a: baton_addr, _ b: baton_addr) -> Bool {
+            var x = a, y = b
+            return withUnsafePointer(to: &y.ss) { baton_addr_same_ip(&x, $0) } != 0
+        }
+        if count >= 1 && !same(first, other.first) { return false }
+        if count == 2 && !same(second, other.second) { return false }
+        return true
     }
 }

@@ -14,7 +14,7 @@ import Synchronization
 final class RelayThread: @unchecked Sendable {
     enum Command {
         case add([RelaySocket])
-        case setRemote(RelaySocket, baton_addr, source: baton_addr?)
+        case setRemote(RelaySocket, baton_addr, source: ExpectedSources)
         /// The leg's codec and SRTP state for its RTP and RTCP sockets.
         case configure([RelaySocket], LegState)
         case remove([RelaySocket], [PortPool.Pair], PortPool)

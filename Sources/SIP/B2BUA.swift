@@ -58,6 +58,20 @@ public enum InviteVerdict: Sendable {
 }
 
 /// Which half of an offer/answer exchange (RFC 3264) an SDP body is.
+/// Whether SDES keys (a=crypto) may cross the signaling to each side of an offer/answer:
+/// yes over TLS, else only where the configuration allows keys in clear (a lab, a trunk on a
+/// private network). Keys in a SIP message over UDP or TCP are readable by anyone on the path,
+/// which makes the SRTP they protect no better than RTP.
+public struct SDESExposure: Sendable, Equatable {
+    /// Keys may go back to the side that sent this SDP (in the answer to its offer).
+    public var toSender: Bool
+    /// Keys may go to the side this SDP is rewritten for.
+    public var toRecipient: Bool
+    public init(toSender: Bool, toRecipient: Bool) { self.toSender = toSender; self.toRecipient = toRecipient }
+    /// Keys may go anywhere (ng: the proxy in front decides; tests).
+    public static let allowed = SDESExposure(toSender: true, toRecipient: true)
+}
+
 public enum SDPRole: Sendable, Equatable {
     /// An offer; `transport` asks for another RTP profile toward the other side
     /// ("RTP/AVP" to bridge an SRTP offerer to plain RTP, "RTP/SAVP" for the reverse).
@@ -75,7 +89,9 @@ public enum SDPRole: Sendable, Equatable {
 public protocol B2BUADelegate: AnyObject {
     /// Anchors the media of an SDP body that `side` sent and rewrites it, in place, for the
     /// other side (codecs, SRTP keys and profile per leg, as negotiated).
-    func anchor(call: String, from side: CallSide, sdp: SessionDescription, role: SDPRole) throws
+    /// `keys` says where SDES keys may be written: an SDP over a leg that is not TLS would
+    /// carry them in clear (`sip.sdes_in_clear` and the route's `sdes_in_clear` allow it).
+    func anchor(call: String, from side: CallSide, sdp: SessionDescription, role: SDPRole, keys: SDESExposure) throws
     /// Releases the call's media.
     func release(call: String)
     /// The life of the bridged dialogs (the controller keeps the call's state).
@@ -148,6 +164,9 @@ public final class B2BUA: TransactionUser {
         /// as calls end, so sooner than after a drain.
         public var limitRetryAfter: Int = 5
         public var userAgent: String = "Baton"
+        /// Write SDES keys into SDP sent over UDP or TCP (`sip.sdes_in_clear`); a route's
+        /// `sdes_in_clear` allows it for that route's calls only. Off: keys only over TLS.
+        public var sdesInClear = false
         public init() {}
         /// The SIP over TLS port, when TLS is on.
         public var advertisedTLSPort: Int?
@@ -176,6 +195,8 @@ public final class B2BUA: TransactionUser {
         var state: State = .calling
         var a: Dialog
         var b: Dialog
+        /// The route allows SDES keys in clear for this call (its `sdes_in_clear`).
+        var sdesInClear = false
         var aInvite: ServerTransaction?
         var bInvite: ClientTransaction?
         var cancelled = false
@@ -397,6 +418,7 @@ public final class B2BUA: TransactionUser {
         }
         let (peer, uri): (SIPPeer, String)
         var mediaTransport: String?
+        var routeSDESInClear = false
         switch decision {
         case .notFound:
             t.respond(.notFound, toTag: randomToken(10))
@@ -405,6 +427,7 @@ public final class B2BUA: TransactionUser {
         case let .route(r, u):
             (peer, uri) = (SIPPeer(transport: r.transport, host: r.host, port: r.port), u)
             mediaTransport = r.mediaTransport
+            routeSDESInClear = r.sdesInClear
         }
         guard let callerCallID = req.callID, let callerTag = req.fromTag, let from = req.from, let to = req.to else {
             t.respond(.badRequest.because("Missing From tag"))
@@ -426,6 +449,7 @@ public final class B2BUA: TransactionUser {
                        localHeader: "", remoteHeader: to, remoteTarget: uri,
                        peer: peer, localCSeq: 1)
         let call = Call(id: id, a: a, b: b)
+        call.sdesInClear = routeSDESInClear
         call.aInvite = t
         call.sdp[.caller] = body
         delegate?.dialogEvent(.invited(id: id, from: from, to: to, callerCallID: callerCallID, callerPeer: t.peer))
@@ -623,7 +647,7 @@ public final class B2BUA: TransactionUser {
         if !r.body.isEmpty {
             do {
                 let sdp = try SessionDescription(parsing: r.body)
-                try delegate?.anchor(call: call.id, from: side, sdp: sdp, role: .answer)
+                try delegate?.anchor(call: call.id, from: side, sdp: sdp, role: .answer, keys: keys(call, from: side))
                 out.setBody(try sdp.serialize(), contentType: "application/sdp")
             } catch {
                 logger.warning("bad SDP in response", metadata: ["call": "\(call.id)", "error": "\(error)"])
@@ -638,8 +662,22 @@ public final class B2BUA: TransactionUser {
         let body = m.body
         guard !body.isEmpty else { return }
         let sdp = try SessionDescription(parsing: body)
-        try delegate?.anchor(call: call.id, from: side, sdp: sdp, role: role)
+        try delegate?.anchor(call: call.id, from: side, sdp: sdp, role: role, keys: keys(call, from: side))
         m.setBody(try sdp.serialize(), contentType: "application/sdp")
+    }
+
+    /// Whether SDES keys may be offered to `peer` in call `id` (a switchover's new device):
+    /// over TLS, or where `sip.sdes_in_clear` or the call's route allows keys in clear.
+    public func sdesAllowed(call id: String, toward peer: SIPPeer) -> Bool {
+        peer.transport == .tls || configuration.sdesInClear || calls[id]?.sdesInClear == true
+    }
+
+    /// Where SDES keys may go for an SDP from `side`: to a leg over TLS, or anywhere the
+    /// configuration or the call's route allows keys in clear.
+    func keys(_ call: Call, from side: CallSide) -> SDESExposure {
+        let clear = configuration.sdesInClear || call.sdesInClear
+        return SDESExposure(toSender: clear || call.dialog(side).peer.transport == .tls,
+                            toRecipient: clear || call.dialog(side.other).peer.transport == .tls)
     }
 
     func reportDialogs(_ call: Call) {

@@ -9,10 +9,15 @@ public struct StaticRoute: Sendable, Equatable, Codable {
     /// RTP profile offered to the callee: nil keeps the caller's (an SRTP caller gets an
     /// SRTP callee, with Baton's own keys); "RTP/AVP" or "RTP/SAVP" bridges plain and SRTP.
     public var mediaTransport: String?
+    /// SDES keys may cross this route's signaling in clear (UDP/TCP): a trunk on a private
+    /// network. Off: only over TLS, unless `sip.sdes_in_clear`.
+    public var sdesInClear: Bool
 
-    public init(match: String, host: String, port: Int = 5060, transport: SIPTransportKind = .udp, mediaTransport: String? = nil) {
+    public init(match: String, host: String, port: Int = 5060, transport: SIPTransportKind = .udp, mediaTransport: String? = nil,
+                sdesInClear: Bool = false) {
         self.match = match; self.host = host; self.port = port; self.transport = transport
         self.mediaTransport = mediaTransport
+        self.sdesInClear = sdesInClear
     }
 }
 

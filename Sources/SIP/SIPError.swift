@@ -12,6 +12,8 @@ public enum SIPError: Error, Equatable, CustomStringConvertible {
     case badSDP(String)
     /// libosip2 refused to build or serialize a message.
     case serialize(String)
+    /// A well-formed SDP Baton will not accept here (488), e.g. SDES keys over a leg that is not TLS.
+    case notAcceptable(String)
 
     public var description: String {
         switch self {
@@ -21,6 +23,7 @@ public enum SIPError: Error, Equatable, CustomStringConvertible {
         case .tooLarge(let n): return "message of \(n) bytes is too large"
         case .badSDP(let r): return "bad SDP: \(r)"
         case .serialize(let r): return "cannot serialize: \(r)"
+        case .notAcceptable(let r): return r
         }
     }
 
@@ -33,6 +36,7 @@ public enum SIPError: Error, Equatable, CustomStringConvertible {
         case .tooLarge: return (513, "Message Too Large")
         case .badSDP: return (488, "Not Acceptable Here")
         case .serialize: return (500, "Server Internal Error")
+        case .notAcceptable: return (488, "Not Acceptable Here")
         }
     }
 }

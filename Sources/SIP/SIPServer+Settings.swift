@@ -23,6 +23,7 @@ extension SIPServer.Configuration {
         transport.tlsKey = reader.optionalString("sip.tls_key")
         transport.tlsCA = reader.optionalString("sip.tls_ca")
         b2bua.advertisedTLSPort = transport.tlsEnabled ? transport.tlsPort : nil
+        b2bua.sdesInClear = try reader.bool("sip.sdes_in_clear", default: b2bua.sdesInClear)
         b2bua.limitRetryAfter = try reader.int("limits.retry_after", 0...86400, default: b2bua.limitRetryAfter)
         b2bua.retryAfter = try reader.int("lifecycle.retry_after", 0...86400, default: b2bua.retryAfter)
         registrar.defaultExpires = try reader.int("registrar.default_expires", 1...86400, default: registrar.defaultExpires)

@@ -205,6 +205,7 @@ final class SIPMetrics {
         case .tooLarge: reason = "too_large"
         case .badSDP: reason = "sdp"
         case .serialize: reason = "serialize"
+        case .notAcceptable: reason = "not_acceptable"
         }
         if malformed[reason] == nil { malformed[reason] = Counter(label: "baton_sip_malformed_total", dimensions: [("reason", reason)]) }
         malformed[reason]!.increment()

@@ -40,9 +40,9 @@ import TestSupport
         calls.callEvent(.started(id: "k1", from: "<sip:a@x>;tag=1", to: "<sip:b@x>", callerCallID: "cid",
                                  caller: .sip(SIPPeer(transport: .udp, host: "127.0.0.1", port: 5070))))
         let offer = try SessionDescription(parsing: Array(Self.sdp.utf8))
-        try calls.anchor(call: "k1", from: .caller, sdp: offer, role: .offer(transport: nil))
+        try calls.anchor(call: "k1", from: .caller, sdp: offer, role: .offer(transport: nil), keys: .allowed)
         let answer = try SessionDescription(parsing: Array(Self.sdp.replacingOccurrences(of: "40000", with: "40100").utf8))
-        try calls.anchor(call: "k1", from: .callee, sdp: answer, role: .answer)
+        try calls.anchor(call: "k1", from: .callee, sdp: answer, role: .answer, keys: .allowed)
         // The offer (for the callee) points at side B's port, the answer (for the caller) at side A's.
         let info = try #require(calls.call(id: "k1"))
         let aPort = info.legs[0].media[0].localPort, bPort = info.legs[1].media[0].localPort
@@ -90,7 +90,7 @@ import TestSupport
         defer { relay.shutdown() }
         let calls = CallManager(relay: relay)
         let two = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\nm=audio 40002 RTP/AVP 0\r\n"
-        #expect(throws: CallsError.self) { try calls.anchor(call: "k3", from: .caller, sdp: try SessionDescription(parsing: Array(two.utf8)), role: .offer(transport: nil)) }
+        #expect(throws: CallsError.self) { try calls.anchor(call: "k3", from: .caller, sdp: try SessionDescription(parsing: Array(two.utf8)), role: .offer(transport: nil), keys: .allowed) }
         // The stream allocated before the range ran out goes back too.
         #expect(waitUntil { relay.pool.pairsInUse == 0 })
     }

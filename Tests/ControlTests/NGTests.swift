@@ -191,8 +191,9 @@ import TestSupport
 
     /// rtpengine's source flags: a NATed caller's SDP names a private address. With
     /// `SIP-source-address` and `received-from`, its media latches from the signaling
-    /// address only (a third host is dropped); without flags (`media.source = sdp`) the
-    /// same phone is refused, since it is not where its SDP said; a bad `received-from` is an error.
+    /// address only (a third host is dropped); without flags and without `received-from`
+    /// (`media.source = sdp-or-signaling`, nothing known but the SDP) the same phone is
+    /// refused, since it is not where its SDP said; a bad `received-from` is an error.
     @Test func sourceFlagsChooseWhatMayLatch() throws {
         let (s, calls) = try server(TestPorts.base(50))
         defer { calls.relay.shutdown() }

@@ -107,7 +107,8 @@ import Testing
             "[[routes]]\nmatch = \"^\(user)$\"\nhost = \"127.0.0.1\"\nport = \(port)\nmedia_transport = \"RTP/AVP\"\n"
         }.joined(separator: "\n")
         let baton = try BatonProcess(sipPort: p.baton, httpPort: p.http, rtpMin: p.rtpMin, dir: dir, config: routed ? routes : nil,
-                                     extra: (priming.map { ["--switchover-priming-ms", "\($0)"] } ?? []) + batonFlags)
+                                     extra: (priming.map { ["--switchover-priming-ms", "\($0)"] } ?? []) + batonFlags
+                                        + (farEncryption != nil ? ["--sip-sdes-in-clear", "true"] : []))
         let phone = try Child(baresip, ["-f", pDir.path, "-t", "45"], output: dir.appendingPathComponent("P.log"))
         let speaker = try Child(baresip, ["-f", sDir.path, "-t", "45"], output: dir.appendingPathComponent("S.log"))
         defer { phone.signal(SIGTERM); speaker.signal(SIGTERM); phone.wait(timeout: .seconds(5)); speaker.wait(timeout: .seconds(5)) }

@@ -80,6 +80,47 @@ import Testing
         #expect(try baton.metric(sample) != nil, "no registration:\n\(child.text)")
     }
 
+    /// SDES keys only over TLS: the same baresip SRTP caller over UDP, with a route that does
+    /// not allow keys in clear, is refused with 488 (its key already crossed in clear; Baton
+    /// will not answer with one of its own, nor forward the call); no INVITE reaches the callee.
+    @Test func sdesOverUDPIsRefusedWithoutTheRoutesSwitch() async throws {
+        guard let baresip = Interop.requirePeer("baresip", package: "baresip-core"),
+              let sipp = Interop.requirePeer("sipp", package: "sip-tester") else { return }
+        let dir = try Interop.tempDir("sdes-udp")
+        for f in ["uas-phone.xml", "rtp-phone.pcap"] {
+            try FileManager.default.copyItem(at: Interop.fixtures.appendingPathComponent(f), to: dir.appendingPathComponent(f))
+        }
+        let tone = dir.appendingPathComponent("tone.wav")
+        try Self.writeTone(tone, rate: 8000, channels: 1, seconds: 3)
+        let baton = try BatonProcess(sipPort: 27030, httpPort: 28930, rtpMin: 27700, dir: dir,
+                                     config: "[[routes]]\nmatch = \".\"\nhost = \"127.0.0.1\"\nport = 27040\n")
+        let callee = try Child(sipp, ["-sf", "uas-phone.xml", "-i", "127.0.0.1", "-p", "27040", "-mi", "127.0.0.1",
+                                      "-mp", "27060", "-m", "1", "-nostdin", "-timeout", "12s", "-trace_msg"],
+                               cwd: dir, output: dir.appendingPathComponent("callee.log"))
+        defer { callee.signal(SIGTERM); callee.wait(timeout: .seconds(5)) }
+        try Self.configure(dir.appendingPathComponent("caller"), sip: 27050, rtp: 27070...27079, tone: tone,
+                           modules: ["g711.so", "srtp.so"],
+                           account: "<sip:caller@127.0.0.1:27030>;regint=0;audio_codecs=PCMU;mediaenc=srtp-mand")
+        let caller = try Child(baresip, ["-f", dir.appendingPathComponent("caller").path, "-t", "5",
+                                         "-e", "/dial sip:callee@127.0.0.1:27030"],
+                               output: dir.appendingPathComponent("caller.log"))
+        caller.wait(timeout: .seconds(15))
+        #expect(caller.text.contains("488"), "caller:\n\(caller.text)")
+        #expect(!caller.text.contains("Call established"), "caller:\n\(caller.text)")
+        let list = try #require(try baton.json("/calls") as? [String: Any])
+        let ended = (list["ended"] as? [[String: Any]]) ?? []
+        #expect(ended.contains { ($0["reason"] as? String)?.contains("488") == true && ($0["reason"] as? String)?.contains("TLS") == true },
+                "\(ended)")
+        #expect(((list["live"] as? [[String: Any]]) ?? []).isEmpty)
+        callee.signal(SIGTERM)
+        callee.wait(timeout: .seconds(5))
+        let trace = (try? FileManager.default.contentsOfDirectory(atPath: dir.path))?.filter { $0.hasSuffix("_messages.log") } ?? []
+        let seen = trace.compactMap { try? String(contentsOf: dir.appendingPathComponent($0), encoding: .utf8) }.joined()
+        #expect(!seen.contains("INVITE sip:"), "the callee saw no INVITE:\n\(seen)")
+        #expect(baton.stop() == 0)
+        try? FileManager.default.removeItem(at: dir)
+    }
+
     /// baresip (`mediaenc=srtp-mand`: RTP/SAVP, SDES) calls sipp (plain RTP/AVP, PCMU) through
     /// Baton, whose route says `media_transport = "RTP/AVP"`: Baton terminates SRTP on the
     /// caller's leg with a key of its own and relays plain RTP to sipp.
@@ -99,6 +140,8 @@ import Testing
             host = "127.0.0.1"
             port = 26670
             media_transport = "RTP/AVP"
+            # A lab: the caller's SDES keys cross UDP signaling (docs/security.md).
+            sdes_in_clear = true
             """)
         let callerRTP = 32420...32439, calleeRTP = 32400
         let capture = dir.appendingPathComponent("rtp.pcap")
@@ -246,6 +289,7 @@ import Testing
             host = "127.0.0.1"
             port = \(pSIP)
             media_transport = "RTP/AVP"
+            sdes_in_clear = true
             """)
         let capture = dir.appendingPathComponent("rtp.pcap")
         let dump = try Child(tcpdump, ["-i", "lo", "-n", "-U", "-s", "0", "-w", capture.path,

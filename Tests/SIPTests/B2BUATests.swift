@@ -9,7 +9,7 @@ final class FakeAnchor: B2BUADelegate {
     var released: [String] = []
     var anchored: [(CallSide, Int)] = []
     var roles: [SDPRole] = []
-    func anchor(call: String, from side: CallSide, sdp: SessionDescription, role: SDPRole) throws {
+    func anchor(call: String, from side: CallSide, sdp: SessionDescription, role: SDPRole, keys: SDESExposure) throws {
         anchored.append((side, sdp.media[0].port))
         roles.append(role)
         try sdp.anchor(media: 0, address: "127.0.0.1", port: side == .caller ? 20002 : 20000)
