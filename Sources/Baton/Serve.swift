@@ -128,7 +128,7 @@ struct Serve: AsyncParsableCommand {
         }
         let http = HTTPAPI.application(calls: calls, registry: registry, configuration: config.http, handoff: handoff,
                                        forwarding: forwarding, contactCenter: contactCenter, defaultTenant: config.defaultTenant,
-                                       tokens: tokens)
+                                       tokens: tokens, users: users, realm: config.sip.auth.realm)
         // Graceful shutdown runs in reverse order: SIP drains first, then HTTP, relay, store writer.
         let services = ServiceGroup(configuration: .init(
             services: [

@@ -25,6 +25,11 @@ public final class SIPUsers: SIPCredentialSource, Sendable {
         users.withLock { $0[user.lowercased()] }.flatMap { $0.realm == realm ? $0 : nil }
     }
 
+    /// Whether `password` is `user`'s (whatever realm it was stored under).
+    public func verify(user: String, password: String) -> Bool {
+        users.withLock { $0[user.lowercased()] }?.matches(password: password) ?? false
+    }
+
     public var all: [SIPCredentials] { users.withLock { Array($0.values) }.sorted { $0.user < $1.user } }
 
     /// Adds or replaces a user (the password is hashed here and not kept).

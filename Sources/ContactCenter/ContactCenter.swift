@@ -314,7 +314,9 @@ public final class ContactCenter: Sendable {
 
     /// Assigns a fresh key to a call's data: `keyDigits` random digits, unique among live
     /// keys, valid for `ttl` seconds (default `keyTTLSeconds`).
-    public func issueKey(call: String, tenant: String, ttl: Int? = nil) async throws(ContactCenterError) -> CallKey {
+    /// `agent`: the agent it is made for (a transfer to that agent): then only that agent, or
+    /// a requester that is no agent (an application, an admin), may redeem it.
+    public func issueKey(call: String, tenant: String, ttl: Int? = nil, agent: String? = nil) async throws(ContactCenterError) -> CallKey {
         let ttl = ttl ?? configuration.keyTTLSeconds
         guard (1...86_400).contains(ttl) else { throw .invalid("ttl_s must be 1-86400") }
         let t = now()
@@ -322,7 +324,7 @@ public final class ContactCenter: Sendable {
         let digits = max(4, min(12, configuration.keyDigits))
         for _ in 0..<32 {
             let key = String((0..<digits).map { _ in Character(String(Int.random(in: 0...9, using: &rng))) })
-            let rec = CallKeyRecord(key: key, tenant: tenant, callID: call, created: t, expires: t + Double(ttl))
+            let rec = CallKeyRecord(key: key, tenant: tenant, callID: call, created: t, expires: t + Double(ttl), agent: agent)
             let inserted: Bool
             do { inserted = try await store.insertKey(rec, now: t) } catch { throw .unavailable("store: \(error)") }
             if inserted { return CallKey(key: key, call: call, created: t, expires: rec.expires) }
@@ -331,12 +333,15 @@ public final class ContactCenter: Sendable {
     }
 
     /// The data a key stands for. A key of another tenant is unknown; an expired one says so.
-    public func redeem(key raw: String, tenant: String) async throws(ContactCenterError) -> (key: CallKey, data: CallData) {
+    /// `agent`: the requesting agent (an agent's token or desktop session), nil for any other
+    /// requester; a key made for another agent is unknown to it.
+    public func redeem(key raw: String, tenant: String, agent: String? = nil) async throws(ContactCenterError) -> (key: CallKey, data: CallData) {
         let key = raw.filter { !$0.isWhitespace && $0 != "-" }
         guard !key.isEmpty, key.count <= 32, key.allSatisfy(\.isNumber) else { throw .invalid("a call key is digits only, not '\(raw.prefix(40))'") }
         let rec: CallKeyRecord?
         do { rec = try await store.callKey(key) } catch { throw .unavailable("store: \(error)") }
         guard let rec, rec.tenant == tenant else { throw .notFound("Unknown call key \(key)") }
+        if let bound = rec.agent, let agent, bound.lowercased() != agent.lowercased() { throw .notFound("Unknown call key \(key)") }
         let k = CallKey(key: rec.key, call: rec.callID, created: rec.created, expires: rec.expires)
         guard rec.expires > now() else { throw .expired("Call key \(key) expired") }
         let data = try await callData(call: rec.callID, tenant: tenant) ?? CallData(call: rec.callID, updated: rec.created)

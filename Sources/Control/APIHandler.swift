@@ -17,6 +17,10 @@ struct APIHandler: APIProtocol {
     let forwarding: ForwardingTable?
     let contactCenter: ContactCenter?
     let defaultTenant: String
+    var login: DesktopLogin? = nil
+    /// SIP users (`/users`, admin tokens only) and the realm new ones get (`auth.realm`).
+    var users: SIPUsers? = nil
+    var realm = "baton"
 
     // MARK: System and calls
 
@@ -117,6 +121,53 @@ struct APIHandler: APIProtocol {
         .ok(.init(body: .json(try requireCenter().agents().map(Schemas.Agent.init))))
     }
 
+    // MARK: SIP users
+
+    func listUsers(_ input: Operations.ListUsers.Input) async throws -> Operations.ListUsers.Output {
+        .ok(.init(body: .json(try requireUsers().all.map(Schemas.SIPUser.init))))
+    }
+
+    func putUser(_ input: Operations.PutUser.Input) async throws -> Operations.PutUser.Output {
+        let users = try requireUsers(), name = input.path.user
+        guard case .json(let b) = input.body else { throw HTTPError(.unsupportedMediaType) }
+        do { try await users.put(user: name, realm: realm, password: b.password) } catch let e as SIPUsersError {
+            return .badRequest(.init(e.description))
+        } catch {
+            return .serviceUnavailable(.init("store: \(error)"))
+        }
+        guard let saved = users.all.first(where: { $0.user.lowercased() == name.lowercased() }) else {
+            return .serviceUnavailable(.init("user \(name) not kept"))
+        }
+        return .ok(.init(body: .json(.init(saved))))
+    }
+
+    func deleteUser(_ input: Operations.DeleteUser.Input) async throws -> Operations.DeleteUser.Output {
+        let users = try requireUsers(), name = input.path.user
+        let existed: Bool
+        do { existed = try await users.remove(user: name) } catch { return .serviceUnavailable(.init("store: \(error)")) }
+        return existed ? .noContent(.init()) : .notFound(.init("Unknown user \(name)"))
+    }
+
+    private func requireUsers() throws -> SIPUsers {
+        guard let users else { throw HTTPError(.serviceUnavailable, message: "no SIP user directory configured") }
+        return users
+    }
+
+    func login(_ input: Operations.Login.Input) async throws -> Operations.Login.Output {
+        let center = try requireCenter()
+        guard case .json(let b) = input.body else { throw HTTPError(.unsupportedMediaType) }
+        let desk = login ?? DesktopLogin(users: nil, tokens: nil)
+        switch desk.login(agent: b.agent, password: b.password, center: center, tenant: defaultTenant) {
+        case let .loggedIn(agent, token, expires):
+            return .ok(.init(body: .json(.init(agent: .init(agent), token: token, expires: expires))))
+        case .refused:
+            return .unauthorized(.init("wrong agent id or password"))
+        case .blocked(let retry):
+            throw HTTPError(.tooManyRequests, headers: [.retryAfter: "\(retry)"],
+                            message: "too many failed logins for this agent; try again in \(retry) s")
+        }
+    }
+
     func getAgent(_ input: Operations.GetAgent.Input) async throws -> Operations.GetAgent.Output {
         guard let a = try requireCenter().agent(id: input.path.id) else { return .notFound(.init("Unknown agent \(input.path.id)")) }
         return .ok(.init(body: .json(.init(a))))
@@ -210,7 +261,8 @@ struct APIHandler: APIProtocol {
     func redeemCallKey(_ input: Operations.RedeemCallKey.Input) async throws -> Operations.RedeemCallKey.Output {
         let center = try requireCenter(), key = input.path.key
         let tenant = try tenant(input.headers.xBatonTenant)
-        let (k, d) = try await Self.cc { () async throws(ContactCenterError) in try await center.redeem(key: key, tenant: tenant) }
+        let agent = input.headers.xBatonAgent.flatMap { $0.isEmpty ? nil : $0 }
+        let (k, d) = try await Self.cc { () async throws(ContactCenterError) in try await center.redeem(key: key, tenant: tenant, agent: agent) }
         return .ok(.init(body: .json(.init(key: k.key, call: k.call, expires: k.expires, data: .init(d)))))
     }
 

@@ -4,6 +4,7 @@ import Handoff
 import Media
 import Store
 import enum SIP.CallSide
+import struct SIP.SIPCredentials
 
 // Domain values -> the API's wire types (generated from openapi.yaml). Domain types stay
 // free of HTTP concerns; this file is the one place that decides how they look on the wire,
@@ -129,6 +130,13 @@ extension Schemas.Agent {
                   logins: .init(additionalProperties: a.logins.mapValues {
                       .init(state: $0.state == .loggedIn ? .loggedIn : .loggedOut, since: $0.since)
                   }))
+    }
+}
+
+extension Schemas.SIPUser {
+    /// Names and realm only: an HA1 never leaves the gateway.
+    init(_ c: SIPCredentials) {
+        self.init(user: c.user, realm: c.realm, algorithms: c.ha1.filter { !$0.value.isEmpty }.keys.map(\.rawValue).sorted())
     }
 }
 

@@ -38,7 +38,10 @@ public final class APITokens: Sendable {
     private let tokens = Mutex<[String: (principal: APIPrincipal, hash: String)]>([:])
     private let store: (any APITokenStore)?
 
-    public init(store: (any APITokenStore)?) { self.store = store }
+    public init(store: (any APITokenStore)?, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+        self.store = store
+        self.now = now
+    }
 
     public func load() async throws {
         guard let store else { return }
@@ -76,13 +79,39 @@ public final class APITokens: Sendable {
     /// The principal of a `bt_<id>_<secret>` token, if it is valid.
     public func authenticate(_ token: String) -> APIPrincipal? {
         let parts = token.split(separator: "_", maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0] == "bt", let entry = tokens.withLock({ $0[String(parts[1])] }) else { return nil }
-        let given = Array(APITokens.hash(String(parts[2])).utf8), want = Array(entry.hash.utf8)
-        guard given.count == want.count else { return nil }
-        var d: UInt8 = 0
-        for i in given.indices { d |= given[i] ^ want[i] }
-        return d == 0 ? entry.principal : nil
+        guard parts.count == 3, parts[0] == "bt" else { return nil }
+        let id = String(parts[1])
+        let entry: (principal: APIPrincipal, hash: String)? = tokens.withLock { $0[id] } ?? sessions.withLock { s in
+            guard let e = s[id] else { return nil }
+            guard e.expires > now() else { s[id] = nil; return nil }
+            return (e.principal, e.hash)
+        }
+        guard let entry, constantTimeEqual(APITokens.hash(String(parts[2])), entry.hash) else { return nil }
+        return entry.principal
     }
+
+    // MARK: Desktop sessions
+
+    /// Agent desktop sessions: an agent token made at login (`POST /login`), kept in memory
+    /// only (a restart logs the desktops out) until it expires or the page logs out.
+    private let sessions = Mutex<[String: (principal: APIPrincipal, hash: String, expires: Double)]>([:])
+    private let now: @Sendable () -> Double
+
+    /// A session token for `agent`, valid `ttl` seconds: the agent role, bound to that agent.
+    public func startSession(agent: String, tenant: String, ttl: Int) -> (token: String, expires: Double) {
+        let id = "s" + APITokens.random(7), secret = APITokens.random(24)
+        let principal = APIPrincipal(id: id, name: "desktop:\(agent)", role: .agent, tenant: tenant, agent: agent)
+        let expires = now() + Double(ttl)
+        sessions.withLock { s in
+            let t = now()
+            if s.count > 10_000 { s = s.filter { $0.value.expires > t } }
+            s[id] = (principal, APITokens.hash(secret), expires)
+        }
+        return ("bt_\(id)_\(secret)", expires)
+    }
+
+    /// Ends the session of a principal (its logout); tokens from `baton tokens` stay.
+    public func endSession(_ p: APIPrincipal) { _ = sessions.withLock { $0.removeValue(forKey: p.id) } }
 
     static func hash(_ secret: String) -> String { SHA256.hash(data: Data(secret.utf8)).hex }
 
@@ -94,6 +123,8 @@ public final class APITokens: Sendable {
 
     /// Whether `role` (and, for an agent, its agent id) may `method` on `path`.
     public static func allows(_ p: APIPrincipal, method: HTTPRequest.Method, path: String) -> Bool {
+        // SIP users (their names are what a password guesser needs first): admins only.
+        if path == "/users" || (path.hasPrefix("/users/") && path.split(separator: "/").count == 2) { return p.role == .admin }
         if method == .get || method == .head { return true }
         switch p.role {
         case .admin: return true
@@ -101,6 +132,7 @@ public final class APITokens: Sendable {
         case .application:
             return path.hasPrefix("/calls/") || path.hasPrefix("/call-keys/")
         case .agent:
+            if path == "/logout" { return true }
             // Its own logins only: /agents/<id>/logins/<system>.
             let parts = path.split(separator: "/")
             return parts.count == 4 && parts[0] == "agents" && parts[2] == "logins" && String(parts[1]) == p.agent
@@ -121,7 +153,8 @@ struct APIAuthMiddleware<Context: RequestContext>: RouterMiddleware {
     let tokens: APITokens
     /// Also accept `?token=` (the `/events` WebSocket: browsers cannot set its headers).
     var queryToken = false
-    static var openPaths: Set<String> { ["/healthz", "/metrics", "/openapi.json", "/desktop"] }
+    static var agentHeader: HTTPField.Name { HTTPField.Name("X-Baton-Agent")! }
+    static var openPaths: Set<String> { ["/healthz", "/metrics", "/openapi.json", "/desktop", "/login"] }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
@@ -135,11 +168,18 @@ struct APIAuthMiddleware<Context: RequestContext>: RouterMiddleware {
             throw HTTPError(.unauthorized, headers: [.wwwAuthenticate: "Bearer realm=\"baton\""],
                             message: header.isEmpty ? "this API needs Authorization: Bearer <token> (baton tokens create)" : "invalid or revoked token")
         }
+        if path == "/logout", request.method == .post {
+            tokens.endSession(principal)
+            return Response(status: .noContent)
+        }
         guard APITokens.allows(principal, method: request.method, path: path) else {
             throw HTTPError(.forbidden, message: "a \(principal.role.rawValue) token may not \(request.method.rawValue) \(path)")
         }
         var head = request.head
         head.headerFields[HTTPField.Name("X-Baton-Tenant")!] = principal.tenant
+        // Who asks, for keys bound to an agent: set from the token, never the client's.
+        head.headerFields[APIAuthMiddleware.agentHeader] = nil
+        if principal.role == .agent, let agent = principal.agent { head.headerFields[APIAuthMiddleware.agentHeader] = agent }
         return try await next(Request(head: head, body: request.body), context)
     }
 }
@@ -149,20 +189,22 @@ private let apiAuthFailures = Counter(label: "baton_http_auth_failures_total")
 private let apiAuthLimiter = Mutex(LogRateLimiter())
 
 /// Limits call-key look-ups (`GET /call-keys/{key}`): a key is a few digits, so trying
-/// them is the attack. At most `perMinute` look-ups per token (per `bt_<id>`; one shared
-/// budget for requests without a token) in each minute; beyond it 429 with Retry-After.
-/// Counted in `baton_call_key_lookups_limited_total`.
-struct KeyLookupLimitMiddleware<Context: RequestContext>: RouterMiddleware {
+/// them is the attack. At most `perMinute` look-ups per client address and, with `http.auth`,
+/// per token (per `bt_<id>`) in each minute: a client with many tokens is held by its
+/// address, many clients behind one proxy by their tokens. Beyond either, 429 with
+/// Retry-After. Counted in `baton_call_key_lookups_limited_total`.
+struct KeyLookupLimitMiddleware<Context: RemoteAddressRequestContext>: RouterMiddleware {
     let limiter: KeyLookupLimiter
     /// With `http.auth` each (validated) token has its own budget; without it, a header is
-    /// the client's to invent, so every request shares one.
+    /// the client's to invent, so only the address counts.
     let perToken: Bool
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard request.method == .get, request.uri.path.hasPrefix("/call-keys/") else { return try await next(request, context) }
         let header = request.headers[.authorization] ?? ""
-        let who = perToken && header.hasPrefix("Bearer bt_") ? String(header.dropFirst(10).prefix { $0 != "_" }) : "anonymous"
-        if let retry = limiter.take(who) {
+        var budgets = ["address:" + (context.remoteAddress?.ipAddress ?? "unknown")]
+        if perToken && header.hasPrefix("Bearer bt_") { budgets.append("token:" + String(header.dropFirst(10).prefix { $0 != "_" })) }
+        if let retry = limiter.take(budgets) {
             throw HTTPError(.tooManyRequests, headers: [.retryAfter: "\(retry)"],
                             message: "too many call-key look-ups; try again in \(retry) s")
         }
@@ -182,17 +224,22 @@ public final class KeyLookupLimiter: Sendable {
         self.now = now
     }
 
-    /// nil when `who` may look up a key now; else the seconds until it may.
-    func take(_ who: String) -> Int? {
+    /// nil when every one of `budgets` (an address, a token) may look up a key now; else the
+    /// seconds until they may. Each look-up counts against all of them.
+    func take(_ budgets: [String]) -> Int? {
         let t = now()
         let minute = Int(t / 60)
         let over: Bool = windows.withLock { w in
             if w.count > 10_000 { w = w.filter { $0.value.minute == minute } }
-            var e = w[who] ?? (minute, 0)
-            if e.minute != minute { e = (minute, 0) }
-            e.count += 1
-            w[who] = e
-            return e.count > perMinute
+            var over = false
+            for who in budgets {
+                var e = w[who] ?? (minute, 0)
+                if e.minute != minute { e = (minute, 0) }
+                e.count += 1
+                w[who] = e
+                over = over || e.count > perMinute
+            }
+            return over
         }
         guard over else { return nil }
         limited.increment()

@@ -8,6 +8,7 @@ extension HTTPAPI.Configuration {
         port = try reader.port("http.port", default: port)
         auth = try reader.bool("http.auth", default: auth)
         keyLookupsPerMinute = try reader.int("http.key_lookups_per_minute", 1...100_000, default: keyLookupsPerMinute)
+        sessionSeconds = try reader.int("http.session_ttl_s", 60...604_800, default: sessionSeconds)
     }
 }
 

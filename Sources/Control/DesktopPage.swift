@@ -1,6 +1,7 @@
 /// The agent desktop: one self-contained page (HTML, CSS and JavaScript, no build step)
 /// served at `/desktop`. It uses only the public HTTP API and the `/events` WebSocket:
-/// log in (`PUT /agents/{id}/logins/desktop`), follow the agent's shared call live, enter a
+/// log in (`POST /login` with the agent's SIP password: a session token under `http.auth`;
+/// then `PUT /agents/{id}/logins/desktop`), follow the agent's shared call live, enter a
 /// call key (`GET /call-keys/{key}`), request a transfer or a switchover.
 enum DesktopPage {
     static let html = #"""
@@ -33,7 +34,8 @@ enum DesktopPage {
 <main>
  <section id="login-section">
   <h2>Log in</h2>
-  <form id="login-form"><input id="agent" placeholder="agent id" autocomplete="username"> <button id="login" type="submit">Log in</button>
+  <form id="login-form"><input id="agent" placeholder="agent id" autocomplete="username">
+  <input id="password" type="password" placeholder="password" autocomplete="current-password"> <button id="login" type="submit">Log in</button>
   <button id="logout" type="button" class="hidden">Log out</button></form>
   <div id="login-error" class="error" role="alert"></div>
  </section>
@@ -68,10 +70,13 @@ enum DesktopPage {
 <script>
 "use strict";
 const $ = (id) => document.getElementById(id);
-const state = { agent: null, user: null, shared: null, ws: null };
+// token: the session token of POST /login (with http.auth), sent as a bearer token and as
+// ?token= on the /events WebSocket; kept in memory only (a reload logs the page out).
+const state = { agent: null, user: null, shared: null, ws: null, token: null };
 
 async function api(method, path, body) {
   const init = { method, headers: {} };
+  if (state.token) init.headers["Authorization"] = "Bearer " + state.token;
   if (body !== undefined) { init.headers["Content-Type"] = "application/json"; init.body = JSON.stringify(body); }
   const r = await fetch(path, init);
   const text = await r.text();
@@ -119,7 +124,8 @@ async function refreshCall(id) {
 
 function connect() {
   if (state.ws) state.ws.close();
-  const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/events");
+  const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/events"
+    + (state.token ? "?token=" + encodeURIComponent(state.token) : ""));
   state.ws = ws;
   ws.onopen = () => setText("ws-state", "live");
   ws.onclose = () => { setText("ws-state", "offline"); if (state.ws === ws && state.agent) setTimeout(connect, 1000); };
@@ -134,6 +140,9 @@ $("login-form").addEventListener("submit", async (ev) => {
   setText("login-error", "");
   const id = $("agent").value.trim();
   try {
+    const session = await api("POST", "/login", { agent: id, password: $("password").value });
+    state.token = session.token || null;
+    $("password").value = "";
     const a = await api("PUT", "/agents/" + encodeURIComponent(id) + "/logins/desktop", { state: "logged-in" });
     state.agent = a; state.user = userOf(a.aor) || a.id.toLowerCase();
     setText("who", "Logged in as " + a.name + " (" + a.id + ")");
@@ -146,7 +155,8 @@ $("login-form").addEventListener("submit", async (ev) => {
 $("logout").addEventListener("click", async () => {
   if (!state.agent) return;
   try { await api("PUT", "/agents/" + encodeURIComponent(state.agent.id) + "/logins/desktop", { state: "logged-out" }); } catch (e) {}
-  const ws = state.ws; state.agent = null; state.ws = null; if (ws) ws.close();
+  try { await api("POST", "/logout"); } catch (e) {}
+  const ws = state.ws; state.agent = null; state.ws = null; state.token = null; if (ws) ws.close();
   setText("who", "not logged in"); $("logout").classList.add("hidden"); renderCall(null);
 });
 

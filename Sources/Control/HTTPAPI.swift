@@ -3,6 +3,7 @@ import ContactCenter
 import Foundation
 import Handoff
 import Hummingbird
+import NIOCore
 import HummingbirdWebSocket
 import Logging
 import Media
@@ -21,6 +22,18 @@ import Store
 /// // POST /calls/{id}/switchover, GET /calls/{id}/switchovers, GET /switchovers/{op}
 /// // WebSocket /events (switchover events as JSON text frames)
 /// ```
+/// Hummingbird's basic context plus the client's address (`RemoteAddressRequestContext`):
+/// what the call-key look-up limit counts per address.
+public struct BatonRequestContext: RequestContext, RemoteAddressRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let remoteAddress: SocketAddress?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
+    }
+}
+
 public enum HTTPAPI {
     public struct Configuration: Sendable, Equatable {
         public var host: String = "127.0.0.1"
@@ -30,14 +43,17 @@ public enum HTTPAPI {
         /// Call-key look-ups per token (or for all requests without one) per minute
         /// (`http.key_lookups_per_minute`); beyond: 429.
         public var keyLookupsPerMinute = 30
+        /// How long an agent desktop's login session lasts (`http.session_ttl_s`).
+        public var sessionSeconds = 43200
         public init() {}
     }
 
     public static func router(calls: CallManager, registry: PrometheusCollectorRegistry, handoff: Handoff? = nil,
                               forwarding: ForwardingTable? = nil, contactCenter: ContactCenter? = nil,
                               defaultTenant: String = "default", tokens: APITokens? = nil,
-                              keyLookups: KeyLookupLimiter = KeyLookupLimiter(perMinute: 30)) -> Router<BasicRequestContext> {
-        let router = Router()
+                              keyLookups: KeyLookupLimiter = KeyLookupLimiter(perMinute: 30),
+                              login: DesktopLogin? = nil, users: SIPUsers? = nil, realm: String = "baton") -> Router<BatonRequestContext> {
+        let router = Router(context: BatonRequestContext.self)
         router.middlewares.add(JSONErrorMiddleware())
         // With tokens every operation but the open ones needs a bearer token (http.auth).
         if let tokens { router.middlewares.add(APIAuthMiddleware(tokens: tokens)) }
@@ -45,7 +61,8 @@ public enum HTTPAPI {
         router.middlewares.add(KeyLookupLimitMiddleware(limiter: keyLookups, perToken: tokens != nil))
         // Every operation of openapi.yaml but the plain ones below.
         let api = APIHandler(calls: calls, handoff: handoff, forwarding: forwarding, contactCenter: contactCenter,
-                             defaultTenant: defaultTenant)
+                             defaultTenant: defaultTenant, login: login ?? DesktopLogin(users: users, tokens: tokens),
+                             users: users, realm: realm)
         // Compact JSON, as Hummingbird's own encoder wrote it before the API was generated
         // (the runtime's default pretty-prints every response).
         do { try api.registerHandlers(on: router, configuration: .init(jsonEncodingOptions: [])) } catch {
@@ -61,6 +78,9 @@ public enum HTTPAPI {
         router.get("/openapi.json") { _, _ -> Response in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: OpenAPISpec.json)))
         }
+        // With http.auth the auth middleware answers /logout itself (it holds the session's
+        // principal); without it there is no session to end.
+        router.post("/logout") { _, _ -> Response in Response(status: .noContent) }
         router.get("/desktop") { _, _ -> Response in
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: DesktopPage.html)))
         }
@@ -114,11 +134,13 @@ public enum HTTPAPI {
     public static func application(calls: CallManager, registry: PrometheusCollectorRegistry, configuration: Configuration,
                                    handoff: Handoff? = nil, forwarding: ForwardingTable? = nil,
                                    contactCenter: ContactCenter? = nil, defaultTenant: String = "default",
-                                   tokens: APITokens? = nil,
+                                   tokens: APITokens? = nil, users: SIPUsers? = nil, realm: String = "baton",
                                    logger: Logger = Logger(label: "baton.http")) -> some ApplicationProtocol {
         Application(router: router(calls: calls, registry: registry, handoff: handoff, forwarding: forwarding,
                                    contactCenter: contactCenter, defaultTenant: defaultTenant, tokens: tokens,
-                                   keyLookups: KeyLookupLimiter(perMinute: configuration.keyLookupsPerMinute)),
+                                   keyLookups: KeyLookupLimiter(perMinute: configuration.keyLookupsPerMinute),
+                                   login: DesktopLogin(users: users, tokens: tokens, sessionSeconds: configuration.sessionSeconds),
+                                   users: users, realm: realm),
                     server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter(handoff: handoff, calls: calls, tokens: tokens)),
                     configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Baton"),
                     logger: logger)

@@ -53,15 +53,18 @@ extension Handoff {
         let named = [r.agent, r.category, r.target].compactMap { $0 }.filter { !$0.isEmpty }
         guard named.count == 1 else { throw .invalid("name exactly one of agent, category or target") }
         let target: String
+        var forAgent: String?
         if let a = r.agent, !a.isEmpty {
             guard let agent = contactCenter.agent(id: a) else { throw .refused(.targetNotFound("agent \(a)")) }
             guard let aor = agent.aor else { throw .refused(.targetNotFound("agent \(a) has no aor")) }
             guard agent.available else { throw .refused(.targetNotFound("agent \(a) is not logged in")) }
             target = aor
+            forAgent = agent.id
         } else if let c = r.category, !c.isEmpty {
             guard let category = contactCenter.category(id: c) else { throw .refused(.targetNotFound("category \(c)")) }
             if let agent = contactCenter.available(skill: c).first(where: { $0.aor != nil }), let aor = agent.aor {
                 target = aor
+                forAgent = agent.id
             } else if let contact = category.contacts.first {
                 target = contact
             } else {
@@ -74,7 +77,7 @@ extension Handoff {
             throw calls.call(id: id) == nil ? .refused(.noSuchCall(id)) : .refused(.notAnswered(id))
         }
         let key: CallKey
-        do { key = try await contactCenter.issueKey(call: id, tenant: tenant, ttl: r.ttlS) } catch {
+        do { key = try await contactCenter.issueKey(call: id, tenant: tenant, ttl: r.ttlS, agent: forAgent) } catch {
             switch error {
             case .invalid(let s): throw .invalid(s)
             default: throw .unavailable(error.description)

@@ -64,6 +64,15 @@ public struct SIPCredentials: Sendable, Equatable {
         self.init(user: user, realm: realm,
                   ha1: Dictionary(uniqueKeysWithValues: DigestAlgorithm.allCases.map { ($0, $0.ha1(user: user, realm: realm, password: password)) }))
     }
+    /// Whether `password` is this user's (its SHA-256 HA1, else its MD5 one, compared in
+    /// constant time): the agent desktop's login checks the agent's SIP password so.
+    public func matches(password: String) -> Bool {
+        for algorithm in [DigestAlgorithm.sha256, .md5] {
+            guard let want = ha1[algorithm], !want.isEmpty else { continue }
+            return constantTimeEqual(algorithm.ha1(user: user, realm: realm, password: password), want)
+        }
+        return false
+    }
 }
 
 /// Where the authenticator finds a user's credentials; called on the SIP event loop, so it
@@ -331,14 +340,16 @@ public final class DigestAuthenticator {
         guard seen.count > 10_000 else { return }
         seen = seen.filter { $0.value.expires > t }
     }
+}
 
-    private func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        guard x.count == y.count else { return false }
-        var d: UInt8 = 0
-        for i in x.indices { d |= x[i] ^ y[i] }
-        return d == 0
-    }
+/// Whether two secrets' texts are equal, in time that depends only on their length (digest
+/// responses, nonce MACs, HA1s, API token hashes): no early exit an attacker could time.
+public func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+    let x = Array(a.utf8), y = Array(b.utf8)
+    guard x.count == y.count else { return false }
+    var d: UInt8 = 0
+    for i in x.indices { d |= x[i] ^ y[i] }
+    return d == 0
 }
 
 /// An address or a CIDR block ("10.0.0.0/8", "::1", "2001:db8::/32").

@@ -212,6 +212,10 @@ public final class Store: Sendable {
                 t.column("created", .double).notNull()
             }
         }
+        m.registerMigration("v9-call-key-agent") { db in
+            // The agent a transfer's key was made for (nil: any holder in the tenant).
+            try db.alter(table: "call_keys") { t in t.add(column: "agent", .text) }
+        }
         return m
     }
 

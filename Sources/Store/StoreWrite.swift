@@ -95,8 +95,12 @@ public struct CallKeyRecord: Codable, Sendable, Equatable {
     public var callID: String
     public var created: Double
     public var expires: Double
-    public init(key: String, tenant: String, callID: String, created: Double, expires: Double) {
+    /// The agent the key was made for (a transfer's target): only that agent's own session or
+    /// token, or a non-agent token of the tenant, may redeem it. nil: any holder in the tenant.
+    public var agent: String?
+    public init(key: String, tenant: String, callID: String, created: Double, expires: Double, agent: String? = nil) {
         self.key = key; self.tenant = tenant; self.callID = callID; self.created = created; self.expires = expires
+        self.agent = agent
     }
 }
 

@@ -37,6 +37,22 @@ import Testing
         #expect(try await cc.redeem(key: spaced, tenant: "t1").data.account == "4711")
     }
 
+    /// A transfer's key is bound to the agent it was made for: another agent cannot redeem
+    /// it (it is unknown to them), the agent and a requester that is no agent can.
+    @Test func aKeyMadeForAnAgentIsUnknownToOtherAgents() async throws {
+        let clock = Clock()
+        let (cc, _) = try make(clock)
+        _ = try await cc.updateCallData(call: "c1", tenant: "t1", CallDataUpdate(account: "4711"))
+        let key = try await cc.issueKey(call: "c1", tenant: "t1", agent: "ann")
+        await #expect(throws: ContactCenterError.notFound("Unknown call key \(key.key)")) {
+            try await cc.redeem(key: key.key, tenant: "t1", agent: "bob")
+        }
+        #expect(try await cc.redeem(key: key.key, tenant: "t1", agent: "Ann").data.account == "4711")
+        #expect(try await cc.redeem(key: key.key, tenant: "t1").data.account == "4711", "an application token")
+        let open = try await cc.issueKey(call: "c1", tenant: "t1")
+        #expect(try await cc.redeem(key: open.key, tenant: "t1", agent: "bob").data.account == "4711", "a key for no one in particular")
+    }
+
     @Test func keysAreSingleTenantExpireAndRejectJunk() async throws {
         let clock = Clock()
         let (cc, _) = try make(clock)

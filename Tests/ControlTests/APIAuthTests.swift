@@ -7,6 +7,7 @@ import HummingbirdTesting
 import Prometheus
 import SIP
 import Store
+import Synchronization
 import Testing
 import TestSupport
 @testable import Control
@@ -107,8 +108,121 @@ import TestSupport
             }
             #expect(codes == [.notFound, .notFound, .notFound, .tooManyRequests, .tooManyRequests], "\(codes)")
             try await client.execute(uri: "/call-keys/123456", method: .get, headers: APIAuthTests.bearer(b)) { r in
-                #expect(r.status == .notFound, "another token has its own budget")
+                #expect(r.status == .tooManyRequests, "another token from the same client address: the address's budget is spent")
             }
+        }
+    }
+
+    /// Each look-up counts against the client's address and its token; either spent is 429:
+    /// a client cannot get around the limit with more tokens, nor with more addresses.
+    @Test func addressAndTokenBudgetsBothHold() {
+        let limiter = KeyLookupLimiter(perMinute: 3, now: { 120 })
+        for _ in 0..<3 { #expect(limiter.take(["address:10.0.0.1", "token:a"]) == nil) }
+        #expect(limiter.take(["address:10.0.0.1", "token:b"]) == 60, "same address, new token")
+        #expect(limiter.take(["address:10.0.0.2", "token:a"]) == 60, "same token, new address")
+        #expect(limiter.take(["address:10.0.0.3", "token:c"]) == nil, "a fresh client")
+    }
+}
+
+/// The agent desktop logs in with the agent's SIP password (issue 19): a session token bound
+/// to the agent, refused passwords, a block after repeated failures, logout ending the session.
+@Suite struct DesktopLoginTests {
+    static func post(_ client: some TestClientProtocol, _ agent: String, _ password: String) async throws -> (HTTPResponse.Status, [String: Any], String?) {
+        try await client.execute(uri: "/login", method: .post, headers: [.contentType: "application/json"],
+                                 body: APIAuthTests.body(["agent": agent, "password": password])) { r in
+            (r.status, APIAuthTests.json(r), r.headers[.retryAfter])
+        }
+    }
+
+    @Test func theAgentsSIPPasswordGivesASessionBoundToTheAgent() async throws {
+        let store = try Store(path: ":memory:")
+        let clock = Mutex(1000.0)
+        let tokens = APITokens(store: nil, now: { clock.withLock { $0 } })
+        let users = SIPUsers(store: store)
+        try await users.put(user: "ann", realm: "baton", password: "ann-secret")
+        try await users.put(user: "bob", realm: "baton", password: "bob-secret")
+        let cc = ContactCenter(store: try Store(path: ":memory:"))
+        _ = try await cc.putAgent(Agent(id: "agent1", name: "Ann", aor: "sip:ann@127.0.0.1"))
+        _ = try await cc.putAgent(Agent(id: "bob", name: "Bob"))
+        let login = DesktopLogin(users: users, tokens: tokens, sessionSeconds: 600, maxFailures: 2, blockSeconds: 60,
+                                 now: { clock.withLock { $0 } })
+        let calls = try testCalls(ports: TestPorts.range(20))
+        let router = HTTPAPI.router(calls: calls, registry: PrometheusCollectorRegistry(), contactCenter: cc, defaultTenant: "t",
+                                    tokens: tokens, login: login)
+        try await Application(router: router).test(.router) { client in
+            // The password of the SIP user named by the agent's AOR (ann), not the agent id's.
+            let (ok, body, _) = try await Self.post(client, "agent1", "ann-secret")
+            #expect(ok == .ok, "\(body)")
+            let token = try #require(body["token"] as? String)
+            #expect((body["agent"] as? [String: Any])?["id"] as? String == "agent1")
+            // The session is an agent token: its own logins, nobody else's, no admin work.
+            try await client.execute(uri: "/agents/agent1/logins/desktop", method: .put, headers: APIAuthTests.bearer(token),
+                                     body: APIAuthTests.body(["state": "logged-in"])) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/agents/bob/logins/desktop", method: .put, headers: APIAuthTests.bearer(token),
+                                     body: APIAuthTests.body(["state": "logged-in"])) { #expect($0.status == .forbidden) }
+            try await client.execute(uri: "/agents/mallory", method: .put, headers: APIAuthTests.bearer(token),
+                                     body: APIAuthTests.body(["name": "M"])) { #expect($0.status == .forbidden) }
+            // Wrong password, unknown agent, and an agent whose SIP user has another password: one answer.
+            #expect(try await Self.post(client, "agent1", "bob-secret").0 == .unauthorized)
+            #expect(try await Self.post(client, "nobody", "x").0 == .unauthorized)
+            // A second failure in a row for agent1 (maxFailures 2): blocked, even with the right password, until the minute is over.
+            #expect(try await Self.post(client, "agent1", "guess").0 == .unauthorized)
+            let (blocked, _, retry) = try await Self.post(client, "agent1", "ann-secret")
+            #expect(blocked == .tooManyRequests && retry == "60")
+            #expect(try await Self.post(client, "bob", "bob-secret").0 == .ok, "another agent is not blocked")
+            clock.withLock { $0 += 61 }
+            #expect(try await Self.post(client, "agent1", "ann-secret").0 == .ok)
+            // Logout ends the session: its token is refused from then on.
+            try await client.execute(uri: "/logout", method: .post, headers: APIAuthTests.bearer(token)) { #expect($0.status == .noContent) }
+            try await client.execute(uri: "/agents", method: .get, headers: APIAuthTests.bearer(token)) { #expect($0.status == .unauthorized) }
+            // A session expires.
+            let (_, second, _) = try await Self.post(client, "bob", "bob-secret")
+            let bobToken = try #require(second["token"] as? String)
+            try await client.execute(uri: "/agents", method: .get, headers: APIAuthTests.bearer(bobToken)) { #expect($0.status == .ok) }
+            clock.withLock { $0 += 601 }
+            try await client.execute(uri: "/agents", method: .get, headers: APIAuthTests.bearer(bobToken)) { #expect($0.status == .unauthorized) }
+        }
+    }
+}
+
+/// SIP users over the HTTP API (issue 19): admin tokens only, passwords in, HA1s never out.
+@Suite struct UsersAPITests {
+    @Test func adminsManageUsersAndNobodyElseSeesThem() async throws {
+        let tokens = APITokens(store: nil)
+        let (admin, _) = try await tokens.create(name: "ops", role: .admin, tenant: "t")
+        let (reader, _) = try await tokens.create(name: "grafana", role: .readOnly, tenant: "t")
+        let (bot, _) = try await tokens.create(name: "bot", role: .application, tenant: "t")
+        let store = try Store(path: ":memory:")
+        let users = SIPUsers(store: store)
+        let calls = try testCalls(ports: TestPorts.range(20))
+        let router = HTTPAPI.router(calls: calls, registry: PrometheusCollectorRegistry(), defaultTenant: "t", tokens: tokens,
+                                    users: users, realm: "baton.test")
+        try await Application(router: router).test(.router) { client in
+            try await client.execute(uri: "/users/carol", method: .put, headers: APIAuthTests.bearer(admin),
+                                     body: APIAuthTests.body(["password": "carol-pw"])) { r in
+                #expect(r.status == .ok, "\(String(buffer: r.body))")
+                let j = APIAuthTests.json(r)
+                #expect(j["user"] as? String == "carol" && j["realm"] as? String == "baton.test")
+                #expect(j["algorithms"] as? [String] == ["MD5", "SHA-256"])
+                #expect(!String(buffer: r.body).contains(SIPCredentials(user: "carol", realm: "baton.test", password: "carol-pw").ha1[.md5]!))
+            }
+            #expect(users.verify(user: "carol", password: "carol-pw") && !users.verify(user: "carol", password: "x"))
+            #expect(try await store.sipUsers().map(\.user) == ["carol"], "kept in the store")
+            for t in [reader, bot] {
+                try await client.execute(uri: "/users", method: .get, headers: APIAuthTests.bearer(t)) { #expect($0.status == .forbidden) }
+                try await client.execute(uri: "/users/mallory", method: .put, headers: APIAuthTests.bearer(t),
+                                         body: APIAuthTests.body(["password": "p"])) { #expect($0.status == .forbidden) }
+            }
+            try await client.execute(uri: "/users", method: .get, headers: APIAuthTests.bearer(admin)) { r in
+                let list = (try? JSONSerialization.jsonObject(with: Data(buffer: r.body))) as? [[String: Any]]
+                #expect(list?.map { $0["user"] as? String } == ["carol"])
+            }
+            try await client.execute(uri: "/users/bad%20name", method: .put, headers: APIAuthTests.bearer(admin),
+                                     body: APIAuthTests.body(["password": "p"])) { #expect($0.status == .badRequest) }
+            try await client.execute(uri: "/users/carol", method: .delete, headers: APIAuthTests.bearer(admin)) { #expect($0.status == .noContent) }
+            try await client.execute(uri: "/users/carol", method: .delete, headers: APIAuthTests.bearer(admin)) { #expect($0.status == .notFound) }
+            // Devices under /users/<user>/devices keep their rules (reads for every token).
+            try await client.execute(uri: "/users/carol/devices", method: .get, headers: APIAuthTests.bearer(reader)) { #expect($0.status != .forbidden) }
         }
     }
 }

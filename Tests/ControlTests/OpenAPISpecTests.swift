@@ -45,7 +45,7 @@ import TestSupport
         let cc = ContactCenter(store: try Store(path: ":memory:"))
         let forwarding = ForwardingTable(store: try Store(path: ":memory:"))
         let router = HTTPAPI.router(calls: calls, registry: PrometheusCollectorRegistry(), forwarding: forwarding,
-                                    contactCenter: cc)
+                                    contactCenter: cc, users: SIPUsers(store: nil))
         try await Application(router: router).test(.router) { client in
             try await client.execute(uri: "/openapi.json", method: .get) { r in
                 #expect(r.status == .ok)

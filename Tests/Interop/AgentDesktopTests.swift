@@ -137,4 +137,60 @@ import Testing
         #expect(((shared["members"] as? [[String: Any]]) ?? []).contains { $0["kind"] as? String == "transfer" })
         #expect(((shared["users"] as? [String]) ?? []).contains("agent1"))
     }
+
+    /// With `http.auth` the desktop logs in with the agent's own SIP password (issue 19): in
+    /// headless Chromium a wrong password is refused on the page and nothing is logged in;
+    /// the right one gives the page a session, with which it marks the agent's desktop login
+    /// and follows events over `/events?token=`. Without a token the API still answers 401.
+    @Test func theDesktopLogsInWithTheAgentsPasswordAndAWrongOneIsRefused() throws {
+        guard let chromium = Interop.requirePeer("chromium", package: "chromium"),
+              let chromedriver = Interop.requirePeer("chromedriver", package: "chromium-driver"),
+              let curl = Interop.requirePeer("curl", package: "curl") else { return }
+        let dir = try Interop.tempDir("desktop-login")
+        let baton = try BatonProcess(sipPort: 27090, httpPort: 29090, rtpMin: 27900, dir: dir,
+                                     extra: ["--http-auth", "true", "--auth-realm", "baton.test"])
+        defer { _ = baton.stop() }
+        let common = ["--config", "/dev/null", "--store-path", baton.storePath, "--auth-realm", "baton.test"]
+        func run(_ args: [String], _ name: String) throws -> (Int32?, String) {
+            let c = try Child(Interop.batonBinary, args + common, output: dir.appendingPathComponent("\(name).log"))
+            return (c.wait(timeout: .seconds(20)), c.text)
+        }
+        #expect(try run(["users", "add", "agent1", "--password", "ann-pw-7"], "users").0 == 0)
+        let (made, out) = try run(["tokens", "create", "--name", "ops", "--role", "admin"], "token")
+        #expect(made == 0, "\(out)")
+        let admin = try #require(out.split(separator: "\n").first { $0.hasPrefix("bt_") }.map(String.init), "\(out)")
+        let auth = ["Authorization": "Bearer \(admin)"]
+        // The gateway re-reads tokens and users every 2 s.
+        let body = try JSONSerialization.data(withJSONObject: ["name": "Ann Agent", "aor": "agent1@127.0.0.1"])
+        let end = ContinuousClock.now + .seconds(8)
+        var put = 0
+        while ContinuousClock.now < end {
+            put = try baton.request("PUT", "/agents/agent1", body: body, headers: auth).0
+            if put == 200 { break }
+            usleep(200_000)
+        }
+        #expect(put == 200)
+        #expect(try baton.request("GET", "/agents/agent1").0 == 401, "no token, no API")
+        usleep(2_500_000)   // the user, added with the token, is loaded by now too
+
+        let web = try WebDriver(chromedriver: chromedriver, chromium: chromium, curl: curl, port: 29095, dir: dir)
+        defer { web.quit() }
+        try web.open("http://127.0.0.1:\(baton.httpPort)/desktop")
+        try web.type("#agent", "agent1")
+        try web.type("#password", "not-her-password")
+        try web.click("#login")
+        #expect(web.waitForText("#login-error") { !$0.isEmpty }.contains("wrong agent id or password"))
+        #expect(try web.text("#who") == "not logged in")
+        let before = try #require(try JSONSerialization.jsonObject(with: baton.request("GET", "/agents/agent1", headers: auth).1) as? [String: Any])
+        #expect(((before["logins"] as? [String: Any])?["desktop"] as? [String: Any])?["state"] as? String != "logged-in")
+
+        try web.type("#password", "ann-pw-7")
+        try web.click("#login")
+        #expect(web.waitForText("#who") { $0.contains("Ann Agent") }.contains("Logged in as Ann Agent (agent1)"))
+        #expect(web.waitForText("#ws-state") { $0 == "live" } == "live", "the events WebSocket took the session token")
+        let after = try #require(try JSONSerialization.jsonObject(with: baton.request("GET", "/agents/agent1", headers: auth).1) as? [String: Any])
+        #expect(((after["logins"] as? [String: Any])?["desktop"] as? [String: Any])?["state"] as? String == "logged-in")
+        let metrics = String(decoding: try baton.request("GET", "/metrics").1, as: UTF8.self)
+        #expect(metrics.contains("baton_desktop_login_failures_total 1"), "one refused login counted")
+    }
 }

@@ -3,14 +3,14 @@
 /// The OpenAPI document, as JSON, served at `GET /openapi.json`.
 enum OpenAPISpec {
     /// sha256 of openapi.yaml and openapi-generator-config.yaml this file and Types/Server.swift were made from.
-    static let sourceDigest = "0710df9f509f46f10bd3657d3edb2557f18f323c8521cfc9d0d162028fc8201a-ed1b77e1118aeeeb1ec65d021b049866a7bcf5bf306f84516cfab1e74d9f0ef4"
+    static let sourceDigest = "d61e26c4027409dbb0d6ea4dfafd271a77952fa3ef9d257a76bd10759d3d78fd-08c86e033882bfd5d395438cf39a667ebfe5f8438ed1598742f0b528a5e9ea85"
     static let json = #"""
 {
  "openapi": "3.0.3",
  "info": {
   "title": "Baton HTTP API",
   "version": "1.0.0",
-  "description": "Calls, switchover, devices and speaker groups, call forwarding, shared calls, agents, service categories, call data and call keys. Events: WebSocket GET /events sends one JSON text frame per switchover step (type \"switchover\") and per shared-call change (type \"shared-call\"). Errors are always {\"error\": {\"message\": \"...\"}} with the HTTP status. See docs/http-api.md. With http.auth every operation but /healthz, /metrics, /openapi.json and /desktop needs a bearer token (baton tokens create); its role decides what it may do (401 without a valid token, 403 beyond its role) and its tenant replaces X-Baton-Tenant; the /events WebSocket also takes it as ?token=. Without http.auth (the loopback default) no token is needed. See docs/security.md."
+  "description": "Calls, switchover, devices and speaker groups, call forwarding, shared calls, agents, service categories, call data and call keys. Events: WebSocket GET /events sends one JSON text frame per switchover step (type \"switchover\") and per shared-call change (type \"shared-call\"). Errors are always {\"error\": {\"message\": \"...\"}} with the HTTP status. See docs/http-api.md. With http.auth every operation but /healthz, /metrics, /openapi.json, /desktop and /login needs a bearer token (baton tokens create); its role decides what it may do (401 without a valid token, 403 beyond its role) and its tenant replaces X-Baton-Tenant; the /events WebSocket also takes it as ?token=. Without http.auth (the loopback default) no token is needed. See docs/security.md."
  },
  "security": [
   {
@@ -104,6 +104,64 @@ enum OpenAPISpec {
         }
        }
       }
+     }
+    }
+   }
+  },
+  "/login": {
+   "post": {
+    "operationId": "login",
+    "tags": [
+     "agents"
+    ],
+    "summary": "Agent desktop login: the agent id and its SIP password, for a session token",
+    "description": "The password is the one of the SIP user named by the agent's AOR (baton users add; the agent id when it has no AOR). With http.auth the answer carries a session token (an agent token bound to this agent, in memory, valid http.session_ttl_s); without http.auth nothing is checked and no token is given. Five failures for one agent id block its logins for 60 s (429 with Retry-After). Open without a token.",
+    "security": [
+     {}
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/LoginRequest"
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "logged in",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/LoginSession"
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/Failure"
+     },
+     "401": {
+      "$ref": "#/components/responses/Failure"
+     },
+     "429": {
+      "$ref": "#/components/responses/Failure"
+     }
+    }
+   }
+  },
+  "/logout": {
+   "post": {
+    "operationId": "logout",
+    "tags": [
+     "plain"
+    ],
+    "summary": "Ends the desktop session whose token the request carries (204; without http.auth nothing to end)",
+    "responses": {
+     "204": {
+      "description": "session ended"
      }
     }
    }
@@ -283,6 +341,99 @@ enum OpenAPISpec {
       }
      },
      "404": {
+      "$ref": "#/components/responses/Failure"
+     }
+    }
+   }
+  },
+  "/users": {
+   "get": {
+    "operationId": "listUsers",
+    "tags": [
+     "users"
+    ],
+    "summary": "SIP users (digest credentials), without their hashes; admin tokens only",
+    "responses": {
+     "200": {
+      "description": "users",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "array",
+         "items": {
+          "$ref": "#/components/schemas/SIPUser"
+         }
+        }
+       }
+      }
+     },
+     "503": {
+      "$ref": "#/components/responses/Failure"
+     }
+    }
+   }
+  },
+  "/users/{user}": {
+   "parameters": [
+    {
+     "name": "user",
+     "in": "path",
+     "required": true,
+     "schema": {
+      "type": "string"
+     },
+     "description": "SIP user name (the user part of the AOR it may register)"
+    }
+   ],
+   "put": {
+    "operationId": "putUser",
+    "tags": [
+     "users"
+    ],
+    "summary": "Create a SIP user or change its password (stored as HA1s only); admin tokens only",
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/SIPUserBody"
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "user",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/SIPUser"
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/Failure"
+     },
+     "503": {
+      "$ref": "#/components/responses/Failure"
+     }
+    }
+   },
+   "delete": {
+    "operationId": "deleteUser",
+    "tags": [
+     "users"
+    ],
+    "summary": "Remove a SIP user; admin tokens only",
+    "responses": {
+     "204": {
+      "description": "removed"
+     },
+     "404": {
+      "$ref": "#/components/responses/Failure"
+     },
+     "503": {
       "$ref": "#/components/responses/Failure"
      }
     }
@@ -994,6 +1145,16 @@ enum OpenAPISpec {
       "maxLength": 64
      },
      "description": "tenant of call data and keys (default: contact_center.tenant)"
+    },
+    {
+     "name": "X-Baton-Agent",
+     "in": "header",
+     "required": false,
+     "schema": {
+      "type": "string",
+      "maxLength": 64
+     },
+     "description": "the requesting agent: with http.auth set from an agent token or desktop session (a client's own header is removed); a key made for a transfer to another agent is unknown to it"
     }
    ],
    "get": {
@@ -1002,7 +1163,7 @@ enum OpenAPISpec {
      "call-data"
     ],
     "summary": "Redeem a call key: the call data it stands for",
-    "description": "At most http.key_lookups_per_minute look-ups per token (or shared by requests without one) per minute; beyond, 429 with Retry-After.",
+    "description": "At most http.key_lookups_per_minute look-ups per minute per client address and, with http.auth, per token; beyond either, 429 with Retry-After. A key made for a transfer to an agent is unknown to other agents.",
     "responses": {
      "200": {
       "description": "data",
@@ -1832,6 +1993,78 @@ enum OpenAPISpec {
     },
     "required": [
      "name"
+    ]
+   },
+   "SIPUser": {
+    "type": "object",
+    "properties": {
+     "user": {
+      "type": "string"
+     },
+     "realm": {
+      "type": "string"
+     },
+     "algorithms": {
+      "type": "array",
+      "description": "digest algorithms it has an HA1 for",
+      "items": {
+       "type": "string"
+      }
+     }
+    },
+    "required": [
+     "user",
+     "realm",
+     "algorithms"
+    ]
+   },
+   "SIPUserBody": {
+    "type": "object",
+    "properties": {
+     "password": {
+      "type": "string",
+      "minLength": 1,
+      "maxLength": 256
+     }
+    },
+    "required": [
+     "password"
+    ]
+   },
+   "LoginRequest": {
+    "type": "object",
+    "properties": {
+     "agent": {
+      "type": "string",
+      "minLength": 1,
+      "maxLength": 64
+     },
+     "password": {
+      "type": "string",
+      "maxLength": 256
+     }
+    },
+    "required": [
+     "agent"
+    ]
+   },
+   "LoginSession": {
+    "type": "object",
+    "properties": {
+     "agent": {
+      "$ref": "#/components/schemas/Agent"
+     },
+     "token": {
+      "type": "string",
+      "description": "bt_<id>_<secret>: Authorization: Bearer for the API, ?token= for /events (absent without http.auth)"
+     },
+     "expires": {
+      "type": "number",
+      "description": "Unix time the token expires"
+     }
+    },
+    "required": [
+     "agent"
     ]
    },
    "LoginBody": {

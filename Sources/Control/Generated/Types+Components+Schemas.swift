@@ -867,6 +867,108 @@ extension Components {
                 case skills
             }
         }
+        /// - Remark: Generated from `#/components/schemas/SIPUser`.
+        internal struct SIPUser: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/SIPUser/user`.
+            internal var user: Swift.String
+            /// - Remark: Generated from `#/components/schemas/SIPUser/realm`.
+            internal var realm: Swift.String
+            /// digest algorithms it has an HA1 for
+            ///
+            /// - Remark: Generated from `#/components/schemas/SIPUser/algorithms`.
+            internal var algorithms: [Swift.String]
+            /// Creates a new `SIPUser`.
+            ///
+            /// - Parameters:
+            ///   - user:
+            ///   - realm:
+            ///   - algorithms: digest algorithms it has an HA1 for
+            internal init(
+                user: Swift.String,
+                realm: Swift.String,
+                algorithms: [Swift.String]
+            ) {
+                self.user = user
+                self.realm = realm
+                self.algorithms = algorithms
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case user
+                case realm
+                case algorithms
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/SIPUserBody`.
+        internal struct SIPUserBody: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/SIPUserBody/password`.
+            internal var password: Swift.String
+            /// Creates a new `SIPUserBody`.
+            ///
+            /// - Parameters:
+            ///   - password:
+            internal init(password: Swift.String) {
+                self.password = password
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case password
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/LoginRequest`.
+        internal struct LoginRequest: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/LoginRequest/agent`.
+            internal var agent: Swift.String
+            /// - Remark: Generated from `#/components/schemas/LoginRequest/password`.
+            internal var password: Swift.String?
+            /// Creates a new `LoginRequest`.
+            ///
+            /// - Parameters:
+            ///   - agent:
+            ///   - password:
+            internal init(
+                agent: Swift.String,
+                password: Swift.String? = nil
+            ) {
+                self.agent = agent
+                self.password = password
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case agent
+                case password
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/LoginSession`.
+        internal struct LoginSession: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/LoginSession/agent`.
+            internal var agent: Components.Schemas.Agent
+            /// bt_<id>_<secret>: Authorization: Bearer for the API, ?token= for /events (absent without http.auth)
+            ///
+            /// - Remark: Generated from `#/components/schemas/LoginSession/token`.
+            internal var token: Swift.String?
+            /// Unix time the token expires
+            ///
+            /// - Remark: Generated from `#/components/schemas/LoginSession/expires`.
+            internal var expires: Swift.Double?
+            /// Creates a new `LoginSession`.
+            ///
+            /// - Parameters:
+            ///   - agent:
+            ///   - token: bt_<id>_<secret>: Authorization: Bearer for the API, ?token= for /events (absent without http.auth)
+            ///   - expires: Unix time the token expires
+            internal init(
+                agent: Components.Schemas.Agent,
+                token: Swift.String? = nil,
+                expires: Swift.Double? = nil
+            ) {
+                self.agent = agent
+                self.token = token
+                self.expires = expires
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case agent
+                case token
+                case expires
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/LoginBody`.
         internal struct LoginBody: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/LoginBody/state`.
