@@ -179,6 +179,61 @@ import Testing
     }
 }
 
+/// A stranger's INVITE with Replaces (issue 19): mallory has credentials of its own and
+/// learnt the dialog of alice's call to bob; its INVITE with Replaces naming bob's leg gets
+/// 403, and the call goes on untouched to alice's normal hang-up.
+@Suite(.serialized) struct ReplacesAuthTests {
+    @Test func aStrangersInviteWithReplacesIsRefused() async throws {
+        guard let sipp = Interop.requirePeer("sipp", package: "sip-tester") else { return }
+        let dir = try Interop.tempDir("replaces-auth")
+        for f in ["reg-auth.xml", "uac-auth-long.xml", "uac-auth-replaces.xml", "uas-carol.xml"] {
+            try FileManager.default.copyItem(at: Interop.fixtures.appendingPathComponent(f), to: dir.appendingPathComponent(f))
+        }
+        let store = dir.appendingPathComponent("baton.sqlite").path
+        for (u, p) in [("bob", "bob-pw-1"), ("alice", "alice-pw-1"), ("mallory", "mallory-pw-1")] {
+            try SIPAuthTests.addUser(u, password: p, dir: dir, store: store)
+        }
+        let (sipPort, bobPort, alicePort, malloryPort) = (27110, 27120, 27130, 27140)
+        let baton = try BatonProcess(sipPort: sipPort, httpPort: 29110, rtpMin: 28100, dir: dir,
+                                     extra: ["--auth-sip", "true", "--auth-realm", "baton.test"])
+        defer { _ = baton.stop() }
+        let (reg, regLog) = try SIPAuthTests.sippRun(sipp, "reg-auth.xml", ["-p", "\(bobPort)", "-s", "bob", "-au", "bob", "-ap", "bob-pw-1"],
+                                                     to: sipPort, dir: dir, name: "reg")
+        #expect(reg == 0, "\(regLog)")
+        let uas = try Child(sipp, ["-sf", "uas-carol.xml", "-i", "127.0.0.1", "-p", "\(bobPort)", "-m", "1", "-nostdin",
+                                   "-timeout", "25s"], cwd: dir, output: dir.appendingPathComponent("uas.log"))
+        defer { uas.signal(SIGKILL) }
+        usleep(300_000)
+        let alice = try Child(sipp, ["-sf", "uac-auth-long.xml", "-i", "127.0.0.1", "-p", "\(alicePort)", "-m", "1", "-nostdin",
+                                     "-timeout", "25s", "-s", "bob", "-au", "alice", "-ap", "alice-pw-1", "127.0.0.1:\(sipPort)"],
+                              cwd: dir, output: dir.appendingPathComponent("alice.log"))
+        defer { alice.signal(SIGKILL) }
+        // The answered call's leg toward bob, as the API shows it.
+        var dialog: [String: Any]?
+        let end = ContinuousClock.now + .seconds(8)
+        while ContinuousClock.now < end, dialog == nil {
+            let active = (try? baton.json("/calls") as? [String: Any])?["active"] as? [[String: Any]]
+            let leg = (active?.first?["legs"] as? [[String: Any]])?.first { $0["side"] as? String == "callee" }
+            dialog = leg?["dialog"] as? [String: Any]
+            if dialog == nil { usleep(100_000) }
+        }
+        let d = try #require(dialog, "the call was never answered:\n\(alice.text)")
+        let callID = try #require(d["callID"] as? String), local = try #require(d["localTag"] as? String)
+        let remote = try #require(d["remoteTag"] as? String)
+        let (stranger, strangerLog) = try SIPAuthTests.sippRun(sipp, "uac-auth-replaces.xml",
+                                                               ["-p", "\(malloryPort)", "-s", "bob", "-au", "mallory", "-ap", "mallory-pw-1",
+                                                                "-key", "rcallid", callID, "-key", "rtotag", local, "-key", "rfromtag", remote],
+                                                               to: sipPort, dir: dir, name: "mallory")
+        #expect(stranger == 0, "the Replaces should get 403:\n\(strangerLog)")
+        #expect(alice.wait(timeout: .seconds(15)) == 0, "alice's call went on to her own BYE:\n\(alice.text)")
+        #expect(uas.wait(timeout: .seconds(10)) == 0, "bob kept the call until alice's BYE:\n\(uas.text)")
+        let ended = try #require((try baton.json("/calls") as? [String: Any])?["ended"] as? [[String: Any]])
+        #expect(ended.count == 1 && ended.first?["hungUpBy"] as? String == "caller", "\(ended)")
+        let metrics = String(decoding: try baton.get("/metrics").1, as: UTF8.self)
+        #expect(metrics.contains("baton_call_moves_refused_total 1"), "the refusal is counted")
+    }
+}
+
 /// `baton tokens` and `baton users` against a running gateway: a new token works, a revoked
 /// one stops, a new user can register, all within seconds and without a restart.
 @Suite(.serialized) struct CredentialChangeTests {
