@@ -56,6 +56,24 @@ extension CallManager {
 
     public var handlesCallMoves: Bool { currentPolicy.moves != nil }
 
+    /// A call move asked over HTTP by a SIP user (an agent's token): the same rules as a REFER
+    /// from that user's device (``MoveRules``): the user must be the party of `side`, and a
+    /// `target` that names a SIP address must be the user's own device or an allowed target.
+    /// A device name ("speaker", a device id) resolves among the side's own user's devices, so
+    /// it needs no check. An unknown call is allowed here (the move itself answers 404).
+    public func authorizeMove(call id: String, side: CallSide, byUser user: String, target: String?) -> MoveRules.Decision {
+        guard let c = liveCall(id: id) else { return .allow }
+        let header = side == .caller ? c.from : c.to
+        let aor = SIPURI(parsing: SIPURI.addressText(header))?.aor
+        let rules = policy.withLock { $0.moveRules } ?? (try? MoveRules())
+        guard let rules else { return .deny("no move rules") }
+        if let target, target.contains("@") || target.lowercased().hasPrefix("sip") {
+            return rules.refer(from: .user(user), sideAOR: aor, target: target)
+        }
+        guard let aor, rules.owns(user, aor) else { return .deny("\(user) is not the \(side.rawValue) of call \(id)") }
+        return .allow
+    }
+
     public func referred(_ request: ReferRequest) {
         let policy = currentPolicy
         guard let moves = policy.moves else { request.transaction.respond(.notImplemented); return }

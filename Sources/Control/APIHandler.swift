@@ -4,6 +4,7 @@ import Foundation
 import Handoff
 import Hummingbird
 import class SIP.B2BUA
+import enum SIP.CallSide
 import struct SIP.SIPURI
 import Store
 
@@ -41,7 +42,9 @@ struct APIHandler: APIProtocol {
 
     func startSwitchover(_ input: Operations.StartSwitchover.Input) async throws -> Operations.StartSwitchover.Output {
         guard case .json(let body) = input.body else { throw HTTPError(.unsupportedMediaType) }
-        let op = try await handoffCall { try await $0.switchover(call: input.path.id, SwitchoverRequest(body)) }
+        let request = SwitchoverRequest(body)
+        try authorizeAgentMove(input.headers.xBatonAgent, call: input.path.id, side: request.leg ?? .callee, target: request.target)
+        let op = try await handoffCall { try await $0.switchover(call: input.path.id, request) }
         return .accepted(.init(body: .json(.init(op))))
     }
 
@@ -119,6 +122,21 @@ struct APIHandler: APIProtocol {
 
     func listAgents(_ input: Operations.ListAgents.Input) async throws -> Operations.ListAgents.Output {
         .ok(.init(body: .json(try requireCenter().agents().map(Schemas.Agent.init))))
+    }
+
+    /// An agent's token or desktop session (`X-Baton-Agent`, set by the auth middleware) moves
+    /// a call only as SIP REFER may (``MoveRules``): its own side of a call it is a party of, to
+    /// its own devices or an allowed target (a transfer's agent or category is the agent's job).
+    /// Application and admin tokens are not limited here.
+    private func authorizeAgentMove(_ agentID: String?, call: String, side: CallSide, target: String?) throws {
+        guard let agentID, !agentID.isEmpty else { return }
+        guard let agent = contactCenter?.agent(id: agentID) else {
+            throw HTTPError(.forbidden, message: "agent \(agentID) is unknown")
+        }
+        let user = agent.aor.map(DesktopLogin.userPart) ?? agent.id
+        if case .deny(let why) = calls.authorizeMove(call: call, side: side, byUser: user, target: target) {
+            throw HTTPError(.forbidden, message: why)
+        }
     }
 
     // MARK: SIP users
@@ -270,7 +288,9 @@ struct APIHandler: APIProtocol {
         _ = try requireCenter()
         let tenant = try tenant(input.headers.xBatonTenant)
         guard case .json(let b) = input.body else { throw HTTPError(.unsupportedMediaType) }
-        let result = try await handoffCall { try await $0.transfer(call: input.path.id, tenant: tenant, TransferRequest(b)) }
+        let request = TransferRequest(b)
+        try authorizeAgentMove(input.headers.xBatonAgent, call: input.path.id, side: request.leg ?? .callee, target: nil)
+        let result = try await handoffCall { try await $0.transfer(call: input.path.id, tenant: tenant, request) }
         return .accepted(.init(body: .json(.init(result))))
     }
 

@@ -133,6 +133,8 @@ public final class APITokens: Sendable {
             return path.hasPrefix("/calls/") || path.hasPrefix("/call-keys/")
         case .agent:
             if path == "/logout" { return true }
+            // Its own calls' moves: the handler checks it is a party (MoveRules).
+            if path.hasPrefix("/calls/") && (path.hasSuffix("/transfer") || path.hasSuffix("/switchover")) { return true }
             // Its own logins only: /agents/<id>/logins/<system>.
             let parts = path.split(separator: "/")
             return parts.count == 4 && parts[0] == "agents" && parts[2] == "logins" && String(parts[1]) == p.agent

@@ -226,3 +226,49 @@ import TestSupport
         }
     }
 }
+
+/// An agent's token moves only its own side of its own calls (issue 19: the REFER rules
+/// over HTTP); application tokens are not limited by it.
+@Suite struct AgentMoveRulesTests {
+    @Test func anAgentMovesOnlyItsOwnSideToItsOwnDevices() async throws {
+        let tokens = APITokens(store: nil)
+        let (ann, _) = try await tokens.create(name: "ann", role: .agent, tenant: "t", agent: "ann")
+        let (bot, _) = try await tokens.create(name: "bot", role: .application, tenant: "t")
+        let calls = try testCalls(ports: TestPorts.range(20))
+        let cc = ContactCenter(store: try Store(path: ":memory:"))
+        _ = try await cc.putAgent(Agent(id: "ann", name: "Ann", aor: "sip:ann@example.com"))
+        let peer = LegControl.sip(SIPPeer(transport: .udp, host: "127.0.0.1", port: 5070))
+        calls.callEvent(.started(id: "other", from: "<sip:alice@x>;tag=1", to: "<sip:bot@x>", callerCallID: "c1", caller: peer))
+        calls.callEvent(.started(id: "hers", from: "<sip:alice@x>;tag=2", to: "<sip:ann@example.com>", callerCallID: "c2", caller: peer))
+        let router = HTTPAPI.router(calls: calls, registry: PrometheusCollectorRegistry(), contactCenter: cc, defaultTenant: "t",
+                                    tokens: tokens)
+        try await Application(router: router).test(.router) { client in
+            func post(_ path: String, _ token: String, _ body: [String: Any]) async throws -> (HTTPResponse.Status, String) {
+                try await client.execute(uri: path, method: .post, headers: [.authorization: "Bearer \(token)", .contentType: "application/json"],
+                                         body: APIAuthTests.body(body)) { ($0.status, String(buffer: $0.body)) }
+            }
+            // Someone else's call, whatever the target.
+            #expect(try await post("/calls/other/switchover", ann, ["target": "speaker"]).0 == .forbidden)
+            #expect(try await post("/calls/other/transfer", ann, ["agent": "bob"]).0 == .forbidden)
+            // Her call, the caller's side: not hers.
+            #expect(try await post("/calls/hers/switchover", ann, ["target": "speaker", "leg": "caller"]).0 == .forbidden)
+            // Her side to a number that is no device of hers (the toll-fraud REFER, over HTTP).
+            let (premium, why) = try await post("/calls/hers/switchover", ann, ["target": "sip:19005550100@carrier.example"])
+            #expect(premium == .forbidden && why.contains("19005550100"), "\(why)")
+            // Her side to her own device, or a transfer of her side: past authorization (this
+            // router has no switchover service, hence not 403 but its 404 "not enabled").
+            for (path, body) in [("switchover", ["target": "speaker"]), ("switchover", ["target": "sip:ann@example.com"]),
+                                 ("transfer", ["agent": "bob"])] {
+                let (status, text) = try await post("/calls/hers/\(path)", ann, body)
+                #expect(status == .notFound && text.contains("not enabled"), "\(path) \(body): \(status) \(text)")
+            }
+            // An application token is not an agent: no party check.
+            #expect(try await post("/calls/other/switchover", bot, ["target": "sip:19005550100@carrier.example"]).1.contains("not enabled"))
+            // A client's own X-Baton-Agent header is replaced by the token's (none for an application).
+            try await client.execute(uri: "/calls/other/switchover", method: .post,
+                                     headers: [.authorization: "Bearer \(bot)", .contentType: "application/json",
+                                               HTTPField.Name("X-Baton-Agent")!: "mallory"],
+                                     body: APIAuthTests.body(["target": "speaker"])) { #expect(String(buffer: $0.body).contains("not enabled")) }
+        }
+    }
+}

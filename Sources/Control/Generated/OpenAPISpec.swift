@@ -3,7 +3,7 @@
 /// The OpenAPI document, as JSON, served at `GET /openapi.json`.
 enum OpenAPISpec {
     /// sha256 of openapi.yaml and openapi-generator-config.yaml this file and Types/Server.swift were made from.
-    static let sourceDigest = "d61e26c4027409dbb0d6ea4dfafd271a77952fa3ef9d257a76bd10759d3d78fd-08c86e033882bfd5d395438cf39a667ebfe5f8438ed1598742f0b528a5e9ea85"
+    static let sourceDigest = "286b7d8cfa8bd9b3d98782a83365ab383bb07e2284d4e14b3b60d56b529b9194-08c86e033882bfd5d395438cf39a667ebfe5f8438ed1598742f0b528a5e9ea85"
     static let json = #"""
 {
  "openapi": "3.0.3",
@@ -232,6 +232,16 @@ enum OpenAPISpec {
       "type": "string"
      },
      "description": "call id"
+    },
+    {
+     "name": "X-Baton-Agent",
+     "in": "header",
+     "required": false,
+     "schema": {
+      "type": "string",
+      "maxLength": 64
+     },
+     "description": "the requesting agent, set from an agent token or desktop session under http.auth (a client's own header is removed): it may move only a call it is a party of, its own side, to its own devices"
     }
    ],
    "post": {
@@ -262,6 +272,9 @@ enum OpenAPISpec {
       }
      },
      "400": {
+      "$ref": "#/components/responses/Failure"
+     },
+     "403": {
       "$ref": "#/components/responses/Failure"
      },
      "404": {
@@ -1214,6 +1227,16 @@ enum OpenAPISpec {
       "maxLength": 64
      },
      "description": "tenant of call data and keys (default: contact_center.tenant)"
+    },
+    {
+     "name": "X-Baton-Agent",
+     "in": "header",
+     "required": false,
+     "schema": {
+      "type": "string",
+      "maxLength": 64
+     },
+     "description": "the requesting agent, set from an agent token or desktop session under http.auth (a client's own header is removed): it may move only a call it is a party of, its own side, to its own devices"
     }
    ],
    "post": {
@@ -1244,6 +1267,9 @@ enum OpenAPISpec {
       }
      },
      "400": {
+      "$ref": "#/components/responses/Failure"
+     },
+     "403": {
       "$ref": "#/components/responses/Failure"
      },
      "404": {

@@ -594,12 +594,21 @@ internal enum Operations {
             internal var path: Operations.StartSwitchover.Input.Path
             /// - Remark: Generated from `#/paths/calls/{id}/switchover/POST/header`.
             internal struct Headers: Sendable, Hashable {
+                /// the requesting agent, set from an agent token or desktop session under http.auth (a client's own header is removed): it may move only a call it is a party of, its own side, to its own devices
+                ///
+                /// - Remark: Generated from `#/paths/calls/{id}/switchover/POST/header/X-Baton-Agent`.
+                internal var xBatonAgent: Swift.String?
                 internal var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.StartSwitchover.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
+                ///   - xBatonAgent: the requesting agent, set from an agent token or desktop session under http.auth (a client's own header is removed): it may move only a call it is a party of, its own side, to its own devices
                 ///   - accept:
-                internal init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.StartSwitchover.AcceptableContentType>] = .defaultValues()) {
+                internal init(
+                    xBatonAgent: Swift.String? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.StartSwitchover.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xBatonAgent = xBatonAgent
                     self.accept = accept
                 }
             }
@@ -696,6 +705,29 @@ internal enum Operations {
                     default:
                         try throwUnexpectedResponseStatus(
                             expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The request failed; the message says why (docs/http-api.md).
+            ///
+            /// - Remark: Generated from `#/paths//calls/{id}/switchover/post(startSwitchover)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.Failure)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            internal var forbidden: Components.Responses.Failure {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
                             response: self
                         )
                     }
@@ -5034,17 +5066,24 @@ internal enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/calls/{id}/transfer/POST/header/X-Baton-Tenant`.
                 internal var xBatonTenant: Swift.String?
+                /// the requesting agent, set from an agent token or desktop session under http.auth (a client's own header is removed): it may move only a call it is a party of, its own side, to its own devices
+                ///
+                /// - Remark: Generated from `#/paths/calls/{id}/transfer/POST/header/X-Baton-Agent`.
+                internal var xBatonAgent: Swift.String?
                 internal var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.TransferCall.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - xBatonTenant: tenant of call data and keys (default: contact_center.tenant)
+                ///   - xBatonAgent: the requesting agent, set from an agent token or desktop session under http.auth (a client's own header is removed): it may move only a call it is a party of, its own side, to its own devices
                 ///   - accept:
                 internal init(
                     xBatonTenant: Swift.String? = nil,
+                    xBatonAgent: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.TransferCall.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.xBatonTenant = xBatonTenant
+                    self.xBatonAgent = xBatonAgent
                     self.accept = accept
                 }
             }
@@ -5141,6 +5180,29 @@ internal enum Operations {
                     default:
                         try throwUnexpectedResponseStatus(
                             expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The request failed; the message says why (docs/http-api.md).
+            ///
+            /// - Remark: Generated from `#/paths//calls/{id}/transfer/post(transferCall)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.Failure)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            internal var forbidden: Components.Responses.Failure {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
                             response: self
                         )
                     }
