@@ -71,6 +71,7 @@ let package = Package(
             .product(name: "SwiftASN1", package: "swift-asn1"),
         ], swiftSettings: strict),
         .target(name: "ContactCenter", dependencies: ["Store", "Settings", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        .target(name: "Prediction", dependencies: ["Store"], swiftSettings: strict),
         .target(name: "Calls", dependencies: [
             "SIP", "Media", "Store", "Identity", "Settings",
             .product(name: "NIOCore", package: "swift-nio"),
@@ -84,7 +85,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .target(name: "Control", dependencies: [
-            "Handoff", "Calls", "SIP", "Media", "Store", "ContactCenter", "Settings",
+            "Handoff", "Calls", "SIP", "Media", "Store", "ContactCenter", "Settings", "Prediction",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -100,7 +101,7 @@ let package = Package(
         // openapi.yaml is the API's source; Generated/ is made from it by tools/openapi/generate.sh.
         exclude: ["openapi.yaml", "openapi-generator-config.yaml"], swiftSettings: strict),
         .executableTarget(name: "Baton", dependencies: [
-            "Control", "Handoff", "Calls", "SIP", "Media", "Store", "Identity", "ContactCenter", "Settings",
+            "Control", "Handoff", "Calls", "SIP", "Media", "Store", "Identity", "ContactCenter", "Settings", "Prediction",
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "SwiftASN1", package: "swift-asn1"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -142,6 +143,7 @@ let package = Package(
             "Identity", .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: strict),
+        .testTarget(name: "PredictionTests", dependencies: ["Prediction", "Store"], swiftSettings: strict),
         .testTarget(name: "AudioAnalysisTests", dependencies: ["AudioAnalysis"], swiftSettings: strict),
         .testTarget(name: "ContactCenterTests", dependencies: ["ContactCenter", "Store"], swiftSettings: strict),
         .testTarget(name: "CallsTests", dependencies: [

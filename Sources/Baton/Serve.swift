@@ -8,6 +8,7 @@ import Identity
 import X509
 import Logging
 import Media
+import Prediction
 import Metrics
 import NIOPosix
 import Prometheus
@@ -126,9 +127,13 @@ struct Serve: AsyncParsableCommand {
             if t.isEmpty { logger.warning("http.auth is on but no API token exists: every API call will get 401 (add one with `baton tokens create`)") }
             tokens = t
         }
+        let models = TransferModels(store: store)
+        do { try await models.load() } catch {
+            logger.warning("the stored transfer model is not used", metadata: ["error": "\(error)"])
+        }
         let http = HTTPAPI.application(calls: calls, registry: registry, configuration: config.http, handoff: handoff,
                                        forwarding: forwarding, contactCenter: contactCenter, defaultTenant: config.defaultTenant,
-                                       tokens: tokens, users: users, realm: config.sip.auth.realm)
+                                       tokens: tokens, users: users, realm: config.sip.auth.realm, models: models)
         // Graceful shutdown runs in reverse order: SIP drains first, then HTTP, relay, store writer.
         let services = ServiceGroup(configuration: .init(
             services: [

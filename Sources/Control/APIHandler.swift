@@ -2,6 +2,7 @@ import Calls
 import ContactCenter
 import Foundation
 import Handoff
+import Prediction
 import Hummingbird
 import class SIP.B2BUA
 import enum SIP.CallSide
@@ -22,6 +23,7 @@ struct APIHandler: APIProtocol {
     /// SIP users (`/users`, admin tokens only) and the realm new ones get (`auth.realm`).
     var users: SIPUsers? = nil
     var realm = "baton"
+    var models: TransferModels? = nil
 
     // MARK: System and calls
 
@@ -137,6 +139,13 @@ struct APIHandler: APIProtocol {
         if case .deny(let why) = calls.authorizeMove(call: call, side: side, byUser: user, target: target) {
             throw HTTPError(.forbidden, message: why)
         }
+    }
+
+    // MARK: Transfer model
+
+    func getTransferModel(_ input: Operations.GetTransferModel.Input) async throws -> Operations.GetTransferModel.Output {
+        guard let m = models?.model else { return .notFound(.init("no transfer model trained yet (baton model train)")) }
+        return .ok(.init(body: .json(.init(m))))
     }
 
     // MARK: SIP users

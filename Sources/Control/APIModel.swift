@@ -2,6 +2,7 @@ import Calls
 import ContactCenter
 import Handoff
 import Media
+import Prediction
 import Store
 import enum SIP.CallSide
 import struct SIP.SIPCredentials
@@ -130,6 +131,14 @@ extension Schemas.Agent {
                   logins: .init(additionalProperties: a.logins.mapValues {
                       .init(state: $0.state == .loggedIn ? .loggedIn : .loggedOut, since: $0.since)
                   }))
+    }
+}
+
+extension Schemas.TransferModel {
+    init(_ m: TransferModel) {
+        self.init(version: m.version, features: m.features, weights: m.weights, intercept: m.intercept, l2: m.l2,
+                  trainedOn: m.trainedOn, created: m.created,
+                  evaluation: m.evaluation.map { .init(auc: $0.auc, ece: $0.ece, heldOut: $0.heldOut, positives: $0.positives, bestAUC: $0.bestAUC) })
     }
 }
 

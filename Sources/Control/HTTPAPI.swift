@@ -7,6 +7,7 @@ import NIOCore
 import HummingbirdWebSocket
 import Logging
 import Media
+import Prediction
 import OpenAPIHummingbird
 import OpenAPIRuntime
 import Prometheus
@@ -52,7 +53,8 @@ public enum HTTPAPI {
                               forwarding: ForwardingTable? = nil, contactCenter: ContactCenter? = nil,
                               defaultTenant: String = "default", tokens: APITokens? = nil,
                               keyLookups: KeyLookupLimiter = KeyLookupLimiter(perMinute: 30),
-                              login: DesktopLogin? = nil, users: SIPUsers? = nil, realm: String = "baton") -> Router<BatonRequestContext> {
+                              login: DesktopLogin? = nil, users: SIPUsers? = nil, realm: String = "baton",
+                              models: TransferModels? = nil) -> Router<BatonRequestContext> {
         let router = Router(context: BatonRequestContext.self)
         router.middlewares.add(JSONErrorMiddleware())
         // With tokens every operation but the open ones needs a bearer token (http.auth).
@@ -62,7 +64,7 @@ public enum HTTPAPI {
         // Every operation of openapi.yaml but the plain ones below.
         let api = APIHandler(calls: calls, handoff: handoff, forwarding: forwarding, contactCenter: contactCenter,
                              defaultTenant: defaultTenant, login: login ?? DesktopLogin(users: users, tokens: tokens),
-                             users: users, realm: realm)
+                             users: users, realm: realm, models: models)
         // Compact JSON, as Hummingbird's own encoder wrote it before the API was generated
         // (the runtime's default pretty-prints every response).
         do { try api.registerHandlers(on: router, configuration: .init(jsonEncodingOptions: [])) } catch {
@@ -135,12 +137,13 @@ public enum HTTPAPI {
                                    handoff: Handoff? = nil, forwarding: ForwardingTable? = nil,
                                    contactCenter: ContactCenter? = nil, defaultTenant: String = "default",
                                    tokens: APITokens? = nil, users: SIPUsers? = nil, realm: String = "baton",
+                                   models: TransferModels? = nil,
                                    logger: Logger = Logger(label: "baton.http")) -> some ApplicationProtocol {
         Application(router: router(calls: calls, registry: registry, handoff: handoff, forwarding: forwarding,
                                    contactCenter: contactCenter, defaultTenant: defaultTenant, tokens: tokens,
                                    keyLookups: KeyLookupLimiter(perMinute: configuration.keyLookupsPerMinute),
                                    login: DesktopLogin(users: users, tokens: tokens, sessionSeconds: configuration.sessionSeconds),
-                                   users: users, realm: realm),
+                                   users: users, realm: realm, models: models),
                     server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter(handoff: handoff, calls: calls, tokens: tokens)),
                     configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Baton"),
                     logger: logger)

@@ -216,12 +216,36 @@ public final class Store: Sendable {
             // The agent a transfer's key was made for (nil: any holder in the tenant).
             try db.alter(table: "call_keys") { t in t.add(column: "agent", .text) }
         }
+        m.registerMigration("v10-transfer-models") { db in
+            // Every trained transfer-probability model, newest version in force.
+            try db.create(table: "transfer_models") { t in
+                t.primaryKey("version", .integer)
+                t.column("created", .double).notNull()
+                t.column("model", .text).notNull()
+            }
+        }
         return m
     }
 
     // MARK: HTTP API tokens
 
     public func save(_ r: APITokenRecord) async throws { try await db.write { try r.save($0) } }
+
+    // MARK: Transfer-probability models
+
+    /// Stores a model under the next version; returns that version.
+    public func insertTransferModel(json: String, created: Double) async throws -> Int {
+        try await db.write { db in
+            let next = (try Int.fetchOne(db, sql: "SELECT MAX(version) FROM transfer_models") ?? 0) + 1
+            try TransferModelRecord(version: next, created: created, model: json).insert(db)
+            return next
+        }
+    }
+
+    /// The newest model, if any.
+    public func latestTransferModel() async throws -> TransferModelRecord? {
+        try await db.read { try TransferModelRecord.order(Column("version").desc).fetchOne($0) }
+    }
 
     @discardableResult
     public func deleteAPIToken(id: String) async throws -> Bool {
@@ -435,6 +459,7 @@ extension DeviceRecord: FetchableRecord, PersistableRecord { public static let d
 extension ForwardingRecord: FetchableRecord, PersistableRecord { public static let databaseTableName = "forwarding" }
 extension SIPUserRecord: FetchableRecord, PersistableRecord { public static let databaseTableName = "sip_users" }
 extension APITokenRecord: FetchableRecord, PersistableRecord { public static let databaseTableName = "api_tokens" }
+extension TransferModelRecord: FetchableRecord, PersistableRecord { public static let databaseTableName = "transfer_models" }
 extension AgentRecord: FetchableRecord, PersistableRecord { public static let databaseTableName = "agents" }
 extension CategoryRecord: FetchableRecord, PersistableRecord { public static let databaseTableName = "categories" }
 extension CallDataRecord: FetchableRecord, PersistableRecord { public static let databaseTableName = "call_data" }

@@ -134,3 +134,11 @@ public struct APITokenRecord: Codable, Sendable, Equatable {
         self.id = id; self.name = name; self.role = role; self.tenant = tenant; self.agent = agent; self.hash = hash; self.created = created
     }
 }
+
+/// A trained transfer-probability model (Prediction's `TransferModel` as JSON), by version.
+public struct TransferModelRecord: Codable, Sendable, Equatable {
+    public var version: Int
+    public var created: Double
+    public var model: String
+    public init(version: Int, created: Double, model: String) { self.version = version; self.created = created; self.model = model }
+}

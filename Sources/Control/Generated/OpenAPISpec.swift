@@ -3,7 +3,7 @@
 /// The OpenAPI document, as JSON, served at `GET /openapi.json`.
 enum OpenAPISpec {
     /// sha256 of openapi.yaml and openapi-generator-config.yaml this file and Types/Server.swift were made from.
-    static let sourceDigest = "286b7d8cfa8bd9b3d98782a83365ab383bb07e2284d4e14b3b60d56b529b9194-08c86e033882bfd5d395438cf39a667ebfe5f8438ed1598742f0b528a5e9ea85"
+    static let sourceDigest = "16a18784a1109fc395ed97bc6a1a6035493dce5d9b8a15140a0be79cce1091ae-08c86e033882bfd5d395438cf39a667ebfe5f8438ed1598742f0b528a5e9ea85"
     static let json = #"""
 {
  "openapi": "3.0.3",
@@ -104,6 +104,31 @@ enum OpenAPISpec {
         }
        }
       }
+     }
+    }
+   }
+  },
+  "/model": {
+   "get": {
+    "operationId": "getTransferModel",
+    "tags": [
+     "call-data"
+    ],
+    "summary": "The transfer-probability model in force: version, features, weights, held-out evaluation",
+    "description": "Trained with `baton model train` (docs/contact-center.md); 404 until one is.",
+    "responses": {
+     "200": {
+      "description": "model",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/TransferModel"
+        }
+       }
+      }
+     },
+     "404": {
+      "$ref": "#/components/responses/Failure"
      }
     }
    }
@@ -2019,6 +2044,79 @@ enum OpenAPISpec {
     },
     "required": [
      "name"
+    ]
+   },
+   "TransferModel": {
+    "type": "object",
+    "properties": {
+     "version": {
+      "type": "integer"
+     },
+     "features": {
+      "type": "array",
+      "items": {
+       "type": "string"
+      }
+     },
+     "weights": {
+      "type": "array",
+      "description": "one per feature, in the same order (log-odds per unit)",
+      "items": {
+       "type": "number"
+      }
+     },
+     "intercept": {
+      "type": "number"
+     },
+     "l2": {
+      "type": "number"
+     },
+     "trainedOn": {
+      "type": "integer"
+     },
+     "created": {
+      "type": "number"
+     },
+     "evaluation": {
+      "$ref": "#/components/schemas/ModelEvaluation"
+     }
+    },
+    "required": [
+     "version",
+     "features",
+     "weights",
+     "intercept",
+     "l2",
+     "trainedOn",
+     "created"
+    ]
+   },
+   "ModelEvaluation": {
+    "type": "object",
+    "properties": {
+     "auc": {
+      "type": "number"
+     },
+     "ece": {
+      "type": "number",
+      "description": "expected calibration error, 10 bins"
+     },
+     "heldOut": {
+      "type": "integer"
+     },
+     "positives": {
+      "type": "integer"
+     },
+     "bestAUC": {
+      "type": "number",
+      "description": "AUC of the true probabilities (generated histories only)"
+     }
+    },
+    "required": [
+     "auc",
+     "ece",
+     "heldOut",
+     "positives"
     ]
    },
    "SIPUser": {

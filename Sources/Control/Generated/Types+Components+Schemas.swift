@@ -867,6 +867,112 @@ extension Components {
                 case skills
             }
         }
+        /// - Remark: Generated from `#/components/schemas/TransferModel`.
+        internal struct TransferModel: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/TransferModel/version`.
+            internal var version: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/TransferModel/features`.
+            internal var features: [Swift.String]
+            /// one per feature, in the same order (log-odds per unit)
+            ///
+            /// - Remark: Generated from `#/components/schemas/TransferModel/weights`.
+            internal var weights: [Swift.Double]
+            /// - Remark: Generated from `#/components/schemas/TransferModel/intercept`.
+            internal var intercept: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/TransferModel/l2`.
+            internal var l2: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/TransferModel/trainedOn`.
+            internal var trainedOn: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/TransferModel/created`.
+            internal var created: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/TransferModel/evaluation`.
+            internal var evaluation: Components.Schemas.ModelEvaluation?
+            /// Creates a new `TransferModel`.
+            ///
+            /// - Parameters:
+            ///   - version:
+            ///   - features:
+            ///   - weights: one per feature, in the same order (log-odds per unit)
+            ///   - intercept:
+            ///   - l2:
+            ///   - trainedOn:
+            ///   - created:
+            ///   - evaluation:
+            internal init(
+                version: Swift.Int,
+                features: [Swift.String],
+                weights: [Swift.Double],
+                intercept: Swift.Double,
+                l2: Swift.Double,
+                trainedOn: Swift.Int,
+                created: Swift.Double,
+                evaluation: Components.Schemas.ModelEvaluation? = nil
+            ) {
+                self.version = version
+                self.features = features
+                self.weights = weights
+                self.intercept = intercept
+                self.l2 = l2
+                self.trainedOn = trainedOn
+                self.created = created
+                self.evaluation = evaluation
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case version
+                case features
+                case weights
+                case intercept
+                case l2
+                case trainedOn
+                case created
+                case evaluation
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/ModelEvaluation`.
+        internal struct ModelEvaluation: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/ModelEvaluation/auc`.
+            internal var auc: Swift.Double
+            /// expected calibration error, 10 bins
+            ///
+            /// - Remark: Generated from `#/components/schemas/ModelEvaluation/ece`.
+            internal var ece: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/ModelEvaluation/heldOut`.
+            internal var heldOut: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/ModelEvaluation/positives`.
+            internal var positives: Swift.Int
+            /// AUC of the true probabilities (generated histories only)
+            ///
+            /// - Remark: Generated from `#/components/schemas/ModelEvaluation/bestAUC`.
+            internal var bestAUC: Swift.Double?
+            /// Creates a new `ModelEvaluation`.
+            ///
+            /// - Parameters:
+            ///   - auc:
+            ///   - ece: expected calibration error, 10 bins
+            ///   - heldOut:
+            ///   - positives:
+            ///   - bestAUC: AUC of the true probabilities (generated histories only)
+            internal init(
+                auc: Swift.Double,
+                ece: Swift.Double,
+                heldOut: Swift.Int,
+                positives: Swift.Int,
+                bestAUC: Swift.Double? = nil
+            ) {
+                self.auc = auc
+                self.ece = ece
+                self.heldOut = heldOut
+                self.positives = positives
+                self.bestAUC = bestAUC
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case auc
+                case ece
+                case heldOut
+                case positives
+                case bestAUC
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/SIPUser`.
         internal struct SIPUser: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/SIPUser/user`.

@@ -1,0 +1,53 @@
+import ArgumentParser
+import Foundation
+import Prediction
+import Store
+
+/// `baton model train|show`: the transfer-probability model (docs/contact-center.md).
+struct ModelCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "model", abstract: "Train and show the transfer-probability model.",
+        subcommands: [Train.self, Show.self])
+
+    struct Train: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Train on a history of calls (CSV), evaluate on its held-out part, store it as the next version and print it (JSON).")
+        @Option(help: "History CSV: the feature columns, transferred (0/1), optionally true_p and split (train/test).")
+        var csv: String
+        @Option(help: "Share of calls held out for evaluation when the file has no split column.") var holdout: Double = 0.3
+        @Option(help: "L2 penalty on the weights (scikit-learn's 1/C).") var l2: Double = 1
+        @Flag(help: "Evaluate and print, but do not store.") var dryRun = false
+        @OptionGroup var options: ConfigOptions
+
+        func run() async throws {
+            let config = try options.load()
+            let text: String
+            do { text = try String(contentsOfFile: csv, encoding: .utf8) } catch { throw ValidationError("cannot read \(csv): \(error.localizedDescription)") }
+            do {
+                let samples = try TransferHistory.parse(text)
+                let (train, test) = TransferHistory.split(samples, holdout: holdout)
+                var model = try TransferModel.train(train, features: TransferFeatures.names, l2: l2)
+                if !test.isEmpty { model.evaluation = model.evaluate(test) }
+                if !dryRun { model = try await TransferModels(store: try Store(path: config.storePath)).install(model) }
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+                print(String(decoding: try encoder.encode(model), as: UTF8.self))
+                if !dryRun { FileHandle.standardError.write(Data("model version \(model.version) saved in \(config.storePath)\n".utf8)) }
+            } catch let e as PredictionError {
+                throw ValidationError(e.description)
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the model in force (JSON).")
+        @OptionGroup var options: ConfigOptions
+        func run() async throws {
+            let models = TransferModels(store: try Store(path: try options.load().storePath))
+            guard let m = try await models.load() else { throw ValidationError("no model trained yet (baton model train --csv FILE)") }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+            print(String(decoding: try encoder.encode(m), as: UTF8.self))
+        }
+    }
+}
