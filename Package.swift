@@ -151,7 +151,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ], swiftSettings: strict),
         .testTarget(name: "ControlTests", dependencies: [
-            "Control", "TestSupport", "Store", "Calls", "SIP", "Media", "ContactCenter", "Handoff", .product(name: "HummingbirdTesting", package: "hummingbird"),
+            "Control", "TestSupport", "Store", "Calls", "SIP", "Media", "ContactCenter", "Handoff", "Prediction", .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: strict),
         .testTarget(name: "HandoffTests", dependencies: [

@@ -108,6 +108,9 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, Sendable 
         self.now = now
     }
 
+    /// The controller's clock (Unix seconds): what call times are measured in.
+    public var currentTime: Double { now() }
+
     /// Queues a write for the store writer (events of layers above, e.g. switchovers).
     public func record(_ write: StoreWrite) { storeOperations.yield(write) }
 

@@ -99,10 +99,12 @@ public enum ContactCenterError: Error, Sendable, Equatable, CustomStringConverti
     case expired(String)
     /// The store failed, or no key could be drawn (503).
     case unavailable(String)
+    /// Too many requests for one call in a short time (429).
+    case tooMany(String)
 
     public var description: String {
         switch self {
-        case .invalid(let s), .notFound(let s), .expired(let s), .unavailable(let s): s
+        case .invalid(let s), .notFound(let s), .expired(let s), .unavailable(let s), .tooMany(let s): s
         }
     }
 }
@@ -132,6 +134,8 @@ public final class ContactCenter: Sendable {
     let store: any ContactCenterStore
     let now: @Sendable () -> Double
     private let cache = Mutex<(agents: [String: Agent], categories: [String: ServiceCategory])>(([:], [:]))
+    /// Per call: the summary of its bot reports and the times of the last reports (rate limit).
+    let dialogs = Mutex<[String: DialogState]>([:])
     /// Agent changes read the cached agent, write the store, then the cache: one at a time,
     /// in the order they came, so two changes never build on the same old record (a
     /// `sip-phone` logout racing a login, or a desktop login racing a registration).

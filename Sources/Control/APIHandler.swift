@@ -141,6 +141,56 @@ struct APIHandler: APIProtocol {
         }
     }
 
+    // MARK: Dialog records and transfer probabilities
+
+    func reportDialog(_ input: Operations.ReportDialog.Input) async throws -> Operations.ReportDialog.Output {
+        let center = try requireCenter(), id = input.path.id
+        guard case .json(let b) = input.body else { throw HTTPError(.unsupportedMediaType) }
+        guard let c = calls.call(id: id), c.state != .ended else { return .notFound(.init("Unknown call-id \(id)")) }
+        let report = BotReport(intent: b.intent, confidence: b.confidence, noMatch: b.noMatch, noInput: b.noInput,
+                               sentiment: b.sentiment, transcript: b.transcript, humanRequested: b.humanRequested)
+        let summary = try await Self.cc { () async throws(ContactCenterError) in try await center.report(call: id, report) }
+        return .ok(.init(body: .json(.init(summary))))
+    }
+
+    func getDialog(_ input: Operations.GetDialog.Input) async throws -> Operations.GetDialog.Output {
+        let center = try requireCenter(), id = input.path.id
+        let records = try await Self.cc { () async throws(ContactCenterError) in try await center.dialogRecords(call: id) }
+        return .ok(.init(body: .json(.init(summary: .init(center.dialogSummary(call: id)), records: records.map { r in
+            .init(time: r.time, report: .init(intent: r.report.intent, confidence: r.report.confidence, noMatch: r.report.noMatch,
+                                              noInput: r.report.noInput, sentiment: r.report.sentiment,
+                                              transcript: r.report.transcript, humanRequested: r.report.humanRequested))
+        }))))
+    }
+
+    /// Per candidate second operator (every category, every logged-in agent): the model's
+    /// probability that this live call is transferred to it. Media signals (talk-over,
+    /// silences) are 0 until Baton measures them.
+    func getPredictions(_ input: Operations.GetPredictions.Input) async throws -> Operations.GetPredictions.Output {
+        let center = try requireCenter(), id = input.path.id
+        guard let c = calls.call(id: id), c.state != .ended else { return .notFound(.init("Unknown call-id \(id)")) }
+        guard let model = models?.model else { return .conflict(.init("no transfer model trained yet (baton model train)")) }
+        let summary = center.dialogSummary(call: id)
+        var shared: [String: Double] = [
+            "no_match": Double(summary.noMatch), "human_request": summary.humanRequested ? 1 : 0,
+            "talk_over_ratio": 0, "long_silences": 0, "negative_sentiment": summary.negativeSentiment,
+            "minutes": max(0, calls.currentTime - c.started) / 60,
+        ]
+        let candidates = center.categories().map { "category:\($0.id)" } + center.agents().filter(\.available).map(\.id)
+        var out: [(String, Double)] = []
+        for candidate in candidates {
+            let (prior, share) = await center.transferHistory(caller: c.from, candidate: candidate)
+            var x = shared
+            x["prior_transfers"] = Double(prior)
+            x["candidate_share"] = share
+            out.append((candidate, model.probability(of: x)))
+        }
+        out.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
+        shared["prior_transfers"] = nil
+        return .ok(.init(body: .json(.init(call: id, modelVersion: model.version, features: .init(additionalProperties: shared),
+                                           candidates: out.map { .init(candidate: $0.0, probability: $0.1) }))))
+    }
+
     // MARK: Transfer model
 
     func getTransferModel(_ input: Operations.GetTransferModel.Input) async throws -> Operations.GetTransferModel.Output {

@@ -134,6 +134,12 @@ extension Schemas.Agent {
     }
 }
 
+extension Schemas.DialogSummary {
+    init(_ d: DialogSummary) {
+        self.init(reports: d.reports, noMatch: d.noMatch, humanRequested: d.humanRequested, sentiment: d.sentiment, lastIntent: d.lastIntent)
+    }
+}
+
 extension Schemas.TransferModel {
     init(_ m: TransferModel) {
         self.init(version: m.version, features: m.features, weights: m.weights, intercept: m.intercept, l2: m.l2,

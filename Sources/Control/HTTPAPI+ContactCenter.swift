@@ -18,6 +18,7 @@ extension HTTPAPI {
         case .notFound: .notFound
         case .expired: .gone
         case .unavailable: .serviceUnavailable
+        case .tooMany: .tooManyRequests
         }
     }
 }

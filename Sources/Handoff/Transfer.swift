@@ -93,6 +93,9 @@ extension Handoff {
             throw .unavailable("the SIP service is not running")
         }
         let op = try result.get()
+        // The history the transfer model's prior-transfer features count.
+        let candidate = r.agent.flatMap { $0.isEmpty ? nil : $0 } ?? r.category.flatMap { $0.isEmpty ? nil : "category:\($0)" } ?? target
+        if let caller = calls.call(id: id)?.from { await contactCenter.recordTransfer(call: id, caller: caller, candidate: candidate) }
         logger.info("transfer requested", metadata: ["call": "\(id)", "operation": "\(op.id)", "target": "\(target)"])
         return TransferResult(operation: op, key: key, target: target)
     }

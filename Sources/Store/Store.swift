@@ -216,6 +216,28 @@ public final class Store: Sendable {
             // The agent a transfer's key was made for (nil: any holder in the tenant).
             try db.alter(table: "call_keys") { t in t.add(column: "agent", .text) }
         }
+        m.registerMigration("v11-dialog-records") { db in
+            // What a bot application reported during a call (and, later, what Baton measured):
+            // the dialog information records the transfer model's features come from.
+            try db.create(table: "dialog_records") { t in
+                t.autoIncrementedPrimaryKey("seq")
+                t.column("callID", .text).notNull()
+                t.column("time", .double).notNull()
+                t.column("kind", .text).notNull()
+                t.column("detail", .text).notNull()
+            }
+            try db.create(index: "dialog_records_call", on: "dialog_records", columns: ["callID", "seq"])
+            // Every transfer asked for: who called, to which candidate (an agent id or
+            // "category:<id>"): the history the model's prior-transfer features count.
+            try db.create(table: "transfers") { t in
+                t.autoIncrementedPrimaryKey("seq")
+                t.column("callID", .text).notNull()
+                t.column("caller", .text).notNull()
+                t.column("candidate", .text).notNull()
+                t.column("time", .double).notNull()
+            }
+            try db.create(index: "transfers_caller", on: "transfers", columns: ["caller", "candidate"])
+        }
         m.registerMigration("v10-transfer-models") { db in
             // Every trained transfer-probability model, newest version in force.
             try db.create(table: "transfer_models") { t in
@@ -230,6 +252,26 @@ public final class Store: Sendable {
     // MARK: HTTP API tokens
 
     public func save(_ r: APITokenRecord) async throws { try await db.write { try r.save($0) } }
+
+    // MARK: Dialog records and transfers
+
+    public func append(_ r: DialogRecord) async throws { try await db.write { var x = r; try x.insert($0) } }
+
+    public func dialogRecords(callID: String, limit: Int = 1000) async throws -> [DialogRecord] {
+        try await db.read { try DialogRecord.filter(Column("callID") == callID).order(Column("seq")).limit(limit).fetchAll($0) }
+    }
+
+    public func append(_ r: TransferRecord) async throws { try await db.write { var x = r; try x.insert($0) } }
+
+    /// How many transfers `caller` had to `candidate`, how many to `candidate` from anyone,
+    /// and how many in all (the prior-transfer features).
+    public func transferCounts(caller: String, candidate: String) async throws -> (callerToCandidate: Int, toCandidate: Int, all: Int) {
+        try await db.read { db in
+            (try TransferRecord.filter(Column("caller") == caller && Column("candidate") == candidate).fetchCount(db),
+             try TransferRecord.filter(Column("candidate") == candidate).fetchCount(db),
+             try TransferRecord.fetchCount(db))
+        }
+    }
 
     // MARK: Transfer-probability models
 
@@ -460,6 +502,14 @@ extension ForwardingRecord: FetchableRecord, PersistableRecord { public static l
 extension SIPUserRecord: FetchableRecord, PersistableRecord { public static let databaseTableName = "sip_users" }
 extension APITokenRecord: FetchableRecord, PersistableRecord { public static let databaseTableName = "api_tokens" }
 extension TransferModelRecord: FetchableRecord, PersistableRecord { public static let databaseTableName = "transfer_models" }
+extension DialogRecord: FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "dialog_records"
+    public mutating func didInsert(_ inserted: InsertionSuccess) { seq = inserted.rowID }
+}
+extension TransferRecord: FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "transfers"
+    public mutating func didInsert(_ inserted: InsertionSuccess) { seq = inserted.rowID }
+}
 extension AgentRecord: FetchableRecord, PersistableRecord { public static let databaseTableName = "agents" }
 extension CategoryRecord: FetchableRecord, PersistableRecord { public static let databaseTableName = "categories" }
 extension CallDataRecord: FetchableRecord, PersistableRecord { public static let databaseTableName = "call_data" }

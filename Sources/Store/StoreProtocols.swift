@@ -82,6 +82,10 @@ public protocol ContactCenterStore: Sendable {
     func insertKey(_ k: CallKeyRecord, now: Double) async throws -> Bool
     /// A key as stored (expired or not); nil when unknown.
     func callKey(_ key: String) async throws -> CallKeyRecord?
+    func append(_ r: DialogRecord) async throws
+    func dialogRecords(callID: String, limit: Int) async throws -> [DialogRecord]
+    func append(_ r: TransferRecord) async throws
+    func transferCounts(caller: String, candidate: String) async throws -> (callerToCandidate: Int, toCandidate: Int, all: Int)
 }
 
 extension Store: RegistrationStore, CallStore, DeviceStore, ForwardingStore, IdentityCacheStore, ContactCenterStore, SIPUserStore, APITokenStore {}

@@ -142,3 +142,29 @@ public struct TransferModelRecord: Codable, Sendable, Equatable {
     public var model: String
     public init(version: Int, created: Double, model: String) { self.version = version; self.created = created; self.model = model }
 }
+
+/// One dialog information record of a call: what the bot application reported
+/// (`kind` "bot"), as JSON in `detail`.
+public struct DialogRecord: Codable, Sendable, Equatable {
+    public var seq: Int64?
+    public var callID: String
+    public var time: Double
+    public var kind: String
+    public var detail: String
+    public init(seq: Int64? = nil, callID: String, time: Double, kind: String, detail: String) {
+        self.seq = seq; self.callID = callID; self.time = time; self.kind = kind; self.detail = detail
+    }
+}
+
+/// A transfer asked for: the caller's AOR and the candidate it went to (an agent id, or
+/// "category:<id>").
+public struct TransferRecord: Codable, Sendable, Equatable {
+    public var seq: Int64?
+    public var callID: String
+    public var caller: String
+    public var candidate: String
+    public var time: Double
+    public init(seq: Int64? = nil, callID: String, caller: String, candidate: String, time: Double) {
+        self.seq = seq; self.callID = callID; self.caller = caller; self.candidate = candidate; self.time = time
+    }
+}

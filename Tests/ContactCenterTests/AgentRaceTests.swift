@@ -34,6 +34,12 @@ import Testing
         func categories() async throws -> [CategoryRecord] { try await inner.categories() }
         func deleteCategory(id: String) async throws -> Bool { try await inner.deleteCategory(id: id) }
         func save(_ r: CallDataRecord) async throws { try await inner.save(r) }
+        func append(_ r: DialogRecord) async throws { try await inner.append(r) }
+        func dialogRecords(callID: String, limit: Int) async throws -> [DialogRecord] { try await inner.dialogRecords(callID: callID, limit: limit) }
+        func append(_ r: TransferRecord) async throws { try await inner.append(r) }
+        func transferCounts(caller: String, candidate: String) async throws -> (callerToCandidate: Int, toCandidate: Int, all: Int) {
+            try await inner.transferCounts(caller: caller, candidate: candidate)
+        }
         func callData(tenant: String, callID: String) async throws -> CallDataRecord? { try await inner.callData(tenant: tenant, callID: callID) }
         func insertKey(_ k: CallKeyRecord, now: Double) async throws -> Bool { try await inner.insertKey(k, now: now) }
         func callKey(_ key: String) async throws -> CallKeyRecord? { try await inner.callKey(key) }

@@ -4,6 +4,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Prediction
 import Prometheus
 import SIP
 import Store
@@ -269,6 +270,59 @@ import TestSupport
                                      headers: [.authorization: "Bearer \(bot)", .contentType: "application/json",
                                                HTTPField.Name("X-Baton-Agent")!: "mallory"],
                                      body: APIAuthTests.body(["target": "speaker"])) { #expect(String(buffer: $0.body).contains("not enabled")) }
+        }
+    }
+}
+
+/// Dialog records and transfer probabilities over the API (issue 20, first part): a bot's
+/// reports change the call's summary and its probabilities; bad reports, unknown calls and a
+/// flood are refused; without a model the probabilities are a 409.
+@Suite struct DialogPredictionTests {
+    @Test func reportsMoveTheProbabilitiesAndBadInputIsRefused() async throws {
+        let calls = try testCalls(ports: TestPorts.range(20))
+        let store = try Store(path: ":memory:")
+        let cc = ContactCenter(store: store)
+        _ = try await cc.putCategory(ServiceCategory(id: "billing", name: "Billing"))
+        let models = TransferModels(store: store)
+        let router = HTTPAPI.router(calls: calls, registry: PrometheusCollectorRegistry(), contactCenter: cc, models: models)
+        calls.callEvent(.started(id: "c1", from: "<sip:alice@x>;tag=1", to: "<sip:bot@x>", callerCallID: "cid",
+                                 caller: .sip(SIPPeer(transport: .udp, host: "127.0.0.1", port: 5070))))
+        try await Application(router: router).test(.router) { client in
+            func report(_ body: [String: Any], call: String = "c1") async throws -> (HTTPResponse.Status, [String: Any]) {
+                try await client.execute(uri: "/calls/\(call)/dialog", method: .post, headers: [.contentType: "application/json"],
+                                         body: APIAuthTests.body(body)) { ($0.status, APIAuthTests.json($0)) }
+            }
+            func predictions() async throws -> (HTTPResponse.Status, [String: Any]) {
+                try await client.execute(uri: "/calls/c1/predictions", method: .get) { ($0.status, APIAuthTests.json($0)) }
+            }
+            #expect(try await predictions().0 == .conflict, "no model yet")
+            // A model where asking for a person and not being understood raise the odds.
+            _ = try await models.install(TransferModel(features: TransferFeatures.names,
+                                                       weights: [0.5, 2.5, 1, 0.3, 1, 0.05, 0.6, 2], intercept: -4))
+            let (s0, before) = try await predictions()
+            #expect(s0 == .ok)
+            let p0 = try #require((before["candidates"] as? [[String: Any]])?.first?["probability"] as? Double)
+            #expect((before["candidates"] as? [[String: Any]])?.first?["candidate"] as? String == "category:billing")
+            #expect(try await report(["noMatch": true, "intent": "fallback"]).0 == .ok)
+            let (s1, summary) = try await report(["humanRequested": true, "sentiment": -0.8, "transcript": "I want a person"])
+            #expect(s1 == .ok && summary["noMatch"] as? Int == 1 && summary["humanRequested"] as? Bool == true, "\(summary)")
+            let (_, after) = try await predictions()
+            let p1 = try #require((after["candidates"] as? [[String: Any]])?.first?["probability"] as? Double)
+            #expect(p1 > p0 + 0.3, "p \(p0) -> \(p1)")
+            #expect((after["features"] as? [String: Double])?["human_request"] == 1)
+            // Stored, in order.
+            try await client.execute(uri: "/calls/c1/dialog", method: .get) { r in
+                let records = APIAuthTests.json(r)["records"] as? [[String: Any]]
+                #expect(records?.count == 2 && (records?[1]["report"] as? [String: Any])?["transcript"] as? String == "I want a person")
+            }
+            // Bad input: a sentiment out of range, an empty report, an unknown call.
+            #expect(try await report(["sentiment": 3]).0 == .badRequest)
+            #expect(try await report([:]).0 == .badRequest)
+            #expect(try await report(["noMatch": true], call: "nope").0 == .notFound)
+            // A flood: more than 10 a second for one call.
+            var codes: [HTTPResponse.Status] = []
+            for _ in 0..<12 { codes.append(try await report(["noInput": true]).0) }
+            #expect(codes.contains(.tooManyRequests), "\(codes)")
         }
     }
 }

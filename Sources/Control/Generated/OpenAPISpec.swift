@@ -3,7 +3,7 @@
 /// The OpenAPI document, as JSON, served at `GET /openapi.json`.
 enum OpenAPISpec {
     /// sha256 of openapi.yaml and openapi-generator-config.yaml this file and Types/Server.swift were made from.
-    static let sourceDigest = "16a18784a1109fc395ed97bc6a1a6035493dce5d9b8a15140a0be79cce1091ae-08c86e033882bfd5d395438cf39a667ebfe5f8438ed1598742f0b528a5e9ea85"
+    static let sourceDigest = "cb18062365cc0e4640156842dd60e413635c82ef8589c53c215b5dd2e7fbfa7b-08c86e033882bfd5d395438cf39a667ebfe5f8438ed1598742f0b528a5e9ea85"
     static let json = #"""
 {
  "openapi": "3.0.3",
@@ -1231,6 +1231,121 @@ enum OpenAPISpec {
     }
    }
   },
+  "/calls/{id}/dialog": {
+   "parameters": [
+    {
+     "name": "id",
+     "in": "path",
+     "required": true,
+     "schema": {
+      "type": "string"
+     },
+     "description": "call id"
+    }
+   ],
+   "post": {
+    "operationId": "reportDialog",
+    "tags": [
+     "call-data"
+    ],
+    "summary": "A bot's report on the call (intent, no-match, sentiment, transcript, a request for a person): a dialog information record",
+    "description": "At most 10 reports a second per call (429 beyond). Stored; the call's summary feeds the transfer probabilities.",
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/BotReport"
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "the call's dialog summary after this report",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/DialogSummary"
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/Failure"
+     },
+     "404": {
+      "$ref": "#/components/responses/Failure"
+     },
+     "429": {
+      "$ref": "#/components/responses/Failure"
+     },
+     "503": {
+      "$ref": "#/components/responses/Failure"
+     }
+    }
+   },
+   "get": {
+    "operationId": "getDialog",
+    "tags": [
+     "call-data"
+    ],
+    "summary": "The call's dialog records (bot reports, oldest first) and summary",
+    "responses": {
+     "200": {
+      "description": "records",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/DialogView"
+        }
+       }
+      }
+     },
+     "503": {
+      "$ref": "#/components/responses/Failure"
+     }
+    }
+   }
+  },
+  "/calls/{id}/predictions": {
+   "parameters": [
+    {
+     "name": "id",
+     "in": "path",
+     "required": true,
+     "schema": {
+      "type": "string"
+     },
+     "description": "call id"
+    }
+   ],
+   "get": {
+    "operationId": "getPredictions",
+    "tags": [
+     "call-data"
+    ],
+    "summary": "Transfer probabilities of a live call: per candidate second operator (each category, each logged-in agent), highest first",
+    "responses": {
+     "200": {
+      "description": "probabilities",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Predictions"
+        }
+       }
+      }
+     },
+     "404": {
+      "$ref": "#/components/responses/Failure"
+     },
+     "409": {
+      "$ref": "#/components/responses/Failure"
+     }
+    }
+   }
+  },
   "/calls/{id}/transfer": {
    "parameters": [
     {
@@ -2044,6 +2159,137 @@ enum OpenAPISpec {
     },
     "required": [
      "name"
+    ]
+   },
+   "BotReport": {
+    "type": "object",
+    "properties": {
+     "intent": {
+      "type": "string",
+      "maxLength": 200
+     },
+     "confidence": {
+      "type": "number",
+      "minimum": 0,
+      "maximum": 1
+     },
+     "noMatch": {
+      "type": "boolean"
+     },
+     "noInput": {
+      "type": "boolean"
+     },
+     "sentiment": {
+      "type": "number",
+      "minimum": -1,
+      "maximum": 1
+     },
+     "transcript": {
+      "type": "string",
+      "maxLength": 2000
+     },
+     "humanRequested": {
+      "type": "boolean"
+     }
+    }
+   },
+   "DialogSummary": {
+    "type": "object",
+    "properties": {
+     "reports": {
+      "type": "integer"
+     },
+     "noMatch": {
+      "type": "integer",
+      "description": "no-match and no-input turns"
+     },
+     "humanRequested": {
+      "type": "boolean"
+     },
+     "sentiment": {
+      "type": "number"
+     },
+     "lastIntent": {
+      "type": "string"
+     }
+    },
+    "required": [
+     "reports",
+     "noMatch",
+     "humanRequested"
+    ]
+   },
+   "DialogView": {
+    "type": "object",
+    "properties": {
+     "summary": {
+      "$ref": "#/components/schemas/DialogSummary"
+     },
+     "records": {
+      "type": "array",
+      "items": {
+       "type": "object",
+       "properties": {
+        "time": {
+         "type": "number"
+        },
+        "report": {
+         "$ref": "#/components/schemas/BotReport"
+        }
+       },
+       "required": [
+        "time",
+        "report"
+       ]
+      }
+     }
+    },
+    "required": [
+     "summary",
+     "records"
+    ]
+   },
+   "Predictions": {
+    "type": "object",
+    "properties": {
+     "call": {
+      "type": "string"
+     },
+     "modelVersion": {
+      "type": "integer"
+     },
+     "features": {
+      "type": "object",
+      "description": "the call's features (shared by every candidate; prior_transfers and candidate_share are per candidate)",
+      "additionalProperties": {
+       "type": "number"
+      }
+     },
+     "candidates": {
+      "type": "array",
+      "items": {
+       "type": "object",
+       "properties": {
+        "candidate": {
+         "type": "string",
+         "description": "an agent id, or category:<id>"
+        },
+        "probability": {
+         "type": "number"
+        }
+       },
+       "required": [
+        "candidate",
+        "probability"
+       ]
+      }
+     }
+    },
+    "required": [
+     "call",
+     "modelVersion",
+     "features",
+     "candidates"
     ]
    },
    "TransferModel": {

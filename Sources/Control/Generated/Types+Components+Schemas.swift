@@ -867,6 +867,234 @@ extension Components {
                 case skills
             }
         }
+        /// - Remark: Generated from `#/components/schemas/BotReport`.
+        internal struct BotReport: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/BotReport/intent`.
+            internal var intent: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/BotReport/confidence`.
+            internal var confidence: Swift.Double?
+            /// - Remark: Generated from `#/components/schemas/BotReport/noMatch`.
+            internal var noMatch: Swift.Bool?
+            /// - Remark: Generated from `#/components/schemas/BotReport/noInput`.
+            internal var noInput: Swift.Bool?
+            /// - Remark: Generated from `#/components/schemas/BotReport/sentiment`.
+            internal var sentiment: Swift.Double?
+            /// - Remark: Generated from `#/components/schemas/BotReport/transcript`.
+            internal var transcript: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/BotReport/humanRequested`.
+            internal var humanRequested: Swift.Bool?
+            /// Creates a new `BotReport`.
+            ///
+            /// - Parameters:
+            ///   - intent:
+            ///   - confidence:
+            ///   - noMatch:
+            ///   - noInput:
+            ///   - sentiment:
+            ///   - transcript:
+            ///   - humanRequested:
+            internal init(
+                intent: Swift.String? = nil,
+                confidence: Swift.Double? = nil,
+                noMatch: Swift.Bool? = nil,
+                noInput: Swift.Bool? = nil,
+                sentiment: Swift.Double? = nil,
+                transcript: Swift.String? = nil,
+                humanRequested: Swift.Bool? = nil
+            ) {
+                self.intent = intent
+                self.confidence = confidence
+                self.noMatch = noMatch
+                self.noInput = noInput
+                self.sentiment = sentiment
+                self.transcript = transcript
+                self.humanRequested = humanRequested
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case intent
+                case confidence
+                case noMatch
+                case noInput
+                case sentiment
+                case transcript
+                case humanRequested
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/DialogSummary`.
+        internal struct DialogSummary: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/DialogSummary/reports`.
+            internal var reports: Swift.Int
+            /// no-match and no-input turns
+            ///
+            /// - Remark: Generated from `#/components/schemas/DialogSummary/noMatch`.
+            internal var noMatch: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/DialogSummary/humanRequested`.
+            internal var humanRequested: Swift.Bool
+            /// - Remark: Generated from `#/components/schemas/DialogSummary/sentiment`.
+            internal var sentiment: Swift.Double?
+            /// - Remark: Generated from `#/components/schemas/DialogSummary/lastIntent`.
+            internal var lastIntent: Swift.String?
+            /// Creates a new `DialogSummary`.
+            ///
+            /// - Parameters:
+            ///   - reports:
+            ///   - noMatch: no-match and no-input turns
+            ///   - humanRequested:
+            ///   - sentiment:
+            ///   - lastIntent:
+            internal init(
+                reports: Swift.Int,
+                noMatch: Swift.Int,
+                humanRequested: Swift.Bool,
+                sentiment: Swift.Double? = nil,
+                lastIntent: Swift.String? = nil
+            ) {
+                self.reports = reports
+                self.noMatch = noMatch
+                self.humanRequested = humanRequested
+                self.sentiment = sentiment
+                self.lastIntent = lastIntent
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case reports
+                case noMatch
+                case humanRequested
+                case sentiment
+                case lastIntent
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/DialogView`.
+        internal struct DialogView: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/DialogView/summary`.
+            internal var summary: Components.Schemas.DialogSummary
+            /// - Remark: Generated from `#/components/schemas/DialogView/RecordsPayload`.
+            internal struct RecordsPayloadPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/DialogView/RecordsPayload/time`.
+                internal var time: Swift.Double
+                /// - Remark: Generated from `#/components/schemas/DialogView/RecordsPayload/report`.
+                internal var report: Components.Schemas.BotReport
+                /// Creates a new `RecordsPayloadPayload`.
+                ///
+                /// - Parameters:
+                ///   - time:
+                ///   - report:
+                internal init(
+                    time: Swift.Double,
+                    report: Components.Schemas.BotReport
+                ) {
+                    self.time = time
+                    self.report = report
+                }
+                internal enum CodingKeys: String, CodingKey {
+                    case time
+                    case report
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/DialogView/records`.
+            internal typealias RecordsPayload = [Components.Schemas.DialogView.RecordsPayloadPayload]
+            /// - Remark: Generated from `#/components/schemas/DialogView/records`.
+            internal var records: Components.Schemas.DialogView.RecordsPayload
+            /// Creates a new `DialogView`.
+            ///
+            /// - Parameters:
+            ///   - summary:
+            ///   - records:
+            internal init(
+                summary: Components.Schemas.DialogSummary,
+                records: Components.Schemas.DialogView.RecordsPayload
+            ) {
+                self.summary = summary
+                self.records = records
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case summary
+                case records
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/Predictions`.
+        internal struct Predictions: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/Predictions/call`.
+            internal var call: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Predictions/modelVersion`.
+            internal var modelVersion: Swift.Int
+            /// the call's features (shared by every candidate; prior_transfers and candidate_share are per candidate)
+            ///
+            /// - Remark: Generated from `#/components/schemas/Predictions/features`.
+            internal struct FeaturesPayload: Codable, Hashable, Sendable {
+                /// A container of undocumented properties.
+                internal var additionalProperties: [String: Swift.Double]
+                /// Creates a new `FeaturesPayload`.
+                ///
+                /// - Parameters:
+                ///   - additionalProperties: A container of undocumented properties.
+                internal init(additionalProperties: [String: Swift.Double] = .init()) {
+                    self.additionalProperties = additionalProperties
+                }
+                internal init(from decoder: any Swift.Decoder) throws {
+                    additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                }
+                internal func encode(to encoder: any Swift.Encoder) throws {
+                    try encoder.encodeAdditionalProperties(additionalProperties)
+                }
+            }
+            /// the call's features (shared by every candidate; prior_transfers and candidate_share are per candidate)
+            ///
+            /// - Remark: Generated from `#/components/schemas/Predictions/features`.
+            internal var features: Components.Schemas.Predictions.FeaturesPayload
+            /// - Remark: Generated from `#/components/schemas/Predictions/CandidatesPayload`.
+            internal struct CandidatesPayloadPayload: Codable, Hashable, Sendable {
+                /// an agent id, or category:<id>
+                ///
+                /// - Remark: Generated from `#/components/schemas/Predictions/CandidatesPayload/candidate`.
+                internal var candidate: Swift.String
+                /// - Remark: Generated from `#/components/schemas/Predictions/CandidatesPayload/probability`.
+                internal var probability: Swift.Double
+                /// Creates a new `CandidatesPayloadPayload`.
+                ///
+                /// - Parameters:
+                ///   - candidate: an agent id, or category:<id>
+                ///   - probability:
+                internal init(
+                    candidate: Swift.String,
+                    probability: Swift.Double
+                ) {
+                    self.candidate = candidate
+                    self.probability = probability
+                }
+                internal enum CodingKeys: String, CodingKey {
+                    case candidate
+                    case probability
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/Predictions/candidates`.
+            internal typealias CandidatesPayload = [Components.Schemas.Predictions.CandidatesPayloadPayload]
+            /// - Remark: Generated from `#/components/schemas/Predictions/candidates`.
+            internal var candidates: Components.Schemas.Predictions.CandidatesPayload
+            /// Creates a new `Predictions`.
+            ///
+            /// - Parameters:
+            ///   - call:
+            ///   - modelVersion:
+            ///   - features: the call's features (shared by every candidate; prior_transfers and candidate_share are per candidate)
+            ///   - candidates:
+            internal init(
+                call: Swift.String,
+                modelVersion: Swift.Int,
+                features: Components.Schemas.Predictions.FeaturesPayload,
+                candidates: Components.Schemas.Predictions.CandidatesPayload
+            ) {
+                self.call = call
+                self.modelVersion = modelVersion
+                self.features = features
+                self.candidates = candidates
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case call
+                case modelVersion
+                case features
+                case candidates
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/TransferModel`.
         internal struct TransferModel: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/TransferModel/version`.

@@ -1,0 +1,127 @@
+import Foundation
+import Store
+
+/// What a bot application reports about a call it handles (`POST /calls/{id}/dialog`): the
+/// bot's side of the dialog information records (issue 20). Every field is optional; a
+/// report says what changed.
+public struct BotReport: Codable, Sendable, Equatable {
+    /// The intent the bot matched ("billing.balance").
+    public var intent: String?
+    /// The bot's confidence in that intent, 0..1.
+    public var confidence: Double?
+    /// The bot did not understand the last turn.
+    public var noMatch: Bool?
+    /// The caller said nothing in the last turn.
+    public var noInput: Bool?
+    /// The caller's sentiment, -1 (negative) .. 1 (positive).
+    public var sentiment: Double?
+    /// What the caller said in the last turn (the bot's recognizer).
+    public var transcript: String?
+    /// The caller asked for a person.
+    public var humanRequested: Bool?
+
+    public init(intent: String? = nil, confidence: Double? = nil, noMatch: Bool? = nil, noInput: Bool? = nil,
+                sentiment: Double? = nil, transcript: String? = nil, humanRequested: Bool? = nil) {
+        self.intent = intent; self.confidence = confidence; self.noMatch = noMatch; self.noInput = noInput
+        self.sentiment = sentiment; self.transcript = transcript; self.humanRequested = humanRequested
+    }
+
+    func validate() throws(ContactCenterError) {
+        if let i = intent, i.count > 200 { throw .invalid("intent is at most 200 characters") }
+        if let c = confidence, !(0...1).contains(c) { throw .invalid("confidence must be 0..1") }
+        if let s = sentiment, !(-1...1).contains(s) { throw .invalid("sentiment must be -1..1") }
+        if let t = transcript, t.count > 2000 { throw .invalid("transcript is at most 2000 characters") }
+        if self == BotReport() { throw .invalid("an empty report") }
+    }
+}
+
+/// A call's dialog so far, as the transfer model reads it.
+public struct DialogSummary: Codable, Sendable, Equatable {
+    public var reports = 0
+    /// No-match and no-input turns.
+    public var noMatch = 0
+    public var humanRequested = false
+    /// The last sentiment reported (-1..1).
+    public var sentiment: Double?
+    public var lastIntent: String?
+    public init() {}
+
+    mutating func add(_ r: BotReport) {
+        reports += 1
+        if r.noMatch == true { noMatch += 1 }
+        if r.noInput == true { noMatch += 1 }
+        if r.humanRequested == true { humanRequested = true }
+        if let s = r.sentiment { sentiment = s }
+        if let i = r.intent { lastIntent = i }
+    }
+
+    /// 0 (neutral or positive) .. 1 (most negative).
+    public var negativeSentiment: Double { max(0, -(sentiment ?? 0)) }
+}
+
+struct DialogState: Sendable {
+    var summary = DialogSummary()
+    var recent: [Double] = []
+    var last: Double = 0
+}
+
+extension ContactCenter {
+    /// Reports per call per second beyond which a report is refused (429).
+    static let reportsPerSecond = 10
+
+    /// Records a bot report for `call` (stored in `dialog_records`) and returns the call's
+    /// summary. Bad fields: `.invalid`; more than ``reportsPerSecond`` in a second: `.tooMany`.
+    public func report(call: String, _ r: BotReport) async throws(ContactCenterError) -> DialogSummary {
+        try r.validate()
+        let t = now()
+        let admitted: Bool = dialogs.withLock { d in
+            // Bounded: calls not reported on for an hour are forgotten (their records stay stored).
+            if d.count > 10_000 { d = d.filter { t - $0.value.last < 3600 } }
+            var s = d[call] ?? DialogState()
+            s.last = t
+            s.recent = s.recent.filter { t - $0 < 1 }
+            guard s.recent.count < ContactCenter.reportsPerSecond else { return false }
+            s.recent.append(t)
+            d[call] = s
+            return true
+        }
+        guard admitted else { throw .tooMany("more than \(ContactCenter.reportsPerSecond) reports a second for call \(call)") }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        do {
+            try await store.append(DialogRecord(callID: call, time: t, kind: "bot", detail: String(decoding: try encoder.encode(r), as: UTF8.self)))
+        } catch { throw .unavailable("store: \(error)") }
+        return dialogs.withLock { d in
+            d[call, default: DialogState()].summary.add(r)
+            return d[call]!.summary
+        }
+    }
+
+    /// The call's summary (empty when nothing was reported).
+    public func dialogSummary(call: String) -> DialogSummary { dialogs.withLock { $0[call]?.summary ?? DialogSummary() } }
+
+    /// The call's stored reports, oldest first.
+    public func dialogRecords(call: String) async throws(ContactCenterError) -> [(time: Double, report: BotReport)] {
+        let rows: [DialogRecord]
+        do { rows = try await store.dialogRecords(callID: call, limit: 1000) } catch { throw .unavailable("store: \(error)") }
+        return rows.compactMap { r in
+            guard r.kind == "bot", let b = try? JSONDecoder().decode(BotReport.self, from: Data(r.detail.utf8)) else { return nil }
+            return (r.time, b)
+        }
+    }
+
+    /// Forgets a call's in-memory summary (its records stay in the store).
+    public func endDialog(call: String) { _ = dialogs.withLock { $0.removeValue(forKey: call) } }
+
+    /// Records a transfer of `caller`'s call to `candidate` (an agent id or "category:<id>").
+    public func recordTransfer(call: String, caller: String, candidate: String) async {
+        try? await store.append(TransferRecord(callID: call, caller: ContactCenter.normalizeAOR(caller), candidate: candidate, time: now()))
+    }
+
+    /// The prior-transfer features for `caller` and `candidate`: the caller's earlier
+    /// transfers to it, and the candidate's share of all transfers.
+    public func transferHistory(caller: String, candidate: String) async -> (prior: Int, share: Double) {
+        guard let c = try? await store.transferCounts(caller: ContactCenter.normalizeAOR(caller), candidate: candidate) else { return (0, 0) }
+        return (c.callerToCandidate, c.all > 0 ? Double(c.toCandidate) / Double(c.all) : 0)
+    }
+}
