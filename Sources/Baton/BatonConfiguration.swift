@@ -47,6 +47,9 @@ struct BatonConfiguration: Equatable {
     var stir = STIRSettings()
     /// `[[forwarding]]`: call forwarding Baton does itself (docs/stir.md: with a div PASSporT).
     var forwarding: [ForwardingRule] = []
+    /// `[[conversation.rules]]` and `conversation.fallback` (docs/contact-center.md).
+    var conversationRules: [ConversationRule] = []
+    var conversationFallback = "callback"
     /// Every key with the value in force, in the order read (what `check-config` prints).
     var settings: [Setting] = []
 
@@ -77,6 +80,8 @@ struct BatonConfiguration: Equatable {
             return t
         }
         stir = try STIRSettings(reader: r)
+        conversationFallback = try r.choice("conversation.fallback", ["callback", "bot"], default: conversationFallback,
+                                            expected: "callback or bot")
         logLevel = try r.choice("log.level", ["trace", "debug", "info", "notice", "warning", "error", "critical"],
                                 default: logLevel, expected: "a log level")
         settings = r.declared.map { Setting(key: $0.key, shown: $0.shown) }
@@ -117,6 +122,21 @@ struct BatonConfiguration: Equatable {
         }
         guard SIPURI(parsing: uri) != nil else { throw ConfigError.invalid("forwarding", s, "a SIP URI after =") }
         return ForwardingRule(number: String(s[..<eq]), to: uri, on: on, afterSeconds: after)
+    }
+
+    /// `[[conversation.rules]]`: name, type, when (conditions), channel (docs/contact-center.md).
+    static func parseConversation(_ text: String) throws -> [ConversationRule] {
+        guard let table = try? TOMLTable(string: text), let value = table["conversation"]?.table?["rules"] else { return [] }
+        guard let arr = value.array else { throw ConfigError.invalid("conversation.rules", "\(value)", "an array of tables [[conversation.rules]]") }
+        let rules = try arr.map { item in
+            guard let t = item.table, let name = t["name"]?.string, let type = t["type"]?.string, let channel = t["channel"]?.string,
+                  let when = t["when"]?.array?.compactMap(\.string) else {
+                throw ConfigError.invalid("conversation.rules", "\(item)", "name, type, when (an array of conditions) and channel")
+            }
+            return ConversationRule(name: name, type: type, when: when, channel: channel)
+        }
+        do { _ = try ConversationRules(rules) } catch { throw ConfigError.invalid("conversation.rules", "\(error)", "valid rules (docs/contact-center.md)") }
+        return rules
     }
 
     static func parseForwarding(_ text: String) throws -> [ForwardingRule] {
@@ -205,12 +225,14 @@ struct BatonConfiguration: Equatable {
         // The file's keys (scalars as written; arrays joined by commas, as the flags take them).
         var fileValues: [AbsoluteConfigKey: ConfigValue] = [:]
         var fileRoutes: [StaticRoute] = [], fileDevices: [DeviceRecord] = [], fileForwarding: [ForwardingRule] = []
+        var fileConversation: [ConversationRule] = []
         // An empty file is no configuration (TOMLKit reads past an empty buffer).
         if let toml, !toml.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             let flat: [(String, String)]
             (flat, fileRoutes, fileDevices) = try parseFile(toml)
             for (k, v) in flat { fileValues[try declared(k)] = ConfigValue(.string(v), isSecret: false) }
             fileForwarding = try parseForwarding(toml)
+            fileConversation = try parseConversation(toml)
         }
         var flagValues: [AbsoluteConfigKey: ConfigValue] = [:]
         for (k, v) in overrides { flagValues[try declared(k)] = ConfigValue(.string(v), isSecret: false) }
@@ -224,6 +246,7 @@ struct BatonConfiguration: Equatable {
         c.sip.routes = fileRoutes
         c.devices = fileDevices
         c.forwarding = fileForwarding
+        c.conversationRules = fileConversation
         if let v = environment["BATON_ROUTES"] {
             c.sip.routes = try v.split(separator: ";").map { s in try parseRoute(String(s)) }
         }
@@ -334,6 +357,7 @@ struct BatonConfiguration: Equatable {
             }
             guard let t = value.table else { throw ConfigError.unknownKey(section) }
             for (k, v) in t {
+                if section == "conversation" && k == "rules" { continue }   // parseConversation
                 let text: String
                 if let s = v.string { text = s }
                 else if let i = v.int { text = "\(i)" }
@@ -355,6 +379,7 @@ struct BatonConfiguration: Equatable {
         }
         for f in forwarding { lines.append("forward \(f.number) -> \(f.to) on \(f.on.rawValue)") }
         for d in devices { lines.append("device \(d.user)/\(d.id) \(d.kind) \(d.aor) priority \(d.priority)") }
+        for r in conversationRules { lines.append("conversation rule \(r.name): \(r.when.joined(separator: " and ")) -> \(r.type), \(r.channel)") }
         return lines.joined(separator: "\n")
     }
 

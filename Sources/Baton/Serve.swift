@@ -118,7 +118,10 @@ struct Serve: AsyncParsableCommand {
         calls.shared.onChange.set { [sip] users in
             sip.loop.execute { for u in users { sip.b2bua.notifySubscribers(package: "dialog", resource: u) } }
         }
-        let handoff = Handoff(sip: sip, calls: calls, devices: devices, contactCenter: contactCenter, configuration: handoffConfig)
+        let conversation = Conversation(rules: try ConversationRules(config.conversationRules), fallback: config.conversationFallback,
+                                        tenant: config.defaultTenant)
+        let handoff = Handoff(sip: sip, calls: calls, devices: devices, contactCenter: contactCenter, configuration: handoffConfig,
+                              conversation: conversation)
         try await handoff.installSIPTriggers()
         var tokens: APITokens?
         if config.http.auth {

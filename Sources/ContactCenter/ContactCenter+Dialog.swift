@@ -110,6 +110,16 @@ extension ContactCenter {
         }
     }
 
+    /// Stores another kind of record for the call (a decision, a callback).
+    public func appendRecord(call: String, kind: String, detail: String) async {
+        try? await store.append(DialogRecord(callID: call, time: now(), kind: kind, detail: detail))
+    }
+
+    /// The call's stored records of `kind`, oldest first, as stored (JSON).
+    public func records(call: String, kind: String) async -> [String] {
+        ((try? await store.dialogRecords(callID: call, limit: 1000)) ?? []).filter { $0.kind == kind }.map(\.detail)
+    }
+
     /// Forgets a call's in-memory summary (its records stay in the store).
     public func endDialog(call: String) { _ = dialogs.withLock { $0.removeValue(forKey: call) } }
 

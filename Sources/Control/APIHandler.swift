@@ -150,13 +150,15 @@ struct APIHandler: APIProtocol {
         let report = BotReport(intent: b.intent, confidence: b.confidence, noMatch: b.noMatch, noInput: b.noInput,
                                sentiment: b.sentiment, transcript: b.transcript, humanRequested: b.humanRequested)
         let summary = try await Self.cc { () async throws(ContactCenterError) in try await center.report(call: id, report) }
-        return .ok(.init(body: .json(.init(summary))))
+        let decision = await handoff?.conversation.reported(call: id, summary: summary, handoff: handoff!)
+        return .ok(.init(body: .json(.init(summary: .init(summary), decision: decision.map(Schemas.ConversationDecision.init)))))
     }
 
     func getDialog(_ input: Operations.GetDialog.Input) async throws -> Operations.GetDialog.Output {
         let center = try requireCenter(), id = input.path.id
         let records = try await Self.cc { () async throws(ContactCenterError) in try await center.dialogRecords(call: id) }
-        return .ok(.init(body: .json(.init(summary: .init(center.dialogSummary(call: id)), records: records.map { r in
+        let decision = handoff?.conversation.decision(call: id).map(Schemas.ConversationDecision.init)
+        return .ok(.init(body: .json(.init(decision: decision, summary: .init(center.dialogSummary(call: id)), records: records.map { r in
             .init(time: r.time, report: .init(intent: r.report.intent, confidence: r.report.confidence, noMatch: r.report.noMatch,
                                               noInput: r.report.noInput, sentiment: r.report.sentiment,
                                               transcript: r.report.transcript, humanRequested: r.report.humanRequested))
@@ -189,6 +191,21 @@ struct APIHandler: APIProtocol {
         shared["prior_transfers"] = nil
         return .ok(.init(body: .json(.init(call: id, modelVersion: model.version, features: .init(additionalProperties: shared),
                                            candidates: out.map { .init(candidate: $0.0, probability: $0.1) }))))
+    }
+
+    func getConversationRules(_ input: Operations.GetConversationRules.Input) async throws -> Operations.GetConversationRules.Output {
+        .ok(.init(body: .json((handoff?.conversation.current.rules ?? []).map(Schemas.ConversationRule.init))))
+    }
+
+    func putConversationRules(_ input: Operations.PutConversationRules.Input) async throws -> Operations.PutConversationRules.Output {
+        let conversation = try requireHandoff().conversation
+        guard case .json(let list) = input.body else { throw HTTPError(.unsupportedMediaType) }
+        do {
+            try conversation.replace(list.map { ConversationRule(name: $0.name, type: $0._type, when: $0.when, channel: $0.channel) })
+        } catch {
+            return .badRequest(.init(error.description))
+        }
+        return .ok(.init(body: .json(conversation.current.rules.map(Schemas.ConversationRule.init))))
     }
 
     // MARK: Transfer model

@@ -140,6 +140,17 @@ extension Schemas.DialogSummary {
     }
 }
 
+extension Schemas.ConversationDecision {
+    init(_ d: ConversationDecision) {
+        self.init(call: d.call, rule: d.rule, _type: d.type, channel: d.channel, signals: .init(additionalProperties: d.signals),
+                  time: d.time, outcome: d.outcome)
+    }
+}
+
+extension Schemas.ConversationRule {
+    init(_ r: ConversationRule) { self.init(name: r.name, _type: r.type, when: r.when, channel: r.channel) }
+}
+
 extension Schemas.TransferModel {
     init(_ m: TransferModel) {
         self.init(version: m.version, features: m.features, weights: m.weights, intercept: m.intercept, l2: m.l2,

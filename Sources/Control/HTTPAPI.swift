@@ -98,8 +98,9 @@ public enum HTTPAPI {
         }
     }
 
-    /// `/events`: every switchover event (`type: "switchover"`) and shared-call change
-    /// (`type: "shared-call"`) as one JSON text frame each, from the moment of connection.
+    /// `/events`: every switchover event (`type: "switchover"`), shared-call change
+    /// (`type: "shared-call"`) and conversation decision (`type: "conversation"`) as one JSON
+    /// text frame each, from the moment of connection.
     static func webSocketRouter(handoff: Handoff?, calls: CallManager, tokens: APITokens? = nil) -> Router<BasicWebSocketRequestContext> {
         let ws = Router(context: BasicWebSocketRequestContext.self)
         // A browser cannot set headers on a WebSocket: the token may come as ?token=.
@@ -107,6 +108,7 @@ public enum HTTPAPI {
         ws.ws("/events") { _, _ in .upgrade([:]) } onUpgrade: { inbound, outbound, _ in
             let switchovers = handoff?.events.subscribe()
             let shared = calls.shared.events.subscribe()
+            let decisions = handoff?.conversation.events.subscribe()
             try await withThrowingTaskGroup(of: Void.self) { group in
                 // One writer task: frames from both sources, serialized through one stream.
                 let (frames, sink) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(1000))
@@ -121,6 +123,13 @@ public enum HTTPAPI {
                     let encoder = JSONEncoder()
                     encoder.outputFormatting = .sortedKeys
                     for await e in shared { sink.yield(String(decoding: try encoder.encode(e), as: UTF8.self)) }
+                }
+                if let decisions {
+                    group.addTask {
+                        let encoder = JSONEncoder()
+                        encoder.outputFormatting = .sortedKeys
+                        for await d in decisions { sink.yield(String(decoding: try encoder.encode(ConversationEvent(d)), as: UTF8.self)) }
+                    }
                 }
                 group.addTask {
                     for await f in frames { try await outbound.write(.text(f)) }
@@ -233,3 +242,10 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 }
 
 
+
+/// A conversation decision as an `/events` frame.
+struct ConversationEvent: Encodable {
+    let type = "conversation"
+    let decision: ConversationDecision
+    init(_ d: ConversationDecision) { decision = d }
+}

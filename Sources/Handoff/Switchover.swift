@@ -155,8 +155,13 @@ public final class Handoff: CallMoveHandler, Sendable {
     /// Agents, categories and call keys: transfers to the next agent use them.
     public let contactCenter: ContactCenter?
 
+    /// The conversation type and replacement channel of bot calls (issue 20).
+    public let conversation: Conversation
+
     public init(sip: SIPServer, calls: CallManager, devices: Devices? = nil, contactCenter: ContactCenter? = nil,
-                configuration: Configuration = .init(), logger: Logger = Logger(label: "baton.handoff")) {
+                configuration: Configuration = .init(), conversation: Conversation = Conversation(),
+                logger: Logger = Logger(label: "baton.handoff")) {
+        self.conversation = conversation
         self.sip = sip
         self.runs = .makeBoxSendingValue([:], as: [String: Run].self, eventLoop: sip.loop)
         self.calls = calls

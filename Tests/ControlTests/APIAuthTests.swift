@@ -304,8 +304,10 @@ import TestSupport
             let p0 = try #require((before["candidates"] as? [[String: Any]])?.first?["probability"] as? Double)
             #expect((before["candidates"] as? [[String: Any]])?.first?["candidate"] as? String == "category:billing")
             #expect(try await report(["noMatch": true, "intent": "fallback"]).0 == .ok)
-            let (s1, summary) = try await report(["humanRequested": true, "sentiment": -0.8, "transcript": "I want a person"])
-            #expect(s1 == .ok && summary["noMatch"] as? Int == 1 && summary["humanRequested"] as? Bool == true, "\(summary)")
+            let (s1, result) = try await report(["humanRequested": true, "sentiment": -0.8, "transcript": "I want a person"])
+            let summary = result["summary"] as? [String: Any] ?? [:]
+            #expect(s1 == .ok && summary["noMatch"] as? Int == 1 && summary["humanRequested"] as? Bool == true, "\(result)")
+            #expect(result["decision"] == nil, "no switchover service, no rules: nothing decided")
             let (_, after) = try await predictions()
             let p1 = try #require((after["candidates"] as? [[String: Any]])?.first?["probability"] as? Double)
             #expect(p1 > p0 + 0.3, "p \(p0) -> \(p1)")

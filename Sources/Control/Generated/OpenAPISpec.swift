@@ -3,7 +3,7 @@
 /// The OpenAPI document, as JSON, served at `GET /openapi.json`.
 enum OpenAPISpec {
     /// sha256 of openapi.yaml and openapi-generator-config.yaml this file and Types/Server.swift were made from.
-    static let sourceDigest = "cb18062365cc0e4640156842dd60e413635c82ef8589c53c215b5dd2e7fbfa7b-08c86e033882bfd5d395438cf39a667ebfe5f8438ed1598742f0b528a5e9ea85"
+    static let sourceDigest = "c49b8c6a9ba63251b0a8ceb98d2d8c6a066ce524420107120a5f272b76c97c39-08c86e033882bfd5d395438cf39a667ebfe5f8438ed1598742f0b528a5e9ea85"
     static let json = #"""
 {
  "openapi": "3.0.3",
@@ -1262,11 +1262,11 @@ enum OpenAPISpec {
     },
     "responses": {
      "200": {
-      "description": "the call's dialog summary after this report",
+      "description": "the call's dialog summary after this report, and the conversation decision if this report made one",
       "content": {
        "application/json": {
         "schema": {
-         "$ref": "#/components/schemas/DialogSummary"
+         "$ref": "#/components/schemas/DialogReportResult"
         }
        }
       }
@@ -1303,6 +1303,69 @@ enum OpenAPISpec {
       }
      },
      "503": {
+      "$ref": "#/components/responses/Failure"
+     }
+    }
+   }
+  },
+  "/conversation-rules": {
+   "get": {
+    "operationId": "getConversationRules",
+    "tags": [
+     "call-data"
+    ],
+    "summary": "The conversation rules in force, in order (the first that holds for a bot call decides)",
+    "responses": {
+     "200": {
+      "description": "rules",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "array",
+         "items": {
+          "$ref": "#/components/schemas/ConversationRule"
+         }
+        }
+       }
+      }
+     }
+    }
+   },
+   "put": {
+    "operationId": "putConversationRules",
+    "tags": [
+     "call-data"
+    ],
+    "summary": "Replace the conversation rules as a whole (a list with one bad rule is refused; the running rules stay)",
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "type": "array",
+        "maxItems": 200,
+        "items": {
+         "$ref": "#/components/schemas/ConversationRule"
+        }
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "the rules now in force",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "array",
+         "items": {
+          "$ref": "#/components/schemas/ConversationRule"
+         }
+        }
+       }
+      }
+     },
+     "400": {
       "$ref": "#/components/responses/Failure"
      }
     }
@@ -2219,9 +2282,99 @@ enum OpenAPISpec {
      "humanRequested"
     ]
    },
+   "DialogReportResult": {
+    "type": "object",
+    "properties": {
+     "summary": {
+      "$ref": "#/components/schemas/DialogSummary"
+     },
+     "decision": {
+      "$ref": "#/components/schemas/ConversationDecision"
+     }
+    },
+    "required": [
+     "summary"
+    ]
+   },
+   "ConversationDecision": {
+    "type": "object",
+    "properties": {
+     "call": {
+      "type": "string"
+     },
+     "rule": {
+      "type": "string"
+     },
+     "type": {
+      "type": "string",
+      "description": "the conversation type the rule assigns"
+     },
+     "channel": {
+      "type": "string",
+      "description": "category:<id>, agent:<id>, callback or bot"
+     },
+     "signals": {
+      "type": "object",
+      "description": "the values of the signals the rule named, when it fired",
+      "additionalProperties": {
+       "type": "number"
+      }
+     },
+     "time": {
+      "type": "number"
+     },
+     "outcome": {
+      "type": "string",
+      "description": "what was done (the transfer target and key, a fallback and why, a callback)"
+     }
+    },
+    "required": [
+     "call",
+     "rule",
+     "type",
+     "channel",
+     "signals",
+     "time"
+    ]
+   },
+   "ConversationRule": {
+    "type": "object",
+    "properties": {
+     "name": {
+      "type": "string",
+      "minLength": 1,
+      "maxLength": 100
+     },
+     "type": {
+      "type": "string",
+      "minLength": 1,
+      "maxLength": 64
+     },
+     "when": {
+      "type": "array",
+      "description": "conditions that must all hold: \"SIGNAL OP NUMBER\" (signals: no_match, human_request, negative_sentiment, minutes, reports, intent:<name>; OP: >= > <= < ==)",
+      "items": {
+       "type": "string"
+      }
+     },
+     "channel": {
+      "type": "string",
+      "description": "category:<id>, agent:<id>, callback or bot"
+     }
+    },
+    "required": [
+     "name",
+     "type",
+     "when",
+     "channel"
+    ]
+   },
    "DialogView": {
     "type": "object",
     "properties": {
+     "decision": {
+      "$ref": "#/components/schemas/ConversationDecision"
+     },
      "summary": {
       "$ref": "#/components/schemas/DialogSummary"
      },

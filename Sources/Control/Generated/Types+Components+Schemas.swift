@@ -963,8 +963,153 @@ extension Components {
                 case lastIntent
             }
         }
+        /// - Remark: Generated from `#/components/schemas/DialogReportResult`.
+        internal struct DialogReportResult: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/DialogReportResult/summary`.
+            internal var summary: Components.Schemas.DialogSummary
+            /// - Remark: Generated from `#/components/schemas/DialogReportResult/decision`.
+            internal var decision: Components.Schemas.ConversationDecision?
+            /// Creates a new `DialogReportResult`.
+            ///
+            /// - Parameters:
+            ///   - summary:
+            ///   - decision:
+            internal init(
+                summary: Components.Schemas.DialogSummary,
+                decision: Components.Schemas.ConversationDecision? = nil
+            ) {
+                self.summary = summary
+                self.decision = decision
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case summary
+                case decision
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/ConversationDecision`.
+        internal struct ConversationDecision: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/ConversationDecision/call`.
+            internal var call: Swift.String
+            /// - Remark: Generated from `#/components/schemas/ConversationDecision/rule`.
+            internal var rule: Swift.String
+            /// the conversation type the rule assigns
+            ///
+            /// - Remark: Generated from `#/components/schemas/ConversationDecision/type`.
+            internal var _type: Swift.String
+            /// category:<id>, agent:<id>, callback or bot
+            ///
+            /// - Remark: Generated from `#/components/schemas/ConversationDecision/channel`.
+            internal var channel: Swift.String
+            /// the values of the signals the rule named, when it fired
+            ///
+            /// - Remark: Generated from `#/components/schemas/ConversationDecision/signals`.
+            internal struct SignalsPayload: Codable, Hashable, Sendable {
+                /// A container of undocumented properties.
+                internal var additionalProperties: [String: Swift.Double]
+                /// Creates a new `SignalsPayload`.
+                ///
+                /// - Parameters:
+                ///   - additionalProperties: A container of undocumented properties.
+                internal init(additionalProperties: [String: Swift.Double] = .init()) {
+                    self.additionalProperties = additionalProperties
+                }
+                internal init(from decoder: any Swift.Decoder) throws {
+                    additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                }
+                internal func encode(to encoder: any Swift.Encoder) throws {
+                    try encoder.encodeAdditionalProperties(additionalProperties)
+                }
+            }
+            /// the values of the signals the rule named, when it fired
+            ///
+            /// - Remark: Generated from `#/components/schemas/ConversationDecision/signals`.
+            internal var signals: Components.Schemas.ConversationDecision.SignalsPayload
+            /// - Remark: Generated from `#/components/schemas/ConversationDecision/time`.
+            internal var time: Swift.Double
+            /// what was done (the transfer target and key, a fallback and why, a callback)
+            ///
+            /// - Remark: Generated from `#/components/schemas/ConversationDecision/outcome`.
+            internal var outcome: Swift.String?
+            /// Creates a new `ConversationDecision`.
+            ///
+            /// - Parameters:
+            ///   - call:
+            ///   - rule:
+            ///   - _type: the conversation type the rule assigns
+            ///   - channel: category:<id>, agent:<id>, callback or bot
+            ///   - signals: the values of the signals the rule named, when it fired
+            ///   - time:
+            ///   - outcome: what was done (the transfer target and key, a fallback and why, a callback)
+            internal init(
+                call: Swift.String,
+                rule: Swift.String,
+                _type: Swift.String,
+                channel: Swift.String,
+                signals: Components.Schemas.ConversationDecision.SignalsPayload,
+                time: Swift.Double,
+                outcome: Swift.String? = nil
+            ) {
+                self.call = call
+                self.rule = rule
+                self._type = _type
+                self.channel = channel
+                self.signals = signals
+                self.time = time
+                self.outcome = outcome
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case call
+                case rule
+                case _type = "type"
+                case channel
+                case signals
+                case time
+                case outcome
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/ConversationRule`.
+        internal struct ConversationRule: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/ConversationRule/name`.
+            internal var name: Swift.String
+            /// - Remark: Generated from `#/components/schemas/ConversationRule/type`.
+            internal var _type: Swift.String
+            /// conditions that must all hold: "SIGNAL OP NUMBER" (signals: no_match, human_request, negative_sentiment, minutes, reports, intent:<name>; OP: >= > <= < ==)
+            ///
+            /// - Remark: Generated from `#/components/schemas/ConversationRule/when`.
+            internal var when: [Swift.String]
+            /// category:<id>, agent:<id>, callback or bot
+            ///
+            /// - Remark: Generated from `#/components/schemas/ConversationRule/channel`.
+            internal var channel: Swift.String
+            /// Creates a new `ConversationRule`.
+            ///
+            /// - Parameters:
+            ///   - name:
+            ///   - _type:
+            ///   - when: conditions that must all hold: "SIGNAL OP NUMBER" (signals: no_match, human_request, negative_sentiment, minutes, reports, intent:<name>; OP: >= > <= < ==)
+            ///   - channel: category:<id>, agent:<id>, callback or bot
+            internal init(
+                name: Swift.String,
+                _type: Swift.String,
+                when: [Swift.String],
+                channel: Swift.String
+            ) {
+                self.name = name
+                self._type = _type
+                self.when = when
+                self.channel = channel
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case name
+                case _type = "type"
+                case when
+                case channel
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/DialogView`.
         internal struct DialogView: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/DialogView/decision`.
+            internal var decision: Components.Schemas.ConversationDecision?
             /// - Remark: Generated from `#/components/schemas/DialogView/summary`.
             internal var summary: Components.Schemas.DialogSummary
             /// - Remark: Generated from `#/components/schemas/DialogView/RecordsPayload`.
@@ -997,16 +1142,20 @@ extension Components {
             /// Creates a new `DialogView`.
             ///
             /// - Parameters:
+            ///   - decision:
             ///   - summary:
             ///   - records:
             internal init(
+                decision: Components.Schemas.ConversationDecision? = nil,
                 summary: Components.Schemas.DialogSummary,
                 records: Components.Schemas.DialogView.RecordsPayload
             ) {
+                self.decision = decision
                 self.summary = summary
                 self.records = records
             }
             internal enum CodingKeys: String, CodingKey {
+                case decision
                 case summary
                 case records
             }

@@ -1,0 +1,86 @@
+import Calls
+import ContactCenter
+import Foundation
+import Logging
+import Synchronization
+
+/// Decides, from a bot call's dialog records, the conversation type and the replacement
+/// channel (``ConversationRules``), and couples it: a transfer to an agent of the category
+/// (make-before-break, the call data behind a call key, the bot leg released after the
+/// splice), or a callback record, or nothing (the bot keeps the call). Once per call. When
+/// the chosen channel has nobody (no agent logged in and no contact), `fallback` decides;
+/// a call is never dropped for it. Every decision is stored with its rule and the signals
+/// that fired it, and published (``events``; `/events` type "conversation").
+public final class Conversation: Sendable {
+    private let rules: Mutex<ConversationRules>
+    private let decisions = Mutex<[String: ConversationDecision]>([:])
+    public let events = EventHub<ConversationDecision>()
+    /// The channel when the chosen one cannot take the call: `callback` (default) or `bot`.
+    public let fallback: String
+    private let tenant: String
+    private let logger = Logger(label: "baton.conversation")
+
+    public init(rules: ConversationRules = try! ConversationRules(), fallback: String = "callback", tenant: String = "default") {
+        self.rules = Mutex(rules)
+        self.fallback = fallback
+        self.tenant = tenant
+    }
+
+    public var current: ConversationRules { rules.withLock { $0 } }
+
+    /// Replaces the rules (validated as a whole; the running ones stay on error).
+    public func replace(_ list: [ConversationRule]) throws(ContactCenterError) {
+        let r = try ConversationRules(list)
+        rules.withLock { $0 = r }
+        logger.notice("conversation rules replaced", metadata: ["rules": "\(list.count)"])
+    }
+
+    public func decision(call: String) -> ConversationDecision? { decisions.withLock { $0[call] } }
+
+    /// After a report: decide (once) and couple the channel through `handoff`.
+    public func reported(call: String, summary: DialogSummary, handoff: Handoff) async -> ConversationDecision? {
+        guard decision(call: call) == nil, let info = handoff.calls.call(id: call), info.state == .answered else { return nil }
+        let now = handoff.calls.currentTime
+        guard var d = current.decide(call: call, summary, minutes: max(0, now - info.started) / 60, at: now) else { return nil }
+        // Claim the call before acting: a second report arriving meanwhile does not decide again.
+        let first = decisions.withLock { m -> Bool in
+            guard m[call] == nil else { return false }
+            m[call] = d
+            return true
+        }
+        guard first else { return nil }
+        d.outcome = await couple(d, channel: d.channel, handoff: handoff, fallbackTaken: false)
+        decisions.withLock { [d] in $0[call] = d }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        if let cc = handoff.contactCenter, let json = try? encoder.encode(d) {
+            await cc.appendRecord(call: call, kind: "decision", detail: String(decoding: json, as: UTF8.self))
+        }
+        logger.info("conversation decided", metadata: ["call": "\(call)", "rule": "\(d.rule)", "type": "\(d.type)",
+                                                        "channel": "\(d.channel)", "outcome": "\(d.outcome ?? "")"])
+        events.publish(d)
+        return d
+    }
+
+    private func couple(_ d: ConversationDecision, channel: String, handoff: Handoff, fallbackTaken: Bool) async -> String {
+        var request: TransferRequest?
+        if channel.hasPrefix("category:") { request = TransferRequest(category: String(channel.dropFirst(9))) }
+        if channel.hasPrefix("agent:") { request = TransferRequest(agent: String(channel.dropFirst(6))) }
+        if let request {
+            do {
+                let r = try await handoff.transfer(call: d.call, tenant: tenant, request)
+                return "transferred to \(r.target) (key \(r.key.key))"
+            } catch {
+                guard !fallbackTaken else { return "\(channel) failed (\(error)); the bot keeps the call" }
+                let next = await couple(d, channel: fallback, handoff: handoff, fallbackTaken: true)
+                return "\(channel) unavailable (\(error)); fallback \(fallback): \(next)"
+            }
+        }
+        if channel == "callback" {
+            let caller = handoff.calls.call(id: d.call)?.from ?? ""
+            await handoff.contactCenter?.appendRecord(call: d.call, kind: "callback", detail: #"{"caller":"\#(ContactCenter.normalizeAOR(caller))"}"#)
+            return "callback recorded for \(ContactCenter.normalizeAOR(caller)); the bot tells the caller"
+        }
+        return "kept by the bot"
+    }
+}

@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+@testable import ContactCenter
+
+/// Conversation type rules (issue 20): the first rule that holds decides, with the signals
+/// that fired it; bad rules are refused as a whole with a message naming the problem.
+@Suite struct ConversationRulesTests {
+    static let rules = [
+        ConversationRule(name: "asked for a person", type: "human-request", when: ["human_request >= 1"], channel: "category:support"),
+        ConversationRule(name: "not understood", type: "frustrated", when: ["no_match >= 3"], channel: "category:specialists"),
+        ConversationRule(name: "angry billing", type: "complaint", when: ["intent:billing >= 1", "negative_sentiment > 0.5"], channel: "agent:ann"),
+        ConversationRule(name: "long", type: "stays-with-bot", when: ["minutes > 30"], channel: "bot"),
+    ]
+
+    @Test func theFirstRuleThatHoldsDecidesWithItsSignals() throws {
+        let r = try ConversationRules(Self.rules)
+        var s = DialogSummary()
+        #expect(r.decide(call: "c", s, minutes: 1, at: 0) == nil, "nothing holds yet")
+        for _ in 0..<2 { s.add(BotReport(noMatch: true)) }
+        #expect(r.decide(call: "c", s, minutes: 1, at: 0) == nil, "two no-matches are not three")
+        s.add(BotReport(noInput: true))
+        let d = try #require(r.decide(call: "c", s, minutes: 1, at: 5))
+        #expect(d.rule == "not understood" && d.type == "frustrated" && d.channel == "category:specialists")
+        #expect(d.signals == ["no_match": 3] && d.time == 5)
+        // A request for a person comes first in the list: it wins over the no-matches.
+        s.add(BotReport(humanRequested: true))
+        #expect(r.decide(call: "c", s, minutes: 1, at: 6)?.type == "human-request")
+        var billing = DialogSummary()
+        billing.add(BotReport(intent: "billing", sentiment: -0.9))
+        let angry = try #require(r.decide(call: "b", billing, minutes: 2, at: 0))
+        #expect(angry.channel == "agent:ann" && angry.signals == ["intent:billing": 1, "negative_sentiment": 0.9])
+        billing.add(BotReport(intent: "weather"))
+        #expect(r.decide(call: "b", billing, minutes: 2, at: 0) == nil, "the last intent counts")
+        #expect(r.decide(call: "x", DialogSummary(), minutes: 31, at: 0)?.channel == "bot")
+    }
+
+    @Test func badRulesAreRefusedAsAWhole() {
+        func refused(_ rule: ConversationRule, _ needle: String) {
+            #expect {
+                try ConversationRules(Self.rules + [rule])
+            } throws: { e in
+                guard case .invalid(let why) = e as? ContactCenterError else { return false }
+                return why.contains(needle)
+            }
+        }
+        refused(ConversationRule(name: "x", type: "t", when: ["shouting >= 1"], channel: "bot"), "unknown signal 'shouting'")
+        refused(ConversationRule(name: "x", type: "t", when: ["no_match => 1"], channel: "bot"), "is not 'SIGNAL OP NUMBER'")
+        refused(ConversationRule(name: "x", type: "t", when: ["no_match >= lots"], channel: "bot"), "is not 'SIGNAL OP NUMBER'")
+        refused(ConversationRule(name: "x", type: "t", when: [], channel: "bot"), "no condition")
+        refused(ConversationRule(name: "x", type: "t", when: ["minutes > 1"], channel: "queue:7"), "channel 'queue:7'")
+        refused(ConversationRule(name: "long", type: "t", when: ["minutes > 1"], channel: "bot"), "unique")
+        #expect(throws: ContactCenterError.self) { try ConversationRules(Array(repeating: Self.rules[0], count: 201)) }
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import Testing
+
+/// Bot -> human decided by Baton (issue 20): a sipp caller talks to a sipp bot through
+/// Baton; the bot's application reports three no-matches, a conversation rule types the
+/// call "frustrated" and chooses the specialists' category; Baton transfers the caller to
+/// the registered baresip agent of that skill with the call key in the INVITE, and the
+/// caller's stream keeps one SSRC and continuous sequence numbers across the handover. A
+/// second call asks for a person whose category has nobody: the fallback records a callback
+/// and the bot keeps the call. Each decision, with its rule and signals, is in the API.
+@Suite(.serialized) struct ConversationTests {
+    @Test func threeNoMatchesSendTheCallerToASpecialistAndNobodyFreeGivesACallback() throws {
+        guard let sipp = Interop.requirePeer("sipp", package: "sip-tester"),
+              let baresip = Interop.requirePeer("baresip", package: "baresip-core"),
+              let tcpdump = Interop.requirePeer("tcpdump", package: "tcpdump") else { return }
+        let dir = try Interop.tempDir("conversation")
+        for f in ["uac-caller.xml", "uas-phone.xml", "rtp-far.pcap", "rtp-phone.pcap"] {
+            try FileManager.default.copyItem(at: Interop.fixtures.appendingPathComponent(f), to: dir.appendingPathComponent(f))
+        }
+        let (botSIP, agentSIP, callerSIP, callerRTP) = (32910, 32920, 32930, 32980)
+        let baton = try BatonProcess(sipPort: 27150, httpPort: 29150, rtpMin: 28300, dir: dir, config: """
+            [conversation]
+            fallback = "callback"
+            [[conversation.rules]]
+            name = "asked for a person"
+            type = "human-request"
+            when = ["human_request >= 1"]
+            channel = "category:nightshift"
+            [[conversation.rules]]
+            name = "not understood"
+            type = "frustrated"
+            when = ["no_match >= 3"]
+            channel = "category:specialists"
+            """, extra: ["--route", "bot=127.0.0.1:\(botSIP)"])
+        defer { _ = baton.stop() }
+        for (id, name) in [("specialists", "Specialists"), ("nightshift", "Night shift")] {
+            let (c, _) = try baton.request("PUT", "/categories/\(id)", body: try JSONSerialization.data(withJSONObject: ["name": name]))
+            #expect(c == 200)
+        }
+        let (putCode, _) = try baton.request("PUT", "/agents/spec1", body: try JSONSerialization.data(withJSONObject: [
+            "name": "Sam Specialist", "aor": "spec1@127.0.0.1", "skills": ["specialists"]]))
+        #expect(putCode == 200)
+        let tone = dir.appendingPathComponent("tone.wav")
+        try BaresipCallTests.writeTone(tone, seconds: 30)
+        try BaresipCallTests.configure(dir.appendingPathComponent("agent"), sip: agentSIP, rtp: 32940...32959, tone: tone,
+                                       account: "<sip:spec1@127.0.0.1:\(baton.sipPort)>;regint=60;answermode=auto;audio_codecs=PCMU")
+        let capture = dir.appendingPathComponent("capture.pcap")
+        let dump = try Child(tcpdump, ["-i", "lo", "-n", "-U", "-s", "0", "-w", capture.path,
+                                       "udp and (dst port \(agentSIP) or dst port \(callerRTP))"],
+                             output: dir.appendingPathComponent("tcpdump.log"))
+        defer { dump.signal(SIGKILL) }
+        let ready = ContinuousClock.now + .seconds(5)
+        while !dump.text.contains("listening on") && ContinuousClock.now < ready { usleep(50_000) }
+        let agent = try Child(baresip, ["-f", dir.appendingPathComponent("agent").path, "-t", "40"], output: dir.appendingPathComponent("agent.log"))
+        defer { agent.signal(SIGKILL) }
+        let regEnd = ContinuousClock.now + .seconds(10)
+        var available = false
+        while ContinuousClock.now < regEnd, !available {
+            let a = (try? baton.json("/agents/spec1")) as? [String: Any]
+            available = ((a?["logins"] as? [String: Any])?["sip-phone"] as? [String: Any])?["state"] as? String == "logged-in"
+            if !available { usleep(100_000) }
+        }
+        #expect(available, "the agent never registered:\n\(agent.text)")
+
+        // Call 1: three no-matches -> frustrated -> a specialist.
+        let bot = try Child(sipp, ["-sf", "uas-phone.xml", "-i", "127.0.0.1", "-p", "\(botSIP)", "-mi", "127.0.0.1", "-mp", "32970",
+                                   "-m", "2", "-nostdin", "-timeout", "40s"], cwd: dir, output: dir.appendingPathComponent("bot.log"))
+        defer { bot.signal(SIGKILL) }
+        usleep(300_000)
+        let caller = try Child(sipp, ["-sf", "uac-caller.xml", "-i", "127.0.0.1", "-p", "\(callerSIP)", "-mi", "127.0.0.1",
+                                      "-mp", "\(callerRTP)", "-s", "bot", "-d", "12000", "-m", "1", "-nostdin", "-timeout", "40s",
+                                      "127.0.0.1:\(baton.sipPort)"], cwd: dir, output: dir.appendingPathComponent("caller.log"))
+        defer { caller.signal(SIGKILL) }
+        let call = try #require(try baton.answeredCall(), "the bot did not answer:\n\(baton.child.text)")
+        usleep(1_000_000)   // the caller hears the bot for a while before the handover
+        var decision: [String: Any]?
+        for turn in 1...3 {
+            let (code, body) = try baton.post("/calls/\(call)/dialog", json: ["noMatch": true, "intent": "fallback",
+                                                                              "transcript": "mumble \(turn)"])
+            #expect(code == 200, "\(body)")
+            if turn < 3 { #expect(body["decision"] == nil, "decided after \(turn) no-matches: \(body)") }
+            decision = body["decision"] as? [String: Any]
+        }
+        let d = try #require(decision, "three no-matches made no decision")
+        #expect(d["type"] as? String == "frustrated" && d["rule"] as? String == "not understood")
+        #expect(d["channel"] as? String == "category:specialists")
+        #expect((d["signals"] as? [String: Double])?["no_match"] == 3)
+        #expect((d["outcome"] as? String)?.contains("transferred to spec1@127.0.0.1") == true, "\(d)")
+        // The transfer completes; the decision is in the API.
+        var op: [String: Any] = [:]
+        let opEnd = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < opEnd {
+            op = ((try? baton.json("/calls/\(call)/switchovers")) as? [[String: Any]])?.last ?? [:]
+            if ["completed", "failed"].contains(op["state"] as? String ?? "") { break }
+            usleep(100_000)
+        }
+        #expect(op["state"] as? String == "completed" && op["kind"] as? String == "transfer", "\(op)\n\(agent.text)")
+        let view = try #require(try baton.json("/calls/\(call)/dialog") as? [String: Any])
+        #expect((view["decision"] as? [String: Any])?["type"] as? String == "frustrated")
+        #expect((view["records"] as? [Any])?.count == 3)
+        #expect(caller.wait(timeout: .seconds(25)) == 0, "caller:\n\(caller.text)")
+
+        // Call 2: a request for a person, whose category has nobody: a callback, the bot keeps the call.
+        let caller2 = try Child(sipp, ["-sf", "uac-caller.xml", "-i", "127.0.0.1", "-p", "\(callerSIP + 1)", "-mi", "127.0.0.1",
+                                       "-mp", "\(callerRTP + 10)", "-s", "bot", "-d", "3000", "-m", "1", "-nostdin", "-timeout", "30s",
+                                       "127.0.0.1:\(baton.sipPort)"], cwd: dir, output: dir.appendingPathComponent("caller2.log"))
+        defer { caller2.signal(SIGKILL) }
+        let call2 = try #require(try baton.answeredCall(), "the bot did not answer the second call")
+        #expect(call2 != call)
+        let (code2, body2) = try baton.post("/calls/\(call2)/dialog", json: ["humanRequested": true, "transcript": "a person please"])
+        #expect(code2 == 200)
+        let d2 = try #require(body2["decision"] as? [String: Any], "\(body2)")
+        #expect(d2["type"] as? String == "human-request" && d2["channel"] as? String == "category:nightshift")
+        #expect((d2["outcome"] as? String)?.contains("fallback callback: callback recorded") == true, "\(d2)")
+        #expect(caller2.wait(timeout: .seconds(15)) == 0, "the bot kept the call to its normal end:\n\(caller2.text)")
+        #expect(((try baton.json("/calls/\(call2)/switchovers")) as? [Any])?.isEmpty == true, "no transfer was tried with nobody there")
+
+        // What the first caller received: one SSRC, sequence numbers without a jump at the handover.
+        usleep(300_000)
+        dump.signal(SIGINT)
+        dump.wait(timeout: .seconds(5))
+        let packets = try PcapReader.timedPackets(capture)
+        let toCaller = MediaBridgeTests.ports(packets, to: callerRTP...callerRTP)
+        #expect(toCaller.count > 300, "the caller got \(toCaller.count) packets")
+        #expect(Set(toCaller.map(\.ssrc)).count == 1, "one SSRC toward the caller across the handover")
+        let jumps = zip(toCaller.dropFirst(), toCaller).filter { $0.seq &- $1.seq != 1 }
+        #expect(jumps.isEmpty, "sequence jumps toward the caller: \(jumps.prefix(3).map { "\($1.seq)->\($0.seq)" })")
+        let invites = try PcapReader.packets(capture).map { String(decoding: $0.payload, as: UTF8.self) }.filter { $0.hasPrefix("INVITE ") }
+        let invite = try #require(invites.first, "no INVITE reached the agent")
+        #expect(invite.contains("X-Call-Key: "), "\(invite)")
+        try? FileManager.default.removeItem(at: dir)
+    }
+}
