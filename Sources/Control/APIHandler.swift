@@ -150,7 +150,8 @@ struct APIHandler: APIProtocol {
         let report = BotReport(intent: b.intent, confidence: b.confidence, noMatch: b.noMatch, noInput: b.noInput,
                                sentiment: b.sentiment, transcript: b.transcript, humanRequested: b.humanRequested)
         let summary = try await Self.cc { () async throws(ContactCenterError) in try await center.report(call: id, report) }
-        let decision = await handoff?.conversation.reported(call: id, summary: summary, handoff: handoff!)
+        var decision: ConversationDecision?
+        if let handoff { decision = await handoff.conversation.reported(call: id, summary: summary, handoff: handoff) }
         return .ok(.init(body: .json(.init(summary: .init(summary), decision: decision.map(Schemas.ConversationDecision.init)))))
     }
 

@@ -45,6 +45,8 @@ public final class Conversation: Sendable {
         // Claim the call before acting: a second report arriving meanwhile does not decide again.
         let first = decisions.withLock { m -> Bool in
             guard m[call] == nil else { return false }
+            // Bounded: the oldest decisions go first (each is stored as a dialog record too).
+            if m.count >= 10_000, let oldest = m.min(by: { $0.value.time < $1.value.time })?.key { m[oldest] = nil }
             m[call] = d
             return true
         }
