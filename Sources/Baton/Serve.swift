@@ -146,6 +146,7 @@ struct Serve: AsyncParsableCommand {
                 .init(service: ContactCenterService(center: contactCenter)),
                 .init(service: STIRWorkers(stir: stir)),
                 .init(service: CredentialRefresh(users: users, tokens: tokens)),
+                .init(service: ConversationWatch(handoff: handoff)),
                 .init(service: http),
                 .init(service: NGServer(configuration: config.ng, calls: calls)),
                 .init(service: SIPService(sip: sip, calls: calls, drainTimeout: .seconds(config.drainTimeout))),
@@ -237,6 +238,21 @@ struct CredentialRefresh: Service {
             } catch {
                 logger.warning("could not re-read users and tokens", metadata: ["error": "\(error)"])
             }
+        }
+    }
+}
+
+/// Watches answered calls' media for DTMF every 200 ms (the conversation rules'
+/// `dtmf:<digit>` signals; docs/contact-center.md).
+struct ConversationWatch: Service {
+    let handoff: Handoff
+    var interval: Duration = .milliseconds(200)
+
+    func run() async {
+        var seen: [String: Int] = [:]
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) } } catch { return }
+            await handoff.conversation.watchRound(handoff: handoff, seen: &seen)
         }
     }
 }

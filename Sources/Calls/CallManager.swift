@@ -108,6 +108,30 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, Sendable 
         self.now = now
     }
 
+    /// RFC 4733 events the caller of a live call sent on its first stream: the count and the
+    /// last digit ("0"-"9", "*", "#", "A"-"D"); nil for an unknown call or one without media.
+    /// The count starts again when a switchover replaced the caller's leg.
+    public func callerTelephoneEvents(call id: String) -> (count: Int, last: String)? {
+        guard let stream = state.withLock({ $0.live[id]?.streams.first }) else { return nil }
+        let (count, code) = stream.telephoneEvents(.a)
+        return (count, CallManager.digit(code))
+    }
+
+    static func digit(_ code: UInt8) -> String {
+        switch code {
+        case 0...9: String(code)
+        case 10: "*"
+        case 11: "#"
+        case 12...15: String(UnicodeScalar(UInt8(65) + code - 12))
+        default: "?"
+        }
+    }
+
+    /// Ids of live answered calls (the conversation monitor's round).
+    public func answeredCallIDs() -> [String] {
+        state.withLock { s in s.live.values.filter { $0.call.state == .answered }.map(\.call.id) }
+    }
+
     /// The controller's clock (Unix seconds): what call times are measured in.
     public var currentTime: Double { now() }
 

@@ -44,6 +44,8 @@ public struct DialogSummary: Codable, Sendable, Equatable {
     /// The last sentiment reported (-1..1).
     public var sentiment: Double?
     public var lastIntent: String?
+    /// The DTMF digits the caller pressed so far (RFC 4733 events Baton saw in the media).
+    public var dtmf = ""
     public init() {}
 
     mutating func add(_ r: BotReport) {
@@ -93,6 +95,18 @@ extension ContactCenter {
         } catch { throw .unavailable("store: \(error)") }
         return dialogs.withLock { d in
             d[call, default: DialogState()].summary.add(r)
+            return d[call]!.summary
+        }
+    }
+
+    /// A DTMF digit the caller pressed (Baton saw it in the media): stored as a record
+    /// (kind "dtmf"), added to the summary (`dtmf:<digit>` signals).
+    public func noteDTMF(call: String, digit: String) async -> DialogSummary {
+        await appendRecord(call: call, kind: "dtmf", detail: #"{"digit":"\#(digit)"}"#)
+        return dialogs.withLock { d in
+            if d.count > 10_000 { let t = now(); d = d.filter { t - $0.value.last < 3600 } }
+            d[call, default: DialogState()].summary.dtmf += digit
+            d[call]!.last = now()
             return d[call]!.summary
         }
     }

@@ -360,10 +360,11 @@ public final class ContactCenter: Sendable {
         }
     }
 
-    /// "sip:Agent1@Example.com;x=y" -> "agent1@example.com".
+    /// "sip:Agent1@Example.com;x=y" or "Ann <sip:Agent1@Example.com>;tag=1" -> "agent1@example.com".
     public static func normalizeAOR(_ s: String) -> String {
         var v = s.trimmingCharacters(in: .whitespaces)
-        if v.hasPrefix("<"), let e = v.firstIndex(of: ">") { v = String(v[v.index(after: v.startIndex)..<e]) }
+        // A name-addr ("Ann <sip:ann@x>;tag=1"): what is inside the angle brackets.
+        if let b = v.firstIndex(of: "<"), let e = v[b...].firstIndex(of: ">") { v = String(v[v.index(after: b)..<e]) }
         for p in ["sip:", "sips:"] where v.lowercased().hasPrefix(p) { v = String(v.dropFirst(p.count)) }
         if let semi = v.firstIndex(where: { $0 == ";" || $0 == "?" }) { v = String(v[..<semi]) }
         return v.lowercased()

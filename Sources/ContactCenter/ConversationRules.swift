@@ -28,7 +28,8 @@ public struct ConversationRule: Codable, Sendable, Equatable {
     }
 
     /// The signals a condition may name: the summary's, by the transfer model's names.
-    /// `intent:<name>` is 1 when the bot's last intent is that name.
+    /// `intent:<name>` is 1 when the bot's last intent is that name; `dtmf:<digit>` is 1 once
+    /// the caller pressed that digit (RFC 4733 events in the caller's media).
     public static let signals: Set<String> = ["no_match", "human_request", "negative_sentiment", "minutes", "reports"]
 
     struct Condition: Equatable {
@@ -53,8 +54,9 @@ public struct ConversationRule: Codable, Sendable, Equatable {
             guard parts.count == 3, [">=", ">", "<=", "<", "=="].contains(parts[1]), let v = Double(parts[2]), v.isFinite else {
                 throw .invalid("rule '\(name)': condition '\(text)' is not 'SIGNAL OP NUMBER' (OP: >= > <= < ==)")
             }
-            guard ConversationRule.signals.contains(parts[0]) || (parts[0].hasPrefix("intent:") && parts[0].count > 7) else {
-                throw .invalid("rule '\(name)': unknown signal '\(parts[0])' (known: \(ConversationRule.signals.sorted().joined(separator: ", ")), intent:<name>)")
+            let dtmf = parts[0].hasPrefix("dtmf:") && parts[0].count == 6 && "0123456789*#ABCD".contains(parts[0].last!)
+            guard ConversationRule.signals.contains(parts[0]) || (parts[0].hasPrefix("intent:") && parts[0].count > 7) || dtmf else {
+                throw .invalid("rule '\(name)': unknown signal '\(parts[0])' (known: \(ConversationRule.signals.sorted().joined(separator: ", ")), intent:<name>, dtmf:<digit>)")
             }
             out.append(Condition(signal: parts[0], op: parts[1], value: v))
         }
@@ -98,7 +100,9 @@ extension DialogSummary {
         case "negative_sentiment": negativeSentiment
         case "minutes": minutes
         case "reports": Double(reports)
-        default: signal.hasPrefix("intent:") && lastIntent == String(signal.dropFirst(7)) ? 1 : 0
+        default:
+            if signal.hasPrefix("dtmf:") { dtmf.contains(signal.dropFirst(5)) ? 1 : 0 }
+            else { signal.hasPrefix("intent:") && lastIntent == String(signal.dropFirst(7)) ? 1 : 0 }
         }
     }
 }

@@ -2,6 +2,7 @@ import Calls
 import ContactCenter
 import Foundation
 import Logging
+import SIP
 import Synchronization
 
 /// Decides, from a bot call's dialog records, the conversation type and the replacement
@@ -64,6 +65,24 @@ public final class Conversation: Sendable {
         return d
     }
 
+    /// One round of the media watch: for every answered call, DTMF digits the caller sent
+    /// (RFC 4733 events counted by the relay) since the last round become dialog records and
+    /// may decide the call (`dtmf:<digit>` signals). `seen` carries the counts between rounds.
+    public func watchRound(handoff: Handoff, seen: inout [String: Int]) async {
+        guard let cc = handoff.contactCenter else { return }
+        var next: [String: Int] = [:]
+        for id in handoff.calls.answeredCallIDs() {
+            guard let (count, digit) = handoff.calls.callerTelephoneEvents(call: id) else { continue }
+            let before = seen[id] ?? 0
+            next[id] = count
+            // Fewer than before: a switchover replaced the caller's leg, counting starts again.
+            guard count > (count < before ? 0 : before) else { continue }
+            let summary = await cc.noteDTMF(call: id, digit: digit)
+            _ = await reported(call: id, summary: summary, handoff: handoff)
+        }
+        seen = next
+    }
+
     private func couple(_ d: ConversationDecision, channel: String, handoff: Handoff, fallbackTaken: Bool) async -> String {
         var request: TransferRequest?
         if channel.hasPrefix("category:") { request = TransferRequest(category: String(channel.dropFirst(9))) }
@@ -79,9 +98,14 @@ public final class Conversation: Sendable {
             }
         }
         if channel == "callback" {
-            let caller = handoff.calls.call(id: d.call)?.from ?? ""
-            await handoff.contactCenter?.appendRecord(call: d.call, kind: "callback", detail: #"{"caller":"\#(ContactCenter.normalizeAOR(caller))"}"#)
-            return "callback recorded for \(ContactCenter.normalizeAOR(caller)); the bot tells the caller"
+            // The caller's address of record from its From header ("Ann <sip:ann@x>;tag=1" -> "ann@x").
+            let from = handoff.calls.call(id: d.call)?.from ?? ""
+            let caller = SIPURI(parsing: SIPURI.addressText(from))?.aor ?? ContactCenter.normalizeAOR(from)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            let detail = (try? encoder.encode(["caller": caller])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+            await handoff.contactCenter?.appendRecord(call: d.call, kind: "callback", detail: detail)
+            return "callback recorded for \(caller); the bot tells the caller"
         }
         return "kept by the bot"
     }

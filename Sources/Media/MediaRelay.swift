@@ -433,6 +433,13 @@ public final class AnchoredStream: Sendable, Hashable {
         endpoint(side).rtp.latchedText.withLock { $0 }
     }
 
+    /// RFC 4733 events (DTMF) the side's party sent so far, and the last event's code (0-9
+    /// digits, 10 `*`, 11 `#`, 12-15 A-D); count 0: none.
+    public func telephoneEvents(_ side: MediaRelay.Side) -> (count: Int, last: UInt8) {
+        let v = endpoint(side).rtp.telephoneEvents.load(ordering: .relaxed)
+        return (Int(v >> 8), UInt8(truncatingIfNeeded: v))
+    }
+
     /// The first source whose packets the side refused (RTP or RTCP; "203.0.113.9:4000"),
     /// if any: what a log line names when the side dropped packets for their source.
     public func refusedSource(_ side: MediaRelay.Side) -> String? {

@@ -30,6 +30,11 @@ final class RelaySocket: @unchecked Sendable {
     /// (parked) socket is still registered with the thread it is added to (-1: register it).
     var parkedSlot: Int = -1
     let stats = StreamStats()
+    /// RFC 4733 events received: (count << 8) | last event code. Written by the relay thread
+    /// only, read by signaling.
+    let telephoneEvents = Atomic<UInt64>(0)
+    /// Timestamp of the last event counted (relay thread only): an event's packets share it.
+    var lastEventTimestamp: UInt32?
     /// RTP analysis of what arrives here (RTP sockets only); relay thread only.
     let sequence = RTPSequence()
     /// RTP clock rate of the stream (Hz), for jitter; 8000 unless SDP says otherwise.
@@ -110,6 +115,16 @@ final class RelaySocket: @unchecked Sendable {
     /// Whether a packet from `source` may latch this socket (before latching).
     @inline(__always)
     func mayLatch(_ source: UnsafePointer<sockaddr_storage>) -> Bool { expected.admits(source) }
+
+    /// Counts a telephone-event packet's event once (its first packet; the retransmitted end
+    /// packets share its timestamp).
+    @inline(__always)
+    func noteTelephoneEvent(_ p: UnsafeMutablePointer<UInt8>, length: Int, timestamp: UInt32) {
+        guard lastEventTimestamp != timestamp, let (offset, end) = RTPHeader.payload(p, length: length), end - offset >= 4 else { return }
+        lastEventTimestamp = timestamp
+        let count = telephoneEvents.load(ordering: .relaxed) >> 8
+        telephoneEvents.store((count &+ 1) << 8 | UInt64(p[offset]), ordering: .relaxed)
+    }
 
     /// Keeps the first refused source for signaling (once per socket, relay thread).
     func noteRefused(_ source: UnsafePointer<sockaddr_storage>) {

@@ -291,6 +291,9 @@ final class RelayThread: @unchecked Sendable {
                 seq = RTPHeader.sequence(p)
                 ts = RTPHeader.timestamp(p)
                 socket.sequence.update(seq: seq, timestamp: ts, arrival: arrivalNanos &* socket.clockRate / 1_000_000_000)
+                // RFC 4733 telephone events (DTMF) the party sends: counted per event (its
+                // packets share one timestamp), the last event code kept (an atomic, no allocation).
+                if let te = inLeg?.format?.telephoneEvent, p[1] & 0x7F == te { socket.noteTelephoneEvent(p, length: len, timestamp: ts) }
             }
             // Samples of this packet already decoded into `pcm` (the fork and the main
             // direction decode the same frame once: an Opus decoder must see each frame once).

@@ -32,6 +32,13 @@ import Testing
         billing.add(BotReport(intent: "weather"))
         #expect(r.decide(call: "b", billing, minutes: 2, at: 0) == nil, "the last intent counts")
         #expect(r.decide(call: "x", DialogSummary(), minutes: 31, at: 0)?.channel == "bot")
+        // DTMF digits the caller pressed.
+        let zero = try ConversationRules([ConversationRule(name: "zero", type: "human-request", when: ["dtmf:0 >= 1"], channel: "category:support")])
+        var pressed = DialogSummary()
+        pressed.dtmf = "12"
+        #expect(zero.decide(call: "d", pressed, minutes: 0, at: 0) == nil)
+        pressed.dtmf += "0"
+        #expect(zero.decide(call: "d", pressed, minutes: 0, at: 0)?.signals == ["dtmf:0": 1])
     }
 
     @Test func badRulesAreRefusedAsAWhole() {
@@ -47,6 +54,7 @@ import Testing
         refused(ConversationRule(name: "x", type: "t", when: ["no_match => 1"], channel: "bot"), "is not 'SIGNAL OP NUMBER'")
         refused(ConversationRule(name: "x", type: "t", when: ["no_match >= lots"], channel: "bot"), "is not 'SIGNAL OP NUMBER'")
         refused(ConversationRule(name: "x", type: "t", when: [], channel: "bot"), "no condition")
+        refused(ConversationRule(name: "x", type: "t", when: ["dtmf:9x >= 1"], channel: "bot"), "unknown signal 'dtmf:9x'")
         refused(ConversationRule(name: "x", type: "t", when: ["minutes > 1"], channel: "queue:7"), "channel 'queue:7'")
         refused(ConversationRule(name: "long", type: "t", when: ["minutes > 1"], channel: "bot"), "unique")
         #expect(throws: ContactCenterError.self) { try ConversationRules(Array(repeating: Self.rules[0], count: 201)) }

@@ -7,20 +7,27 @@ import Testing
 /// the registered baresip agent of that skill with the call key in the INVITE, and the
 /// caller's stream keeps one SSRC and continuous sequence numbers across the handover. A
 /// second call asks for a person whose category has nobody: the fallback records a callback
-/// and the bot keeps the call. Each decision, with its rule and signals, is in the API.
+/// and the bot keeps the call. A third caller presses 0 (RFC 4733): Baton sees the digit in
+/// the media and hands that caller over too. Each decision, with its rule and signals, is in
+/// the API.
 @Suite(.serialized) struct ConversationTests {
     @Test func threeNoMatchesSendTheCallerToASpecialistAndNobodyFreeGivesACallback() throws {
         guard let sipp = Interop.requirePeer("sipp", package: "sip-tester"),
               let baresip = Interop.requirePeer("baresip", package: "baresip-core"),
               let tcpdump = Interop.requirePeer("tcpdump", package: "tcpdump") else { return }
         let dir = try Interop.tempDir("conversation")
-        for f in ["uac-caller.xml", "uas-phone.xml", "rtp-far.pcap", "rtp-phone.pcap"] {
+        for f in ["uac-caller.xml", "uas-phone.xml", "uac-caller-dtmf.xml", "uas-bot-dtmf.xml", "rtp-far.pcap", "rtp-phone.pcap"] {
             try FileManager.default.copyItem(at: Interop.fixtures.appendingPathComponent(f), to: dir.appendingPathComponent(f))
         }
         let (botSIP, agentSIP, callerSIP, callerRTP) = (32910, 32920, 32930, 32980)
         let baton = try BatonProcess(sipPort: 27150, httpPort: 29150, rtpMin: 28300, dir: dir, config: """
             [conversation]
             fallback = "callback"
+            [[conversation.rules]]
+            name = "pressed zero"
+            type = "human-request"
+            when = ["dtmf:0 >= 1"]
+            channel = "category:specialists"
             [[conversation.rules]]
             name = "asked for a person"
             type = "human-request"
@@ -31,7 +38,7 @@ import Testing
             type = "frustrated"
             when = ["no_match >= 3"]
             channel = "category:specialists"
-            """, extra: ["--route", "bot=127.0.0.1:\(botSIP)"])
+            """, extra: ["--route", "^bot$=127.0.0.1:\(botSIP)", "--route", "^dtmfbot$=127.0.0.1:\(botSIP + 5)"])
         defer { _ = baton.stop() }
         for (id, name) in [("specialists", "Specialists"), ("nightshift", "Night shift")] {
             let (c, _) = try baton.request("PUT", "/categories/\(id)", body: try JSONSerialization.data(withJSONObject: ["name": name]))
@@ -111,9 +118,37 @@ import Testing
         #expect(code2 == 200)
         let d2 = try #require(body2["decision"] as? [String: Any], "\(body2)")
         #expect(d2["type"] as? String == "human-request" && d2["channel"] as? String == "category:nightshift")
-        #expect((d2["outcome"] as? String)?.contains("fallback callback: callback recorded") == true, "\(d2)")
+        #expect((d2["outcome"] as? String)?.contains("fallback callback: callback recorded for sipp@127.0.0.1;") == true, "\(d2)")
         #expect(caller2.wait(timeout: .seconds(15)) == 0, "the bot kept the call to its normal end:\n\(caller2.text)")
         #expect(((try baton.json("/calls/\(call2)/switchovers")) as? [Any])?.isEmpty == true, "no transfer was tried with nobody there")
+
+        // Call 3: the caller presses 0 (RFC 4733): Baton sees it in the media and hands the caller over.
+        let dtmfBot = try Child(sipp, ["-sf", "uas-bot-dtmf.xml", "-i", "127.0.0.1", "-p", "\(botSIP + 5)", "-mi", "127.0.0.1",
+                                       "-mp", "32990", "-m", "1", "-nostdin", "-timeout", "30s"], cwd: dir, output: dir.appendingPathComponent("bot3.log"))
+        defer { dtmfBot.signal(SIGKILL) }
+        usleep(300_000)
+        let caller3 = try Child(sipp, ["-sf", "uac-caller-dtmf.xml", "-i", "127.0.0.1", "-p", "\(callerSIP + 2)", "-mi", "127.0.0.1",
+                                       "-mp", "\(callerRTP + 20)", "-s", "dtmfbot", "-d", "6000", "-m", "1", "-nostdin", "-timeout", "30s",
+                                       "127.0.0.1:\(baton.sipPort)"], cwd: dir, output: dir.appendingPathComponent("caller3.log"))
+        defer { caller3.signal(SIGKILL) }
+        var call3: String?
+        let c3End = ContinuousClock.now + .seconds(5)
+        while ContinuousClock.now < c3End, call3 == nil {
+            let active = (try? baton.json("/calls") as? [String: Any])?["active"] as? [[String: Any]]
+            call3 = active?.first { $0["state"] as? String == "answered" && $0["id"] as? String != call2 }?["id"] as? String
+            if call3 == nil { usleep(50_000) }
+        }
+        let id3 = try #require(call3, "the DTMF bot did not answer:\n\(caller3.text)")
+        var d3: [String: Any]?
+        let dEnd = ContinuousClock.now + .seconds(8)
+        while ContinuousClock.now < dEnd, d3 == nil {
+            d3 = ((try? baton.json("/calls/\(id3)/dialog")) as? [String: Any])?["decision"] as? [String: Any]
+            if d3 == nil { usleep(100_000) }
+        }
+        let decided = try #require(d3, "pressing 0 decided nothing:\n\(caller3.text)")
+        #expect(decided["rule"] as? String == "pressed zero" && (decided["signals"] as? [String: Double])?["dtmf:0"] == 1, "\(decided)")
+        #expect((decided["outcome"] as? String)?.contains("transferred to spec1@127.0.0.1") == true, "\(decided)")
+        #expect(caller3.wait(timeout: .seconds(15)) == 0, "caller 3:\n\(caller3.text)")
 
         // What the first caller received: one SSRC, sequence numbers without a jump at the handover.
         usleep(300_000)

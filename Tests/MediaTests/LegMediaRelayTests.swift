@@ -85,6 +85,46 @@ import TestSupport
         replay.removeAll()
     }
 
+    /// RFC 4733 events a party sends are counted once per event (its packets, end packets
+    /// included, share one timestamp) with the last event's code, and still relayed; audio
+    /// packets and another payload type are not events.
+    @Test func telephoneEventsAreCountedOncePerEvent() throws {
+        let relay = try makeRelay(TestPorts.base(100))
+        defer { relay.shutdown() }
+        let stream = try relay.allocate()
+        let a = try UDPSocket(), b = try UDPSocket()
+        let media = LegMedia(format: .init(codec: .pcmu, payloadType: 0, telephoneEvent: 101))
+        try relay.configure(stream, side: .a, media)
+        try relay.configure(stream, side: .b, media)
+        try relay.setRemote(stream, side: .a, ip: "127.0.0.1", port: a.port)
+        try relay.setRemote(stream, side: .b, ip: "127.0.0.1", port: b.port)
+        #expect(relay.barrierBlocking())
+        #expect(stream.telephoneEvents(.a).count == 0)
+        var seq: UInt16 = 1
+        func send(_ pt: UInt8, ts: UInt32, _ payload: [UInt8]) {
+            a.send(Self.rtp(pt: pt, seq: seq, ts: ts, payload: payload), to: stream.port(.a))
+            seq &+= 1
+            #expect(b.receiveBytes() != nil, "relayed")
+        }
+        send(0, ts: 160, [UInt8](repeating: 0xFF, count: 160))
+        // Digit 0: three packets and three end packets, one timestamp.
+        for d: UInt16 in [160, 320, 480] { send(101, ts: 320, [0, 10, UInt8(d >> 8), UInt8(d & 0xFF)]) }
+        for _ in 0..<3 { send(101, ts: 320, [0, 0x80 | 10, 0x01, 0xE0]) }
+        #expect(waitUntil { stream.telephoneEvents(.a).count == 1 })
+        #expect(stream.telephoneEvents(.a).last == 0)
+        // Then '#' (11), a new event.
+        send(101, ts: 1280, [11, 10, 0, 160])
+        send(101, ts: 1280, [11, 0x80 | 10, 0, 160])
+        #expect(waitUntil { stream.telephoneEvents(.a).count == 2 })
+        #expect(stream.telephoneEvents(.a).last == 11)
+        // An event payload on another payload type, and a short event payload: not events.
+        send(96, ts: 2000, [5, 10, 0, 160])
+        send(101, ts: 2160, [5, 10])
+        usleep(50_000)
+        #expect(stream.telephoneEvents(.a).count == 2)
+        #expect(stream.telephoneEvents(.b).count == 0, "per side")
+    }
+
     /// PCMU on leg a, Opus on leg b: a 1 kHz tone crosses in both directions with its
     /// payload type, timestamps (x6 / /6) and sequence numbers right and the tone intact.
     @Test func transcodesPCMUAndOpusBothWays() throws {
