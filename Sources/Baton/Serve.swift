@@ -13,6 +13,7 @@ import Metrics
 import NIOPosix
 import Prometheus
 import SIP
+import Synchronization
 import ServiceLifecycle
 import Store
 
@@ -145,7 +146,7 @@ struct Serve: AsyncParsableCommand {
                 .init(service: RelayService(relay: relay)),
                 .init(service: ContactCenterService(center: contactCenter)),
                 .init(service: STIRWorkers(stir: stir)),
-                .init(service: CredentialRefresh(users: users, tokens: tokens)),
+                .init(service: CredentialRefresh(users: users, tokens: tokens, models: models)),
                 .init(service: ConversationWatch(handoff: handoff)),
                 .init(service: http),
                 .init(service: NGServer(configuration: config.ng, calls: calls)),
@@ -223,9 +224,15 @@ struct ContactCenterService: Service {
 /// `baton tokens` (which write the store) take effect in a running gateway within that
 /// time: a new user can register, a revoked token stops working. SQLite has no change
 /// notification; PostgreSQL's LISTEN/NOTIFY can replace this poll (issue 21).
+/// A bad stored model would fail every refresh: its warning is rate-limited.
+private let modelLoadLimiter = Mutex(LogRateLimiter())
+
 struct CredentialRefresh: Service {
     let users: SIPUsers
     let tokens: APITokens?
+    /// Also the transfer model: one trained by `baton model train` while serving is used
+    /// within the interval.
+    var models: TransferModels? = nil
     var interval: Duration = .seconds(2)
     private let logger = Logger(label: "baton.auth")
 
@@ -237,6 +244,9 @@ struct CredentialRefresh: Service {
                 try await tokens?.load()
             } catch {
                 logger.warning("could not re-read users and tokens", metadata: ["error": "\(error)"])
+            }
+            do { try await models?.load() } catch {
+                modelLoadLimiter.withLock { $0.log(logger, .warning, "the stored transfer model is not used", metadata: ["error": "\(error)"]) }
             }
         }
     }

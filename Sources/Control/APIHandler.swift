@@ -173,13 +173,21 @@ struct APIHandler: APIProtocol {
         let center = try requireCenter(), id = input.path.id
         guard let c = calls.call(id: id), c.state != .ended else { return .notFound(.init("Unknown call-id \(id)")) }
         guard let model = models?.model else { return .conflict(.init("no transfer model trained yet (baton model train)")) }
-        let summary = center.dialogSummary(call: id)
-        var shared: [String: Double] = [
+        let candidates = center.categories().map { "category:\($0.id)" } + center.agents().filter(\.available).map(\.id)
+        let (features, out) = await predictions(c, candidates: candidates, model: model, center: center)
+        return .ok(.init(body: .json(.init(call: id, modelVersion: model.version, features: .init(additionalProperties: features),
+                                           candidates: out.map { .init(candidate: $0.0, probability: $0.1) }))))
+    }
+
+    /// The call's shared features and, per candidate, the model's probability (highest first).
+    private func predictions(_ c: CallInfo, candidates: [String], model: TransferModel,
+                             center: ContactCenter) async -> (features: [String: Double], [(String, Double)]) {
+        let summary = center.dialogSummary(call: c.id)
+        let shared: [String: Double] = [
             "no_match": Double(summary.noMatch), "human_request": summary.humanRequested ? 1 : 0,
             "talk_over_ratio": 0, "long_silences": 0, "negative_sentiment": summary.negativeSentiment,
             "minutes": max(0, calls.currentTime - c.started) / 60,
         ]
-        let candidates = center.categories().map { "category:\($0.id)" } + center.agents().filter(\.available).map(\.id)
         var out: [(String, Double)] = []
         for candidate in candidates {
             let (prior, share) = await center.transferHistory(caller: c.from, candidate: candidate)
@@ -189,9 +197,26 @@ struct APIHandler: APIProtocol {
             out.append((candidate, model.probability(of: x)))
         }
         out.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
-        shared["prior_transfers"] = nil
-        return .ok(.init(body: .json(.init(call: id, modelVersion: model.version, features: .init(additionalProperties: shared),
-                                           candidates: out.map { .init(candidate: $0.0, probability: $0.1) }))))
+        return (shared, out)
+    }
+
+    /// The live calls likely to reach an agent (it, or a category of its skills), highest
+    /// probability first, with the call data it would get (fetched before any transfer).
+    func getLikelyCalls(_ input: Operations.GetLikelyCalls.Input) async throws -> Operations.GetLikelyCalls.Output {
+        let center = try requireCenter(), id = input.path.id
+        guard let agent = center.agent(id: id) else { return .notFound(.init("Unknown agent \(id)")) }
+        guard let model = models?.model else { return .ok(.init(body: .json([]))) }
+        let tenant = try tenant(input.headers.xBatonTenant)
+        let mine = [agent.id] + agent.skills.map { "category:\($0)" }
+        var rows: [Schemas.LikelyCall] = []
+        for c in calls.calls() where c.state == .answered {
+            let (_, ranked) = await predictions(c, candidates: mine, model: model, center: center)
+            guard let best = ranked.first else { continue }
+            let data = try? await center.callData(call: c.id, tenant: tenant)
+            rows.append(.init(call: c.id, candidate: best.0, probability: best.1, reason: data?.reason, account: data?.account))
+        }
+        rows.sort { $0.probability > $1.probability }
+        return .ok(.init(body: .json(rows)))
     }
 
     func getConversationRules(_ input: Operations.GetConversationRules.Input) async throws -> Operations.GetConversationRules.Output {

@@ -47,6 +47,11 @@ enum DesktopPage {
    <ul id="members"></ul>
   </div>
  </section>
+ <section id="likely-section">
+  <h2>Likely to reach you</h2>
+  <div id="likely-none">No call is likely to reach you.</div>
+  <ul id="likely"></ul>
+ </section>
  <section id="key-section">
   <h2>Call key</h2>
   <form id="key-form"><input id="key" placeholder="e.g. 482913" inputmode="numeric" autocomplete="off"> <button id="lookup" type="submit">Show call data</button></form>
@@ -135,6 +140,23 @@ function connect() {
   };
 }
 
+// The transfer model's view of the live calls (GET /agents/{id}/likely-calls), every 2 s
+// while logged in: the probability and the call data the agent would get.
+async function refreshLikely() {
+  if (!state.agent) return;
+  try {
+    const rows = await api("GET", "/agents/" + encodeURIComponent(state.agent.id) + "/likely-calls");
+    $("likely-none").classList.toggle("hidden", rows.length > 0);
+    $("likely").replaceChildren(...rows.map((r) => {
+      const li = document.createElement("li");
+      li.textContent = "likely to reach you: p = " + r.probability.toFixed(2) + " (call " + r.call
+        + (r.reason ? ", " + r.reason : "") + (r.account ? ", account " + r.account : "") + ")";
+      return li;
+    }));
+  } catch (e) { /* shown on the next success */ }
+}
+setInterval(refreshLikely, 2000);
+
 $("login-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   setText("login-error", "");
@@ -149,6 +171,7 @@ $("login-form").addEventListener("submit", async (ev) => {
     $("logout").classList.remove("hidden");
     connect();
     refreshCall(null);
+    refreshLikely();
   } catch (e) { setText("login-error", e.message); }
 });
 

@@ -19,6 +19,16 @@ import Testing
             try FileManager.default.copyItem(at: Interop.fixtures.appendingPathComponent(f), to: dir.appendingPathComponent(f))
         }
         let (botSIP, agentSIP, callerSIP) = (32810, 32820, 32830)
+        // A transfer-probability model in the store the gateway starts with (trained on a
+        // generated history, as `baton model train` does it).
+        let history = dir.appendingPathComponent("history.csv")
+        let gen = try Child("/usr/bin/env", ["python3", Interop.packageRoot.appendingPathComponent("tools/model/generate_history.py").path,
+                                             "--calls", "5000", "--seed", "3"], output: history)
+        #expect(gen.wait(timeout: .seconds(60)) == 0)
+        let train = try Child(Interop.batonBinary, ["model", "train", "--csv", history.path, "--config", "/dev/null",
+                                                     "--store-path", dir.appendingPathComponent("baton.sqlite").path],
+                              output: dir.appendingPathComponent("train.log"))
+        #expect(train.wait(timeout: .seconds(60)) == 0, "\(train.text)")
         let baton = try BatonProcess(sipPort: 27020, httpPort: 29020, rtpMin: 27400, dir: dir,
                                      extra: ["--route", "bot=127.0.0.1:\(botSIP)"])
         defer { _ = baton.stop() }
@@ -76,6 +86,23 @@ import Testing
             "account": "4711-0815", "reason": "double charge on the November bill",
             "transcript": ["I was charged twice", "for November"]])
         #expect(dataCode == 200 && data["account"] as? String == "4711-0815", "\(data)")
+        // The caller asks for a person: the model sees it coming, and the agent's desktop shows
+        // the call likely to reach it, with its data, before any transfer.
+        func agentProbability() throws -> Double? {
+            let predictions = try baton.json("/calls/\(call)/predictions") as? [String: Any]
+            let row = (predictions?["candidates"] as? [[String: Any]])?.first { $0["candidate"] as? String == "agent1" }
+            return row?["probability"] as? Double
+        }
+        let p0 = try #require(try agentProbability())
+        let (reportCode, _) = try baton.post("/calls/\(call)/dialog", json: ["humanRequested": true, "noMatch": true, "sentiment": -0.7])
+        #expect(reportCode == 200)
+        let p = try #require(try agentProbability())
+        #expect(p > p0 + 0.25, "a caller who asked for a person: p \(p0) -> \(p)")
+        let likely = web.waitForText("#likely") { $0.contains(call) }
+        // The page's p is the same model's (time passes between the two reads: within 0.02).
+        let shown = likely.firstMatch(of: /likely to reach you: p = ([0-9.]+)/).flatMap { Double($0.1) }
+        #expect(shown.map { abs($0 - p) < 0.02 } == true, "desktop: '\(likely)', API p = \(p)")
+        #expect(likely.contains("double charge on the November bill") && likely.contains("4711-0815"), "desktop: '\(likely)'")
         let (code, transfer) = try baton.post("/calls/\(call)/transfer", json: ["agent": "agent1"])
         #expect(code == 202, "\(transfer)")
         let key = try #require((transfer["key"] as? [String: Any])?["key"] as? String)

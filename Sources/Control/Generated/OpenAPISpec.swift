@@ -3,7 +3,7 @@
 /// The OpenAPI document, as JSON, served at `GET /openapi.json`.
 enum OpenAPISpec {
     /// sha256 of openapi.yaml and openapi-generator-config.yaml this file and Types/Server.swift were made from.
-    static let sourceDigest = "c49b8c6a9ba63251b0a8ceb98d2d8c6a066ce524420107120a5f272b76c97c39-08c86e033882bfd5d395438cf39a667ebfe5f8438ed1598742f0b528a5e9ea85"
+    static let sourceDigest = "3afd78212fe34ad969a4e47c785b052f486cdb600d5660db5a46069d6fde4a1d-08c86e033882bfd5d395438cf39a667ebfe5f8438ed1598742f0b528a5e9ea85"
     static let json = #"""
 {
  "openapi": "3.0.3",
@@ -833,6 +833,55 @@ enum OpenAPISpec {
       "$ref": "#/components/responses/Failure"
      },
      "503": {
+      "$ref": "#/components/responses/Failure"
+     }
+    }
+   }
+  },
+  "/agents/{id}/likely-calls": {
+   "parameters": [
+    {
+     "name": "id",
+     "in": "path",
+     "required": true,
+     "schema": {
+      "type": "string"
+     },
+     "description": "agent id"
+    },
+    {
+     "name": "X-Baton-Tenant",
+     "in": "header",
+     "required": false,
+     "schema": {
+      "type": "string",
+      "minLength": 1,
+      "maxLength": 64
+     },
+     "description": "tenant of call data (default: contact_center.tenant)"
+    }
+   ],
+   "get": {
+    "operationId": "getLikelyCalls",
+    "tags": [
+     "agents"
+    ],
+    "summary": "Live calls likely to reach this agent (it, or a category of its skills): the transfer model's probability, highest first, with the call data it would get; empty without a model",
+    "responses": {
+     "200": {
+      "description": "calls",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "array",
+         "items": {
+          "$ref": "#/components/schemas/LikelyCall"
+         }
+        }
+       }
+      }
+     },
+     "404": {
       "$ref": "#/components/responses/Failure"
      }
     }
@@ -2443,6 +2492,32 @@ enum OpenAPISpec {
      "modelVersion",
      "features",
      "candidates"
+    ]
+   },
+   "LikelyCall": {
+    "type": "object",
+    "properties": {
+     "call": {
+      "type": "string"
+     },
+     "candidate": {
+      "type": "string",
+      "description": "the agent id or category:<skill> the probability is for"
+     },
+     "probability": {
+      "type": "number"
+     },
+     "reason": {
+      "type": "string"
+     },
+     "account": {
+      "type": "string"
+     }
+    },
+    "required": [
+     "call",
+     "candidate",
+     "probability"
     ]
    },
    "TransferModel": {

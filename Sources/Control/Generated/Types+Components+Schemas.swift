@@ -1244,6 +1244,49 @@ extension Components {
                 case candidates
             }
         }
+        /// - Remark: Generated from `#/components/schemas/LikelyCall`.
+        internal struct LikelyCall: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/LikelyCall/call`.
+            internal var call: Swift.String
+            /// the agent id or category:<skill> the probability is for
+            ///
+            /// - Remark: Generated from `#/components/schemas/LikelyCall/candidate`.
+            internal var candidate: Swift.String
+            /// - Remark: Generated from `#/components/schemas/LikelyCall/probability`.
+            internal var probability: Swift.Double
+            /// - Remark: Generated from `#/components/schemas/LikelyCall/reason`.
+            internal var reason: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/LikelyCall/account`.
+            internal var account: Swift.String?
+            /// Creates a new `LikelyCall`.
+            ///
+            /// - Parameters:
+            ///   - call:
+            ///   - candidate: the agent id or category:<skill> the probability is for
+            ///   - probability:
+            ///   - reason:
+            ///   - account:
+            internal init(
+                call: Swift.String,
+                candidate: Swift.String,
+                probability: Swift.Double,
+                reason: Swift.String? = nil,
+                account: Swift.String? = nil
+            ) {
+                self.call = call
+                self.candidate = candidate
+                self.probability = probability
+                self.reason = reason
+                self.account = account
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case call
+                case candidate
+                case probability
+                case reason
+                case account
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/TransferModel`.
         internal struct TransferModel: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/TransferModel/version`.

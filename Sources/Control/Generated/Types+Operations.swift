@@ -3443,6 +3443,168 @@ internal enum Operations {
             }
         }
     }
+    /// Live calls likely to reach this agent (it, or a category of its skills): the transfer model's probability, highest first, with the call data it would get; empty without a model
+    ///
+    /// - Remark: HTTP `GET /agents/{id}/likely-calls`.
+    /// - Remark: Generated from `#/paths//agents/{id}/likely-calls/get(getLikelyCalls)`.
+    internal enum GetLikelyCalls {
+        internal static let id: Swift.String = "getLikelyCalls"
+        internal struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/agents/{id}/likely-calls/GET/path`.
+            internal struct Path: Sendable, Hashable {
+                /// agent id
+                ///
+                /// - Remark: Generated from `#/paths/agents/{id}/likely-calls/GET/path/id`.
+                internal var id: Swift.String
+                /// Creates a new `Path`.
+                ///
+                /// - Parameters:
+                ///   - id: agent id
+                internal init(id: Swift.String) {
+                    self.id = id
+                }
+            }
+            internal var path: Operations.GetLikelyCalls.Input.Path
+            /// - Remark: Generated from `#/paths/agents/{id}/likely-calls/GET/header`.
+            internal struct Headers: Sendable, Hashable {
+                /// tenant of call data (default: contact_center.tenant)
+                ///
+                /// - Remark: Generated from `#/paths/agents/{id}/likely-calls/GET/header/X-Baton-Tenant`.
+                internal var xBatonTenant: Swift.String?
+                internal var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.GetLikelyCalls.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xBatonTenant: tenant of call data (default: contact_center.tenant)
+                ///   - accept:
+                internal init(
+                    xBatonTenant: Swift.String? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.GetLikelyCalls.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xBatonTenant = xBatonTenant
+                    self.accept = accept
+                }
+            }
+            internal var headers: Operations.GetLikelyCalls.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - path:
+            ///   - headers:
+            internal init(
+                path: Operations.GetLikelyCalls.Input.Path,
+                headers: Operations.GetLikelyCalls.Input.Headers = .init()
+            ) {
+                self.path = path
+                self.headers = headers
+            }
+        }
+        internal enum Output: Sendable, Hashable {
+            internal struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/agents/{id}/likely-calls/GET/responses/200/content`.
+                internal enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/agents/{id}/likely-calls/GET/responses/200/content/application\/json`.
+                    case json([Components.Schemas.LikelyCall])
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    internal var json: [Components.Schemas.LikelyCall] {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                internal var body: Operations.GetLikelyCalls.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - body: Received HTTP response body
+                internal init(body: Operations.GetLikelyCalls.Output.Ok.Body) {
+                    self.body = body
+                }
+            }
+            /// calls
+            ///
+            /// - Remark: Generated from `#/paths//agents/{id}/likely-calls/get(getLikelyCalls)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.GetLikelyCalls.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            internal var ok: Operations.GetLikelyCalls.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The request failed; the message says why (docs/http-api.md).
+            ///
+            /// - Remark: Generated from `#/paths//agents/{id}/likely-calls/get(getLikelyCalls)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.Failure)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            internal var notFound: Components.Responses.Failure {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        internal enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case other(Swift.String)
+            internal init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            internal var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                }
+            }
+            internal static var allCases: [Self] {
+                [
+                    .json
+                ]
+            }
+        }
+    }
     /// Log an agent in or out on one system
     ///
     /// - Remark: HTTP `PUT /agents/{id}/logins/{system}`.
