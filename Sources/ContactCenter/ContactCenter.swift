@@ -136,6 +136,8 @@ public final class ContactCenter: Sendable {
     private let cache = Mutex<(agents: [String: Agent], categories: [String: ServiceCategory])>(([:], [:]))
     /// Per call: the summary of its bot reports and the times of the last reports (rate limit).
     let dialogs = Mutex<[String: DialogState]>([:])
+    /// When each agent was last chosen for a category call (``pick(skill:isFree:)``).
+    private let lastChosen = Mutex<[String: Double]>([:])
     /// Agent changes read the cached agent, write the store, then the cache: one at a time,
     /// in the order they came, so two changes never build on the same old record (a
     /// `sip-phone` logout racing a login, or a desktop login racing a registration).
@@ -252,6 +254,21 @@ public final class ContactCenter: Sendable {
 
     /// Agents logged in somewhere who have `skill`.
     public func available(skill: String) -> [Agent] { agents().filter { $0.available && $0.skills.contains(skill) } }
+
+    /// The agent a call for `skill` goes to: logged in, with an AOR, free (`isFree`: not in a
+    /// call), and of those the least recently chosen (never chosen first, then by id), so
+    /// calls spread over the agents instead of always reaching the first. Marks it chosen.
+    public func pick(skill: String, isFree: ([Agent]) async -> Set<String>) async -> Agent? {
+        let candidates = available(skill: skill).filter { $0.aor != nil }
+        guard !candidates.isEmpty else { return nil }
+        let free = await isFree(candidates)
+        return lastChosen.withLock { last in
+            let ranked = candidates.filter { free.contains($0.id) }.sorted { (last[$0.id] ?? 0, $0.id) < (last[$1.id] ?? 0, $1.id) }
+            guard let agent = ranked.first else { return nil }
+            last[agent.id] = max(now(), (last.values.max() ?? 0) + 1e-6)
+            return agent
+        }
+    }
 
     private func save(_ a: Agent) async throws(ContactCenterError) {
         do {

@@ -9,7 +9,8 @@ import SIP
 public struct TransferRequest: Sendable, Codable, Equatable {
     /// An agent id: the agent's AOR is invited (the agent must be logged in somewhere).
     public var agent: String?
-    /// A service category: its first logged-in agent with that skill, else its first contact.
+    /// A service category: a free logged-in agent with that skill (least recently chosen
+    /// first), else its first contact.
     public var category: String?
     /// A SIP URI or AOR.
     public var target: String?
@@ -62,13 +63,20 @@ extension Handoff {
             forAgent = agent.id
         } else if let c = r.category, !c.isEmpty {
             guard let category = contactCenter.category(id: c) else { throw .refused(.targetNotFound("category \(c)")) }
-            if let agent = contactCenter.available(skill: c).first(where: { $0.aor != nil }), let aor = agent.aor {
+            // A free agent of the skill, least recently chosen first (fair spread).
+            let sip = self.sip
+            let picked = await contactCenter.pick(skill: c) { agents in
+                let aors = agents.compactMap { a in a.aor.flatMap(Devices.normalize).map { (a.id, $0) } }
+                let free = (try? await sip.onLoop { aors.filter { sip.b2bua.freeContact(aor: $0.1) != nil }.map(\.0) }) ?? []
+                return Set(free)
+            }
+            if let agent = picked, let aor = agent.aor {
                 target = aor
                 forAgent = agent.id
             } else if let contact = category.contacts.first {
                 target = contact
             } else {
-                throw .refused(.targetNotFound("category \(c) (no logged-in agent and no contact)"))
+                throw .refused(.targetNotFound("category \(c) (no free logged-in agent and no contact)"))
             }
         } else {
             target = r.target!

@@ -37,6 +37,29 @@ import Testing
         #expect(try await cc.redeem(key: spaced, tenant: "t1").data.account == "4711")
     }
 
+    /// Category calls spread over the skill's free agents, least recently chosen first; a
+    /// busy agent (in a call) is skipped, one logged out or without an AOR never chosen.
+    @Test func categoryCallsSpreadOverFreeAgentsLeastRecentlyChosenFirst() async throws {
+        let clock = Clock()
+        let (cc, _) = try make(clock)
+        for id in ["ann", "bob", "cy", "dee"] {
+            _ = try await cc.putAgent(Agent(id: id, name: id, aor: id == "dee" ? nil : "\(id)@example.com", skills: ["billing"]))
+            if id != "cy" { _ = try await cc.setLogin(agent: id, system: "desktop", loggedIn: true) }
+        }
+        let everyone: ([Agent]) async -> Set<String> = { Set($0.map(\.id)) }
+        var order: [String] = []
+        for _ in 0..<4 {
+            clock.advance(1)
+            order.append(await cc.pick(skill: "billing", isFree: everyone)?.id ?? "-")
+        }
+        #expect(order == ["ann", "bob", "ann", "bob"], "cy is logged out, dee has no AOR: \(order)")
+        clock.advance(1)
+        #expect(await cc.pick(skill: "billing") { agents in Set(agents.map(\.id).filter { $0 != "ann" }) }?.id == "bob",
+                "ann is next by rotation but busy")
+        #expect(await cc.pick(skill: "billing") { _ in [] } == nil, "nobody free")
+        #expect(await cc.pick(skill: "plumbing", isFree: everyone) == nil)
+    }
+
     /// A transfer's key is bound to the agent it was made for: another agent cannot redeem
     /// it (it is unknown to them), the agent and a requester that is no agent can.
     @Test func aKeyMadeForAnAgentIsUnknownToOtherAgents() async throws {
