@@ -9,6 +9,13 @@ struct ModelCommand: AsyncParsableCommand {
         commandName: "model", abstract: "Train and show the transfer-probability model.",
         subcommands: [Train.self, Show.self])
 
+    /// A model as the commands print it: pretty JSON, keys sorted.
+    static func print(_ m: TransferModel) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        Swift.print(String(decoding: try encoder.encode(m), as: UTF8.self))
+    }
+
     struct Train: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Train on a history of calls (CSV), evaluate on its held-out part, store it as the next version and print it (JSON).")
@@ -29,9 +36,7 @@ struct ModelCommand: AsyncParsableCommand {
                 var model = try TransferModel.train(train, features: TransferFeatures.names, l2: l2)
                 if !test.isEmpty { model.evaluation = model.evaluate(test) }
                 if !dryRun { model = try await TransferModels(store: try Store(path: config.storePath)).install(model) }
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-                print(String(decoding: try encoder.encode(model), as: UTF8.self))
+                try ModelCommand.print(model)
                 if !dryRun { FileHandle.standardError.write(Data("model version \(model.version) saved in \(config.storePath)\n".utf8)) }
             } catch let e as PredictionError {
                 throw ValidationError(e.description)
@@ -45,9 +50,7 @@ struct ModelCommand: AsyncParsableCommand {
         func run() async throws {
             let models = TransferModels(store: try Store(path: try options.load().storePath))
             guard let m = try await models.load() else { throw ValidationError("no model trained yet (baton model train --csv FILE)") }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-            print(String(decoding: try encoder.encode(m), as: UTF8.self))
+            try ModelCommand.print(m)
         }
     }
 }

@@ -22,6 +22,8 @@ public struct CallPolicy: Sendable {
                 moveRules: MoveRules? = nil) {
         self.forwarding = forwarding; self.stir = stir; self.moves = moves; self.moveRules = moveRules
     }
+    /// The rules in force: the installed ones, else the defaults (authentication off: nobody checked).
+    var rules: MoveRules? { moveRules ?? (try? MoveRules()) }
 }
 
 /// The decisions the B2BUA asks for (``B2BUADelegate``), made here, in the call layer:
@@ -65,8 +67,7 @@ extension CallManager {
         guard let c = liveCall(id: id) else { return .allow }
         let header = side == .caller ? c.from : c.to
         let aor = SIPURI(parsing: SIPURI.addressText(header))?.aor
-        let rules = policy.withLock { $0.moveRules } ?? (try? MoveRules())
-        guard let rules else { return .deny("no move rules") }
+        guard let rules = currentPolicy.rules else { return .deny("no move rules") }
         if let target, target.contains("@") || target.lowercased().hasPrefix("sip") {
             return rules.refer(from: .user(user), sideAOR: aor, target: target)
         }
@@ -77,8 +78,7 @@ extension CallManager {
     public func referred(_ request: ReferRequest) {
         let policy = currentPolicy
         guard let moves = policy.moves else { request.transaction.respond(.notImplemented); return }
-        let rules = policy.moveRules ?? (try? MoveRules())
-        if case .deny(let why)? = rules?.refer(from: request.requester, sideAOR: request.sideAOR, target: request.referTo) {
+        if case .deny(let why)? = policy.rules?.refer(from: request.requester, sideAOR: request.sideAOR, target: request.referTo) {
             refuseMove(request.transaction, why, call: request.call, what: "REFER", requester: request.requester)
             return
         }
@@ -88,8 +88,7 @@ extension CallManager {
     public func pulled(_ request: ReplacesRequest) {
         let policy = currentPolicy
         guard let moves = policy.moves else { request.transaction.respond(.notImplemented); return }
-        let rules = policy.moveRules ?? (try? MoveRules())
-        if case .deny(let why)? = rules?.replaces(from: request.requester, sideAOR: request.sideAOR) {
+        if case .deny(let why)? = policy.rules?.replaces(from: request.requester, sideAOR: request.sideAOR) {
             refuseMove(request.transaction, why, call: request.call, what: "INVITE with Replaces", requester: request.requester)
             return
         }

@@ -77,8 +77,7 @@ extension ContactCenter {
         try r.validate()
         let t = now()
         let admitted: Bool = dialogs.withLock { d in
-            // Bounded: calls not reported on for an hour are forgotten (their records stay stored).
-            if d.count > 10_000 { d = d.filter { t - $0.value.last < 3600 } }
+            ContactCenter.prune(&d, at: t)
             var s = d[call] ?? DialogState()
             s.last = t
             s.recent = s.recent.filter { t - $0 < 1 }
@@ -88,10 +87,8 @@ extension ContactCenter {
             return true
         }
         guard admitted else { throw .tooMany("more than \(ContactCenter.reportsPerSecond) reports a second for call \(call)") }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
         do {
-            try await store.append(DialogRecord(callID: call, time: t, kind: "bot", detail: String(decoding: try encoder.encode(r), as: UTF8.self)))
+            try await store.append(DialogRecord(callID: call, time: t, kind: "bot", detail: ContactCenter.json(r)))
         } catch { throw .unavailable("store: \(error)") }
         return dialogs.withLock { d in
             d[call, default: DialogState()].summary.add(r)
@@ -102,13 +99,20 @@ extension ContactCenter {
     /// A DTMF digit the caller pressed (Baton saw it in the media): stored as a record
     /// (kind "dtmf"), added to the summary (`dtmf:<digit>` signals).
     public func noteDTMF(call: String, digit: String) async -> DialogSummary {
-        await appendRecord(call: call, kind: "dtmf", detail: #"{"digit":"\#(digit)"}"#)
+        await appendRecord(call: call, kind: "dtmf", detail: ContactCenter.json(["digit": digit]))
+        let t = now()
         return dialogs.withLock { d in
-            if d.count > 10_000 { let t = now(); d = d.filter { t - $0.value.last < 3600 } }
+            ContactCenter.prune(&d, at: t)
             d[call, default: DialogState()].summary.dtmf += digit
-            d[call]!.last = now()
+            d[call]!.last = t
             return d[call]!.summary
         }
+    }
+
+    /// Bounded: past 10 000 calls, those not reported on for an hour are forgotten (their
+    /// records stay stored).
+    private static func prune(_ d: inout [String: DialogState], at t: Double) {
+        if d.count > 10_000 { d = d.filter { t - $0.value.last < 3600 } }
     }
 
     /// The call's summary (empty when nothing was reported).
@@ -128,14 +132,6 @@ extension ContactCenter {
     public func appendRecord(call: String, kind: String, detail: String) async {
         try? await store.append(DialogRecord(callID: call, time: now(), kind: kind, detail: detail))
     }
-
-    /// The call's stored records of `kind`, oldest first, as stored (JSON).
-    public func records(call: String, kind: String) async -> [String] {
-        ((try? await store.dialogRecords(callID: call, limit: 1000)) ?? []).filter { $0.kind == kind }.map(\.detail)
-    }
-
-    /// Forgets a call's in-memory summary (its records stay in the store).
-    public func endDialog(call: String) { _ = dialogs.withLock { $0.removeValue(forKey: call) } }
 
     /// Records a transfer of `caller`'s call to `candidate` (an agent id or "category:<id>").
     public func recordTransfer(call: String, caller: String, candidate: String) async {

@@ -387,7 +387,8 @@ public final class ContactCenter: Sendable {
         return v.lowercased()
     }
 
-    static func json<T: Encodable>(_ v: T) -> String {
+    /// Compact JSON with sorted keys, as the store keeps records' details.
+    public static func json<T: Encodable>(_ v: T) -> String {
         let e = JSONEncoder()
         e.outputFormatting = .sortedKeys
         return (try? e.encode(v)).map { String(decoding: $0, as: UTF8.self) } ?? "null"

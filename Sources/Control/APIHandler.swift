@@ -147,8 +147,7 @@ struct APIHandler: APIProtocol {
         let center = try requireCenter(), id = input.path.id
         guard case .json(let b) = input.body else { throw HTTPError(.unsupportedMediaType) }
         guard let c = calls.call(id: id), c.state != .ended else { return .notFound(.init("Unknown call-id \(id)")) }
-        let report = BotReport(intent: b.intent, confidence: b.confidence, noMatch: b.noMatch, noInput: b.noInput,
-                               sentiment: b.sentiment, transcript: b.transcript, humanRequested: b.humanRequested)
+        let report = BotReport(b)
         let summary = try await Self.cc { () async throws(ContactCenterError) in try await center.report(call: id, report) }
         var decision: ConversationDecision?
         if let handoff { decision = await handoff.conversation.reported(call: id, summary: summary, handoff: handoff) }
@@ -159,10 +158,8 @@ struct APIHandler: APIProtocol {
         let center = try requireCenter(), id = input.path.id
         let records = try await Self.cc { () async throws(ContactCenterError) in try await center.dialogRecords(call: id) }
         let decision = handoff?.conversation.decision(call: id).map(Schemas.ConversationDecision.init)
-        return .ok(.init(body: .json(.init(decision: decision, summary: .init(center.dialogSummary(call: id)), records: records.map { r in
-            .init(time: r.time, report: .init(intent: r.report.intent, confidence: r.report.confidence, noMatch: r.report.noMatch,
-                                              noInput: r.report.noInput, sentiment: r.report.sentiment,
-                                              transcript: r.report.transcript, humanRequested: r.report.humanRequested))
+        return .ok(.init(body: .json(.init(decision: decision, summary: .init(center.dialogSummary(call: id)), records: records.map {
+            .init(time: $0.time, report: .init($0.report))
         }))))
     }
 

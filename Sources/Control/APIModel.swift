@@ -134,6 +134,20 @@ extension Schemas.Agent {
     }
 }
 
+extension Schemas.BotReport {
+    init(_ r: BotReport) {
+        self.init(intent: r.intent, confidence: r.confidence, noMatch: r.noMatch, noInput: r.noInput, sentiment: r.sentiment,
+                  transcript: r.transcript, humanRequested: r.humanRequested)
+    }
+}
+
+extension BotReport {
+    init(_ b: Schemas.BotReport) {
+        self.init(intent: b.intent, confidence: b.confidence, noMatch: b.noMatch, noInput: b.noInput, sentiment: b.sentiment,
+                  transcript: b.transcript, humanRequested: b.humanRequested)
+    }
+}
+
 extension Schemas.DialogSummary {
     init(_ d: DialogSummary) {
         self.init(reports: d.reports, noMatch: d.noMatch, humanRequested: d.humanRequested, sentiment: d.sentiment, lastIntent: d.lastIntent)

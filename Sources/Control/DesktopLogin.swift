@@ -73,10 +73,6 @@ public final class DesktopLogin: Sendable {
         return .refused
     }
 
-    /// "sip:ann@example.com" or "ann@example.com" -> "ann".
-    static func userPart(_ aor: String) -> String {
-        var s = Substring(aor)
-        if let colon = s.firstIndex(of: ":"), s[..<colon].lowercased().hasPrefix("sip") { s = s[s.index(after: colon)...] }
-        return String(s.prefix { $0 != "@" && $0 != ";" && $0 != ">" })
-    }
+    /// "sip:ann@example.com" or "ann@example.com" -> "ann" (SIP users are case-insensitive).
+    static func userPart(_ aor: String) -> String { String(ContactCenter.normalizeAOR(aor).prefix { $0 != "@" }) }
 }

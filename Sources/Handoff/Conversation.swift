@@ -54,11 +54,7 @@ public final class Conversation: Sendable {
         guard first else { return nil }
         d.outcome = await couple(d, channel: d.channel, handoff: handoff, fallbackTaken: false)
         decisions.withLock { [d] in $0[call] = d }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        if let cc = handoff.contactCenter, let json = try? encoder.encode(d) {
-            await cc.appendRecord(call: call, kind: "decision", detail: String(decoding: json, as: UTF8.self))
-        }
+        await handoff.contactCenter?.appendRecord(call: call, kind: "decision", detail: ContactCenter.json(d))
         logger.info("conversation decided", metadata: ["call": "\(call)", "rule": "\(d.rule)", "type": "\(d.type)",
                                                         "channel": "\(d.channel)", "outcome": "\(d.outcome ?? "")"])
         events.publish(d)
@@ -101,10 +97,7 @@ public final class Conversation: Sendable {
             // The caller's address of record from its From header ("Ann <sip:ann@x>;tag=1" -> "ann@x").
             let from = handoff.calls.call(id: d.call)?.from ?? ""
             let caller = SIPURI(parsing: SIPURI.addressText(from))?.aor ?? ContactCenter.normalizeAOR(from)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = .sortedKeys
-            let detail = (try? encoder.encode(["caller": caller])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-            await handoff.contactCenter?.appendRecord(call: d.call, kind: "callback", detail: detail)
+            await handoff.contactCenter?.appendRecord(call: d.call, kind: "callback", detail: ContactCenter.json(["caller": caller]))
             return "callback recorded for \(caller); the bot tells the caller"
         }
         return "kept by the bot"

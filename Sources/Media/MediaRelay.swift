@@ -162,12 +162,15 @@ public final class MediaRelay: Sendable {
     /// `source` says which packets may latch the side (by default only the advertised address's).
     public func setRemote(_ stream: AnchoredStream, side: Side, ip: String, port: Int, rtcpPort: Int? = nil,
                           source: SourcePolicy = .advertised) throws(MediaError) {
+        try setRemote(stream.endpoint(side), thread: stream.thread, ip: ip, port: port, rtcpPort: rtcpPort, source: source)
+    }
+
+    private func setRemote(_ e: AnchoredStream.Endpoint, thread: Int, ip: String, port: Int, rtcpPort: Int?,
+                           source: SourcePolicy) throws(MediaError) {
         let (rtp, rtcp) = try MediaRelay.addresses(ip: ip, port: port, rtcpPort: rtcpPort)
         let expected = try MediaRelay.expectedSource(source, rtp)
-        let t = threads[stream.thread]
-        let e = stream.endpoint(side)
-        t.submit(.setRemote(e.rtp, rtp, source: expected))
-        t.submit(.setRemote(e.rtcp, rtcp, source: expected))
+        threads[thread].submit(.setRemote(e.rtp, rtp, source: expected))
+        threads[thread].submit(.setRemote(e.rtcp, rtcp, source: expected))
     }
 
     /// The addresses a packet may come from to latch (ports ignored); empty: any.
@@ -285,11 +288,7 @@ public final class MediaRelay: Sendable {
     /// Where the new device receives RTP (from its SDP answer).
     public func setRemote(_ leg: SwitchLeg, ip: String, port: Int, rtcpPort: Int? = nil,
                           source: SourcePolicy = .advertised) throws(MediaError) {
-        let (rtp, rtcp) = try MediaRelay.addresses(ip: ip, port: port, rtcpPort: rtcpPort)
-        let expected = try MediaRelay.expectedSource(source, rtp)
-        let t = threads[leg.stream.thread]
-        t.submit(.setRemote(leg.endpoint.rtp, rtp, source: expected))
-        t.submit(.setRemote(leg.endpoint.rtcp, rtcp, source: expected))
+        try setRemote(leg.endpoint, thread: leg.stream.thread, ip: ip, port: port, rtcpPort: rtcpPort, source: source)
     }
 
     /// The new leg is confirmed: from now on the far party's audio is relayed to it as well

@@ -668,16 +668,18 @@ public final class B2BUA: TransactionUser {
 
     /// Whether SDES keys may be offered to `peer` in call `id` (a switchover's new device):
     /// over TLS, or where `sip.sdes_in_clear` or the call's route allows keys in clear.
-    public func sdesAllowed(call id: String, toward peer: SIPPeer) -> Bool {
-        peer.transport == .tls || configuration.sdesInClear || calls[id]?.sdesInClear == true
+    public func sdesAllowed(call id: String, toward peer: SIPPeer) -> Bool { sdesAllowed(calls[id], toward: peer) }
+
+    /// The one rule: over TLS, or where the configuration or the call's route allows keys in
+    /// clear. Takes the call itself: a new call's first offer is rewritten before it is filed.
+    private func sdesAllowed(_ call: Call?, toward peer: SIPPeer) -> Bool {
+        peer.transport == .tls || configuration.sdesInClear || call?.sdesInClear == true
     }
 
-    /// Where SDES keys may go for an SDP from `side`: to a leg over TLS, or anywhere the
-    /// configuration or the call's route allows keys in clear.
+    /// Where SDES keys may go for an SDP from `side`.
     func keys(_ call: Call, from side: CallSide) -> SDESExposure {
-        let clear = configuration.sdesInClear || call.sdesInClear
-        return SDESExposure(toSender: clear || call.dialog(side).peer.transport == .tls,
-                            toRecipient: clear || call.dialog(side.other).peer.transport == .tls)
+        SDESExposure(toSender: sdesAllowed(call, toward: call.dialog(side).peer),
+                     toRecipient: sdesAllowed(call, toward: call.dialog(side.other).peer))
     }
 
     func reportDialogs(_ call: Call) {
