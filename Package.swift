@@ -38,6 +38,8 @@ let package = Package(
         .systemLibrary(name: "CSRTP2", pkgConfig: "libsrtp2", providers: [.apt(["libsrtp2-dev"])]),
         .systemLibrary(name: "COpus", pkgConfig: "opus", providers: [.apt(["libopus-dev"])]),
         .systemLibrary(name: "CORTP", pkgConfig: "ortp", providers: [.apt(["libortp-dev"])]),
+        .systemLibrary(name: "CPocketSphinx", pkgConfig: "pocketsphinx", providers: [.apt(["libpocketsphinx-dev"])]),
+        .systemLibrary(name: "CSpanDSP", pkgConfig: "spandsp", providers: [.apt(["libspandsp-dev"])]),
         // Small C helpers for what Swift cannot call directly (recvmmsg/sendmmsg, epoll, eventfd).
         .target(name: "CBatonSys"),
 
@@ -72,6 +74,8 @@ let package = Package(
         ], swiftSettings: strict),
         .target(name: "ContactCenter", dependencies: ["Store", "Settings", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .target(name: "Prediction", dependencies: ["Store"], swiftSettings: strict),
+        .target(name: "Speech", dependencies: ["Media", "CPocketSphinx", "CSpanDSP",
+                                               .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .target(name: "Calls", dependencies: [
             "SIP", "Media", "Store", "Identity", "Settings",
             .product(name: "NIOCore", package: "swift-nio"),
@@ -101,7 +105,7 @@ let package = Package(
         // openapi.yaml is the API's source; Generated/ is made from it by tools/openapi/generate.sh.
         exclude: ["openapi.yaml", "openapi-generator-config.yaml"], swiftSettings: strict),
         .executableTarget(name: "Baton", dependencies: [
-            "Control", "Handoff", "Calls", "SIP", "Media", "Store", "Identity", "ContactCenter", "Settings", "Prediction",
+            "Control", "Handoff", "Calls", "SIP", "Media", "Store", "Identity", "ContactCenter", "Settings", "Prediction", "Speech",
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "SwiftASN1", package: "swift-asn1"),
             .product(name: "Crypto", package: "swift-crypto"),

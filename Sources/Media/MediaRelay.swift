@@ -192,6 +192,13 @@ public final class MediaRelay: Sendable {
     /// `transcodes` says the other side's codec differs, so this leg needs codec state
     /// (an Opus encoder and decoder when it is Opus). Takes effect between two batches; a
     /// leg configured again (re-INVITE) gets fresh SRTP sessions for its new keys.
+    /// Copies what `side`'s party sends (its audio payloads) into `tap` from the next packet
+    /// on; nil stops. The relay thread owns the socket: the change is a command. After a
+    /// switchover the side's new endpoint has no tap: tap it again.
+    public func tap(_ stream: AnchoredStream, side: Side, _ tap: AudioTap?) {
+        threads[stream.thread].submit(.tap(stream.endpoint(side).rtp, tap))
+    }
+
     public func configure(_ stream: AnchoredStream, side: Side, _ media: LegMedia, transcodes: Bool = false) throws(MediaError) {
         try configure(stream.endpoint(side), thread: stream.thread, media, transcodes: transcodes)
     }

@@ -33,6 +33,8 @@ final class RelaySocket: @unchecked Sendable {
     /// RFC 4733 events received: (count << 8) | last event code. Written by the relay thread
     /// only, read by signaling.
     let telephoneEvents = Atomic<UInt64>(0)
+    /// A copy of the party's audio for a listener (``AudioTap``); relay thread only.
+    var tap: AudioTap?
     /// Timestamp of the last event counted (relay thread only): an event's packets share it.
     var lastEventTimestamp: UInt32?
     /// RTP analysis of what arrives here (RTP sockets only); relay thread only.

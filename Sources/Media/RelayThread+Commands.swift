@@ -122,7 +122,23 @@ extension RelayThread {
                 job.endFork()
             case let .barrier(done):
                 done()
+            case let .tap(s, tap):
+                s.tap = tap
             }
         }
+    }
+
+    /// The payload of an audio packet of the leg's codec (or static PCMU/PCMA where the leg's
+    /// format is unknown) into `tap`; telephone events and comfort noise are not audio.
+    @inline(__always)
+    static func feed(_ tap: AudioTap, _ p: UnsafeMutablePointer<UInt8>, length: Int, format: MediaFormat?) {
+        let pt = p[1] & 0x7F
+        let code: UInt8
+        if let format, format.payloadType == pt { code = AudioTap.code(format.codec) }
+        else if format == nil, pt == 0 { code = 0 }
+        else if format == nil, pt == 8 { code = 1 }
+        else { return }
+        guard let (offset, end) = RTPHeader.payload(p, length: length) else { return }
+        tap.put(code, p + offset, count: end - offset)
     }
 }

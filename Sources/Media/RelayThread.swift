@@ -31,6 +31,8 @@ final class RelayThread: @unchecked Sendable {
         /// Calls back once every command queued before it has been applied (a released
         /// stream's counters are final then: this thread no longer touches its sockets).
         case barrier(@Sendable () -> Void)
+        /// Starts (a tap) or stops (nil) copying a socket's audio for a listener.
+        case tap(RelaySocket, AudioTap?)
     }
 
     /// Bounds the reads of one socket per wake-up, so one busy socket cannot starve others
@@ -294,6 +296,8 @@ final class RelayThread: @unchecked Sendable {
                 // RFC 4733 telephone events (DTMF) the party sends: counted per event (its
                 // packets share one timestamp), the last event code kept (an atomic, no allocation).
                 if let te = inLeg?.format?.telephoneEvent, p[1] & 0x7F == te { socket.noteTelephoneEvent(p, length: len, timestamp: ts) }
+                // A listened call: the audio payload, copied into the tap's ring (no allocation).
+                if let tap = socket.tap { RelayThread.feed(tap, p, length: len, format: inLeg?.format) }
             }
             // Samples of this packet already decoded into `pcm` (the fork and the main
             // direction decode the same frame once: an Opus decoder must see each frame once).
