@@ -84,7 +84,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: strict),
         .target(name: "Handoff", dependencies: [
-            "Calls", "SIP", "Media", "Store", "ContactCenter", "Settings",
+            "Calls", "SIP", "Media", "Store", "ContactCenter", "Settings", "Speech",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),

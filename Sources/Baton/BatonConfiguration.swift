@@ -10,6 +10,7 @@ import Identity
 import TOMLKit
 import Configuration
 import Settings
+import Speech
 
 /// Everything `baton serve` needs, assembled from each module's `Configuration(reader:)`.
 ///
@@ -50,6 +51,8 @@ struct BatonConfiguration: Equatable {
     /// `[[conversation.rules]]` and `conversation.fallback` (docs/contact-center.md).
     var conversationRules: [ConversationRule] = []
     var conversationFallback = "callback"
+    /// `speech.*` and `[[speech.keywords]]`: listening to bot calls (docs/contact-center.md).
+    var speech = SpeechSettings()
     /// Every key with the value in force, in the order read (what `check-config` prints).
     var settings: [Setting] = []
 
@@ -82,6 +85,13 @@ struct BatonConfiguration: Equatable {
         stir = try STIRSettings(reader: r)
         conversationFallback = try r.choice("conversation.fallback", ["callback", "bot"], default: conversationFallback,
                                             expected: "callback or bot")
+        speech.listen = try r.bool("speech.listen", default: speech.listen)
+        speech.called = try r.value("speech.called", default: speech.called, shown: { $0 }) { v throws(ConfigurationError) in
+            guard (try? Regex(v)) != nil else { throw .invalid("speech.called", v, "a regular expression over the called user") }
+            return v
+        }
+        speech.maxCalls = try r.int("speech.max_calls", 0...64, default: speech.maxCalls)
+        speech.modelDirectory = r.string("speech.model_dir", default: speech.modelDirectory)
         logLevel = try r.choice("log.level", ["trace", "debug", "info", "notice", "warning", "error", "critical"],
                                 default: logLevel, expected: "a log level")
         settings = r.declared.map { Setting(key: $0.key, shown: $0.shown) }
@@ -122,6 +132,19 @@ struct BatonConfiguration: Equatable {
         }
         guard SIPURI(parsing: uri) != nil else { throw ConfigError.invalid("forwarding", s, "a SIP URI after =") }
         return ForwardingRule(number: String(s[..<eq]), to: uri, on: on, afterSeconds: after)
+    }
+
+    /// `[[speech.keywords]]`: keyword, phrases (default: the keyword), threshold.
+    static func parseKeywords(_ text: String) throws -> [KeywordSpec]? {
+        guard let table = try? TOMLTable(string: text), let value = table["speech"]?.table?["keywords"] else { return nil }
+        guard let arr = value.array else { throw ConfigError.invalid("speech.keywords", "\(value)", "an array of tables [[speech.keywords]]") }
+        return try arr.map { item in
+            guard let t = item.table, let keyword = t["keyword"]?.string else {
+                throw ConfigError.invalid("speech.keywords", "\(item)", "keyword, phrases (an array of strings) and threshold (e.g. 1e-20)")
+            }
+            let threshold = t["threshold"]?.double ?? t["threshold"]?.int.map(Double.init) ?? 1e-20
+            return KeywordSpec(keyword: keyword, phrases: t["phrases"]?.array?.compactMap(\.string), threshold: threshold)
+        }
     }
 
     /// `[[conversation.rules]]`: name, type, when (conditions), channel (docs/contact-center.md).
@@ -226,6 +249,7 @@ struct BatonConfiguration: Equatable {
         var fileValues: [AbsoluteConfigKey: ConfigValue] = [:]
         var fileRoutes: [StaticRoute] = [], fileDevices: [DeviceRecord] = [], fileForwarding: [ForwardingRule] = []
         var fileConversation: [ConversationRule] = []
+        var fileKeywords: [KeywordSpec]?
         // An empty file is no configuration (TOMLKit reads past an empty buffer).
         if let toml, !toml.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             let flat: [(String, String)]
@@ -233,6 +257,7 @@ struct BatonConfiguration: Equatable {
             for (k, v) in flat { fileValues[try declared(k)] = ConfigValue(.string(v), isSecret: false) }
             fileForwarding = try parseForwarding(toml)
             fileConversation = try parseConversation(toml)
+            fileKeywords = try parseKeywords(toml)
         }
         var flagValues: [AbsoluteConfigKey: ConfigValue] = [:]
         for (k, v) in overrides { flagValues[try declared(k)] = ConfigValue(.string(v), isSecret: false) }
@@ -247,6 +272,7 @@ struct BatonConfiguration: Equatable {
         c.devices = fileDevices
         c.forwarding = fileForwarding
         c.conversationRules = fileConversation
+        if let fileKeywords { c.speech.keywords = fileKeywords }
         if let v = environment["BATON_ROUTES"] {
             c.sip.routes = try v.split(separator: ";").map { s in try parseRoute(String(s)) }
         }
@@ -358,6 +384,7 @@ struct BatonConfiguration: Equatable {
             guard let t = value.table else { throw ConfigError.unknownKey(section) }
             for (k, v) in t {
                 if section == "conversation" && k == "rules" { continue }   // parseConversation
+                if section == "speech" && k == "keywords" { continue }      // parseKeywords
                 let text: String
                 if let s = v.string { text = s }
                 else if let i = v.int { text = "\(i)" }
@@ -379,6 +406,7 @@ struct BatonConfiguration: Equatable {
         }
         for f in forwarding { lines.append("forward \(f.number) -> \(f.to) on \(f.on.rawValue)") }
         for d in devices { lines.append("device \(d.user)/\(d.id) \(d.kind) \(d.aor) priority \(d.priority)") }
+        for k in speech.keywords { lines.append("keyword \(k.keyword): \(k.phrases.joined(separator: " | ")) threshold \(k.threshold)") }
         for r in conversationRules { lines.append("conversation rule \(r.name): \(r.when.joined(separator: " and ")) -> \(r.type), \(r.channel)") }
         return lines.joined(separator: "\n")
     }
@@ -386,3 +414,13 @@ struct BatonConfiguration: Equatable {
 }
 
 typealias ConfigError = ConfigurationError
+
+/// Listening to bot calls: which calls, how many at once, the keyword list and its model.
+struct SpeechSettings: Equatable {
+    var listen = true
+    /// Calls whose called user (To) matches are listened to.
+    var called = "^bot"
+    var maxCalls = 4
+    var modelDirectory = KeywordModel.defaultDirectory
+    var keywords = KeywordModel.defaults
+}

@@ -13,6 +13,7 @@ import Metrics
 import NIOPosix
 import Prometheus
 import SIP
+import Speech
 import Synchronization
 import ServiceLifecycle
 import Store
@@ -120,7 +121,8 @@ struct Serve: AsyncParsableCommand {
             sip.loop.execute { for u in users { sip.b2bua.notifySubscribers(package: "dialog", resource: u) } }
         }
         let conversation = Conversation(rules: try ConversationRules(config.conversationRules), fallback: config.conversationFallback,
-                                        tenant: config.defaultTenant)
+                                        tenant: config.defaultTenant, listener: try Serve.listener(config.speech, logger: logger),
+                                        called: try Regex(config.speech.called))
         let handoff = Handoff(sip: sip, calls: calls, devices: devices, contactCenter: contactCenter, configuration: handoffConfig,
                               conversation: conversation)
         try await handoff.installSIPTriggers()
@@ -252,18 +254,43 @@ struct CredentialRefresh: Service {
     }
 }
 
-/// Watches answered calls' media for DTMF every 200 ms (the conversation rules'
-/// `dtmf:<digit>` signals; docs/contact-center.md).
+extension Serve {
+    /// The listening thread for bot calls, or nil when `speech.listen` is off or
+    /// `speech.max_calls` is 0. Without pocketsphinx's model the keyword spotting is off
+    /// (logged) and in-band DTMF, talk and silence still run; a keyword list that does not fit
+    /// the model is a configuration error.
+    static func listener(_ s: SpeechSettings, logger: Logger) throws -> Listener? {
+        guard s.listen, s.maxCalls > 0 else { return nil }
+        var model: KeywordModel?
+        do {
+            model = try KeywordModel(s.keywords, directory: s.modelDirectory)
+        } catch let e as SpeechError {
+            if case .model = e {
+                logger.warning("keyword spotting off: \(e) (in-band DTMF, talk and silence still measured)")
+            } else {
+                throw ConfigError.invalid("speech.keywords", "\(e)", "words of the model's dictionary, thresholds in (0, 1]")
+            }
+        }
+        let listener = Listener(model: model, maxCalls: s.maxCalls)
+        listener.start()
+        return listener
+    }
+}
+
+/// Watches answered calls' media every 200 ms: RFC 4733 DTMF, and the listened bot calls'
+/// keywords, in-band DTMF, talk and silence (the conversation rules' signals;
+/// docs/contact-center.md).
 struct ConversationWatch: Service {
     let handoff: Handoff
     var interval: Duration = .milliseconds(200)
 
     func run() async {
-        var seen: [String: Int] = [:]
+        var state = Conversation.WatchState()
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) } } catch { return }
-            await handoff.conversation.watchRound(handoff: handoff, seen: &seen)
+            do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) } } catch { break }
+            await handoff.conversation.watchRound(handoff: handoff, state: &state)
         }
+        handoff.conversation.listener?.stop()
     }
 }
 

@@ -117,6 +117,17 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, Sendable 
         return (count, CallManager.digit(code))
     }
 
+    /// Copies the audio of a live call's first stream into `caller` (what the caller sends)
+    /// and `callee` (what the other party sends) for a listener, or stops it (nil). False for
+    /// an unknown call or one without media.
+    @discardableResult
+    public func tap(call id: String, caller: AudioTap?, callee: AudioTap?) -> Bool {
+        guard let stream = state.withLock({ $0.live[id]?.streams.first }) else { return false }
+        relay.tap(stream, side: .a, caller)
+        relay.tap(stream, side: .b, callee)
+        return true
+    }
+
     static func digit(_ code: UInt8) -> String {
         switch code {
         case 0...9: String(code)

@@ -46,6 +46,11 @@ public struct DialogSummary: Codable, Sendable, Equatable {
     public var lastIntent: String?
     /// The DTMF digits the caller pressed so far (RFC 4733 events Baton saw in the media).
     public var dtmf = ""
+    /// Keywords the caller said, in order of first saying (Baton's keyword spotter on the
+    /// caller's audio; `keyword:<word>` signals).
+    public var keywords: [String] = []
+    /// Talk, silence and level Baton measured on the call's audio (nil: not listened to).
+    public var media: MediaMeasures?
     public init() {}
 
     mutating func add(_ r: BotReport) {
@@ -59,6 +64,23 @@ public struct DialogSummary: Codable, Sendable, Equatable {
 
     /// 0 (neutral or positive) .. 1 (most negative).
     public var negativeSentiment: Double { max(0, -(sentiment ?? 0)) }
+}
+
+/// What Baton measures on a listened call's audio (seconds, dBm0): the media side of the
+/// dialog records.
+public struct MediaMeasures: Codable, Sendable, Equatable {
+    public var callerTalk: Double
+    public var otherTalk: Double
+    /// The caller talking while the bot talks.
+    public var talkOver: Double
+    /// The longest stretch in which neither party talked.
+    public var longestSilence: Double
+    /// The caller's mean speech level (dBm0), nil before the caller spoke.
+    public var callerLevel: Double?
+    public init(callerTalk: Double, otherTalk: Double, talkOver: Double, longestSilence: Double, callerLevel: Double?) {
+        self.callerTalk = callerTalk; self.otherTalk = otherTalk; self.talkOver = talkOver
+        self.longestSilence = longestSilence; self.callerLevel = callerLevel
+    }
 }
 
 struct DialogState: Sendable {
@@ -100,10 +122,28 @@ extension ContactCenter {
     /// (kind "dtmf"), added to the summary (`dtmf:<digit>` signals).
     public func noteDTMF(call: String, digit: String) async -> DialogSummary {
         await appendRecord(call: call, kind: "dtmf", detail: ContactCenter.json(["digit": digit]))
+        return updateSummary(call: call) { $0.dtmf += digit }
+    }
+
+    /// A keyword the caller said (Baton's keyword spotter): stored as a record (kind
+    /// "keyword"), added to the summary (`keyword:<word>` signals).
+    public func noteKeyword(call: String, keyword: String) async -> DialogSummary {
+        await appendRecord(call: call, kind: "keyword", detail: ContactCenter.json(["keyword": keyword]))
+        return updateSummary(call: call) { if !$0.keywords.contains(keyword) { $0.keywords.append(keyword) } }
+    }
+
+    /// The listened call's media measures so far; stored as a record (kind "media") when
+    /// `store` (the caller's periodic snapshot), always put in the summary.
+    public func noteMedia(call: String, _ m: MediaMeasures, store: Bool) async -> DialogSummary {
+        if store { await appendRecord(call: call, kind: "media", detail: ContactCenter.json(m)) }
+        return updateSummary(call: call) { $0.media = m }
+    }
+
+    private func updateSummary(call: String, _ change: (inout DialogSummary) -> Void) -> DialogSummary {
         let t = now()
         return dialogs.withLock { d in
             ContactCenter.prune(&d, at: t)
-            d[call, default: DialogState()].summary.dtmf += digit
+            change(&d[call, default: DialogState()].summary)
             d[call]!.last = t
             return d[call]!.summary
         }

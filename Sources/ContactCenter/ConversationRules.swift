@@ -30,7 +30,11 @@ public struct ConversationRule: Codable, Sendable, Equatable {
     /// The signals a condition may name: the summary's, by the transfer model's names.
     /// `intent:<name>` is 1 when the bot's last intent is that name; `dtmf:<digit>` is 1 once
     /// the caller pressed that digit (RFC 4733 events in the caller's media).
-    public static let signals: Set<String> = ["no_match", "human_request", "negative_sentiment", "minutes", "reports"]
+    /// `keyword:<word>` is 1 once the caller said that keyword (Baton's keyword spotter).
+    /// The media measures of a listened call: `caller_talk`, `bot_talk`, `talk_over` and
+    /// `longest_silence` in seconds, `caller_level` in dBm0 (-96 before the caller spoke).
+    public static let signals: Set<String> = ["no_match", "human_request", "negative_sentiment", "minutes", "reports",
+                                              "caller_talk", "bot_talk", "talk_over", "longest_silence", "caller_level"]
 
     struct Condition: Equatable {
         var signal: String
@@ -55,8 +59,9 @@ public struct ConversationRule: Codable, Sendable, Equatable {
                 throw .invalid("rule '\(name)': condition '\(text)' is not 'SIGNAL OP NUMBER' (OP: >= > <= < ==)")
             }
             let dtmf = parts[0].hasPrefix("dtmf:") && parts[0].count == 6 && "0123456789*#ABCD".contains(parts[0].last!)
-            guard ConversationRule.signals.contains(parts[0]) || (parts[0].hasPrefix("intent:") && parts[0].count > 7) || dtmf else {
-                throw .invalid("rule '\(name)': unknown signal '\(parts[0])' (known: \(ConversationRule.signals.sorted().joined(separator: ", ")), intent:<name>, dtmf:<digit>)")
+            let keyword = parts[0].hasPrefix("keyword:") && parts[0].count > 8
+            guard ConversationRule.signals.contains(parts[0]) || (parts[0].hasPrefix("intent:") && parts[0].count > 7) || dtmf || keyword else {
+                throw .invalid("rule '\(name)': unknown signal '\(parts[0])' (known: \(ConversationRule.signals.sorted().joined(separator: ", ")), intent:<name>, dtmf:<digit>, keyword:<word>)")
             }
             out.append(Condition(signal: parts[0], op: parts[1], value: v))
         }
@@ -100,8 +105,14 @@ extension DialogSummary {
         case "negative_sentiment": negativeSentiment
         case "minutes": minutes
         case "reports": Double(reports)
+        case "caller_talk": media?.callerTalk ?? 0
+        case "bot_talk": media?.otherTalk ?? 0
+        case "talk_over": media?.talkOver ?? 0
+        case "longest_silence": media?.longestSilence ?? 0
+        case "caller_level": media?.callerLevel ?? -96
         default:
             if signal.hasPrefix("dtmf:") { dtmf.contains(signal.dropFirst(5)) ? 1 : 0 }
+            else if signal.hasPrefix("keyword:") { keywords.contains(String(signal.dropFirst(8))) ? 1 : 0 }
             else { signal.hasPrefix("intent:") && lastIntent == String(signal.dropFirst(7)) ? 1 : 0 }
         }
     }

@@ -3,6 +3,7 @@ import ContactCenter
 import Foundation
 import Logging
 import SIP
+import Speech
 import Synchronization
 
 /// Decides, from a bot call's dialog records, the conversation type and the replacement
@@ -21,10 +22,18 @@ public final class Conversation: Sendable {
     private let tenant: String
     private let logger = Logger(label: "baton.conversation")
 
-    public init(rules: ConversationRules = try! ConversationRules(), fallback: String = "callback", tenant: String = "default") {
+    /// Listens to the audio of calls whose called user matches `called` (nil: none).
+    public let listener: Listener?
+    // Immutable once made; Regex is not marked Sendable.
+    nonisolated(unsafe) private let called: Regex<AnyRegexOutput>?
+
+    public init(rules: ConversationRules = try! ConversationRules(), fallback: String = "callback", tenant: String = "default",
+                listener: Listener? = nil, called: Regex<AnyRegexOutput>? = nil) {
         self.rules = Mutex(rules)
         self.fallback = fallback
         self.tenant = tenant
+        self.listener = listener
+        self.called = called
     }
 
     public var current: ConversationRules { rules.withLock { $0 } }
@@ -61,22 +70,78 @@ public final class Conversation: Sendable {
         return d
     }
 
-    /// One round of the media watch: for every answered call, DTMF digits the caller sent
-    /// (RFC 4733 events counted by the relay) since the last round become dialog records and
-    /// may decide the call (`dtmf:<digit>` signals). `seen` carries the counts between rounds.
-    public func watchRound(handoff: Handoff, seen: inout [String: Int]) async {
+    /// What the media watch carries between rounds.
+    public struct WatchState: Sendable {
+        /// RFC 4733 event counts per call at the last round.
+        var events: [String: Int] = [:]
+        /// When each listened call's media measures were last stored.
+        var stored: [String: Double] = [:]
+        /// Calls not listened to because `speech.max_calls` were (logged once each).
+        var refused: Set<String> = []
+        public init() {}
+    }
+
+    /// One round of the media watch, for every answered call: DTMF digits the caller sent
+    /// (RFC 4733 events counted by the relay) since the last round become dialog records
+    /// and may decide the call (`dtmf:<digit>` signals); calls to a listened user (the
+    /// `speech.called` pattern) get their audio tapped for the ``Listener`` (keywords,
+    /// in-band DTMF, talk and silence) until they are decided or end.
+    public func watchRound(handoff: Handoff, state: inout WatchState) async {
         guard let cc = handoff.contactCenter else { return }
+        let answered = handoff.calls.answeredCallIDs()
         var next: [String: Int] = [:]
-        for id in handoff.calls.answeredCallIDs() {
+        for id in answered {
             guard let (count, digit) = handoff.calls.callerTelephoneEvents(call: id) else { continue }
-            let before = seen[id] ?? 0
+            let before = state.events[id] ?? 0
             next[id] = count
             // Fewer than before: a switchover replaced the caller's leg, counting starts again.
             guard count > (count < before ? 0 : before) else { continue }
             let summary = await cc.noteDTMF(call: id, digit: digit)
             _ = await reported(call: id, summary: summary, handoff: handoff)
         }
-        seen = next
+        state.events = next
+        guard let listener else { return }
+        let live = Set(answered)
+        state.refused.formIntersection(live)
+        // Stop listening to calls that ended or were decided (the bot is gone or stays).
+        for id in listener.listened where !live.contains(id) || decision(call: id) != nil {
+            handoff.calls.tap(call: id, caller: nil, callee: nil)
+            listener.forget(call: id)
+            state.stored[id] = nil
+        }
+        let listened = Set(listener.listened)
+        for id in answered where !listened.contains(id) && !state.refused.contains(id) && decision(call: id) == nil {
+            guard let info = handoff.calls.call(id: id), listens(to: info.to) else { continue }
+            if let taps = listener.listen(call: id) {
+                handoff.calls.tap(call: id, caller: taps.caller, callee: taps.other)
+                logger.info("listening to the call", metadata: ["call": "\(id)", "to": "\(info.to)"])
+            } else {
+                state.refused.insert(id)
+                logger.warning("call not listened to: speech.max_calls reached", metadata: ["call": "\(id)", "max_calls": "\(listener.maxCalls)"])
+            }
+        }
+        let now = handoff.calls.currentTime
+        for (id, r) in listener.collect() where decision(call: id) == nil {
+            for k in r.keywords {
+                logger.info("keyword heard", metadata: ["call": "\(id)", "keyword": "\(k)"])
+                _ = await cc.noteKeyword(call: id, keyword: k)
+            }
+            for d in r.digits { _ = await cc.noteDTMF(call: id, digit: String(d)) }
+            let m = MediaMeasures(callerTalk: r.callerTalk, otherTalk: r.otherTalk, talkOver: r.talkOver,
+                                  longestSilence: r.longestSilence, callerLevel: r.callerLevel)
+            // A stored snapshot every 5 s (the timeline); the summary gets every round's.
+            let store = now - (state.stored[id] ?? 0) >= 5
+            if store { state.stored[id] = now }
+            let summary = await cc.noteMedia(call: id, m, store: store)
+            _ = await reported(call: id, summary: summary, handoff: handoff)
+        }
+    }
+
+    /// Whether calls to `to` (a To header) are listened to: its user part matches `called`.
+    func listens(to: String) -> Bool {
+        guard let called else { return false }
+        let user = SIPURI(parsing: SIPURI.addressText(to))?.user ?? to
+        return user.contains(called)
     }
 
     private func couple(_ d: ConversationDecision, channel: String, handoff: Handoff, fallbackTaken: Bool) async -> String {

@@ -6,7 +6,7 @@ manifest.csv (file, keyword expected or empty, voice, speed, noise, phrase).
 
     tools/bench/kws/make_utterances.py OUT_DIR [--quick]
 
-Needs espeak-ng, numpy and scipy (python3-numpy, python3-scipy: installed with scikit-learn).
+Needs espeak-ng, flite, numpy and scipy (python3-numpy, python3-scipy: installed with scikit-learn).
 """
 import csv, os, subprocess, sys, wave
 import numpy as np
@@ -42,7 +42,10 @@ NEGATIVE = [
     "the weather is nice today",
     "please send me a new card",
 ]
-VOICES = ["en-us", "en-gb", "en-gb-scotland", "en-029", "en-us+f3", "en-gb-x-rp+m3"]
+# espeak-ng voices and variants, and flite's (Debian `flite`): the evaluation tunes
+# thresholds on half of them and reports on the other half (tools/bench/kws/evaluate.py).
+VOICES = ["en-us", "en-gb", "en-gb-scotland", "en-029", "en-us+f3", "en-gb-x-rp+m3", "en-us+f2", "en-us-nyc",
+          "flite:rms", "flite:slt", "flite:awb", "flite:kal16"]
 SPEEDS = [140, 175]
 NOISES = [None, 30.0]  # line noise: none, or white noise 30 dB below the speech level
 
@@ -53,23 +56,23 @@ def mulaw_encode(x):
 
 
 def to_ulaw_bytes(pcm8k):
-    """16-bit linear -> G.711 mu-law bytes (ITU-T G.711 segment coding)."""
-    out = bytearray(len(pcm8k))
-    for i, s in enumerate(pcm8k.astype(np.int32)):
-        sign = 0x80 if s < 0 else 0
-        m = min(-s if s < 0 else s, 32635) + 0x84
-        exp = 7
-        mask = 0x4000
-        while exp > 0 and not (m & mask):
-            exp -= 1
-            mask >>= 1
-        mant = (m >> (exp + 3)) & 0x0F
-        out[i] = ~(sign | (exp << 4) | mant) & 0xFF
-    return bytes(out)
+    """16-bit linear -> G.711 mu-law bytes (ITU-T G.711 segment coding), vectorised."""
+    s = np.clip(np.round(pcm8k), -32768, 32767).astype(np.int32)
+    sign = np.where(s < 0, 0x80, 0)
+    m = np.minimum(np.abs(s), 32635) + 0x84
+    exp = np.floor(np.log2(m)).astype(np.int32) - 7
+    exp = np.clip(exp, 0, 7)
+    mant = (m >> (exp + 3)) & 0x0F
+    return (~(sign | (exp << 4) | mant) & 0xFF).astype(np.uint8).tobytes()
 
 
 def speak(text, voice, speed, path):
-    subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", path, text], check=True)
+    if voice.startswith("flite:"):
+        # flite's speed: a duration stretch (1.0 = its default rate, about 175 words/min).
+        subprocess.run(["flite", "-voice", voice[6:], "--setf", f"duration_stretch={175 / speed:.2f}",
+                        "-t", text, "-o", path], check=True)
+    else:
+        subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", path, text], check=True)
     with wave.open(path) as w:
         rate = w.getframerate()
         x = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(np.float64)
