@@ -150,7 +150,10 @@ extension BotReport {
 
 extension Schemas.DialogSummary {
     init(_ d: DialogSummary) {
-        self.init(reports: d.reports, noMatch: d.noMatch, humanRequested: d.humanRequested, sentiment: d.sentiment, lastIntent: d.lastIntent)
+        self.init(reports: d.reports, noMatch: d.noMatch, humanRequested: d.humanRequested, sentiment: d.sentiment, lastIntent: d.lastIntent,
+                  dtmf: d.dtmf.isEmpty ? nil : d.dtmf, keywords: d.keywords.isEmpty ? nil : d.keywords,
+                  media: d.media.map { .init(callerTalk: $0.callerTalk, otherTalk: $0.otherTalk, talkOver: $0.talkOver,
+                                              longestSilence: $0.longestSilence, callerLevel: $0.callerLevel) })
     }
 }
 

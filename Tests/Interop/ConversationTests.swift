@@ -14,9 +14,15 @@ import Testing
     @Test func threeNoMatchesSendTheCallerToASpecialistAndNobodyFreeGivesACallback() throws {
         guard let sipp = Interop.requirePeer("sipp", package: "sip-tester"),
               let baresip = Interop.requirePeer("baresip", package: "baresip-core"),
-              let tcpdump = Interop.requirePeer("tcpdump", package: "tcpdump") else { return }
+              let tcpdump = Interop.requirePeer("tcpdump", package: "tcpdump"),
+              Interop.requirePeer("flite", package: "flite") != nil else { return }
         let dir = try Interop.tempDir("conversation")
-        for f in ["uac-caller.xml", "uas-phone.xml", "uac-caller-dtmf.xml", "uas-bot-dtmf.xml", "rtp-far.pcap", "rtp-phone.pcap"] {
+        // The speaking caller's audio: synthetic speech through the telephone band.
+        let pcap = try Child("/usr/bin/python3", [Interop.packageRoot.appendingPathComponent("tools/bench/kws/speech_pcap.py").path,
+                                                  dir.appendingPathComponent("speech.pcap").path, "I want to talk to an agent"],
+                             output: dir.appendingPathComponent("speech-pcap.log"))
+        #expect(pcap.wait(timeout: .seconds(30)) == 0, "speech_pcap.py:\n\(pcap.text)")
+        for f in ["uac-caller.xml", "uac-caller-speech.xml", "uas-phone.xml", "uac-caller-dtmf.xml", "uas-bot-dtmf.xml", "rtp-far.pcap", "rtp-phone.pcap"] {
             try FileManager.default.copyItem(at: Interop.fixtures.appendingPathComponent(f), to: dir.appendingPathComponent(f))
         }
         let (botSIP, agentSIP, callerSIP, callerRTP) = (32910, 32920, 32930, 32980)
@@ -29,6 +35,11 @@ import Testing
             when = ["dtmf:0 >= 1"]
             channel = "category:specialists"
             [[conversation.rules]]
+            name = "said agent"
+            type = "human-request"
+            when = ["keyword:agent >= 1"]
+            channel = "category:specialists"
+            [[conversation.rules]]
             name = "asked for a person"
             type = "human-request"
             when = ["human_request >= 1"]
@@ -38,7 +49,8 @@ import Testing
             type = "frustrated"
             when = ["no_match >= 3"]
             channel = "category:specialists"
-            """, extra: ["--route", "^bot$=127.0.0.1:\(botSIP)", "--route", "^dtmfbot$=127.0.0.1:\(botSIP + 5)"])
+            """, extra: ["--route", "^bot$=127.0.0.1:\(botSIP)", "--route", "^dtmfbot$=127.0.0.1:\(botSIP + 5)",
+                       "--route", "^botspeech$=127.0.0.1:\(botSIP + 7)"])
         defer { _ = baton.stop() }
         for (id, name) in [("specialists", "Specialists"), ("nightshift", "Night shift")] {
             let (c, _) = try baton.request("PUT", "/categories/\(id)", body: try JSONSerialization.data(withJSONObject: ["name": name]))
@@ -53,7 +65,7 @@ import Testing
                                        account: "<sip:spec1@127.0.0.1:\(baton.sipPort)>;regint=60;answermode=auto;audio_codecs=PCMU")
         let capture = dir.appendingPathComponent("capture.pcap")
         let dump = try Child(tcpdump, ["-i", "lo", "-n", "-U", "-s", "0", "-w", capture.path,
-                                       "udp and (dst port \(agentSIP) or dst port \(callerRTP))"],
+                                       "udp and (dst port \(agentSIP) or dst port \(callerRTP) or dst port \(callerRTP + 30))"],
                              output: dir.appendingPathComponent("tcpdump.log"))
         defer { dump.signal(SIGKILL) }
         let ready = ContinuousClock.now + .seconds(5)
@@ -150,16 +162,50 @@ import Testing
         #expect((decided["outcome"] as? String)?.contains("transferred to spec1@127.0.0.1") == true, "\(decided)")
         #expect(caller3.wait(timeout: .seconds(15)) == 0, "caller 3:\n\(caller3.text)")
 
-        // What the first caller received: one SSRC, sequence numbers without a jump at the handover.
+        // Call 4: the caller says "I want to talk to an agent" (synthetic speech, telephone
+        // band): Baton's keyword spotter hears "agent" in the caller's audio and hands over.
+        let speechBot = try Child(sipp, ["-sf", "uas-phone.xml", "-i", "127.0.0.1", "-p", "\(botSIP + 7)", "-mi", "127.0.0.1",
+                                         "-mp", "32996", "-m", "1", "-nostdin", "-timeout", "30s"], cwd: dir, output: dir.appendingPathComponent("bot4.log"))
+        defer { speechBot.signal(SIGKILL) }
+        usleep(300_000)
+        let caller4 = try Child(sipp, ["-sf", "uac-caller-speech.xml", "-i", "127.0.0.1", "-p", "\(callerSIP + 3)", "-mi", "127.0.0.1",
+                                       "-mp", "\(callerRTP + 30)", "-s", "botspeech", "-d", "10000", "-m", "1", "-nostdin", "-timeout", "30s",
+                                       "127.0.0.1:\(baton.sipPort)"], cwd: dir, output: dir.appendingPathComponent("caller4.log"))
+        defer { caller4.signal(SIGKILL) }
+        var call4: String?
+        let c4End = ContinuousClock.now + .seconds(5)
+        while ContinuousClock.now < c4End, call4 == nil {
+            let active = (try? baton.json("/calls") as? [String: Any])?["active"] as? [[String: Any]]
+            call4 = active?.first { $0["state"] as? String == "answered" && ![call2, id3].contains($0["id"] as? String) }?["id"] as? String
+            if call4 == nil { usleep(50_000) }
+        }
+        let id4 = try #require(call4, "the bot did not answer the speaking caller:\n\(caller4.text)")
+        var d4: [String: Any]?
+        let d4End = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < d4End, d4 == nil {
+            d4 = ((try? baton.json("/calls/\(id4)/dialog")) as? [String: Any])?["decision"] as? [String: Any]
+            if d4 == nil { usleep(100_000) }
+        }
+        let heard = try #require(d4, "saying 'agent' decided nothing: \(String(describing: try? baton.json("/calls/\(id4)/dialog")))")
+        #expect(heard["rule"] as? String == "said agent" && (heard["signals"] as? [String: Double])?["keyword:agent"] == 1, "\(heard)")
+        #expect((heard["outcome"] as? String)?.contains("transferred to spec1@127.0.0.1") == true, "\(heard)")
+        let summary4 = ((try? baton.json("/calls/\(id4)/dialog")) as? [String: Any])?["summary"] as? [String: Any]
+        #expect((summary4?["keywords"] as? [String])?.contains("agent") == true, "\(String(describing: summary4))")
+        #expect(((summary4?["media"] as? [String: Any])?["callerTalk"] as? Double ?? 0) > 0.5, "the caller's talk was measured: \(String(describing: summary4))")
+        #expect(caller4.wait(timeout: .seconds(20)) == 0, "caller 4:\n\(caller4.text)")
+
+        // What callers 1 and 4 received: one SSRC, sequence numbers without a jump at the handover.
         usleep(300_000)
         dump.signal(SIGINT)
         dump.wait(timeout: .seconds(5))
         let packets = try PcapReader.timedPackets(capture)
-        let toCaller = MediaBridgeTests.ports(packets, to: callerRTP...callerRTP)
-        #expect(toCaller.count > 300, "the caller got \(toCaller.count) packets")
-        #expect(Set(toCaller.map(\.ssrc)).count == 1, "one SSRC toward the caller across the handover")
-        let jumps = zip(toCaller.dropFirst(), toCaller).filter { $0.seq &- $1.seq != 1 }
-        #expect(jumps.isEmpty, "sequence jumps toward the caller: \(jumps.prefix(3).map { "\($1.seq)->\($0.seq)" })")
+        for (port, least) in [(callerRTP, 300), (callerRTP + 30, 200)] {
+            let toCaller = MediaBridgeTests.ports(packets, to: port...port)
+            #expect(toCaller.count > least, "the caller on \(port) got \(toCaller.count) packets")
+            #expect(Set(toCaller.map(\.ssrc)).count == 1, "one SSRC toward the caller on \(port) across the handover")
+            let jumps = zip(toCaller.dropFirst(), toCaller).filter { $0.seq &- $1.seq != 1 }
+            #expect(jumps.isEmpty, "sequence jumps toward the caller on \(port): \(jumps.prefix(3).map { "\($1.seq)->\($0.seq)" })")
+        }
         let invites = try PcapReader.packets(capture).map { String(decoding: $0.payload, as: UTF8.self) }.filter { $0.hasPrefix("INVITE ") }
         let invite = try #require(invites.first, "no INVITE reached the agent")
         #expect(invite.contains("X-Call-Key: "), "\(invite)")

@@ -3,7 +3,7 @@
 /// The OpenAPI document, as JSON, served at `GET /openapi.json`.
 enum OpenAPISpec {
     /// sha256 of openapi.yaml and openapi-generator-config.yaml this file and Types/Server.swift were made from.
-    static let sourceDigest = "3afd78212fe34ad969a4e47c785b052f486cdb600d5660db5a46069d6fde4a1d-08c86e033882bfd5d395438cf39a667ebfe5f8438ed1598742f0b528a5e9ea85"
+    static let sourceDigest = "b99baa837eca29013c344209ed41de56bb5caa5508f563fb8a3e6e8918024d61-08c86e033882bfd5d395438cf39a667ebfe5f8438ed1598742f0b528a5e9ea85"
     static let json = #"""
 {
  "openapi": "3.0.3",
@@ -2323,12 +2323,57 @@ enum OpenAPISpec {
      },
      "lastIntent": {
       "type": "string"
+     },
+     "dtmf": {
+      "type": "string",
+      "description": "DTMF digits the caller pressed (RFC 4733 events and in-band tones Baton saw in the media)"
+     },
+     "keywords": {
+      "type": "array",
+      "items": {
+       "type": "string"
+      },
+      "description": "keywords the caller said (Baton's keyword spotter on a listened call's audio)"
+     },
+     "media": {
+      "$ref": "#/components/schemas/MediaMeasures"
      }
     },
     "required": [
      "reports",
      "noMatch",
      "humanRequested"
+    ]
+   },
+   "MediaMeasures": {
+    "type": "object",
+    "description": "talk, silence and level Baton measured on a listened call's audio (seconds, dBm0)",
+    "properties": {
+     "callerTalk": {
+      "type": "number"
+     },
+     "otherTalk": {
+      "type": "number",
+      "description": "the other party (the bot) talking"
+     },
+     "talkOver": {
+      "type": "number",
+      "description": "the caller talking while the bot talks"
+     },
+     "longestSilence": {
+      "type": "number",
+      "description": "the longest stretch in which neither party talked"
+     },
+     "callerLevel": {
+      "type": "number",
+      "description": "the caller's mean speech level (dBm0)"
+     }
+    },
+    "required": [
+     "callerTalk",
+     "otherTalk",
+     "talkOver",
+     "longestSilence"
     ]
    },
    "DialogReportResult": {

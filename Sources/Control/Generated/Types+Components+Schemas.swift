@@ -934,6 +934,16 @@ extension Components {
             internal var sentiment: Swift.Double?
             /// - Remark: Generated from `#/components/schemas/DialogSummary/lastIntent`.
             internal var lastIntent: Swift.String?
+            /// DTMF digits the caller pressed (RFC 4733 events and in-band tones Baton saw in the media)
+            ///
+            /// - Remark: Generated from `#/components/schemas/DialogSummary/dtmf`.
+            internal var dtmf: Swift.String?
+            /// keywords the caller said (Baton's keyword spotter on a listened call's audio)
+            ///
+            /// - Remark: Generated from `#/components/schemas/DialogSummary/keywords`.
+            internal var keywords: [Swift.String]?
+            /// - Remark: Generated from `#/components/schemas/DialogSummary/media`.
+            internal var media: Components.Schemas.MediaMeasures?
             /// Creates a new `DialogSummary`.
             ///
             /// - Parameters:
@@ -942,18 +952,27 @@ extension Components {
             ///   - humanRequested:
             ///   - sentiment:
             ///   - lastIntent:
+            ///   - dtmf: DTMF digits the caller pressed (RFC 4733 events and in-band tones Baton saw in the media)
+            ///   - keywords: keywords the caller said (Baton's keyword spotter on a listened call's audio)
+            ///   - media:
             internal init(
                 reports: Swift.Int,
                 noMatch: Swift.Int,
                 humanRequested: Swift.Bool,
                 sentiment: Swift.Double? = nil,
-                lastIntent: Swift.String? = nil
+                lastIntent: Swift.String? = nil,
+                dtmf: Swift.String? = nil,
+                keywords: [Swift.String]? = nil,
+                media: Components.Schemas.MediaMeasures? = nil
             ) {
                 self.reports = reports
                 self.noMatch = noMatch
                 self.humanRequested = humanRequested
                 self.sentiment = sentiment
                 self.lastIntent = lastIntent
+                self.dtmf = dtmf
+                self.keywords = keywords
+                self.media = media
             }
             internal enum CodingKeys: String, CodingKey {
                 case reports
@@ -961,6 +980,60 @@ extension Components {
                 case humanRequested
                 case sentiment
                 case lastIntent
+                case dtmf
+                case keywords
+                case media
+            }
+        }
+        /// talk, silence and level Baton measured on a listened call's audio (seconds, dBm0)
+        ///
+        /// - Remark: Generated from `#/components/schemas/MediaMeasures`.
+        internal struct MediaMeasures: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/MediaMeasures/callerTalk`.
+            internal var callerTalk: Swift.Double
+            /// the other party (the bot) talking
+            ///
+            /// - Remark: Generated from `#/components/schemas/MediaMeasures/otherTalk`.
+            internal var otherTalk: Swift.Double
+            /// the caller talking while the bot talks
+            ///
+            /// - Remark: Generated from `#/components/schemas/MediaMeasures/talkOver`.
+            internal var talkOver: Swift.Double
+            /// the longest stretch in which neither party talked
+            ///
+            /// - Remark: Generated from `#/components/schemas/MediaMeasures/longestSilence`.
+            internal var longestSilence: Swift.Double
+            /// the caller's mean speech level (dBm0)
+            ///
+            /// - Remark: Generated from `#/components/schemas/MediaMeasures/callerLevel`.
+            internal var callerLevel: Swift.Double?
+            /// Creates a new `MediaMeasures`.
+            ///
+            /// - Parameters:
+            ///   - callerTalk:
+            ///   - otherTalk: the other party (the bot) talking
+            ///   - talkOver: the caller talking while the bot talks
+            ///   - longestSilence: the longest stretch in which neither party talked
+            ///   - callerLevel: the caller's mean speech level (dBm0)
+            internal init(
+                callerTalk: Swift.Double,
+                otherTalk: Swift.Double,
+                talkOver: Swift.Double,
+                longestSilence: Swift.Double,
+                callerLevel: Swift.Double? = nil
+            ) {
+                self.callerTalk = callerTalk
+                self.otherTalk = otherTalk
+                self.talkOver = talkOver
+                self.longestSilence = longestSilence
+                self.callerLevel = callerLevel
+            }
+            internal enum CodingKeys: String, CodingKey {
+                case callerTalk
+                case otherTalk
+                case talkOver
+                case longestSilence
+                case callerLevel
             }
         }
         /// - Remark: Generated from `#/components/schemas/DialogReportResult`.

@@ -13,7 +13,7 @@ core per second of audio (the cost of one listened call).
 import argparse, csv, json, os, subprocess, sys, tempfile
 from concurrent.futures import ThreadPoolExecutor
 
-THRESHOLDS = [1e-5, 1e-10, 1e-15, 1e-20, 1e-25, 1e-30, 1e-35, 1e-40]
+THRESHOLDS = [1e-1, 1e-3, 1e-5, 1e-10, 1e-15, 1e-20, 1e-30]
 
 
 def default_list(baton):

@@ -1,0 +1,57 @@
+#!/usr/bin/python3
+"""Writes a pcap of PCMU RTP packets (20 ms) carrying a spoken phrase, for sipp's
+play_pcap_audio: silence, the phrase (espeak-ng or flite, telephone band), silence.
+
+    tools/bench/kws/speech_pcap.py OUT.pcap "I want to talk to an agent" [--voice flite:rms]
+                                   [--lead 1.0] [--seconds 8]
+
+Used by the interop tests (a caller who speaks to the bot) and the README's demo.
+"""
+import argparse, os, struct, sys, tempfile
+import numpy as np
+from scipy.signal import resample_poly
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_utterances import speak, to_ulaw_bytes  # noqa: E402
+
+
+def write_pcap(path, payload, ssrc=0x5EEC4001):
+    frames = [payload[i:i + 160] for i in range(0, len(payload) - 159, 160)]
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for i, fr in enumerate(frames):
+            rtp = struct.pack("!BBHII", 0x80, 0x80 if i == 0 else 0, i + 1, 160 * i, ssrc) + fr
+            udp = struct.pack("!HHHH", 6000, 6000, 8 + len(rtp), 0) + rtp
+            total = 20 + len(udp)
+            ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, total, i & 0xFFFF, 0, 64, 17, 0, bytes([127, 0, 0, 1]), bytes([127, 0, 0, 1]))
+            csum = sum(struct.unpack("!10H", ip))
+            csum = (csum & 0xFFFF) + (csum >> 16)
+            csum = (csum & 0xFFFF) + (csum >> 16)
+            ip = ip[:10] + struct.pack("!H", ~csum & 0xFFFF) + ip[12:]
+            frame = b"\x00" * 12 + b"\x08\x00" + ip + udp
+            ts = i * 20000
+            f.write(struct.pack("<IIII", ts // 1000000, ts % 1000000, len(frame), len(frame)) + frame)
+    return len(frames)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out")
+    ap.add_argument("text")
+    ap.add_argument("--voice", default="flite:rms")
+    ap.add_argument("--speed", type=int, default=150)
+    ap.add_argument("--lead", type=float, default=1.0, help="seconds of silence before the phrase")
+    ap.add_argument("--seconds", type=float, default=8.0, help="total length")
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory() as d:
+        x, rate = speak(a.text, a.voice, a.speed, os.path.join(d, "s.wav"))
+    y = resample_poly(x, 8000, rate)
+    lead = np.zeros(int(a.lead * 8000))
+    total = max(int(a.seconds * 8000), len(lead) + len(y) + 160)
+    y = np.concatenate([lead, y, np.zeros(total - len(lead) - len(y))])
+    n = write_pcap(a.out, to_ulaw_bytes(y))
+    print(f"{n} packets in {a.out}")
+
+
+if __name__ == "__main__":
+    main()
