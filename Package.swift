@@ -135,6 +135,8 @@ let package = Package(
                           path: "tools/bench/AudioCheck", swiftSettings: strict),
         .executableTarget(name: "baton-alloc-check", dependencies: ["Media", "AllocationCounter", "CSRTP2"],
                           path: "Tests/AllocationCheck", swiftSettings: strict),
+        .testTarget(name: "SpeechTests", dependencies: ["Speech", "Media", "CSpanDSP"],
+                    exclude: ["fixtures"], swiftSettings: strict),
         .testTarget(name: "MediaTests", dependencies: [
             "Media", "CORTP", "TestSupport", "baton-alloc-check",
             .product(name: "Crypto", package: "swift-crypto"),

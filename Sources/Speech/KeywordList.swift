@@ -46,13 +46,13 @@ public struct KeywordModel: Sendable, Equatable {
     /// The keywords the gateway listens for by default, with thresholds tuned on generated
     /// telephone-band speech (tools/bench/kws; docs/performance.md has the figures).
     public static let defaults: [KeywordSpec] = [
-        KeywordSpec(keyword: "agent", phrases: ["agent", "an agent", "talk to an agent"], threshold: 1e-25),
-        KeywordSpec(keyword: "human", threshold: 1e-20),
-        KeywordSpec(keyword: "representative", threshold: 1e-30),
-        KeywordSpec(keyword: "operator", phrases: ["operator", "the operator"], threshold: 1e-25),
-        KeywordSpec(keyword: "person", phrases: ["person", "a person"], threshold: 1e-25),
+        KeywordSpec(keyword: "agent", phrases: ["agent", "an agent", "talk to an agent"], threshold: 1e-15),
+        KeywordSpec(keyword: "human", threshold: 1e-5),
+        KeywordSpec(keyword: "representative", threshold: 1e-1),
+        KeywordSpec(keyword: "operator", phrases: ["operator", "the operator"], threshold: 1e-30),
+        KeywordSpec(keyword: "person", phrases: ["person", "a person"], threshold: 1e-1),
         KeywordSpec(keyword: "cancel", threshold: 1e-20),
-        KeywordSpec(keyword: "fraud", threshold: 1e-20),
+        KeywordSpec(keyword: "fraud", threshold: 1e-10),
     ]
     /// Debian's pocketsphinx-en-us (16 kHz US English, the decoder's default acoustic model).
     public static let defaultDirectory = "/usr/share/pocketsphinx/model/en-us"

@@ -19,6 +19,11 @@ public final class KeywordSpotter {
     private var upsampler = Upsampler()
     private var wide: [Int16] = []
     private let files: [String]
+    /// Samples fed so far, and when each keyword was last reported (a keyword detected
+    /// again within `repeatWindow` samples is the same saying, found twice).
+    private var fed = 0
+    private var lastReported: [String: Int] = [:]
+    private let repeatWindow = 12_000
 
     public init(_ model: KeywordModel) throws(SpeechError) {
         self.model = model
@@ -62,6 +67,7 @@ public final class KeywordSpotter {
     /// Feeds 8 kHz samples; returns the keywords detected in them (usually none).
     public func feed(_ pcm: UnsafeBufferPointer<Int16>) -> [String] {
         guard !pcm.isEmpty else { return [] }
+        fed += pcm.count
         upsampler.run(pcm, into: &wide)
         let n = wide.withUnsafeBufferPointer { ps_process_raw(decoder, $0.baseAddress, $0.count, 0, 0) }
         guard n >= 0 else { return [] }
@@ -79,6 +85,8 @@ public final class KeywordSpotter {
         // Restart: the next detection is a new saying.
         ps_end_utt(decoder)
         ps_start_utt(decoder)
+        found.removeAll { k in lastReported[k].map { fed - $0 < repeatWindow } ?? false }
+        for k in found { lastReported[k] = fed }
         return found
     }
 

@@ -41,6 +41,30 @@ import Testing
         #expect(zero.decide(call: "d", pressed, minutes: 0, at: 0)?.signals == ["dtmf:0": 1])
     }
 
+    /// What Baton hears on a listened call: keywords the caller said, talking over the bot,
+    /// long silences, the caller's level.
+    @Test func keywordsAndMediaMeasuresAreSignals() throws {
+        let r = try ConversationRules([
+            ConversationRule(name: "fraud", type: "fraud-urgent", when: ["keyword:fraud >= 1"], channel: "category:fraud"),
+            ConversationRule(name: "talks over", type: "frustrated", when: ["talk_over >= 3", "caller_level > -30"], channel: "category:specialists"),
+            ConversationRule(name: "gone quiet", type: "stays-with-bot", when: ["longest_silence >= 10"], channel: "bot"),
+        ])
+        var s = DialogSummary()
+        s.keywords = ["agent"]
+        #expect(r.decide(call: "c", s, minutes: 0, at: 0) == nil, "no media measured yet: levels count as -96 dBm0, times as 0")
+        s.media = MediaMeasures(callerTalk: 8, otherTalk: 9, talkOver: 3.5, longestSilence: 2, callerLevel: -25)
+        let d = try #require(r.decide(call: "c", s, minutes: 0, at: 0))
+        #expect(d.rule == "talks over" && d.signals == ["talk_over": 3.5, "caller_level": -25])
+        s.keywords.append("fraud")
+        #expect(r.decide(call: "c", s, minutes: 0, at: 0)?.signals == ["keyword:fraud": 1])
+        s = DialogSummary()
+        s.media = MediaMeasures(callerTalk: 1, otherTalk: 1, talkOver: 0, longestSilence: 12, callerLevel: nil)
+        #expect(r.decide(call: "q", s, minutes: 0, at: 0)?.channel == "bot")
+        #expect(throws: ContactCenterError.self) {
+            try ConversationRules([ConversationRule(name: "x", type: "t", when: ["keyword: >= 1"], channel: "bot")])
+        }
+    }
+
     @Test func badRulesAreRefusedAsAWhole() {
         func refused(_ rule: ConversationRule, _ needle: String) {
             #expect {

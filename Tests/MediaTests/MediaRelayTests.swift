@@ -40,6 +40,61 @@ extension UDPSocket {
         #expect(relay.totalsSnapshot.relayedPackets == 100)
     }
 
+    /// A listened call: the tap gets each audio payload the caller sends (PCMU, no codec
+    /// negotiated), not telephone events or the other direction, and nothing once removed.
+    @Test func aTapCopiesTheCallersAudioPayloads() throws {
+        let relay = try makeRelay(TestPorts.base(100))
+        defer { relay.shutdown() }
+        let stream = try relay.allocate()
+        let caller = try Party(), callee = try Party()
+        try relay.setRemote(stream, side: .a, ip: "127.0.0.1", port: caller.port)
+        try relay.setRemote(stream, side: .b, ip: "127.0.0.1", port: callee.port)
+        let tap = AudioTap()
+        relay.tap(stream, side: .a, tap)
+        #expect(relay.barrierBlocking())
+        for i in 0..<20 {
+            caller.send(LegMediaRelayTests.rtp(pt: 0, seq: UInt16(i), ts: UInt32(i * 160), payload: [UInt8](repeating: UInt8(i), count: 160)), to: stream.port(.a))
+            #expect(callee.receive() != nil)
+            callee.send(LegMediaRelayTests.rtp(pt: 0, seq: UInt16(i), ts: UInt32(i * 160), payload: [UInt8](repeating: 0xEE, count: 160)), to: stream.port(.b))
+            #expect(caller.receive() != nil)
+        }
+        // An RFC 4733 packet (PT 101) is not audio.
+        caller.send(LegMediaRelayTests.rtp(pt: 101, seq: 20, ts: 3200, payload: [0, 0x8A, 0, 160]), to: stream.port(.a))
+        _ = callee.receive()
+        var got: [[UInt8]] = []
+        tap.drain { codec, payload in
+            #expect(codec == .pcmu)
+            got.append(Array(payload))
+        }
+        #expect(got.count == 20)
+        #expect(got.enumerated().allSatisfy { i, p in p == [UInt8](repeating: UInt8(i), count: 160) }, "payloads in order, the caller's only")
+        relay.tap(stream, side: .a, nil)
+        #expect(relay.barrierBlocking())
+        caller.send(LegMediaRelayTests.rtp(pt: 0, seq: 21, ts: 3360, payload: [UInt8](repeating: 7, count: 160)), to: stream.port(.a))
+        _ = callee.receive()
+        var after = 0
+        tap.drain { _, _ in after += 1 }
+        #expect(after == 0)
+    }
+
+    /// The ring never blocks the relay: when the listener falls behind, frames are dropped
+    /// and counted; what was taken drains whole, across the ring's wrap.
+    @Test func aFullTapDropsAndCountsFrames() {
+        let tap = AudioTap()
+        let payload = [UInt8](repeating: 9, count: 1000)
+        var put = 0
+        for _ in 0..<40 { payload.withUnsafeBufferPointer { tap.put(2, $0.baseAddress!, count: 1000) }; put += 1 }
+        let taken = tap.frames.load(ordering: .relaxed)
+        #expect(taken == AudioTap.capacity / 1003)
+        #expect(tap.dropped.load(ordering: .relaxed) == put - taken)
+        var n = 0
+        tap.drain { codec, p in n += 1; #expect(codec == .opus && p.count == 1000 && p.allSatisfy { $0 == 9 }) }
+        #expect(n == taken)
+        // Wrapped: a frame that straddles the end of the ring comes back whole.
+        for k in 0..<40 { [UInt8](repeating: UInt8(k), count: 1000).withUnsafeBufferPointer { tap.put(0, $0.baseAddress!, count: 1000) }
+            tap.drain { _, p in #expect(p.count == 1000 && p.allSatisfy { $0 == UInt8(k) }) } }
+    }
+
     @Test func latchesToRealSourceWhenSDPDiffers() throws {
         let relay = try makeRelay(TestPorts.base(100))
         defer { relay.shutdown() }
