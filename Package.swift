@@ -10,6 +10,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "baton", targets: ["Baton"]),
+        .executable(name: "baton-demobot", targets: ["baton-demobot"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
@@ -117,6 +118,10 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
 
+        // tools/demobot: the demo voicebot (README "Demo"; the interop tests' speaking bot).
+        .executableTarget(name: "baton-demobot", dependencies: [
+            "SIP", "Media", "Speech", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "tools/demobot", swiftSettings: strict),
         // Helpers shared by test targets (HummingbirdTesting-style): loopback sockets, polling.
         .target(name: "TestSupport", path: "Tests/Support", swiftSettings: strict),
         // Allocation check: an executable with the allocator interposed, run by MediaTests.

@@ -48,6 +48,22 @@ public final class RTPEndpoint {
         guard r > 0 else { throw .library(name: "libortp", call: "rtp_session_send_with_ts", code: r) }
     }
 
+    /// The payloads of the packets that arrived with timestamps up to `timestamp` (the
+    /// receiver's clock: libortp maps the sender's first timestamp onto it), without waiting.
+    public func receiveAvailable(timestamp: UInt32) -> [[UInt8]] {
+        var out: [[UInt8]] = []
+        var buf = [UInt8](repeating: 0, count: 1500)
+        while out.count < 50 {
+            var more: Int32 = 0
+            let n = buf.withUnsafeMutableBufferPointer {
+                rtp_session_recv_with_ts(session, $0.baseAddress, Int32($0.count), timestamp, &more)
+            }
+            if n > 0 { out.append(Array(buf.prefix(Int(n)))) }
+            if n <= 0 && more == 0 { break }
+        }
+        return out
+    }
+
     /// Waits up to `timeout` for one packet and returns its payload.
     public func receive(timestamp: UInt32, timeout: Duration) -> [UInt8]? {
         let deadline = ContinuousClock.now + timeout

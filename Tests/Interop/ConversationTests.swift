@@ -8,8 +8,9 @@ import Testing
 /// caller's stream keeps one SSRC and continuous sequence numbers across the handover. A
 /// second call asks for a person whose category has nobody: the fallback records a callback
 /// and the bot keeps the call. A third caller presses 0 (RFC 4733): Baton sees the digit in
-/// the media and hands that caller over too. Each decision, with its rule and signals, is in
-/// the API.
+/// the media and hands that caller over too. A fourth caller says "I want to talk to an agent"
+/// to the demo voicebot: Baton's keyword spotter hears it and hands that caller over. Each
+/// decision, with its rule and signals, is in the API.
 @Suite(.serialized) struct ConversationTests {
     @Test func threeNoMatchesSendTheCallerToASpecialistAndNobodyFreeGivesACallback() throws {
         guard let sipp = Interop.requirePeer("sipp", package: "sip-tester"),
@@ -163,11 +164,15 @@ import Testing
         #expect(caller3.wait(timeout: .seconds(15)) == 0, "caller 3:\n\(caller3.text)")
 
         // Call 4: the caller says "I want to talk to an agent" (synthetic speech, telephone
-        // band): Baton's keyword spotter hears "agent" in the caller's audio and hands over.
-        let speechBot = try Child(sipp, ["-sf", "uas-phone.xml", "-i", "127.0.0.1", "-p", "\(botSIP + 7)", "-mi", "127.0.0.1",
-                                         "-mp", "32996", "-m", "1", "-nostdin", "-timeout", "30s"], cwd: dir, output: dir.appendingPathComponent("bot4.log"))
+        // band) to the demo voicebot (tools/demobot: libortp, espeak-ng prompts): Baton's
+        // keyword spotter hears "agent" in the caller's audio and hands over; the bot's leg
+        // is released with a BYE.
+        let speechBot = try Child(Interop.demoBotBinary, ["--sip-port", "\(botSIP + 7)", "--rtp-port", "32996",
+                                                          "--baton", "http://127.0.0.1:\(baton.httpPort)", "--calls", "1"],
+                                  output: dir.appendingPathComponent("bot4.log"))
         defer { speechBot.signal(SIGKILL) }
-        usleep(300_000)
+        let botUp = ContinuousClock.now + .seconds(10)
+        while !speechBot.text.contains("listening on") && ContinuousClock.now < botUp { usleep(50_000) }
         let caller4 = try Child(sipp, ["-sf", "uac-caller-speech.xml", "-i", "127.0.0.1", "-p", "\(callerSIP + 3)", "-mi", "127.0.0.1",
                                        "-mp", "\(callerRTP + 30)", "-s", "botspeech", "-d", "10000", "-m", "1", "-nostdin", "-timeout", "30s",
                                        "127.0.0.1:\(baton.sipPort)"], cwd: dir, output: dir.appendingPathComponent("caller4.log"))
@@ -193,6 +198,9 @@ import Testing
         #expect((summary4?["keywords"] as? [String])?.contains("agent") == true, "\(String(describing: summary4))")
         #expect(((summary4?["media"] as? [String: Any])?["callerTalk"] as? Double ?? 0) > 0.5, "the caller's talk was measured: \(String(describing: summary4))")
         #expect(caller4.wait(timeout: .seconds(20)) == 0, "caller 4:\n\(caller4.text)")
+        #expect(speechBot.wait(timeout: .seconds(5)) == 0 && speechBot.text.contains("ended by BYE"),
+                "the demo bot answered, spoke and was released:\n\(speechBot.text)")
+        #expect(((summary4?["media"] as? [String: Any])?["otherTalk"] as? Double ?? 0) > 1, "the bot's greeting was heard: \(String(describing: summary4))")
 
         // What callers 1 and 4 received: one SSRC, sequence numbers without a jump at the handover.
         usleep(300_000)
@@ -209,6 +217,54 @@ import Testing
         let invites = try PcapReader.packets(capture).map { String(decoding: $0.payload, as: UTF8.self) }.filter { $0.hasPrefix("INVITE ") }
         let invite = try #require(invites.first, "no INVITE reached the agent")
         #expect(invite.contains("X-Call-Key: "), "\(invite)")
+        try? FileManager.default.removeItem(at: dir)
+    }
+
+    /// The demo voicebot on its own: a caller says two things it does not understand; the
+    /// bot hears two turns (talk, then silence) and reports each to Baton as a no-match; the
+    /// second makes a rule choose the callback, the bot keeps the call to its end.
+    @Test func theDemoBotReportsEachTurnItDidNotUnderstand() throws {
+        guard let sipp = Interop.requirePeer("sipp", package: "sip-tester"),
+              Interop.requirePeer("flite", package: "flite") != nil,
+              Interop.requirePeer("espeak-ng", package: "espeak-ng") != nil else { return }
+        let dir = try Interop.tempDir("demobot")
+        let pcap = try Child("/usr/bin/python3", [Interop.packageRoot.appendingPathComponent("tools/bench/kws/speech_pcap.py").path,
+                                                  dir.appendingPathComponent("speech.pcap").path, "what is my account balance",
+                                                  "my internet is not working", "--lead", "4", "--gap", "4", "--seconds", "16"],
+                             output: dir.appendingPathComponent("speech-pcap.log"))
+        #expect(pcap.wait(timeout: .seconds(30)) == 0, "speech_pcap.py:\n\(pcap.text)")
+        try FileManager.default.copyItem(at: Interop.fixtures.appendingPathComponent("uac-caller-speech.xml"),
+                                         to: dir.appendingPathComponent("uac-caller-speech.xml"))
+        let baton = try BatonProcess(sipPort: 27160, httpPort: 29160, rtpMin: 28400, dir: dir, config: """
+            [[conversation.rules]]
+            name = "twice not understood"
+            type = "frustrated"
+            when = ["no_match >= 2"]
+            channel = "callback"
+            """, extra: ["--route", "^bot$=127.0.0.1:33010"])
+        defer { _ = baton.stop() }
+        let bot = try Child(Interop.demoBotBinary, ["--sip-port", "33010", "--rtp-port", "33012",
+                                                    "--baton", "http://127.0.0.1:\(baton.httpPort)", "--calls", "1"],
+                            output: dir.appendingPathComponent("bot.log"))
+        defer { bot.signal(SIGKILL) }
+        let up = ContinuousClock.now + .seconds(10)
+        while !bot.text.contains("listening on") && ContinuousClock.now < up { usleep(50_000) }
+        let caller = try Child(sipp, ["-sf", "uac-caller-speech.xml", "-i", "127.0.0.1", "-p", "33020", "-mi", "127.0.0.1",
+                                      "-mp", "33030", "-s", "bot", "-d", "17000", "-m", "1", "-nostdin", "-timeout", "40s",
+                                      "127.0.0.1:\(baton.sipPort)"], cwd: dir, output: dir.appendingPathComponent("caller.log"))
+        defer { caller.signal(SIGKILL) }
+        let call = try #require(try baton.answeredCall(), "the demo bot did not answer:\n\(bot.text)")
+        #expect(caller.wait(timeout: .seconds(30)) == 0, "caller:\n\(caller.text)")
+        #expect(bot.wait(timeout: .seconds(5)) == 0 && bot.text.contains("ended by BYE after 2 turns"), "\(bot.text)")
+        let view = try #require(try baton.json("/calls/\(call)/dialog") as? [String: Any])
+        let records = (view["records"] as? [[String: Any]])?.compactMap { $0["report"] as? [String: Any] } ?? []
+        #expect(records.count == 2 && records.allSatisfy { $0["noMatch"] as? Bool == true }, "\(records)")
+        #expect((records.last?["transcript"] as? String)?.contains("turn 2") == true)
+        let d = try #require(view["decision"] as? [String: Any], "\(view)")
+        #expect(d["rule"] as? String == "twice not understood" && (d["signals"] as? [String: Double])?["no_match"] == 2, "\(d)")
+        #expect((d["outcome"] as? String)?.contains("callback recorded for sipp@127.0.0.1") == true, "\(d)")
+        let media = (view["summary"] as? [String: Any])?["media"] as? [String: Any]
+        #expect((media?["callerTalk"] as? Double ?? 0) > 2 && (media?["otherTalk"] as? Double ?? 0) > 2, "both sides' talk measured: \(String(describing: media))")
         try? FileManager.default.removeItem(at: dir)
     }
 }

@@ -23,6 +23,11 @@ enum Interop {
         return packageRoot.appendingPathComponent(".build/debug/baton").path
     }
 
+    /// The demo voicebot built beside baton (tools/demobot).
+    static var demoBotBinary: String {
+        (batonBinary as NSString).deletingLastPathComponent + "/baton-demobot"
+    }
+
     static func which(_ name: String) -> String? {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
         let dirs: [String] = path.split(separator: ":").map(String.init) + ["/usr/sbin", "/sbin"]

@@ -2,8 +2,8 @@
 """Writes a pcap of PCMU RTP packets (20 ms) carrying a spoken phrase, for sipp's
 play_pcap_audio: silence, the phrase (espeak-ng or flite, telephone band), silence.
 
-    tools/bench/kws/speech_pcap.py OUT.pcap "I want to talk to an agent" [--voice flite:rms]
-                                   [--lead 1.0] [--seconds 8]
+    tools/bench/kws/speech_pcap.py OUT.pcap "I want to talk to an agent" [MORE PHRASES...]
+                                   [--voice flite:rms] [--lead 1.0] [--gap 2.0] [--seconds 8]
 
 Used by the interop tests (a caller who speaks to the bot) and the README's demo.
 """
@@ -37,15 +37,21 @@ def write_pcap(path, payload, ssrc=0x5EEC4001):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
-    ap.add_argument("text")
+    ap.add_argument("text", nargs="+", help="phrases, said one after the other with --gap seconds between")
+    ap.add_argument("--gap", type=float, default=2.0)
     ap.add_argument("--voice", default="flite:rms")
     ap.add_argument("--speed", type=int, default=150)
     ap.add_argument("--lead", type=float, default=1.0, help="seconds of silence before the phrase")
     ap.add_argument("--seconds", type=float, default=8.0, help="total length")
     a = ap.parse_args()
+    parts = []
     with tempfile.TemporaryDirectory() as d:
-        x, rate = speak(a.text, a.voice, a.speed, os.path.join(d, "s.wav"))
-    y = resample_poly(x, 8000, rate)
+        for i, text in enumerate(a.text):
+            x, rate = speak(text, a.voice, a.speed, os.path.join(d, "s.wav"))
+            if i:
+                parts.append(np.zeros(int(a.gap * 8000)))
+            parts.append(resample_poly(x, 8000, rate))
+    y = np.concatenate(parts)
     lead = np.zeros(int(a.lead * 8000))
     total = max(int(a.seconds * 8000), len(lead) + len(y) + 160)
     y = np.concatenate([lead, y, np.zeros(total - len(lead) - len(y))])
