@@ -267,4 +267,44 @@ import Testing
         #expect((media?["callerTalk"] as? Double ?? 0) > 2 && (media?["otherTalk"] as? Double ?? 0) > 2, "both sides' talk measured: \(String(describing: media))")
         try? FileManager.default.removeItem(at: dir)
     }
+
+    /// In-band DTMF: a caller whose phone sends digits as tones in the audio (no RFC 4733)
+    /// presses 0; spandsp's receiver in Baton's listener finds it and the `dtmf:0` rule
+    /// decides, as for an RFC 4733 digit.
+    @Test func anInBandZeroIsHeardInTheAudio() throws {
+        guard let sipp = Interop.requirePeer("sipp", package: "sip-tester"),
+              Interop.requirePeer("espeak-ng", package: "espeak-ng") != nil else { return }
+        let dir = try Interop.tempDir("inband")
+        let pcap = try Child("/usr/bin/python3", [Interop.packageRoot.appendingPathComponent("tools/bench/kws/speech_pcap.py").path,
+                                                  dir.appendingPathComponent("speech.pcap").path, "--dtmf", "0", "--lead", "3", "--seconds", "6"],
+                             output: dir.appendingPathComponent("speech-pcap.log"))
+        #expect(pcap.wait(timeout: .seconds(30)) == 0, "speech_pcap.py:\n\(pcap.text)")
+        try FileManager.default.copyItem(at: Interop.fixtures.appendingPathComponent("uac-caller-speech.xml"),
+                                         to: dir.appendingPathComponent("uac-caller-speech.xml"))
+        let baton = try BatonProcess(sipPort: 27170, httpPort: 29170, rtpMin: 28500, dir: dir, config: """
+            [[conversation.rules]]
+            name = "pressed zero"
+            type = "human-request"
+            when = ["dtmf:0 >= 1"]
+            channel = "callback"
+            """, extra: ["--route", "^bot$=127.0.0.1:33040"])
+        defer { _ = baton.stop() }
+        let bot = try Child(Interop.demoBotBinary, ["--sip-port", "33040", "--rtp-port", "33042",
+                                                    "--baton", "http://127.0.0.1:\(baton.httpPort)", "--calls", "1"],
+                            output: dir.appendingPathComponent("bot.log"))
+        defer { bot.signal(SIGKILL) }
+        let up = ContinuousClock.now + .seconds(10)
+        while !bot.text.contains("listening on") && ContinuousClock.now < up { usleep(50_000) }
+        let caller = try Child(sipp, ["-sf", "uac-caller-speech.xml", "-i", "127.0.0.1", "-p", "33050", "-mi", "127.0.0.1",
+                                      "-mp", "33060", "-s", "bot", "-d", "7000", "-m", "1", "-nostdin", "-timeout", "30s",
+                                      "127.0.0.1:\(baton.sipPort)"], cwd: dir, output: dir.appendingPathComponent("caller.log"))
+        defer { caller.signal(SIGKILL) }
+        let call = try #require(try baton.answeredCall(), "the demo bot did not answer:\n\(bot.text)")
+        #expect(caller.wait(timeout: .seconds(20)) == 0, "caller:\n\(caller.text)")
+        let view = try #require(try baton.json("/calls/\(call)/dialog") as? [String: Any])
+        #expect((view["summary"] as? [String: Any])?["dtmf"] as? String == "0", "\(view)")
+        let d = try #require(view["decision"] as? [String: Any], "\(view)")
+        #expect(d["rule"] as? String == "pressed zero" && (d["signals"] as? [String: Double])?["dtmf:0"] == 1, "\(d)")
+        try? FileManager.default.removeItem(at: dir)
+    }
 }

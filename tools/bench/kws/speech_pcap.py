@@ -34,10 +34,29 @@ def write_pcap(path, payload, ssrc=0x5EEC4001):
     return len(frames)
 
 
+DTMF_FREQ = {"1": (697, 1209), "2": (697, 1336), "3": (697, 1477), "A": (697, 1633),
+             "4": (770, 1209), "5": (770, 1336), "6": (770, 1477), "B": (770, 1633),
+             "7": (852, 1209), "8": (852, 1336), "9": (852, 1477), "C": (852, 1633),
+             "*": (941, 1209), "0": (941, 1336), "#": (941, 1477), "D": (941, 1633)}
+
+
+def dtmf_tones(digits):
+    """In-band DTMF as a phone without RFC 4733 sends it: each digit's two tones for 100 ms
+    (about -10 dBm0 each), then 100 ms of silence."""
+    t = np.arange(800) / 8000
+    out = []
+    for d in digits:
+        lo, hi = DTMF_FREQ[d.upper()]
+        out.append(3000 * np.sin(2 * np.pi * lo * t) + 3000 * np.sin(2 * np.pi * hi * t))
+        out.append(np.zeros(800))
+    return np.concatenate(out)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
-    ap.add_argument("text", nargs="+", help="phrases, said one after the other with --gap seconds between")
+    ap.add_argument("text", nargs="*", help="phrases, said one after the other with --gap seconds between")
+    ap.add_argument("--dtmf", default="", help="in-band DTMF digits after the phrases (Q.23 pairs, 100 ms on, 100 ms off)")
     ap.add_argument("--gap", type=float, default=2.0)
     ap.add_argument("--voice", default="flite:rms")
     ap.add_argument("--speed", type=int, default=150)
@@ -51,6 +70,12 @@ def main():
             if i:
                 parts.append(np.zeros(int(a.gap * 8000)))
             parts.append(resample_poly(x, 8000, rate))
+    if a.dtmf:
+        if parts:
+            parts.append(np.zeros(int(a.gap * 8000)))
+        parts.append(dtmf_tones(a.dtmf))
+    if not parts:
+        ap.error("give a phrase or --dtmf")
     y = np.concatenate(parts)
     lead = np.zeros(int(a.lead * 8000))
     total = max(int(a.seconds * 8000), len(lead) + len(y) + 160)
