@@ -51,6 +51,9 @@ struct BatonConfiguration: Equatable {
     /// `[[conversation.rules]]` and `conversation.fallback` (docs/contact-center.md).
     var conversationRules: [ConversationRule] = []
     var conversationFallback = "callback"
+    /// When the configuration file was last changed (nil: no file): rules changed over the
+    /// API after it win over the file's at the next start.
+    var fileModified: Double?
     /// `speech.*` and `[[speech.keywords]]`: listening to bot calls (docs/contact-center.md).
     var speech = SpeechSettings()
     /// Every key with the value in force, in the order read (what `check-config` prints).

@@ -73,8 +73,12 @@ struct ConfigOptions: ParsableArguments {
             text = String(decoding: bytes, as: UTF8.self)
         }
         do {
-            return try BatonConfiguration.load(toml: text, environment: ProcessInfo.processInfo.environment,
-                                               overrides: flags, routes: routes, forwards: forwards)
+            var c = try BatonConfiguration.load(toml: text, environment: ProcessInfo.processInfo.environment,
+                                                overrides: flags, routes: routes, forwards: forwards)
+            if let path, let m = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date {
+                c.fileModified = m.timeIntervalSince1970
+            }
+            return c
         } catch {
             throw ValidationError("\(path.map { "\($0): " } ?? "")\(error)")
         }

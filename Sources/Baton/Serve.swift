@@ -120,7 +120,19 @@ struct Serve: AsyncParsableCommand {
         calls.shared.onChange.set { [sip] users in
             sip.loop.execute { for u in users { sip.b2bua.notifySubscribers(package: "dialog", resource: u) } }
         }
-        let conversation = Conversation(rules: try ConversationRules(config.conversationRules), fallback: config.conversationFallback,
+        // Rules set over the API outlive a restart; the file's win when it changed since.
+        var rules = config.conversationRules
+        if let stored = await contactCenter.storedConversationRules() {
+            if stored.updated > (config.fileModified ?? 0) {
+                rules = stored.rules
+                logger.notice("conversation rules from the store (set over the API after the configuration file changed)",
+                              metadata: ["rules": "\(rules.count)"])
+            } else {
+                logger.notice("conversation rules from the configuration file (changed after the rules stored over the API)",
+                              metadata: ["rules": "\(rules.count)"])
+            }
+        }
+        let conversation = Conversation(rules: try ConversationRules(rules), fallback: config.conversationFallback,
                                         tenant: config.defaultTenant, listener: try Serve.listener(config.speech, logger: logger),
                                         called: try Regex(config.speech.called))
         let handoff = Handoff(sip: sip, calls: calls, devices: devices, contactCenter: contactCenter, configuration: handoffConfig,

@@ -145,7 +145,7 @@ public final class ContactCenter: Sendable {
     /// Registration changes as the registrar made them, applied in that order by ``run()``.
     private let registrations = AsyncStream<(aor: String, registered: Bool)>.makeStream()
 
-    private let logger: Logger
+    let logger: Logger
 
     public init(store: any ContactCenterStore, configuration: Configuration = .init(),
                 now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },

@@ -145,3 +145,26 @@ public struct ConversationRules: Sendable, Equatable {
         return nil
     }
 }
+
+extension ContactCenter {
+    static let rulesSetting = "conversation.rules"
+
+    /// Keeps `rules` (a valid list) in the store, so they outlive a restart.
+    public func saveConversationRules(_ rules: [ConversationRule]) async throws(ContactCenterError) {
+        do {
+            try await store.saveStoredSetting(ContactCenter.rulesSetting, value: ContactCenter.json(rules), at: now())
+        } catch { throw .unavailable("store: \(error)") }
+    }
+
+    /// The rules last saved over the API and when, if any; a stored list that no longer
+    /// validates (a signal renamed by an upgrade) is skipped with an error logged.
+    public func storedConversationRules() async -> (rules: [ConversationRule], updated: Double)? {
+        guard let (value, updated) = try? await store.storedSetting(ContactCenter.rulesSetting) else { return nil }
+        guard let rules = try? JSONDecoder().decode([ConversationRule].self, from: Data(value.utf8)),
+              (try? ConversationRules(rules)) != nil else {
+            logger.error("the stored conversation rules do not parse or validate; the file's rules are used")
+            return nil
+        }
+        return (rules, updated)
+    }
+}

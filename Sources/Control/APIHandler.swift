@@ -223,11 +223,17 @@ struct APIHandler: APIProtocol {
     func putConversationRules(_ input: Operations.PutConversationRules.Input) async throws -> Operations.PutConversationRules.Output {
         let conversation = try requireHandoff().conversation
         guard case .json(let list) = input.body else { throw HTTPError(.unsupportedMediaType) }
+        let rules = list.map { ConversationRule(name: $0.name, type: $0._type, when: $0.when, channel: $0.channel) }
         do {
-            try conversation.replace(list.map { ConversationRule(name: $0.name, type: $0._type, when: $0.when, channel: $0.channel) })
+            _ = try ConversationRules(rules)
         } catch {
             return .badRequest(.init(error.description))
         }
+        // Kept in the store first (they outlive a restart), then in force.
+        if let cc = contactCenter {
+            do { try await cc.saveConversationRules(rules) } catch { throw HTTPError(.serviceUnavailable, message: error.description) }
+        }
+        do { try conversation.replace(rules) } catch { return .badRequest(.init(error.description)) }
         return .ok(.init(body: .json(conversation.current.rules.map(Schemas.ConversationRule.init))))
     }
 

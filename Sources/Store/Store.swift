@@ -246,7 +246,32 @@ public final class Store: Sendable {
                 t.column("model", .text).notNull()
             }
         }
+        m.registerMigration("v12-stored-settings") { db in
+            // Settings changed at run time over the API (conversation rules), kept across
+            // restarts: a JSON value per name with the time it was set.
+            try db.create(table: "stored_settings") { t in
+                t.primaryKey("name", .text)
+                t.column("value", .text).notNull()
+                t.column("updated", .double).notNull()
+            }
+        }
         return m
+    }
+
+    // MARK: Settings changed at run time
+
+    public func saveStoredSetting(_ name: String, value: String, at time: Double) async throws {
+        try await db.write { db in
+            try db.execute(sql: "INSERT INTO stored_settings(name, value, updated) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value, updated = excluded.updated",
+                           arguments: [name, value, time])
+        }
+    }
+
+    /// The stored value and when it was set, if any.
+    public func storedSetting(_ name: String) async throws -> (value: String, updated: Double)? {
+        try await db.read { db in
+            try Row.fetchOne(db, sql: "SELECT value, updated FROM stored_settings WHERE name = ?", arguments: [name]).map { ($0["value"], $0["updated"]) }
+        }
     }
 
     // MARK: HTTP API tokens

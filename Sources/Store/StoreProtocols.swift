@@ -86,6 +86,9 @@ public protocol ContactCenterStore: Sendable {
     func dialogRecords(callID: String, limit: Int) async throws -> [DialogRecord]
     func append(_ r: TransferRecord) async throws
     func transferCounts(caller: String, candidate: String) async throws -> (callerToCandidate: Int, toCandidate: Int, all: Int)
+    /// Settings changed over the API and kept across restarts (JSON by name).
+    func saveStoredSetting(_ name: String, value: String, at time: Double) async throws
+    func storedSetting(_ name: String) async throws -> (value: String, updated: Double)?
 }
 
 extension Store: RegistrationStore, CallStore, DeviceStore, ForwardingStore, IdentityCacheStore, ContactCenterStore, SIPUserStore, APITokenStore {}

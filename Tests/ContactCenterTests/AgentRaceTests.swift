@@ -41,6 +41,10 @@ import Testing
             try await inner.transferCounts(caller: caller, candidate: candidate)
         }
         func callData(tenant: String, callID: String) async throws -> CallDataRecord? { try await inner.callData(tenant: tenant, callID: callID) }
+        func saveStoredSetting(_ name: String, value: String, at time: Double) async throws {
+            try await inner.saveStoredSetting(name, value: value, at: time)
+        }
+        func storedSetting(_ name: String) async throws -> (value: String, updated: Double)? { try await inner.storedSetting(name) }
         func insertKey(_ k: CallKeyRecord, now: Double) async throws -> Bool { try await inner.insertKey(k, now: now) }
         func callKey(_ key: String) async throws -> CallKeyRecord? { try await inner.callKey(key) }
     }

@@ -307,4 +307,38 @@ import Testing
         #expect(d["rule"] as? String == "pressed zero" && (d["signals"] as? [String: Double])?["dtmf:0"] == 1, "\(d)")
         try? FileManager.default.removeItem(at: dir)
     }
+
+    /// Rules set over the API outlive a restart (store), and a configuration file changed
+    /// after them wins at the next start.
+    @Test func rulesSetOverTheAPISurviveARestart() throws {
+        let dir = try Interop.tempDir("rules-restart")
+        let fileRules = """
+            [[conversation.rules]]
+            name = "from the file"
+            type = "frustrated"
+            when = ["no_match >= 3"]
+            channel = "callback"
+            """
+        var baton = try BatonProcess(sipPort: 27180, httpPort: 29180, rtpMin: 28600, dir: dir, config: fileRules)
+        let names = { (b: BatonProcess) in ((try? b.json("/conversation-rules")) as? [[String: Any]])?.compactMap { $0["name"] as? String } }
+        #expect(names(baton) == ["from the file"])
+        let put = try JSONSerialization.data(withJSONObject: [["name": "from the API", "type": "fraud", "when": ["keyword:fraud >= 1"], "channel": "callback"]])
+        let (code, _) = try baton.request("PUT", "/conversation-rules", body: put)
+        #expect(code == 200)
+        // A bad list is refused and changes nothing, in memory or stored.
+        let bad = try JSONSerialization.data(withJSONObject: [["name": "x", "type": "t", "when": ["no_such_signal >= 1"], "channel": "bot"]])
+        #expect(try baton.request("PUT", "/conversation-rules", body: bad).0 == 400)
+        _ = baton.stop()
+        let file = dir.appendingPathComponent("baton-27180.toml")
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -3600)], ofItemAtPath: file.path)
+        baton = try BatonProcess(sipPort: 27180, httpPort: 29180, rtpMin: 28600, dir: dir, configFile: file)
+        #expect(names(baton) == ["from the API"], "the stored rules are newer than the file")
+        _ = baton.stop()
+        // The file edited after the PUT: its rules win.
+        try FileManager.default.setAttributes([.modificationDate: Date()], ofItemAtPath: file.path)
+        baton = try BatonProcess(sipPort: 27180, httpPort: 29180, rtpMin: 28600, dir: dir, configFile: file)
+        defer { _ = baton.stop() }
+        #expect(names(baton) == ["from the file"], "the file changed after the stored rules")
+        try? FileManager.default.removeItem(at: dir)
+    }
 }

@@ -113,12 +113,13 @@ final class BatonProcess: @unchecked Sendable {
     var ngPort: Int { sipPort + 5 }
 
     /// `config`: TOML for settings that have no flag (e.g. `[[routes]]` with `media_transport`).
-    init(sipPort: Int, httpPort: Int, rtpMin: Int, dir: URL, config: String? = nil, extra: [String] = []) throws {
+    /// `configFile`: an existing file to read instead (a restart that must not rewrite it).
+    init(sipPort: Int, httpPort: Int, rtpMin: Int, dir: URL, config: String? = nil, configFile: URL? = nil, extra: [String] = []) throws {
         self.sipPort = sipPort
         self.httpPort = httpPort
         self.rtpMin = rtpMin
         self.dir = dir
-        var configPath = "/dev/null"
+        var configPath = configFile?.path ?? "/dev/null"
         if let config {
             let url = dir.appendingPathComponent("baton-\(sipPort).toml")
             try config.write(to: url, atomically: true, encoding: .utf8)
