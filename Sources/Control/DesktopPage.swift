@@ -2,7 +2,8 @@
 /// served at `/desktop`. It uses only the public HTTP API and the `/events` WebSocket:
 /// log in (`POST /login` with the agent's SIP password: a session token under `http.auth`;
 /// then `PUT /agents/{id}/logins/desktop`), follow the agent's shared call live, enter a
-/// call key (`GET /call-keys/{key}`), request a transfer or a switchover.
+/// call key (`GET /call-keys/{key}`), request a transfer or a switchover, see the bot calls
+/// Baton decided (`/events` type "conversation") and the calls likely to reach the agent.
 enum DesktopPage {
     static let html = #"""
 <!doctype html>
@@ -51,6 +52,11 @@ enum DesktopPage {
   <h2>Likely to reach you</h2>
   <div id="likely-none">No call is likely to reach you.</div>
   <ul id="likely"></ul>
+ </section>
+ <section id="decisions-section">
+  <h2>Bot decisions</h2>
+  <div id="decisions-none">No bot call decided yet.</div>
+  <ul id="decisions"></ul>
  </section>
  <section id="key-section">
   <h2>Call key</h2>
@@ -137,7 +143,20 @@ function connect() {
   ws.onmessage = (m) => {
     let e; try { e = JSON.parse(m.data); } catch (x) { return; }
     if (e.type === "shared-call" && state.user && (e.users || []).includes(state.user)) refreshCall(e.shared_call);
+    if (e.type === "conversation" && e.decision) showDecision(e.decision);
   };
+}
+
+// A bot call Baton decided (conversation rules): its type, the rule and the signals that
+// fired it, the channel and what was done; the ten newest first.
+function showDecision(d) {
+  const signals = Object.entries(d.signals || {}).map(([k, v]) => k + " = " + v).join(", ");
+  const li = document.createElement("li");
+  li.textContent = "call " + d.call + ": " + d.type + " (rule '" + d.rule + "': " + signals + ") -> "
+    + d.channel + (d.outcome ? ": " + d.outcome : "");
+  $("decisions").prepend(li);
+  while ($("decisions").children.length > 10) $("decisions").lastChild.remove();
+  $("decisions-none").classList.add("hidden");
 }
 
 // The transfer model's view of the live calls (GET /agents/{id}/likely-calls), every 2 s

@@ -29,8 +29,13 @@ import Testing
                                                      "--store-path", dir.appendingPathComponent("baton.sqlite").path],
                               output: dir.appendingPathComponent("train.log"))
         #expect(train.wait(timeout: .seconds(60)) == 0, "\(train.text)")
-        let baton = try BatonProcess(sipPort: 27020, httpPort: 29020, rtpMin: 27400, dir: dir,
-                                     extra: ["--route", "bot=127.0.0.1:\(botSIP)"])
+        let baton = try BatonProcess(sipPort: 27020, httpPort: 29020, rtpMin: 27400, dir: dir, config: """
+            [[conversation.rules]]
+            name = "billing questions"
+            type = "billing"
+            when = ["intent:billing >= 1"]
+            channel = "bot"
+            """, extra: ["--route", "bot=127.0.0.1:\(botSIP)"])
         defer { _ = baton.stop() }
 
         // agent1 exists before its phone registers: the registration is its sip-phone login.
@@ -93,6 +98,12 @@ import Testing
             let row = (predictions?["candidates"] as? [[String: Any]])?.first { $0["candidate"] as? String == "agent1" }
             return row?["probability"] as? Double
         }
+        // The bot recognised a billing question: a rule types the call "billing" and lets the
+        // bot keep it; the desktop shows the decision with its rule and signals as it happens.
+        let (billingCode, billing) = try baton.post("/calls/\(call)/dialog", json: ["intent": "billing", "confidence": 0.9])
+        #expect(billingCode == 200 && (billing["decision"] as? [String: Any])?["type"] as? String == "billing", "\(billing)")
+        let decided = web.waitForText("#decisions") { $0.contains(call) }
+        #expect(decided.contains("billing (rule 'billing questions': intent:billing = 1) -> bot: kept by the bot"), "desktop: '\(decided)'")
         let p0 = try #require(try agentProbability())
         let (reportCode, _) = try baton.post("/calls/\(call)/dialog", json: ["humanRequested": true, "noMatch": true, "sentiment": -0.7])
         #expect(reportCode == 200)
