@@ -194,6 +194,9 @@ struct BatonConfiguration: Equatable {
         /// Called numbers whose devices forward on their own: their calls' Identity is kept.
         var keepFor: [String] = []
         var holdSeconds = 60
+        /// `stir.forward_likely_percent`: a number whose own history shows it forwards at
+        /// least this share of its calls is likely to forward (its calls' Identity is kept).
+        var forwardLikelyPercent = 20
 
         init() {}
 
@@ -216,6 +219,7 @@ struct BatonConfiguration: Equatable {
             }
             keepFor = r.list("stir.keep_for")
             holdSeconds = try r.int("stir.hold_s", 1...3600, default: holdSeconds)
+            forwardLikelyPercent = try r.int("stir.forward_likely_percent", 1...100, default: forwardLikelyPercent)
             freshness = try r.int("stir.freshness", 1...3600, default: freshness)
             x5uHTTP = try r.bool("stir.x5u_http", default: x5uHTTP)
         }

@@ -201,7 +201,11 @@ extension Serve {
         var c = STIRService.Configuration(signer: signer, signNumbers: s.signNumbers,
                                           attest: PASSporT.Attestation(rawValue: s.attest) ?? .a, mode: mode, verifier: verifier)
         let keepFor = Set(s.keepFor.compactMap(TelephoneNumber.canonical))
-        c.likelyToForward = { n in keepFor.contains(n) || forwarding?.forwards(n) == true }
+        // Likely to forward: listed, a forwarding rule of Baton's own, or the number's own
+        // recorded history (its device forwarded a share of its calls before).
+        let history = ForwardingHistory(threshold: Double(s.forwardLikelyPercent) / 100, store: store as? any ForwardingHistoryStore)
+        c.history = history
+        c.likelyToForward = { n in keepFor.contains(n) || forwarding?.forwards(n) == true || history.likely(n) }
         c.keeper = store.map(StoreIdentityKeeper.init)
         c.holdSeconds = Double(s.holdSeconds)
         return STIRService(configuration: c)
@@ -311,10 +315,16 @@ struct STIRWorkers: Service {
     func run() async {
         // A service that returns ends the group: without STIR, wait for the shutdown.
         guard let stir else { try? await gracefulShutdown(); return }
+        let history = stir.configuration.history
+        await history?.load()
         await withGracefulShutdownHandler {
-            await stir.run()
+            await withTaskGroup(of: Void.self) { g in
+                g.addTask { await stir.run() }
+                if let history { g.addTask { await history.run() } }
+            }
         } onGracefulShutdown: {
             stir.finish()
+            history?.finish()
         }
     }
 }

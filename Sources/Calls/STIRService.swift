@@ -39,6 +39,9 @@ public final class STIRService: Sendable {
         /// Called numbers likely to forward (they have forwarding rules, or are listed):
         /// calls to them have their Identity fields kept for `holdSeconds`.
         public var likelyToForward: @Sendable (String) -> Bool = { _ in false }
+        /// Learns from the calls it sees which numbers forward (counted in `decide`); the
+        /// caller's `likelyToForward` consults it beside the rules.
+        public var history: ForwardingHistory?
         public var keeper: (any IdentityKeeper)?
         public var holdSeconds: Double = 60
         public var signer: SigningIdentity?
@@ -176,6 +179,9 @@ public final class STIRService: Sendable {
                 }
                 return await decide(identities: identities, orig: orig, dest: dest)
             }
+            // The diverting user's device forwarded: its number's history learns it, kept
+            // identity or not (the next call to it is kept when forwards are its habit).
+            configuration.history?.noteForward(by: diverted)
             guard let kept = try? await keeper.take(orig: orig, dest: diverted, now: Date().timeIntervalSince1970), !kept.isEmpty else {
                 return await decide(identities: identities, orig: orig, dest: dest)
             }
@@ -205,6 +211,7 @@ public final class STIRService: Sendable {
                 add.append(("Reason", STIRService.reason(error)))
             }
         }
+        if let dest, diverted == nil { configuration.history?.noteCall(to: dest) }
         // Keep what this call carries when its callee is likely to forward it.
         if verified, !identities.isEmpty, let orig, let dest, let keeper = configuration.keeper, configuration.likelyToForward(dest) {
             do {

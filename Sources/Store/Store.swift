@@ -255,7 +255,31 @@ public final class Store: Sendable {
                 t.column("updated", .double).notNull()
             }
         }
+        m.registerMigration("v13-forwarding-history") { db in
+            // Calls to each number and how many its device forwarded (STIR "likely to forward").
+            try db.create(table: "forwarding_history") { t in
+                t.primaryKey("number", .text)
+                t.column("calls", .integer).notNull()
+                t.column("forwards", .integer).notNull()
+                t.column("updated", .double).notNull()
+            }
+        }
         return m
+    }
+
+    // MARK: Forwarding history
+
+    public func saveForwardingCounts(number: String, calls: Int, forwards: Int, at time: Double) async throws {
+        try await db.write { db in
+            try db.execute(sql: "INSERT INTO forwarding_history(number, calls, forwards, updated) VALUES (?, ?, ?, ?) ON CONFLICT(number) DO UPDATE SET calls = excluded.calls, forwards = excluded.forwards, updated = excluded.updated",
+                           arguments: [number, calls, forwards, time])
+        }
+    }
+
+    public func forwardingCounts() async throws -> [(number: String, calls: Int, forwards: Int)] {
+        try await db.read { db in
+            try Row.fetchAll(db, sql: "SELECT number, calls, forwards FROM forwarding_history").map { ($0["number"], $0["calls"], $0["forwards"]) }
+        }
     }
 
     // MARK: Settings changed at run time

@@ -50,6 +50,12 @@ public protocol IdentityCacheStore: Sendable {
     func takeIdentities(orig: String, dest: String, now: Double) async throws -> [String]?
 }
 
+/// How often each called number forwarded its calls (the STIR path's "likely to forward").
+public protocol ForwardingHistoryStore: Sendable {
+    func saveForwardingCounts(number: String, calls: Int, forwards: Int, at time: Double) async throws
+    func forwardingCounts() async throws -> [(number: String, calls: Int, forwards: Int)]
+}
+
 /// Agents, service categories, call data and call keys.
 /// HTTP API tokens (`baton tokens`, the API's bearer authentication).
 public protocol APITokenStore: Sendable {
@@ -91,4 +97,5 @@ public protocol ContactCenterStore: Sendable {
     func storedSetting(_ name: String) async throws -> (value: String, updated: Double)?
 }
 
-extension Store: RegistrationStore, CallStore, DeviceStore, ForwardingStore, IdentityCacheStore, ContactCenterStore, SIPUserStore, APITokenStore {}
+extension Store: RegistrationStore, CallStore, DeviceStore, ForwardingStore, IdentityCacheStore, ContactCenterStore, SIPUserStore, APITokenStore,
+    ForwardingHistoryStore {}

@@ -120,6 +120,42 @@ import Identity
         #expect(identities(again).isEmpty, "a kept identity is used once")
     }
 
+    /// "Likely to forward" from history (issue 20): B is in no list and has no rule; its
+    /// device forwards A's first call, which therefore arrives at C without A's identity;
+    /// Baton learns it (1 forward of 1 call: 0.5), keeps the second call's identity, and C
+    /// gets it with a div. A stranger's forged forward teaches nothing.
+    @Test func aNumberThatForwardedBeforeIsLikelyToForward() async throws {
+        let keeper = MemoryKeeper()
+        let history = ForwardingHistory(threshold: 0.2, store: nil)
+        var c = STIRService.Configuration(signer: SigningIdentity(key: pki.leafKey, x5u: url), mode: .continue,
+                                          verifier: STIRVerifier(roots: [pki.root], source: CertificateSource(localMap: [url: chainPath])))
+        c.keeper = keeper
+        c.history = history
+        c.likelyToForward = { history.likely($0) }
+        let s = STIRService(configuration: c)
+        func identities(_ v: InviteVerdict) -> [String] {
+            guard case let .proceed(add, _, _) = v else { return [] }
+            return add.filter { $0.0 == "Identity" }.map(\.1)
+        }
+        _ = await s.decide(identities: [good], orig: "12025550101", dest: "12025550102")
+        _ = await s.decide(identities: [], orig: "12025550101", dest: "12025550103", diverted: "12025550102", forwarder: ["12025550177"])
+        #expect(history.counts("12025550102") == .init(calls: 1, forwards: 0), "a forged forward is not B's")
+        let first = await s.decide(identities: [], orig: "12025550101", dest: "12025550103", diverted: "12025550102",
+                                   forwarder: ["12025550102"])
+        #expect(identities(first).isEmpty, "nothing was kept: B was not known to forward")
+        #expect(history.counts("12025550102") == .init(calls: 1, forwards: 1) && history.likely("12025550102"))
+        let shaken = good
+        _ = await s.decide(identities: [shaken], orig: "12025550101", dest: "12025550102")
+        let second = await s.decide(identities: [], orig: "12025550101", dest: "12025550103", diverted: "12025550102",
+                                    forwarder: ["12025550102"])
+        #expect(identities(second).count == 2 && identities(second).first == shaken, "kept from B's history, plus a div")
+        // A number that rarely forwards stays below the threshold: 1 forward in 9 calls.
+        for _ in 0..<8 { history.noteCall(to: "12025550109") }
+        history.noteForward(by: "12025550109")
+        #expect(!history.likely("12025550109"))
+        #expect(!history.likely("12025550199"), "never seen")
+    }
+
     @Test func theForwarderIsTheDigestUserOrTheRegisteredAOR() {
         #expect(STIRService.number(ofAOR: "+12025550102@127.0.0.1") == "12025550102")
         #expect(STIRService.number(ofAOR: "alice@gw") == nil)
