@@ -74,7 +74,7 @@ let package = Package(
             .product(name: "SwiftASN1", package: "swift-asn1"),
         ], swiftSettings: strict),
         .target(name: "ContactCenter", dependencies: ["Store", "Settings", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
-        .target(name: "Prediction", dependencies: ["Store"], swiftSettings: strict),
+        .target(name: "Prediction", dependencies: ["Store", "ContactCenter", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .target(name: "Speech", dependencies: ["Media", "CPocketSphinx", "CSpanDSP",
                                                .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .target(name: "Calls", dependencies: [
@@ -154,7 +154,7 @@ let package = Package(
             "Identity", .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: strict),
-        .testTarget(name: "PredictionTests", dependencies: ["Prediction", "Store"], swiftSettings: strict),
+        .testTarget(name: "PredictionTests", dependencies: ["Prediction", "Store", "ContactCenter"], swiftSettings: strict),
         .testTarget(name: "AudioAnalysisTests", dependencies: ["AudioAnalysis"], swiftSettings: strict),
         .testTarget(name: "ContactCenterTests", dependencies: ["ContactCenter", "Store"], swiftSettings: strict),
         .testTarget(name: "CallsTests", dependencies: [

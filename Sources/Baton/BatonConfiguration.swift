@@ -51,6 +51,9 @@ struct BatonConfiguration: Equatable {
     /// `[[conversation.rules]]` and `conversation.fallback` (docs/contact-center.md).
     var conversationRules: [ConversationRule] = []
     var conversationFallback = "callback"
+    /// `model.retrain_s`: seconds between retrainings of the transfer model from the stored
+    /// samples (0: never).
+    var modelRetrainSeconds = 3600
     /// When the configuration file was last changed (nil: no file): rules changed over the
     /// API after it win over the file's at the next start.
     var fileModified: Double?
@@ -88,6 +91,7 @@ struct BatonConfiguration: Equatable {
         stir = try STIRSettings(reader: r)
         conversationFallback = try r.choice("conversation.fallback", ["callback", "bot"], default: conversationFallback,
                                             expected: "callback or bot")
+        modelRetrainSeconds = try r.int("model.retrain_s", 0...604_800, default: modelRetrainSeconds)
         speech.listen = try r.bool("speech.listen", default: speech.listen)
         speech.called = try r.value("speech.called", default: speech.called, shown: { $0 }) { v throws(ConfigurationError) in
             guard (try? Regex(v)) != nil else { throw .invalid("speech.called", v, "a regular expression over the called user") }

@@ -162,6 +162,8 @@ struct Serve: AsyncParsableCommand {
                 .init(service: STIRWorkers(stir: stir)),
                 .init(service: CredentialRefresh(users: users, tokens: tokens, models: models)),
                 .init(service: ConversationWatch(handoff: handoff)),
+                .init(service: ModelRetraining(retraining: Retraining(center: contactCenter, models: models),
+                                               interval: config.modelRetrainSeconds)),
                 .init(service: http),
                 .init(service: NGServer(configuration: config.ng, calls: calls)),
                 .init(service: SIPService(sip: sip, calls: calls, drainTimeout: .seconds(config.drainTimeout))),
@@ -265,6 +267,28 @@ struct CredentialRefresh: Service {
             }
             do { try await models?.load() } catch {
                 modelLoadLimiter.withLock { $0.log(logger, .warning, "the stored transfer model is not used", metadata: ["error": "\(error)"]) }
+            }
+        }
+    }
+}
+
+/// Retrains the transfer model from the stored samples every `model.retrain_s` seconds
+/// (0: never); installs it only when not worse than the one in force (``Retraining``).
+struct ModelRetraining: Service {
+    let retraining: Retraining
+    let interval: Int
+    private let logger = Logger(label: "baton.model")
+
+    func run() async {
+        guard interval > 0 else { try? await gracefulShutdown(); return }
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(interval)) } } catch { return }
+            do {
+                if case let .notEnoughData(n, p) = try await retraining.run() {
+                    logger.info("no retraining yet", metadata: ["samples": "\(n)", "transferred": "\(p)", "needed": "\(retraining.minSamples)"])
+                }
+            } catch {
+                logger.warning("retraining failed", metadata: ["error": "\(error)"])
             }
         }
     }

@@ -77,14 +77,18 @@ public struct MediaMeasures: Codable, Sendable, Equatable {
     public var longestSilence: Double
     /// The caller's mean speech level (dBm0), nil before the caller spoke.
     public var callerLevel: Double?
-    public init(callerTalk: Double, otherTalk: Double, talkOver: Double, longestSilence: Double, callerLevel: Double?) {
+    /// Stretches of 4 s or more in which neither party talked.
+    public var longSilences: Int
+    public init(callerTalk: Double, otherTalk: Double, talkOver: Double, longestSilence: Double, callerLevel: Double?, longSilences: Int = 0) {
         self.callerTalk = callerTalk; self.otherTalk = otherTalk; self.talkOver = talkOver
-        self.longestSilence = longestSilence; self.callerLevel = callerLevel
+        self.longestSilence = longestSilence; self.callerLevel = callerLevel; self.longSilences = longSilences
     }
 }
 
 struct DialogState: Sendable {
     var summary = DialogSummary()
+    /// Its training samples were stored (at the transfer, or as it ended).
+    var sampled = false
     var recent: [Double] = []
     var last: Double = 0
 }

@@ -179,22 +179,11 @@ struct APIHandler: APIProtocol {
     /// The call's shared features and, per candidate, the model's probability (highest first).
     private func predictions(_ c: CallInfo, candidates: [String], model: TransferModel,
                              center: ContactCenter) async -> (features: [String: Double], [(String, Double)]) {
-        let summary = center.dialogSummary(call: c.id)
-        let shared: [String: Double] = [
-            "no_match": Double(summary.noMatch), "human_request": summary.humanRequested ? 1 : 0,
-            "talk_over_ratio": 0, "long_silences": 0, "negative_sentiment": summary.negativeSentiment,
-            "minutes": max(0, calls.currentTime - c.started) / 60,
-        ]
-        var out: [(String, Double)] = []
-        for candidate in candidates {
-            let (prior, share) = await center.transferHistory(caller: c.from, candidate: candidate)
-            var x = shared
-            x["prior_transfers"] = Double(prior)
-            x["candidate_share"] = share
-            out.append((candidate, model.probability(of: x)))
-        }
+        let minutes = max(0, calls.currentTime - c.started) / 60
+        let rows = await center.features(call: c.id, caller: c.from, minutes: minutes, candidates: candidates)
+        var out = rows.map { ($0.candidate, model.probability(of: $0.features)) }
         out.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
-        return (shared, out)
+        return (DialogFeatures.shared(center.dialogSummary(call: c.id), minutes: minutes), out)
     }
 
     /// The live calls likely to reach an agent (it, or a category of its skills), highest

@@ -78,6 +78,8 @@ public final class Conversation: Sendable {
         var stored: [String: Double] = [:]
         /// Calls not listened to because `speech.max_calls` were (logged once each).
         var refused: Set<String> = []
+        /// The answered calls of the last round (one that left ended: its training samples).
+        var answered: Set<String> = []
         public init() {}
     }
 
@@ -100,8 +102,16 @@ public final class Conversation: Sendable {
             _ = await reported(call: id, summary: summary, handoff: handoff)
         }
         state.events = next
-        guard let listener else { return }
+        // Bot calls that ended since the last round without a transfer: their training
+        // samples (the transfer stored them already for the others).
         let live = Set(answered)
+        for id in state.answered.subtracting(live) where cc.hasDialog(call: id) {
+            guard let info = handoff.calls.call(id: id) else { continue }
+            let minutes = max(0, (info.ended ?? handoff.calls.currentTime) - info.started) / 60
+            await cc.recordSamples(call: id, caller: info.from, minutes: minutes, transferredTo: nil)
+        }
+        state.answered = live
+        guard let listener else { return }
         state.refused.formIntersection(live)
         // Stop listening to calls that ended or were decided (the bot is gone or stays).
         for id in listener.listened where !live.contains(id) || decision(call: id) != nil {
@@ -128,7 +138,7 @@ public final class Conversation: Sendable {
             }
             for d in r.digits { _ = await cc.noteDTMF(call: id, digit: String(d)) }
             let m = MediaMeasures(callerTalk: r.callerTalk, otherTalk: r.otherTalk, talkOver: r.talkOver,
-                                  longestSilence: r.longestSilence, callerLevel: r.callerLevel)
+                                  longestSilence: r.longestSilence, callerLevel: r.callerLevel, longSilences: r.longSilences)
             // A stored snapshot every 5 s (the timeline); the summary gets every round's.
             let store = now - (state.stored[id] ?? 0) >= 5
             if store { state.stored[id] = now }

@@ -103,7 +103,13 @@ extension Handoff {
         let op = try result.get()
         // The history the transfer model's prior-transfer features count.
         let candidate = r.agent.flatMap { $0.isEmpty ? nil : $0 } ?? r.category.flatMap { $0.isEmpty ? nil : "category:\($0)" } ?? target
-        if let caller = calls.call(id: id)?.from { await contactCenter.recordTransfer(call: id, caller: caller, candidate: candidate) }
+        if let info = calls.call(id: id) {
+            // The model's training sample of this call, with the features it had now (before
+            // the history counts this transfer).
+            await contactCenter.recordSamples(call: id, caller: info.from, minutes: max(0, calls.currentTime - info.started) / 60,
+                                              transferredTo: candidate)
+            await contactCenter.recordTransfer(call: id, caller: info.from, candidate: candidate)
+        }
         logger.info("transfer requested", metadata: ["call": "\(id)", "operation": "\(op.id)", "target": "\(target)"])
         return TransferResult(operation: op, key: key, target: target)
     }

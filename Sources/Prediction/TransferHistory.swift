@@ -1,20 +1,10 @@
+import ContactCenter
 import Foundation
 
-/// The features of a call Baton's dialog information records give (issue 20), by name: what
-/// a history file's columns and a live call's vector are made of. The names are the
-/// contract between the records, the stored model and tools/model (the generator and the
-/// scikit-learn cross-check).
+/// The model's features, by name: the dialog records' (``DialogFeatures``), the contract
+/// between the records, the stored model and tools/model.
 public enum TransferFeatures {
-    public static let names = [
-        "no_match",            // the bot's no-match / no-input reports so far
-        "human_request",       // 1 when the caller asked for a person (keyword, DTMF 0, the bot's report)
-        "talk_over_ratio",     // share of the bot's speech the caller talked over (0..1)
-        "long_silences",       // silences of the caller over 4 s
-        "negative_sentiment",  // the bot's last sentiment report, 0 (neutral/positive) .. 1 (negative)
-        "minutes",             // call duration so far
-        "prior_transfers",     // the caller's earlier calls transferred to this candidate
-        "candidate_share",     // share of this operator's calls transferred to this candidate before (0..1)
-    ]
+    public static let names = DialogFeatures.names
 }
 
 /// A history of calls as CSV: a header naming the feature columns (any order, all of the

@@ -18,6 +18,8 @@ public struct ListenReport: Sendable, Equatable, Codable {
     public var longestSilence: Double = 0
     /// The mutual silence going on now (0 while someone talks).
     public var silence: Double = 0
+    /// Stretches of mutual silence that reached 4 s.
+    public var longSilences = 0
     /// The caller's mean speech level (dBm0), nil before the caller spoke.
     public var callerLevel: Double?
     /// Seconds of the caller's audio heard.
@@ -97,6 +99,7 @@ final class CallListener {
             if c && o { report.talkOver += CallListener.blockSeconds }
             if !c && !o {
                 report.silence += CallListener.blockSeconds
+                if report.silence >= 4 && report.silence - CallListener.blockSeconds < 4 { report.longSilences += 1 }
                 report.longestSilence = max(report.longestSilence, report.silence)
             } else {
                 report.silence = 0

@@ -264,7 +264,30 @@ public final class Store: Sendable {
                 t.column("updated", .double).notNull()
             }
         }
+        m.registerMigration("v14-transfer-samples") { db in
+            // The transfer model's training data, from the calls Baton carried.
+            try db.create(table: "transfer_samples") { t in
+                t.autoIncrementedPrimaryKey("seq")
+                t.column("callID", .text).notNull()
+                t.column("candidate", .text).notNull()
+                t.column("features", .text).notNull()
+                t.column("transferred", .boolean).notNull()
+                t.column("time", .double).notNull()
+            }
+            try db.create(index: "transfer_samples_time", on: "transfer_samples", columns: ["time"])
+        }
         return m
+    }
+
+    // MARK: Transfer samples
+
+    public func append(_ samples: [TransferSampleRecord]) async throws {
+        try await db.write { db in for r in samples { var x = r; try x.insert(db) } }
+    }
+
+    /// The newest `limit` samples, oldest first.
+    public func transferSamples(limit: Int) async throws -> [TransferSampleRecord] {
+        try await db.read { try TransferSampleRecord.order(Column("seq").desc).limit(limit).fetchAll($0).reversed() }
     }
 
     // MARK: Forwarding history
@@ -553,6 +576,10 @@ extension APITokenRecord: FetchableRecord, PersistableRecord { public static let
 extension TransferModelRecord: FetchableRecord, PersistableRecord { public static let databaseTableName = "transfer_models" }
 extension DialogRecord: FetchableRecord, MutablePersistableRecord {
     public static let databaseTableName = "dialog_records"
+    public mutating func didInsert(_ inserted: InsertionSuccess) { seq = inserted.rowID }
+}
+extension TransferSampleRecord: FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "transfer_samples"
     public mutating func didInsert(_ inserted: InsertionSuccess) { seq = inserted.rowID }
 }
 extension TransferRecord: FetchableRecord, MutablePersistableRecord {

@@ -92,6 +92,8 @@ public protocol ContactCenterStore: Sendable {
     func dialogRecords(callID: String, limit: Int) async throws -> [DialogRecord]
     func append(_ r: TransferRecord) async throws
     func transferCounts(caller: String, candidate: String) async throws -> (callerToCandidate: Int, toCandidate: Int, all: Int)
+    func append(_ samples: [TransferSampleRecord]) async throws
+    func transferSamples(limit: Int) async throws -> [TransferSampleRecord]
     /// Settings changed over the API and kept across restarts (JSON by name).
     func saveStoredSetting(_ name: String, value: String, at time: Double) async throws
     func storedSetting(_ name: String) async throws -> (value: String, updated: Double)?

@@ -156,6 +156,22 @@ public struct DialogRecord: Codable, Sendable, Equatable {
     }
 }
 
+/// One training sample of the transfer model, stored as a bot call ends or is transferred:
+/// the feature vector the call had for one candidate (JSON, by feature name) and whether
+/// the call went to that candidate.
+public struct TransferSampleRecord: Codable, Sendable, Equatable {
+    public var seq: Int64?
+    public var callID: String
+    public var candidate: String
+    public var features: String
+    public var transferred: Bool
+    public var time: Double
+    public init(seq: Int64? = nil, callID: String, candidate: String, features: String, transferred: Bool, time: Double) {
+        self.seq = seq; self.callID = callID; self.candidate = candidate; self.features = features
+        self.transferred = transferred; self.time = time
+    }
+}
+
 /// A transfer asked for: the caller's AOR and the candidate it went to (an agent id, or
 /// "category:<id>").
 public struct TransferRecord: Codable, Sendable, Equatable {

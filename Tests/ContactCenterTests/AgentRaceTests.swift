@@ -45,6 +45,8 @@ import Testing
             try await inner.saveStoredSetting(name, value: value, at: time)
         }
         func storedSetting(_ name: String) async throws -> (value: String, updated: Double)? { try await inner.storedSetting(name) }
+        func append(_ samples: [TransferSampleRecord]) async throws { try await inner.append(samples) }
+        func transferSamples(limit: Int) async throws -> [TransferSampleRecord] { try await inner.transferSamples(limit: limit) }
         func insertKey(_ k: CallKeyRecord, now: Double) async throws -> Bool { try await inner.insertKey(k, now: now) }
         func callKey(_ key: String) async throws -> CallKeyRecord? { try await inner.callKey(key) }
     }
