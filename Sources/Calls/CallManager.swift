@@ -44,6 +44,11 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, Sendable 
         var streams: [AnchoredStream] = []
         /// Offer/answer state per stream (m= line index): codecs and SRTP keys per leg.
         var negotiation: [Int: StreamNegotiation] = [:]
+        /// Re-offers on the answered call (re-INVITEs, UPDATEs with SDP), and how many of
+        /// them put it on hold: SIP facts of the dialog records.
+        var reoffers = 0
+        var holds = 0
+        var held = false
 
         init(id: String, from: String, to: String, started: Double, callerCallID: String = "") {
             call = Call(id: id, state: .calling, from: from, to: to, legs: [])
@@ -467,7 +472,20 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, Sendable 
             let a = sdp.attributes(media: i).map(\.field) + session
             return a.contains("sendonly") || a.contains("inactive") || m.address == "0.0.0.0"
         }
+        state.withLock { s in
+            guard var l = s.live[id] else { return }
+            l.reoffers += 1
+            if held && !l.held { l.holds += 1 }
+            l.held = held
+            s.live[id] = l
+        }
         shared.setStatus(member: id, held ? .held : .active)
+    }
+
+    /// SIP facts of a live call for its dialog records: the re-offers on it since the
+    /// answer and how many put it on hold; nil for an unknown call.
+    public func sipFacts(call id: String) -> (reoffers: Int, holds: Int)? {
+        state.withLock { s in s.live[id].map { ($0.reoffers, $0.holds) } }
     }
 
     // MARK: RegistrationPersisting

@@ -51,6 +51,9 @@ public struct DialogSummary: Codable, Sendable, Equatable {
     public var keywords: [String] = []
     /// Talk, silence and level Baton measured on the call's audio (nil: not listened to).
     public var media: MediaMeasures?
+    /// SIP facts: re-offers (re-INVITEs, UPDATEs with SDP) since the answer, and holds.
+    public var reinvites = 0
+    public var holds = 0
     public init() {}
 
     mutating func add(_ r: BotReport) {
@@ -141,6 +144,13 @@ extension ContactCenter {
     public func noteMedia(call: String, _ m: MediaMeasures, store: Bool) async -> DialogSummary {
         if store { await appendRecord(call: call, kind: "media", detail: ContactCenter.json(m)) }
         return updateSummary(call: call) { $0.media = m }
+    }
+
+    /// The call's SIP facts changed (a re-INVITE, a hold): stored as a record (kind "sip"),
+    /// put in the summary (`reinvites`, `holds` signals).
+    public func noteSIP(call: String, reinvites: Int, holds: Int) async -> DialogSummary {
+        await appendRecord(call: call, kind: "sip", detail: ContactCenter.json(["reinvites": reinvites, "holds": holds]))
+        return updateSummary(call: call) { $0.reinvites = reinvites; $0.holds = holds }
     }
 
     private func updateSummary(call: String, _ change: (inout DialogSummary) -> Void) -> DialogSummary {

@@ -34,7 +34,8 @@ public struct ConversationRule: Codable, Sendable, Equatable {
     /// The media measures of a listened call: `caller_talk`, `bot_talk`, `talk_over` and
     /// `longest_silence` in seconds, `caller_level` in dBm0 (-96 before the caller spoke).
     public static let signals: Set<String> = ["no_match", "human_request", "negative_sentiment", "minutes", "reports",
-                                              "caller_talk", "bot_talk", "talk_over", "longest_silence", "caller_level"]
+                                              "caller_talk", "bot_talk", "talk_over", "longest_silence", "caller_level",
+                                              "long_silences", "reinvites", "holds"]
 
     struct Condition: Equatable {
         var signal: String
@@ -110,6 +111,9 @@ extension DialogSummary {
         case "talk_over": media?.talkOver ?? 0
         case "longest_silence": media?.longestSilence ?? 0
         case "caller_level": media?.callerLevel ?? -96
+        case "long_silences": Double(media?.longSilences ?? 0)
+        case "reinvites": Double(reinvites)
+        case "holds": Double(holds)
         default:
             if signal.hasPrefix("dtmf:") { dtmf.contains(signal.dropFirst(5)) ? 1 : 0 }
             else if signal.hasPrefix("keyword:") { keywords.contains(String(signal.dropFirst(8))) ? 1 : 0 }

@@ -153,7 +153,9 @@ extension Schemas.DialogSummary {
         self.init(reports: d.reports, noMatch: d.noMatch, humanRequested: d.humanRequested, sentiment: d.sentiment, lastIntent: d.lastIntent,
                   dtmf: d.dtmf.isEmpty ? nil : d.dtmf, keywords: d.keywords.isEmpty ? nil : d.keywords,
                   media: d.media.map { .init(callerTalk: $0.callerTalk, otherTalk: $0.otherTalk, talkOver: $0.talkOver,
-                                              longestSilence: $0.longestSilence, callerLevel: $0.callerLevel) })
+                                              longestSilence: $0.longestSilence, callerLevel: $0.callerLevel,
+                                              longSilences: $0.longSilences) },
+                  reinvites: d.reinvites > 0 ? d.reinvites : nil, holds: d.holds > 0 ? d.holds : nil)
     }
 }
 

@@ -80,6 +80,8 @@ public final class Conversation: Sendable {
         var refused: Set<String> = []
         /// The answered calls of the last round (one that left ended: its training samples).
         var answered: Set<String> = []
+        /// SIP facts (re-offers, holds) per bot call at the last round.
+        var sip: [String: [Int]] = [:]
         public init() {}
     }
 
@@ -111,6 +113,17 @@ public final class Conversation: Sendable {
             await cc.recordSamples(call: id, caller: info.from, minutes: minutes, transferredTo: nil)
         }
         state.answered = live
+        // SIP facts of bot calls (ones with dialog records): re-INVITEs and holds.
+        var sip: [String: [Int]] = [:]
+        for id in answered where cc.hasDialog(call: id) && decision(call: id) == nil {
+            guard let f = handoff.calls.sipFacts(call: id) else { continue }
+            sip[id] = [f.reoffers, f.holds]
+            if f.reoffers > 0, state.sip[id] != sip[id] {
+                let summary = await cc.noteSIP(call: id, reinvites: f.reoffers, holds: f.holds)
+                _ = await reported(call: id, summary: summary, handoff: handoff)
+            }
+        }
+        state.sip = sip
         guard let listener else { return }
         state.refused.formIntersection(live)
         // Stop listening to calls that ended or were decided (the bot is gone or stays).

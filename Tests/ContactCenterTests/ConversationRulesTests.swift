@@ -63,6 +63,20 @@ import Testing
         #expect(throws: ContactCenterError.self) {
             try ConversationRules([ConversationRule(name: "x", type: "t", when: ["keyword: >= 1"], channel: "bot")])
         }
+        // SIP facts and counted silences.
+        let sip = try ConversationRules([
+            ConversationRule(name: "holds a lot", type: "complaint", when: ["holds >= 2", "reinvites >= 3"], channel: "category:support"),
+            ConversationRule(name: "silent", type: "stays-with-bot", when: ["long_silences >= 2"], channel: "bot"),
+        ])
+        var h = DialogSummary()
+        h.reinvites = 4
+        h.holds = 1
+        #expect(sip.decide(call: "h", h, minutes: 0, at: 0) == nil)
+        h.holds = 2
+        #expect(sip.decide(call: "h", h, minutes: 0, at: 0)?.signals == ["holds": 2, "reinvites": 4])
+        var quiet = DialogSummary()
+        quiet.media = MediaMeasures(callerTalk: 1, otherTalk: 1, talkOver: 0, longestSilence: 9, callerLevel: nil, longSilences: 2)
+        #expect(sip.decide(call: "q", quiet, minutes: 0, at: 0)?.rule == "silent")
     }
 
     @Test func badRulesAreRefusedAsAWhole() {
