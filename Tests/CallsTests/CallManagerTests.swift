@@ -54,6 +54,13 @@ import TestSupport
         #expect(calls.relay.pool.pairsInUse == 2)
         calls.callEvent(.answered(id: "k1"))
         #expect(calls.call(id: "k1")?.state == .answered)
+        // SIP facts for the dialog records: re-offers after the answer, and the holds among them.
+        #expect(calls.sipFacts(call: "k1")! == (0, 0))
+        for text in [Self.sdp + "a=sendonly\r\n", Self.sdp + "a=sendonly\r\n", Self.sdp, Self.sdp + "a=inactive\r\n"] {
+            try calls.anchor(call: "k1", from: .caller, sdp: try SessionDescription(parsing: Array(text.utf8)),
+                             role: .offer(transport: nil), keys: .allowed)
+        }
+        #expect(calls.sipFacts(call: "k1")! == (4, 2), "four re-offers, two holds (a second sendonly is the same hold)")
         calls.release(call: "k1")
         calls.callEvent(.ended(id: "k1", by: .callee, reason: "BYE"))
         #expect(calls.activeCount == 0)

@@ -3,7 +3,7 @@
 /// The OpenAPI document, as JSON, served at `GET /openapi.json`.
 enum OpenAPISpec {
     /// sha256 of openapi.yaml and openapi-generator-config.yaml this file and Types/Server.swift were made from.
-    static let sourceDigest = "b99baa837eca29013c344209ed41de56bb5caa5508f563fb8a3e6e8918024d61-08c86e033882bfd5d395438cf39a667ebfe5f8438ed1598742f0b528a5e9ea85"
+    static let sourceDigest = "7f74ec65c0cfc07a78de129ae43a6ac71078ccd4f31cfc98b4b37c7df77f1194-08c86e033882bfd5d395438cf39a667ebfe5f8438ed1598742f0b528a5e9ea85"
     static let json = #"""
 {
  "openapi": "3.0.3",
@@ -2337,6 +2337,14 @@ enum OpenAPISpec {
      },
      "media": {
       "$ref": "#/components/schemas/MediaMeasures"
+     },
+     "reinvites": {
+      "type": "integer",
+      "description": "re-offers (re-INVITEs, UPDATEs with SDP) on the call since the answer"
+     },
+     "holds": {
+      "type": "integer",
+      "description": "how many of them put the call on hold"
      }
     },
     "required": [
@@ -2367,6 +2375,10 @@ enum OpenAPISpec {
      "callerLevel": {
       "type": "number",
       "description": "the caller's mean speech level (dBm0)"
+     },
+     "longSilences": {
+      "type": "integer",
+      "description": "stretches of 4 s or more in which neither party talked"
      }
     },
     "required": [

@@ -944,6 +944,14 @@ extension Components {
             internal var keywords: [Swift.String]?
             /// - Remark: Generated from `#/components/schemas/DialogSummary/media`.
             internal var media: Components.Schemas.MediaMeasures?
+            /// re-offers (re-INVITEs, UPDATEs with SDP) on the call since the answer
+            ///
+            /// - Remark: Generated from `#/components/schemas/DialogSummary/reinvites`.
+            internal var reinvites: Swift.Int?
+            /// how many of them put the call on hold
+            ///
+            /// - Remark: Generated from `#/components/schemas/DialogSummary/holds`.
+            internal var holds: Swift.Int?
             /// Creates a new `DialogSummary`.
             ///
             /// - Parameters:
@@ -955,6 +963,8 @@ extension Components {
             ///   - dtmf: DTMF digits the caller pressed (RFC 4733 events and in-band tones Baton saw in the media)
             ///   - keywords: keywords the caller said (Baton's keyword spotter on a listened call's audio)
             ///   - media:
+            ///   - reinvites: re-offers (re-INVITEs, UPDATEs with SDP) on the call since the answer
+            ///   - holds: how many of them put the call on hold
             internal init(
                 reports: Swift.Int,
                 noMatch: Swift.Int,
@@ -963,7 +973,9 @@ extension Components {
                 lastIntent: Swift.String? = nil,
                 dtmf: Swift.String? = nil,
                 keywords: [Swift.String]? = nil,
-                media: Components.Schemas.MediaMeasures? = nil
+                media: Components.Schemas.MediaMeasures? = nil,
+                reinvites: Swift.Int? = nil,
+                holds: Swift.Int? = nil
             ) {
                 self.reports = reports
                 self.noMatch = noMatch
@@ -973,6 +985,8 @@ extension Components {
                 self.dtmf = dtmf
                 self.keywords = keywords
                 self.media = media
+                self.reinvites = reinvites
+                self.holds = holds
             }
             internal enum CodingKeys: String, CodingKey {
                 case reports
@@ -983,6 +997,8 @@ extension Components {
                 case dtmf
                 case keywords
                 case media
+                case reinvites
+                case holds
             }
         }
         /// talk, silence and level Baton measured on a listened call's audio (seconds, dBm0)
@@ -1007,6 +1023,10 @@ extension Components {
             ///
             /// - Remark: Generated from `#/components/schemas/MediaMeasures/callerLevel`.
             internal var callerLevel: Swift.Double?
+            /// stretches of 4 s or more in which neither party talked
+            ///
+            /// - Remark: Generated from `#/components/schemas/MediaMeasures/longSilences`.
+            internal var longSilences: Swift.Int?
             /// Creates a new `MediaMeasures`.
             ///
             /// - Parameters:
@@ -1015,18 +1035,21 @@ extension Components {
             ///   - talkOver: the caller talking while the bot talks
             ///   - longestSilence: the longest stretch in which neither party talked
             ///   - callerLevel: the caller's mean speech level (dBm0)
+            ///   - longSilences: stretches of 4 s or more in which neither party talked
             internal init(
                 callerTalk: Swift.Double,
                 otherTalk: Swift.Double,
                 talkOver: Swift.Double,
                 longestSilence: Swift.Double,
-                callerLevel: Swift.Double? = nil
+                callerLevel: Swift.Double? = nil,
+                longSilences: Swift.Int? = nil
             ) {
                 self.callerTalk = callerTalk
                 self.otherTalk = otherTalk
                 self.talkOver = talkOver
                 self.longestSilence = longestSilence
                 self.callerLevel = callerLevel
+                self.longSilences = longSilences
             }
             internal enum CodingKeys: String, CodingKey {
                 case callerTalk
@@ -1034,6 +1057,7 @@ extension Components {
                 case talkOver
                 case longestSilence
                 case callerLevel
+                case longSilences
             }
         }
         /// - Remark: Generated from `#/components/schemas/DialogReportResult`.
