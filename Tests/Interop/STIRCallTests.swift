@@ -506,5 +506,78 @@ import Testing
         try? FileManager.default.removeItem(at: dir)
     }
 
+    /// "Likely to forward" learnt (issue 20): B is in no list and has no rule. Its device
+    /// forwards A's first call to C: C gets no identity (nothing was kept), and Baton learns
+    /// that B forwards. A's second call to B is kept, and its forward reaches C with A's
+    /// SHAKEN field plus a div that verifies. The counts outlive a restart (store).
+    @Test func aNumberLearntToForwardGetsItsCallsIdentityKept() async throws {
+        guard let sipp = Interop.requirePeer("sipp", package: "sip-tester"),
+              let secsipidx = Interop.requirePeer("secsipidx", package: "secsipidx"),
+              let tcpdump = Interop.requirePeer("tcpdump", package: "tcpdump"),
+              let python = Interop.requirePeer("python3", package: "python3") else { return }
+        let dir = try Interop.tempDir("stir-learnt")
+        let served = try ServedPKI(dir, port: 28985, python: python)
+        defer { served.server.signal(SIGTERM) }
+        try Self.uas.write(to: dir.appendingPathComponent("uas.xml"), atomically: true, encoding: .utf8)
+        try Self.busy.write(to: dir.appendingPathComponent("busy.xml"), atomically: true, encoding: .utf8)
+        try Self.uac(identity: true, code: 486).write(to: dir.appendingPathComponent("uac-486.xml"), atomically: true, encoding: .utf8)
+        let pbx = Self.uac(identity: false, code: 200).replacingOccurrences(of: "+12025550102", with: "+12025550103")
+            .replacingOccurrences(of: "Content-Type: application/sdp",
+                                  with: "Diversion: <sip:+12025550102@127.0.0.1>;reason=user-busy\n      Content-Type: application/sdp")
+        try pbx.write(to: dir.appendingPathComponent("pbx.xml"), atomically: true, encoding: .utf8)
+        try FileManager.default.copyItem(at: Interop.fixtures.appendingPathComponent("reg-speaker.xml"), to: dir.appendingPathComponent("reg.xml"))
+        let shaken = try served.secsipidxSign(secsipidx)
+        let inject = dir.appendingPathComponent("id.csv")
+        try ("SEQUENTIAL\n" + shaken + "\n").write(to: inject, atomically: true, encoding: .utf8)
+        let args = ["--route", "^\\+?12025550103$=127.0.0.1:27988",
+                    "--stir-verify", "continue", "--stir-x5u-http", "true", "--stir-trust-anchors", served.path("root.pem"),
+                    "--stir-sign-key", served.path("sp-key.pem"), "--stir-x5u", served.x5u]
+        let capture = dir.appendingPathComponent("learnt.pcap")
+        let dump = try Child(tcpdump, ["-i", "lo", "-n", "-U", "-s", "0", "-w", capture.path, "udp and port 27988"],
+                             output: dir.appendingPathComponent("tcpdump.log"))
+        defer { dump.signal(SIGKILL) }
+        let ready = ContinuousClock.now + .seconds(5)
+        while !dump.text.contains("listening on") && ContinuousClock.now < ready { usleep(50_000) }
+        /// One round: A calls B (busy), B's device forwards to C.
+        func round(_ baton: BatonProcess, _ n: Int) throws {
+            // B's device (registered as B) refuses busy, then forwards from the same port.
+            let device = try Child(sipp, ["-sf", "busy.xml", "-i", "127.0.0.1", "-p", "27990", "-m", "1", "-nostdin", "-timeout", "15s"],
+                                   cwd: dir, output: dir.appendingPathComponent("device\(n).log"))
+            usleep(300_000)
+            let first = try Child(sipp, ["-sf", "uac-486.xml", "-i", "127.0.0.1", "-p", "27989", "-m", "1", "-nostdin", "-timeout", "15s",
+                                         "127.0.0.1:\(baton.sipPort)", "-inf", inject.path], cwd: dir, output: dir.appendingPathComponent("first\(n).log"))
+            #expect(first.wait(timeout: .seconds(20)) == 0, "call \(n) to B:\n\(first.text)")
+            #expect(device.wait(timeout: .seconds(10)) == 0, "device:\n\(device.text)")
+            let target = try Child(sipp, ["-sf", "uas.xml", "-i", "127.0.0.1", "-p", "27988", "-m", "1", "-nostdin", "-timeout", "20s"],
+                                   cwd: dir, output: dir.appendingPathComponent("target\(n).log"))
+            usleep(300_000)
+            let forwarded = try Child(sipp, ["-sf", "pbx.xml", "-i", "127.0.0.1", "-p", "27990", "-m", "1", "-nostdin", "-timeout", "15s",
+                                             "127.0.0.1:\(baton.sipPort)"], cwd: dir, output: dir.appendingPathComponent("pbx\(n).log"))
+            #expect(forwarded.wait(timeout: .seconds(20)) == 0, "forward \(n):\n\(forwarded.text)")
+            #expect(target.wait(timeout: .seconds(10)) == 0, "target:\n\(target.text)")
+        }
+        var baton = try BatonProcess(sipPort: 26968, httpPort: 28968, rtpMin: 22200, dir: dir, extra: args)
+        let reg = try Child(sipp, ["-sf", "reg.xml", "-i", "127.0.0.1", "-p", "27990", "-s", "+12025550102", "-m", "1", "-nostdin",
+                                   "-timeout", "10s", "127.0.0.1:\(baton.sipPort)"], cwd: dir, output: dir.appendingPathComponent("reg.log"))
+        #expect(reg.wait(timeout: .seconds(15)) == 0, "registration:\n\(reg.text)")
+        try round(baton, 1)
+        #expect(baton.stop() == 0)
+        // Restarted: what it learnt is read back from the store (and B's registration too).
+        baton = try BatonProcess(sipPort: 26968, httpPort: 28968, rtpMin: 22200, dir: dir, extra: args)
+        try round(baton, 2)
+        #expect(baton.stop() == 0)
+        usleep(300_000)
+        dump.signal(SIGINT)
+        dump.wait(timeout: .seconds(5))
+        let invites = try PcapReader.packets(capture).filter { $0.dst == 27988 }
+            .map { String(decoding: $0.payload, as: UTF8.self) }.filter { $0.hasPrefix("INVITE ") }
+        let firstForward = try #require(invites.first, "C got no INVITE")
+        #expect(identityFields(of: firstForward).isEmpty, "B was not known to forward yet:\n\(firstForward)")
+        let second = try #require(invites.last)
+        let identities = identityFields(of: second)
+        #expect(identities.count == 2 && identities.first == shaken, "learnt: kept and forwarded with a div:\n\(second)")
+        let (status, vtext) = try served.batonVerify(identities, dest: "12025550103")
+        #expect(status == 0 && vtext.contains("valid ppt=div"), "\(vtext)")
+        try? FileManager.default.removeItem(at: dir)
+    }
 }
-
