@@ -358,7 +358,6 @@ final class RelayThread: @unchecked Sendable {
                 if let reason = job.decider.decide(oldPacketSilent: silent, atOldPacket: true, now: arrivalNanos) {
                     job.perform(reason: reason, now: arrivalNanos)
                     configGeneration &+= 1
-                configGeneration &+= 1
                 }
             }
         }

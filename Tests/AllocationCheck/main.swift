@@ -68,7 +68,7 @@ let relay = try MediaRelay(configuration: config)
 relay.start()
 let stream = try relay.allocate()
 let caller = udp(), callee = udp()
-if mode != "plain" {
+if mode != "plain" && mode != "tap" {
     let key = SRTPSession.generateKey(.aesCM128HmacSHA1_80)
     let srtp = mode == "transcode" ? nil : SRTPKeys(suite: .aesCM128HmacSHA1_80, receive: key, send: key)
     let codec: MediaFormat = mode == "srtp" ? .init(codec: .pcmu, payloadType: 0) : .init(codec: .opus, payloadType: 111)
@@ -87,6 +87,13 @@ if mode == "fork" {
     // Armed but never ready (the new leg sends nothing): the copy flows, no splice happens.
     relay.arm(leg, mode: .now, windowMillis: 300, primingMillis: 300) { _ in }
 }
+// A listened call: the caller's audio copied into a tap, drained as the listener would.
+let tap = AudioTap()
+var tapped = 0
+if mode == "tap" {
+    try relay.configure(stream, side: .a, LegMedia(format: .init(codec: .pcmu, payloadType: 0)))
+    relay.tap(stream, side: .a, tap)
+}
 usleep(50_000)
 
 // Everything the loop below touches is allocated here, before counting starts.
@@ -100,6 +107,7 @@ packet[0] = 0x80
 packet[1] = 0  // PCMU
 let sink = UnsafeMutablePointer<UInt8>.allocate(capacity: 2048)
 
+let drainTap = mode == "tap"
 let before = baton_allocation_count()
 var sent = 0, received = 0, forked = 0
 while sent < n {
@@ -118,6 +126,7 @@ while sent < n {
     while received < sent && idle < 500 {
         if recv(callee.fd, sink, 2048, Int32(MSG_DONTWAIT)) > 0 { received += 1; idle = 0 } else { idle += 1; usleep(1000) }
         while mode == "fork", recv(forkSink.fd, sink, 2048, Int32(MSG_DONTWAIT)) > 0 { forked += 1 }
+        if drainTap { tap.drain { _, payload in tapped += payload.count == 160 ? 1 : 0 } }
     }
 }
 let after = baton_allocation_count()
@@ -127,5 +136,6 @@ if mode == "fork" {
         if recv(forkSink.fd, sink, 2048, Int32(MSG_DONTWAIT)) > 0 { forked += 1; idle = 0 } else { idle += 1; usleep(1000) }
     }
 }
-print("packets=\(n) received=\(received) allocations=\(after - before) forked=\(forked)")
+if mode == "tap" { tap.drain { _, payload in tapped += payload.count == 160 ? 1 : 0 } }
+print("packets=\(n) received=\(received) allocations=\(after - before) forked=\(mode == "tap" ? tapped : forked)")
 relay.shutdown()

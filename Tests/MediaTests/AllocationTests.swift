@@ -62,6 +62,16 @@ import TestSupport
         #expect(large.allocations - small.allocations < 100, "2k: \(small.allocations), 20k: \(large.allocations) allocations")
     }
 
+    /// A listened call (issue 20): every caller packet's payload is also copied into the
+    /// listener's ring; the copy allocates nothing per packet, and every frame arrives.
+    @Test func tappingAListenedCallAllocatesNothingPerPacket() throws {
+        let small = try Self.run(2_000, base: TestPorts.base(10), mode: "tap")
+        let large = try Self.run(20_000, base: TestPorts.base(10), mode: "tap")
+        #expect(small.received == 2_000 && large.received == 20_000)
+        #expect(small.forked == 2_000 && large.forked == 20_000, "frames tapped: \(small.forked), \(large.forked)")
+        #expect(large.allocations - small.allocations < 100, "2k: \(small.allocations), 20k: \(large.allocations) allocations")
+    }
+
     /// SRTP: libsrtp2 as Debian builds it (OpenSSL 3 backend) allocates inside every
     /// srtp_protect (14 allocations, measured by calling it alone); the relay must add
     /// nothing on top: its per-packet count equals the library's.
