@@ -32,7 +32,11 @@ public struct ListenReport: Sendable, Equatable, Codable {
 final class CallListener {
     let caller = AudioTap()
     let other = AudioTap()
+    /// Held while the listening thread analyses this call and while signaling collects its
+    /// report: signaling waits for one call's round at most, never for the whole pass.
+    let lock = NSLock()
     var spotter: KeywordSpotter?
+    var spotterFailed = false
     let tones = ToneDetector()
     var callerMeter = ActivityMeter()
     var otherMeter = ActivityMeter()
@@ -179,15 +183,16 @@ public final class Listener: Sendable {
     /// What each listened call found: cumulative figures and the keywords and digits since
     /// the last collect.
     public func collect() -> [String: ListenReport] {
-        withState { s in
-            var out: [String: ListenReport] = [:]
-            for (id, l) in s.calls {
+        let calls = withState { $0.calls }
+        var out: [String: ListenReport] = [:]
+        for (id, l) in calls {
+            l.lock.withLock {
                 out[id] = l.report
                 l.report.keywords = []
                 l.report.digits = ""
             }
-            return out
         }
+        return out
     }
 
     /// CPU seconds the listening thread spent and seconds of caller audio it analysed:
@@ -199,22 +204,25 @@ public final class Listener: Sendable {
         while true {
             let started = ContinuousClock.now
             let cpu0 = Listener.threadCPU()
-            let stop: Bool = withState { s in
-                if s.stopping { return true }
-                var audio = 0.0
-                for l in s.calls.values {
-                    // A spotter per call, made here (a decoder loads in tens of ms).
-                    if l.spotter == nil, let model {
-                        do { l.spotter = try KeywordSpotter(model) } catch { logger.error("keyword spotter: \(error)") }
+            // The calls of this pass, taken under the lock; each analysed under its own.
+            let (stop, calls) = withState { s in (s.stopping, Array(s.calls.values)) }
+            if stop { break }
+            var audio = 0.0
+            for l in calls {
+                // A spotter per call, made here, off signaling (a decoder loads in tens of ms).
+                if l.spotter == nil, !l.spotterFailed, let model {
+                    do { l.spotter = try KeywordSpotter(model) } catch {
+                        l.spotterFailed = true
+                        logger.error("keyword spotter not started for a call: \(error)")
                     }
+                }
+                l.lock.withLock {
                     let before = l.report.heard
                     l.round()
                     audio += l.report.heard - before
                 }
-                s.audio += audio
-                return false
             }
-            if stop { break }
+            withState { $0.audio += audio }
             let cpu = Listener.threadCPU() - cpu0
             withState { $0.cpu += cpu }
             let spent = ContinuousClock.now - started
