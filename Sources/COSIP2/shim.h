@@ -235,6 +235,17 @@ static inline int baton_osip_copy_dialog_headers(osip_message_t *resp, const osi
     return r;
 }
 
+/// Copies the request's Record-Route headers into a dialog-creating response (RFC 3261
+/// §12.1.1: the UAS copies them, in order).
+static inline int baton_osip_copy_record_routes(osip_message_t *resp, const osip_message_t *req) {
+    return osip_list_clone(&req->record_routes, &resp->record_routes, (int (*)(void *, void **))&osip_record_route_clone);
+}
+static inline int baton_osip_route_count(const osip_message_t *m) { return osip_list_size(&m->routes); }
+static inline char *baton_osip_route(const osip_message_t *m, int pos) {
+    osip_route_t *r = (osip_route_t *)osip_list_get(&m->routes, pos); char *s = NULL;
+    if (r && osip_route_to_str(r, &s) == 0) return s; return NULL;
+}
+
 // SDP (sdp_message_t) helpers.
 static inline int baton_sdp_media_count(sdp_message_t *s) { return osip_list_size(&s->m_medias); }
 static inline void baton_sdp_replace(char **field, const char *value) {

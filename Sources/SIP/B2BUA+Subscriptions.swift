@@ -89,9 +89,10 @@ extension B2BUA {
                 return
             }
             let tag = randomToken(10)
-            let d = Dialog(callID: callID, localTag: tag, remoteTag: fromTag, localHeader: to + ";tag=\(tag)", remoteHeader: from,
+            var d = Dialog(callID: callID, localTag: tag, remoteTag: fromTag, localHeader: to + ";tag=\(tag)", remoteHeader: from,
                            remoteTarget: req.contactURI(0)?.text ?? SIPURI.addressText(from), peer: t.peer, localCSeq: 0,
                            remoteCSeq: req.cseqNumber ?? 0)
+            d.learnRoutes(asUAS: req)
             sub = Subscription(package: event, resource: user.lowercased(), entity: "sip:\(user)@\(uri.host)", dialog: d,
                                expires: .now())
             if expires > 0 { subscriptions[d.key] = sub }

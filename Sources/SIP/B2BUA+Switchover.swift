@@ -193,6 +193,7 @@ extension B2BUA {
                 if code > 100, !leg.done { leg.events(.ringing(code: code)) }
             } else if code < 300 {
                 if let target = r.contactURI(0)?.text { leg.dialog.remoteTarget = target }
+                leg.dialog.learnRoutes(asUAC: r)
                 sendAck(on: leg.dialog, cseq: r.cseqNumber)
                 guard !leg.done else {
                     // Answered after it was given up (CANCEL lost the race): hang it up.
@@ -392,10 +393,11 @@ extension B2BUA {
         guard call.switchLeg == nil else { throw .alreadyRunning(r.call) }
         let req = r.request
         let tag = randomToken(10)
-        let dialog = Dialog(callID: req.callID ?? "", localTag: tag, remoteTag: req.fromTag,
+        var dialog = Dialog(callID: req.callID ?? "", localTag: tag, remoteTag: req.fromTag,
                             localHeader: (req.to ?? "") + ";tag=\(tag)", remoteHeader: req.from ?? "",
                             remoteTarget: req.contactURI(0)?.text ?? req.requestURI?.text ?? "", peer: r.transaction.peer,
                             localCSeq: 0, remoteCSeq: req.cseqNumber ?? 0)
+        dialog.learnRoutes(asUAS: req)
         let leg = SwitchLegHandle(call: r.call, replacing: r.side, dialog: dialog, events: events)
         leg.answer = r.offer
         leg.answered = true

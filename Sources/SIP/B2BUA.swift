@@ -281,6 +281,14 @@ public final class B2BUA: TransactionUser {
         case .bye?: bye(request, t)
         case .cancel?: cancel(request, t)
         case .options?:
+            // Draining (SIGTERM): a load balancer's OPTIONS probe takes this gateway out of
+            // rotation before its calls end (Kamailio dispatcher, conf/kamailio-dispatcher.cfg).
+            if draining {
+                t.respond(.serviceUnavailable, toTag: request.toTag == nil ? randomToken(10) : nil) {
+                    $0.setHeader("Retry-After", "\(self.configuration.retryAfter)")
+                }
+                return
+            }
             t.respond(.ok, toTag: request.toTag == nil ? randomToken(10) : nil) {
                 $0.setHeader("Allow", B2BUA.allowedMethods)
                 $0.setHeader("Accept", "application/sdp")
@@ -441,9 +449,11 @@ public final class B2BUA: TransactionUser {
         let id = randomToken(16)
         let aTag = randomToken(10), bTag = randomToken(10)
         let callerTarget = req.contactURI(0)?.text ?? from
-        let a = Dialog(callID: callerCallID, localTag: aTag, remoteTag: callerTag,
+        var a = Dialog(callID: callerCallID, localTag: aTag, remoteTag: callerTag,
                        localHeader: to + ";tag=\(aTag)", remoteHeader: from, remoteTarget: callerTarget,
                        peer: t.peer, localCSeq: 0, remoteCSeq: req.cseqNumber ?? 0)
+        // Behind a record-routing proxy: requests Baton sends on this leg go back through it.
+        a.learnRoutes(asUAS: req)
         let bCallID = randomToken(24) + "@baton"
         let b = Dialog(callID: bCallID, localTag: bTag, remoteTag: nil,
                        localHeader: "", remoteHeader: to, remoteTarget: uri,
@@ -532,6 +542,10 @@ public final class B2BUA: TransactionUser {
                 relay(r, to: aInvite, call: call, from: .callee)
             } else if code < 300 {
                 if let target = r.contactURI(0)?.text { call.b.remoteTarget = target }
+                if call.state != .answered && call.state != .confirmed, !call.b.learnRoutes(asUAC: r) {
+                    logger.warning("the callee's first Record-Route has no ;lr (a strict router): in-dialog requests go to the callee's source",
+                                   metadata: ["call": "\(call.id)"])
+                }
                 if !r.body.isEmpty && call.state != .answered && call.state != .confirmed { call.sdp[.callee] = r.body }
                 if call.state == .answered || call.state == .confirmed {
                     sendAck(on: .callee, of: call, cseq: r.cseqNumber)   // retransmitted 2xx

@@ -14,6 +14,10 @@ public struct Dialog: Sendable, Equatable {
     public var peer: SIPPeer
     public var localCSeq: UInt32
     public var remoteCSeq: UInt32 = 0
+    /// The route set (RFC 3261 §12.1): the proxies that record-routed the dialog, nearest to
+    /// Baton first, sent as Route headers on every in-dialog request. Empty: straight to
+    /// `peer`.
+    public var routeSet: [String] = []
 
     /// Key of the dialog in Baton's table: Call-ID and Baton's own tag.
     public var key: String { Dialog.key(callID: callID, localTag: localTag) }
@@ -22,9 +26,34 @@ public struct Dialog: Sendable, Equatable {
     /// Builds the next in-dialog request on this leg.
     mutating func request(_ method: SIPMethod, contact: String?) throws(SIPError) -> SIPMessage {
         if method != .ack && method != .cancel { localCSeq += 1 }
-        return try SIPMessage.request(method: method, uri: remoteTarget, via: nil,
-                                      from: localHeader, to: remoteHeader, callID: callID,
-                                      cseq: localCSeq, contact: contact)
+        let m = try SIPMessage.request(method: method, uri: remoteTarget, via: nil,
+                                       from: localHeader, to: remoteHeader, callID: callID,
+                                       cseq: localCSeq, contact: contact)
+        for r in routeSet { m.addRoute(r) }
+        return m
+    }
+
+    /// The route set of a dialog Baton answered (UAS): the request's Record-Route, in order.
+    /// Where its in-dialog requests go stays the request's source (the nearest proxy).
+    mutating func learnRoutes(asUAS request: SIPMessage) {
+        routeSet = request.recordRoutes
+    }
+
+    /// The route set of a dialog Baton started (UAC): the response's Record-Route, reversed;
+    /// in-dialog requests then go to the first route (loose routing, `;lr`) when it names an
+    /// IP address and port. A strict router (no `;lr`) is not supported: logged by the caller.
+    @discardableResult
+    mutating func learnRoutes(asUAC response: SIPMessage) -> Bool {
+        let rr = response.recordRoutes
+        guard !rr.isEmpty else { return true }
+        routeSet = rr.reversed()
+        guard let first = SIPURI(parsing: SIPURI.addressText(routeSet[0])) else { return false }
+        guard first.text.contains(";lr") else { return false }
+        if SessionDescription.isIPAddress(first.host) {
+            let transport = first.transport.flatMap { SIPTransportKind(rawValue: $0.lowercased()) } ?? peer.transport
+            peer = SIPPeer(transport: transport, host: first.host, port: first.port ?? 5060)
+        }
+        return true
     }
 }
 

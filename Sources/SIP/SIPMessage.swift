@@ -207,6 +207,14 @@ public final class SIPMessage: CustomStringConvertible {
     public func setFromTag(_ tag: String) { if checkValue(tag, "From tag") { osipCheck(baton_osip_set_from_tag(raw, tag), "setting the From tag") } }
     public func removeContacts() { baton_osip_remove_contacts(raw) }
     public func removeRoutes() { baton_osip_remove_routes(raw) }
+    /// The Route headers, in order.
+    public var routes: [String] {
+        (0..<Int(baton_osip_route_count(raw))).compactMap { take(baton_osip_route(raw, Int32($0))) }
+    }
+    /// Appends a Route header (a dialog's route set, RFC 3261 §12.2.1.1).
+    public func addRoute(_ value: String) {
+        if checkValue(value, "Route") { osipCheck(osip_message_set_route(raw, value), "adding a Route") }
+    }
     public var recordRoutes: [String] {
         (0..<Int(baton_osip_record_route_count(raw))).compactMap { take(baton_osip_record_route(raw, Int32($0))) }
     }
@@ -272,6 +280,10 @@ public final class SIPMessage: CustomStringConvertible {
         let r = SIPMessage.fresh()
         r.osipCheck(baton_osip_set_status(r.raw, Int32(status), reason), "setting status \(status)")
         r.osipCheck(baton_osip_copy_dialog_headers(r.raw, raw), "copying Via, From, To, Call-ID and CSeq")
+        // A dialog-creating response carries the request's Record-Route (RFC 3261 §12.1.1).
+        if (101...299).contains(status), ["INVITE", "SUBSCRIBE"].contains(method ?? ""), baton_osip_record_route_count(raw) > 0 {
+            r.osipCheck(baton_osip_copy_record_routes(r.raw, raw), "copying Record-Route")
+        }
         if let toTag, r.toTag == nil { r.setToTag(toTag) }
         r.setBody([], contentType: nil)
         return r

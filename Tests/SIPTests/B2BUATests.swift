@@ -164,6 +164,58 @@ final class B2BHarness {
         #expect(h.b2bua.activeCalls == 0)
     }
 
+    /// Behind proxies (RFC 3261 §12, loose routing): the caller's INVITE came through a
+    /// record-routing proxy, so Baton's 200 carries its Record-Route and Baton's BYE to the
+    /// caller names it in Route; the callee's 200 came back through two proxies, so the ACK
+    /// and BYE on that leg carry their Route headers in reverse order and go to the nearest.
+    @Test func recordRoutedLegsGetRouteSets() throws {
+        let h = try B2BHarness()
+        let proxy = SIPPeer(transport: .udp, host: "127.0.0.9", port: 5090)
+        let invite = try SIPMessage.parse(Fixtures.bytes(Fixtures.invite()))
+        try invite.prependVia("SIP/2.0/UDP 127.0.0.9:5090;branch=z9hG4bKproxy1")
+        invite.addHeader("Record-Route", "<sip:127.0.0.9:5090;lr>")
+        try h.deliver(invite, from: proxy)
+        let bInvite = try #require(h.take().first { $0.1 == callee && $0.0.method == "INVITE" }?.0)
+        #expect(bInvite.recordRoutes.isEmpty && bInvite.routes.isEmpty, "leg B starts its own dialog")
+        let ok = bInvite.makeResponse(200, "OK", toTag: "callee-tag")
+        try ok.setContact("<sip:bob@127.0.0.1:5080>")
+        ok.addHeader("Record-Route", "<sip:127.0.0.7:5070;lr>")
+        ok.addHeader("Record-Route", "<sip:127.0.0.8:5080;lr>")
+        ok.setBody(Fixtures.bytes(Fixtures.sdp), contentType: "application/sdp")
+        try h.deliver(ok, from: callee)
+        let out = h.take()
+        // Leg B: Route = the Record-Route reversed, sent to the nearest proxy (the last one).
+        let ack = try #require(out.first { $0.0.method == "ACK" })
+        #expect(ack.1 == SIPPeer(transport: .udp, host: "127.0.0.8", port: 5080), "\(ack.1)")
+        #expect(ack.0.routes == ["<sip:127.0.0.8:5080;lr>", "<sip:127.0.0.7:5070;lr>"], "\(ack.0.routes)")
+        #expect(ack.0.requestURI?.text == "sip:bob@127.0.0.1:5080")
+        // Leg A: the 200 carries the caller's proxy's Record-Route.
+        let okA = try #require(out.first { $0.1 == proxy && $0.0.statusCode == 200 }?.0)
+        #expect(okA.recordRoutes == ["<sip:127.0.0.9:5090;lr>"])
+        // The callee hangs up: BYE to the caller through its proxy, with Route.
+        try h.deliver("BYE sip:baton@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.8:5080;branch=z9hG4bKbyeb\r\n"
+                      + "From: <sip:bob@127.0.0.1>;tag=callee-tag\r\nTo: \(bInvite.from!)\r\nCall-ID: \(bInvite.callID!)\r\n"
+                      + "CSeq: 9 BYE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", from: SIPPeer(transport: .udp, host: "127.0.0.8", port: 5080))
+        let byes = h.take().filter { $0.0.method == "BYE" }
+        let bye = try #require(byes.first)
+        #expect(bye.1 == proxy && bye.0.routes == ["<sip:127.0.0.9:5090;lr>"], "\(bye.1) \(bye.0.routes)")
+        #expect(bye.0.requestURI?.text == "sip:alice@127.0.0.1:5070", "the caller's Contact stays the Request-URI")
+    }
+
+    /// Draining: OPTIONS (a load balancer's probe) gets 503 with Retry-After, so the
+    /// balancer moves new calls away before the gateway's own calls end.
+    @Test func optionsIs503WhileDraining() throws {
+        let h = try B2BHarness()
+        let options = "OPTIONS sip:baton@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.9:5090;branch=z9hG4bKopt1\r\n"
+            + "From: <sip:probe@127.0.0.9>;tag=p1\r\nTo: <sip:baton@127.0.0.1>\r\nCall-ID: opt1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        try h.deliver(options, from: caller)
+        #expect(h.sent(to: caller).first?.statusCode == 200)
+        h.b2bua.startDraining()
+        try h.deliver(options.replacingOccurrences(of: "opt1", with: "opt2"), from: caller)
+        let r = try #require(h.sent(to: caller).first)
+        #expect(r.statusCode == 503 && r.header("Retry-After") != nil)
+    }
+
     @Test func okIsRetransmittedToTheCallerUntilACK() throws {
         let h = try B2BHarness()
         let ok = try h.answer(try h.startCall())
