@@ -29,7 +29,8 @@ import Testing
         defer {
             kam.signal(SIGTERM)
             kam.wait(timeout: .seconds(5))
-            _ = try? Child("/usr/bin/pkill", ["-KILL", "-f", cfgURL.path], output: dir.appendingPathComponent("pkill.log")).wait(timeout: .seconds(5))
+            // (Output to /dev/null: the test folder may be gone by now.)
+            _ = try? Child("/usr/bin/pkill", ["-KILL", "-f", cfgURL.path], output: URL(fileURLWithPath: "/dev/null")).wait(timeout: .seconds(5))
         }
         let up = ContinuousClock.now + .seconds(10)
         while !kam.text.contains("rtpengine") && kam.process.isRunning && ContinuousClock.now < up { usleep(100_000) }

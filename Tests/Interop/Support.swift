@@ -98,6 +98,7 @@ final class Child: @unchecked Sendable {
     }
 
     func signal(_ s: Int32) { if process.isRunning { kill(pid, s) } }
+
     deinit { if process.isRunning { kill(pid, SIGKILL) } }
 }
 
