@@ -4,8 +4,9 @@ import Testing
 /// Several gateways behind Kamailio's dispatcher (issue 21, first part: conf/
 /// kamailio-dispatcher.cfg). sipp calls through Kamailio are spread over two Baton
 /// gateways, each anchoring its calls' media; the callers' ACK and BYE reach the right
-/// gateway through Kamailio's Record-Route (which Baton copies into its 200). Not here yet:
-/// SIGTERM of a gateway under load (docs/scaling.md says why).
+/// gateway through Kamailio's Record-Route (which Baton copies into its 200). Then one
+/// gateway gets SIGTERM under load: it answers OPTIONS and new INVITEs with 503, Kamailio
+/// moves new calls to the other, and no call fails.
 @Suite(.serialized) struct DispatcherTests {
     static func callsTotal(_ b: BatonProcess) -> Int {
         let text = (try? b.get("/metrics")).map { String(decoding: $0.1, as: UTF8.self) } ?? ""
@@ -13,7 +14,7 @@ import Testing
             .flatMap { Double($0.split(separator: " ").last ?? "") }.map { Int($0) } ?? -1
     }
 
-    @Test func kamailioSpreadsCallsOverTwoGateways() throws {
+    @Test func kamailioSpreadsCallsAndASigtermLosesNone() throws {
         guard let sipp = Interop.requirePeer("sipp", package: "sip-tester"),
               let kamailio = Interop.requirePeer("kamailio", package: "kamailio") else { return }
         let dir = try Interop.tempDir("dispatcher")
@@ -37,7 +38,7 @@ import Testing
             .replacingOccurrences(of: "@LIST@", with: list.path)
         let cfgURL = dir.appendingPathComponent("kamailio.cfg")
         try cfg.write(to: cfgURL, atomically: true, encoding: .utf8)
-        let kam = try Child(kamailio, ["-f", cfgURL.path, "-DD", "-E", "-m", "64", "-M", "8",
+        let kam = try Child.unblocked(kamailio, ["-f", cfgURL.path, "-DD", "-E", "-m", "64", "-M", "8",
                                        "-P", dir.appendingPathComponent("kamailio.pid").path, "-Y", dir.path],
                             output: dir.appendingPathComponent("kamailio.log"))
         // Kamailio forks workers: stop the main process, then any worker left, by config path.
@@ -63,6 +64,18 @@ import Testing
         let counts = gateways.map(Self.callsTotal)
         #expect(counts.reduce(0, +) == 10 && counts.allSatisfy { $0 >= 3 }, "calls per gateway: \(counts)")
 
+        // Under load, SIGTERM to gateway 0: it answers OPTIONS and new INVITEs with 503,
+        // Kamailio takes it out of rotation and sends its INVITEs to gateway 1: no call fails.
+        let load = try Child(sipp, ["-sf", "uac-caller.xml", "-i", "127.0.0.1", "-p", "33131", "-mi", "127.0.0.1", "-mp", "33142",
+                                    "-s", "callee", "-d", "1500", "-r", "10", "-m", "40", "-nostdin", "-timeout", "40s",
+                                    "127.0.0.1:\(kamPort)"], cwd: dir, output: dir.appendingPathComponent("load.log"))
+        usleep(1_500_000)
+        let before = gateways.map(Self.callsTotal)
+        gateways[0].child.signal(SIGTERM)
+        #expect(load.wait(timeout: .seconds(50)) == 0, "a call failed while gateway 0 drained:\n\(load.text)")
+        #expect(gateways[0].child.wait(timeout: .seconds(15)) == 0, "gateway 0 drained and exited 0")
+        let after = Self.callsTotal(gateways[1])
+        #expect(after - before[1] >= 20, "gateway 1 took the calls after the SIGTERM: \(before[1]) -> \(after)")
         try? FileManager.default.removeItem(at: dir)
     }
 }

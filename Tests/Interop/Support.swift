@@ -78,6 +78,15 @@ final class Child: @unchecked Sendable {
         try process.run()
     }
 
+    /// A child started with every signal unblocked. Foundation's Process hands its child the
+    /// spawning thread's signal mask, and the test runner's threads block almost all signals:
+    /// a server that runs its timers on SIGALRM (Kamailio: retransmissions, fr_timer, the
+    /// dispatcher's probes) would never see them. python3 clears the mask, then execs.
+    static func unblocked(_ path: String, _ args: [String], cwd: URL? = nil, output: URL) throws -> Child {
+        let clear = "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, set()); os.execv(sys.argv[1], sys.argv[1:])"
+        return try Child("/usr/bin/python3", ["-c", clear, path] + args, cwd: cwd, output: output)
+    }
+
     var pid: Int32 { process.processIdentifier }
     var text: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
 
