@@ -32,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // C shims: one system library per Debian -dev package, linked through pkg-config.
@@ -64,6 +65,12 @@ let package = Package(
         ], swiftSettings: strict),
         .target(name: "Store", dependencies: [
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
+        // The same store protocols on PostgreSQL (several gateways on one database).
+        .target(name: "PostgresStore", dependencies: [
+            "Store",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .target(name: "Identity", dependencies: [
@@ -106,7 +113,7 @@ let package = Package(
         // openapi.yaml is the API's source; Generated/ is made from it by tools/openapi/generate.sh.
         exclude: ["openapi.yaml", "openapi-generator-config.yaml"], swiftSettings: strict),
         .executableTarget(name: "Baton", dependencies: [
-            "Control", "Handoff", "Calls", "SIP", "Media", "Store", "Identity", "ContactCenter", "Settings", "Prediction", "Speech",
+            "Control", "Handoff", "Calls", "SIP", "Media", "Store", "PostgresStore", "Identity", "ContactCenter", "Settings", "Prediction", "Speech",
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "SwiftASN1", package: "swift-asn1"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -153,7 +160,8 @@ let package = Package(
         .testTarget(name: "IdentityTests", dependencies: [
             "Identity", .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: strict),
-        .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: strict),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "PostgresStore", "TestSupport", .product(name: "Logging", package: "swift-log")],
+                    swiftSettings: strict),
         .testTarget(name: "PredictionTests", dependencies: ["Prediction", "Store", "ContactCenter"], swiftSettings: strict),
         .testTarget(name: "AudioAnalysisTests", dependencies: ["AudioAnalysis"], swiftSettings: strict),
         .testTarget(name: "ContactCenterTests", dependencies: ["ContactCenter", "Store"], swiftSettings: strict),

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Baton needs to build (C libraries behind the shims)
 # and, with --test, the real peers the interop tests drive (sipp, baresip, kamailio, tcpdump,
-# secsipidx, python3 for a file server, chromium + chromedriver for the agent desktop, espeak-ng and flite
+# secsipidx, postgresql (a private cluster per test, tools/pg-cluster.sh), python3 for a file server, chromium + chromedriver for the agent desktop, espeak-ng and flite
 # (a caller who speaks; the keyword-spotting figures), scikit-learn for the
 # transfer model's cross-check) and the
 # OpenAPI checkers (schemathesis, openapi-spec-validator: PyPI, in the venv var/pyenv).
@@ -11,7 +11,7 @@ set -euo pipefail
 BUILD_PKGS=(pkg-config libosip2-dev libsrtp2-dev libopus-dev libortp-dev libsqlite3-dev libpocketsphinx-dev pocketsphinx-en-us
             libspandsp-dev)
 TEST_PKGS=(sip-tester baresip-core kamailio tcpdump curl procps iproute2 secsipidx python3 python3-cryptography
-           python3-venv chromium chromium-driver python3-sklearn python3-scipy espeak-ng flite)
+           python3-venv chromium chromium-driver python3-sklearn python3-scipy espeak-ng flite postgresql)
 # PyPI tools for tools/openapi-check.sh, pinned.
 PY_TOOLS=(schemathesis==4.32.5 openapi-spec-validator==0.9.0)
 

@@ -6,9 +6,9 @@ import Synchronization
 /// the API. `install` stores a trained model under the next version.
 public final class TransferModels: Sendable {
     private let current = Mutex<TransferModel?>(nil)
-    private let store: Store?
+    private let store: (any TransferModelStore)?
 
-    public init(store: Store?) { self.store = store }
+    public init(store: (any TransferModelStore)?) { self.store = store }
 
     public var model: TransferModel? { current.withLock { $0 } }
 

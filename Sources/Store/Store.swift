@@ -498,7 +498,7 @@ public final class Store: Sendable {
 
     /// A call record is written whole each time its call changes; within one batch only the
     /// last version of each record matters (it replaces the earlier ones in place).
-    static func coalesced(_ writes: [StoreWrite]) -> [StoreWrite] {
+    public static func coalesced(_ writes: [StoreWrite]) -> [StoreWrite] {
         var last: [String: Int] = [:]
         for (i, w) in writes.enumerated() { if case .call(let r) = w { last[r.id] = i } }
         guard last.count < writes.filter({ if case .call = $0 { true } else { false } }).count else { return writes }

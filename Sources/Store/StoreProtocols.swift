@@ -99,5 +99,45 @@ public protocol ContactCenterStore: Sendable {
     func storedSetting(_ name: String) async throws -> (value: String, updated: Double)?
 }
 
-extension Store: RegistrationStore, CallStore, DeviceStore, ForwardingStore, IdentityCacheStore, ContactCenterStore, SIPUserStore, APITokenStore,
-    ForwardingHistoryStore {}
+/// Trained transfer-probability models, by version (the newest is in force).
+public protocol TransferModelStore: Sendable {
+    /// Stores a model under the next version; returns that version.
+    func insertTransferModel(json: String, created: Double) async throws -> Int
+    func latestTransferModel() async throws -> TransferModelRecord?
+}
+
+/// A row another gateway changed: the table and the row's key (see ``BatonStore/changes()``).
+public struct StoreChange: Sendable, Equatable, CustomStringConvertible {
+    public var table: String
+    public var key: String
+    public init(table: String, key: String) { self.table = table; self.key = key }
+    /// "table:key", the NOTIFY payload's form.
+    public init?(payload: String) {
+        guard let i = payload.firstIndex(of: ":") else { return nil }
+        table = String(payload[..<i]); key = String(payload[payload.index(after: i)...])
+    }
+    public var description: String { "\(table):\(key)" }
+}
+
+/// Every store protocol at once: what `baton serve` opens, SQLite (``Store``) or PostgreSQL
+/// (module `PostgresStore`), chosen by `store.url`.
+public protocol BatonStore: RegistrationStore, CallStore, DeviceStore, ForwardingStore, IdentityCacheStore, ContactCenterStore,
+    SIPUserStore, APITokenStore, ForwardingHistoryStore, TransferModelStore {
+    /// Where the store is, without credentials (for logs).
+    var location: String { get }
+    /// Whether the last operation reached the database (false while PostgreSQL is gone;
+    /// always true for SQLite).
+    var isAvailable: Bool { get }
+    /// Changes other writers made (PostgreSQL LISTEN/NOTIFY); a store with one writer (SQLite)
+    /// returns a sequence that ends at once.
+    func changes() -> AsyncStream<StoreChange>
+    /// Ends background work (connections); the store is unusable after.
+    func close() async
+}
+
+extension Store: BatonStore {
+    public var location: String { path }
+    public var isAvailable: Bool { true }
+    public func changes() -> AsyncStream<StoreChange> { AsyncStream { $0.finish() } }
+    public func close() async {}
+}

@@ -1,0 +1,373 @@
+import Foundation
+import PostgresNIO
+import Store
+
+// The store protocols on PostgreSQL, one query each, in the order of StoreProtocols.swift.
+
+extension PostgresStore {
+    // MARK: RegistrationStore
+
+    public func save(_ r: RegistrationRecord) async throws {
+        try await exec(PostgresStore.upsert(r))
+    }
+
+    static func upsert(_ r: RegistrationRecord) -> PostgresQuery {
+        """
+        INSERT INTO registrations (aor, contact, transport, sourceHost, sourcePort, expires, callID, cseq)
+        VALUES (\(r.aor), \(r.contact), \(r.transport), \(r.sourceHost), \(r.sourcePort), \(r.expires), \(r.callID), \(r.cseq))
+        ON CONFLICT (aor, contact) DO UPDATE SET transport = excluded.transport, sourceHost = excluded.sourceHost,
+            sourcePort = excluded.sourcePort, expires = excluded.expires, callID = excluded.callID, cseq = excluded.cseq
+        """
+    }
+
+    public func deleteRegistration(aor: String, contact: String) async throws {
+        try await exec("DELETE FROM registrations WHERE aor = \(aor) AND contact = \(contact)")
+    }
+
+    public func registrations(validAt time: Double) async throws -> [RegistrationRecord] {
+        try await exec("DELETE FROM registrations WHERE expires <= \(time)")
+        return try await rows("SELECT aor, contact, transport, sourceHost, sourcePort, expires, callID, cseq FROM registrations ORDER BY aor",
+                              (String, String, String, String, Int, Double, String, Int).self)
+            .map { RegistrationRecord(aor: $0.0, contact: $0.1, transport: $0.2, sourceHost: $0.3, sourcePort: $0.4, expires: $0.5,
+                                      callID: $0.6, cseq: $0.7) }
+    }
+
+    // MARK: CallStore
+
+    /// One transaction per batch; a failed batch is retried write by write so one bad record
+    /// does not take the others with it (as the SQLite store does).
+    @discardableResult
+    public func apply(_ writes: [StoreWrite]) async -> [(StoreWrite, any Error)] {
+        guard !writes.isEmpty else { return [] }
+        let queries = Store.coalesced(writes).map { ($0, PostgresStore.query(for: $0)) }
+        do {
+            let (client, logger) = (client, logger)
+            try await run {
+                try await client.withTransaction(logger: logger) { conn in
+                    for (_, q) in queries { try await conn.query(q, logger: logger) }
+                }
+            }
+            return []
+        } catch {
+            if !isAvailable { return queries.map { ($0.0, error) } }
+            var failed: [(StoreWrite, any Error)] = []
+            for (w, q) in queries {
+                do { try await exec(q) } catch { failed.append((w, error)) }
+            }
+            return failed
+        }
+    }
+
+    static func query(for w: StoreWrite) -> PostgresQuery {
+        switch w {
+        case .call(let r): return upsert(r)
+        case .saveRegistration(let r): return upsert(r)
+        case let .deleteRegistration(aor, contact): return "DELETE FROM registrations WHERE aor = \(aor) AND contact = \(contact)"
+        case .event(let e):
+            return "INSERT INTO call_events (callID, time, kind, operation, detail) VALUES (\(e.callID), \(e.time), \(e.kind), \(e.operation), \(e.detail))"
+        }
+    }
+
+    static func upsert(_ r: CallRecord) -> PostgresQuery {
+        """
+        INSERT INTO calls (id, caller, callee, callerCallID, calleeCallID, started, answered, ended, hungUpBy, reason)
+        VALUES (\(r.id), \(r.caller), \(r.callee), \(r.callerCallID), \(r.calleeCallID), \(r.started), \(r.answered), \(r.ended),
+                \(r.hungUpBy), \(r.reason))
+        ON CONFLICT (id) DO UPDATE SET caller = excluded.caller, callee = excluded.callee, callerCallID = excluded.callerCallID,
+            calleeCallID = excluded.calleeCallID, started = excluded.started, answered = excluded.answered, ended = excluded.ended,
+            hungUpBy = excluded.hungUpBy, reason = excluded.reason
+        """
+    }
+
+    public func save(_ c: CallRecord) async throws { try await exec(PostgresStore.upsert(c)) }
+
+    private static let callColumns = "id, caller, callee, callerCallID, calleeCallID, started, answered, ended, hungUpBy, reason"
+    private typealias CallRow = (String, String, String, String, String?, Double, Double?, Double?, String?, String?)
+    private static func call(_ r: CallRow) -> CallRecord {
+        CallRecord(id: r.0, caller: r.1, callee: r.2, callerCallID: r.3, calleeCallID: r.4, started: r.5, answered: r.6,
+                   ended: r.7, hungUpBy: r.8, reason: r.9)
+    }
+
+    public func call(id: String) async throws -> CallRecord? {
+        try await rows("SELECT \(unescaped: PostgresStore.callColumns) FROM calls WHERE id = \(id)", CallRow.self).first.map(PostgresStore.call)
+    }
+
+    public func calls(limit: Int) async throws -> [CallRecord] {
+        try await rows("SELECT \(unescaped: PostgresStore.callColumns) FROM calls ORDER BY started DESC LIMIT \(limit)", CallRow.self)
+            .map(PostgresStore.call)
+    }
+
+    public func events(call id: String) async throws -> [CallEventRecord] {
+        try await rows("SELECT seq, callID, time, kind, operation, detail FROM call_events WHERE callID = \(id) ORDER BY seq",
+                       (Int64, String, Double, String, String?, String?).self).map {
+            var e = CallEventRecord(callID: $0.1, time: $0.2, kind: $0.3, operation: $0.4, detail: $0.5)
+            e.seq = $0.0
+            return e
+        }
+    }
+
+    // MARK: DeviceStore
+
+    public func save(_ d: DeviceRecord) async throws {
+        try await exec("""
+            INSERT INTO devices ("user", id, aor, kind, priority) VALUES (\(d.user), \(d.id), \(d.aor), \(d.kind), \(d.priority))
+            ON CONFLICT ("user", id) DO UPDATE SET aor = excluded.aor, kind = excluded.kind, priority = excluded.priority
+            """)
+    }
+
+    public func devices() async throws -> [DeviceRecord] {
+        try await rows("SELECT \"user\", id, aor, kind, priority FROM devices ORDER BY \"user\", priority, id", (String, String, String, String, Int).self)
+            .map { DeviceRecord(user: $0.0, id: $0.1, aor: $0.2, kind: $0.3, priority: $0.4) }
+    }
+
+    @discardableResult
+    public func deleteDevice(user: String, id: String) async throws -> Bool {
+        try await deleted("DELETE FROM devices WHERE \"user\" = \(user) AND id = \(id) RETURNING id")
+    }
+
+    /// Runs a `DELETE ... RETURNING`; whether a row went.
+    private func deleted(_ q: PostgresQuery) async throws -> Bool {
+        try await !rows(q, String.self).isEmpty
+    }
+
+    // MARK: ForwardingStore
+
+    public func save(_ r: ForwardingRecord) async throws {
+        try await exec("""
+            INSERT INTO forwarding (number, "on", "to", afterSeconds) VALUES (\(r.number), \(r.on), \(r.to), \(r.afterSeconds))
+            ON CONFLICT (number, "on") DO UPDATE SET "to" = excluded."to", afterSeconds = excluded.afterSeconds
+            """)
+    }
+
+    @discardableResult
+    public func deleteForwarding(number: String, on: String) async throws -> Bool {
+        try await deleted("DELETE FROM forwarding WHERE number = \(number) AND \"on\" = \(on) RETURNING number")
+    }
+
+    public func forwardingRules() async throws -> [ForwardingRecord] {
+        try await rows("SELECT number, \"on\", \"to\", afterSeconds FROM forwarding ORDER BY number, \"on\"", (String, String, String, Int).self)
+            .map { ForwardingRecord(number: $0.0, on: $0.1, to: $0.2, afterSeconds: $0.3) }
+    }
+
+    // MARK: IdentityCacheStore
+
+    public func keepIdentities(orig: String, dest: String, values: [String], expires: Double) async throws {
+        let json = String(decoding: try JSONEncoder().encode(values), as: UTF8.self)
+        try await exec("""
+            INSERT INTO identity_cache (orig, dest, identities, expires) VALUES (\(orig), \(dest), \(json), \(expires))
+            ON CONFLICT (orig, dest) DO UPDATE SET identities = excluded.identities, expires = excluded.expires
+            """)
+    }
+
+    /// Taken with `DELETE ... RETURNING`: two gateways asking at once, one gets the values.
+    public func takeIdentities(orig: String, dest: String, now: Double) async throws -> [String]? {
+        let got = try await rows("DELETE FROM identity_cache WHERE orig = \(orig) AND dest = \(dest) RETURNING identities, expires",
+                                 (String, Double).self)
+        guard let (json, expires) = got.first, expires > now else { return nil }
+        return try JSONDecoder().decode([String].self, from: Data(json.utf8))
+    }
+
+    // MARK: ForwardingHistoryStore
+
+    public func saveForwardingCounts(number: String, calls: Int, forwards: Int, at time: Double) async throws {
+        try await exec("""
+            INSERT INTO forwarding_history (number, calls, forwards, updated) VALUES (\(number), \(calls), \(forwards), \(time))
+            ON CONFLICT (number) DO UPDATE SET calls = excluded.calls, forwards = excluded.forwards, updated = excluded.updated
+            """)
+    }
+
+    public func forwardingCounts() async throws -> [(number: String, calls: Int, forwards: Int)] {
+        try await rows("SELECT number, calls, forwards FROM forwarding_history", (String, Int, Int).self).map { ($0.0, $0.1, $0.2) }
+    }
+
+    // MARK: APITokenStore
+
+    public func save(_ r: APITokenRecord) async throws {
+        try await exec("""
+            INSERT INTO api_tokens (id, name, role, tenant, agent, hash, created)
+            VALUES (\(r.id), \(r.name), \(r.role), \(r.tenant), \(r.agent), \(r.hash), \(r.created))
+            ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role, tenant = excluded.tenant,
+                agent = excluded.agent, hash = excluded.hash, created = excluded.created
+            """)
+    }
+
+    public func deleteAPIToken(id: String) async throws -> Bool {
+        try await deleted("DELETE FROM api_tokens WHERE id = \(id) RETURNING id")
+    }
+
+    public func apiTokens() async throws -> [APITokenRecord] {
+        try await rows("SELECT id, name, role, tenant, agent, hash, created FROM api_tokens ORDER BY created",
+                       (String, String, String, String, String?, String, Double).self)
+            .map { APITokenRecord(id: $0.0, name: $0.1, role: $0.2, tenant: $0.3, agent: $0.4, hash: $0.5, created: $0.6) }
+    }
+
+    // MARK: SIPUserStore
+
+    public func save(_ r: SIPUserRecord) async throws {
+        try await exec("""
+            INSERT INTO sip_users ("user", realm, ha1MD5, ha1SHA256, created) VALUES (\(r.user), \(r.realm), \(r.ha1MD5), \(r.ha1SHA256), \(r.created))
+            ON CONFLICT ("user") DO UPDATE SET realm = excluded.realm, ha1MD5 = excluded.ha1MD5, ha1SHA256 = excluded.ha1SHA256,
+                created = excluded.created
+            """)
+    }
+
+    public func deleteSIPUser(_ user: String) async throws -> Bool {
+        try await deleted("DELETE FROM sip_users WHERE \"user\" = \(user) RETURNING \"user\"")
+    }
+
+    public func sipUsers() async throws -> [SIPUserRecord] {
+        try await rows("SELECT \"user\", realm, ha1MD5, ha1SHA256, created FROM sip_users ORDER BY \"user\"", (String, String, String, String, Double).self)
+            .map { SIPUserRecord(user: $0.0, realm: $0.1, ha1MD5: $0.2, ha1SHA256: $0.3, created: $0.4) }
+    }
+
+    // MARK: ContactCenterStore
+
+    public func save(_ r: AgentRecord) async throws {
+        try await exec("""
+            INSERT INTO agents (id, name, aor, skills, logins) VALUES (\(r.id), \(r.name), \(r.aor), \(r.skills), \(r.logins))
+            ON CONFLICT (id) DO UPDATE SET name = excluded.name, aor = excluded.aor, skills = excluded.skills, logins = excluded.logins
+            """)
+    }
+
+    public func agents() async throws -> [AgentRecord] {
+        try await rows("SELECT id, name, aor, skills, logins FROM agents ORDER BY id", (String, String, String?, String, String).self)
+            .map { AgentRecord(id: $0.0, name: $0.1, aor: $0.2, skills: $0.3, logins: $0.4) }
+    }
+
+    @discardableResult
+    public func deleteAgent(id: String) async throws -> Bool {
+        try await deleted("DELETE FROM agents WHERE id = \(id) RETURNING id")
+    }
+
+    public func save(_ r: CategoryRecord) async throws {
+        try await exec("""
+            INSERT INTO categories (id, name, description, contacts, hours) VALUES (\(r.id), \(r.name), \(r.description), \(r.contacts), \(r.hours))
+            ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description, contacts = excluded.contacts,
+                hours = excluded.hours
+            """)
+    }
+
+    public func categories() async throws -> [CategoryRecord] {
+        try await rows("SELECT id, name, description, contacts, hours FROM categories ORDER BY id", (String, String, String, String, String?).self)
+            .map { CategoryRecord(id: $0.0, name: $0.1, description: $0.2, contacts: $0.3, hours: $0.4) }
+    }
+
+    @discardableResult
+    public func deleteCategory(id: String) async throws -> Bool {
+        try await deleted("DELETE FROM categories WHERE id = \(id) RETURNING id")
+    }
+
+    public func save(_ r: CallDataRecord) async throws {
+        try await exec("""
+            INSERT INTO call_data (tenant, callID, data, updated) VALUES (\(r.tenant), \(r.callID), \(r.data), \(r.updated))
+            ON CONFLICT (tenant, callID) DO UPDATE SET data = excluded.data, updated = excluded.updated
+            """)
+    }
+
+    public func callData(tenant: String, callID: String) async throws -> CallDataRecord? {
+        try await rows("SELECT tenant, callID, data, updated FROM call_data WHERE tenant = \(tenant) AND callID = \(callID)",
+                       (String, String, String, Double).self).first
+            .map { CallDataRecord(tenant: $0.0, callID: $0.1, data: $0.2, updated: $0.3) }
+    }
+
+    /// One statement: an expired row with the same text is replaced, a live one wins (two
+    /// gateways drawing the same key at once: one insert, the other gets false and draws again).
+    public func insertKey(_ k: CallKeyRecord, now: Double) async throws -> Bool {
+        try await exec("DELETE FROM call_keys WHERE expires <= \(now - 86400)")
+        let got = try await rows("""
+            INSERT INTO call_keys (key, tenant, callID, created, expires, agent)
+            VALUES (\(k.key), \(k.tenant), \(k.callID), \(k.created), \(k.expires), \(k.agent))
+            ON CONFLICT (key) DO UPDATE SET tenant = excluded.tenant, callID = excluded.callID, created = excluded.created,
+                expires = excluded.expires, agent = excluded.agent
+            WHERE call_keys.expires <= \(now)
+            RETURNING key
+            """, String.self)
+        return !got.isEmpty
+    }
+
+    public func callKey(_ key: String) async throws -> CallKeyRecord? {
+        try await rows("SELECT key, tenant, callID, created, expires, agent FROM call_keys WHERE key = \(key)",
+                       (String, String, String, Double, Double, String?).self).first
+            .map { CallKeyRecord(key: $0.0, tenant: $0.1, callID: $0.2, created: $0.3, expires: $0.4, agent: $0.5) }
+    }
+
+    public func append(_ r: DialogRecord) async throws {
+        try await exec("INSERT INTO dialog_records (callID, time, kind, detail) VALUES (\(r.callID), \(r.time), \(r.kind), \(r.detail))")
+    }
+
+    public func dialogRecords(callID: String, limit: Int) async throws -> [DialogRecord] {
+        let r: [(Int64, String, Double, String, String)] = try await rows(
+            "SELECT seq, callID, time, kind, detail FROM dialog_records WHERE callID = \(callID) ORDER BY seq LIMIT \(limit)",
+            (Int64, String, Double, String, String).self)
+        return r.map { DialogRecord(seq: $0.0, callID: $0.1, time: $0.2, kind: $0.3, detail: $0.4) }
+    }
+
+    public func append(_ r: TransferRecord) async throws {
+        try await exec("INSERT INTO transfers (callID, caller, candidate, time) VALUES (\(r.callID), \(r.caller), \(r.candidate), \(r.time))")
+    }
+
+    public func transferCounts(caller: String, candidate: String) async throws -> (callerToCandidate: Int, toCandidate: Int, all: Int) {
+        let r = try await rows("""
+            SELECT count(*) FILTER (WHERE caller = \(caller) AND candidate = \(candidate)),
+                   count(*) FILTER (WHERE candidate = \(candidate)), count(*) FROM transfers
+            """, (Int, Int, Int).self)
+        return r.first.map { ($0.0, $0.1, $0.2) } ?? (0, 0, 0)
+    }
+
+    public func append(_ samples: [TransferSampleRecord]) async throws {
+        guard !samples.isEmpty else { return }
+        let (client, logger) = (client, logger)
+        try await run {
+            try await client.withTransaction(logger: logger) { conn in
+                for r in samples {
+                    try await conn.query("""
+                        INSERT INTO transfer_samples (callID, candidate, features, transferred, time)
+                        VALUES (\(r.callID), \(r.candidate), \(r.features), \(r.transferred), \(r.time))
+                        """, logger: logger)
+                }
+            }
+        }
+    }
+
+    public func transferSamples(limit: Int) async throws -> [TransferSampleRecord] {
+        let r: [(Int64, String, String, String, Bool, Double)] = try await rows(
+            "SELECT seq, callID, candidate, features, transferred, time FROM transfer_samples ORDER BY seq DESC LIMIT \(limit)",
+            (Int64, String, String, String, Bool, Double).self)
+        return r.reversed().map { TransferSampleRecord(seq: $0.0, callID: $0.1, candidate: $0.2, features: $0.3, transferred: $0.4, time: $0.5) }
+    }
+
+    public func saveStoredSetting(_ name: String, value: String, at time: Double) async throws {
+        try await exec("""
+            INSERT INTO stored_settings (name, value, updated) VALUES (\(name), \(value), \(time))
+            ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated = excluded.updated
+            """)
+    }
+
+    public func storedSetting(_ name: String) async throws -> (value: String, updated: Double)? {
+        try await rows("SELECT value, updated FROM stored_settings WHERE name = \(name)", (String, Double).self).first.map { ($0.0, $0.1) }
+    }
+
+    // MARK: TransferModelStore
+
+    /// The next version in one statement; two gateways installing at once get two versions
+    /// (a conflict on the primary key retries once).
+    public func insertTransferModel(json: String, created: Double) async throws -> Int {
+        for attempt in 0..<3 {
+            do {
+                let v = try await rows("""
+                    INSERT INTO transfer_models (version, created, model)
+                    SELECT coalesce(max(version), 0) + 1, \(created), \(json) FROM transfer_models RETURNING version
+                    """, Int.self)
+                if let v = v.first { return v }
+            } catch where attempt < 2 && isAvailable {
+                continue
+            }
+        }
+        throw StoreError.query("no transfer model version could be drawn")
+    }
+
+    public func latestTransferModel() async throws -> TransferModelRecord? {
+        try await rows("SELECT version, created, model FROM transfer_models ORDER BY version DESC LIMIT 1", (Int, Double, String).self).first
+            .map { TransferModelRecord(version: $0.0, created: $0.1, model: $0.2) }
+    }
+}
