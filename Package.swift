@@ -72,6 +72,7 @@ let package = Package(
             "Store",
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
         ], swiftSettings: strict),
         .target(name: "Identity", dependencies: [
             .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -1,9 +1,11 @@
+import Logging
 import Calls
 import ContactCenter
 import Control
 import Foundation
 import Handoff
 import Store
+import PostgresStore
 import Media
 import SIP
 import Identity
@@ -33,6 +35,14 @@ struct BatonConfiguration: Equatable {
     var http = HTTPAPI.Configuration()
     var ng = NGServer.Configuration()
     var storePath = "var/baton.sqlite"
+    /// `store.url`: a `postgres://` URL puts the state in PostgreSQL (several gateways on one
+    /// database); empty: SQLite at `store.path`.
+    var storeURL = ""
+    /// `store.timeout_ms`: how long one PostgreSQL operation may take before it fails (and the
+    /// database counts as gone: new calls get 503).
+    var storeTimeoutMs = 2000
+    /// `store.connections`: PostgreSQL connections each gateway opens at most.
+    var storeConnections = 8
     /// `store.commit_window_ms`: records of this long share one SQLite transaction.
     var storeCommitWindowMs = 20
     var drainTimeout = 30
@@ -77,6 +87,17 @@ struct BatonConfiguration: Equatable {
         http = try HTTPAPI.Configuration(reader: r)
         ng = try NGServer.Configuration(reader: r)
         storePath = r.string("store.path", default: storePath)
+        storeURL = try r.value("store.url", default: storeURL, shown: { $0.isEmpty ? "(SQLite)" : PostgresStore.redacted($0) }) {
+            v throws(ConfigurationError) in
+            let u = v.trimmingCharacters(in: .whitespaces)
+            guard !u.isEmpty else { return "" }
+            do { _ = try PostgresStore.Address(url: u) } catch {
+                throw .invalid("store.url", PostgresStore.redacted(u), "postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require] (\(error))")
+            }
+            return u
+        }
+        storeTimeoutMs = try r.int("store.timeout_ms", 100...60_000, default: storeTimeoutMs)
+        storeConnections = try r.int("store.connections", 2...200, default: storeConnections)
         storeCommitWindowMs = try r.int("store.commit_window_ms", 0...1000, default: storeCommitWindowMs)
         drainTimeout = try r.int("lifecycle.drain_timeout", 0...86400, default: drainTimeout)
         maxSessions = try r.int("limits.max_sessions", 0...10_000_000, default: maxSessions)
@@ -434,4 +455,17 @@ struct SpeechSettings: Equatable {
     var maxCalls = 4
     var modelDirectory = KeywordModel.defaultDirectory
     var keywords = KeywordModel.defaults
+}
+
+extension BatonConfiguration {
+    /// Where the state lives, for messages: the SQLite path or the PostgreSQL URL without its password.
+    var storeLocation: String { storeURL.isEmpty ? storePath : PostgresStore.redacted(storeURL) }
+
+    /// The store the configuration names: PostgreSQL when `store.url` is set, else SQLite at
+    /// `store.path`. An unreachable database is an error (the command exits non-zero).
+    func openStore(logger: Logger = Logger(label: "baton.store")) async throws -> any BatonStore {
+        if storeURL.isEmpty { return try Store(path: storePath) }
+        return try await PostgresStore.open(url: storeURL, logger: logger, queryTimeout: .milliseconds(storeTimeoutMs),
+                                            maxConnections: storeConnections)
+    }
 }

@@ -33,7 +33,7 @@ struct ModelCommand: AsyncParsableCommand {
             let config = try options.load()
             if fromStore {
                 guard csv == nil else { throw ValidationError("--csv and --from-store exclude each other") }
-                let store = try Store(path: config.storePath)
+                let store = try await config.openStore()
                 let center = ContactCenter(store: store)
                 var retraining = Retraining(center: center, models: TransferModels(store: store))
                 retraining.minSamples = 50
@@ -42,7 +42,7 @@ struct ModelCommand: AsyncParsableCommand {
                 switch try await retraining.run(force: true) {
                 case let .installed(m):
                     try ModelCommand.print(m)
-                    FileHandle.standardError.write(Data("model version \(m.version) saved in \(config.storePath)\n".utf8))
+                    FileHandle.standardError.write(Data("model version \(m.version) saved in \(config.storeLocation)\n".utf8))
                 case let .notEnoughData(n, p):
                     throw ValidationError("not enough stored samples: \(n) (\(p) transferred); at least 50 with 5 transferred")
                 case .kept:
@@ -58,9 +58,9 @@ struct ModelCommand: AsyncParsableCommand {
                 let (train, test) = TransferHistory.split(samples, holdout: holdout)
                 var model = try TransferModel.train(train, features: TransferFeatures.names, l2: l2)
                 if !test.isEmpty { model.evaluation = model.evaluate(test) }
-                if !dryRun { model = try await TransferModels(store: try Store(path: config.storePath)).install(model) }
+                if !dryRun { model = try await TransferModels(store: try await config.openStore()).install(model) }
                 try ModelCommand.print(model)
-                if !dryRun { FileHandle.standardError.write(Data("model version \(model.version) saved in \(config.storePath)\n".utf8)) }
+                if !dryRun { FileHandle.standardError.write(Data("model version \(model.version) saved in \(config.storeLocation)\n".utf8)) }
             } catch let e as PredictionError {
                 throw ValidationError(e.description)
             }
@@ -71,7 +71,7 @@ struct ModelCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print the model in force (JSON).")
         @OptionGroup var options: ConfigOptions
         func run() async throws {
-            let models = TransferModels(store: try Store(path: try options.load().storePath))
+            let models = TransferModels(store: try await options.load().openStore())
             guard let m = try await models.load() else { throw ValidationError("no model trained yet (baton model train --csv FILE)") }
             try ModelCommand.print(m)
         }

@@ -65,7 +65,7 @@ struct Serve: AsyncParsableCommand {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
         Serve.raiseDescriptorLimit()
-        let store = try Store(path: config.storePath)
+        let store = try await config.openStore(logger: Logger(label: "baton.store"))
         let relay = try MediaRelay(configuration: config.media, logger: Logger(label: "baton.media"))
         Serve.warnIfBudgetShort(relay.pool, logger: logger)
         let calls = CallManager(relay: relay, transcoding: config.transcode, maxSessions: config.maxSessions,
@@ -83,7 +83,7 @@ struct Serve: AsyncParsableCommand {
         let stir = try Serve.stirService(config.stir, forwarding: forwarding, store: store)
         // The call controller decides forwarding and identity; Handoff adds itself for REFER
         // and Replaces (installSIPTriggers).
-        calls.install { $0.forwarding = forwarding; $0.stir = stir }
+        calls.install { [store] in $0.forwarding = forwarding; $0.stir = stir; $0.storeAvailable = { store.isAvailable } }
         try await sip.onLoop { [sip, calls] in
             sip.b2bua.delegate = calls
             sip.registrar.persistence = calls
@@ -94,7 +94,7 @@ struct Serve: AsyncParsableCommand {
             "http": "\(config.http.host):\(config.http.port)",
             "ng": config.ng.enabled ? "\(config.ng.host):\(config.ng.port)" : "off",
             "rtp": "\(config.media.bindAddress):\(config.media.portMin)-\(config.media.portMax)",
-            "store": "\(config.storePath)", "registrations": "\(restored.count)",
+            "store": "\(store.location)", "registrations": "\(restored.count)",
         ])
         let handoffConfig = config.handoff
         let devices = Devices(store: store)
@@ -161,6 +161,8 @@ struct Serve: AsyncParsableCommand {
                 .init(service: ContactCenterService(center: contactCenter)),
                 .init(service: STIRWorkers(stir: stir)),
                 .init(service: CredentialRefresh(users: users, tokens: tokens, models: models)),
+                .init(service: StoreFollower(store: store, sip: sip, users: users, tokens: tokens, devices: devices, forwarding: forwarding,
+                                             contactCenter: contactCenter, models: models, conversation: conversation)),
                 .init(service: ConversationWatch(handoff: handoff)),
                 .init(service: ModelRetraining(retraining: Retraining(center: contactCenter, models: models),
                                                interval: config.modelRetrainSeconds)),

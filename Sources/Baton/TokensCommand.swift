@@ -23,11 +23,11 @@ struct Tokens: AsyncParsableCommand {
             guard let r = APIRole(rawValue: role) else {
                 throw ValidationError("role must be one of \(APIRole.allCases.map(\.rawValue).joined(separator: ", "))")
             }
-            let tokens = APITokens(store: try Store(path: config.storePath))
+            let tokens = APITokens(store: try await config.openStore())
             do {
                 let (token, p) = try await tokens.create(name: name, role: r, tenant: tenant ?? config.defaultTenant, agent: agent)
                 print(token)
-                FileHandle.standardError.write(Data("token \(p.id) (\(p.role.rawValue), tenant \(p.tenant)) saved in \(config.storePath); it is not shown again\n".utf8))
+                FileHandle.standardError.write(Data("token \(p.id) (\(p.role.rawValue), tenant \(p.tenant)) saved in \(config.storeLocation); it is not shown again\n".utf8))
             } catch let e as APITokenError { throw ValidationError(e.description) }
         }
     }
@@ -36,7 +36,7 @@ struct Tokens: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List tokens (ids, names, roles, tenants; never secrets).")
         @OptionGroup var options: ConfigOptions
         func run() async throws {
-            let tokens = APITokens(store: try Store(path: try options.load().storePath))
+            let tokens = APITokens(store: try await options.load().openStore())
             try await tokens.load()
             for p in tokens.all { print("\(p.id)\t\(p.name)\t\(p.role.rawValue)\t\(p.tenant)\(p.agent.map { "\tagent \($0)" } ?? "")") }
         }
@@ -47,7 +47,7 @@ struct Tokens: AsyncParsableCommand {
         @Argument var id: String
         @OptionGroup var options: ConfigOptions
         func run() async throws {
-            let tokens = APITokens(store: try Store(path: try options.load().storePath))
+            let tokens = APITokens(store: try await options.load().openStore())
             guard try await tokens.revoke(id: id) else { throw ValidationError("no token \(id)") }
             print("token \(id) revoked")
         }

@@ -25,10 +25,10 @@ struct Users: AsyncParsableCommand {
             guard let pw = password ?? ProcessInfo.processInfo.environment["BATON_SIP_PASSWORD"] ?? readLine(strippingNewline: true) else {
                 throw ValidationError("no password given (--password, BATON_SIP_PASSWORD or standard input)")
             }
-            let users = SIPUsers(store: try Store(path: config.storePath))
+            let users = SIPUsers(store: try await config.openStore())
             let r = realm ?? config.sip.auth.realm
             do { try await users.put(user: user, realm: r, password: pw) } catch let e as SIPUsersError { throw ValidationError(e.description) }
-            print("user \(user) (realm \(r)) saved in \(config.storePath)")
+            print("user \(user) (realm \(r)) saved in \(config.storeLocation)")
         }
     }
 
@@ -37,7 +37,7 @@ struct Users: AsyncParsableCommand {
         @OptionGroup var options: ConfigOptions
         func run() async throws {
             let config = try options.load()
-            let users = SIPUsers(store: try Store(path: config.storePath))
+            let users = SIPUsers(store: try await config.openStore())
             try await users.load()
             for u in users.all { print("\(u.user)\t\(u.realm)") }
         }
@@ -49,7 +49,7 @@ struct Users: AsyncParsableCommand {
         @OptionGroup var options: ConfigOptions
         func run() async throws {
             let config = try options.load()
-            let users = SIPUsers(store: try Store(path: config.storePath))
+            let users = SIPUsers(store: try await config.openStore())
             guard try await users.remove(user: user) else { throw ValidationError("no SIP user \(user)") }
             print("user \(user) removed")
         }

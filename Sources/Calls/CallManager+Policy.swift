@@ -18,6 +18,9 @@ public struct CallPolicy: Sendable {
     public weak var moves: (any CallMoveHandler)?
     /// Who may move a call (REFER, INVITE with Replaces).
     public var moveRules: MoveRules?
+    /// Whether the store is reachable (a shared PostgreSQL): while it is not, new SIP calls
+    /// are refused with 503 (live calls carry on). nil: always.
+    public var storeAvailable: (@Sendable () -> Bool)?
     public init(forwarding: ForwardingTable? = nil, stir: STIRService? = nil, moves: (any CallMoveHandler)? = nil,
                 moveRules: MoveRules? = nil) {
         self.forwarding = forwarding; self.stir = stir; self.moves = moves; self.moveRules = moveRules
@@ -36,6 +39,16 @@ extension CallManager {
     }
 
     var currentPolicy: CallPolicy { policy.withLock { $0 } }
+
+    /// Why a new SIP call is refused now, if it is: the store is gone, or the session limit.
+    public func admissionRefusal() -> String? {
+        if let check = currentPolicy.storeAvailable, !check() {
+            storeRejectedCounter.increment()
+            storeLimiter.withLock { [logger] in $0.log(logger, .warning, "store unreachable: new call refused with 503") }
+            return "store unavailable"
+        }
+        return admitsNewCall() ? nil : "session limit reached"
+    }
 
     public func checkInvite(_ request: SIPMessage, from source: InviteSource, on loop: any EventLoop,
                             completion: @escaping (InviteVerdict) -> Void) {

@@ -93,6 +93,7 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, Sendable 
     /// concurrently.
     public let maxSessions: Int
     private let rejectedCounter = Counter(label: "baton_calls_rejected_total", dimensions: [("reason", "session_limit")])
+    let storeRejectedCounter = Counter(label: "baton_calls_rejected_total", dimensions: [("reason", "store_unavailable")])
     /// Forwarding, STIR and call-move handling (CallManager+Policy.swift).
     let policy = Mutex(CallPolicy())
 
@@ -175,6 +176,7 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, Sendable 
     }
     /// SIP and ng both call ``admitsNewCall()``: the limiter is shared under a lock.
     private let limiter = Mutex(LogRateLimiter())
+    let storeLimiter = Mutex(LogRateLimiter())
     /// Call moves (REFER, Replaces) refused by ``MoveRules``.
     let movesRefused = Counter(label: "baton_call_moves_refused_total")
     let moveLimiter = Mutex(LogRateLimiter())

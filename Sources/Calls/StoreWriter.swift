@@ -1,4 +1,6 @@
 import Logging
+import Metrics
+import SIP
 import ServiceLifecycle
 import Store
 
@@ -41,16 +43,49 @@ public struct StoreWriter: Service {
         await withTaskCancellationHandler { await writeUntilFinished() } onCancel: { [operations] in operations.finish() }
     }
 
+    /// Writes held while the database is unreachable, at most (the oldest go first past it,
+    /// counted and logged): ~25 000 calls' records, a few MB.
+    static let maxHeld = 100_000
+
     private func writeUntilFinished() async {
+        // Writes the database could not take (an outage), replayed first and in order once it
+        // is back; new writes queue behind them. Retries back off from 0.5 s to 2 s.
+        var held: [StoreWrite] = []
+        var backoff = Duration.milliseconds(500)
+        let limiter = LogRateLimiter()
         while true {
-            await operations.waitForWork()
+            if held.isEmpty { await operations.waitForWork() }
             // Group commit: let the operations of the next few milliseconds join this
             // transaction (one WAL append and lock round for many calls instead of one or
             // two each); a record reaches the file at most `commitWindow` later.
-            try? await Task.sleep(for: commitWindow)
+            try? await Task.sleep(for: held.isEmpty ? commitWindow : backoff)
             let (batch, finished) = operations.takeAll()
-            if !batch.isEmpty {
-                for (op, error) in await store.apply(batch) {
+            let writes = held + batch
+            if !writes.isEmpty {
+                let failed = await store.apply(writes)
+                if !failed.isEmpty && !store.isAvailable {
+                    held = failed.map(\.0)
+                    if held.count > Self.maxHeld {
+                        let dropped = held.count - Self.maxHeld
+                        held.removeFirst(dropped)
+                        droppedWrites.increment(by: dropped)
+                        logger.error("store unreachable: oldest held writes dropped", metadata: ["dropped": "\(dropped)", "held": "\(held.count)"])
+                    }
+                    heldWrites.record(held.count)
+                    limiter.log(logger, .warning, "store unreachable: writes held for replay", metadata: [
+                        "held": "\(held.count)", "retry_ms": "\(backoff.components.seconds * 1000 + backoff.components.attoseconds / 1_000_000_000_000_000)"])
+                    if finished {
+                        logger.error("store unreachable at shutdown: held writes lost", metadata: ["writes": "\(held.count)"])
+                        return
+                    }
+                    backoff = min(backoff * 2, .seconds(2))
+                    continue
+                }
+                if !held.isEmpty { logger.notice("store back: held writes replayed", metadata: ["writes": "\(held.count)"]) }
+                held = []
+                heldWrites.record(0)
+                backoff = .milliseconds(500)
+                for (op, error) in failed {
                     logger.error("store write failed", metadata: ["write": "\(op)", "error": "\(error)"])
                 }
             }
@@ -58,3 +93,6 @@ public struct StoreWriter: Service {
         }
     }
 }
+
+private let heldWrites = Gauge(label: "baton_store_held_writes")
+private let droppedWrites = Counter(label: "baton_store_dropped_writes_total")

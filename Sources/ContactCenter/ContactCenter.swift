@@ -214,10 +214,17 @@ public final class ContactCenter: Sendable {
 
     /// `a` with its login on `system` set now, saved (store, then cache). Inside `agentWrites` only.
     private func saveLogin(_ a: Agent, system: String, loggedIn: Bool) async throws(ContactCenterError) -> Agent {
-        var a = a
-        a.logins[system] = Agent.Login(state: loggedIn ? .loggedIn : .loggedOut, since: now())
-        try await save(a)
-        return a
+        let login = Agent.Login(state: loggedIn ? .loggedIn : .loggedOut, since: now())
+        // Row-level: the other systems' logins are what the store holds (another gateway may
+        // have changed one), not this gateway's copy.
+        let row: AgentRecord?
+        do { row = try await store.setAgentLogin(id: a.id, system: system, login: Self.json(login)) } catch {
+            throw .unavailable("store: \(error)")
+        }
+        guard let row else { throw .notFound("Unknown agent \(a.id)") }
+        let updated = Self.agent(row)
+        cache.withLock { $0.agents[a.id] = updated }
+        return updated
     }
 
     /// A registration of an agent's AOR at Baton: the `sip-phone` login follows it. Returns

@@ -225,8 +225,18 @@ extension PostgresStore {
     public func save(_ r: AgentRecord) async throws {
         try await exec("""
             INSERT INTO agents (id, name, aor, skills, logins) VALUES (\(r.id), \(r.name), \(r.aor), \(r.skills), \(r.logins))
-            ON CONFLICT (id) DO UPDATE SET name = excluded.name, aor = excluded.aor, skills = excluded.skills, logins = excluded.logins
+            ON CONFLICT (id) DO UPDATE SET name = excluded.name, aor = excluded.aor, skills = excluded.skills
             """)
+    }
+
+    /// One UPDATE merging the system's login into the row's JSON: two gateways changing two
+    /// systems of one agent at once keep both.
+    public func setAgentLogin(id: String, system: String, login: String) async throws -> AgentRecord? {
+        try await rows("""
+            UPDATE agents SET logins = (logins::jsonb || jsonb_build_object(\(system)::text, \(login)::jsonb))::text WHERE id = \(id)
+            RETURNING id, name, aor, skills, logins
+            """, (String, String, String?, String, String).self)
+            .first.map { AgentRecord(id: $0.0, name: $0.1, aor: $0.2, skills: $0.3, logins: $0.4) }
     }
 
     public func agents() async throws -> [AgentRecord] {

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import PostgresNIO
 import Store
 import Synchronization
@@ -23,6 +24,8 @@ public final class PostgresStore: BatonStore, Sendable {
     let queryTimeout: Duration
     private let runTask: Mutex<Task<Void, Never>?> = Mutex(nil)
     private let listenTask: Mutex<Task<Void, Never>?> = Mutex(nil)
+    private let probeTask: Mutex<Task<Void, Never>?> = Mutex(nil)
+    private let availableGauge = Gauge(label: "baton_store_available")
     private let available = Atomic<Bool>(true)
     private let subscribers = Mutex<[UUID: AsyncStream<StoreChange>.Continuation]>([:])
     /// Operations that failed because the database could not be reached (a metric's source).
@@ -78,6 +81,7 @@ public final class PostgresStore: BatonStore, Sendable {
             throw .open(path: store.location, underlying: PostgresStore.describe(error))
         }
         store.startListening()
+        store.startProbing()
         return store
     }
 
@@ -107,6 +111,7 @@ public final class PostgresStore: BatonStore, Sendable {
 
     public func close() async {
         listenTask.withLock { $0?.cancel(); $0 = nil }
+        probeTask.withLock { $0?.cancel(); $0 = nil }
         let t = runTask.withLock { t in defer { t = nil }; return t }
         t?.cancel()
         await t?.value
@@ -175,6 +180,19 @@ public final class PostgresStore: BatonStore, Sendable {
         listenTask.withLock { $0 = task }
     }
 
+    /// `SELECT 1` every second: an outage is noticed (and new calls refused) even when no call
+    /// writes, and the end of one as soon as the database answers again.
+    private func startProbing() {
+        let task = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                guard let self else { return }
+                try? await self.exec("SELECT 1")
+            }
+        }
+        probeTask.withLock { $0 = task }
+    }
+
     // MARK: Running queries
 
     /// Runs `body` and keeps `isAvailable` current: a connection error marks the database gone,
@@ -185,10 +203,14 @@ public final class PostgresStore: BatonStore, Sendable {
     func run<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
         do {
             let v = try await withDeadline(queryTimeout, body)
-            available.store(true, ordering: .relaxed)
+            if !available.exchange(true, ordering: .relaxed) {
+                logger.notice("store reachable again", metadata: ["store": "\(location)"])
+            }
+            availableGauge.record(1)
             return v
         } catch {
             if PostgresStore.isConnectionError(error) {
+                availableGauge.record(0)
                 if available.exchange(false, ordering: .relaxed) {
                     logger.error("store unreachable", metadata: ["store": "\(location)", "error": "\(PostgresStore.describe(error))"])
                 }

@@ -98,6 +98,9 @@ public protocol B2BUADelegate: AnyObject {
     func dialogEvent(_ event: DialogEvent)
     /// Whether a new call may start now (a session limit); false answers the INVITE with 503.
     func admitsNewCall() -> Bool
+    /// Why a new call is refused now (503 with this in a Warning), nil to take it; the
+    /// default asks ``admitsNewCall()``.
+    func admissionRefusal() -> String?
     /// Runs before a new INVITE is routed (STIR/SHAKEN); calls `completion` on `loop`,
     /// possibly later (a certificate fetch).
     func checkInvite(_ request: SIPMessage, from source: InviteSource, on loop: any EventLoop,
@@ -122,6 +125,7 @@ public protocol B2BUADelegate: AnyObject {
 
 extension B2BUADelegate {
     public func admitsNewCall() -> Bool { true }
+    public func admissionRefusal() -> String? { admitsNewCall() ? nil : "session limit reached" }
     public func checkInvite(_ request: SIPMessage, from source: InviteSource, on loop: any EventLoop,
                             completion: @escaping (InviteVerdict) -> Void) {
         completion(.proceed())
@@ -368,8 +372,8 @@ public final class B2BUA: TransactionUser {
             refuseForCapacity(t, "overloaded")
             return
         }
-        guard delegate?.admitsNewCall() ?? true else {
-            refuseForCapacity(t, "session limit reached")
+        if let why = delegate?.admissionRefusal() {
+            refuseForCapacity(t, why)
             return
         }
         t.respond(.trying)

@@ -63,6 +63,14 @@ public final class Registrar {
         for r in regs where r.expires > t { bindings[r.aor, default: []].append(r) }
     }
 
+    /// Replaces an AOR's bindings with the store's (another gateway registered or removed one);
+    /// nothing is written back.
+    public func replace(aor: String, with regs: [Registration]) {
+        let t = now()
+        let live = regs.filter { $0.aor == aor && $0.expires > t }
+        bindings[aor] = live.isEmpty ? nil : live
+    }
+
     /// Unexpired bindings of an AOR, most recent first.
     public func lookup(aor: String) -> [Registration] {
         let t = now()

@@ -385,7 +385,22 @@ public final class Store: Sendable {
 
     // MARK: Contact center (agents, categories, call data, call keys)
 
-    public func save(_ r: AgentRecord) async throws { try await db.write { try r.save($0) } }
+    public func save(_ r: AgentRecord) async throws {
+        try await db.write { db in
+            try db.execute(sql: """
+                INSERT INTO agents (id, name, aor, skills, logins) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT(id) DO UPDATE SET name = excluded.name, aor = excluded.aor, skills = excluded.skills
+                """, arguments: [r.id, r.name, r.aor, r.skills, r.logins])
+        }
+    }
+
+    public func setAgentLogin(id: String, system: String, login: String) async throws -> AgentRecord? {
+        try await db.write { db in
+            try db.execute(sql: "UPDATE agents SET logins = json_set(logins, '$.\"' || ? || '\"', json(?)) WHERE id = ?",
+                           arguments: [system, login, id])
+            return try AgentRecord.fetchOne(db, key: id)
+        }
+    }
     public func agents() async throws -> [AgentRecord] { try await db.read { try AgentRecord.order(Column("id")).fetchAll($0) } }
     @discardableResult
     public func deleteAgent(id: String) async throws -> Bool { try await db.write { try AgentRecord.deleteOne($0, key: id) } }

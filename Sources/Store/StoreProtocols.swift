@@ -24,6 +24,8 @@ public protocol CallStore: Sendable {
     /// Newest first.
     func calls(limit: Int) async throws -> [CallRecord]
     func events(call id: String) async throws -> [CallEventRecord]
+    /// Whether the last operation reached the database (false while PostgreSQL is gone).
+    var isAvailable: Bool { get }
 }
 
 /// A user's devices (phone, speaker, bot...) for switchover targets.
@@ -74,7 +76,12 @@ public protocol SIPUserStore: Sendable {
 }
 
 public protocol ContactCenterStore: Sendable {
+    /// Creates an agent, or updates its name, AOR and skills; an existing row keeps its logins
+    /// (those change one system at a time, ``setAgentLogin(id:system:login:)``).
     func save(_ r: AgentRecord) async throws
+    /// Sets one system's login (JSON) in the agent's row, leaving the other systems' logins as
+    /// they are in the row, whoever wrote them; the row after, nil for an unknown agent.
+    func setAgentLogin(id: String, system: String, login: String) async throws -> AgentRecord?
     func agents() async throws -> [AgentRecord]
     @discardableResult
     func deleteAgent(id: String) async throws -> Bool
@@ -125,9 +132,6 @@ public protocol BatonStore: RegistrationStore, CallStore, DeviceStore, Forwardin
     SIPUserStore, APITokenStore, ForwardingHistoryStore, TransferModelStore {
     /// Where the store is, without credentials (for logs).
     var location: String { get }
-    /// Whether the last operation reached the database (false while PostgreSQL is gone;
-    /// always true for SQLite).
-    var isAvailable: Bool { get }
     /// Changes other writers made (PostgreSQL LISTEN/NOTIFY); a store with one writer (SQLite)
     /// returns a sequence that ends at once.
     func changes() -> AsyncStream<StoreChange>

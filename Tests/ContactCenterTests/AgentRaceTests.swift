@@ -19,14 +19,22 @@ import Testing
         func arm() { gate.withLock { $0 = (true, false, nil) } }
         func open() { gate.withLock { g in g.open = true; let w = g.waiting; g.waiting = nil; return w }?.resume() }
 
-        func save(_ r: AgentRecord) async throws {
+        private func passGate() async {
             if gate.withLock({ g in defer { g.armed = false }; return g.armed }) {
                 entered.continuation.yield()
                 await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
                     if gate.withLock({ g in if g.open { return true }; g.waiting = c; return false }) { c.resume() }
                 }
             }
+        }
+
+        func save(_ r: AgentRecord) async throws {
+            await passGate()
             try await inner.save(r)
+        }
+        func setAgentLogin(id: String, system: String, login: String) async throws -> AgentRecord? {
+            await passGate()
+            return try await inner.setAgentLogin(id: id, system: system, login: login)
         }
         func agents() async throws -> [AgentRecord] { try await inner.agents() }
         func deleteAgent(id: String) async throws -> Bool { try await inner.deleteAgent(id: id) }

@@ -1,0 +1,89 @@
+import Calls
+import ContactCenter
+import Control
+import Foundation
+import Handoff
+import Logging
+import Prediction
+import SIP
+import ServiceLifecycle
+import Store
+import Synchronization
+
+/// Keeps this gateway's in-memory copies current with what other gateways write to a shared
+/// PostgreSQL store: for each changed row (`baton_changes` notifications) the cache holding
+/// its table reloads: registrations (per AOR, into the registrar), devices, forwarding rules,
+/// agents and categories, SIP users, API tokens, the transfer model, conversation rules.
+/// Changes arriving within 50 ms reload once. With SQLite the change sequence ends at once and
+/// this service just waits for shutdown.
+struct StoreFollower: Service {
+    let store: any BatonStore
+    let sip: SIPServer
+    let users: SIPUsers
+    let tokens: APITokens?
+    let devices: Devices
+    let forwarding: ForwardingTable
+    let contactCenter: ContactCenter
+    let models: TransferModels
+    let conversation: Conversation
+    private let logger = Logger(label: "baton.store")
+
+    init(store: any BatonStore, sip: SIPServer, users: SIPUsers, tokens: APITokens?, devices: Devices, forwarding: ForwardingTable,
+         contactCenter: ContactCenter, models: TransferModels, conversation: Conversation) {
+        self.store = store; self.sip = sip; self.users = users; self.tokens = tokens; self.devices = devices
+        self.forwarding = forwarding; self.contactCenter = contactCenter; self.models = models; self.conversation = conversation
+    }
+
+    func run() async {
+        let changes = store.changes()
+        let pending = Pending()
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { g in
+                g.addTask { for await c in changes { pending.list.withLock { $0.append(c) } } }
+                // A burst of writes (a registration storm, a bulk agent import) reloads once per 50 ms.
+                g.addTask {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: .milliseconds(50))
+                        let batch = pending.list.withLock { p in defer { p = [] }; return p }
+                        if !batch.isEmpty { await apply(batch) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reloads the caches the changed tables feed ("*": all of them, after a reconnect).
+    func apply(_ changes: [StoreChange]) async {
+        let tables = Set(changes.map(\.table))
+        let all = tables.contains("*")
+        func wants(_ t: String) -> Bool { all || tables.contains(t) }
+        do {
+            if wants("registrations") {
+                let aors = all ? nil : Set(changes.filter { $0.table == "registrations" }.map(\.key))
+                let regs = try await store.registrations(validAt: Date().timeIntervalSince1970).map(Registration.init)
+                let byAOR = Dictionary(grouping: regs, by: \.aor)
+                try await sip.onLoop { [sip] in
+                    for aor in aors ?? Set(byAOR.keys) { sip.registrar.replace(aor: aor, with: byAOR[aor] ?? []) }
+                }
+            }
+            if wants("devices") { try await devices.load() }
+            if wants("forwarding") { try await forwarding.restore() }
+            if wants("agents") || wants("categories") { try await contactCenter.load() }
+            if wants("sip_users") { try await users.load() }
+            if wants("api_tokens") { try await tokens?.load() }
+            if wants("transfer_models") { try await models.load() }
+            if wants("stored_settings"), let stored = await contactCenter.storedConversationRules() {
+                try conversation.replace(stored.rules)
+            }
+            logger.debug("caches reloaded from the store", metadata: ["tables": "\(tables.sorted())"])
+        } catch {
+            logger.warning("could not reload from the store what another gateway changed", metadata: [
+                "tables": "\(tables.sorted())", "error": "\(error)"])
+        }
+    }
+}
+
+/// Changes received and not yet applied (shared by the receiving and the applying task).
+private final class Pending: Sendable {
+    let list = Mutex<[StoreChange]>([])
+}
