@@ -43,6 +43,12 @@ struct BatonConfiguration: Equatable {
     var storeTimeoutMs = 2000
     /// `store.connections`: PostgreSQL connections each gateway opens at most.
     var storeConnections = 8
+    /// `cluster.gateway_id`: this gateway's name in the store (default: host name and SIP port).
+    var gatewayID = ""
+    /// `cluster.heartbeat_ms` / `cluster.dead_after_ms`: how often a gateway beats in a shared
+    /// store, and how long without a beat before another ends its calls.
+    var heartbeatMs = 1000
+    var deadAfterMs = 3000
     /// `store.commit_window_ms`: records of this long share one SQLite transaction.
     var storeCommitWindowMs = 20
     var drainTimeout = 30
@@ -98,6 +104,19 @@ struct BatonConfiguration: Equatable {
         }
         storeTimeoutMs = try r.int("store.timeout_ms", 100...60_000, default: storeTimeoutMs)
         storeConnections = try r.int("store.connections", 2...200, default: storeConnections)
+        let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "baton"
+        gatewayID = try r.value("cluster.gateway_id", default: "\(host)-\(sip.transport.port)", shown: { $0 }) { v throws(ConfigurationError) in
+            let t = v.trimmingCharacters(in: .whitespaces)
+            guard !t.isEmpty, t.count <= 64, t.allSatisfy({ $0.isLetter || $0.isNumber || "-_.:".contains($0) }) else {
+                throw .invalid("cluster.gateway_id", v, "1-64 letters, digits, - _ . :")
+            }
+            return t
+        }
+        heartbeatMs = try r.int("cluster.heartbeat_ms", 100...10_000, default: heartbeatMs)
+        deadAfterMs = try r.int("cluster.dead_after_ms", 300...60_000, default: deadAfterMs)
+        guard deadAfterMs >= 2 * heartbeatMs else {
+            throw .invalid("cluster.dead_after_ms", "\(deadAfterMs)", "at least two heartbeats (cluster.heartbeat_ms = \(heartbeatMs))")
+        }
         storeCommitWindowMs = try r.int("store.commit_window_ms", 0...1000, default: storeCommitWindowMs)
         drainTimeout = try r.int("lifecycle.drain_timeout", 0...86400, default: drainTimeout)
         maxSessions = try r.int("limits.max_sessions", 0...10_000_000, default: maxSessions)

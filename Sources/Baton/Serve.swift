@@ -83,7 +83,8 @@ struct Serve: AsyncParsableCommand {
         let stir = try Serve.stirService(config.stir, forwarding: forwarding, store: store)
         // The call controller decides forwarding and identity; Handoff adds itself for REFER
         // and Replaces (installSIPTriggers).
-        calls.install { [store] in $0.forwarding = forwarding; $0.stir = stir; $0.storeAvailable = { store.isAvailable } }
+        calls.install { [store] in $0.forwarding = forwarding; $0.stir = stir; $0.storeAvailable = { store.isAvailable }
+                                    $0.gatewayID = config.gatewayID }
         try await sip.onLoop { [sip, calls] in
             sip.b2bua.delegate = calls
             sip.registrar.persistence = calls
@@ -161,6 +162,10 @@ struct Serve: AsyncParsableCommand {
                 .init(service: ContactCenterService(center: contactCenter)),
                 .init(service: STIRWorkers(stir: stir)),
                 .init(service: CredentialRefresh(users: users, tokens: tokens, models: models)),
+                .init(service: ClusterWatch(store: store, sip: sip, gateway: GatewayRecord(
+                    id: config.gatewayID, sip: "\(config.sip.b2bua.advertisedHost):\(config.sip.transport.port)",
+                    http: "\(config.http.host):\(config.http.port)"), heartbeat: .milliseconds(config.heartbeatMs),
+                    deadAfter: .milliseconds(config.deadAfterMs))),
                 .init(service: StoreFollower(store: store, sip: sip, users: users, tokens: tokens, devices: devices, forwarding: forwarding,
                                              contactCenter: contactCenter, models: models, conversation: conversation)),
                 .init(service: ConversationWatch(handoff: handoff)),

@@ -21,6 +21,9 @@ public struct CallPolicy: Sendable {
     /// Whether the store is reachable (a shared PostgreSQL): while it is not, new SIP calls
     /// are refused with 503 (live calls carry on). nil: always.
     public var storeAvailable: (@Sendable () -> Bool)?
+    /// This gateway's id in the store (`cluster.gateway_id`): answered calls are recorded as
+    /// anchored here with their dialogs. nil: not recorded.
+    public var gatewayID: String?
     public init(forwarding: ForwardingTable? = nil, stir: STIRService? = nil, moves: (any CallMoveHandler)? = nil,
                 moveRules: MoveRules? = nil) {
         self.forwarding = forwarding; self.stir = stir; self.moves = moves; self.moveRules = moveRules

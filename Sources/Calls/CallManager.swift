@@ -404,6 +404,16 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, Sendable 
         }
     }
 
+    /// Both legs' dialogs of an answered call: kept in the store under this gateway's id, so a
+    /// surviving gateway (or this one after a restart) can send their BYEs.
+    public func dialogsConfirmed(call id: String, caller: DialogSnapshot, callee: DialogSnapshot) {
+        guard let gateway = currentPolicy.gatewayID else { return }
+        let enc = JSONEncoder()
+        guard let a = try? enc.encode(caller), let b = try? enc.encode(callee) else { return }
+        storeOperations.yield(.anchor(CallAnchorRecord(callID: id, gateway: gateway, caller: String(decoding: a, as: UTF8.self),
+                                                       callee: String(decoding: b, as: UTF8.self), updated: now())))
+    }
+
     /// The one writer of a call's recorded life (SIP dialog events and ng commands alike).
     public func callEvent(_ event: CallEvent) {
         let t = now()
@@ -454,6 +464,7 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, Sendable 
             if let rec {
                 logger.info("call ended", metadata: ["call": "\(id)", "by": "\(by?.rawValue ?? "baton")", "reason": "\(reason)"])
                 storeOperations.yield(.call(rec))
+                if rec.answered != nil && currentPolicy.gatewayID != nil { storeOperations.yield(.releaseAnchor(callID: id)) }
             }
         }
     }

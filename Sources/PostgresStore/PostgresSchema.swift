@@ -105,5 +105,19 @@ enum PostgresSchema {
              ("sip_users", "user"), ("api_tokens", "id"), ("transfer_models", "version"), ("stored_settings", "name")].map {
             "CREATE TRIGGER \($0.0)_changed AFTER INSERT OR UPDATE OR DELETE ON \($0.0) FOR EACH ROW EXECUTE FUNCTION baton_notify_change('\($0.1)')"
         }),
+        // The gateways sharing the database (heartbeat by the database's clock) and the calls
+        // each anchors, with their legs' dialogs: a survivor ends a lost gateway's calls.
+        ("v3-cluster", [
+            """
+            CREATE TABLE gateways (id text PRIMARY KEY, sip text NOT NULL, http text NOT NULL,
+                started timestamptz NOT NULL DEFAULT now(), heartbeat timestamptz NOT NULL DEFAULT now(),
+                state text NOT NULL DEFAULT 'alive')
+            """,
+            """
+            CREATE TABLE call_anchors (callID text PRIMARY KEY, gateway text NOT NULL, caller text NOT NULL, callee text NOT NULL,
+                updated double precision NOT NULL)
+            """,
+            "CREATE INDEX call_anchors_gateway ON call_anchors (gateway)",
+        ]),
     ]
 }

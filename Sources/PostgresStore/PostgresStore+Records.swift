@@ -65,6 +65,13 @@ extension PostgresStore {
         case let .deleteRegistration(aor, contact): return "DELETE FROM registrations WHERE aor = \(aor) AND contact = \(contact)"
         case .event(let e):
             return "INSERT INTO call_events (callID, time, kind, operation, detail) VALUES (\(e.callID), \(e.time), \(e.kind), \(e.operation), \(e.detail))"
+        case .anchor(let a):
+            return """
+                INSERT INTO call_anchors (callID, gateway, caller, callee, updated) VALUES (\(a.callID), \(a.gateway), \(a.caller), \(a.callee), \(a.updated))
+                ON CONFLICT (callID) DO UPDATE SET gateway = excluded.gateway, caller = excluded.caller, callee = excluded.callee,
+                    updated = excluded.updated
+                """
+        case .releaseAnchor(let id): return "DELETE FROM call_anchors WHERE callID = \(id)"
         }
     }
 
@@ -379,5 +386,40 @@ extension PostgresStore {
     public func latestTransferModel() async throws -> TransferModelRecord? {
         try await rows("SELECT version, created, model FROM transfer_models ORDER BY version DESC LIMIT 1", (Int, Double, String).self).first
             .map { TransferModelRecord(version: $0.0, created: $0.1, model: $0.2) }
+    }
+}
+
+// MARK: ClusterStore
+
+extension PostgresStore {
+    public var isShared: Bool { true }
+
+    /// A beat that finds its own row marked dead returns false (and revives the row): another
+    /// gateway ended this one's calls meanwhile.
+    public func heartbeat(_ g: GatewayRecord) async throws -> Bool {
+        let r = try await rows("""
+            INSERT INTO gateways AS g (id, sip, http, heartbeat, state) VALUES (\(g.id), \(g.sip), \(g.http), now(), 'alive')
+            ON CONFLICT (id) DO UPDATE SET sip = excluded.sip, http = excluded.http, heartbeat = now(), state = 'alive'
+            RETURNING (xmax <> 0 AND (SELECT state FROM gateways WHERE id = \(g.id)) = 'dead')
+            """, Bool.self)
+        return !(r.first ?? false)
+    }
+
+    public func claimDeadGateways(except: String, staleAfter: Double) async throws -> [String] {
+        try await rows("""
+            UPDATE gateways SET state = 'dead' WHERE state = 'alive' AND id <> \(except)
+                AND heartbeat < now() - make_interval(secs => \(staleAfter))
+            RETURNING id
+            """, String.self)
+    }
+
+    public func anchors(gateway: String) async throws -> [CallAnchorRecord] {
+        try await rows("SELECT callID, gateway, caller, callee, updated FROM call_anchors WHERE gateway = \(gateway)",
+                       (String, String, String, String, Double).self)
+            .map { CallAnchorRecord(callID: $0.0, gateway: $0.1, caller: $0.2, callee: $0.3, updated: $0.4) }
+    }
+
+    public func deleteAnchors(gateway: String) async throws {
+        try await exec("DELETE FROM call_anchors WHERE gateway = \(gateway)")
     }
 }

@@ -96,6 +96,9 @@ public protocol B2BUADelegate: AnyObject {
     func release(call: String)
     /// The life of the bridged dialogs (the controller keeps the call's state).
     func dialogEvent(_ event: DialogEvent)
+    /// Both legs' dialogs as they stand once the call is answered (and after a switchover
+    /// replaced a leg): what another gateway needs to end the call if this one is lost.
+    func dialogsConfirmed(call id: String, caller: DialogSnapshot, callee: DialogSnapshot)
     /// Whether a new call may start now (a session limit); false answers the INVITE with 503.
     func admitsNewCall() -> Bool
     /// Why a new call is refused now (503 with this in a Warning), nil to take it; the
@@ -125,6 +128,7 @@ public protocol B2BUADelegate: AnyObject {
 
 extension B2BUADelegate {
     public func admitsNewCall() -> Bool { true }
+    public func dialogsConfirmed(call id: String, caller: DialogSnapshot, callee: DialogSnapshot) {}
     public func admissionRefusal() -> String? { admitsNewCall() ? nil : "session limit reached" }
     public func checkInvite(_ request: SIPMessage, from source: InviteSource, on loop: any EventLoop,
                             completion: @escaping (InviteVerdict) -> Void) {
@@ -703,6 +707,25 @@ public final class B2BUA: TransactionUser {
     func reportDialogs(_ call: Call) {
         let id = { (d: Dialog) in DialogID(callID: d.callID, localTag: d.localTag, remoteTag: d.remoteTag) }
         delegate?.dialogEvent(.dialogs(id: call.id, caller: id(call.a), callee: id(call.b)))
+        if call.a.remoteTag != nil && call.b.remoteTag != nil {
+            delegate?.dialogsConfirmed(call: call.id, caller: call.a.snapshot, callee: call.b.snapshot)
+        }
+    }
+
+    /// A BYE on a dialog another gateway held (it was lost; ``DialogSnapshot`` from the shared
+    /// store). The CSeq goes `cseqMargin` past the stored one: the lost gateway may have sent
+    /// in-dialog requests after its last snapshot, and a lower CSeq would be refused.
+    public func bye(_ snapshot: DialogSnapshot, reason: String, cseqMargin: UInt32 = 10) {
+        var d = Dialog(snapshot)
+        d.localCSeq &+= cseqMargin
+        guard d.remoteTag != nil else { return }
+        do {
+            let bye = try d.request(.bye, contact: nil)
+            bye.addHeader("Reason", "SIP;cause=503;text=\"\(reason)\"")
+            layer.send(bye, to: d.peer, via: configuration.sentBy) { _ in }
+        } catch {
+            logger.error("could not build a BYE", metadata: ["call-id": "\(d.callID)", "error": "\(error)"])
+        }
     }
 
     private func startOKRetransmit(_ ok: SIPMessage, call: Call, to peer: SIPPeer) {

@@ -66,3 +66,34 @@ public struct DialogID: Sendable, Codable, Equatable {
         self.callID = callID; self.localTag = localTag; self.remoteTag = remoteTag
     }
 }
+
+/// Everything needed to send a request on a confirmed dialog from another process: what a
+/// gateway keeps in the shared store for each leg it anchors, so that a surviving gateway
+/// can send the BYE (route set, tags, CSeq) when it is lost.
+public struct DialogSnapshot: Codable, Sendable, Equatable {
+    public var callID: String
+    public var localTag: String
+    public var remoteTag: String?
+    public var localHeader: String
+    public var remoteHeader: String
+    public var remoteTarget: String
+    public var transport: SIPTransportKind
+    public var host: String
+    public var port: Int
+    public var localCSeq: UInt32
+    public var routeSet: [String]
+}
+
+extension Dialog {
+    public var snapshot: DialogSnapshot {
+        DialogSnapshot(callID: callID, localTag: localTag, remoteTag: remoteTag, localHeader: localHeader, remoteHeader: remoteHeader,
+                       remoteTarget: remoteTarget, transport: peer.transport, host: peer.host, port: peer.port, localCSeq: localCSeq,
+                       routeSet: routeSet)
+    }
+
+    init(_ s: DialogSnapshot) {
+        self.init(callID: s.callID, localTag: s.localTag, remoteTag: s.remoteTag, localHeader: s.localHeader, remoteHeader: s.remoteHeader,
+                  remoteTarget: s.remoteTarget, peer: SIPPeer(transport: s.transport, host: s.host, port: s.port), localCSeq: s.localCSeq)
+        routeSet = s.routeSet
+    }
+}

@@ -276,7 +276,29 @@ public final class Store: Sendable {
             }
             try db.create(index: "transfer_samples_time", on: "transfer_samples", columns: ["time"])
         }
+        m.registerMigration("v15-call-anchors") { db in
+            // The calls this gateway anchors and their legs' dialogs: after a crash, the
+            // restarted gateway (or, on PostgreSQL, a surviving one) sends their BYEs.
+            try db.create(table: "call_anchors") { t in
+                t.primaryKey("callID", .text)
+                t.column("gateway", .text).notNull()
+                t.column("caller", .text).notNull()
+                t.column("callee", .text).notNull()
+                t.column("updated", .double).notNull()
+            }
+            try db.create(index: "call_anchors_gateway", on: "call_anchors", columns: ["gateway"])
+        }
         return m
+    }
+
+    // MARK: Call anchors
+
+    public func anchors(gateway: String) async throws -> [CallAnchorRecord] {
+        try await db.read { try CallAnchorRecord.filter(Column("gateway") == gateway).fetchAll($0) }
+    }
+
+    public func deleteAnchors(gateway: String) async throws {
+        _ = try await db.write { try CallAnchorRecord.filter(Column("gateway") == gateway).deleteAll($0) }
     }
 
     // MARK: Transfer samples
@@ -542,6 +564,14 @@ public final class Store: Sendable {
         case let .deleteRegistration(aor, contact):
             _ = try RegistrationRecord.deleteOne(db, key: ["aor": aor, "contact": contact])
         case .event(let e): try e.insert(db)
+        case .anchor(let a):
+            try db.cachedStatement(sql: """
+                INSERT INTO call_anchors (callID, gateway, caller, callee, updated) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT(callID) DO UPDATE SET gateway = excluded.gateway, caller = excluded.caller, callee = excluded.callee,
+                    updated = excluded.updated
+                """).execute(arguments: [a.callID, a.gateway, a.caller, a.callee, a.updated])
+        case .releaseAnchor(let id):
+            try db.cachedStatement(sql: "DELETE FROM call_anchors WHERE callID = ?").execute(arguments: [id])
         }
     }
 
@@ -605,3 +635,4 @@ extension AgentRecord: FetchableRecord, PersistableRecord { public static let da
 extension CategoryRecord: FetchableRecord, PersistableRecord { public static let databaseTableName = "categories" }
 extension CallDataRecord: FetchableRecord, PersistableRecord { public static let databaseTableName = "call_data" }
 extension CallKeyRecord: FetchableRecord, PersistableRecord { public static let databaseTableName = "call_keys" }
+extension CallAnchorRecord: FetchableRecord, PersistableRecord { public static let databaseTableName = "call_anchors" }

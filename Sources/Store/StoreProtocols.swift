@@ -113,6 +113,23 @@ public protocol TransferModelStore: Sendable {
     func latestTransferModel() async throws -> TransferModelRecord?
 }
 
+/// The gateways sharing one store and the calls each anchors (the heartbeat, and ending the
+/// calls of a gateway that stopped beating).
+public protocol ClusterStore: Sendable {
+    /// Whether other gateways can share this store (PostgreSQL; SQLite: false).
+    var isShared: Bool { get }
+    /// Records `gateway` alive now, by the database's clock. False when another gateway had
+    /// declared it dead since its last beat (its calls were ended for it).
+    func heartbeat(_ gateway: GatewayRecord) async throws -> Bool
+    /// Gateways other than `except` whose last beat is older than `staleAfter` seconds by the
+    /// database's clock, marked dead in the same statement: each dead gateway is returned to
+    /// exactly one caller.
+    func claimDeadGateways(except: String, staleAfter: Double) async throws -> [String]
+    /// The calls `gateway` anchors.
+    func anchors(gateway: String) async throws -> [CallAnchorRecord]
+    func deleteAnchors(gateway: String) async throws
+}
+
 /// A row another gateway changed: the table and the row's key (see ``BatonStore/changes()``).
 public struct StoreChange: Sendable, Equatable, CustomStringConvertible {
     public var table: String
@@ -129,7 +146,7 @@ public struct StoreChange: Sendable, Equatable, CustomStringConvertible {
 /// Every store protocol at once: what `baton serve` opens, SQLite (``Store``) or PostgreSQL
 /// (module `PostgresStore`), chosen by `store.url`.
 public protocol BatonStore: RegistrationStore, CallStore, DeviceStore, ForwardingStore, IdentityCacheStore, ContactCenterStore,
-    SIPUserStore, APITokenStore, ForwardingHistoryStore, TransferModelStore {
+    SIPUserStore, APITokenStore, ForwardingHistoryStore, TransferModelStore, ClusterStore {
     /// Where the store is, without credentials (for logs).
     var location: String { get }
     /// Changes other writers made (PostgreSQL LISTEN/NOTIFY); a store with one writer (SQLite)
@@ -141,6 +158,10 @@ public protocol BatonStore: RegistrationStore, CallStore, DeviceStore, Forwardin
 
 extension Store: BatonStore {
     public var location: String { path }
+    public var isShared: Bool { false }
+    /// One gateway per SQLite file: nobody else can declare it dead.
+    public func heartbeat(_ gateway: GatewayRecord) async throws -> Bool { true }
+    public func claimDeadGateways(except: String, staleAfter: Double) async throws -> [String] { [] }
     public var isAvailable: Bool { true }
     public func changes() -> AsyncStream<StoreChange> { AsyncStream { $0.finish() } }
     public func close() async {}

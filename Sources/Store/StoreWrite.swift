@@ -5,6 +5,31 @@ public enum StoreWrite: Sendable {
     case saveRegistration(RegistrationRecord)
     case deleteRegistration(aor: String, contact: String)
     case event(CallEventRecord)
+    /// Which gateway anchors a call and its legs' dialogs (replaced when a switchover changes a leg).
+    case anchor(CallAnchorRecord)
+    /// The call ended: nobody needs its dialogs any more.
+    case releaseAnchor(callID: String)
+}
+
+/// A call a gateway anchors, with what another gateway needs to send its BYEs (each leg's
+/// dialog as JSON: route set, tags, CSeq, where to send) if this one is lost.
+public struct CallAnchorRecord: Codable, Sendable, Equatable {
+    public var callID: String
+    public var gateway: String
+    public var caller: String
+    public var callee: String
+    public var updated: Double
+    public init(callID: String, gateway: String, caller: String, callee: String, updated: Double) {
+        self.callID = callID; self.gateway = gateway; self.caller = caller; self.callee = callee; self.updated = updated
+    }
+}
+
+/// A gateway sharing the store: its id, where it answers (SIP and HTTP), when it last beat.
+public struct GatewayRecord: Codable, Sendable, Equatable {
+    public var id: String
+    public var sip: String
+    public var http: String
+    public init(id: String, sip: String, http: String) { self.id = id; self.sip = sip; self.http = http }
 }
 
 /// One event in a call's life kept with its record (a switchover's steps, for now):

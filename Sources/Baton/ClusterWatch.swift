@@ -1,0 +1,104 @@
+import Calls
+import Foundation
+import Logging
+import Metrics
+import SIP
+import ServiceLifecycle
+import Store
+
+/// The gateways sharing one store, and what happens when one is lost.
+///
+/// Every `cluster.heartbeat_ms` this gateway beats (its row in `gateways`, stamped with the
+/// database's clock, so no two machines' clocks are compared) and looks for gateways whose
+/// last beat is older than `cluster.dead_after_ms`. Marking one dead and taking its calls is
+/// one UPDATE ... RETURNING: of several survivors exactly one gets each lost gateway. For
+/// every call the lost gateway anchored it sends BYE to both parties from the stored dialogs
+/// (route set, tags, CSeq), records the call ended ("gateway <id> lost") and drops the anchors,
+/// so no phone is left in a silent call.
+///
+/// A gateway cut off from the database must not declare the others dead when it comes back
+/// (their beats look old only because it could not see them, or the database itself was
+/// down): it claims nothing until its own beats have succeeded for a whole `dead_after`
+/// period. At start the calls its own id anchored in a previous life (a crash, kill -9) are
+/// ended the same way: on SQLite too.
+struct ClusterWatch: Service {
+    let store: any BatonStore
+    let sip: SIPServer
+    let gateway: GatewayRecord
+    let heartbeat: Duration
+    let deadAfter: Duration
+    private let logger = Logger(label: "baton.cluster")
+    private let takenOver = Counter(label: "baton_cluster_calls_ended_total")
+    private let lost = Counter(label: "baton_cluster_gateways_lost_total")
+
+    init(store: any BatonStore, sip: SIPServer, gateway: GatewayRecord, heartbeat: Duration, deadAfter: Duration) {
+        self.store = store; self.sip = sip; self.gateway = gateway; self.heartbeat = heartbeat; self.deadAfter = deadAfter
+    }
+
+    func run() async {
+        // Calls this gateway anchored before it last stopped without ending them.
+        await endCalls(of: gateway.id, reason: "gateway \(gateway.id) restarted")
+        var healthySince: ContinuousClock.Instant?
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                let stillAlive = try await store.heartbeat(gateway)
+                if !stillAlive {
+                    logger.critical("this gateway was declared dead by another (its beats did not reach the store in time); its calls were ended by that gateway", metadata: ["gateway": "\(gateway.id)"])
+                }
+                if healthySince == nil { healthySince = .now }
+            } catch {
+                healthySince = nil
+            }
+            if store.isShared, let since = healthySince, ContinuousClock.now - since >= deadAfter {
+                do {
+                    let staleAfter = Double(deadAfter.components.seconds) + Double(deadAfter.components.attoseconds) / 1e18
+                    for dead in try await store.claimDeadGateways(except: gateway.id, staleAfter: staleAfter) {
+                        lost.increment()
+                        logger.error("gateway lost: ending its calls", metadata: ["gateway": "\(dead)"])
+                        await endCalls(of: dead, reason: "gateway \(dead) lost")
+                    }
+                } catch {
+                    logger.warning("could not look for lost gateways", metadata: ["error": "\(error)"])
+                }
+            }
+            do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: heartbeat) } } catch { return }
+        }
+    }
+
+    /// BYE to both parties of every call `id` anchored, each call recorded ended, anchors dropped.
+    func endCalls(of id: String, reason: String) async {
+        let anchors: [CallAnchorRecord]
+        do { anchors = try await store.anchors(gateway: id) } catch {
+            logger.error("could not read the calls of a lost gateway", metadata: ["gateway": "\(id)", "error": "\(error)"])
+            return
+        }
+        guard !anchors.isEmpty else { return }
+        let dec = JSONDecoder()
+        var snapshots: [DialogSnapshot] = []
+        for a in anchors {
+            for leg in [a.caller, a.callee] {
+                if let d = try? dec.decode(DialogSnapshot.self, from: Data(leg.utf8)) { snapshots.append(d) }
+            }
+        }
+        do {
+            try await sip.onLoop { [sip, snapshots] in for d in snapshots { sip.b2bua.bye(d, reason: reason) } }
+        } catch {
+            logger.error("could not send the BYEs of a lost gateway's calls", metadata: ["gateway": "\(id)", "error": "\(error)"])
+        }
+        let now = Date().timeIntervalSince1970
+        var writes: [StoreWrite] = []
+        for a in anchors {
+            if var rec = try? await store.call(id: a.callID), rec.ended == nil {
+                rec.ended = now
+                rec.reason = reason
+                writes.append(.call(rec))
+            }
+            writes.append(.releaseAnchor(callID: a.callID))
+        }
+        let failed = await store.apply(writes)
+        takenOver.increment(by: anchors.count)
+        logger.notice("ended the calls of a gateway", metadata: [
+            "gateway": "\(id)", "calls": "\(anchors.count)", "byes": "\(snapshots.count)", "reason": "\(reason)",
+            "unsaved": "\(failed.count)"])
+    }
+}
