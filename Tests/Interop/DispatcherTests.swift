@@ -33,23 +33,11 @@ import Testing
         let list = dir.appendingPathComponent("dispatcher.list")
         // Flag 8: probe the gateway with OPTIONS (Kamailio 5.6 probes only flagged ones).
         try gateways.map { "1 sip:127.0.0.1:\($0.sipPort) 8\n" }.joined().write(to: list, atomically: true, encoding: .utf8)
-        let cfg = try String(contentsOf: Interop.packageRoot.appendingPathComponent("conf/kamailio-dispatcher.cfg"), encoding: .utf8)
-            .replacingOccurrences(of: "@LISTEN@", with: "udp:127.0.0.1:\(kamPort)")
-            .replacingOccurrences(of: "@LIST@", with: list.path)
-        let cfgURL = dir.appendingPathComponent("kamailio.cfg")
-        try cfg.write(to: cfgURL, atomically: true, encoding: .utf8)
-        let kam = try Child.unblocked(kamailio, ["-f", cfgURL.path, "-DD", "-E", "-m", "64", "-M", "8",
-                                       "-P", dir.appendingPathComponent("kamailio.pid").path, "-Y", dir.path],
-                            output: dir.appendingPathComponent("kamailio.log"))
-        // Kamailio forks workers: stop the main process, then any worker left, by config path.
-        defer {
-            kam.signal(SIGTERM)
-            kam.wait(timeout: .seconds(5))
-            // (Output to /dev/null: the test folder may be gone by now.)
-            _ = try? Child("/usr/bin/pkill", ["-KILL", "-f", cfgURL.path], output: URL(fileURLWithPath: "/dev/null")).wait(timeout: .seconds(5))
-        }
+        let kam = try KamailioProcess(kamailio, template: Interop.packageRoot.appendingPathComponent("conf/kamailio-dispatcher.cfg"),
+                                      values: ["LISTEN": "udp:127.0.0.1:\(kamPort)", "LIST": list.path], dir: dir)
+        defer { kam.stop() }
         usleep(1_500_000)   // started, and a probe round done
-        #expect(kam.process.isRunning, "kamailio did not start:\n\(kam.text)")
+        #expect(kam.isRunning, "kamailio did not start:\n\(kam.text)")
         let callee = try Child(sipp, ["-sf", "uas-phone.xml", "-i", "127.0.0.1", "-p", "\(calleePort)", "-mi", "127.0.0.1",
                                       "-mp", "33120", "-m", "60", "-nostdin", "-timeout", "60s"],
                                cwd: dir, output: dir.appendingPathComponent("callee.log"))

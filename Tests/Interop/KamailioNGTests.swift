@@ -16,26 +16,13 @@ import Testing
         let (kamPort, uasSIP, uacSIP, uasRTP, uacRTP) = (26570, 26580, 26590, 30200, 30210)
         // Baton as the media anchor only: its SIP side is not in this call.
         let baton = try BatonProcess(sipPort: 26560, httpPort: 28560, rtpMin: 23600, dir: dir)
-        let cfg = try String(contentsOf: Interop.fixtures.appendingPathComponent("kamailio.cfg"), encoding: .utf8)
-            .replacingOccurrences(of: "@KAM_PORT@", with: "\(kamPort)")
-            .replacingOccurrences(of: "@NG_PORT@", with: "\(baton.ngPort)")
-            .replacingOccurrences(of: "@UAS_PORT@", with: "\(uasSIP)")
-        let cfgURL = dir.appendingPathComponent("kamailio.cfg")
-        try cfg.write(to: cfgURL, atomically: true, encoding: .utf8)
-        let kam = try Child(kamailio, ["-f", cfgURL.path, "-DD", "-E", "-m", "64", "-M", "8",
-                                       "-P", dir.appendingPathComponent("kamailio.pid").path, "-Y", dir.path],
-                            output: dir.appendingPathComponent("kamailio.log"))
-        // Kamailio forks workers: stop the main process, then any worker left, by config path.
-        defer {
-            kam.signal(SIGTERM)
-            kam.wait(timeout: .seconds(5))
-            // (Output to /dev/null: the test folder may be gone by now.)
-            _ = try? Child("/usr/bin/pkill", ["-KILL", "-f", cfgURL.path], output: URL(fileURLWithPath: "/dev/null")).wait(timeout: .seconds(5))
-        }
+        let kam = try KamailioProcess(kamailio, template: Interop.fixtures.appendingPathComponent("kamailio.cfg"),
+                                      values: ["KAM_PORT": "\(kamPort)", "NG_PORT": "\(baton.ngPort)", "UAS_PORT": "\(uasSIP)"], dir: dir)
+        defer { kam.stop() }
         let up = ContinuousClock.now + .seconds(10)
-        while !kam.text.contains("rtpengine") && kam.process.isRunning && ContinuousClock.now < up { usleep(100_000) }
+        while !kam.text.contains("rtpengine") && kam.isRunning && ContinuousClock.now < up { usleep(100_000) }
         usleep(500_000)
-        #expect(kam.process.isRunning, "kamailio did not start:\n\(kam.text)")
+        #expect(kam.isRunning, "kamailio did not start:\n\(kam.text)")
 
         let capture = dir.appendingPathComponent("rtp.pcap")
         let dump = try Child(tcpdump, ["-i", "lo", "-n", "-U", "-w", capture.path, "udp and (port \(uasRTP) or port \(uacRTP) or dst port \(uasSIP))"],

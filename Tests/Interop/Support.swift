@@ -281,3 +281,31 @@ func tcpSend(_ bytes: [UInt8], port: Int, readTimeout: Duration = .seconds(2)) -
     }
     return String(decoding: out, as: UTF8.self)
 }
+
+/// Kamailio from a configuration template, in a test folder: `@KEY@` placeholders replaced,
+/// started with every signal unblocked (its timers run on SIGALRM), stopped with its workers
+/// (found by the configuration's path). One helper for every suite that drives Kamailio.
+final class KamailioProcess: @unchecked Sendable {
+    let child: Child
+    let config: URL
+
+    init(_ kamailio: String, template: URL, values: [String: String], dir: URL) throws {
+        var cfg = try String(contentsOf: template, encoding: .utf8)
+        for (k, v) in values { cfg = cfg.replacingOccurrences(of: "@\(k)@", with: v) }
+        config = dir.appendingPathComponent("kamailio.cfg")
+        try cfg.write(to: config, atomically: true, encoding: .utf8)
+        child = try Child.unblocked(kamailio, ["-f", config.path, "-DD", "-E", "-m", "64", "-M", "8",
+                                               "-P", dir.appendingPathComponent("kamailio.pid").path, "-Y", dir.path],
+                                    output: dir.appendingPathComponent("kamailio.log"))
+    }
+
+    var text: String { child.text }
+    var isRunning: Bool { child.process.isRunning }
+
+    func stop() {
+        child.signal(SIGTERM)
+        child.wait(timeout: .seconds(5))
+        // (Output to /dev/null: the test folder may be gone by now.)
+        _ = try? Child("/usr/bin/pkill", ["-KILL", "-f", config.path], output: URL(fileURLWithPath: "/dev/null")).wait(timeout: .seconds(5))
+    }
+}
