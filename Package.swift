@@ -110,6 +110,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
             .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ],
         // openapi.yaml is the API's source; Generated/ is made from it by tools/openapi/generate.sh.
         exclude: ["openapi.yaml", "openapi-generator-config.yaml"], swiftSettings: strict),

@@ -1,4 +1,5 @@
 import Calls
+import Control
 import Foundation
 import Logging
 import Metrics
@@ -100,5 +101,17 @@ struct ClusterWatch: Service {
         logger.notice("ended the calls of a gateway", metadata: [
             "gateway": "\(id)", "calls": "\(anchors.count)", "byes": "\(snapshots.count)", "reason": "\(reason)",
             "unsaved": "\(failed.count)"])
+    }
+}
+
+/// Finds the gateway anchoring a call in the shared store (HTTP requests about calls another
+/// gateway holds are forwarded there, ``Control/CallForwardMiddleware``).
+struct StoreCallLocator: CallLocator {
+    let store: any BatonStore
+    let gatewayID: String
+
+    func httpAddress(anchoring call: String) async -> (gateway: String, address: String)? {
+        guard let g = try? await store.anchoringGateway(callID: call) else { return nil }
+        return (g.id, g.http)
     }
 }

@@ -152,7 +152,8 @@ struct Serve: AsyncParsableCommand {
         }
         let http = HTTPAPI.application(calls: calls, registry: registry, configuration: config.http, handoff: handoff,
                                        forwarding: forwarding, contactCenter: contactCenter, defaultTenant: config.defaultTenant,
-                                       tokens: tokens, users: users, realm: config.sip.auth.realm, models: models)
+                                       tokens: tokens, users: users, realm: config.sip.auth.realm, models: models,
+                                       locator: store.isShared ? StoreCallLocator(store: store, gatewayID: config.gatewayID) : nil)
         // Graceful shutdown runs in reverse order: SIP drains first, then HTTP, relay, store writer.
         let services = ServiceGroup(configuration: .init(
             services: [

@@ -54,13 +54,15 @@ public enum HTTPAPI {
                               defaultTenant: String = "default", tokens: APITokens? = nil,
                               keyLookups: KeyLookupLimiter = KeyLookupLimiter(perMinute: 30),
                               login: DesktopLogin? = nil, users: SIPUsers? = nil, realm: String = "baton",
-                              models: TransferModels? = nil) -> Router<BatonRequestContext> {
+                              models: TransferModels? = nil, locator: (any CallLocator)? = nil) -> Router<BatonRequestContext> {
         let router = Router(context: BatonRequestContext.self)
         router.middlewares.add(JSONErrorMiddleware())
         // With tokens every operation but the open ones needs a bearer token (http.auth).
         if let tokens { router.middlewares.add(APIAuthMiddleware(tokens: tokens)) }
         // After authentication: a token's id is then one the auth middleware accepted.
         router.middlewares.add(KeyLookupLimitMiddleware(limiter: keyLookups, perToken: tokens != nil))
+        // Several gateways on one store: a call another gateway anchors is answered there.
+        if let locator { router.middlewares.add(CallForwardMiddleware(calls: calls, locator: locator)) }
         // Every operation of openapi.yaml but the plain ones below.
         let api = APIHandler(calls: calls, handoff: handoff, forwarding: forwarding, contactCenter: contactCenter,
                              defaultTenant: defaultTenant, login: login ?? DesktopLogin(users: users, tokens: tokens),
@@ -146,13 +148,13 @@ public enum HTTPAPI {
                                    handoff: Handoff? = nil, forwarding: ForwardingTable? = nil,
                                    contactCenter: ContactCenter? = nil, defaultTenant: String = "default",
                                    tokens: APITokens? = nil, users: SIPUsers? = nil, realm: String = "baton",
-                                   models: TransferModels? = nil,
+                                   models: TransferModels? = nil, locator: (any CallLocator)? = nil,
                                    logger: Logger = Logger(label: "baton.http")) -> some ApplicationProtocol {
         Application(router: router(calls: calls, registry: registry, handoff: handoff, forwarding: forwarding,
                                    contactCenter: contactCenter, defaultTenant: defaultTenant, tokens: tokens,
                                    keyLookups: KeyLookupLimiter(perMinute: configuration.keyLookupsPerMinute),
                                    login: DesktopLogin(users: users, tokens: tokens, sessionSeconds: configuration.sessionSeconds),
-                                   users: users, realm: realm, models: models),
+                                   users: users, realm: realm, models: models, locator: locator),
                     server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter(handoff: handoff, calls: calls, tokens: tokens)),
                     configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Baton"),
                     logger: logger)

@@ -395,20 +395,41 @@ extension PostgresStore {
     public var isShared: Bool { true }
 
     /// A beat that finds its own row marked dead returns false (and revives the row): another
-    /// gateway ended this one's calls meanwhile.
+    /// gateway ended this one's calls meanwhile. Beats go over a connection of their own, not
+    /// the pool: a pool busy with slow queries, or backing off its reconnects after an outage
+    /// (up to a minute), must not make a live gateway look dead. A broken beat connection is
+    /// opened again at the next beat.
     public func heartbeat(_ g: GatewayRecord) async throws -> Bool {
-        let r = try await rows("""
+        let q: PostgresQuery = """
             INSERT INTO gateways AS g (id, sip, http, heartbeat, state) VALUES (\(g.id), \(g.sip), \(g.http), now(), 'alive')
             ON CONFLICT (id) DO UPDATE SET sip = excluded.sip, http = excluded.http, heartbeat = now(), state = 'alive'
             RETURNING (xmax <> 0 AND (SELECT state FROM gateways WHERE id = \(g.id)) = 'dead')
-            """, Bool.self)
-        return !(r.first ?? false)
+            """
+        let (config, logger) = (beatConfig, logger)
+        let existing = beat.withLock { c in c.flatMap { $0.isClosed ? nil : $0 } }
+        do {
+            let wasDead: Bool = try await run {
+                let conn: PostgresConnection
+                if let existing { conn = existing } else {
+                    conn = try await PostgresConnection.connect(configuration: config, id: 0, logger: logger)
+                }
+                var dead = false
+                for try await v in try await conn.query(q, logger: logger).decode(Bool.self) { dead = v }
+                if existing == nil { self.beat.withLock { $0 = conn } }
+                return dead
+            }
+            return !wasDead
+        } catch {
+            if let c = beat.withLock({ c in defer { c = nil }; return c }) { try? await c.close() }
+            throw error
+        }
     }
 
     public func claimDeadGateways(except: String, staleAfter: Double) async throws -> [String] {
         try await rows("""
             UPDATE gateways SET state = 'dead' WHERE state = 'alive' AND id <> \(except)
                 AND heartbeat < now() - make_interval(secs => \(staleAfter))
+                AND now() - pg_postmaster_start_time() > make_interval(secs => \(staleAfter * 2))
             RETURNING id
             """, String.self)
     }
@@ -417,6 +438,13 @@ extension PostgresStore {
         try await rows("SELECT callID, gateway, caller, callee, updated FROM call_anchors WHERE gateway = \(gateway)",
                        (String, String, String, String, Double).self)
             .map { CallAnchorRecord(callID: $0.0, gateway: $0.1, caller: $0.2, callee: $0.3, updated: $0.4) }
+    }
+
+    public func anchoringGateway(callID: String) async throws -> GatewayRecord? {
+        try await rows("""
+            SELECT g.id, g.sip, g.http FROM call_anchors a JOIN gateways g ON g.id = a.gateway
+            WHERE a.callID = \(callID) AND g.state = 'alive'
+            """, (String, String, String).self).first.map { GatewayRecord(id: $0.0, sip: $0.1, http: $0.2) }
     }
 
     public func deleteAnchors(gateway: String) async throws {

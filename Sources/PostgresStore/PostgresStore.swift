@@ -85,8 +85,22 @@ public final class PostgresStore: BatonStore, Sendable {
         return store
     }
 
+    /// The heartbeat's own connection (``heartbeat(_:)``), outside the pool.
+    let beat = Mutex<PostgresConnection?>(nil)
+    let beatConfig: PostgresConnection.Configuration
+
     init(address: Address, location: String, logger: Logger, connectTimeout: Duration, queryTimeout: Duration, maxConnections: Int) {
         self.queryTimeout = queryTimeout
+        let beatTLS: PostgresConnection.Configuration.TLS = switch address.sslMode {
+        case "disable": .disable
+        case "require": .require(try! .init(configuration: .makeClientConfiguration()))
+        default: .prefer(try! .init(configuration: .makeClientConfiguration()))
+        }
+        var bc = PostgresConnection.Configuration(host: address.host, port: address.port, username: address.user,
+                                                  password: address.password, database: address.database, tls: beatTLS)
+        bc.options.connectTimeout = .milliseconds(Int64(queryTimeout.components.seconds * 1000
+                                                        + queryTimeout.components.attoseconds / 1_000_000_000_000_000))
+        beatConfig = bc
         let tls: PostgresClient.Configuration.TLS = switch address.sslMode {
         case "disable": .disable
         case "require": .require(.makeClientConfiguration())
@@ -112,6 +126,7 @@ public final class PostgresStore: BatonStore, Sendable {
     public func close() async {
         listenTask.withLock { $0?.cancel(); $0 = nil }
         probeTask.withLock { $0?.cancel(); $0 = nil }
+        if let c = beat.withLock({ c in defer { c = nil }; return c }) { try? await c.close() }
         let t = runTask.withLock { t in defer { t = nil }; return t }
         t?.cancel()
         await t?.value

@@ -128,6 +128,8 @@ public protocol ClusterStore: Sendable {
     /// The calls `gateway` anchors.
     func anchors(gateway: String) async throws -> [CallAnchorRecord]
     func deleteAnchors(gateway: String) async throws
+    /// The live gateway anchoring `callID`, if any.
+    func anchoringGateway(callID: String) async throws -> GatewayRecord?
 }
 
 /// A row another gateway changed: the table and the row's key (see ``BatonStore/changes()``).
@@ -162,6 +164,7 @@ extension Store: BatonStore {
     /// One gateway per SQLite file: nobody else can declare it dead.
     public func heartbeat(_ gateway: GatewayRecord) async throws -> Bool { true }
     public func claimDeadGateways(except: String, staleAfter: Double) async throws -> [String] { [] }
+    public func anchoringGateway(callID: String) async throws -> GatewayRecord? { nil }
     public var isAvailable: Bool { true }
     public func changes() -> AsyncStream<StoreChange> { AsyncStream { $0.finish() } }
     public func close() async {}

@@ -73,6 +73,17 @@ import Testing
         #expect(redeemed.0 == 200, "A cannot redeem B's key: \(String(decoding: redeemed.1, as: UTF8.self))")
         #expect(String(decoding: redeemed.1, as: UTF8.self).contains("4711"))
 
+        // Any gateway answers for any call: A forwards requests about B's call to B.
+        let viaA = try a.request("GET", "/calls/\(id)")
+        #expect(viaA.0 == 200, "A does not answer for B's call: \(String(decoding: viaA.1, as: UTF8.self))")
+        #expect(String(decoding: viaA.1, as: UTF8.self).contains(id))
+        let (dataViaA, _) = try a.post("/calls/\(id)/data", json: ["fields": ["plan": "gold"]])
+        #expect(dataViaA == 200)
+        #expect(String(decoding: try b.request("GET", "/calls/\(id)/data").1, as: UTF8.self).contains("gold"))
+        // A request that was forwarded once is never forwarded again (no loop): A's own 404.
+        #expect(try a.request("GET", "/calls/\(id)", headers: ["X-Baton-Forwarded": "gw-test"]).0 == 404)
+        #expect(try a.request("GET", "/calls/nosuchcall").0 == 404)
+
         // An agent created on A is on B; logins set at once on two systems, one per gateway, both stay.
         #expect(try Self.put(a, "/agents/ann", ["name": "Ann", "aor": "ann@127.0.0.1", "skills": ["billing"]]) == 200)
         #expect(waitUntil(.seconds(2)) { (try? b.get("/agents/ann"))?.0 == 200 }, "B does not know the agent created on A")
@@ -119,6 +130,11 @@ import Testing
             return ((try? b.metric("baton_store_available")) ?? 0) == 1
         }
         #expect(back, "gateway B did not see the store come back")
+        // Both gateways' beats were 10 s old when the database came back: neither may declare
+        // the other dead for it (the beat connection reconnects at once; no claim within
+        // 2 x cluster.dead_after_ms of a database start).
+        try await Task.sleep(for: .seconds(4))
+        #expect(try pg.psql("SELECT string_agg(id || '=' || state, ',' ORDER BY id) FROM gateways").split(separator: ",").allSatisfy { $0.hasSuffix("=alive") })
         if ProcessInfo.processInfo.environment["BATON_KEEP_TEST_DIRS"] == nil { try? FileManager.default.removeItem(at: dir) }
     }
 }

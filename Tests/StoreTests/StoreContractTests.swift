@@ -44,6 +44,35 @@ import TestSupport
         #expect(try await Set([m1, m2]).count == 2)
     }
 
+    @Test func postgresHeartbeatsAndALostGatewayIsClaimedOnce() async throws {
+        guard let pg = try Self.cluster("cluster") else { return }
+        defer { pg.stop() }
+        let a = try await PostgresStore.open(url: pg.url, logger: Self.logger)
+        let b = try await PostgresStore.open(url: pg.url, logger: Self.logger)
+        defer { Task { await a.close(); await b.close() } }
+        let ga = GatewayRecord(id: "a", sip: "127.0.0.1:5060", http: "127.0.0.1:8080")
+        #expect(try await a.heartbeat(ga))
+        #expect(try await b.heartbeat(GatewayRecord(id: "b", sip: "127.0.0.1:5070", http: "127.0.0.1:8081")))
+        #expect(await b.apply([.anchor(CallAnchorRecord(callID: "c1", gateway: "a", caller: "{}", callee: "{}", updated: 1))]).isEmpty)
+        #expect(try await b.anchoringGateway(callID: "c1")?.http == "127.0.0.1:8080")
+        // Fresh beats, and a database that started moments ago: nobody is dead.
+        #expect(try await b.claimDeadGateways(except: "b", staleAfter: 0.5).isEmpty)
+        try await Task.sleep(for: .milliseconds(1100))   // 2 x staleAfter since the server started
+        #expect(try await b.heartbeat(GatewayRecord(id: "b", sip: "127.0.0.1:5070", http: "127.0.0.1:8081")))
+        // A stopped beating 1.6 s ago: B claims it, once; a second claim finds nothing.
+        async let c1 = b.claimDeadGateways(except: "b", staleAfter: 0.5)
+        async let c2 = b.claimDeadGateways(except: "b", staleAfter: 0.5)
+        let claims = try await [c1, c2]
+        #expect(claims.flatMap { $0 } == ["a"])
+        #expect(try await b.anchoringGateway(callID: "c1") == nil)   // a dead gateway anchors nothing
+        #expect(try await b.anchors(gateway: "a").map(\.callID) == ["c1"])
+        // A was alive after all: its next beat learns it was declared dead, the one after is normal.
+        #expect(try await !a.heartbeat(ga))
+        #expect(try await a.heartbeat(ga))
+        try await b.deleteAnchors(gateway: "a")
+        #expect(try await b.anchors(gateway: "a").isEmpty)
+    }
+
     @Test func postgresUnreachableAtStartIsAClearError() async throws {
         let port = TestPorts.base(2)   // nothing listens there
         let started = ContinuousClock.now
