@@ -511,7 +511,8 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, Sendable 
         registrationObserver((r.aor, r.expires > now()))
         storeOperations.yield(.saveRegistration(RegistrationRecord(
             aor: r.aor, contact: r.contact, transport: r.transport.rawValue, sourceHost: r.sourceHost,
-            sourcePort: r.sourcePort, expires: r.expires, callID: r.callID, cseq: Int(r.cseq))))
+            sourcePort: r.sourcePort, expires: r.expires, callID: r.callID, cseq: Int(r.cseq),
+            path: r.path.isEmpty ? "" : String(decoding: (try? JSONEncoder().encode(r.path)) ?? Data(), as: UTF8.self))))
     }
 
     public func delete(aor: String, contact: String) {
@@ -525,7 +526,8 @@ extension Registration {
     public init(_ r: RegistrationRecord) {
         self.init(aor: r.aor, contact: r.contact, transport: SIPTransportKind(rawValue: r.transport) ?? .udp,
                   sourceHost: r.sourceHost, sourcePort: r.sourcePort, expires: r.expires, callID: r.callID,
-                  cseq: UInt32(clamping: r.cseq))
+                  cseq: UInt32(clamping: r.cseq),
+                  path: r.path.isEmpty ? [] : (try? JSONDecoder().decode([String].self, from: Data(r.path.utf8))) ?? [])
     }
 }
 

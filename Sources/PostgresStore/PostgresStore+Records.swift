@@ -13,10 +13,11 @@ extension PostgresStore {
 
     static func upsert(_ r: RegistrationRecord) -> PostgresQuery {
         """
-        INSERT INTO registrations (aor, contact, transport, sourceHost, sourcePort, expires, callID, cseq)
-        VALUES (\(r.aor), \(r.contact), \(r.transport), \(r.sourceHost), \(r.sourcePort), \(r.expires), \(r.callID), \(r.cseq))
+        INSERT INTO registrations (aor, contact, transport, sourceHost, sourcePort, expires, callID, cseq, path)
+        VALUES (\(r.aor), \(r.contact), \(r.transport), \(r.sourceHost), \(r.sourcePort), \(r.expires), \(r.callID), \(r.cseq), \(r.path))
         ON CONFLICT (aor, contact) DO UPDATE SET transport = excluded.transport, sourceHost = excluded.sourceHost,
-            sourcePort = excluded.sourcePort, expires = excluded.expires, callID = excluded.callID, cseq = excluded.cseq
+            sourcePort = excluded.sourcePort, expires = excluded.expires, callID = excluded.callID, cseq = excluded.cseq,
+            path = excluded.path
         """
     }
 
@@ -26,10 +27,11 @@ extension PostgresStore {
 
     public func registrations(validAt time: Double) async throws -> [RegistrationRecord] {
         try await exec("DELETE FROM registrations WHERE expires <= \(time)")
-        return try await rows("SELECT aor, contact, transport, sourceHost, sourcePort, expires, callID, cseq FROM registrations ORDER BY aor",
-                              (String, String, String, String, Int, Double, String, Int).self)
-            .map { RegistrationRecord(aor: $0.0, contact: $0.1, transport: $0.2, sourceHost: $0.3, sourcePort: $0.4, expires: $0.5,
-                                      callID: $0.6, cseq: $0.7) }
+        let r: [(String, String, String, String, Int, Double, String, Int, String)] = try await rows(
+            "SELECT aor, contact, transport, sourceHost, sourcePort, expires, callID, cseq, path FROM registrations ORDER BY aor",
+            (String, String, String, String, Int, Double, String, Int, String).self)
+        return r.map { RegistrationRecord(aor: $0.0, contact: $0.1, transport: $0.2, sourceHost: $0.3, sourcePort: $0.4, expires: $0.5,
+                                          callID: $0.6, cseq: $0.7, path: $0.8) }
     }
 
     // MARK: CallStore

@@ -433,13 +433,14 @@ public final class B2BUA: TransactionUser {
             decision = router.route(target, registrar: registrar)
         }
         let (peer, uri): (SIPPeer, String)
+        var path: [String] = []
         var mediaTransport: String?
         var routeSDESInClear = false
         switch decision {
         case .notFound:
             t.respond(.notFound, toTag: randomToken(10))
             return
-        case let .registered(reg, u): (peer, uri) = (reg.peer, u)
+        case let .registered(reg, u): (peer, uri, path) = (reg.peer, u, reg.path)
         case let .route(r, u):
             (peer, uri) = (SIPPeer(transport: r.transport, host: r.host, port: r.port), u)
             mediaTransport = r.mediaTransport
@@ -484,6 +485,9 @@ public final class B2BUA: TransactionUser {
             out.setFromTag(bTag)
             try out.setCSeq(1, .invite)
             try out.setContact(configuration.contact(for: peer.transport))
+            // Registered through a proxy: back through it (RFC 3327, the stored Path as the
+            // INVITE's route; the REGISTER came from that proxy, which is where it is sent).
+            for p in path { out.addRoute(p) }
             let mf = req.header("Max-Forwards").flatMap { Int($0.trimmedSpaces) } ?? 70
             guard mf > 0 else {
                 t.respond(.tooManyHops, toTag: aTag)

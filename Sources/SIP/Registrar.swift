@@ -14,12 +14,15 @@ public struct Registration: Sendable, Equatable, Codable {
     public var expires: Double
     public var callID: String
     public var cseq: UInt32
+    /// The REGISTER's Path (RFC 3327), in order: the proxies a request to this contact must
+    /// go back through (sent as its Route headers). Empty: straight to the source.
+    public var path: [String] = []
 
     public init(aor: String, contact: String, transport: SIPTransportKind, sourceHost: String, sourcePort: Int,
-                expires: Double, callID: String, cseq: UInt32) {
+                expires: Double, callID: String, cseq: UInt32, path: [String] = []) {
         self.aor = aor; self.contact = contact; self.transport = transport
         self.sourceHost = sourceHost; self.sourcePort = sourcePort
-        self.expires = expires; self.callID = callID; self.cseq = cseq
+        self.expires = expires; self.callID = callID; self.cseq = cseq; self.path = path
     }
 
     public var peer: SIPPeer { SIPPeer(transport: transport, host: sourceHost, port: sourcePort) }
@@ -103,6 +106,8 @@ public final class Registrar {
             return
         }
         let headerExpires = req.header("Expires").flatMap { Int($0.trimmedSpaces) }
+        // RFC 3327: a proxy on the way asked to stay on the path of requests to this contact.
+        let path = req.headers("Path").flatMap { Registrar.splitList($0) }
         let t = now()
         var current = (bindings[aor] ?? []).filter { $0.expires > t }
         if req.contactCount == 1, req.contact(0)?.trimmedSpaces == "*" || req.contactURI(0) == nil && req.contact(0) != nil {
@@ -127,7 +132,7 @@ public final class Registrar {
             }
             let reg = Registration(aor: aor, contact: uri.text, transport: transaction.peer.transport,
                                    sourceHost: transaction.peer.host, sourcePort: transaction.peer.port,
-                                   expires: t + Double(expires), callID: callID, cseq: cseq)
+                                   expires: t + Double(expires), callID: callID, cseq: cseq, path: path)
             current.append(reg)
             persistence?.save(reg)
         }
@@ -138,7 +143,26 @@ public final class Registrar {
                 resp.edit { try $0.addContact("<\(r.contact)>;expires=\(max(0, Int(r.expires - t)))") }
             }
             resp.setHeader("Date", Registrar.httpDate(t))
+            // The Path the registrar stored, echoed (RFC 3327 §5.3).
+            for p in path { resp.addHeader("Path", p) }
         }
+    }
+
+    /// A header's comma-separated values (name-addrs; a comma inside <> or quotes stays).
+    static func splitList(_ value: String) -> [String] {
+        var out: [String] = [], cur = "", depth = 0, quoted = false
+        for ch in value {
+            switch ch {
+            case "\"": quoted.toggle(); cur.append(ch)
+            case "<" where !quoted: depth += 1; cur.append(ch)
+            case ">" where !quoted: depth = max(0, depth - 1); cur.append(ch)
+            case "," where !quoted && depth == 0:
+                let v = cur.trimmingCharacters(in: .whitespaces); if !v.isEmpty { out.append(v) }; cur = ""
+            default: cur.append(ch)
+            }
+        }
+        let v = cur.trimmingCharacters(in: .whitespaces); if !v.isEmpty { out.append(v) }
+        return out
     }
 
     static func httpDate(_ t: Double) -> String {

@@ -13,11 +13,13 @@ public struct RegistrationRecord: Codable, Sendable, Equatable {
     public var expires: Double
     public var callID: String
     public var cseq: Int
+    /// The REGISTER's Path headers (RFC 3327), JSON array; "" or "[]" when none.
+    public var path: String
 
     public init(aor: String, contact: String, transport: String, sourceHost: String, sourcePort: Int,
-                expires: Double, callID: String, cseq: Int) {
+                expires: Double, callID: String, cseq: Int, path: String = "") {
         self.aor = aor; self.contact = contact; self.transport = transport; self.sourceHost = sourceHost
-        self.sourcePort = sourcePort; self.expires = expires; self.callID = callID; self.cseq = cseq
+        self.sourcePort = sourcePort; self.expires = expires; self.callID = callID; self.cseq = cseq; self.path = path
     }
 }
 
@@ -287,6 +289,10 @@ public final class Store: Sendable {
                 t.column("updated", .double).notNull()
             }
             try db.create(index: "call_anchors_gateway", on: "call_anchors", columns: ["gateway"])
+        }
+        m.registerMigration("v16-registration-path") { db in
+            // RFC 3327: the proxies a registered contact is reached through.
+            try db.alter(table: "registrations") { t in t.add(column: "path", .text).notNull().defaults(to: "") }
         }
         return m
     }

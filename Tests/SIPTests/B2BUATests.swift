@@ -202,6 +202,44 @@ final class B2BHarness {
         #expect(bye.0.requestURI?.text == "sip:alice@127.0.0.1:5070", "the caller's Contact stays the Request-URI")
     }
 
+    /// RFC 3327: a REGISTER that came through a proxy with Path is stored with it (and the
+    /// Path echoed in the 200); an INVITE to that user goes back through the proxy, with the
+    /// Path as its Route and the registered Contact as its Request-URI.
+    @Test func registrationThroughAProxyKeepsItsPath() throws {
+        let h = try B2BHarness()
+        let proxy = SIPPeer(transport: .udp, host: "127.0.0.9", port: 5090)
+        try h.deliver("REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.9:5090;branch=z9hG4bKreg9\r\n"
+                      + "Via: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bKregphone;received=203.0.113.7;rport=40000\r\n"
+                      + "From: <sip:carol@127.0.0.1>;tag=r9\r\nTo: <sip:carol@127.0.0.1>\r\nCall-ID: reg9\r\nCSeq: 1 REGISTER\r\n"
+                      + "Path: <sip:127.0.0.9:5090;lr>, <sip:edge.example;lr>\r\nContact: <sip:carol@10.0.0.5:5062>\r\n"
+                      + "Expires: 300\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", from: proxy)
+        let ok = try #require(h.take().first { $0.1 == proxy && $0.0.statusCode == 200 }?.0)
+        #expect(ok.headers("Path") == ["<sip:127.0.0.9:5090;lr>", "<sip:edge.example;lr>"], "\(ok.headers("Path"))")
+        #expect(h.b2bua.registrar.lookup(aor: "carol@127.0.0.1").first?.path == ["<sip:127.0.0.9:5090;lr>", "<sip:edge.example;lr>"])
+        try h.deliver(Fixtures.invite(user: "carol"), from: caller)
+        let out = h.take()
+        let invite = try #require(out.first { $0.0.method == "INVITE" })
+        #expect(invite.1 == proxy, "sent to the proxy the REGISTER came from: \(invite.1)")
+        #expect(invite.0.routes == ["<sip:127.0.0.9:5090;lr>", "<sip:edge.example;lr>"], "\(invite.0.routes)")
+        #expect(invite.0.requestURI?.text == "sip:carol@10.0.0.5:5062")
+        // Without Path, nothing changes: no Route.
+        try h.deliver("REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5064;branch=z9hG4bKreg10\r\n"
+                      + "From: <sip:dave@127.0.0.1>;tag=r10\r\nTo: <sip:dave@127.0.0.1>\r\nCall-ID: reg10\r\nCSeq: 1 REGISTER\r\n"
+                      + "Contact: <sip:dave@127.0.0.1:5064>\r\nExpires: 300\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+                      from: SIPPeer(transport: .udp, host: "127.0.0.1", port: 5064))
+        #expect(h.take().first { $0.0.statusCode == 200 }?.0.headers("Path").isEmpty == true)
+        try h.deliver(Fixtures.invite(branch: "z9hG4bKdave", callID: "dave-call", user: "dave"), from: caller)
+        let daveInvite = try #require(h.take().first { $0.0.method == "INVITE" }?.0)
+        #expect(daveInvite.routes.isEmpty)
+    }
+
+    @Test func pathListsSplitOnCommasOutsideBrackets() {
+        #expect(Registrar.splitList("<sip:a;lr>, <sip:b;lr>") == ["<sip:a;lr>", "<sip:b;lr>"])
+        #expect(Registrar.splitList("\"x, y\" <sip:a;lr>") == ["\"x, y\" <sip:a;lr>"])
+        #expect(Registrar.splitList("<sip:a,b;lr>") == ["<sip:a,b;lr>"])
+        #expect(Registrar.splitList(" ") == [])
+    }
+
     /// Draining: OPTIONS (a load balancer's probe) gets 503 with Retry-After, so the
     /// balancer moves new calls away before the gateway's own calls end.
     @Test func optionsIs503WhileDraining() throws {

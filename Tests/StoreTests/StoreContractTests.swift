@@ -147,7 +147,7 @@ import TestSupport
         let reg = RegistrationRecord(aor: "bob@h", contact: "sip:bob@127.0.0.1:5070", transport: "udp", sourceHost: "127.0.0.1",
                                      sourcePort: 5070, expires: 2000, callID: "c", cseq: 1)
         try await s.save(reg)
-        var reg2 = reg; reg2.transport = "tcp"; reg2.cseq = 2
+        var reg2 = reg; reg2.transport = "tcp"; reg2.cseq = 2; reg2.path = "[\"<sip:127.0.0.9:5090;lr>\"]"
         try await s.save(reg2)
         try await s.save(RegistrationRecord(aor: "old@h", contact: "sip:old@h", transport: "udp", sourceHost: "h", sourcePort: 1,
                                             expires: 500, callID: "o", cseq: 1))

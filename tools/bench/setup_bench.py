@@ -6,7 +6,10 @@ front of rtpengine, both pinned to CPU 0; sipp's uas answers behind both (CPU 1)
 Loopback only; every process is bounded in time and stopped by PID.
 The front "baton+digest" is Baton with SIP digest authentication on (auth.sip): every
 INVITE is challenged (407) and sent again with credentials (tools/bench/uac-digest.xml).
-Usage: setup_bench.py [--rates 100,200,400,600,800] [--seconds 10] [--only baton,baton+digest,kamailio+rtpengine]
+The front "baton+postgres" is Baton with its state in PostgreSQL (store.url): a private
+cluster (tools/pg-cluster.sh, CPU 1 with sipp); the database's CPU and its work per call
+(transactions, rows written and read, from pg_stat_database) are reported beside.
+Usage: setup_bench.py [--rates 100,200,400,600,800] [--seconds 10] [--only baton,baton+digest,baton+postgres,kamailio+rtpengine]
 (SETUP_TRACE=1 also keeps sipp's message log next to the statistics file.)"""
 import argparse, os, re, signal, socket, subprocess, sys, time
 
@@ -19,16 +22,44 @@ sys.path.insert(0, HERE)
 from media_bench import cpu_seconds, wait_ng  # noqa: E402
 
 UAS, FRONT, NG = 27080, 27060, 27065
+PG_PORT = 27095
+PG_DIR = os.path.join(OUT, "pg")
+
+def pg_url():
+    return "postgres://baton@127.0.0.1:%d/baton" % PG_PORT
+
+def pg_start():
+    subprocess.run(["taskset", "-c", "1", os.path.join(ROOT, "tools/pg-cluster.sh"), "start", PG_DIR, str(PG_PORT)],
+                   check=True, timeout=60, stdout=subprocess.DEVNULL)
+
+def pg_stop():
+    subprocess.run([os.path.join(ROOT, "tools/pg-cluster.sh"), "stop", PG_DIR], timeout=60)
+
+def pg_cpu():
+    """CPU seconds of the cluster's postmaster and every process under it."""
+    try: pm = int(open(os.path.join(PG_DIR, "data", "postmaster.pid")).readline())
+    except (OSError, ValueError): return 0.0
+    kids = subprocess.run(["ps", "--ppid", str(pm), "-o", "pid="], capture_output=True, text=True).stdout.split()
+    return sum(cpu_seconds(int(p)) for p in [pm] + kids if p.strip())
+
+def pg_counts():
+    out = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(PG_PORT), "-U", "baton", "-d", "baton", "-tAc",
+                          "SELECT pg_stat_force_next_flush(); SELECT xact_commit, tup_inserted + tup_updated + tup_deleted, tup_returned "
+                          "FROM pg_stat_database WHERE datname = 'baton'"], capture_output=True, text=True, timeout=30).stdout
+    vals = [l for l in out.splitlines() if "|" in l]
+    return [int(x) for x in vals[-1].split("|")] if vals else [0, 0, 0]
 
 DIGEST = ["--auth-sip", "true", "--auth-realm", "bench"]
 
 def start_front(kind, log):
-    if kind in ("baton", "baton+digest"):
+    if kind in ("baton", "baton+digest", "baton+postgres"):
         store = os.path.join(OUT, "setup.sqlite")
         cmd = [BATON, "serve", "--config", os.path.join(HERE, "bench.toml"),
                "--sip-port", str(FRONT), "--sip-tcp", "false", "--http-port", "27090", "--ng-port", str(NG),
                "--media-port-min", "20000", "--media-port-max", "39999", "--media-threads", "1",
                "--store-path", store, "--route", ".=127.0.0.1:%d" % UAS]
+        if kind == "baton+postgres":
+            cmd += ["--store-url", pg_url()]
         if kind == "baton+digest":
             subprocess.run([BATON, "users", "add", "bench", "--password", "bench-pw", "--config", os.path.join(HERE, "bench.toml"),
                             "--store-path", store] + DIGEST, stdout=log, stderr=log, check=True, timeout=30)
@@ -91,6 +122,7 @@ def step(kind, rate, seconds):
                                 "-nostdin"], stdout=log, stderr=log, cwd=OUT)
         time.sleep(0.5)
         n = int(rate * seconds)
+        db0 = (pg_cpu(), pg_counts()) if kind == "baton+postgres" else None
         cpu0 = sum(cpu_seconds(p.pid) for p in procs)
         t0 = time.time()
         stat = os.path.join(OUT, "stat-%s-%d.csv" % (kind, rate))
@@ -107,6 +139,14 @@ def step(kind, rate, seconds):
             uac.kill(); uac.wait()
         wall = time.time() - t0
         cpu = sum(cpu_seconds(p.pid) for p in procs) - cpu0
+        db = {}
+        if db0:
+            time.sleep(1.0)   # the store writer's last batch (20 ms window) and the stats flush
+            cpu_db = pg_cpu() - db0[0]
+            counts = [b - a for a, b in zip(db0[1], pg_counts())]
+            calls = max(1, n)
+            db = {"db_cpu_pct": "%.0f" % (100 * cpu_db / wall),
+                  "db_per_call": "%.2f xact, %.1f rows written, %.1f rows read" % (counts[0] / calls, counts[1] / calls, counts[2] / calls)}
         # sipp's statistics file: the last row holds the cumulative counters.
         rows = [l.rstrip("\n").split(";") for l in open(stat)] if os.path.exists(stat) else []
         head, last = (rows[0], rows[-1]) if len(rows) > 1 else ([], [])
@@ -117,7 +157,7 @@ def step(kind, rate, seconds):
         if os.path.exists(rtt): os.remove(rtt)
         pct = lambda q: "%.0f" % times[min(len(times) - 1, int(q * len(times)))] if times else "-"
         return {"attempted": n, "successful": col("SuccessfulCall(C)"), "failed": col("FailedCall(C)"),
-                "invite_200_p50_ms": pct(0.50), "invite_200_p99_ms": pct(0.99), "front_cpu_pct": "%.0f" % (100 * cpu / wall)}
+                "invite_200_p50_ms": pct(0.50), "invite_200_p99_ms": pct(0.99), "front_cpu_pct": "%.0f" % (100 * cpu / wall), **db}
     finally:
         if uas is not None:
             uas.send_signal(signal.SIGTERM)
@@ -132,15 +172,21 @@ def main():
     ap.add_argument("--only", default="baton,kamailio+rtpengine")
     a = ap.parse_args()
     os.makedirs(OUT, exist_ok=True)
-    cols = ["front", "rate", "attempted", "successful", "failed", "invite_200_p50_ms", "invite_200_p99_ms", "front_cpu_pct"]
+    cols = ["front", "rate", "attempted", "successful", "failed", "invite_200_p50_ms", "invite_200_p99_ms", "front_cpu_pct",
+            "db_cpu_pct", "db_per_call"]
+    kinds = a.only.split(",")
+    if "baton+postgres" in kinds: pg_start()
     print("| " + " | ".join(cols) + " |"); print("|" + "---|" * len(cols))
     # One front through the whole ladder, then the other: no step follows a step of the other
     # front, whose processes and ports are gone before the next starts (wait_ports_free).
-    for kind in a.only.split(","):
-        for rate in [int(x) for x in a.rates.split(",")]:
-            r = step(kind, rate, a.seconds)
-            r["front"], r["rate"] = kind, rate
-            print("| " + " | ".join(str(r.get(c, "-")) for c in cols) + " |", flush=True)
+    try:
+        for kind in kinds:
+            for rate in [int(x) for x in a.rates.split(",")]:
+                r = step(kind, rate, a.seconds)
+                r["front"], r["rate"] = kind, rate
+                print("| " + " | ".join(str(r.get(c, "-")) for c in cols) + " |", flush=True)
+    finally:
+        if "baton+postgres" in kinds: pg_stop()
 
 if __name__ == "__main__":
     main()
