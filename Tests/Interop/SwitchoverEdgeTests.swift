@@ -118,6 +118,40 @@ import Testing
         try? FileManager.default.removeItem(at: h.dir)
     }
 
+    /// Several gateways on one PostgreSQL (issue 21): a switchover asked of gateway B for a
+    /// call gateway A anchors is carried to A (HTTP forwarding), runs there, and the far party
+    /// hears no gap, the same checks as a switchover asked of A itself.
+    @Test func aSwitchoverAskedOfAnotherGatewayMovesTheCall() async throws {
+        guard let pg = try SharedStoreTests.cluster("switch-remote") else { return }
+        defer { pg.stop() }
+        guard let h = try Harness(tag: "switch-remote", sip: 27960, http: 29960, rtpMin: 26800, fRTP: 32400,
+                                  routes: [("^speaker$", 27971), (".", 27980)], extra: ["--store-url", pg.url],
+                                  fixtures: ["uas-phone.xml", "uas-speaker.xml"]) else { return }
+        let bDir = h.dir.appendingPathComponent("gw-b")
+        try FileManager.default.createDirectory(at: bDir, withIntermediateDirectories: true)
+        let b = try BatonProcess(sipPort: 27965, httpPort: 29965, rtpMin: 27000, dir: bDir, extra: ["--store-url", pg.url])
+        defer { _ = b.stop() }
+        try h.uas("phone", "uas-phone.xml", sip: 27980, rtp: 32410)
+        try h.uas("speaker", "uas-speaker.xml", sip: 27971, rtp: 32420)
+        let id = try h.call(fSIP: 27990)
+        usleep(500_000)
+        #expect(try "\(b.json("/calls"))".contains(id) == false, "B does not hold the call itself")
+        let (code, op) = try b.post("/calls/\(id)/switchover", json: ["target": "speaker", "mode": "now"])
+        #expect(code == 202, "B did not carry the switchover to A: \(code) \(op)")
+        var final: [String: Any] = [:]
+        let done = waitUntil(.seconds(10)) {
+            final = ((try? b.json("/calls/\(id)/switchovers")) as? [[String: Any]])?.last ?? [:]
+            return ["completed", "failed"].contains(final["state"] as? String ?? "")
+        }
+        #expect(done && final["state"] as? String == "completed", "\(final)")
+        let status = h.finish()
+        #expect(status["far"] == 0, "\(h.children["far"]?.text ?? "")")
+        #expect(status["phone"] == 0 && status["speaker"] == 0)
+        Self.checkContinuity(try h.receivedByF(), markers: 2)
+        #expect(h.baton.stop() == 0)
+        try? FileManager.default.removeItem(at: h.dir)
+    }
+
     @Test func phoneToSpeakerAndBack() async throws {
         guard let h = try Harness(tag: "switch-back", sip: 27560, http: 29560, rtpMin: 25000, fRTP: 32000,
                                   routes: [("^speaker$", 27571), ("^phone2$", 27572), (".", 27580)],

@@ -166,9 +166,27 @@ import TestSupport
         #expect(try await s.call(id: "none") == nil)
         #expect(try await s.events(call: "c1").map(\.kind) == ["switchover", "done"])
         #expect(try await s.events(call: "c1").first?.operation == "op1")
+        // A batch of several calls, anchors and a release (PostgreSQL: one statement per kind).
+        var many: [CallRecord] = []
+        for i in 0..<3 {
+            var r = CallRecord(id: "b\(i)", caller: "a", callee: "b", callerCallID: "x\(i)", started: Double(1 + i))
+            if i == 1 { r.answered = 1.5 }
+            if i == 2 { r.hungUpBy = "callee" }
+            many.append(r)
+        }
+        let anchor = { (id: String) in CallAnchorRecord(callID: id, gateway: "g1", caller: "{\"a\":1}", callee: "{}", updated: 1) }
+        var batch: [StoreWrite] = many.map { StoreWrite.call($0) }
+        batch += [.anchor(anchor("b0")), .anchor(anchor("b1")), .releaseAnchor(callID: "b0"),
+                  .event(CallEventRecord(callID: "b1", time: 2, kind: "k1")), .event(CallEventRecord(callID: "b1", time: 3, kind: "k2"))]
+        #expect(await s.apply(batch).isEmpty)
+        for r in many { #expect(try await s.call(id: r.id) == r) }
+        #expect(try await s.anchors(gateway: "g1").map(\.callID) == ["b1"])
+        #expect(try await s.anchors(gateway: "g1").first?.caller == "{\"a\":1}")
+        #expect(try await s.events(call: "b1").map(\.kind) == ["k1", "k2"])
+        try await s.deleteAnchors(gateway: "g1")
         call.id = "c2"; call.started = 30
         try await s.save(call)
-        #expect(try await s.calls(limit: 10).map(\.id) == ["c2", "c1"])
+        #expect(try await s.calls(limit: 10).map(\.id).filter { $0.hasPrefix("c") } == ["c2", "c1"])
 
         // Devices, forwarding rules.
         try await s.save(DeviceRecord(user: "alice", id: "speaker", aor: "kitchen@h", kind: "speaker", priority: 2))

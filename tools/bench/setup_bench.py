@@ -40,7 +40,11 @@ def pg_cpu():
     try: pm = int(open(os.path.join(PG_DIR, "data", "postmaster.pid")).readline())
     except (OSError, ValueError): return 0.0
     kids = subprocess.run(["ps", "--ppid", str(pm), "-o", "pid="], capture_output=True, text=True).stdout.split()
-    return sum(cpu_seconds(int(p)) for p in [pm] + kids if p.strip())
+    total = 0.0
+    for p in [str(pm)] + kids:
+        try: total += cpu_seconds(int(p))
+        except (OSError, ValueError): pass   # a backend that ended meanwhile
+    return total
 
 def pg_counts():
     out = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(PG_PORT), "-U", "baton", "-d", "baton", "-tAc",
