@@ -59,11 +59,19 @@ struct StoreFollower: Service {
         func wants(_ t: String) -> Bool { all || tables.contains(t) }
         do {
             if wants("registrations") {
-                let aors = all ? nil : Set(changes.filter { $0.table == "registrations" }.map(\.key))
-                let regs = try await store.registrations(validAt: Date().timeIntervalSince1970).map(Registration.init)
-                let byAOR = Dictionary(grouping: regs, by: \.aor)
-                try await sip.onLoop { [sip] in
-                    for aor in aors ?? Set(byAOR.keys) { sip.registrar.replace(aor: aor, with: byAOR[aor] ?? []) }
+                let now = Date().timeIntervalSince1970
+                var byAOR: [String: [Registration]] = [:]
+                if all {
+                    // After a reconnect: every binding (what changed meanwhile is unknown).
+                    byAOR = Dictionary(grouping: try await store.registrations(validAt: now).map(Registration.init), by: \.aor)
+                } else {
+                    // One query per changed AOR, never the whole table per change.
+                    for aor in Set(changes.filter { $0.table == "registrations" }.map(\.key)) {
+                        byAOR[aor] = try await store.registrations(aor: aor, validAt: now).map(Registration.init)
+                    }
+                }
+                try await sip.onLoop { [sip, byAOR] in
+                    for (aor, regs) in byAOR { sip.registrar.replace(aor: aor, with: regs) }
                 }
             }
             if wants("devices") { try await devices.load() }

@@ -34,6 +34,14 @@ extension PostgresStore {
                                           callID: $0.6, cseq: $0.7, path: $0.8) }
     }
 
+    public func registrations(aor: String, validAt time: Double) async throws -> [RegistrationRecord] {
+        let r: [(String, String, String, String, Int, Double, String, Int, String)] = try await rows(
+            "SELECT aor, contact, transport, sourceHost, sourcePort, expires, callID, cseq, path FROM registrations WHERE aor = \(aor) AND expires > \(time)",
+            (String, String, String, String, Int, Double, String, Int, String).self)
+        return r.map { RegistrationRecord(aor: $0.0, contact: $0.1, transport: $0.2, sourceHost: $0.3, sourcePort: $0.4, expires: $0.5,
+                                          callID: $0.6, cseq: $0.7, path: $0.8) }
+    }
+
     // MARK: CallStore
 
     /// One transaction per batch, and in it one statement per kind of write: the call

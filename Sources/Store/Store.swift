@@ -510,6 +510,10 @@ public final class Store: Sendable {
         _ = try await db.write { try RegistrationRecord.deleteOne($0, key: ["aor": aor, "contact": contact]) }
     }
 
+    public func registrations(aor: String, validAt time: Double) async throws -> [RegistrationRecord] {
+        try await db.read { try RegistrationRecord.filter(Column("aor") == aor && Column("expires") > time).fetchAll($0) }
+    }
+
     /// Bindings still valid at `time`; expired rows are purged on the way.
     public func registrations(validAt time: Double) async throws -> [RegistrationRecord] {
         try await db.write { db in

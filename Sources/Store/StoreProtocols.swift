@@ -12,6 +12,8 @@ public protocol RegistrationStore: Sendable {
     func deleteRegistration(aor: String, contact: String) async throws
     /// Bindings still valid at `time` (expired ones may be purged on the way).
     func registrations(validAt time: Double) async throws -> [RegistrationRecord]
+    /// One AOR's bindings still valid at `time` (another gateway changed them).
+    func registrations(aor: String, validAt time: Double) async throws -> [RegistrationRecord]
 }
 
 /// Call records and their events, written in ordered batches by the call layer's writer.

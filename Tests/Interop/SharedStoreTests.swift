@@ -74,8 +74,10 @@ import Testing
         #expect(String(decoding: redeemed.1, as: UTF8.self).contains("4711"))
 
         // Any gateway answers for any call: A forwards requests about B's call to B.
-        let viaA = try a.request("GET", "/calls/\(id)")
-        #expect(viaA.0 == 200, "A does not answer for B's call: \(String(decoding: viaA.1, as: UTF8.self))")
+        // (The anchor is written by B's store writer, within its commit window.)
+        var viaA = (0, Data())
+        _ = waitUntil(.seconds(3)) { viaA = (try? a.request("GET", "/calls/\(id)")) ?? (0, Data()); return viaA.0 == 200 }
+        #expect(viaA.0 == 200, "A does not answer for B's call: \(String(decoding: viaA.1, as: UTF8.self)) anchors: \((try? pg.psql("SELECT callID, gateway FROM call_anchors")) ?? "-") gateways: \((try? pg.psql("SELECT id, http, state FROM gateways")) ?? "-")")
         #expect(String(decoding: viaA.1, as: UTF8.self).contains(id))
         let (dataViaA, _) = try a.post("/calls/\(id)/data", json: ["fields": ["plan": "gold"]])
         #expect(dataViaA == 200)

@@ -152,6 +152,8 @@ import TestSupport
         try await s.save(RegistrationRecord(aor: "old@h", contact: "sip:old@h", transport: "udp", sourceHost: "h", sourcePort: 1,
                                             expires: 500, callID: "o", cseq: 1))
         #expect(try await s.registrations(validAt: 1000) == [reg2])
+        #expect(try await s.registrations(aor: "bob@h", validAt: 1000) == [reg2])
+        #expect(try await s.registrations(aor: "old@h", validAt: 1000).isEmpty)
         try await s.deleteRegistration(aor: "bob@h", contact: reg.contact)
         #expect(try await s.registrations(validAt: 1000).isEmpty)
         try await s.save(reg2)
