@@ -40,7 +40,13 @@ struct ClusterWatch: Service {
         // Calls this gateway anchored before it last stopped without ending them.
         await endCalls(of: gateway.id, reason: "gateway \(gateway.id) restarted")
         var healthySince: ContinuousClock.Instant?
+        var beats = 0
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            beats += 1
+            // Ended shared-call members are kept 10 minutes (late watchers), then dropped.
+            if store.isShared && beats % 60 == 0 {
+                try? await store.purgeEndedSharedMembers(before: Date().timeIntervalSince1970 - 600)
+            }
             do {
                 let stillAlive = try await store.heartbeat(gateway)
                 if !stillAlive {

@@ -121,6 +121,17 @@ struct Serve: AsyncParsableCommand {
         calls.shared.onChange.set { [sip] users in
             sip.loop.execute { for u in users { sip.b2bua.notifySubscribers(package: "dialog", resource: u) } }
         }
+        // Several gateways on one store: each member change of a user's shared call is written
+        // there, and the others merge it (StoreFollower), so the operation has one global state.
+        if store.isShared {
+            let gateway = config.gatewayID
+            calls.shared.memberChanged.set { [calls] c in
+                let users = String(decoding: (try? JSONEncoder().encode(c.users)) ?? Data("[]".utf8), as: UTF8.self)
+                calls.record(.sharedMember(SharedMemberRecord(member: c.member.id, op: c.op, kind: c.member.kind, call: c.member.call,
+                                                              status: c.member.status.rawValue, since: c.member.since, peer: c.member.peer,
+                                                              users: users, gateway: gateway)))
+            }
+        }
         // Rules set over the API outlive a restart; the file's win when it changed since.
         var rules = config.conversationRules
         if let stored = await contactCenter.storedConversationRules() {
@@ -168,7 +179,8 @@ struct Serve: AsyncParsableCommand {
                     http: "\(config.http.host):\(config.http.port)"), heartbeat: .milliseconds(config.heartbeatMs),
                     deadAfter: .milliseconds(config.deadAfterMs))),
                 .init(service: StoreFollower(store: store, sip: sip, users: users, tokens: tokens, devices: devices, forwarding: forwarding,
-                                             contactCenter: contactCenter, models: models, conversation: conversation)),
+                                             contactCenter: contactCenter, models: models, conversation: conversation,
+                                             calls: calls, gatewayID: config.gatewayID)),
                 .init(service: ConversationWatch(handoff: handoff)),
                 .init(service: ModelRetraining(retraining: Retraining(center: contactCenter, models: models),
                                                interval: config.modelRetrainSeconds)),

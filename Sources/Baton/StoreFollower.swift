@@ -26,10 +26,13 @@ struct StoreFollower: Service {
     let contactCenter: ContactCenter
     let models: TransferModels
     let conversation: Conversation
+    let calls: CallManager
+    let gatewayID: String
     private let logger = Logger(label: "baton.store")
 
     init(store: any BatonStore, sip: SIPServer, users: SIPUsers, tokens: APITokens?, devices: Devices, forwarding: ForwardingTable,
-         contactCenter: ContactCenter, models: TransferModels, conversation: Conversation) {
+         contactCenter: ContactCenter, models: TransferModels, conversation: Conversation, calls: CallManager, gatewayID: String) {
+        self.calls = calls; self.gatewayID = gatewayID
         self.store = store; self.sip = sip; self.users = users; self.tokens = tokens; self.devices = devices
         self.forwarding = forwarding; self.contactCenter = contactCenter; self.models = models; self.conversation = conversation
     }
@@ -73,6 +76,16 @@ struct StoreFollower: Service {
                 try await sip.onLoop { [sip, byAOR] in
                     for (aor, regs) in byAOR { sip.registrar.replace(aor: aor, with: regs) }
                 }
+            }
+            // Another gateway's shared-call member: merged into this gateway's view of the
+            // operation (the whole row is in the notification).
+            let dec = JSONDecoder()
+            for c in changes where c.table == "shared_members" {
+                guard let r = try? dec.decode(SharedMemberRecord.self, from: Data(c.key.utf8)), r.gateway != gatewayID,
+                      let status = MemberStatus(rawValue: r.status) else { continue }
+                let users = (try? dec.decode([String].self, from: Data(r.users.utf8))) ?? []
+                calls.shared.mergeRemote(op: r.op, member: SharedCall.Member(id: r.member, kind: r.kind, call: r.call, status: status,
+                                                                            since: r.since, peer: r.peer), users: users)
             }
             if wants("devices") { try await devices.load() }
             if wants("forwarding") { try await forwarding.restore() }

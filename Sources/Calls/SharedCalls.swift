@@ -43,6 +43,9 @@ public struct SharedCall: Sendable, Codable, Equatable {
         public var since: Double
         /// Who the member's far end is ("sip:bob@example.com").
         public var peer: String?
+        public init(id: String, kind: String, call: String, status: MemberStatus, since: Double, peer: String?) {
+            self.id = id; self.kind = kind; self.call = call; self.status = status; self.since = since; self.peer = peer
+        }
     }
     /// One change: a member's new status and the global state after it.
     public struct Change: Sendable, Codable, Equatable {
@@ -75,6 +78,15 @@ public struct SharedCallEvent: Sendable, Codable, Equatable {
     enum CodingKeys: String, CodingKey { case type, sharedCall = "shared_call", member, status, previous, state, time, users }
 }
 
+/// A change of one member this gateway holds, for the other gateways sharing the store
+/// (``SharedCalls/memberChanged``, ``SharedCalls/mergeRemote(op:member:users:)``).
+public struct SharedMemberChange: Sendable, Equatable {
+    public var op: String
+    public var member: SharedCall.Member
+    public var users: [String]
+    public init(op: String, member: SharedCall.Member, users: [String]) { self.op = op; self.member = member; self.users = users }
+}
+
 /// Why a shared-call request failed.
 public enum SharedCallError: Error, Sendable, Equatable, CustomStringConvertible {
     case notFound(String)
@@ -97,6 +109,8 @@ public final class SharedCalls: Sendable {
         var ops: [String: SharedCall] = [:]
         /// Member id -> shared operation id.
         var memberOf: [String: String] = [:]
+        /// Members another gateway holds (mirrored from the shared store).
+        var remote: Set<String> = []
         var endedOrder: [String] = []
     }
     private let state = Mutex(State())
@@ -108,6 +122,11 @@ public final class SharedCalls: Sendable {
     /// layer sends dialog-event NOTIFYs to their subscribers: the document names the global
     /// state and the number of live members). Set once at start-up.
     public let onChange = Hook<[String]>()
+    /// Told of every change of a member this gateway holds (its new status, or the operation
+    /// it joined): with a shared store, the call layer writes it there and the other
+    /// gateways merge it (``mergeRemote(op:member:users:)``), so an operation whose members
+    /// sit on several gateways has one global state on all of them. Set once at start-up.
+    public let memberChanged = Hook<SharedMemberChange>()
 
     public init(keepEnded: Int = 500, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
         self.keepEnded = keepEnded
@@ -171,6 +190,7 @@ public final class SharedCalls: Sendable {
             }
             return (op, Array(Set(op.users + oldUsers)))
         }
+        for m in result.members where m.call == call { published(result.id, m.id, users: result.users) }
         notify(users)
         return result
     }
@@ -203,7 +223,62 @@ public final class SharedCalls: Sendable {
                                            state: op.state, time: t, users: op.users))
             return op.users
         }
-        if let users { notify(users) }
+        if let users {
+            if let opID = id(ofCall: member), let op = get(opID) {
+                for m in op.members where m.id == member || (m.call == member && m.since >= (op.history.last?.time ?? 0)) {
+                    published(opID, m.id, users: op.users)
+                }
+            }
+            notify(users)
+        }
+    }
+
+    /// Tells ``memberChanged`` of a member this gateway holds (never of a mirrored one).
+    private func published(_ opID: String, _ member: String, users: [String]) {
+        guard let m = state.withLock({ s -> SharedCall.Member? in
+            guard !s.remote.contains(member) else { return nil }
+            return s.ops[opID]?.members.first { $0.id == member }
+        }) else { return }
+        memberChanged(SharedMemberChange(op: opID, member: m, users: users))
+    }
+
+    /// A member another gateway holds changed (from the shared store): it takes its place in
+    /// `op` (leaving the operation it was in here, if another), the global state is derived
+    /// again over every member, and this gateway's watchers hear of it like of a local change.
+    /// A member this gateway holds itself is never overwritten.
+    public func mergeRemote(op opID: String, member: SharedCall.Member, users: [String]) {
+        let notifyUsers = state.withLock { s -> [String] in
+            if s.memberOf[member.id] != nil && !s.remote.contains(member.id) { return [] }
+            var touched: [String] = []
+            if let old = s.memberOf[member.id], old != opID, var o = s.ops.removeValue(forKey: old) {
+                o.members.removeAll { $0.id == member.id }
+                if o.members.isEmpty {
+                    s.endedOrder.removeAll { $0 == old }
+                } else {
+                    o.state = GlobalState.derive(o.members.map(\.status))
+                    s.ops[old] = o
+                }
+                touched += o.users
+            }
+            var op = s.ops.removeValue(forKey: opID) ?? SharedCall(id: opID, users: [], state: .trying, members: [], history: [])
+            let before = s.ops[opID] == nil && op.members.isEmpty ? nil : op.state
+            let wasEnded = op.state == .ended && !op.members.isEmpty
+            op.members.removeAll { $0.id == member.id }
+            op.members.append(member)
+            op.users = Array(Set(op.users + users.map { $0.lowercased() }.filter { !$0.isEmpty })).sorted()
+            op.state = GlobalState.derive(op.members.map(\.status))
+            let t = now()
+            op.history.append(.init(time: t, member: member.id, status: member.status, state: op.state))
+            if op.history.count > historyLimit { op.history.removeFirst(op.history.count - historyLimit) }
+            s.ops[opID] = op
+            s.memberOf[member.id] = opID
+            s.remote.insert(member.id)
+            if op.state == .ended && !wasEnded { retire(opID, &s) }
+            events.publish(SharedCallEvent(sharedCall: opID, member: member.id, status: member.status, previous: before,
+                                           state: op.state, time: t, users: op.users))
+            return Array(Set(op.users + touched))
+        }
+        notify(notifyUsers)
     }
 
     /// Status of one member, if known.
@@ -231,6 +306,7 @@ public final class SharedCalls: Sendable {
                                            state: op.state, time: t, users: op.users))
             return op.users
         }
+        if let opID = id(ofCall: member) { published(opID, member, users: notifyUsers) }
         notify(notifyUsers)
     }
 

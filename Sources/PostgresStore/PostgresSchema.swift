@@ -119,5 +119,23 @@ enum PostgresSchema {
             """,
             "CREATE INDEX call_anchors_gateway ON call_anchors (gateway)",
         ]),
+        // The members of users' shared call operations, by the gateway holding each: every
+        // change is sent whole to the other gateways (the row as JSON in the notification:
+        // no read per change), which merge it into their own view of the operation.
+        ("v4-shared-members", [
+            """
+            CREATE TABLE shared_members (member text PRIMARY KEY, op text NOT NULL, kind text NOT NULL, call text NOT NULL,
+                status text NOT NULL, since double precision NOT NULL, peer text, users text NOT NULL, gateway text NOT NULL)
+            """,
+            "CREATE INDEX shared_members_op ON shared_members (op)",
+            """
+            CREATE FUNCTION baton_notify_shared_member() RETURNS trigger AS $$
+            BEGIN
+                PERFORM pg_notify('baton_changes', 'shared_members:' || row_to_json(NEW)::text);
+                RETURN NULL;
+            END $$ LANGUAGE plpgsql
+            """,
+            "CREATE TRIGGER shared_members_changed AFTER INSERT OR UPDATE ON shared_members FOR EACH ROW EXECUTE FUNCTION baton_notify_shared_member()",
+        ]),
     ]
 }

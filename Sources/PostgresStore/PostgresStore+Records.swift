@@ -88,7 +88,7 @@ extension PostgresStore {
             case .anchor(let a): anchors.append(a)
             case .event(let e): events.append(e)
             case .releaseAnchor(let id): released.append(id)
-            case .saveRegistration, .deleteRegistration: out.append(query(for: w))
+            case .saveRegistration, .deleteRegistration, .sharedMember: out.append(query(for: w))
             }
         }
         let enc = JSONEncoder()
@@ -144,6 +144,13 @@ extension PostgresStore {
                     updated = excluded.updated
                 """
         case .releaseAnchor(let id): return "DELETE FROM call_anchors WHERE callID = \(id)"
+        case .sharedMember(let m):
+            return """
+                INSERT INTO shared_members (member, op, kind, call, status, since, peer, users, gateway)
+                VALUES (\(m.member), \(m.op), \(m.kind), \(m.call), \(m.status), \(m.since), \(m.peer), \(m.users), \(m.gateway))
+                ON CONFLICT (member) DO UPDATE SET op = excluded.op, kind = excluded.kind, call = excluded.call, status = excluded.status,
+                    since = excluded.since, peer = excluded.peer, users = excluded.users, gateway = excluded.gateway
+                """
         }
     }
 
@@ -517,6 +524,10 @@ extension PostgresStore {
             SELECT g.id, g.sip, g.http FROM call_anchors a JOIN gateways g ON g.id = a.gateway
             WHERE a.callID = \(callID) AND g.state = 'alive'
             """, (String, String, String).self).first.map { GatewayRecord(id: $0.0, sip: $0.1, http: $0.2) }
+    }
+
+    public func purgeEndedSharedMembers(before time: Double) async throws {
+        try await exec("DELETE FROM shared_members WHERE status = 'ended' AND since < \(time)")
     }
 
     public func deleteAnchors(gateway: String) async throws {

@@ -582,6 +582,8 @@ public final class Store: Sendable {
                 """).execute(arguments: [a.callID, a.gateway, a.caller, a.callee, a.updated])
         case .releaseAnchor(let id):
             try db.cachedStatement(sql: "DELETE FROM call_anchors WHERE callID = ?").execute(arguments: [id])
+        case .sharedMember:
+            break   // one gateway per SQLite file: nobody to tell
         }
     }
 

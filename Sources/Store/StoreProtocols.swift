@@ -132,6 +132,8 @@ public protocol ClusterStore: Sendable {
     func deleteAnchors(gateway: String) async throws
     /// The live gateway anchoring `callID`, if any.
     func anchoringGateway(callID: String) async throws -> GatewayRecord?
+    /// Forgets shared-call members that ended before `time`.
+    func purgeEndedSharedMembers(before time: Double) async throws
 }
 
 /// A row another gateway changed: the table and the row's key (see ``BatonStore/changes()``).
@@ -167,6 +169,7 @@ extension Store: BatonStore {
     public func heartbeat(_ gateway: GatewayRecord) async throws -> Bool { true }
     public func claimDeadGateways(except: String, staleAfter: Double) async throws -> [String] { [] }
     public func anchoringGateway(callID: String) async throws -> GatewayRecord? { nil }
+    public func purgeEndedSharedMembers(before time: Double) async throws {}
     public var isAvailable: Bool { true }
     public func changes() -> AsyncStream<StoreChange> { AsyncStream { $0.finish() } }
     public func close() async {}

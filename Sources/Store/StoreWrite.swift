@@ -9,6 +9,29 @@ public enum StoreWrite: Sendable {
     case anchor(CallAnchorRecord)
     /// The call ended: nobody needs its dialogs any more.
     case releaseAnchor(callID: String)
+    /// A member of a user's shared call operation changed (a shared store tells the other
+    /// gateways; SQLite, one gateway, keeps nothing).
+    case sharedMember(SharedMemberRecord)
+}
+
+/// One member of a shared call operation as the gateway holding it last saw it (the
+/// `shared_members` table; the row travels whole in the change notification).
+public struct SharedMemberRecord: Codable, Sendable, Equatable {
+    public var member: String
+    public var op: String
+    public var kind: String
+    public var call: String
+    public var status: String
+    public var since: Double
+    public var peer: String?
+    /// The operation's users, JSON array.
+    public var users: String
+    public var gateway: String
+    public init(member: String, op: String, kind: String, call: String, status: String, since: Double, peer: String?, users: String,
+                gateway: String) {
+        self.member = member; self.op = op; self.kind = kind; self.call = call; self.status = status; self.since = since
+        self.peer = peer; self.users = users; self.gateway = gateway
+    }
 }
 
 /// A call a gateway anchors, with what another gateway needs to send its BYEs (each leg's

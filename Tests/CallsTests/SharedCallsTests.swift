@@ -124,4 +124,38 @@ import Testing
         let d = DialogInfo(entity: "sip:a&b@x", version: 1, dialogs: [.init(id: "<x>", callID: "\"q\"", state: .trying)]).xml()
         #expect(d.contains("sip:a&amp;b@x") && d.contains("&lt;x&gt;") && d.contains("&quot;q&quot;"))
     }
+
+    /// Two gateways' views of one user's shared call, wired as the shared store wires them
+    /// (each local change published, merged by the other): members on both, one global state.
+    @Test func membersOnTwoGatewaysHaveOneGlobalState() throws {
+        let a = SharedCalls(), b = SharedCalls()
+        a.memberChanged.set { c in b.mergeRemote(op: c.op, member: c.member, users: c.users) }
+        b.memberChanged.set { c in a.mergeRemote(op: c.op, member: c.member, users: c.users) }
+        let notifiedOnB = Mutex<[String]>([])
+        b.onChange.set { users in notifiedOnB.withLock { $0 += users } }
+        a.callStarted(call: "c1", users: ["alice", "bob"], peer: "sip:bob@example.com")
+        a.setStatus(member: "c1", .active)
+        #expect(b.get("uc-c1")?.state == .active, "B mirrors A's call")
+        #expect(notifiedOnB.withLock { $0 }.contains("alice"), "B's watchers of alice hear of it")
+        // A second call of alice's on B joins the operation A holds.
+        b.callStarted(call: "c2", users: ["alice", "carol"], peer: "sip:carol@example.com")
+        b.setStatus(member: "c2", .ringing)
+        _ = try b.join(call: "c2", into: "uc-c1")
+        for g in [a, b] {
+            let op = try #require(g.get("uc-c1"))
+            #expect(Set(op.members.map(\.id)) == ["c1", "c2"])
+            #expect(op.state == .active)
+            #expect(Set(op.users) == ["alice", "bob", "carol"])
+        }
+        #expect(a.get("uc-c2") == nil && b.get("uc-c2") == nil, "the emptied operation is gone on both")
+        // c2 ends on B, c1 is held on A: held on both; then c1 ends: ended on both.
+        b.setStatus(member: "c2", .ended)
+        a.setStatus(member: "c1", .held)
+        #expect(a.get("uc-c1")?.state == .held && b.get("uc-c1")?.state == .held)
+        a.setStatus(member: "c1", .ended)
+        #expect(a.get("uc-c1")?.state == .ended && b.get("uc-c1")?.state == .ended)
+        // A mirrored member never overwrites a member this gateway holds.
+        b.mergeRemote(op: "uc-x", member: .init(id: "c2", kind: "call", call: "c2", status: .active, since: 0, peer: nil), users: [])
+        #expect(b.status(member: "c2") == .ended)
+    }
 }

@@ -26,12 +26,15 @@ import Testing
         for f in ["reg-speaker.xml", "uas-speaker.xml", "uac-caller.xml", "rtp-far.pcap", "rtp-speaker.pcap"] {
             try FileManager.default.copyItem(at: Interop.fixtures.appendingPathComponent(f), to: dir.appendingPathComponent(f))
         }
+        // A dialog-event watcher of the speaker's user (sub-dialog.xml watches alice).
+        try String(contentsOf: Interop.fixtures.appendingPathComponent("sub-dialog.xml"), encoding: .utf8)
+            .replacingOccurrences(of: "alice", with: "kitchen").write(to: dir.appendingPathComponent("sub-kitchen.xml"), atomically: true, encoding: .utf8)
         var gw: [BatonProcess] = []
         for i in 0..<2 {
             let d = dir.appendingPathComponent("gw\(i)")
             try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
             gw.append(try BatonProcess(sipPort: 27800 + i * 10, httpPort: 29800 + i * 10, rtpMin: 25800 + i * 200, dir: d,
-                                       extra: ["--store-url", pg.url, "--store-timeout-ms", "1000"]))
+                                       extra: ["--store-url", pg.url, "--store-timeout-ms", "1000", "--route", "^bob$=127.0.0.1:27823"]))
         }
         defer { for g in gw { _ = g.stop() } }
         let (a, b) = (gw[0], gw[1])
@@ -85,6 +88,46 @@ import Testing
         // A request that was forwarded once is never forwarded again (no loop): A's own 404.
         #expect(try a.request("GET", "/calls/\(id)", headers: ["X-Baton-Forwarded": "gw-test"]).0 == 404)
         #expect(try a.request("GET", "/calls/nosuchcall").0 == 404)
+
+        // A watcher of kitchen's dialogs on A: the call B holds is in A's NOTIFYs (one global
+        // state); a call of A's joined to the same shared call counts on both gateways.
+        let messages = dir.appendingPathComponent("watcher-messages.log")
+        let watcher = try Child(sipp, ["-sf", "sub-kitchen.xml", "-i", "127.0.0.1", "-p", "27824", "-trace_msg", "-message_file", messages.path,
+                                       "-m", "1", "-nostdin", "-timeout", "40s", "127.0.0.1:\(a.sipPort)"],
+                                cwd: dir, output: dir.appendingPathComponent("watcher.log"))
+        defer { watcher.signal(SIGKILL) }
+        let op = "uc-\(id)"
+        func watched(members: Int) -> Bool {
+            SharedCallTests.notifies((try? String(contentsOf: messages, encoding: .utf8)) ?? "").contains { n in
+                n.dialogs[op].map { $0.1 == "active" && $0.2 == members } ?? false
+            }
+        }
+        #expect(waitUntil(.seconds(5)) { watched(members: 1) }, "A's watcher does not see B's call as active")
+        let bob = try Child(sipp, ["-sn", "uas", "-i", "127.0.0.1", "-p", "27823", "-m", "1", "-nostdin", "-timeout", "30s"],
+                            cwd: dir, output: dir.appendingPathComponent("bob.log"))
+        defer { bob.signal(SIGKILL) }
+        usleep(200_000)
+        let second = try Child(sipp, ["-sn", "uac", "-i", "127.0.0.1", "-p", "27825", "-s", "bob", "-d", "3000", "-m", "1", "-nostdin",
+                                      "-timeout", "30s", "127.0.0.1:\(a.sipPort)"], cwd: dir, output: dir.appendingPathComponent("second.log"))
+        defer { second.signal(SIGKILL) }
+        var second_id: String?
+        _ = waitUntil(.seconds(5)) {
+            let live = ((try? a.json("/calls")) as? [String: Any])?["active"] as? [[String: Any]] ?? []
+            second_id = live.first { $0["answered"] != nil }?["id"] as? String
+            return second_id != nil
+        }
+        let c2 = try #require(second_id, "the call through A was not answered:\n\(second.text)")
+        let (joinCode, joined) = try a.post("/shared-calls/\(op)/members", json: ["call": c2])
+        #expect(joinCode == 200, "\(joined)")
+        for g in [a, b] {
+            let shared = (try? g.json("/shared-calls/\(op)")) as? [String: Any] ?? [:]
+            let ok = waitUntil(.seconds(3)) {
+                let s = (try? g.json("/shared-calls/\(op)")) as? [String: Any] ?? [:]
+                return (s["members"] as? [Any])?.count == 2 && s["state"] as? String == "active"
+            }
+            #expect(ok, "gateway \(g.httpPort) does not see both members: \(shared)")
+        }
+        #expect(waitUntil(.seconds(5)) { watched(members: 2) }, "A's watcher does not count both members")
 
         // An agent created on A is on B; logins set at once on two systems, one per gateway, both stay.
         #expect(try Self.put(a, "/agents/ann", ["name": "Ann", "aor": "ann@127.0.0.1", "skills": ["billing"]]) == 200)
