@@ -49,6 +49,9 @@ struct BatonConfiguration: Equatable {
     /// store, and how long without a beat before another ends its calls.
     var heartbeatMs = 1000
     var deadAfterMs = 3000
+    /// `cluster.http_address`: where the other gateways reach this one's HTTP API (requests
+    /// about calls it anchors are forwarded there); default `http.host:http.port`.
+    var clusterHTTPAddress = ""
     /// `store.commit_window_ms`: records of this long share one SQLite transaction.
     var storeCommitWindowMs = 20
     var drainTimeout = 30
@@ -109,6 +112,15 @@ struct BatonConfiguration: Equatable {
             let t = v.trimmingCharacters(in: .whitespaces)
             guard !t.isEmpty, t.count <= 64, t.allSatisfy({ $0.isLetter || $0.isNumber || "-_.:".contains($0) }) else {
                 throw .invalid("cluster.gateway_id", v, "1-64 letters, digits, - _ . :")
+            }
+            return t
+        }
+        clusterHTTPAddress = try r.value("cluster.http_address", default: "\(http.host):\(http.port)", shown: { $0 }) {
+            v throws(ConfigurationError) in
+            let t = v.trimmingCharacters(in: .whitespaces)
+            guard let colon = t.lastIndex(of: ":"), !t[..<colon].isEmpty, let port = Int(t[t.index(after: colon)...]), (1...65535).contains(port),
+                  !t.contains("/") else {
+                throw .invalid("cluster.http_address", v, "host:port the other gateways reach this one's HTTP API at")
             }
             return t
         }

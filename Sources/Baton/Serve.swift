@@ -121,6 +121,22 @@ struct Serve: AsyncParsableCommand {
         calls.shared.onChange.set { [sip] users in
             sip.loop.execute { for u in users { sip.b2bua.notifySubscribers(package: "dialog", resource: u) } }
         }
+        if store.isShared, ["0.0.0.0", "::", "[::]"].contains(where: { config.clusterHTTPAddress.hasPrefix($0 + ":") }) {
+            logger.warning("cluster.http_address is a wildcard address: other gateways cannot forward requests about this gateway's calls to it; set it to an address they reach",
+                           metadata: ["cluster.http_address": "\(config.clusterHTTPAddress)"])
+        }
+        // An INVITE with Replaces for another gateway's call is redirected there.
+        if store.isShared {
+            let me = config.gatewayID
+            try await sip.onLoop { [sip, store] in
+                sip.b2bua.dialogLocator = { callID, done in
+                    Task {
+                        let g = try? await store.gatewayHolding(dialogCallID: callID)
+                        done(g.flatMap { $0.id == me ? nil : $0.sip })
+                    }
+                }
+            }
+        }
         // Several gateways on one store: each member change of a user's shared call is written
         // there, and the others merge it (StoreFollower), so the operation has one global state.
         if store.isShared {
@@ -176,7 +192,7 @@ struct Serve: AsyncParsableCommand {
                 .init(service: CredentialRefresh(users: users, tokens: tokens, models: models)),
                 .init(service: ClusterWatch(store: store, sip: sip, gateway: GatewayRecord(
                     id: config.gatewayID, sip: "\(config.sip.b2bua.advertisedHost):\(config.sip.transport.port)",
-                    http: "\(config.http.host):\(config.http.port)"), heartbeat: .milliseconds(config.heartbeatMs),
+                    http: config.clusterHTTPAddress), heartbeat: .milliseconds(config.heartbeatMs),
                     deadAfter: .milliseconds(config.deadAfterMs))),
                 .init(service: StoreFollower(store: store, sip: sip, users: users, tokens: tokens, devices: devices, forwarding: forwarding,
                                              contactCenter: contactCenter, models: models, conversation: conversation,

@@ -49,7 +49,7 @@ public final class ForwardingHistory: Sendable {
     public func run() async {
         guard let store else { return }
         for await (number, c) in pending {
-            do { try await store.saveForwardingCounts(number: number, calls: c.calls, forwards: c.forwards, at: Date().timeIntervalSince1970) } catch {
+            do { try await store.addForwardingCounts(number: number, calls: c.calls, forwards: c.forwards, at: Date().timeIntervalSince1970) } catch {
                 logger.error("forwarding history not stored", metadata: ["number": "\(number)", "error": "\(error)"])
             }
         }
@@ -57,12 +57,14 @@ public final class ForwardingHistory: Sendable {
 
     public func finish() { writes.finish() }
 
-    public func noteCall(to number: String) { change(number) { $0.calls += 1 } }
+    public func noteCall(to number: String) { change(number, Counts(calls: 1, forwards: 0)) { $0.calls += 1 } }
 
-    public func noteForward(by number: String) { change(number) { $0.forwards += 1 } }
+    public func noteForward(by number: String) { change(number, Counts(calls: 0, forwards: 1)) { $0.forwards += 1 } }
 
-    private func change(_ number: String, _ body: (inout Counts) -> Void) {
-        let c = counts.withLock { m -> Counts in
+    /// Counts the change here and queues it as an increment (`delta`) for the store: gateways
+    /// sharing one store add to the same row instead of writing their own totals over it.
+    private func change(_ number: String, _ delta: Counts, _ body: (inout Counts) -> Void) {
+        _ = counts.withLock { m -> Counts in
             var c = m[number] ?? Counts(calls: 0, forwards: 0)
             body(&c)
             // Bounded: the numbers seen most rarely go when the table is full.
@@ -70,7 +72,7 @@ public final class ForwardingHistory: Sendable {
             m[number] = c
             return c
         }
-        writes.yield((number, c))
+        writes.yield((number, delta))
     }
 
     public func counts(_ number: String) -> Counts? { counts.withLock { $0[number] } }

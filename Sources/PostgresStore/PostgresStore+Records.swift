@@ -255,10 +255,11 @@ extension PostgresStore {
 
     // MARK: ForwardingHistoryStore
 
-    public func saveForwardingCounts(number: String, calls: Int, forwards: Int, at time: Double) async throws {
+    public func addForwardingCounts(number: String, calls: Int, forwards: Int, at time: Double) async throws {
         try await exec("""
             INSERT INTO forwarding_history (number, calls, forwards, updated) VALUES (\(number), \(calls), \(forwards), \(time))
-            ON CONFLICT (number) DO UPDATE SET calls = excluded.calls, forwards = excluded.forwards, updated = excluded.updated
+            ON CONFLICT (number) DO UPDATE SET calls = forwarding_history.calls + excluded.calls,
+                forwards = forwarding_history.forwards + excluded.forwards, updated = excluded.updated
             """)
     }
 
@@ -523,6 +524,16 @@ extension PostgresStore {
         try await rows("""
             SELECT g.id, g.sip, g.http FROM call_anchors a JOIN gateways g ON g.id = a.gateway
             WHERE a.callID = \(callID) AND g.state = 'alive'
+            """, (String, String, String).self).first.map { GatewayRecord(id: $0.0, sip: $0.1, http: $0.2) }
+    }
+
+    /// A scan of the live anchors (an INVITE with Replaces that reached the wrong gateway is
+    /// rare; anchors are one row per live call).
+    public func gatewayHolding(dialogCallID: String) async throws -> GatewayRecord? {
+        try await rows("""
+            SELECT g.id, g.sip, g.http FROM call_anchors a JOIN gateways g ON g.id = a.gateway
+            WHERE g.state = 'alive' AND (a.caller::jsonb ->> 'callID' = \(dialogCallID) OR a.callee::jsonb ->> 'callID' = \(dialogCallID))
+            LIMIT 1
             """, (String, String, String).self).first.map { GatewayRecord(id: $0.0, sip: $0.1, http: $0.2) }
     }
 

@@ -365,7 +365,26 @@ extension B2BUA {
             return (call, side)
         }.first
         guard let (call, side) = found, call.state == .answered || call.state == .confirmed else {
-            t.respond(.callDoesNotExist, toTag: randomToken(10))
+            // Several gateways on one store: the dialog may be another gateway's. The device is
+            // redirected there (302, RFC 3261 §8.3: it sends the same INVITE to the Contact).
+            guard found == nil, let locate = dialogLocator else {
+                t.respond(.callDoesNotExist, toTag: randomToken(10))
+                return
+            }
+            let user = req.requestURI?.user
+            let loop = layer.loop
+            // The transaction stays on the SIP loop: the locator's answer hops back to it.
+            let bound = NIOLoopBound(t, eventLoop: loop)
+            locate(r.callID) { address in
+                loop.execute {
+                    let t = bound.value
+                    guard let address else { t.respond(.callDoesNotExist, toTag: randomToken(10)); return }
+                    t.respond(SIPStatus(302, "Moved Temporarily"), toTag: randomToken(10)) {
+                        try? $0.setContact("<sip:\(user.map { $0 + "@" } ?? "")\(address)>")
+                        $0.setHeader("Warning", "399 baton \"the call is anchored by another gateway\"")
+                    }
+                }
+            }
             return
         }
         guard call.switchLeg == nil else {

@@ -231,6 +231,10 @@ public final class B2BUA: TransactionUser {
 
     public let configuration: Configuration
     let layer: TransactionLayer
+    /// Finds another gateway holding a dialog by its Call-ID (a shared store): its SIP
+    /// address "host:port", or nil. An INVITE with Replaces naming a dialog this gateway does
+    /// not have is redirected there (302) instead of 481. May answer on any thread.
+    public var dialogLocator: (@Sendable (String, @escaping @Sendable (String?) -> Void) -> Void)?
     let registrar: Registrar
     var router: Router
     public weak var delegate: (any B2BUADelegate)?

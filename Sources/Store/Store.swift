@@ -320,9 +320,9 @@ public final class Store: Sendable {
 
     // MARK: Forwarding history
 
-    public func saveForwardingCounts(number: String, calls: Int, forwards: Int, at time: Double) async throws {
+    public func addForwardingCounts(number: String, calls: Int, forwards: Int, at time: Double) async throws {
         try await db.write { db in
-            try db.execute(sql: "INSERT INTO forwarding_history(number, calls, forwards, updated) VALUES (?, ?, ?, ?) ON CONFLICT(number) DO UPDATE SET calls = excluded.calls, forwards = excluded.forwards, updated = excluded.updated",
+            try db.execute(sql: "INSERT INTO forwarding_history(number, calls, forwards, updated) VALUES (?, ?, ?, ?) ON CONFLICT(number) DO UPDATE SET calls = forwarding_history.calls + excluded.calls, forwards = forwarding_history.forwards + excluded.forwards, updated = excluded.updated",
                            arguments: [number, calls, forwards, time])
         }
     }

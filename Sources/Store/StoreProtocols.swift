@@ -56,7 +56,9 @@ public protocol IdentityCacheStore: Sendable {
 
 /// How often each called number forwarded its calls (the STIR path's "likely to forward").
 public protocol ForwardingHistoryStore: Sendable {
-    func saveForwardingCounts(number: String, calls: Int, forwards: Int, at time: Double) async throws
+    /// Adds to a number's counts (an increment in the row: gateways counting the same number
+    /// at once keep each other's counts).
+    func addForwardingCounts(number: String, calls: Int, forwards: Int, at time: Double) async throws
     func forwardingCounts() async throws -> [(number: String, calls: Int, forwards: Int)]
 }
 
@@ -132,6 +134,8 @@ public protocol ClusterStore: Sendable {
     func deleteAnchors(gateway: String) async throws
     /// The live gateway anchoring `callID`, if any.
     func anchoringGateway(callID: String) async throws -> GatewayRecord?
+    /// The live gateway holding a call one of whose legs has this Call-ID, if any.
+    func gatewayHolding(dialogCallID: String) async throws -> GatewayRecord?
     /// Forgets shared-call members that ended before `time`.
     func purgeEndedSharedMembers(before time: Double) async throws
 }
@@ -170,6 +174,7 @@ extension Store: BatonStore {
     public func claimDeadGateways(except: String, staleAfter: Double) async throws -> [String] { [] }
     public func anchoringGateway(callID: String) async throws -> GatewayRecord? { nil }
     public func purgeEndedSharedMembers(before time: Double) async throws {}
+    public func gatewayHolding(dialogCallID: String) async throws -> GatewayRecord? { nil }
     public var isAvailable: Bool { true }
     public func changes() -> AsyncStream<StoreChange> { AsyncStream { $0.finish() } }
     public func close() async {}

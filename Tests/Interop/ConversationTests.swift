@@ -154,9 +154,10 @@ import Testing
         let id3 = try #require(call3, "the DTMF bot did not answer:\n\(caller3.text)")
         var d3: [String: Any]?
         let dEnd = ContinuousClock.now + .seconds(8)
-        while ContinuousClock.now < dEnd, d3 == nil {
+        // The decision shows at once; its outcome once the transfer has been tried.
+        while ContinuousClock.now < dEnd, d3?["outcome"] == nil {
             d3 = ((try? baton.json("/calls/\(id3)/dialog")) as? [String: Any])?["decision"] as? [String: Any]
-            if d3 == nil { usleep(100_000) }
+            if d3?["outcome"] == nil { usleep(100_000) }
         }
         let decided = try #require(d3, "pressing 0 decided nothing:\n\(caller3.text)")
         #expect(decided["rule"] as? String == "pressed zero" && (decided["signals"] as? [String: Double])?["dtmf:0"] == 1, "\(decided)")
@@ -187,9 +188,9 @@ import Testing
         let id4 = try #require(call4, "the bot did not answer the speaking caller:\n\(caller4.text)")
         var d4: [String: Any]?
         let d4End = ContinuousClock.now + .seconds(10)
-        while ContinuousClock.now < d4End, d4 == nil {
+        while ContinuousClock.now < d4End, d4?["outcome"] == nil {
             d4 = ((try? baton.json("/calls/\(id4)/dialog")) as? [String: Any])?["decision"] as? [String: Any]
-            if d4 == nil { usleep(100_000) }
+            if d4?["outcome"] == nil { usleep(100_000) }
         }
         let heard = try #require(d4, "saying 'agent' decided nothing: \(String(describing: try? baton.json("/calls/\(id4)/dialog")))")
         #expect(heard["rule"] as? String == "said agent" && (heard["signals"] as? [String: Double])?["keyword:agent"] == 1, "\(heard)")

@@ -139,6 +139,22 @@ import Testing
         }
     }
 
+    /// Several gateways on one store: Replaces naming a dialog another gateway holds gets a
+    /// 302 to that gateway (the device sends the INVITE there); one nobody holds still 481.
+    @Test func replacesForAnotherGatewaysDialogIsRedirected() throws {
+        let (h, _, _) = try confirmedCall()
+        h.b2bua.dialogLocator = { callID, done in done(callID == "remote@h" ? "127.0.0.2:5062" : nil) }
+        for (callID, code) in [("remote@h", 302), ("nowhere@h", 481)] {
+            let inv = try SIPMessage.parse(Fixtures.bytes(Fixtures.invite(branch: "z9hG4bKredir\(code)", callID: "redir\(code)@h")))
+            inv.setHeader("Replaces", "\(callID);to-tag=a;from-tag=b")
+            try h.deliver(inv, from: Self.speaker)
+            h.wire.loop.run()
+            let answer = try #require(h.sent(to: Self.speaker).last { $0.statusCode != 100 })
+            #expect(answer.statusCode == code, "\(callID)")
+            if code == 302 { #expect(answer.contactURI(0)?.text == "sip:bob@127.0.0.2:5062", "\(answer.contact(0) ?? "-")") }
+        }
+    }
+
     @Test func aRejectedReInviteDoesNotChangeTheSDPASwitchoverOffers() throws {
         let (h, id, bInvite) = try confirmedCall()
         #expect(String(decoding: try h.b2bua.farSDP(call: id, replacing: .caller), as: UTF8.self).contains("m=audio 30000"))

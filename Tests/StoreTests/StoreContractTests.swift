@@ -211,8 +211,8 @@ import TestSupport
         #expect(try await s.takeIdentities(orig: "+1", dest: "+2", now: 150) == nil)
 
         // Forwarding history, tokens, SIP users.
-        try await s.saveForwardingCounts(number: "+1555", calls: 3, forwards: 2, at: 1)
-        try await s.saveForwardingCounts(number: "+1555", calls: 4, forwards: 2, at: 2)
+        try await s.addForwardingCounts(number: "+1555", calls: 3, forwards: 2, at: 1)
+        try await s.addForwardingCounts(number: "+1555", calls: 1, forwards: 0, at: 2)
         #expect(try await s.forwardingCounts().map { "\($0.number)=\($0.calls)/\($0.forwards)" } == ["+1555=4/2"])
         let tok = APITokenRecord(id: "t1", name: "ops", role: "admin", tenant: "default", agent: nil, hash: "ab", created: 1)
         try await s.save(tok)
