@@ -38,6 +38,11 @@ struct StoreFollower: Service {
     }
 
     func run() async {
+        guard store.isShared else {
+            // One gateway on SQLite: nothing else writes; wait for shutdown.
+            try? await gracefulShutdown()
+            return
+        }
         let changes = store.changes()
         let pending = Pending()
         await cancelWhenGracefulShutdown {

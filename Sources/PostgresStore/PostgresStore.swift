@@ -28,8 +28,8 @@ public final class PostgresStore: BatonStore, Sendable {
     private let availableGauge = Gauge(label: "baton_store_available")
     private let available = Atomic<Bool>(true)
     private let subscribers = Mutex<[UUID: AsyncStream<StoreChange>.Continuation]>([:])
-    /// Operations that failed because the database could not be reached (a metric's source).
-    let unreachable = Atomic<Int>(0)
+    /// Operations that failed because the database could not be reached.
+    private let unreachable = Counter(label: "baton_store_unreachable_total")
 
     /// The parts of a `postgres://` URL.
     public struct Address: Sendable, Equatable {
@@ -72,8 +72,13 @@ public final class PostgresStore: BatonStore, Sendable {
     public static func open(url: String, logger: Logger, connectTimeout: Duration = .seconds(5), queryTimeout: Duration = .seconds(2),
                             maxConnections: Int = 8) async throws(StoreError) -> PostgresStore {
         let address = try Address(url: url)
-        let store = PostgresStore(address: address, location: redacted(url), logger: logger,
-                                  connectTimeout: connectTimeout, queryTimeout: queryTimeout, maxConnections: maxConnections)
+        let store: PostgresStore
+        do {
+            store = try PostgresStore(address: address, location: redacted(url), logger: logger,
+                                      connectTimeout: connectTimeout, queryTimeout: queryTimeout, maxConnections: maxConnections)
+        } catch {
+            throw .open(path: redacted(url), underlying: "TLS set-up: \(error)")
+        }
         do {
             try await withDeadline(connectTimeout + .seconds(1)) { try await store.migrate() }
         } catch {
@@ -89,12 +94,12 @@ public final class PostgresStore: BatonStore, Sendable {
     let beat = Mutex<PostgresConnection?>(nil)
     let beatConfig: PostgresConnection.Configuration
 
-    init(address: Address, location: String, logger: Logger, connectTimeout: Duration, queryTimeout: Duration, maxConnections: Int) {
+    init(address: Address, location: String, logger: Logger, connectTimeout: Duration, queryTimeout: Duration, maxConnections: Int) throws {
         self.queryTimeout = queryTimeout
         let beatTLS: PostgresConnection.Configuration.TLS = switch address.sslMode {
         case "disable": .disable
-        case "require": .require(try! .init(configuration: .makeClientConfiguration()))
-        default: .prefer(try! .init(configuration: .makeClientConfiguration()))
+        case "require": .require(try .init(configuration: .makeClientConfiguration()))
+        default: .prefer(try .init(configuration: .makeClientConfiguration()))
         }
         var bc = PostgresConnection.Configuration(host: address.host, port: address.port, username: address.user,
                                                   password: address.password, database: address.database, tls: beatTLS)
@@ -229,7 +234,7 @@ public final class PostgresStore: BatonStore, Sendable {
                 if available.exchange(false, ordering: .relaxed) {
                     logger.error("store unreachable", metadata: ["store": "\(location)", "error": "\(PostgresStore.describe(error))"])
                 }
-                unreachable.add(1, ordering: .relaxed)
+                unreachable.increment()
             }
             throw StoreError.query(PostgresStore.describe(error))
         }
