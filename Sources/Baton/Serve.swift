@@ -121,33 +121,7 @@ struct Serve: AsyncParsableCommand {
         calls.shared.onChange.set { [sip] users in
             sip.loop.execute { for u in users { sip.b2bua.notifySubscribers(package: "dialog", resource: u) } }
         }
-        if store.isShared, ["0.0.0.0", "::", "[::]"].contains(where: { config.clusterHTTPAddress.hasPrefix($0 + ":") }) {
-            logger.warning("cluster.http_address is a wildcard address: other gateways cannot forward requests about this gateway's calls to it; set it to an address they reach",
-                           metadata: ["cluster.http_address": "\(config.clusterHTTPAddress)"])
-        }
-        // An INVITE with Replaces for another gateway's call is redirected there.
-        if store.isShared {
-            let me = config.gatewayID
-            try await sip.onLoop { [sip, store] in
-                sip.b2bua.dialogLocator = { callID, done in
-                    Task {
-                        let g = try? await store.gatewayHolding(dialogCallID: callID)
-                        done(g.flatMap { $0.id == me ? nil : $0.sip })
-                    }
-                }
-            }
-        }
-        // Several gateways on one store: each member change of a user's shared call is written
-        // there, and the others merge it (StoreFollower), so the operation has one global state.
-        if store.isShared {
-            let gateway = config.gatewayID
-            calls.shared.memberChanged.set { [calls] c in
-                let users = String(decoding: (try? JSONEncoder().encode(c.users)) ?? Data("[]".utf8), as: UTF8.self)
-                calls.record(.sharedMember(SharedMemberRecord(member: c.member.id, op: c.op, kind: c.member.kind, call: c.member.call,
-                                                              status: c.member.status.rawValue, since: c.member.since, peer: c.member.peer,
-                                                              users: users, gateway: gateway)))
-            }
-        }
+        try await Serve.joinCluster(store: store, sip: sip, calls: calls, config: config, logger: logger)
         // Rules set over the API outlive a restart; the file's win when it changed since.
         var rules = config.conversationRules
         if let stored = await contactCenter.storedConversationRules() {
@@ -207,6 +181,7 @@ struct Serve: AsyncParsableCommand {
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await services.run()
+        await store.close()
         try await group.shutdownGracefully()
         logger.info("stopped")
     }
@@ -385,6 +360,36 @@ struct STIRWorkers: Service {
         } onGracefulShutdown: {
             stir.finish()
             history?.finish()
+        }
+    }
+}
+
+extension Serve {
+    /// Several gateways on one store (PostgreSQL): requests about another gateway's dialogs
+    /// are redirected there, and each change of a member of a user's shared call is written to
+    /// the store so the others merge it (StoreFollower) into one global state. Nothing on SQLite.
+    static func joinCluster(store: any BatonStore, sip: SIPServer, calls: CallManager, config: BatonConfiguration,
+                            logger: Logger) async throws {
+        guard store.isShared else { return }
+        if ["0.0.0.0", "::", "[::]"].contains(where: { config.clusterHTTPAddress.hasPrefix($0 + ":") }) {
+            logger.warning("cluster.http_address is a wildcard address: other gateways cannot forward requests about this gateway's calls to it; set it to an address they reach",
+                           metadata: ["cluster.http_address": "\(config.clusterHTTPAddress)"])
+        }
+        // An INVITE with Replaces for another gateway's call is redirected there.
+        let me = config.gatewayID
+        try await sip.onLoop { [sip, store] in
+            sip.b2bua.dialogLocator = { callID, done in
+                Task {
+                    let g = try? await store.gatewayHolding(dialogCallID: callID)
+                    done(g.flatMap { $0.id == me ? nil : $0.sip })
+                }
+            }
+        }
+        calls.shared.memberChanged.set { [calls] c in
+            let users = String(decoding: (try? JSONEncoder().encode(c.users)) ?? Data("[]".utf8), as: UTF8.self)
+            calls.record(.sharedMember(SharedMemberRecord(member: c.member.id, op: c.op, kind: c.member.kind, call: c.member.call,
+                                                          status: c.member.status.rawValue, since: c.member.since, peer: c.member.peer,
+                                                          users: users, gateway: me)))
         }
     }
 }
