@@ -12,6 +12,32 @@ import Testing
         #expect(c.sip.b2bua.sentBy == "127.0.0.1:5060")
     }
 
+    /// `store.url` and `cluster.*` (issue 21): a PostgreSQL URL is checked and shown without
+    /// its password; the cluster keys have sane defaults and bounds.
+    @Test func storeURLAndClusterKeys() throws {
+        let d = try BatonConfiguration.load(toml: nil, environment: [:], overrides: [], routes: [])
+        #expect(d.storeURL.isEmpty && d.storeLocation == "var/baton.sqlite")
+        #expect(d.gatewayID.hasSuffix("-5060") && d.heartbeatMs == 1000 && d.deadAfterMs == 3000)
+        #expect(d.clusterHTTPAddress == "127.0.0.1:8080")
+        let c = try BatonConfiguration.load(toml: "[store]\nurl = \"postgres://baton:s3cret@db.example:6543/baton\"\n[cluster]\ngateway_id = \"gw-1\"",
+                                            environment: [:], overrides: [], routes: [])
+        #expect(c.storeURL == "postgres://baton:s3cret@db.example:6543/baton" && c.gatewayID == "gw-1")
+        #expect(!c.storeLocation.contains("s3cret") && c.storeLocation.contains("db.example:6543"))
+        let shown = c.settings.first { $0.key == "store.url" }?.shown ?? ""
+        #expect(!shown.contains("s3cret") && shown.contains("***"), "\(shown)")
+        for (toml, key) in [("[store]\nurl = \"mysql://u@h/db\"", "store.url"),
+                            ("[store]\nurl = \"postgres://h/db\"", "store.url"),
+                            ("[cluster]\ngateway_id = \"has space\"", "cluster.gateway_id"),
+                            ("[cluster]\nheartbeat_ms = 2000\ndead_after_ms = 3000", "cluster.dead_after_ms"),
+                            ("[cluster]\nhttp_address = \"nohostport\"", "cluster.http_address")] {
+            #expect("\((try? BatonConfiguration.load(toml: toml, environment: [:], overrides: [], routes: [])) == nil)" == "true", "\(key)")
+            do { _ = try BatonConfiguration.load(toml: toml, environment: [:], overrides: [], routes: []) } catch {
+                #expect("\(error)".contains(key), "\(error)")
+                #expect(!"\(error)".contains("s3cret"))
+            }
+        }
+    }
+
     @Test func flagsBeatEnvironmentWhichBeatsTheFile() throws {
         let toml = """
         [sip]

@@ -9,7 +9,11 @@ INVITE is challenged (407) and sent again with credentials (tools/bench/uac-dige
 The front "baton+postgres" is Baton with its state in PostgreSQL (store.url): a private
 cluster (tools/pg-cluster.sh, CPU 1 with sipp); the database's CPU and its work per call
 (transactions, rows written and read, from pg_stat_database) are reported beside.
-Usage: setup_bench.py [--rates 100,200,400,600,800] [--seconds 10] [--only baton,baton+digest,baton+postgres,kamailio+rtpengine]
+The front "kamailio+2baton" is two Baton gateways on that PostgreSQL behind Kamailio's
+dispatcher (conf/kamailio-dispatcher.cfg), all three on CPU 0: on this 2-core VM it measures
+what the dispatcher and a second gateway cost on one core, not scale-out (calls follow the
+200's Record-Route: tools/bench/uac-rr.xml).
+Usage: setup_bench.py [--rates 100,200,400,600,800] [--seconds 10] [--only baton,baton+digest,baton+postgres,kamailio+2baton,kamailio+rtpengine]
 (SETUP_TRACE=1 also keeps sipp's message log next to the statistics file.)"""
 import argparse, os, re, signal, socket, subprocess, sys, time
 
@@ -56,6 +60,27 @@ def pg_counts():
 DIGEST = ["--auth-sip", "true", "--auth-realm", "bench"]
 
 def start_front(kind, log):
+    if kind == "kamailio+2baton":
+        procs = []
+        for i in range(2):
+            store = os.path.join(OUT, "setup-gw%d.sqlite" % i)
+            procs.append(subprocess.Popen(["taskset", "-c", "0", BATON, "serve", "--config", os.path.join(HERE, "bench.toml"),
+                "--sip-port", str(27100 + 10 * i), "--sip-tcp", "false", "--http-port", str(27091 + i), "--ng-port", str(27105 + 10 * i),
+                "--media-port-min", str(20000 + 10000 * i), "--media-port-max", str(29999 + 10000 * i), "--media-threads", "1",
+                "--store-path", store, "--store-url", pg_url(), "--cluster-gateway-id", "bench%d" % i,
+                "--route", ".=127.0.0.1:%d" % UAS], stdout=log, stderr=log, cwd=OUT))
+            wait_ng(27105 + 10 * i)
+        lst = os.path.join(OUT, "dispatcher.list")
+        open(lst, "w").write("".join("1 sip:127.0.0.1:%d 8\n" % (27100 + 10 * i) for i in range(2)))
+        cfg = open(os.path.join(ROOT, "conf/kamailio-dispatcher.cfg")).read()
+        cfg = cfg.replace("@LISTEN@", "udp:127.0.0.1:%d" % FRONT).replace("@LIST@", lst).replace("debug=2", "debug=1")
+        cfg = cfg.replace("children=2", "children=8").replace('xlog("L_INFO", "$rm $ci -> $du\\n");', "")
+        path = os.path.join(OUT, "kamailio-dispatcher-bench.cfg")
+        open(path, "w").write(cfg)
+        procs.append(subprocess.Popen(["taskset", "-c", "0", "kamailio", "-f", path, "-DD", "-E", "-m", "1024", "-M", "16",
+                                       "-P", os.path.join(OUT, "kamd.pid"), "-Y", OUT], stdout=log, stderr=log))
+        time.sleep(2.5)   # started, and a probe round done
+        return procs
     if kind in ("baton", "baton+digest", "baton+postgres"):
         store = os.path.join(OUT, "setup.sqlite")
         cmd = [BATON, "serve", "--config", os.path.join(HERE, "bench.toml"),
@@ -101,6 +126,8 @@ def stop(procs, kind):
         except subprocess.TimeoutExpired: p.kill()
     if kind == "kamailio+rtpengine":
         subprocess.run(["pkill", "-KILL", "-f", os.path.join(OUT, "kamailio-bench.cfg")])
+    if kind == "kamailio+2baton":
+        subprocess.run(["pkill", "-KILL", "-f", os.path.join(OUT, "kamailio-dispatcher-bench.cfg")])
 
 def wait_ports_free(ports, limit=20):
     """A step starts only when the previous step's processes let go of every port."""
@@ -126,12 +153,12 @@ def step(kind, rate, seconds):
                                 "-nostdin"], stdout=log, stderr=log, cwd=OUT)
         time.sleep(0.5)
         n = int(rate * seconds)
-        db0 = (pg_cpu(), pg_counts()) if kind == "baton+postgres" else None
+        db0 = (pg_cpu(), pg_counts()) if kind in ("baton+postgres", "kamailio+2baton") else None
         cpu0 = sum(cpu_seconds(p.pid) for p in procs)
         t0 = time.time()
         stat = os.path.join(OUT, "stat-%s-%d.csv" % (kind, rate))
         scenario = (["-sf", os.path.join(HERE, "uac-digest.xml"), "-au", "bench", "-ap", "bench-pw"]
-                    if kind == "baton+digest" else ["-sn", "uac"])
+                    if kind == "baton+digest" else ["-sf", os.path.join(HERE, "uac-rr.xml")] if kind == "kamailio+2baton" else ["-sn", "uac"])
         uac = subprocess.Popen(["taskset", "-c", "1", "sipp"] + scenario + ["-i", "127.0.0.1", "-p", "27070",
                                 "127.0.0.1:%d" % FRONT, "-s", "1000", "-r", str(rate), "-m", str(n), "-d", "500",
                                 "-l", str(rate * 3), "-nostdin", "-timeout", "%ds" % (seconds + 20),
@@ -156,7 +183,7 @@ def step(kind, rate, seconds):
         head, last = (rows[0], rows[-1]) if len(rows) > 1 else ([], [])
         col = lambda name: last[head.index(name)] if name in head else "?"
         # INVITE->200 per call: sipp's response-time trace (rtd 1 of the built-in uac, whole ms).
-        rtt = os.path.join(OUT, "%s_%d_rtt.csv" % ("uac-digest" if kind == "baton+digest" else "uac", uac.pid))
+        rtt = os.path.join(OUT, "%s_%d_rtt.csv" % ({"baton+digest": "uac-digest", "kamailio+2baton": "uac-rr"}.get(kind, "uac"), uac.pid))
         times = sorted(float(l.split(";")[1]) for l in open(rtt).readlines()[1:] if l.count(";") == 2) if os.path.exists(rtt) else []
         if os.path.exists(rtt): os.remove(rtt)
         pct = lambda q: "%.0f" % times[min(len(times) - 1, int(q * len(times)))] if times else "-"
@@ -179,7 +206,7 @@ def main():
     cols = ["front", "rate", "attempted", "successful", "failed", "invite_200_p50_ms", "invite_200_p99_ms", "front_cpu_pct",
             "db_cpu_pct", "db_per_call"]
     kinds = a.only.split(",")
-    if "baton+postgres" in kinds: pg_start()
+    if "baton+postgres" in kinds or "kamailio+2baton" in kinds: pg_start()
     print("| " + " | ".join(cols) + " |"); print("|" + "---|" * len(cols))
     # One front through the whole ladder, then the other: no step follows a step of the other
     # front, whose processes and ports are gone before the next starts (wait_ports_free).
@@ -190,7 +217,7 @@ def main():
                 r["front"], r["rate"] = kind, rate
                 print("| " + " | ".join(str(r.get(c, "-")) for c in cols) + " |", flush=True)
     finally:
-        if "baton+postgres" in kinds: pg_stop()
+        if "baton+postgres" in kinds or "kamailio+2baton" in kinds: pg_stop()
 
 if __name__ == "__main__":
     main()
