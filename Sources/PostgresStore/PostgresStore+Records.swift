@@ -82,13 +82,15 @@ extension PostgresStore {
     static func batched(_ writes: [StoreWrite]) throws -> [PostgresQuery] {
         var out: [PostgresQuery] = []
         var calls: [CallRecord] = [], anchors: [CallAnchorRecord] = [], events: [CallEventRecord] = [], released: [String] = []
+        var members: [SharedMemberRecord] = []
         for w in writes {
             switch w {
             case .call(let r): calls.append(r)
             case .anchor(let a): anchors.append(a)
             case .event(let e): events.append(e)
             case .releaseAnchor(let id): released.append(id)
-            case .saveRegistration, .deleteRegistration, .sharedMember: out.append(query(for: w))
+            case .sharedMember(let m): members.append(m)
+            case .saveRegistration, .deleteRegistration: out.append(query(for: w))
             }
         }
         let enc = JSONEncoder()
@@ -127,6 +129,30 @@ extension PostgresStore {
                 """)
         }
         if !released.isEmpty { out.append("DELETE FROM call_anchors WHERE callID = ANY(\(released))") }
+        if members.count == 1 { out.append(query(for: .sharedMember(members[0]))) } else if !members.isEmpty {
+            // In order, one row each: every version of a member fires its own notification, so the
+            // other gateways see each status in turn. (An upsert of several versions of one row
+            // in one statement is refused by PostgreSQL; versions are split into rounds.)
+            var rounds: [[SharedMemberRecord]] = []
+            for m in members {
+                if let i = rounds.firstIndex(where: { r in !r.contains { $0.member == m.member } }),
+                   !rounds[(i + 1)...].contains(where: { r in r.contains { $0.member == m.member } }) {
+                    rounds[i].append(m)
+                } else { rounds.append([m]) }
+            }
+            for r in rounds {
+                let j = try json(r)
+                out.append("""
+                    INSERT INTO shared_members (member, op, kind, call, status, since, peer, users, gateway)
+                    SELECT member, op, kind, call, status, since, peer, users, gateway
+                    FROM jsonb_to_recordset(\(j)::jsonb) AS x(member text, op text, kind text, call text, status text, since float8,
+                        peer text, users text, gateway text)
+                    ON CONFLICT (member) DO UPDATE SET op = excluded.op, kind = excluded.kind, call = excluded.call,
+                        status = excluded.status, since = excluded.since, peer = excluded.peer, users = excluded.users,
+                        gateway = excluded.gateway
+                    """)
+            }
+        }
         return out
     }
 
