@@ -137,6 +137,9 @@ public final class SharedCalls: Sendable {
 
     public func all() -> [SharedCall] { state.withLock { Array($0.ops.values) }.sorted { $0.id < $1.id } }
 
+    /// How many members another gateway holds are mirrored here.
+    var mirroredCount: Int { state.withLock { $0.remote.count } }
+
     /// The user call identifier of a call or leg.
     public func id(ofCall member: String) -> String? { state.withLock { $0.memberOf[member] } }
 
@@ -315,7 +318,12 @@ public final class SharedCalls: Sendable {
         s.endedOrder.append(id)
         while s.endedOrder.count > keepEnded {
             let old = s.endedOrder.removeFirst()
-            if let op = s.ops.removeValue(forKey: old) { for m in op.members where s.memberOf[m.id] == old { s.memberOf[m.id] = nil } }
+            if let op = s.ops.removeValue(forKey: old) {
+                for m in op.members where s.memberOf[m.id] == old {
+                    s.memberOf[m.id] = nil
+                    s.remote.remove(m.id)   // mirrored members go with their operation
+                }
+            }
         }
     }
 

@@ -154,6 +154,12 @@ import Testing
         #expect(a.get("uc-c1")?.state == .held && b.get("uc-c1")?.state == .held)
         a.setStatus(member: "c1", .ended)
         #expect(a.get("uc-c1")?.state == .ended && b.get("uc-c1")?.state == .ended)
+        // Mirrored members are forgotten with their operation (keepEnded), not kept forever.
+        let c = SharedCalls(keepEnded: 1)
+        for i in 0..<5 {
+            c.mergeRemote(op: "uc-r\(i)", member: .init(id: "r\(i)", kind: "call", call: "r\(i)", status: .ended, since: 0, peer: nil), users: ["u"])
+        }
+        #expect(c.all().count == 1 && c.mirroredCount == 1)
         // A mirrored member never overwrites a member this gateway holds.
         b.mergeRemote(op: "uc-x", member: .init(id: "c2", kind: "call", call: "c2", status: .active, since: 0, peer: nil), users: [])
         #expect(b.status(member: "c2") == .ended)
