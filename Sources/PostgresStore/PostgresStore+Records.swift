@@ -27,19 +27,20 @@ extension PostgresStore {
 
     public func registrations(validAt time: Double) async throws -> [RegistrationRecord] {
         try await exec("DELETE FROM registrations WHERE expires <= \(time)")
-        let r: [(String, String, String, String, Int, Double, String, Int, String)] = try await rows(
-            "SELECT aor, contact, transport, sourceHost, sourcePort, expires, callID, cseq, path FROM registrations ORDER BY aor",
-            (String, String, String, String, Int, Double, String, Int, String).self)
-        return r.map { RegistrationRecord(aor: $0.0, contact: $0.1, transport: $0.2, sourceHost: $0.3, sourcePort: $0.4, expires: $0.5,
-                                          callID: $0.6, cseq: $0.7, path: $0.8) }
+        return try await rows("SELECT \(unescaped: PostgresStore.registrationColumns) FROM registrations ORDER BY aor", RegistrationRow.self)
+            .map(PostgresStore.registration)
     }
 
     public func registrations(aor: String, validAt time: Double) async throws -> [RegistrationRecord] {
-        let r: [(String, String, String, String, Int, Double, String, Int, String)] = try await rows(
-            "SELECT aor, contact, transport, sourceHost, sourcePort, expires, callID, cseq, path FROM registrations WHERE aor = \(aor) AND expires > \(time)",
-            (String, String, String, String, Int, Double, String, Int, String).self)
-        return r.map { RegistrationRecord(aor: $0.0, contact: $0.1, transport: $0.2, sourceHost: $0.3, sourcePort: $0.4, expires: $0.5,
-                                          callID: $0.6, cseq: $0.7, path: $0.8) }
+        try await rows("SELECT \(unescaped: PostgresStore.registrationColumns) FROM registrations WHERE aor = \(aor) AND expires > \(time)",
+                       RegistrationRow.self).map(PostgresStore.registration)
+    }
+
+    private static let registrationColumns = "aor, contact, transport, sourceHost, sourcePort, expires, callID, cseq, path"
+    private typealias RegistrationRow = (String, String, String, String, Int, Double, String, Int, String)
+    private static func registration(_ r: RegistrationRow) -> RegistrationRecord {
+        RegistrationRecord(aor: r.0, contact: r.1, transport: r.2, sourceHost: r.3, sourcePort: r.4, expires: r.5, callID: r.6,
+                           cseq: r.7, path: r.8)
     }
 
     // MARK: CallStore
@@ -348,14 +349,15 @@ extension PostgresStore {
         try await rows("""
             UPDATE agents SET logins = (logins::jsonb || jsonb_build_object(\(system)::text, \(login)::jsonb))::text WHERE id = \(id)
             RETURNING id, name, aor, skills, logins
-            """, (String, String, String?, String, String).self)
-            .first.map { AgentRecord(id: $0.0, name: $0.1, aor: $0.2, skills: $0.3, logins: $0.4) }
+            """, AgentRow.self).first.map(PostgresStore.agent)
     }
 
     public func agents() async throws -> [AgentRecord] {
-        try await rows("SELECT id, name, aor, skills, logins FROM agents ORDER BY id", (String, String, String?, String, String).self)
-            .map { AgentRecord(id: $0.0, name: $0.1, aor: $0.2, skills: $0.3, logins: $0.4) }
+        try await rows("SELECT id, name, aor, skills, logins FROM agents ORDER BY id", AgentRow.self).map(PostgresStore.agent)
     }
+
+    private typealias AgentRow = (String, String, String?, String, String)
+    private static func agent(_ r: AgentRow) -> AgentRecord { AgentRecord(id: r.0, name: r.1, aor: r.2, skills: r.3, logins: r.4) }
 
     @discardableResult
     public func deleteAgent(id: String) async throws -> Bool {

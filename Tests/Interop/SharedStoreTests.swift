@@ -7,12 +7,7 @@ import Testing
 /// its key) the other uses at once (LISTEN/NOTIFY); while PostgreSQL is stopped a live call
 /// keeps its media, new calls get 503, and the call's records land once it is back.
 @Suite(.serialized) struct SharedStoreTests {
-    static func cluster(_ tag: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> PostgresCluster? {
-        if let pg = try PostgresCluster.start(tag: tag) { return pg }
-        let msg = "interop peer 'postgres' is missing (Debian package postgresql); install it with tools/install-deps.sh --test"
-        if Interop.isCI { Issue.record(Comment(rawValue: msg), sourceLocation: sourceLocation) } else { print("SKIPPED: \(msg)") }
-        return nil
-    }
+    static func cluster(_ tag: String) throws -> PostgresCluster? { try PostgresCluster.forTest(tag) }
 
     static func put(_ b: BatonProcess, _ path: String, _ body: [String: Any]) throws -> Int {
         try b.request("PUT", path, body: try JSONSerialization.data(withJSONObject: body)).0

@@ -120,13 +120,7 @@ import TestSupport
 
     // MARK: Helpers
 
-    static func cluster(_ tag: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> PostgresCluster? {
-        if let pg = try PostgresCluster.start(tag: tag) { return pg }
-        let msg = "PostgreSQL is not installed (Debian package postgresql); install it with tools/install-deps.sh --test"
-        if ProcessInfo.processInfo.environment["CI"] == "true" { Issue.record(Comment(rawValue: msg), sourceLocation: sourceLocation) }
-        else { print("SKIPPED: \(msg)") }
-        return nil
-    }
+    static func cluster(_ tag: String) throws -> PostgresCluster? { try PostgresCluster.forTest(tag) }
 
     /// The next change within 5 s, nil past that.
     static func next(_ it: inout AsyncStream<StoreChange>.Iterator) async -> StoreChange? {

@@ -36,6 +36,16 @@ public final class PostgresCluster: Sendable {
         return PostgresCluster(dir: dir, port: port, url: url)
     }
 
+    /// A started cluster for a test, or nil after saying why not: PostgreSQL missing is an
+    /// error under CI=true (the test fails) and a `SKIPPED:` line elsewhere.
+    public static func forTest(_ tag: String) throws -> PostgresCluster? {
+        if let pg = try start(tag: tag) { return pg }
+        let msg = "interop peer 'postgres' is missing (Debian package postgresql); install it with tools/install-deps.sh --test"
+        if ProcessInfo.processInfo.environment["CI"] == "true" { throw PostgresClusterError(message: msg) }
+        print("SKIPPED: \(msg)")
+        return nil
+    }
+
     init(dir: URL, port: Int, url: String) { self.dir = dir; self.port = port; self.url = url }
 
     /// Stops the server (fast shutdown) and removes the folder.
