@@ -11,6 +11,7 @@ let package = Package(
     products: [
         .executable(name: "baton", targets: ["Baton"]),
         .executable(name: "baton-demobot", targets: ["baton-demobot"]),
+        .executable(name: "baton-fuzz", targets: ["baton-fuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
@@ -131,6 +132,18 @@ let package = Package(
         .executableTarget(name: "baton-demobot", dependencies: [
             "SIP", "Media", "Speech", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "tools/demobot", swiftSettings: strict),
+        // tools/fuzz: the fuzz targets (every parser of untrusted bytes, as Baton runs it) and
+        // their driver: libFuzzer's entry points under tools/fuzz.sh, a corpus replayer otherwise.
+        .target(name: "FuzzTargets", dependencies: [
+            "SIP", "Media", "Calls", "Control", "Identity", "Store", "ContactCenter", "TestSupport",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ], path: "tools/fuzz/Targets", swiftSettings: strict),
+        .executableTarget(name: "baton-fuzz", dependencies: ["FuzzTargets", .product(name: "Logging", package: "swift-log")], path: "tools/fuzz/Driver", swiftSettings: strict),
         // Helpers shared by test targets (HummingbirdTesting-style): loopback sockets, polling.
         .target(name: "TestSupport", path: "Tests/Support", swiftSettings: strict),
         // Allocation check: an executable with the allocator interposed, run by MediaTests.
@@ -149,6 +162,8 @@ let package = Package(
                           path: "tools/bench/AudioCheck", swiftSettings: strict),
         .executableTarget(name: "baton-alloc-check", dependencies: ["Media", "AllocationCounter", "CSRTP2"],
                           path: "Tests/AllocationCheck", swiftSettings: strict),
+        // The committed fuzz corpus and every crash found, replayed through the targets.
+        .testTarget(name: "FuzzTests", dependencies: ["FuzzTargets"], swiftSettings: strict),
         .testTarget(name: "SpeechTests", dependencies: ["Speech", "Media", "CSpanDSP"],
                     exclude: ["fixtures"], swiftSettings: strict),
         .testTarget(name: "MediaTests", dependencies: [

@@ -14,12 +14,18 @@ public struct DevPKI: Sendable {
     public let leafKey: P256.Signing.PrivateKey
     public let leaf: Certificate
 
-    /// - Parameter numbers: TNAuthList entries instead of the service provider code (a
-    ///   certificate for given telephone numbers, RFC 8226).
+    /// - Parameters:
+    ///   - numbers: TNAuthList entries instead of the service provider code (a certificate
+    ///     for given telephone numbers, RFC 8226).
+    ///   - keys: root, intermediate and leaf keys to use instead of new ones (a fuzz target's
+    ///     committed corpus stays signed by the same leaf from run to run).
     public init(spc: String = "1234", organization: String = "Baton development", validDays: Int = 365,
-                now: Date = Date(), numbers: [TNAuthList.Entry]? = nil) throws {
+                now: Date = Date(), numbers: [TNAuthList.Entry]? = nil,
+                keys: (root: P256.Signing.PrivateKey, intermediate: P256.Signing.PrivateKey, leaf: P256.Signing.PrivateKey)? = nil) throws {
         let from = now.addingTimeInterval(-3600), until = now.addingTimeInterval(Double(validDays) * 86400)
-        let rootKey = P256.Signing.PrivateKey(), intermediateKey = P256.Signing.PrivateKey(), leafKey = P256.Signing.PrivateKey()
+        let rootKey = keys?.root ?? P256.Signing.PrivateKey()
+        let intermediateKey = keys?.intermediate ?? P256.Signing.PrivateKey()
+        let leafKey = keys?.leaf ?? P256.Signing.PrivateKey()
         self.rootKey = rootKey
         self.intermediateKey = intermediateKey
         self.leafKey = leafKey

@@ -31,7 +31,9 @@ final class RTPSequence {
             window = delta >= 64 ? 1 : (window << UInt64(delta)) | 1
             maxSeq = seq
         } else {
-            let back = Int(-delta)
+            // Widened first: -Int16.min overflows (a packet 32768 ahead of the highest one
+            // crashed the relay thread; found by the `relay` fuzz target).
+            let back = -Int(delta)
             if back < 64 {
                 let bit: UInt64 = 1 << UInt64(back)
                 if window & bit != 0 { duplicates &+= 1; return }

@@ -17,6 +17,15 @@ public protocol SIPTransportDelegate: AnyObject {
     func transport(cannotConnectTo peer: SIPPeer)
 }
 
+/// One received datagram or framed stream message, as the transport reads it
+/// (``SIPTransport/decode(_:maxSize:)``).
+public enum SIPInbound {
+    /// Parsed and valid: for the transaction layer.
+    case message(SIPMessage)
+    /// Refused (counted, logged): with the answer the sender gets, nil when none can be sent.
+    case rejected(SIPError, answer: SIPMessage?)
+}
+
 /// SIP over UDP and TCP on swift-nio, every channel on one event loop (the SIP loop).
 ///
 /// Inbound bytes are framed (TCP), parsed by libosip2 and handed to the delegate; malformed
@@ -164,11 +173,24 @@ public final class SIPTransport: Sendable {
 
     fileprivate func received(_ bytes: [UInt8], from peer: SIPPeer) {
         loop.preconditionInEventLoop()
+        switch SIPTransport.decode(bytes, maxSize: configuration.maxMessageSize) {
+        case let .message(m):
+            state.value.delegate?.transport(received: m, from: peer)
+        case let .rejected(error, answer):
+            reject(error, bytes: bytes.count, peer: peer)
+            if let answer { send(answer, to: peer) }
+        }
+    }
+
+    /// What the transport makes of one datagram or one framed stream message: a message for
+    /// the transaction layer, or a refusal with the answer a sender can be given (a request
+    /// too large, truncated or invalid but readable enough to answer; nil for the rest).
+    /// The fuzz target `sip` and the RFC 4475 test read messages through this, as the wire does.
+    public static func decode(_ bytes: [UInt8], maxSize: Int) -> SIPInbound {
         let m: SIPMessage
         do {
-            m = try SIPMessage.parseUnvalidated(bytes, maxSize: configuration.maxMessageSize)
+            m = try SIPMessage.parseUnvalidated(bytes, maxSize: maxSize)
         } catch {
-            reject(error, bytes: bytes.count, peer: peer)
             // Too large or truncated but readable: say so rather than drop it silently.
             let readable: SIPMessage?
             switch error {
@@ -176,23 +198,20 @@ public final class SIPTransport: Sendable {
             case .badContentLength: readable = SIPMessage.headersOfTruncated(bytes)
             default: readable = nil
             }
-            if let r = readable, r.isRequest, r.sipMethod != .ack, r.viaCount > 0 {
-                let (code, reason) = error.status
-                send(r.makeResponse(code, reason, toTag: r.toTag == nil ? randomToken(10) : nil), to: peer)
-            }
-            return
+            return .rejected(error, answer: readable.flatMap { answer(error, to: $0) })
         }
         do {
             try m.validate(received: bytes.count - (SIPFraming.headerEnd(bytes) ?? bytes.count))
         } catch {
-            reject(error, bytes: bytes.count, peer: peer)
-            if m.isRequest, m.sipMethod != .ack, m.viaCount > 0 {
-                let (code, reason) = error.status
-                send(m.makeResponse(code, reason, toTag: m.toTag == nil ? randomToken(10) : nil), to: peer)
-            }
-            return
+            return .rejected(error, answer: answer(error, to: m))
         }
-        state.value.delegate?.transport(received: m, from: peer)
+        return .message(m)
+    }
+
+    private static func answer(_ error: SIPError, to r: SIPMessage) -> SIPMessage? {
+        guard r.isRequest, r.sipMethod != .ack, r.viaCount > 0 else { return nil }
+        let (code, reason) = error.status
+        return r.makeResponse(code, reason, toTag: r.toTag == nil ? randomToken(10) : nil)
     }
 
     private func reject(_ error: SIPError, bytes: Int, peer: SIPPeer) {

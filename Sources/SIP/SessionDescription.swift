@@ -35,7 +35,7 @@ public final class SessionDescription {
         var s: UnsafeMutablePointer<sdp_message_t>?
         guard sdp_message_init(&s) == 0, let s else { throw .badSDP("sdp_message_init failed") }
         raw = s
-        let text = String(decoding: bytes, as: UTF8.self)
+        let text = String(decoding: SessionDescription.crlfLines(bytes), as: UTF8.self)
         guard sdp_message_parse(s, text) == 0 else { throw .badSDP("libosip2 could not parse it") }
         let m = media
         guard !m.isEmpty else { throw .badSDP("no m= line") }
@@ -46,6 +46,28 @@ public final class SessionDescription {
     }
 
     deinit { sdp_message_free(raw) }
+
+    /// Every line ending as CRLF. RFC 4566 lets a parser accept a bare LF; libosip2 5.3.0
+    /// reads past its buffer on an `m=` line without formats that ends in a lone CR or LF
+    /// at the end of the body (found by the `sdp` fuzz target, regression
+    /// tools/fuzz/regressions/sdp/m-line-bare-terminator): it only ever sees CRLF.
+    static func crlfLines(_ bytes: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count + 16)
+        var i = 0
+        while i < bytes.count {
+            let b = bytes[i]
+            if b == 0x0D || b == 0x0A {
+                out.append(0x0D)
+                out.append(0x0A)
+                if b == 0x0D, i + 1 < bytes.count, bytes[i + 1] == 0x0A { i += 1 }
+            } else {
+                out.append(b)
+            }
+            i += 1
+        }
+        return out
+    }
 
     /// The media lines with their effective connection addresses.
     public var media: [Media] {

@@ -1,0 +1,129 @@
+import Calls
+import Control
+import Foundation
+import Media
+import SIP
+import TestSupport
+
+/// The media-side targets, sharing one relay and one call manager per process: `sdp`
+/// (offer/answer rewriting), `ng` (bencode commands) and `relay` (per-packet parsing).
+final class MediaFuzz: @unchecked Sendable {
+    static let shared = MediaFuzz()
+    let relay: MediaRelay
+    let calls: CallManager
+    let ng: NGProtocol
+
+    init() {
+        var c = MediaRelay.Configuration()
+        // A block of its own, clear of the test suites' and of a running gateway's ports.
+        c.portMin = 46000
+        c.portMax = 46999
+        c.threads = 1
+        relay = try! MediaRelay(configuration: c)
+        relay.start()
+        calls = CallManager(relay: relay, keepEnded: 4, now: { 5 })
+        ng = NGProtocol(calls: calls, started: 0)
+    }
+
+    /// Ends every call an input left (so ports and memory do not pile up across inputs).
+    func releaseAll() {
+        for c in calls.calls() { calls.release(call: c.id) }
+    }
+
+    // MARK: sdp
+
+    /// First byte: options (bit 0 ICE=remove, bits 1-2 transport-protocol, bits 3-4 transcode);
+    /// the rest: the SDP, used as the offer, as the answer, and as a re-offer from the callee.
+    func sdp(_ data: [UInt8]) {
+        guard let flags = data.first else { return }
+        let body = Array(data.dropFirst())
+        // The parser and every accessor the call layer uses, on the raw description.
+        if let d = try? SessionDescription(parsing: body) {
+            for i in d.media.indices {
+                _ = d.formats(media: i)
+                _ = d.attributes(media: i)
+                _ = d.crypto(media: i)
+            }
+            d.removeICE()
+            _ = try? d.serialize()
+        }
+        var o = CallManager.SDPOptions()
+        o.removeICE = flags & 1 != 0
+        o.transportProtocol = [nil, "RTP/AVP", "RTP/SAVP", "UDP/TLS/RTP/SAVPF"][Int(flags >> 1) & 3]
+        o.transcode = [[], ["opus"], ["PCMU"], ["PCMA", "opus"]][Int(flags >> 3) & 3]
+        if flags & 0x20 != 0 { o.source = .any }
+        let id = "fuzz-sdp"
+        if (try? calls.offer(callID: id, fromTag: "a", sdp: body, options: o)) != nil {
+            _ = try? calls.answer(callID: id, fromTag: "a", toTag: "b", sdp: body, options: o)
+            _ = try? calls.offer(callID: id, fromTag: "b", sdp: body, options: o)
+            _ = try? calls.delete(callID: id)
+        }
+        releaseAll()
+    }
+
+    // MARK: ng
+
+    func ng(_ data: [UInt8]) {
+        if let request = try? Bencode.decode(data) {
+            var out: [UInt8] = []
+            ng.handle(request).encode(into: &out)
+        }
+        releaseAll()
+    }
+
+    // MARK: relay
+
+    /// A call on the relay: side A speaks Opus (PT 111, events PT 101 at 48 kHz) over SRTP,
+    /// side B PCMU (events PT 101 at 8 kHz) in the clear, transcoded between them.
+    lazy var media: RelayCall = try! RelayCall(relay: relay)
+
+    final class RelayCall {
+        let stream: AnchoredStream
+        let a: UDPSocket, b: UDPSocket
+        let keyA: [UInt8]
+        init(relay: MediaRelay) throws {
+            stream = try relay.allocate()
+            a = try UDPSocket(receiveTimeout: .milliseconds(1))
+            b = try UDPSocket(receiveTimeout: .milliseconds(1))
+            keyA = SRTPSession.generateKey(.aesCM128HmacSHA1_80)
+            let keyToA = SRTPSession.generateKey(.aesCM128HmacSHA1_80)
+            try relay.configure(stream, side: .a, LegMedia(
+                format: .init(codec: .opus, payloadType: 111, telephoneEvent: 101, telephoneEventClockRate: 48000),
+                srtp: SRTPKeys(suite: .aesCM128HmacSHA1_80, receive: keyA, send: keyToA)), transcodes: true)
+            try relay.configure(stream, side: .b, LegMedia(
+                format: .init(codec: .pcmu, payloadType: 0, telephoneEvent: 101, telephoneEventClockRate: 8000)), transcodes: true)
+            // RTCP of each party to its RTP port + 1 is not needed: RTCP goes back to the same socket.
+            try relay.setRemote(stream, side: .a, ip: "127.0.0.1", port: a.port, rtcpPort: a.port)
+            try relay.setRemote(stream, side: .b, ip: "127.0.0.1", port: b.port, rtcpPort: b.port)
+            _ = relay.barrierBlocking()
+        }
+
+        /// Every packet the relay has read on `side`'s sockets, whatever it did with it.
+        func seen(_ side: MediaRelay.Side) -> UInt64 {
+            let s = stream.rtpCounters(side) + stream.rtcpCounters(side)
+            return s.rxPackets + s.droppedSource + s.droppedSRTP
+        }
+    }
+
+    /// First byte: bit 0 side B (else A), bit 1 to the RTCP port, bit 2 protect with A's key
+    /// (so the packet passes authentication and reaches the parsers behind SRTP).
+    func relay(_ data: [UInt8]) {
+        guard let flags = data.first, data.count > 1 else { return }
+        let call = media
+        var packet = Array(data.dropFirst())
+        let side: MediaRelay.Side = flags & 1 != 0 ? .b : .a
+        let rtcp = flags & 2 != 0
+        if side == .a, flags & 4 != 0, let s = try? SRTPSession(key: call.keyA, direction: .outbound) {
+            if rtcp { try? s.protectRTCP(&packet) } else { try? s.protect(&packet) }
+        }
+        let before = call.seen(side)
+        let port = rtcp ? call.stream.endpoint(side).rtcpPort : call.stream.port(side)
+        (side == .a ? call.a : call.b).send(packet, to: port)
+        // Until the relay thread has read it (bounded: a datagram the kernel refused is never seen).
+        let deadline = DispatchTime.now().uptimeNanoseconds + 200_000_000
+        while call.seen(side) == before, DispatchTime.now().uptimeNanoseconds < deadline { sched_yield() }
+        // Drain what came out, so socket buffers never fill.
+        while call.a.receiveBytes() != nil {}
+        while call.b.receiveBytes() != nil {}
+    }
+}
