@@ -46,6 +46,25 @@ static inline char *baton_osip_uri_transport(const osip_uri_t *u) {
     return osip_strdup(p->gvalue);
 }
 static inline const osip_uri_t *baton_osip_req_uri_ptr(const osip_message_t *m) { return m->req_uri; }
+/// The Request-URI's scheme ("sip", "tel", ...; osip_free it); NULL without one.
+static inline char *baton_osip_req_uri_scheme(const osip_message_t *m) {
+    return m->req_uri && m->req_uri->scheme ? osip_strdup(m->req_uri->scheme) : NULL;
+}
+/// The start line's version ("SIP/2.0"; osip_free it).
+static inline char *baton_osip_version(const osip_message_t *m) { return m->sip_version ? osip_strdup(m->sip_version) : NULL; }
+/// The number of Accept header values (libosip2 keeps them in their own list).
+static inline int baton_osip_accept_count(const osip_message_t *m) { return osip_list_size(&m->accepts); }
+/// The `pos`th Accept value as "type/subtype" (osip_free it); "" for an empty Accept.
+static inline char *baton_osip_accept(const osip_message_t *m, int pos) {
+    osip_accept_t *a = (osip_accept_t *)osip_list_get(&m->accepts, pos);
+    if (!a) return NULL;
+    if (!a->type || !a->subtype) return osip_strdup("");
+    size_t n = strlen(a->type) + strlen(a->subtype) + 2;
+    char *s = (char *)osip_malloc(n);
+    if (!s) return NULL;
+    snprintf(s, n, "%s/%s", a->type, a->subtype);
+    return s;
+}
 static inline const osip_uri_t *baton_osip_from_uri(const osip_message_t *m) { return m->from ? m->from->url : NULL; }
 static inline const osip_uri_t *baton_osip_to_uri(const osip_message_t *m) { return m->to ? m->to->url : NULL; }
 static inline const osip_uri_t *baton_osip_contact_uri(const osip_message_t *m, int pos) {

@@ -287,6 +287,12 @@ public final class B2BUA: TransactionUser {
                 return
             }
         }
+        if let refusal = B2BUA.inspect(request) {
+            t.respond(refusal.status, toTag: request.toTag == nil ? randomToken(10) : nil) { r in
+                for (n, v) in refusal.headers { r.setHeader(n, v) }
+            }
+            return
+        }
         switch request.sipMethod {
         case .invite?:
             if request.toTag != nil { reinvite(request, t) } else { invite(request, t, from: requester) }
@@ -311,6 +317,34 @@ public final class B2BUA: TransactionUser {
         case .ack?, .notify?, .update?, .info?, .prack?, .message?, .publish?, nil:
             t.respond(.notImplemented) { $0.setHeader("Allow", B2BUA.allowedMethods) }
         }
+    }
+
+    /// Option tags Baton implements as a UAS (RFC 3891 Replaces, RFC 3327 Path); a Require
+    /// naming any other is refused with 420 (RFC 3261 §8.2.2.3).
+    public static let supportedExtensions: Set<String> = ["replaces", "path"]
+
+    /// RFC 3261 §8.2.2-8.2.3 header and content checks of a request Baton answers as a UAS,
+    /// before it is processed: Require options it does not implement (420 with Unsupported),
+    /// an INVITE body that is not SDP (415 with Accept), an INVITE whose Accept rules out
+    /// SDP answers (406). ACK and CANCEL are never refused here (§8.2.2.3).
+    static func inspect(_ request: SIPMessage) -> (status: SIPStatus, headers: [(String, String)])? {
+        guard let method = request.sipMethod, method != .ack, method != .cancel else { return nil }
+        let required = request.headers("Require").flatMap { $0.split(separator: ",") }
+            .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty }
+        let unsupported = required.filter { !supportedExtensions.contains($0) }
+        if !unsupported.isEmpty {
+            return (SIPStatus(420, "Bad Extension"), [("Unsupported", unsupported.joined(separator: ", "))])
+        }
+        guard method == .invite else { return nil }
+        if !request.body.isEmpty, let type = request.contentType?.lowercased(),
+           !type.hasPrefix("application/sdp"), !type.hasPrefix("multipart/") {
+            return (SIPStatus(415, "Unsupported Media Type"), [("Accept", "application/sdp")])
+        }
+        let accepts = request.accepts.map { $0.lowercased() }
+        if !accepts.isEmpty, !accepts.contains(where: { $0 == "application/sdp" || $0 == "application/*" || $0 == "*/*" || $0.isEmpty }) {
+            return (SIPStatus(406, "Not Acceptable"), [("Accept", "application/sdp")])
+        }
+        return nil
     }
 
     /// Which requests prove who sends them: REGISTER, and INVITE / SUBSCRIBE that start a
@@ -450,10 +484,12 @@ public final class B2BUA: TransactionUser {
             mediaTransport = r.mediaTransport
             routeSDESInClear = r.sdesInClear
         }
-        guard let callerCallID = req.callID, let callerTag = req.fromTag, let from = req.from, let to = req.to else {
+        // An RFC 2543 caller may send no From tag (RFC 4475 §3.4.1): its dialog's remote tag is empty.
+        guard let callerCallID = req.callID, let from = req.from, let to = req.to else {
             t.respond(.badRequest.because("Missing From tag"))
             return
         }
+        let callerTag = req.fromTag ?? ""
         let body = req.body
         guard !body.isEmpty else {
             t.respond(.notAcceptableHere, toTag: randomToken(10)) { $0.setHeader("Warning", "399 baton \"SDP offer required\"") }

@@ -14,6 +14,10 @@ public enum SIPError: Error, Equatable, CustomStringConvertible {
     case serialize(String)
     /// A well-formed SDP Baton will not accept here (488), e.g. SDES keys over a leg that is not TLS.
     case notAcceptable(String)
+    /// A start line with another version than SIP/2.0.
+    case versionNotSupported(String)
+    /// A Request-URI of a scheme Baton does not route (only sip, sips and tel).
+    case unsupportedURIScheme(String)
 
     public var description: String {
         switch self {
@@ -24,6 +28,8 @@ public enum SIPError: Error, Equatable, CustomStringConvertible {
         case .badSDP(let r): return "bad SDP: \(r)"
         case .serialize(let r): return "cannot serialize: \(r)"
         case .notAcceptable(let r): return r
+        case .versionNotSupported(let v): return "version \(v) is not supported"
+        case .unsupportedURIScheme(let s): return "Request-URI scheme \(s) is not supported"
         }
     }
 
@@ -37,6 +43,8 @@ public enum SIPError: Error, Equatable, CustomStringConvertible {
         case .badSDP: return (488, "Not Acceptable Here")
         case .serialize: return (500, "Server Internal Error")
         case .notAcceptable: return (488, "Not Acceptable Here")
+        case .versionNotSupported: return (505, "Version Not Supported")
+        case .unsupportedURIScheme: return (416, "Unsupported URI Scheme")
         }
     }
 }

@@ -64,7 +64,9 @@ public final class SIPMessage: CustomStringConvertible {
     public static func parseUnvalidated(_ bytes: [UInt8], maxSize: Int = 65535) throws(SIPError) -> SIPMessage {
         guard bytes.count <= maxSize else { throw .tooLarge(bytes.count) }
         guard SIPFraming.headerEnd(bytes) != nil else { throw .malformed("no end of headers") }
-        guard bytes.first.map({ $0 >= 0x41 && $0 <= 0x5A }) == true else { throw .malformed("no request or status line") }
+        // A method is any token (RFC 3261 §25.1: "!interesting-Method..." is one, RFC 4475
+        // §3.1.1.2); a start line never begins with a space or a control character.
+        guard bytes.first.map({ $0 > 0x20 && $0 < 0x7F }) == true else { throw .malformed("no request or status line") }
         let m = fresh()
         guard m.osipParse(bytes[...]) else {
             // libosip2 refuses a body shorter than Content-Length: name that precisely.
@@ -87,6 +89,51 @@ public final class SIPMessage: CustomStringConvertible {
         return m.osipParse(kept[...]) ? m : nil
     }
 
+    /// What can still be answered of a request libosip2 refused as a whole (a quoted string
+    /// left open, a bracketed Request-URI, extra spaces in the start line, a header given
+    /// twice): its method and the headers a response copies (Via, From, To, Call-ID, CSeq;
+    /// the first of each but Via), parsed on their own. nil for a response, or when even
+    /// those do not parse. The answer then goes where the Vias say, as for any request.
+    public static func salvageRequest(_ bytes: [UInt8]) -> SIPMessage? {
+        guard let end = SIPFraming.headerEnd(bytes) else { return nil }
+        let lines = String(decoding: bytes[..<end], as: UTF8.self).components(separatedBy: "\r\n")
+        guard let start = lines.first, !start.hasPrefix("SIP/"),
+              let method = start.split(separator: " ").first, method.allSatisfy({ $0.isASCII && !$0.isWhitespace }) else { return nil }
+        var kept: [String] = []
+        var seen: Set<String> = []
+        var keeping = false
+        let names = ["via": "via", "v": "via", "from": "from", "f": "from", "to": "to", "t": "to",
+                     "call-id": "call-id", "i": "call-id", "cseq": "cseq"]
+        for line in lines.dropFirst() where !line.isEmpty {
+            if line.first == " " || line.first == "\t" {
+                if keeping { kept.append(line) }
+                continue
+            }
+            let name = line.split(separator: ":", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+            guard let canonical = names[name], canonical == "via" || !seen.contains(canonical) else { keeping = false; continue }
+            seen.insert(canonical)
+            kept.append(line)
+            keeping = true
+        }
+        let text = "\(method) sip:invalid.invalid SIP/2.0\r\n" + kept.map { $0 + "\r\n" }.joined() + "Content-Length: 0\r\n\r\n"
+        let m = fresh()
+        guard m.osipParse(Array(text.utf8)[...]), m.viaCount > 0, m.callID != nil, m.fromTag != nil || m.from != nil,
+              m.to != nil, m.cseqNumber != nil else { return nil }
+        return m
+    }
+
+    /// The Request-URI schemes Baton routes.
+    public static let routedSchemes: Set<String> = ["sip", "sips", "tel"]
+
+    /// The scheme of a request start line's URI ("soap.beep" of "OPTIONS soap.beep://h SIP/2.0").
+    static func startLineScheme(_ bytes: [UInt8]) -> String? {
+        let line = bytes.prefix { $0 != 0x0D && $0 != 0x0A }
+        let parts = String(decoding: line, as: UTF8.self).split(separator: " ")
+        guard parts.count >= 3, !parts[0].hasPrefix("SIP/"), let colon = parts[1].firstIndex(of: ":") else { return nil }
+        let scheme = parts[1][..<colon].lowercased()
+        return scheme.isEmpty || scheme.contains("<") ? nil : scheme
+    }
+
     private func osipParse(_ bytes: ArraySlice<UInt8>) -> Bool {
         bytes.withUnsafeBufferPointer { buf in
             buf.withMemoryRebound(to: CChar.self) { osip_message_parse(raw, $0.baseAddress, $0.count) }
@@ -95,6 +142,10 @@ public final class SIPMessage: CustomStringConvertible {
 
     /// Checks the headers RFC 3261 §8.1.1 requires and Content-Length against `received` body bytes.
     public func validate(received: Int) throws(SIPError) {
+        if let v = version, v.uppercased() != "SIP/2.0" { throw .versionNotSupported(v) }
+        if !isRequest, !(100...699).contains(statusCode) { throw .malformed("status code out of range") }
+        // A Request-URI never carries headers (RFC 3261 §19.1.5; RFC 4475 §3.1.2.11).
+        if isRequest, let uri = requestURI?.description, uri.contains("?") { throw .malformed("Request-URI with headers") }
         guard baton_osip_via_count(raw) > 0 else { throw .missingHeader("Via") }
         guard raw.pointee.from != nil else { throw .missingHeader("From") }
         guard raw.pointee.to != nil else { throw .missingHeader("To") }
@@ -102,6 +153,7 @@ public final class SIPMessage: CustomStringConvertible {
         guard cseqNumber != nil, let cm = cseqMethod else { throw .missingHeader("CSeq") }
         if let method, cm.uppercased() != method.uppercased() { throw .malformed("CSeq method \(cm) differs from \(method)") }
         let declared = Int(baton_osip_content_length(raw))
+        if declared < 0 { throw .malformed("negative Content-Length") }
         if declared > received { throw .badContentLength(declared: declared, received: received) }
     }
 
@@ -135,6 +187,12 @@ public final class SIPMessage: CustomStringConvertible {
     public var reasonPhrase: String? { raw.pointee.reason_phrase.map { String(cString: $0) } }
 
     public var requestURI: SIPURI? { SIPURI(baton_osip_req_uri_ptr(raw)) }
+    /// The Request-URI's scheme, lower-cased ("sip", "sips", "tel", or what a peer sent).
+    public var requestURIScheme: String? { take(baton_osip_req_uri_scheme(raw))?.lowercased() }
+    /// The start line's protocol version ("SIP/2.0").
+    public var version: String? { take(baton_osip_version(raw)) }
+    /// The Accept header's media types ("application/sdp"), in order; empty without one.
+    public var accepts: [String] { (0..<Int(baton_osip_accept_count(raw))).compactMap { take(baton_osip_accept(raw, Int32($0))) } }
     /// Changes the method of a request (the CSeq method is set separately).
     public func setMethod(_ method: String) {
         baton_osip_free(raw.pointee.sip_method)

@@ -206,6 +206,8 @@ final class SIPMetrics {
         case .badSDP: reason = "sdp"
         case .serialize: reason = "serialize"
         case .notAcceptable: reason = "not_acceptable"
+        case .versionNotSupported: reason = "version"
+        case .unsupportedURIScheme: reason = "uri_scheme"
         }
         if malformed[reason] == nil { malformed[reason] = Counter(label: "baton_sip_malformed_total", dimensions: [("reason", reason)]) }
         malformed[reason]!.increment()

@@ -196,12 +196,20 @@ public final class SIPTransport: Sendable {
             switch error {
             case .tooLarge: readable = try? SIPMessage.parseUnvalidated(bytes, maxSize: .max)
             case .badContentLength: readable = SIPMessage.headersOfTruncated(bytes)
+            // Refused as a whole: a 400 built from the headers a response needs (RFC 4475
+            // §3.1.2: an element should answer these, not go silent).
+            case .malformed: readable = SIPMessage.salvageRequest(bytes)
             default: readable = nil
             }
-            return .rejected(error, answer: readable.flatMap { answer(error, to: $0) })
+            // libosip2 refuses some Request-URIs of other schemes ("soap.beep://..."): 416.
+            let said: SIPError = if case .malformed = error, let s = SIPMessage.startLineScheme(bytes), !SIPMessage.routedSchemes.contains(s) {
+                .unsupportedURIScheme(s)
+            } else { error }
+            return .rejected(said, answer: readable.flatMap { answer(said, to: $0) })
         }
-        do {
+        do throws(SIPError) {
             try m.validate(received: bytes.count - (SIPFraming.headerEnd(bytes) ?? bytes.count))
+            if m.isRequest, let s = m.requestURIScheme, !SIPMessage.routedSchemes.contains(s) { throw .unsupportedURIScheme(s) }
         } catch {
             return .rejected(error, answer: answer(error, to: m))
         }
@@ -211,7 +219,10 @@ public final class SIPTransport: Sendable {
     private static func answer(_ error: SIPError, to r: SIPMessage) -> SIPMessage? {
         guard r.isRequest, r.sipMethod != .ack, r.viaCount > 0 else { return nil }
         let (code, reason) = error.status
-        return r.makeResponse(code, reason, toTag: r.toTag == nil ? randomToken(10) : nil)
+        let answer = r.makeResponse(code, reason, toTag: r.toTag == nil ? randomToken(10) : nil)
+        // A request without the headers a response copies gets none (RFC 4475 §3.3.1): what
+        // goes out must be a message.
+        return (try? answer.serialize()) != nil ? answer : nil
     }
 
     private func reject(_ error: SIPError, bytes: Int, peer: SIPPeer) {

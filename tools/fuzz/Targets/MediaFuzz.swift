@@ -97,12 +97,6 @@ final class MediaFuzz: @unchecked Sendable {
             try relay.setRemote(stream, side: .b, ip: "127.0.0.1", port: b.port, rtcpPort: b.port)
             _ = relay.barrierBlocking()
         }
-
-        /// Every packet the relay has read on `side`'s sockets, whatever it did with it.
-        func seen(_ side: MediaRelay.Side) -> UInt64 {
-            let s = stream.rtpCounters(side) + stream.rtcpCounters(side)
-            return s.rxPackets + s.droppedSource + s.droppedSRTP
-        }
     }
 
     /// First byte: bit 0 side B (else A), bit 1 to the RTCP port, bit 2 protect with A's key
@@ -116,12 +110,13 @@ final class MediaFuzz: @unchecked Sendable {
         if side == .a, flags & 4 != 0, let s = try? SRTPSession(key: call.keyA, direction: .outbound) {
             if rtcp { try? s.protectRTCP(&packet) } else { try? s.protect(&packet) }
         }
-        let before = call.seen(side)
         let port = rtcp ? call.stream.endpoint(side).rtcpPort : call.stream.port(side)
         (side == .a ? call.a : call.b).send(packet, to: port)
-        // Until the relay thread has read it (bounded: a datagram the kernel refused is never seen).
-        let deadline = DispatchTime.now().uptimeNanoseconds + 200_000_000
-        while call.seen(side) == before, DispatchTime.now().uptimeNanoseconds < deadline { sched_yield() }
+        // Until the relay thread has read it: the datagram is queued when send returns, and
+        // the thread runs commands before sockets in a wake-up, so the second barrier runs
+        // in a wake-up after the one that forwarded the packet.
+        relay.barrierBlocking()
+        relay.barrierBlocking()
         // Drain what came out, so socket buffers never fill.
         while call.a.receiveBytes() != nil {}
         while call.b.receiveBytes() != nil {}
