@@ -11,3 +11,6 @@ swift build --build-tests
 timeout 2400 swift test --skip-build --no-parallel "$@"
 # The OpenAPI document, validated and exercised against a live server (skipped with a filter).
 if [[ $# -eq 0 ]]; then tools/openapi-check.sh "$(swift build --show-bin-path)/baton" 25; fi
+# Every fuzz target for a short, bounded run under libFuzzer and AddressSanitizer (the
+# committed corpus and regressions already replayed in FuzzTests); docs/testing.md, "Fuzzing".
+if [[ $# -eq 0 && "${BATON_SKIP_FUZZ:-0}" != 1 ]]; then tools/fuzz.sh --time 20; fi
