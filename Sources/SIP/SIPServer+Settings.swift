@@ -22,6 +22,10 @@ extension SIPServer.Configuration {
         transport.tlsCertificate = reader.optionalString("sip.tls_cert")
         transport.tlsKey = reader.optionalString("sip.tls_key")
         transport.tlsCA = reader.optionalString("sip.tls_ca")
+        transport.maxConnections = try reader.int("sip.tcp_max_connections", 1...1_000_000, default: transport.maxConnections)
+        transport.maxConnectionsPerSource = try reader.int("sip.tcp_max_per_source", 1...1_000_000, default: transport.maxConnectionsPerSource)
+        transport.idleTimeoutSeconds = try reader.int("sip.tcp_idle_timeout_s", 1...86400, default: transport.idleTimeoutSeconds)
+        transport.messageTimeoutSeconds = try reader.int("sip.tcp_message_timeout_s", 1...3600, default: transport.messageTimeoutSeconds)
         b2bua.advertisedTLSPort = transport.tlsEnabled ? transport.tlsPort : nil
         b2bua.sdesInClear = try reader.bool("sip.sdes_in_clear", default: b2bua.sdesInClear)
         b2bua.limitRetryAfter = try reader.int("limits.retry_after", 0...86400, default: b2bua.limitRetryAfter)

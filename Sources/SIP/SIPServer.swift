@@ -155,6 +155,7 @@ extension SIPCore: SIPTransportDelegate {
     }
     func transport(malformed e: SIPError) { metrics.countMalformed(e) }
     func transport(cannotConnectTo peer: SIPPeer) { layer.transportFailed(to: peer) }
+    func transport(refusedConnection limit: String) { metrics.countRefusedConnection(limit) }
 }
 
 extension SIPCore: B2BUAObserver {
@@ -173,6 +174,13 @@ final class SIPMetrics {
     private var requests: [String: Counter] = [:]
     private var responses: [String: Counter] = [:]
     private var malformed: [String: Counter] = [:]
+    private var refused: [String: Counter] = [:]
+
+    /// `baton_sip_connections_refused_total{limit="sip.tcp_max_per_source"}`.
+    func countRefusedConnection(_ limit: String) {
+        if refused[limit] == nil { refused[limit] = Counter(label: "baton_sip_connections_refused_total", dimensions: [("limit", limit)]) }
+        refused[limit]!.increment()
+    }
 
     /// Counts a message on the wire: requests by direction and method, responses by
     /// direction, CSeq method and status (``SIPMethod/label(_:)``: every method Baton knows,

@@ -15,6 +15,12 @@ public protocol SIPTransportDelegate: AnyObject {
     func transport(malformed error: SIPError)
     /// A TCP connection to `peer` could not be made (its transactions fail now, not at Timer B).
     func transport(cannotConnectTo peer: SIPPeer)
+    /// An inbound connection closed at once: `limit` (the configuration key) was reached.
+    func transport(refusedConnection limit: String)
+}
+
+extension SIPTransportDelegate {
+    public func transport(refusedConnection limit: String) {}
 }
 
 /// One received datagram or framed stream message, as the transport reads it
@@ -57,6 +63,17 @@ public final class SIPTransport: Sendable {
         /// Extra trust anchors (PEM) for Baton's own TLS connections to peers
         /// (`sip.tls_ca`); the system's roots otherwise.
         public var tlsCA: String?
+        /// Inbound TCP and TLS connections open at once (`sip.tcp_max_connections`); one more
+        /// is closed as soon as it is accepted.
+        public var maxConnections: Int = 4096
+        /// Inbound connections open at once from one source address (`sip.tcp_max_per_source`).
+        public var maxConnectionsPerSource: Int = 64
+        /// A connection with no traffic either way for this long is closed
+        /// (`sip.tcp_idle_timeout_s`; keep-alive CRLFs count, RFC 5626 §4.4.1).
+        public var idleTimeoutSeconds: Int = 300
+        /// A message whose first byte arrived must be complete within this
+        /// (`sip.tcp_message_timeout_s`): a slow sender (slowloris) is cut off.
+        public var messageTimeoutSeconds: Int = 10
         public init() {}
         public var tlsEnabled: Bool { tlsPort > 0 && tlsCertificate != nil && tlsKey != nil }
     }
@@ -68,6 +85,9 @@ public final class SIPTransport: Sendable {
         var tlsServer: (any Channel)?
         /// TCP and TLS connections by "transport:host:port".
         var connections: [String: any Channel] = [:]
+        /// Inbound connections open, in total and per source address.
+        var inbound = 0
+        var inboundBySource: [String: Int] = [:]
         weak var delegate: (any SIPTransportDelegate)?
         let limiter = LogRateLimiter()
     }
@@ -111,12 +131,13 @@ public final class SIPTransport: Sendable {
             await setReceiveBuffer(ch, bytes: configuration.udpReceiveBuffer, logger: logger, what: "SIP UDP")
         }
         if configuration.tcp {
-            let max = configuration.maxMessageSize
             let ch = try await ServerBootstrap(group: loop)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelInitializer { ch in
                     ch.eventLoop.makeCompletedFuture {
-                        try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(SIPStreamDecoder(maxSize: max)))
+                        guard self.admit(ch) else { return }
+                        try self.addGuards(ch)
+                        try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(self.decoder()))
                         try ch.pipeline.syncOperations.addHandler(TCPHandler(transport: self, kind: .tcp))
                     }
                 }
@@ -128,13 +149,14 @@ public final class SIPTransport: Sendable {
             let server = try SIPTransport.serverContext(certificate: certPath, key: keyPath)
             let client = try SIPTransport.clientContext(ca: configuration.tlsCA)
             tls.withLock { $0 = (server, client) }
-            let max = configuration.maxMessageSize
             let ch = try await ServerBootstrap(group: loop)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelInitializer { ch in
                     ch.eventLoop.makeCompletedFuture {
+                        guard self.admit(ch) else { return }
+                        try self.addGuards(ch)
                         try ch.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: server))
-                        try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(SIPStreamDecoder(maxSize: max)))
+                        try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(self.decoder()))
                         try ch.pipeline.syncOperations.addHandler(TCPHandler(transport: self, kind: .tls))
                     }
                 }
@@ -256,6 +278,53 @@ public final class SIPTransport: Sendable {
         return try NIOSSLContext(configuration: c)
     }
 
+    // MARK: Connection hygiene
+
+    /// Counts an accepted connection against the total and per-source limits, or closes it
+    /// (counted, logged at a rate limit) when either is reached. On the loop.
+    fileprivate func admit(_ ch: any Channel) -> Bool {
+        let source = ch.remoteAddress?.ipAddress ?? "?"
+        let total = state.value.inbound, mine = state.value.inboundBySource[source] ?? 0
+        guard total < configuration.maxConnections, mine < configuration.maxConnectionsPerSource else {
+            let which = total >= configuration.maxConnections ? "sip.tcp_max_connections" : "sip.tcp_max_per_source"
+            state.value.limiter.log(logger, .warning, "SIP connection refused", metadata: ["source": "\(source)", "limit": "\(which)"])
+            state.value.delegate?.transport(refusedConnection: which)
+            ch.close(promise: nil)
+            return false
+        }
+        state.value.inbound += 1
+        state.value.inboundBySource[source] = mine + 1
+        ch.closeFuture.whenComplete { [self] _ in
+            state.value.inbound -= 1
+            let left = (state.value.inboundBySource[source] ?? 1) - 1
+            state.value.inboundBySource[source] = left > 0 ? left : nil
+        }
+        return true
+    }
+
+    /// Open inbound connections (total, and from `source`): for tests and metrics.
+    public func inboundConnections(from source: String? = nil) -> Int {
+        loop.preconditionInEventLoop()
+        return source.map { state.value.inboundBySource[$0] ?? 0 } ?? state.value.inbound
+    }
+
+    /// The idle timeout, first in the pipeline: neither read nor write for that long (TLS
+    /// handshake bytes count; a connection Baton sends on, to a phone registered over it,
+    /// stays, as Kamailio's `tcp_connection_lifetime` counts any traffic).
+    fileprivate func addGuards(_ ch: any Channel) throws {
+        try ch.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: .seconds(Int64(configuration.idleTimeoutSeconds))))
+    }
+
+    fileprivate func decoder() -> SIPStreamDecoder {
+        SIPStreamDecoder(maxSize: configuration.maxMessageSize, messageTimeout: .seconds(Int64(configuration.messageTimeoutSeconds)))
+    }
+
+    /// A connection closed for silence or slowness: counted as malformed input.
+    fileprivate func connectionCut(_ why: String, peer: SIPPeer?) {
+        state.value.limiter.log(logger, .info, "SIP connection closed", metadata: ["peer": "\(peer.map { "\($0)" } ?? "?")", "why": "\(why)"])
+        state.value.delegate?.transport(malformed: .malformed("TCP stream: \(why)"))
+    }
+
     /// A TCP stream broke (framing or socket error): counted as malformed input.
     fileprivate func streamFailed(_ error: any Error) {
         state.value.delegate?.transport(malformed: .malformed("TCP stream: \(error)"))
@@ -301,7 +370,6 @@ public final class SIPTransport: Sendable {
                 state.value.delegate?.transport(cannotConnectTo: peer)
                 return
             }
-            let max = configuration.maxMessageSize
             let kind = peer.transport
             // A host name is checked against the certificate; an address cannot be (SNI needs a name).
             let serverName = SessionDescription.isIPAddress(peer.host) ? nil : peer.host
@@ -312,7 +380,7 @@ public final class SIPTransport: Sendable {
                         if kind == .tls, let client {
                             try ch.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: client, serverHostname: serverName))
                         }
-                        try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(SIPStreamDecoder(maxSize: max)))
+                        try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(self.decoder()))
                         try ch.pipeline.syncOperations.addHandler(TCPHandler(transport: self, kind: kind))
                     }
                 }
@@ -384,19 +452,60 @@ private final class TCPHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        transport.streamFailed(error)
+        if case SIPStreamDecoder.FramingError.slowSender = error {
+            transport.connectionCut("message not complete within sip.tcp_message_timeout_s", peer: peer)
+        } else {
+            transport.streamFailed(error)
+        }
         context.close(promise: nil)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let e = event as? IdleStateHandler.IdleStateEvent, e == .all {
+            transport.connectionCut("idle for sip.tcp_idle_timeout_s", peer: peer)
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 }
 
 /// Frames SIP messages on a byte stream: header block, then Content-Length bytes of body.
+/// A message begun must end within `messageTimeout`, or the channel gets a `slowSender`
+/// error (and is closed): a sender trickling bytes cannot hold a connection and its buffer.
 struct SIPStreamDecoder: ByteToMessageDecoder {
     typealias InboundOut = [UInt8]
     let maxSize: Int
+    var messageTimeout: TimeAmount? = nil
+    /// The deadline of the message in progress.
+    private var deadline: Scheduled<Void>?
 
-    enum FramingError: Error { case tooLarge, badContentLength }
+    init(maxSize: Int, messageTimeout: TimeAmount? = nil) {
+        self.maxSize = maxSize
+        self.messageTimeout = messageTimeout
+    }
+
+    enum FramingError: Error { case tooLarge, badContentLength, slowSender }
 
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        let state = try frame(context: context, buffer: &buffer)
+        if buffer.readableBytes == 0 {
+            deadline?.cancel()
+            deadline = nil
+        } else if deadline == nil, let t = messageTimeout {
+            let pipeline = context.pipeline
+            deadline = context.eventLoop.scheduleTask(in: t) { pipeline.fireErrorCaught(FramingError.slowSender) }
+        }
+        return state
+    }
+
+    mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+        deadline?.cancel()
+        deadline = nil
+        return try frame(context: context, buffer: &buffer)
+    }
+
+    private mutating func frame(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         // Skip keep-alive CRLFs between messages.
         while let b = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self), b == 13 || b == 10 { buffer.moveReaderIndex(forwardBy: 1) }
         let view = buffer.readableBytesView
@@ -411,6 +520,9 @@ struct SIPStreamDecoder: ByteToMessageDecoder {
         guard headerLen + length <= maxSize else { throw FramingError.tooLarge }
         guard view.count >= headerLen + length else { return .needMoreData }
         let bytes = buffer.readBytes(length: headerLen + length)!
+        // A message completed: the next one gets its own deadline.
+        deadline?.cancel()
+        deadline = nil
         context.fireChannelRead(wrapInboundOut(bytes))
         return .continue
     }
