@@ -314,7 +314,11 @@ public final class B2BUA: TransactionUser {
         case .register?: registrar.handle(request, transaction: t, user: user)
         case .refer?: refer(request, t, from: requester)
         case .subscribe?: subscribe(request, t)
-        case .ack?, .notify?, .update?, .info?, .prack?, .message?, .publish?, nil:
+        case .info?, .update?:
+            if request.toTag != nil { forwardInDialog(request, t) } else {
+                t.respond(.notImplemented, toTag: randomToken(10)) { $0.setHeader("Allow", B2BUA.allowedMethods) }
+            }
+        case .ack?, .notify?, .prack?, .message?, .publish?, nil:
             t.respond(.notImplemented) { $0.setHeader("Allow", B2BUA.allowedMethods) }
         }
     }
@@ -858,6 +862,52 @@ public final class B2BUA: TransactionUser {
             } else {
                 txn.respond(code, r.reasonPhrase ?? "Failed")
             }
+        }
+    }
+
+    /// INFO (RFC 6086: DTMF relay, application data) and UPDATE (RFC 3311) inside a call:
+    /// the same request on the other leg, its final response back. An UPDATE's SDP offer is
+    /// anchored like a re-INVITE's (the answer too), and becomes the side's current SDP when
+    /// accepted. Headers that describe the body or the package travel with it.
+    private func forwardInDialog(_ req: SIPMessage, _ t: ServerTransaction) {
+        guard let (call, side) = dialog(of: req), let method = req.sipMethod else { t.respond(.callDoesNotExist); return }
+        if method == .update, !req.body.isEmpty, call.reinvite != nil || call.pendingOK != nil {
+            t.respond(.requestPending) { $0.setHeader("Retry-After", "1") }
+            return
+        }
+        var other = call.dialog(side.other)
+        do {
+            let out = try other.request(method, contact: configuration.contact)
+            store(other, side.other, call)
+            for h in ["Content-Disposition", "Info-Package", "Recv-Info", "Supported", "Allow"] {
+                if let v = req.header(h) { out.setHeader(h, v) }
+            }
+            out.setBody(req.body, contentType: req.contentType)
+            if method == .update { try rewrite(out, call: call, from: side, role: .offer(transport: nil)) }
+            layer.send(out, to: other.peer, via: configuration.sentBy) { [weak self, weak call] ev in
+                guard let self, let call else { return }
+                switch ev {
+                case .timeout, .transportError:
+                    t.respond(.requestTimeout)
+                case .response(let r):
+                    let code = r.statusCode
+                    guard code >= 200 else { return }
+                    if method == .update, code < 300 {
+                        if !req.body.isEmpty { call.sdp[side] = req.body }
+                        if !r.body.isEmpty { call.sdp[side.other] = r.body }
+                        if self.relay(r, to: t, call: call, from: side.other) == nil { t.respond(.serverInternalError) }
+                        return
+                    }
+                    let answer = req.makeResponse(code, r.reasonPhrase ?? "", toTag: nil)
+                    for h in ["Content-Type", "Recv-Info"] { if let v = r.header(h) { answer.setHeader(h, v) } }
+                    if !r.body.isEmpty { answer.setBody(r.body, contentType: r.contentType) }
+                    t.respond(answer)
+                }
+            }
+        } catch let e as SIPError {
+            t.respond(e.status.0, e.status.1)
+        } catch {
+            t.respond(.serverInternalError)
         }
     }
 

@@ -16,7 +16,7 @@ public enum SIPMethod: String, CaseIterable, Sendable, Hashable {
     public init?(wire: String) { self.init(rawValue: wire.uppercased()) }
 
     /// What Baton answers as a user agent server (its `Allow` header, in this order).
-    public static let allowed: [SIPMethod] = [.invite, .ack, .bye, .cancel, .options, .register, .refer, .subscribe]
+    public static let allowed: [SIPMethod] = [.invite, .ack, .bye, .cancel, .options, .register, .refer, .subscribe, .info, .update]
 
     /// The `Allow` header value.
     public static let allowHeader = allowed.map(\.rawValue).joined(separator: ", ")
