@@ -15,9 +15,12 @@ final class MediaFuzz: @unchecked Sendable {
 
     init() {
         var c = MediaRelay.Configuration()
-        // A block of its own, clear of the test suites' and of a running gateway's ports.
-        c.portMin = 46000
-        c.portMax = 46999
+        // A block of its own, clear of the test suites' (17000-19999), the interop tests' and a
+        // running gateway's (20000-29999) ports, and (by process id) of another fuzz process's.
+        let base = ProcessInfo.processInfo.environment["BATON_FUZZ_PORT_BASE"].flatMap(Int.init)
+            ?? 46000 + Int(getpid() % 7) * 500
+        c.portMin = base
+        c.portMax = base + 499
         c.threads = 1
         relay = try! MediaRelay(configuration: c)
         relay.start()
@@ -117,8 +120,11 @@ final class MediaFuzz: @unchecked Sendable {
         // in a wake-up after the one that forwarded the packet.
         relay.barrierBlocking()
         relay.barrierBlocking()
-        // Drain what came out, so socket buffers never fill.
-        while call.a.receiveBytes() != nil {}
-        while call.b.receiveBytes() != nil {}
+        // Drain what came out, so socket buffers never fill (without waiting: a receive
+        // timeout costs a scheduler tick per call).
+        var sink = [UInt8](repeating: 0, count: 2048)
+        for fd in [call.a.fd, call.b.fd] {
+            while recv(fd, &sink, sink.count, Int32(MSG_DONTWAIT)) >= 0 {}
+        }
     }
 }
