@@ -10,7 +10,7 @@ set -euo pipefail
 
 BUILD_PKGS=(pkg-config libosip2-dev libsrtp2-dev libopus-dev libortp-dev libsqlite3-dev libpocketsphinx-dev pocketsphinx-en-us
             libspandsp-dev)
-TEST_PKGS=(sip-tester baresip-core kamailio tcpdump curl procps iproute2 secsipidx python3 python3-cryptography
+TEST_PKGS=(sip-tester baresip-core kamailio tcpdump curl procps iproute2 secsipidx python3 python3-cryptography python3-matplotlib
            python3-venv chromium chromium-driver python3-sklearn python3-scipy espeak-ng flite postgresql)
 # PyPI tools for tools/openapi-check.sh, pinned.
 PY_TOOLS=(schemathesis==4.32.5 openapi-spec-validator==0.9.0)
