@@ -214,6 +214,11 @@ def main():
         procs.append(p)
         return p
     concurrent = a.rate * (a.call_seconds + 2)
+    try:
+        relay_counters()
+        sys.exit("soak: something already answers on port %d (a baton left from another run?)" % HTTP)
+    except OSError:
+        pass
     baton = start("baton", [baton_binary(), "serve", "--config", "/dev/null", "--sip-port", str(SIP), "--http-port", str(HTTP),
                             "--ng-port", str(SIP + 5), "--media-port-min", str(RTP_MIN), "--media-port-max", str(RTP_MIN + a.ports - 1),
                             "--store-path", store, "--route", "soak=127.0.0.1:%d" % UAS, "--log-level", "warning"])
@@ -224,7 +229,7 @@ def main():
         for _ in range(100):
             try:
                 relay_counters(); break
-            except Exception:
+            except OSError:
                 if baton.poll() is not None:
                     sys.exit("soak: baton exited at start (see %s/baton.log)" % a.out)
                 time.sleep(0.1)

@@ -224,6 +224,11 @@ def relay():
     put("relay", "b-rtcp-sr", bytes([3]) + sr)
     put("relay", "a-rtcp-rr-srtcp", bytes([6]) + rr + bye)
     put("relay", "b-short", bytes([1]) + b"\x80\x00")
+    # bit 3: the switchover call (bit 0 the device in the call, bit 4 the new device)
+    put("relay", "sw-far-pcmu", bytes([8]) + pcmu)
+    put("relay", "sw-new-opus", bytes([8 | 16]) + opus)
+    put("relay", "sw-old-silence", bytes([9]) + rtp(0, 5, 800, 0x11223344, b"\xff" * 160))
+    put("relay", "sw-new-rtcp", bytes([8 | 16 | 2]) + rr)
 
 for f in (sip, sdp, ng, identity, digest, http, relay):
     f()

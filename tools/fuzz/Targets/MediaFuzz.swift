@@ -33,6 +33,30 @@ final class MediaFuzz: @unchecked Sendable {
         for c in calls.calls() { calls.release(call: c.id) }
     }
 
+    func switchover(_ flags: UInt8, _ packet: [UInt8]) {
+        let call = switching
+        let rtcp = flags & 2 != 0
+        let (socket, port): (UDPSocket, Int)
+        if flags & 16 != 0 {
+            socket = call.devices[call.next]
+            port = rtcp ? call.leg.rtcpPort : call.leg.port
+        } else if flags & 1 != 0 {
+            socket = call.devices[1 - call.next]
+            port = rtcp ? call.stream.endpoint(.b).rtcpPort : call.stream.port(.b)
+        } else {
+            socket = call.far
+            port = rtcp ? call.stream.endpoint(.a).rtcpPort : call.stream.port(.a)
+        }
+        socket.send(packet, to: port)
+        relay.barrierBlocking()
+        relay.barrierBlocking()
+        var sink = [UInt8](repeating: 0, count: 2048)
+        for fd in [call.far.fd] + call.devices.map(\.fd) {
+            while recv(fd, &sink, sink.count, Int32(MSG_DONTWAIT)) >= 0 {}
+        }
+        call.settle()
+    }
+
     // MARK: sdp
 
     /// First byte: options (bit 0 ICE=remove, bits 1-2 transport-protocol, bits 3-4 transcode);
@@ -102,10 +126,64 @@ final class MediaFuzz: @unchecked Sendable {
         }
     }
 
+    /// A switchover in progress on a second call: the far party (side A, PCMU), the device
+    /// being replaced (side B, PCMU) and the new device (Opus, transcoded), armed to splice at
+    /// the old device's first silent packet once the new one has sent. After each splice the
+    /// leg is committed and a new switchover back to the other device is armed, so the splice
+    /// decision, the fork to the new leg and the rewriter of the spliced stream (one SSRC, a
+    /// continuous sequence toward the far party) keep being exercised.
+    lazy var switching: SwitchCall = try! SwitchCall(relay: relay)
+
+    final class SwitchCall: @unchecked Sendable {
+        let relay: MediaRelay
+        let stream: AnchoredStream
+        let far: UDPSocket, devices: [UDPSocket]
+        var leg: SwitchLeg!
+        /// Which of `devices` the current leg is toward.
+        var next = 1
+        let spliced = ResultBox<Bool>()
+
+        init(relay: MediaRelay) throws {
+            self.relay = relay
+            stream = try relay.allocate()
+            far = try UDPSocket(receiveTimeout: .milliseconds(1))
+            devices = [try UDPSocket(receiveTimeout: .milliseconds(1)), try UDPSocket(receiveTimeout: .milliseconds(1))]
+            let pcmu = LegMedia(format: .init(codec: .pcmu, payloadType: 0, telephoneEvent: 101, telephoneEventClockRate: 8000))
+            try relay.configure(stream, side: .a, pcmu, transcodes: true)
+            try relay.configure(stream, side: .b, pcmu, transcodes: true)
+            try relay.setRemote(stream, side: .a, ip: "127.0.0.1", port: far.port, rtcpPort: far.port)
+            try relay.setRemote(stream, side: .b, ip: "127.0.0.1", port: devices[0].port, rtcpPort: devices[0].port)
+            try arm()
+        }
+
+        /// A new leg toward the device not in the call, armed.
+        func arm() throws {
+            let device = devices[next]
+            leg = try relay.prepareSwitch(stream, replacing: .b)
+            try relay.configure(leg, LegMedia(format: .init(codec: .opus, payloadType: 111, telephoneEvent: 101,
+                                                            telephoneEventClockRate: 48000)), transcodes: true)
+            try relay.setRemote(leg, ip: "127.0.0.1", port: device.port, rtcpPort: device.port)
+            spliced.value = false
+            let box = spliced
+            relay.arm(leg, mode: .silence, windowMillis: 60_000, primingMillis: 0) { _ in box.value = true }
+            _ = relay.barrierBlocking()
+        }
+
+        /// After an input: a splice that happened is committed and the next switchover armed.
+        func settle() {
+            guard spliced.value == true else { return }
+            relay.commit(leg)
+            next = 1 - next
+            try? arm()
+        }
+    }
+
     /// First byte: bit 0 side B (else A), bit 1 to the RTCP port, bit 2 protect with A's key
-    /// (so the packet passes authentication and reaches the parsers behind SRTP).
+    /// (so the packet passes authentication and reaches the parsers behind SRTP); bit 3 to the
+    /// switchover call instead (bit 0 then: the device in the call, bit 4: the new device).
     func relay(_ data: [UInt8]) {
         guard let flags = data.first, data.count > 1 else { return }
+        if flags & 8 != 0 { return switchover(flags, Array(data.dropFirst())) }
         let call = media
         var packet = Array(data.dropFirst())
         let side: MediaRelay.Side = flags & 1 != 0 ? .b : .a
