@@ -17,8 +17,7 @@ final class MediaFuzz: @unchecked Sendable {
         var c = MediaRelay.Configuration()
         // A block of its own, clear of the test suites' (17000-19999), the interop tests' and a
         // running gateway's (20000-29999) ports, and (by process id) of another fuzz process's.
-        let base = ProcessInfo.processInfo.environment["BATON_FUZZ_PORT_BASE"].flatMap(Int.init)
-            ?? 46000 + Int(getpid() % 7) * 500
+        let base = ProcessInfo.processInfo.environment["BATON_FUZZ_PORT_BASE"].flatMap(Int.init) ?? MediaFuzz.freeBlock()
         c.portMin = base
         c.portMax = base + 499
         c.threads = 1
@@ -26,6 +25,27 @@ final class MediaFuzz: @unchecked Sendable {
         relay.start()
         calls = CallManager(relay: relay, keepEnded: 4, now: { 5 })
         ng = NGProtocol(calls: calls, started: 0)
+    }
+
+    /// A block of 500 ports in 46000-49499 whose first ports nobody holds (another fuzz
+    /// process, a test), tried from one the process id picks.
+    static func freeBlock() -> Int {
+        let start = Int(getpid() % 7)
+        for i in 0..<7 {
+            let base = 46000 + ((start + i) % 7) * 500
+            if (0..<8).allSatisfy({ udpPortFree(base + $0) }) { return base }
+        }
+        return 46000 + start * 500
+    }
+
+    static func udpPortFree(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd) }
+        var a = sockaddr_in()
+        a.sin_family = sa_family_t(AF_INET)
+        a.sin_port = UInt16(port).bigEndian
+        a.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
     }
 
     /// Ends every call an input left (so ports and memory do not pile up across inputs).
@@ -128,7 +148,8 @@ final class MediaFuzz: @unchecked Sendable {
 
     /// A switchover in progress on a second call: the far party (side A, PCMU), the device
     /// being replaced (side B, PCMU) and the new device (Opus, transcoded), armed to splice at
-    /// the old device's first silent packet once the new one has sent. After each splice the
+    /// the old device's first silent packet once the new one has sent (or when the 1 s
+    /// window ends, so the splice keeps coming around). After each splice the
     /// leg is committed and a new switchover back to the other device is armed, so the splice
     /// decision, the fork to the new leg and the rewriter of the spliced stream (one SSRC, a
     /// continuous sequence toward the far party) keep being exercised.
@@ -165,13 +186,14 @@ final class MediaFuzz: @unchecked Sendable {
             try relay.setRemote(leg, ip: "127.0.0.1", port: device.port, rtcpPort: device.port)
             spliced.value = false
             let box = spliced
-            relay.arm(leg, mode: .silence, windowMillis: 60_000, primingMillis: 0) { _ in box.value = true }
+            relay.arm(leg, mode: .silence, windowMillis: 1000, primingMillis: 0) { _ in box.value = true }
             _ = relay.barrierBlocking()
         }
 
         /// After an input: a splice that happened is committed and the next switchover armed.
         func settle() {
             guard spliced.value == true else { return }
+        if ProcessInfo.processInfo.environment["BATON_FUZZ_DEBUG"] != nil { print("relay: spliced to device \(next)") }
             relay.commit(leg)
             next = 1 - next
             try? arm()
