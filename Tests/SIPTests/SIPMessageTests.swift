@@ -9,7 +9,7 @@ import Testing
         #expect(SIPMethod.label("REFER") == "REFER" && SIPMethod.label("notify") == "NOTIFY" && SIPMethod.label("SUBSCRIBE") == "SUBSCRIBE")
         #expect(SIPMethod.label("FROBNICATE") == "other" && SIPMethod.label(nil) == "other")
         #expect(SIPMethod(wire: "invite") == .invite)
-        #expect(B2BUA.allowedMethods == "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, REFER, SUBSCRIBE")
+        #expect(B2BUA.allowedMethods == "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, REFER, SUBSCRIBE, INFO, UPDATE")
         let m = try SIPMessage.parse(Fixtures.bytes(Fixtures.invite()))
         #expect(m.sipMethod == .invite && m.cseqSIPMethod == .invite)
         #expect(m.makeResponse(200, "OK").sipMethod == nil)
