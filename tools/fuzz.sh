@@ -36,10 +36,14 @@ for t in "${SELECTED[@]}"; do
 done
 
 echo "fuzz.sh: building the instrumented driver (.build-fuzz)"
+set +e
 swift build -c release --scratch-path .build-fuzz --product baton-fuzz \
-    -Xswiftc -sanitize=fuzzer,address -Xswiftc -DBATON_FUZZ -Xswiftc -use-ld=lld 2>&1 | grep -Ev 'ld.gold: warning: Cannot export local symbol' || true
+    -Xswiftc -sanitize=fuzzer,address -Xswiftc -DBATON_FUZZ -Xswiftc -use-ld=lld 2>&1 | grep -Ev 'ld.gold: warning: Cannot export local symbol'
+built=${PIPESTATUS[0]}
+set -e
+# A failed build must not leave an older driver to run.
+[ "$built" = 0 ] || { echo "fuzz.sh: the build failed" >&2; exit 1; }
 DRIVER=.build-fuzz/release/baton-fuzz
-[ -x "$DRIVER" ] || { echo "fuzz.sh: the build failed" >&2; exit 1; }
 [ "$BUILD_ONLY" = 1 ] && exit 0
 
 export SWIFT_BACKTRACE=enable=no
