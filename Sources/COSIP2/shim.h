@@ -50,6 +50,10 @@ static inline const osip_uri_t *baton_osip_req_uri_ptr(const osip_message_t *m) 
 static inline char *baton_osip_req_uri_scheme(const osip_message_t *m) {
     return m->req_uri && m->req_uri->scheme ? osip_strdup(m->req_uri->scheme) : NULL;
 }
+/// Whether the Request-URI carries `?headers` (parsed into url_headers by libosip2).
+static inline int baton_osip_req_uri_has_headers(const osip_message_t *m) {
+    return m->req_uri && osip_list_size(&m->req_uri->url_headers) > 0;
+}
 /// The start line's version ("SIP/2.0"; osip_free it).
 static inline char *baton_osip_version(const osip_message_t *m) { return m->sip_version ? osip_strdup(m->sip_version) : NULL; }
 /// The number of Accept header values (libosip2 keeps them in their own list).

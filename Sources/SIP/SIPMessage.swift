@@ -117,7 +117,7 @@ public final class SIPMessage: CustomStringConvertible {
         }
         let text = "\(method) sip:invalid.invalid SIP/2.0\r\n" + kept.map { $0 + "\r\n" }.joined() + "Content-Length: 0\r\n\r\n"
         let m = fresh()
-        guard m.osipParse(Array(text.utf8)[...]), m.viaCount > 0, m.callID != nil, m.fromTag != nil || m.from != nil,
+        guard m.osipParse(Array(text.utf8)[...]), m.viaCount > 0, m.callID != nil, m.from != nil,
               m.to != nil, m.cseqNumber != nil else { return nil }
         return m
     }
@@ -145,7 +145,7 @@ public final class SIPMessage: CustomStringConvertible {
         if let v = version, v.uppercased() != "SIP/2.0" { throw .versionNotSupported(v) }
         if !isRequest, !(100...699).contains(statusCode) { throw .malformed("status code out of range") }
         // A Request-URI never carries headers (RFC 3261 §19.1.5; RFC 4475 §3.1.2.11).
-        if isRequest, let uri = requestURI?.description, uri.contains("?") { throw .malformed("Request-URI with headers") }
+        if isRequest, baton_osip_req_uri_has_headers(raw) != 0 { throw .malformed("Request-URI with headers") }
         guard baton_osip_via_count(raw) > 0 else { throw .missingHeader("Via") }
         guard raw.pointee.from != nil else { throw .missingHeader("From") }
         guard raw.pointee.to != nil else { throw .missingHeader("To") }
