@@ -88,6 +88,7 @@ let package = Package(
                                                .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .target(name: "Calls", dependencies: [
             "SIP", "Media", "Store", "Identity", "Settings",
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),

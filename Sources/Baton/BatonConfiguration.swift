@@ -54,6 +54,14 @@ struct BatonConfiguration: Equatable {
     var clusterHTTPAddress = ""
     /// `store.commit_window_ms`: records of this long share one SQLite transaction.
     var storeCommitWindowMs = 20
+    /// `store.resume_calls`: answered calls survive a restart (their sealed state is saved as
+    /// they change and taken back at start); off: a restart ends them with BYE.
+    var resumeCalls = true
+    /// `store.state_key_file`: the key that seals calls' resume state (created, mode 0600,
+    /// when missing); empty: `state.key` next to the SQLite file (`var/` by default).
+    var stateKeyFile = ""
+    /// `store.checkpoint_ms`: how often calls whose latched media sources changed are saved again.
+    var checkpointMs = 500
     var drainTimeout = 30
     /// `limits.max_sessions`: most live calls, 0 = no limit.
     var maxSessions = 0
@@ -130,6 +138,9 @@ struct BatonConfiguration: Equatable {
             throw .invalid("cluster.dead_after_ms", "\(deadAfterMs)", "at least two heartbeats (cluster.heartbeat_ms = \(heartbeatMs))")
         }
         storeCommitWindowMs = try r.int("store.commit_window_ms", 0...1000, default: storeCommitWindowMs)
+        resumeCalls = try r.bool("store.resume_calls", default: resumeCalls)
+        stateKeyFile = r.string("store.state_key_file", default: stateKeyFile)
+        checkpointMs = try r.int("store.checkpoint_ms", 50...60_000, default: checkpointMs)
         drainTimeout = try r.int("lifecycle.drain_timeout", 0...86400, default: drainTimeout)
         maxSessions = try r.int("limits.max_sessions", 0...10_000_000, default: maxSessions)
         handoff = try Handoff.Configuration(reader: r)
@@ -491,6 +502,12 @@ struct SpeechSettings: Equatable {
 extension BatonConfiguration {
     /// Where the state lives, for messages: the SQLite path or the PostgreSQL URL without its password.
     var storeLocation: String { storeURL.isEmpty ? storePath : PostgresStore.redacted(storeURL) }
+
+    /// Where the state key lives: `store.state_key_file`, else next to the SQLite file.
+    var stateKeyPath: String {
+        if !stateKeyFile.isEmpty { return stateKeyFile }
+        return URL(fileURLWithPath: storePath).deletingLastPathComponent().appendingPathComponent("state.key").path
+    }
 
     /// The store the configuration names: PostgreSQL when `store.url` is set, else SQLite at
     /// `store.path`. An unreachable database is an error (the command exits non-zero).

@@ -83,8 +83,9 @@ struct Serve: AsyncParsableCommand {
         let stir = try Serve.stirService(config.stir, forwarding: forwarding, store: store)
         // The call controller decides forwarding and identity; Handoff adds itself for REFER
         // and Replaces (installSIPTriggers).
+        let sealer = config.resumeCalls ? try Serve.stateSealer(path: config.stateKeyPath, logger: logger) : nil
         calls.install { [store] in $0.forwarding = forwarding; $0.stir = stir; $0.storeAvailable = { store.isAvailable }
-                                    $0.gatewayID = config.gatewayID }
+                                    $0.gatewayID = config.gatewayID; $0.stateSealer = sealer }
         try await sip.onLoop { [sip, calls] in
             sip.b2bua.delegate = calls
             sip.registrar.persistence = calls
@@ -167,7 +168,8 @@ struct Serve: AsyncParsableCommand {
                 .init(service: ClusterWatch(store: store, sip: sip, gateway: GatewayRecord(
                     id: config.gatewayID, sip: "\(config.sip.b2bua.advertisedHost):\(config.sip.transport.port)",
                     http: config.clusterHTTPAddress), heartbeat: .milliseconds(config.heartbeatMs),
-                    deadAfter: .milliseconds(config.deadAfterMs))),
+                    deadAfter: .milliseconds(config.deadAfterMs), resume: sealer.map { (calls, $0) })),
+                .init(service: CallCheckpoints(calls: calls, interval: .milliseconds(config.checkpointMs))),
                 .init(service: StoreFollower(store: store, sip: sip, users: users, tokens: tokens, devices: devices, forwarding: forwarding,
                                              contactCenter: contactCenter, models: models, conversation: conversation,
                                              calls: calls, gatewayID: config.gatewayID)),
@@ -368,6 +370,31 @@ extension Serve {
     /// Several gateways on one store (PostgreSQL): requests about another gateway's dialogs
     /// are redirected there, and each change of a member of a user's shared call is written to
     /// the store so the others merge it (StoreFollower) into one global state. Nothing on SQLite.
+    /// The key sealing calls' resume state: read from `path`, or made (32 random bytes, mode
+    /// 0600, its directory created) the first time. A key of another size is an error; one
+    /// that others may read is used with a warning.
+    static func stateSealer(path: String, logger: Logger) throws -> StateSealer {
+        let fm = FileManager.default
+        if !fm.fileExists(atPath: path) {
+            try fm.createDirectory(at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
+            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+            if fd >= 0 {
+                let key = StateSealer.generateKey()
+                let written = key.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                close(fd)
+                guard written == key.count else { throw ValidationError("store.state_key_file \(path): could not write the key") }
+                logger.notice("made a new state key (it seals what calls need to survive a restart)", metadata: ["path": "\(path)"])
+            } else if errno != EEXIST {
+                throw ValidationError("store.state_key_file \(path): \(String(cString: strerror(errno)))")
+            }
+        }
+        if let attrs = try? fm.attributesOfItem(atPath: path), let mode = attrs[.posixPermissions] as? Int, mode & 0o077 != 0 {
+            logger.warning("the state key can be read by others: chmod 600", metadata: ["path": "\(path)", "mode": "\(String(mode, radix: 8))"])
+        }
+        guard let data = fm.contents(atPath: path) else { throw ValidationError("store.state_key_file \(path): cannot read it") }
+        do { return try StateSealer(key: Array(data)) } catch { throw ValidationError("store.state_key_file \(path): \(error)") }
+    }
+
     static func joinCluster(store: any BatonStore, sip: SIPServer, calls: CallManager, config: BatonConfiguration,
                             logger: Logger) async throws {
         guard store.isShared else { return }

@@ -24,6 +24,10 @@ public struct CallPolicy: Sendable {
     /// This gateway's id in the store (`cluster.gateway_id`): answered calls are recorded as
     /// anchored here with their dialogs. nil: not recorded.
     public var gatewayID: String?
+    /// Seals what an answered call needs to survive a restart (``CallResumeState``: media,
+    /// SDPs, SRTP keys) into its anchor row. nil: only the dialogs are saved (a restart
+    /// then ends the calls with BYE instead of resuming them).
+    public var stateSealer: StateSealer?
     public init(forwarding: ForwardingTable? = nil, stir: STIRService? = nil, moves: (any CallMoveHandler)? = nil,
                 moveRules: MoveRules? = nil) {
         self.forwarding = forwarding; self.stir = stir; self.moves = moves; self.moveRules = moveRules

@@ -49,6 +49,10 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, Sendable 
         var reoffers = 0
         var holds = 0
         var held = false
+        /// Where each side's party receives, per stream (what a restart sets again).
+        var remotes: [Int: [MediaRelay.Side: CallResumeState.Remote]] = [:]
+        /// What was last saved for a restart (answered SIP calls with a gateway id).
+        var saved: SavedAnchor?
 
         init(id: String, from: String, to: String, started: Double, callerCallID: String = "") {
             call = Call(id: id, state: .calling, from: from, to: to, legs: [])
@@ -78,7 +82,7 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, Sendable 
     private let now: @Sendable () -> Double
     /// What the ``StoreWriter`` persists (call records, events, registrations).
     public let storeOperations = StoreQueue()
-    private let activeGauge = Gauge(label: "baton_calls_active")
+    let activeGauge = Gauge(label: "baton_calls_active")
     private let callsTotal = Counter(label: "baton_calls_total")
 
     /// Offer the answerer the codecs Baton can transcode to (Opus to a G.711 offerer, G.711
@@ -290,6 +294,12 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, Sendable 
             return (s.live[id]!.streams, decisions, s.live[id]!.call.leg(side)?.control)
         }
         let latch = sourcePolicy(source?.rule ?? mediaSource, control: control, signaling: source?.signaling)
+        var remotes: [(Int, CallResumeState.Remote)] = []
+        defer {
+            if !remotes.isEmpty {
+                state.withLock { s in for (i, r) in remotes { s.live[id]?.remotes[i, default: [:]][relaySide] = r } }
+            }
+        }
         for (i, m) in media.enumerated() {
             let stream = streams[i]
             if m.port == 0 {
@@ -299,6 +309,7 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, Sendable 
             // c=0.0.0.0 (RFC 2543 hold) keeps the last destination.
             if m.address != "0.0.0.0" && m.address != "::" {
                 try relay.setRemote(stream, side: relaySide, ip: m.address, port: m.port, rtcpPort: m.rtcpPort, source: latch)
+                remotes.append((i, CallResumeState.Remote(ip: m.address, port: m.port, rtcpPort: m.rtcpPort, source: latch)))
             }
             try sdp.anchor(media: i, address: relay.configuration.sdpAddress, port: stream.port(other))
         }
@@ -402,16 +413,6 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, Sendable 
         case let .dialogs(id, caller, callee): callEvent(.dialogs(id: id, caller: caller, callee: callee))
         case let .ended(id, by, reason): callEvent(.ended(id: id, by: by, reason: reason))
         }
-    }
-
-    /// Both legs' dialogs of an answered call: kept in the store under this gateway's id, so a
-    /// surviving gateway (or this one after a restart) can send their BYEs.
-    public func dialogsConfirmed(call id: String, caller: DialogSnapshot, callee: DialogSnapshot) {
-        guard let gateway = currentPolicy.gatewayID else { return }
-        let enc = JSONEncoder()
-        guard let a = try? enc.encode(caller), let b = try? enc.encode(callee) else { return }
-        storeOperations.yield(.anchor(CallAnchorRecord(callID: id, gateway: gateway, caller: String(decoding: a, as: UTF8.self),
-                                                       callee: String(decoding: b, as: UTF8.self), updated: now())))
     }
 
     /// The one writer of a call's recorded life (SIP dialog events and ng commands alike).

@@ -56,3 +56,18 @@ public struct RelayService: Service {
         relay.shutdown()
     }
 }
+
+/// Saves again, every `interval`, the answered calls whose media changed in a way only the
+/// relay sees (a party's source latched or moved, a splice's egress rewrite): what a restart
+/// needs to resume them (``CallManager/checkpoint()``).
+public struct CallCheckpoints: Service {
+    let calls: CallManager
+    let interval: Duration
+    public init(calls: CallManager, interval: Duration) { self.calls = calls; self.interval = interval }
+    public func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) } } catch { return }
+            calls.checkpoint()
+        }
+    }
+}

@@ -16,7 +16,7 @@ import COpus
 /// try relay.configure(stream, side: .a, phone)
 /// try relay.configure(stream, side: .b, speaker)   // PCMU <-> Opus, SRTP toward the speaker
 /// ```
-public struct LegMedia: Sendable, Equatable {
+public struct LegMedia: Sendable, Equatable, Codable {
     /// nil: the codec is not known (anything goes through untouched).
     public var format: MediaFormat?
     /// nil: plain RTP (RTP/AVP).
@@ -29,7 +29,7 @@ public struct LegMedia: Sendable, Equatable {
 }
 
 /// The codec a leg negotiated.
-public struct MediaFormat: Sendable, Equatable {
+public struct MediaFormat: Sendable, Equatable, Codable {
     /// The codecs Baton can transcode between; anything else only passes through.
     public enum Codec: String, Sendable, Codable, CaseIterable {
         case pcmu = "PCMU", pcma = "PCMA", opus = "opus"
@@ -65,7 +65,7 @@ public struct MediaFormat: Sendable, Equatable {
 
 /// SDES keys of one SRTP leg (RFC 4568): the party's key (what it sends is protected with
 /// it) and Baton's own key toward it (generated per leg, never changed by a switchover).
-public struct SRTPKeys: Sendable, Equatable {
+public struct SRTPKeys: Sendable, Equatable, Codable {
     public var suite: SRTPSuite
     /// Master key + salt the party announced: Baton unprotects what it receives with it.
     public var receive: [UInt8]

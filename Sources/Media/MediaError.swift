@@ -18,6 +18,9 @@ public enum MediaError: Error, Equatable, CustomStringConvertible {
     case unknownStream(UInt64)
     /// A C library returned an error code.
     case library(name: String, call: String, code: Int32)
+    /// A given port pair (a call resumed after a restart) is outside the range, odd, or
+    /// already in use.
+    case portUnavailable(Int)
 
     public var description: String {
         switch self {
@@ -28,6 +31,7 @@ public enum MediaError: Error, Equatable, CustomStringConvertible {
             return "descriptor budget reached: \(pairs) RTP port pairs open (raise ulimit -n / LimitNOFILE)"
         case let .unknownStream(id): return "unknown media stream \(id)"
         case let .library(name, call, code): return "\(name) \(call) failed with code \(code)"
+        case let .portUnavailable(p): return "RTP port pair \(p)/\(p + 1) is not free in the configured range"
         }
     }
 }

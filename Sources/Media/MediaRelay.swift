@@ -21,7 +21,7 @@ public final class MediaRelay: Sendable {
     /// Which packets may latch a side's source before it is latched (rtpengine's
     /// `strict-source` is ``advertised``; its learning without it is ``any``). After the
     /// latch only the latched address and port are relayed, whatever the policy.
-    public enum SourcePolicy: Sendable, Equatable, CustomStringConvertible {
+    public enum SourcePolicy: Sendable, Equatable, Codable, CustomStringConvertible {
         /// Only a packet from the IP address the party advertised (SDP `c=`; any port).
         case advertised
         /// Only a packet from this IP address (a NATed phone: its SIP signaling source).
@@ -137,6 +137,60 @@ public final class MediaRelay: Sendable {
         streams.withLock { $0[id] = stream }
         thread.submit(.add(stream.sockets))
         return stream
+    }
+
+    /// Allocates a stream on given ports (the RTP port of each side's pair): a call resumed
+    /// after a restart keeps the ports its parties were told.
+    public func allocate(resuming ports: (a: Int, b: Int)) throws(MediaError) -> AnchoredStream {
+        let a = try pool.allocate(port: ports.a)
+        let b: PortPool.Pair
+        do { b = try pool.allocate(port: ports.b) } catch {
+            pool.release(a, owner: a.owner, rtpSlot: a.rtpSlot, rtcpSlot: a.rtcpSlot)
+            throw error
+        }
+        let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
+        let thread = threads[a.owner >= 0 && a.owner < threads.count ? a.owner : Int(id % UInt64(threads.count))]
+        let stream = AnchoredStream(id: id, a: a, b: b, thread: thread.index)
+        adopt(stream.a, on: thread.index)
+        adopt(stream.b, on: thread.index)
+        streams.withLock { $0[id] = stream }
+        thread.submit(.add(stream.sockets))
+        return stream
+    }
+
+    /// A resumed call: the side's sources as they were latched before the restart
+    /// ("ip:port", "[v6]:port"), so media goes to a party behind NAT before it sends again.
+    public func latch(_ stream: AnchoredStream, side: Side, rtp: String, rtcp: String?) throws(MediaError) {
+        let e = stream.endpoint(side)
+        threads[stream.thread].submit(.latch(e.rtp, try MediaRelay.address(rtp)))
+        if let rtcp { threads[stream.thread].submit(.latch(e.rtcp, try MediaRelay.address(rtcp))) }
+    }
+
+    /// A resumed call: the rewrite of what the side's party receives, as it was before the
+    /// restart (``StreamSnapshot``), so that party keeps one SSRC and one sequence.
+    public func continueEgress(_ stream: AnchoredStream, side: Side, _ c: RTPRewriter.Continuation) {
+        threads[stream.thread].submit(.continueEgress(stream.endpoint(side).rtp, c))
+    }
+
+    /// What a restart must keep of a stream besides its signaling (ports, latched sources,
+    /// egress rewrites), read on its relay thread and handed to `done` there.
+    public func snapshot(_ stream: AnchoredStream, _ done: @escaping @Sendable (StreamSnapshot) -> Void) {
+        let (a, b) = (stream.endpoint(.a), stream.endpoint(.b))
+        threads[stream.thread].submit(.inspect([a.rtp, a.rtcp, b.rtp, b.rtcp]) { s in
+            done(StreamSnapshot(
+                a: .init(rtpPort: a.rtpPort, latchedRTP: s[0].latched, latchedRTCP: s[1].latched, egress: s[0].egress),
+                b: .init(rtpPort: b.rtpPort, latchedRTP: s[2].latched, latchedRTCP: s[3].latched, egress: s[2].egress)))
+        })
+    }
+
+    /// "1.2.3.4:5", "[::1]:5" as a socket address.
+    static func address(_ text: String) throws(MediaError) -> baton_addr {
+        guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]) else { throw .badAddress(text) }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        var a = baton_addr()
+        guard baton_addr_from_string(&a, host, port) == 0 else { throw .badAddress(text) }
+        return a
     }
 
     /// A pair drawn while parked on a relay thread: adopted as it is when it goes to the same
@@ -360,6 +414,24 @@ public final class MediaRelay: Sendable {
         /// or scans, read and discarded by the relay thread.
         public var droppedParked: UInt64
     }
+}
+
+/// What a restart keeps of one anchored stream, per side: the RTP port the party was told,
+/// the sources latched (RTP and RTCP), and the egress rewrite in force after a switchover.
+public struct StreamSnapshot: Codable, Sendable, Equatable {
+    public struct Side: Codable, Sendable, Equatable {
+        public var rtpPort: Int
+        public var latchedRTP: String?
+        public var latchedRTCP: String?
+        public var egress: RTPRewriter.Continuation?
+        public init(rtpPort: Int, latchedRTP: String? = nil, latchedRTCP: String? = nil, egress: RTPRewriter.Continuation? = nil) {
+            self.rtpPort = rtpPort; self.latchedRTP = latchedRTP; self.latchedRTCP = latchedRTCP; self.egress = egress
+        }
+    }
+    public var a: Side
+    public var b: Side
+    public init(a: Side, b: Side) { self.a = a; self.b = b }
+    public func side(_ s: MediaRelay.Side) -> Side { s == .a ? a : b }
 }
 
 /// One anchored media stream (one SDP m-line): two sides, each an RTP and an RTCP socket.

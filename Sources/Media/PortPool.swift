@@ -181,6 +181,37 @@ public final class PortPool: Sendable {
         }
     }
 
+    /// Allocates the pair of one given (even) port: a call resumed after a restart binds the
+    /// ports its parties were told before. Fails when the port is outside the range, already
+    /// handed out, or bound by another process. O(free ports): for restarts, not per call.
+    public func allocate(port: Int) throws(MediaError) -> Pair {
+        try state.withLock { (s: inout State) throws(MediaError) -> Pair in
+            guard range.contains(port), port & 1 == 0,
+                  let k = (0..<s.count).first(where: { s.ring[(s.head + $0) % s.ring.count].port == UInt16(port) }) else {
+                throw .portUnavailable(port)
+            }
+            s.ring.swapAt((s.head + k) % s.ring.count, s.head)
+            let e = s.pop()
+            if var p = e.parked {
+                s.parked -= 1
+                s.inUse += 1
+                if p.owner >= 0 {
+                    s.straysDropped += Int(baton_udp_drain(p.rtpFD) + baton_udp_drain(p.rtcpFD))
+                } else {
+                    for fd in [p.rtpFD, p.rtcpFD] { _ = baton_udp_unpark(fd) }
+                    p = Pair(rtpPort: p.rtpPort, rtpFD: p.rtpFD, rtcpFD: p.rtcpFD)
+                }
+                return p
+            }
+            let rtp = baton_udp_bind(address, e.port)
+            guard rtp >= 0 else { s.push(e); throw .system(call: "bind(\(port))", errno: -rtp) }
+            let rtcp = baton_udp_bind(address, e.port + 1)
+            guard rtcp >= 0 else { close_(rtp); s.push(e); throw .system(call: "bind(\(port + 1))", errno: -rtcp) }
+            s.inUse += 1
+            return Pair(rtpPort: e.port, rtpFD: rtp, rtcpFD: rtcp)
+        }
+    }
+
     /// The process or the system is out of descriptors or memory: every other port would fail
     /// the same way.
     static func isExhaustion(_ errno: Int32) -> Bool {

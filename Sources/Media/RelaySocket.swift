@@ -145,6 +145,24 @@ final class RelaySocket: @unchecked Sendable {
         latchedText.withLock { $0 = text }
     }
 
+    /// A latch from before a restart: the source is known without waiting for a packet.
+    func restoreLatch(_ addr: baton_addr) {
+        remote.pointee = addr
+        hasRemote = true
+        latched = true
+        let text = RelaySocket.describe(remote)
+        latchedText.withLock { $0 = text }
+    }
+
+    /// What a restart keeps of this socket (relay thread only): the latched source and the
+    /// egress rewrite in force.
+    struct Saved: Sendable {
+        var latched: String?
+        var egress: RTPRewriter.Continuation?
+    }
+
+    var saved: Saved { Saved(latched: latched ? RelaySocket.describe(remote) : nil, egress: isRTCP ? nil : egress.continuation) }
+
     static func describe(_ a: UnsafePointer<baton_addr>) -> String? {
         var buf = [CChar](repeating: 0, count: 64)
         let port = baton_addr_to_string(a, &buf, 64)

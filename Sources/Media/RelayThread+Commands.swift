@@ -124,6 +124,12 @@ extension RelayThread {
                 done()
             case let .tap(s, tap):
                 s.tap = tap
+            case let .latch(s, addr):
+                s.restoreLatch(addr)
+            case let .continueEgress(s, c):
+                if let peer = s.peer { s.egress = RTPRewriter(continuing: c, source: peer.serial) }
+            case let .inspect(sockets, done):
+                done(sockets.map(\.saved))
             }
         }
     }

@@ -33,6 +33,13 @@ final class RelayThread: @unchecked Sendable {
         case barrier(@Sendable () -> Void)
         /// Starts (a tap) or stops (nil) copying a socket's audio for a listener.
         case tap(RelaySocket, AudioTap?)
+        /// A resumed call (after a restart): the side's source as it was latched before.
+        case latch(RelaySocket, baton_addr)
+        /// A resumed call: the egress rewrite in force before the restart (after a switchover).
+        case continueEgress(RelaySocket, RTPRewriter.Continuation)
+        /// Reads what a restart must keep of the sockets (latched sources, egress rewrites)
+        /// on the thread that owns them, and hands it to the callback there.
+        case inspect([RelaySocket], @Sendable ([RelaySocket.Saved]) -> Void)
     }
 
     /// Bounds the reads of one socket per wake-up, so one busy socket cannot starve others

@@ -45,6 +45,34 @@ public struct RTPRewriter: Sendable, Equatable {
 
     public var started: Bool { source >= 0 }
 
+    /// What a restarted relay needs to go on rewriting F's stream exactly as before (the
+    /// deltas chosen at the last splice): F keeps its SSRC and sequence across the restart.
+    /// Constant between splices, so saved once per splice (``MediaRelay/snapshot(_:_:)``).
+    public struct Continuation: Codable, Sendable, Equatable {
+        public var ssrc: UInt32
+        public var seqDelta: UInt16
+        public var tsDelta: UInt32
+        public var step: UInt32
+        public var clockRate: Int64
+    }
+
+    /// The rewrite in force (nil while headers pass through untouched).
+    public var continuation: Continuation? {
+        rewriting ? Continuation(ssrc: ssrc, seqDelta: seqDelta, tsDelta: tsDelta, step: step, clockRate: clockRate) : nil
+    }
+
+    /// A rewriter that goes on with a saved rewrite for packets from `source` (the socket
+    /// now feeding F); a later splice rebases from what was sent since.
+    public init(continuing c: Continuation, source s: Int) {
+        clockRate = c.clockRate
+        step = max(1, c.step)
+        ssrc = c.ssrc
+        seqDelta = c.seqDelta
+        tsDelta = c.tsDelta
+        rewriting = true
+        source = s
+    }
+
     /// The header F receives for an incoming packet from `source`, received at `nanos`.
     @inline(__always)
     public mutating func rewrite(source s: Int, _ h: Header, nanos: Int64) -> Header {

@@ -137,5 +137,10 @@ enum PostgresSchema {
             """,
             "CREATE TRIGGER shared_members_changed AFTER INSERT OR UPDATE ON shared_members FOR EACH ROW EXECUTE FUNCTION baton_notify_shared_member()",
         ]),
+        // A call's resume state, sealed with its gateway's own key: that gateway takes its
+        // calls back after a restart (the others only ever send BYEs from the dialogs).
+        ("v5-call-anchor-state", [
+            "ALTER TABLE call_anchors ADD COLUMN state text NOT NULL DEFAULT ''",
+        ]),
     ]
 }

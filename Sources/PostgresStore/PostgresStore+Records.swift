@@ -114,11 +114,11 @@ extension PostgresStore {
             for (i, a) in anchors.enumerated() { last[a.callID] = i }
             let j = try json(anchors.enumerated().filter { last[$0.element.callID] == $0.offset }.map(\.element))
             out.append("""
-                INSERT INTO call_anchors (callID, gateway, caller, callee, updated)
-                SELECT "callID", gateway, caller, callee, updated
-                FROM jsonb_to_recordset(\(j)::jsonb) AS x("callID" text, gateway text, caller text, callee text, updated float8)
+                INSERT INTO call_anchors (callID, gateway, caller, callee, updated, state)
+                SELECT "callID", gateway, caller, callee, updated, state
+                FROM jsonb_to_recordset(\(j)::jsonb) AS x("callID" text, gateway text, caller text, callee text, updated float8, state text)
                 ON CONFLICT (callID) DO UPDATE SET gateway = excluded.gateway, caller = excluded.caller, callee = excluded.callee,
-                    updated = excluded.updated
+                    updated = excluded.updated, state = excluded.state
                 """)
         }
         if !events.isEmpty {
@@ -166,9 +166,10 @@ extension PostgresStore {
             return "INSERT INTO call_events (callID, time, kind, operation, detail) VALUES (\(e.callID), \(e.time), \(e.kind), \(e.operation), \(e.detail))"
         case .anchor(let a):
             return """
-                INSERT INTO call_anchors (callID, gateway, caller, callee, updated) VALUES (\(a.callID), \(a.gateway), \(a.caller), \(a.callee), \(a.updated))
+                INSERT INTO call_anchors (callID, gateway, caller, callee, updated, state)
+                VALUES (\(a.callID), \(a.gateway), \(a.caller), \(a.callee), \(a.updated), \(a.state))
                 ON CONFLICT (callID) DO UPDATE SET gateway = excluded.gateway, caller = excluded.caller, callee = excluded.callee,
-                    updated = excluded.updated
+                    updated = excluded.updated, state = excluded.state
                 """
         case .releaseAnchor(let id): return "DELETE FROM call_anchors WHERE callID = \(id)"
         case .sharedMember(let m):
@@ -543,9 +544,9 @@ extension PostgresStore {
     }
 
     public func anchors(gateway: String) async throws -> [CallAnchorRecord] {
-        try await rows("SELECT callID, gateway, caller, callee, updated FROM call_anchors WHERE gateway = \(gateway)",
-                       (String, String, String, String, Double).self)
-            .map { CallAnchorRecord(callID: $0.0, gateway: $0.1, caller: $0.2, callee: $0.3, updated: $0.4) }
+        try await rows("SELECT callID, gateway, caller, callee, updated, state FROM call_anchors WHERE gateway = \(gateway)",
+                       (String, String, String, String, Double, String).self)
+            .map { CallAnchorRecord(callID: $0.0, gateway: $0.1, caller: $0.2, callee: $0.3, updated: $0.4, state: $0.5) }
     }
 
     public func anchoringGateway(callID: String) async throws -> GatewayRecord? {

@@ -97,8 +97,10 @@ public protocol B2BUADelegate: AnyObject {
     /// The life of the bridged dialogs (the controller keeps the call's state).
     func dialogEvent(_ event: DialogEvent)
     /// Both legs' dialogs as they stand once the call is answered (and after a switchover
-    /// replaced a leg): what another gateway needs to end the call if this one is lost.
-    func dialogsConfirmed(call id: String, caller: DialogSnapshot, callee: DialogSnapshot)
+    /// replaced a leg, an in-dialog request moved a CSeq, an offer/answer changed an SDP):
+    /// what another gateway needs to end the call if this one is lost, and with `session`
+    /// what this gateway needs to resume it after a restart (``B2BUA/resume(call:caller:callee:session:cseqMargin:)``).
+    func dialogsConfirmed(call id: String, caller: DialogSnapshot, callee: DialogSnapshot, session: B2BUA.SessionState)
     /// Whether a new call may start now (a session limit); false answers the INVITE with 503.
     func admitsNewCall() -> Bool
     /// Why a new call is refused now (503 with this in a Warning), nil to take it; the
@@ -128,7 +130,7 @@ public protocol B2BUADelegate: AnyObject {
 
 extension B2BUADelegate {
     public func admitsNewCall() -> Bool { true }
-    public func dialogsConfirmed(call id: String, caller: DialogSnapshot, callee: DialogSnapshot) {}
+    public func dialogsConfirmed(call id: String, caller: DialogSnapshot, callee: DialogSnapshot, session: B2BUA.SessionState) {}
     public func admissionRefusal() -> String? { admitsNewCall() ? nil : "session limit reached" }
     public func checkInvite(_ request: SIPMessage, from source: InviteSource, on loop: any EventLoop,
                             completion: @escaping (InviteVerdict) -> Void) {
@@ -756,8 +758,46 @@ public final class B2BUA: TransactionUser {
         let id = { (d: Dialog) in DialogID(callID: d.callID, localTag: d.localTag, remoteTag: d.remoteTag) }
         delegate?.dialogEvent(.dialogs(id: call.id, caller: id(call.a), callee: id(call.b)))
         if call.a.remoteTag != nil && call.b.remoteTag != nil {
-            delegate?.dialogsConfirmed(call: call.id, caller: call.a.snapshot, callee: call.b.snapshot)
+            delegate?.dialogsConfirmed(call: call.id, caller: call.a.snapshot, callee: call.b.snapshot,
+                                       session: SessionState(callerSDP: call.sdp[.caller] ?? [], calleeSDP: call.sdp[.callee] ?? [],
+                                                             sdesInClear: call.sdesInClear))
         }
+    }
+
+    /// What the B2BUA keeps of an answered call besides its two dialogs: the last SDP each
+    /// party sent (a switchover offers the far party's to the new device) and whether its
+    /// route allows SDES keys in clear. Holds the parties' SDES keys: kept encrypted at rest.
+    public struct SessionState: Codable, Sendable, Equatable {
+        public var callerSDP: [UInt8]
+        public var calleeSDP: [UInt8]
+        public var sdesInClear: Bool
+        public init(callerSDP: [UInt8], calleeSDP: [UInt8], sdesInClear: Bool) {
+            self.callerSDP = callerSDP; self.calleeSDP = calleeSDP; self.sdesInClear = sdesInClear
+        }
+    }
+
+    /// Takes over an answered call from a previous life of this gateway (a restart): its two
+    /// dialogs as they were last saved, with Baton's CSeqs moved `cseqMargin` on (requests
+    /// sent after the last save must not be outnumbered). In-dialog requests (BYE, re-INVITE,
+    /// UPDATE, INFO, REFER) on either leg work as before; the media must already be anchored
+    /// again under the same call id (``B2BUADelegate``). False when a call or a dialog of
+    /// that name is live already.
+    @discardableResult
+    public func resume(call id: String, caller: DialogSnapshot, callee: DialogSnapshot, session: SessionState,
+                       cseqMargin: UInt32 = 10) -> Bool {
+        var a = Dialog(caller), b = Dialog(callee)
+        guard calls[id] == nil, dialogs[a.key] == nil, dialogs[b.key] == nil, a.remoteTag != nil, b.remoteTag != nil else { return false }
+        a.localCSeq &+= cseqMargin
+        b.localCSeq &+= cseqMargin
+        let call = Call(id: id, a: a, b: b)
+        call.state = .confirmed
+        call.sdesInClear = session.sdesInClear
+        if !session.callerSDP.isEmpty { call.sdp[.caller] = session.callerSDP }
+        if !session.calleeSDP.isEmpty { call.sdp[.callee] = session.calleeSDP }
+        calls[id] = call
+        dialogs[a.key] = (call, .caller)
+        dialogs[b.key] = (call, .callee)
+        return true
     }
 
     /// A BYE on a dialog another gateway held (it was lost; ``DialogSnapshot`` from the shared
@@ -859,6 +899,7 @@ public final class B2BUA: TransactionUser {
                 txn.respond(ok)
                 startOKRetransmit(ok, call: call, to: call.dialog(side).peer)
                 call.reinvite = nil
+                reportDialogs(call)   // a CSeq and an SDP moved: saved for a restart
             } else {
                 txn.respond(code, r.reasonPhrase ?? "Failed")
             }
@@ -892,6 +933,7 @@ public final class B2BUA: TransactionUser {
                 case .response(let r):
                     let code = r.statusCode
                     guard code >= 200 else { return }
+                    defer { self.reportDialogs(call) }   // the other leg's CSeq moved (and an UPDATE's SDP)
                     if method == .update, code < 300 {
                         if !req.body.isEmpty { call.sdp[side] = req.body }
                         if !r.body.isEmpty { call.sdp[side.other] = r.body }

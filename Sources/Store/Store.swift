@@ -294,6 +294,10 @@ public final class Store: Sendable {
             // RFC 3327: the proxies a registered contact is reached through.
             try db.alter(table: "registrations") { t in t.add(column: "path", .text).notNull().defaults(to: "") }
         }
+        m.registerMigration("v17-call-anchor-state") { db in
+            // A call's sealed resume state: the gateway takes its calls back after a restart.
+            try db.alter(table: "call_anchors") { t in t.add(column: "state", .text).notNull().defaults(to: "") }
+        }
         return m
     }
 
@@ -576,10 +580,10 @@ public final class Store: Sendable {
         case .event(let e): try e.insert(db)
         case .anchor(let a):
             try db.cachedStatement(sql: """
-                INSERT INTO call_anchors (callID, gateway, caller, callee, updated) VALUES (?, ?, ?, ?, ?)
+                INSERT INTO call_anchors (callID, gateway, caller, callee, updated, state) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT(callID) DO UPDATE SET gateway = excluded.gateway, caller = excluded.caller, callee = excluded.callee,
-                    updated = excluded.updated
-                """).execute(arguments: [a.callID, a.gateway, a.caller, a.callee, a.updated])
+                    updated = excluded.updated, state = excluded.state
+                """).execute(arguments: [a.callID, a.gateway, a.caller, a.callee, a.updated, a.state])
         case .releaseAnchor(let id):
             try db.cachedStatement(sql: "DELETE FROM call_anchors WHERE callID = ?").execute(arguments: [id])
         case .sharedMember:

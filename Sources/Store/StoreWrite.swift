@@ -42,8 +42,12 @@ public struct CallAnchorRecord: Codable, Sendable, Equatable {
     public var caller: String
     public var callee: String
     public var updated: Double
-    public init(callID: String, gateway: String, caller: String, callee: String, updated: Double) {
+    /// What the gateway itself needs to resume the call after a restart (media, SDPs, SRTP
+    /// keys), sealed with its own key; empty when it keeps none.
+    public var state: String
+    public init(callID: String, gateway: String, caller: String, callee: String, updated: Double, state: String = "") {
         self.callID = callID; self.gateway = gateway; self.caller = caller; self.callee = callee; self.updated = updated
+        self.state = state
     }
 }
 

@@ -35,6 +35,26 @@ import Testing
         #expect(out.map(\.marker) == [true, false, false])
     }
 
+    /// A restart after a switchover: the rewrite in force is saved (``RTPRewriter/continuation``)
+    /// and a new rewriter fed by another socket goes on with it, so F's stream keeps its SSRC
+    /// and sequence; passing through (no splice yet) saves nothing.
+    @Test func aSavedRewriteContinuesInANewProcess() throws {
+        var r = RTPRewriter()
+        _ = Self.feed(&r, source: 1, ssrc: 0x11111111, seq: 1000, ts: 80_000, t0: 0, count: 10)
+        #expect(r.continuation == nil)
+        _ = Self.feed(&r, source: 2, ssrc: 0x22222222, seq: 7, ts: 999, t0: 200 * Self.ms, count: 3)   // out: 1010...1012
+        let saved = try #require(r.continuation)
+        let decoded = try JSONDecoder().decode(RTPRewriter.Continuation.self, from: try JSONEncoder().encode(saved))
+        // The new process: the new leg's packets after the downtime (seq 10...11 were lost).
+        var again = RTPRewriter(continuing: decoded, source: 42)
+        let out = Self.feed(&again, source: 42, ssrc: 0x22222222, seq: 12, ts: 999 + 5 * 160, t0: 5_000 * Self.ms, count: 2)
+        #expect(out.map(\.ssrc) == [0x11111111, 0x11111111])
+        #expect(out.map(\.seq) == [1015, 1016])
+        let expected: [UInt32] = [82400, 82560]   // 81600 + 5 and 6 packets of 160
+        #expect(out.map(\.timestamp) == expected)
+        #expect(out.allSatisfy { !$0.marker })
+    }
+
     @Test func sequenceWrapsAt65535() {
         var r = RTPRewriter()
         _ = Self.feed(&r, source: 1, ssrc: 1, seq: 65533, ts: 0, t0: 0, count: 2)          // 65533, 65534

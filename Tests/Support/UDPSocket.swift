@@ -7,12 +7,18 @@ public final class UDPSocket: @unchecked Sendable {
     public let port: Int
 
     /// Bound to `address` (another 127.0.0.0/8 address plays a second host).
-    public init(receiveTimeout: Duration = .milliseconds(300), address: String = "127.0.0.1") throws {
+    /// `port` 0: an ephemeral port.
+    public init(receiveTimeout: Duration = .milliseconds(300), address: String = "127.0.0.1", port fixed: Int = 0) throws {
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         self.fd = fd
-        var a = UDPSocket.loopback(port: 0)
+        var a = UDPSocket.loopback(port: fixed)
         a.sin_addr.s_addr = inet_addr(address)
-        _ = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        let bound = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        if bound != 0 && fixed != 0 {
+            let e = errno
+            close(fd)
+            throw POSIXError(POSIXErrorCode(rawValue: e) ?? .EADDRINUSE)
+        }
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
         port = Int(UInt16(bigEndian: a.sin_port))
@@ -39,6 +45,13 @@ public final class UDPSocket: @unchecked Sendable {
     }
 
     public func send(_ text: String, to port: Int) { send(Array(text.utf8), to: port) }
+
+    /// One datagram already queued, without waiting.
+    public func receiveNow() -> [UInt8]? {
+        var buf = [UInt8](repeating: 0, count: 2048)
+        let n = recv(fd, &buf, buf.count, Int32(MSG_DONTWAIT))
+        return n > 0 ? Array(buf.prefix(n)) : nil
+    }
 
     /// One datagram, or nil when none came within the socket's receive timeout.
     public func receiveBytes() -> [UInt8]? {
