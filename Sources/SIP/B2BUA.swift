@@ -174,6 +174,9 @@ public final class B2BUA: TransactionUser {
         /// as calls end, so sooner than after a drain.
         public var limitRetryAfter: Int = 5
         public var userAgent: String = "Baton"
+        /// The smallest session interval (RFC 4028 Session-Expires) Baton accepts; a smaller one
+        /// gets 422 with this as Min-SE (`sip.session_min_se`; the RFC's floor is 90).
+        public var sessionMinSE = 90
         /// Write SDES keys into SDP sent over UDP or TCP (`sip.sdes_in_clear`); a route's
         /// `sdes_in_clear` allows it for that route's calls only. Off: keys only over TLS.
         public var sdesInClear = false
@@ -227,6 +230,19 @@ public final class B2BUA: TransactionUser {
         /// went out) the target its 487 sends the call to.
         var noAnswerTimer: SIPTimer?
         var noAnswerTarget: SIPURI?
+        /// Late offer (RFC 3264 §5, an INVITE without SDP): the callee's 200 carries the offer,
+        /// the caller's ACK the answer. While the caller's ACK is awaited, the 200's CSeq (the
+        /// callee's ACK waits for the answer); then the ACK sent to the callee, for its 200's
+        /// retransmissions.
+        var lateOffer = false
+        var lateAckCSeq: UInt32?
+        var lateAckBody: [UInt8] = []
+        /// Reliable provisional responses (RFC 3262) of the callee already PRACKed (its RSeq).
+        var lastRSeq: UInt32?
+        /// Session timer (RFC 4028): the interval the call's last 2xx agreed on, and the timer
+        /// that ends the call if no refresh (re-INVITE or UPDATE) comes in time.
+        var sessionInterval: Int?
+        var sessionTimer: SIPTimer?
         init(id: String, a: Dialog, b: Dialog) { self.id = id; self.a = a; self.b = b }
         func dialog(_ s: CallSide) -> Dialog { s == .caller ? a : b }
     }
@@ -325,9 +341,10 @@ public final class B2BUA: TransactionUser {
         }
     }
 
-    /// Option tags Baton implements as a UAS (RFC 3891 Replaces, RFC 3327 Path); a Require
+    /// Option tags Baton implements as a UAS (RFC 3891 Replaces, RFC 3327 Path, RFC 4028
+    /// session timers); a Require
     /// naming any other is refused with 420 (RFC 3261 §8.2.2.3).
-    public static let supportedExtensions: Set<String> = ["replaces", "path"]
+    public static let supportedExtensions: Set<String> = ["replaces", "path", "timer"]
 
     /// RFC 3261 §8.2.2-8.2.3 header and content checks of a request Baton answers as a UAS,
     /// before it is processed: Require options it does not implement (420 with Unsupported),
@@ -380,6 +397,7 @@ public final class B2BUA: TransactionUser {
             return
         }
         guard let (call, side) = dialogs[Dialog.key(callID: callID, localTag: tag)] else { return }
+        if side == .caller, call.lateAckCSeq != nil { lateAnswer(ack, call: call) }
         if call.pendingOK != nil && (side == .caller || call.reinvite?.from == side) {
             call.okRetransmit?.cancel()
             call.pendingOK = nil
@@ -497,8 +515,9 @@ public final class B2BUA: TransactionUser {
         }
         let callerTag = req.fromTag ?? ""
         let body = req.body
-        guard !body.isEmpty else {
-            t.respond(.notAcceptableHere, toTag: randomToken(10)) { $0.setHeader("Warning", "399 baton \"SDP offer required\"") }
+        // RFC 4028: an interval below Baton's minimum is refused with 422 and Min-SE.
+        if let se = SessionTimer(req), se.interval < configuration.sessionMinSE {
+            t.respond(.sessionIntervalTooSmall, toTag: randomToken(10)) { $0.setHeader("Min-SE", "\(self.configuration.sessionMinSE)") }
             return
         }
         let id = randomToken(16)
@@ -516,7 +535,9 @@ public final class B2BUA: TransactionUser {
         let call = Call(id: id, a: a, b: b)
         call.sdesInClear = routeSDESInClear
         call.aInvite = t
-        call.sdp[.caller] = body
+        // No SDP: a late offer (the callee offers in its 200, the caller answers in its ACK).
+        call.lateOffer = body.isEmpty
+        if !body.isEmpty { call.sdp[.caller] = body }
         delegate?.dialogEvent(.invited(id: id, from: from, to: to, callerCallID: callerCallID, callerPeer: t.peer))
 
         // Leg B's INVITE: a copy with its own Call-ID, From tag and CSeq, Baton's Via and Contact.
@@ -595,9 +616,19 @@ public final class B2BUA: TransactionUser {
             }
             if code < 200 {
                 guard !call.cancelled, aInvite.state == .proceeding else { return }
+                // RFC 3262: a reliable provisional response is PRACKed by Baton on the callee's
+                // leg, once (its retransmissions are absorbed), and relayed to the caller as an
+                // ordinary one (the caller's leg never asked for reliability).
+                if let rseq = r.header("RSeq").flatMap({ UInt32($0.trimmedSpaces) }), r.requires("100rel") {
+                    guard call.lastRSeq.map({ rseq > $0 }) ?? true else { return }
+                    call.lastRSeq = rseq
+                    prack(r, rseq: rseq, call: call)
+                }
                 if call.state != .early || code == 180 { delegate?.dialogEvent(.ringing(id: call.id)) }
                 call.state = .early
-                relay(r, to: aInvite, call: call, from: .callee)
+                // A late offer's provisional SDP would be an offer the caller cannot answer
+                // (no PRACK on its leg): relayed without it.
+                relay(r, to: aInvite, call: call, from: .callee, dropBody: call.lateOffer)
             } else if code < 300 {
                 if let target = r.contactURI(0)?.text { call.b.remoteTarget = target }
                 if call.state != .answered && call.state != .confirmed, !call.b.learnRoutes(asUAC: r) {
@@ -606,7 +637,8 @@ public final class B2BUA: TransactionUser {
                 }
                 if !r.body.isEmpty && call.state != .answered && call.state != .confirmed { call.sdp[.callee] = r.body }
                 if call.state == .answered || call.state == .confirmed {
-                    sendAck(on: .callee, of: call, cseq: r.cseqNumber)   // retransmitted 2xx
+                    // A retransmitted 2xx; a late offer's waits for the caller's answer.
+                    if call.lateAckCSeq == nil { sendAck(on: .callee, of: call, cseq: r.cseqNumber, body: call.lateAckBody) }
                     return
                 }
                 if call.cancelled || aInvite.state != .proceeding {
@@ -620,14 +652,20 @@ public final class B2BUA: TransactionUser {
                 // Anchor the answer (codecs, SRTP keys into the relay) before the ACK lets
                 // the callee start sending: its first packets must meet the negotiated
                 // action, never go out plain to an SRTP caller.
-                let relayed = relay(r, to: nil, call: call, from: .callee, base: aInvite.request)
-                sendAck(on: .callee, of: call, cseq: r.cseqNumber)
+                let relayed = relay(r, to: nil, call: call, from: .callee, base: aInvite.request,
+                                    role: call.lateOffer ? .offer(transport: nil) : .answer)
+                if call.lateOffer, relayed != nil {
+                    call.lateAckCSeq = r.cseqNumber ?? 1   // the ACK carries the caller's answer
+                } else {
+                    sendAck(on: .callee, of: call, cseq: r.cseqNumber)
+                }
                 guard let ok = relayed else {
                     aInvite.respond(.serverInternalError, toTag: call.a.localTag)
                     sendBye(on: .callee, of: call)
                     finish(call, by: nil, reason: "500 bad SDP in answer")
                     return
                 }
+                sessionTimer(ok, request: aInvite.request, call: call)
                 aInvite.respond(ok)
                 startOKRetransmit(ok, call: call, to: call.a.peer)
                 delegate?.dialogEvent(.answered(id: call.id))
@@ -644,7 +682,9 @@ public final class B2BUA: TransactionUser {
                    let to = delegate?.forwardingTarget(called: called, reason: .userBusy).flatMap({ SIPURI(parsing: $0) }),
                    redirect(call, to: to, reason: .userBusy, status: code) { return }
                 if aInvite.state == .proceeding && !call.cancelled {
-                    aInvite.respond(code, r.reasonPhrase ?? "Failed", toTag: call.a.localTag)
+                    aInvite.respond(code, r.reasonPhrase ?? "Failed", toTag: call.a.localTag) { out in
+                        if code == 422, let min = r.header("Min-SE") { out.setHeader("Min-SE", min) }
+                    }
                 }
                 finish(call, by: .callee, reason: "\(code) \(r.reasonPhrase ?? "")")
             }
@@ -711,15 +751,21 @@ public final class B2BUA: TransactionUser {
 
     /// Builds the response for the caller from the callee's, with SDP anchored.
     @discardableResult
-    private func relay(_ r: SIPMessage, to t: ServerTransaction?, call: Call, from side: CallSide, base: SIPMessage? = nil) -> SIPMessage? {
+    private func relay(_ r: SIPMessage, to t: ServerTransaction?, call: Call, from side: CallSide, base: SIPMessage? = nil,
+                       role: SDPRole = .answer, dropBody: Bool = false) -> SIPMessage? {
         guard let request = t?.request ?? base else { return nil }
         let out = request.makeResponse(r.statusCode, r.reasonPhrase ?? "", toTag: call.dialog(side.other).localTag)
         out.edit { try $0.setContact(configuration.contact(for: t?.peer.transport ?? .udp)) }
         out.setHeader("Server", configuration.userAgent)
-        if !r.body.isEmpty {
+        // RFC 4028: the session interval the far side agreed to (its refresher) travels on.
+        if (200..<300).contains(r.statusCode), let se = r.header("Session-Expires") {
+            out.setHeader("Session-Expires", se)
+            if r.requires("timer") { out.setHeader("Require", "timer") }
+        }
+        if !r.body.isEmpty && !dropBody {
             do {
                 let sdp = try SessionDescription(parsing: r.body)
-                try delegate?.anchor(call: call.id, from: side, sdp: sdp, role: .answer, keys: keys(call, from: side))
+                try delegate?.anchor(call: call.id, from: side, sdp: sdp, role: role, keys: keys(call, from: side))
                 out.setBody(try sdp.serialize(), contentType: "application/sdp")
             } catch {
                 logger.warning("bad SDP in response", metadata: ["call": "\(call.id)", "error": "\(error)"])
@@ -860,7 +906,8 @@ public final class B2BUA: TransactionUser {
         do {
             let out = try other.request(.invite, contact: configuration.contact)
             store(other, side.other, call)
-            for h in ["Content-Disposition", "Supported", "Allow"] { if let v = req.header(h) { out.setHeader(h, v) } }
+            for h in ["Content-Disposition", "Supported", "Allow", "Session-Expires", "Min-SE"] { if let v = req.header(h) { out.setHeader(h, v) } }
+            if req.requires("timer") { out.setHeader("Require", "timer") }
             out.setBody(req.body, contentType: req.contentType)
             try rewrite(out, call: call, from: side, role: .offer(transport: nil))
             call.reinvite = (side, t)
@@ -896,6 +943,7 @@ public final class B2BUA: TransactionUser {
                     txn.respond(.serverInternalError)
                     return
                 }
+                sessionTimer(ok, request: txn.request, call: call)   // a refresh (RFC 4028)
                 txn.respond(ok)
                 startOKRetransmit(ok, call: call, to: call.dialog(side).peer)
                 call.reinvite = nil
@@ -920,9 +968,10 @@ public final class B2BUA: TransactionUser {
         do {
             let out = try other.request(method, contact: configuration.contact)
             store(other, side.other, call)
-            for h in ["Content-Disposition", "Info-Package", "Recv-Info", "Supported", "Allow"] {
+            for h in ["Content-Disposition", "Info-Package", "Recv-Info", "Supported", "Allow", "Session-Expires", "Min-SE"] {
                 if let v = req.header(h) { out.setHeader(h, v) }
             }
+            if req.requires("timer") { out.setHeader("Require", "timer") }
             out.setBody(req.body, contentType: req.contentType)
             if method == .update { try rewrite(out, call: call, from: side, role: .offer(transport: nil)) }
             layer.send(out, to: other.peer, via: configuration.sentBy) { [weak self, weak call] ev in
@@ -937,7 +986,11 @@ public final class B2BUA: TransactionUser {
                     if method == .update, code < 300 {
                         if !req.body.isEmpty { call.sdp[side] = req.body }
                         if !r.body.isEmpty { call.sdp[side.other] = r.body }
-                        if self.relay(r, to: t, call: call, from: side.other) == nil { t.respond(.serverInternalError) }
+                        if let out = self.relay(r, to: t, call: call, from: side.other) {
+                            self.sessionTimer(out, request: req, call: call)   // a refresh (RFC 4028)
+                        } else {
+                            t.respond(.serverInternalError)
+                        }
                         return
                     }
                     let answer = req.makeResponse(code, r.reasonPhrase ?? "", toTag: nil)
@@ -1003,11 +1056,12 @@ public final class B2BUA: TransactionUser {
 
     /// The ACK for a 2xx on any leg's dialog (a call's side or a switchover's new leg), sent
     /// statelessly (RFC 3261 §13.2.2.4); `cseq` is the 2xx's (its INVITE's) number.
-    func sendAck(on d: Dialog, cseq: UInt32?) {
+    func sendAck(on d: Dialog, cseq: UInt32?, body: [UInt8] = []) {
         var d = d
         do {
             let ack = try d.request(.ack, contact: configuration.contact)
             try ack.setCSeq(cseq ?? d.localCSeq, .ack)
+            if !body.isEmpty { ack.setBody(body, contentType: "application/sdp") }
             layer.sendStateless(ack, to: d.peer, via: configuration.sentBy)
         } catch {
             logger.error("could not build an ACK", metadata: ["call-id": "\(d.callID)", "error": "\(error)"])
@@ -1016,21 +1070,24 @@ public final class B2BUA: TransactionUser {
 
     /// A BYE on any leg's confirmed dialog (nothing before the far end's tag is known); the
     /// dialog's CSeq advances.
-    func sendBye(on d: inout Dialog) {
+    func sendBye(on d: inout Dialog, reason: String? = nil) {
         guard d.remoteTag != nil else { return }
         do {
             let bye = try d.request(.bye, contact: nil)
+            if let reason { bye.addHeader("Reason", "SIP;cause=200;text=\"\(reason)\"") }
             layer.send(bye, to: d.peer, via: configuration.sentBy) { _ in }
         } catch {
             logger.error("could not build a BYE", metadata: ["call-id": "\(d.callID)", "error": "\(error)"])
         }
     }
 
-    func sendAck(on side: CallSide, of call: Call, cseq: UInt32?) { sendAck(on: call.dialog(side), cseq: cseq) }
+    func sendAck(on side: CallSide, of call: Call, cseq: UInt32?, body: [UInt8] = []) {
+        sendAck(on: call.dialog(side), cseq: cseq, body: body)
+    }
 
-    func sendBye(on side: CallSide, of call: Call) {
+    func sendBye(on side: CallSide, of call: Call, reason: String? = nil) {
         var d = call.dialog(side)
-        sendBye(on: &d)
+        sendBye(on: &d, reason: reason)
         store(d, side, call)
     }
 
@@ -1040,6 +1097,7 @@ public final class B2BUA: TransactionUser {
         call.state = .terminated
         call.okRetransmit?.cancel()
         call.noAnswerTimer?.cancel()
+        call.sessionTimer?.cancel()
         if let leg = call.switchLeg { abandonSwitch(leg, reason: "the call ended (\(reason))") }
         calls[call.id] = nil
         observer?.callEnded(active: calls.count)

@@ -28,6 +28,7 @@ extension SIPServer.Configuration {
         transport.messageTimeoutSeconds = try reader.int("sip.tcp_message_timeout_s", 1...3600, default: transport.messageTimeoutSeconds)
         b2bua.advertisedTLSPort = transport.tlsEnabled ? transport.tlsPort : nil
         b2bua.sdesInClear = try reader.bool("sip.sdes_in_clear", default: b2bua.sdesInClear)
+        b2bua.sessionMinSE = try reader.int("sip.session_min_se", 1...86400, default: b2bua.sessionMinSE)
         b2bua.limitRetryAfter = try reader.int("limits.retry_after", 0...86400, default: b2bua.limitRetryAfter)
         b2bua.retryAfter = try reader.int("lifecycle.retry_after", 0...86400, default: b2bua.retryAfter)
         registrar.defaultExpires = try reader.int("registrar.default_expires", 1...86400, default: registrar.defaultExpires)

@@ -26,6 +26,7 @@ public struct SIPStatus: Sendable, Hashable, CustomStringConvertible {
     public static let badRequest = SIPStatus(400, "Bad Request")
     public static let notFound = SIPStatus(404, "Not Found")
     public static let requestTimeout = SIPStatus(408, "Request Timeout")
+    public static let sessionIntervalTooSmall = SIPStatus(422, "Session Interval Too Small")
     public static let intervalTooBrief = SIPStatus(423, "Interval Too Brief")
     public static let callDoesNotExist = SIPStatus(481, "Call/Transaction Does Not Exist")
     public static let tooManyHops = SIPStatus(483, "Too Many Hops")

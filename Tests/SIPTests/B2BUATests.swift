@@ -369,7 +369,13 @@ final class B2BHarness {
         let opts = Fixtures.invite(branch: "z9hG4bKopt").replacingOccurrences(of: "INVITE sip:", with: "OPTIONS sip:")
             .replacingOccurrences(of: "314159 INVITE", with: "314159 OPTIONS")
         #expect(try status(opts) == 200)
-        #expect(try status(Fixtures.invite(branch: "z9hG4bKnosdp", user: "900", body: "")) == 488)
+        // No SDP is a late offer (RFC 3264 §5): routed like any INVITE.
+        #expect(try status(Fixtures.invite(branch: "z9hG4bKnosdp", user: "900", body: "")) == 100)
+        // A session interval under sip.session_min_se (90): 422 with Min-SE (RFC 4028 §6).
+        let brief = Fixtures.invite(branch: "z9hG4bKbrief", user: "900").replacingOccurrences(of: "CSeq:", with: "Session-Expires: 30\r\nCSeq:")
+        try h.deliver(brief, from: caller)
+        let tooSmall = try #require(h.sent(to: caller).last)
+        #expect(tooSmall.statusCode == 422 && tooSmall.header("Min-SE") == "90")
         h.b2bua.startDraining()
         try h.deliver(Fixtures.invite(branch: "z9hG4bKdrain", user: "900"), from: caller)
         let drained = try #require(h.sent(to: caller).last)
