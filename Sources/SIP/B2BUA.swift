@@ -243,6 +243,11 @@ public final class B2BUA: TransactionUser {
         /// that ends the call if no refresh (re-INVITE or UPDATE) comes in time.
         var sessionInterval: Int?
         var sessionTimer: SIPTimer?
+        /// Forking (the called AOR has several registered contacts): the INVITEs to the other
+        /// contacts, ringing in parallel with `b`'s (B2BUA+Forking.swift).
+        var forks: [Fork] = []
+        /// Names the transaction whose events are `b`'s (a fork that wins takes its place).
+        var primaryToken = ForkToken()
         init(id: String, a: Dialog, b: Dialog) { self.id = id; self.a = a; self.b = b }
         func dialog(_ s: CallSide) -> Dialog { s == .caller ? a : b }
     }
@@ -586,9 +591,14 @@ public final class B2BUA: TransactionUser {
         dialogs[call.a.key] = (call, .caller)
         dialogs[call.b.key] = (call, .callee)
         delegate?.dialogEvent(.routed(id: id, calleeCallID: bCallID, calleePeer: peer))
+        let token = call.primaryToken
         call.bInvite = layer.send(out, to: peer, via: configuration.sentBy(for: peer.transport)) { [weak self, weak call] ev in
             guard let self, let call else { return }
-            self.inviteEvent(ev, call: call)
+            self.dispatchInvite(ev, call: call, token: token)
+        }
+        // Forking: every other registered contact of the called AOR rings too.
+        if case .registered = decision, diverted == nil {
+            for reg in registrar.lookup(aor: target.aor).dropFirst() { startFork(call, base: out, to: reg) }
         }
         armNoAnswer(call)
         t.onAckTimeout = { [weak self, weak call] in
@@ -597,8 +607,14 @@ public final class B2BUA: TransactionUser {
         }
     }
 
-    private func inviteEvent(_ ev: ClientTransaction.Event, call: Call) {
+    func inviteEvent(_ ev: ClientTransaction.Event, call: Call) {
         guard let aInvite = call.aInvite else { return }
+        // The contact `b` rang failed while forks still ring: the next takes its place.
+        if isFailure(ev), !call.cancelled, call.noAnswerTarget == nil, call.state == .calling || call.state == .early,
+           let next = call.forks.first(where: { !$0.lost }) {
+            promote(next, in: call, cancellingOthers: false)
+            return
+        }
         switch ev {
         case .timeout:
             if aInvite.state == .proceeding { aInvite.respond(.requestTimeout, toTag: call.a.localTag) }
@@ -626,9 +642,7 @@ public final class B2BUA: TransactionUser {
                 }
                 if call.state != .early || code == 180 { delegate?.dialogEvent(.ringing(id: call.id)) }
                 call.state = .early
-                // A late offer's provisional SDP would be an offer the caller cannot answer
-                // (no PRACK on its leg): relayed without it.
-                relay(r, to: aInvite, call: call, from: .callee, dropBody: call.lateOffer)
+                relayProvisional(r, call: call)
             } else if code < 300 {
                 if let target = r.contactURI(0)?.text { call.b.remoteTarget = target }
                 if call.state != .answered && call.state != .confirmed, !call.b.learnRoutes(asUAC: r) {
@@ -649,6 +663,7 @@ public final class B2BUA: TransactionUser {
                     return
                 }
                 call.state = .answered
+                cancelForks(call)   // the first 2xx wins: the other contacts get CANCEL
                 // Anchor the answer (codecs, SRTP keys into the relay) before the ACK lets
                 // the callee start sending: its first packets must meet the negotiated
                 // action, never go out plain to an SRTP caller.
@@ -742,15 +757,24 @@ public final class B2BUA: TransactionUser {
         call.b.peer = peer
         call.bRequest = next
         logger.info("forwarding the call", metadata: ["call": "\(call.id)", "status": "\(status)", "reason": "\(reason.rawValue)", "target": "\(contact.text)"])
+        let token = call.primaryToken
         call.bInvite = layer.send(next, to: peer, via: configuration.sentBy) { [weak self, weak call] ev in
             guard let self, let call else { return }
-            self.inviteEvent(ev, call: call)
+            self.dispatchInvite(ev, call: call, token: token)
         }
         return true
     }
 
+    /// A callee's provisional response to the caller. A late offer's provisional SDP would be
+    /// an offer the caller cannot answer (no PRACK on its leg): relayed without it.
+    @discardableResult
+    func relayProvisional(_ r: SIPMessage, call: Call) -> SIPMessage? {
+        relay(r, to: call.aInvite, call: call, from: .callee, dropBody: call.lateOffer)
+    }
+
     /// Builds the response for the caller from the callee's, with SDP anchored.
     @discardableResult
+
     private func relay(_ r: SIPMessage, to t: ServerTransaction?, call: Call, from side: CallSide, base: SIPMessage? = nil,
                        role: SDPRole = .answer, dropBody: Bool = false) -> SIPMessage? {
         guard let request = t?.request ?? base else { return nil }
@@ -1098,6 +1122,7 @@ public final class B2BUA: TransactionUser {
         call.okRetransmit?.cancel()
         call.noAnswerTimer?.cancel()
         call.sessionTimer?.cancel()
+        cancelForks(call)
         if let leg = call.switchLeg { abandonSwitch(leg, reason: "the call ended (\(reason))") }
         calls[call.id] = nil
         observer?.callEnded(active: calls.count)
