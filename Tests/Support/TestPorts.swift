@@ -40,7 +40,7 @@ public enum TestPorts {
     public static func base(_ count: Int) -> Int { range(count).lowerBound }
 
     /// Whether a UDP socket can bind `port` on any address now.
-    static func isFree(_ port: Int) -> Bool {
+    public static func isFree(_ port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }

@@ -14,7 +14,8 @@ dispatcher (conf/kamailio-dispatcher.cfg), all three on CPU 0: on this 2-core VM
 what the dispatcher and a second gateway cost on one core, not scale-out (calls follow the
 200's Record-Route: tools/bench/uac-rr.xml).
 Usage: setup_bench.py [--rates 100,200,400,600,800] [--seconds 10] [--only baton,baton+digest,baton+postgres,kamailio+2baton,kamailio+rtpengine]
-(SETUP_TRACE=1 also keeps sipp's message log next to the statistics file.)"""
+(SETUP_TRACE=1 also keeps sipp's message log next to the statistics file; BATON_EXTRA adds
+flags to Baton's command line, e.g. BATON_EXTRA="--store-resume-calls false".)"""
 import argparse, os, re, signal, socket, subprocess, sys, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -87,6 +88,8 @@ def start_front(kind, log):
                "--sip-port", str(FRONT), "--sip-tcp", "false", "--http-port", "27090", "--ng-port", str(NG),
                "--media-port-min", "20000", "--media-port-max", "39999", "--media-threads", "1",
                "--store-path", store, "--route", ".=127.0.0.1:%d" % UAS]
+        # BATON_EXTRA: more flags for Baton (e.g. "--store-resume-calls false" to compare).
+        cmd += os.environ.get("BATON_EXTRA", "").split()
         if kind == "baton+postgres":
             cmd += ["--store-url", pg_url()]
         if kind == "baton+digest":

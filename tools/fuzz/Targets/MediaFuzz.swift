@@ -3,6 +3,7 @@ import Control
 import Foundation
 import Media
 import SIP
+import Synchronization
 import TestSupport
 
 /// The media-side targets, sharing one relay and one call manager per process: `sdp`
@@ -33,19 +34,24 @@ final class MediaFuzz: @unchecked Sendable {
         let start = Int(getpid() % 7)
         for i in 0..<7 {
             let base = 46000 + ((start + i) % 7) * 500
-            if (0..<8).allSatisfy({ udpPortFree(base + $0) }) { return base }
+            if (0..<8).allSatisfy({ TestPorts.isFree(base + $0) }) { return base }
         }
         return 46000 + start * 500
     }
 
-    static func udpPortFree(_ port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        defer { close(fd) }
-        var a = sockaddr_in()
-        a.sin_family = sa_family_t(AF_INET)
-        a.sin_port = UInt16(port).bigEndian
-        a.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
+    /// Sends one datagram and returns once the relay thread has handled it, then drains what
+    /// came out at `parties` (so socket buffers never fill; without waiting: a receive
+    /// timeout costs a scheduler tick per call). The datagram is queued when send returns,
+    /// and the thread runs commands before sockets in a wake-up, so the second barrier runs
+    /// in a wake-up after the one that forwarded the packet.
+    func deliver(_ packet: [UInt8], from socket: UDPSocket, to port: Int, draining parties: [UDPSocket]) {
+        socket.send(packet, to: port)
+        relay.barrierBlocking()
+        relay.barrierBlocking()
+        var sink = [UInt8](repeating: 0, count: 2048)
+        for p in parties {
+            while recv(p.fd, &sink, sink.count, Int32(MSG_DONTWAIT)) >= 0 {}
+        }
     }
 
     /// Ends every call an input left (so ports and memory do not pile up across inputs).
@@ -67,13 +73,7 @@ final class MediaFuzz: @unchecked Sendable {
             socket = call.far
             port = rtcp ? call.stream.endpoint(.a).rtcpPort : call.stream.port(.a)
         }
-        socket.send(packet, to: port)
-        relay.barrierBlocking()
-        relay.barrierBlocking()
-        var sink = [UInt8](repeating: 0, count: 2048)
-        for fd in [call.far.fd] + call.devices.map(\.fd) {
-            while recv(fd, &sink, sink.count, Int32(MSG_DONTWAIT)) >= 0 {}
-        }
+        deliver(packet, from: socket, to: port, draining: [call.far] + call.devices)
         call.settle()
     }
 
@@ -162,7 +162,9 @@ final class MediaFuzz: @unchecked Sendable {
         var leg: SwitchLeg!
         /// Which of `devices` the current leg is toward.
         var next = 1
-        let spliced = ResultBox<Bool>()
+        /// Set by the relay thread's splice report, read after the input's barriers.
+        let spliced = SpliceFlag()
+        final class SpliceFlag: Sendable { let value = Atomic<Bool>(false) }
 
         init(relay: MediaRelay) throws {
             self.relay = relay
@@ -184,16 +186,16 @@ final class MediaFuzz: @unchecked Sendable {
             try relay.configure(leg, LegMedia(format: .init(codec: .opus, payloadType: 111, telephoneEvent: 101,
                                                             telephoneEventClockRate: 48000)), transcodes: true)
             try relay.setRemote(leg, ip: "127.0.0.1", port: device.port, rtcpPort: device.port)
-            spliced.value = false
-            let box = spliced
-            relay.arm(leg, mode: .silence, windowMillis: 1000, primingMillis: 0) { _ in box.value = true }
+            spliced.value.store(false, ordering: .relaxed)
+            let flag = spliced
+            relay.arm(leg, mode: .silence, windowMillis: 1000, primingMillis: 0) { _ in flag.value.store(true, ordering: .releasing) }
             _ = relay.barrierBlocking()
         }
 
         /// After an input: a splice that happened is committed and the next switchover armed.
         func settle() {
-            guard spliced.value == true else { return }
-        if ProcessInfo.processInfo.environment["BATON_FUZZ_DEBUG"] != nil { print("relay: spliced to device \(next)") }
+            guard spliced.value.load(ordering: .acquiring) else { return }
+            if ProcessInfo.processInfo.environment["BATON_FUZZ_DEBUG"] != nil { print("relay: spliced to device \(next)") }
             relay.commit(leg)
             next = 1 - next
             try? arm()
@@ -214,17 +216,6 @@ final class MediaFuzz: @unchecked Sendable {
             if rtcp { try? s.protectRTCP(&packet) } else { try? s.protect(&packet) }
         }
         let port = rtcp ? call.stream.endpoint(side).rtcpPort : call.stream.port(side)
-        (side == .a ? call.a : call.b).send(packet, to: port)
-        // Until the relay thread has read it: the datagram is queued when send returns, and
-        // the thread runs commands before sockets in a wake-up, so the second barrier runs
-        // in a wake-up after the one that forwarded the packet.
-        relay.barrierBlocking()
-        relay.barrierBlocking()
-        // Drain what came out, so socket buffers never fill (without waiting: a receive
-        // timeout costs a scheduler tick per call).
-        var sink = [UInt8](repeating: 0, count: 2048)
-        for fd in [call.a.fd, call.b.fd] {
-            while recv(fd, &sink, sink.count, Int32(MSG_DONTWAIT)) >= 0 {}
-        }
+        deliver(packet, from: side == .a ? call.a : call.b, to: port, draining: [call.a, call.b])
     }
 }
