@@ -25,7 +25,7 @@ public struct CallResumeState: Codable, Sendable, Equatable {
         /// Offer/answer outcome: each side's codec and SRTP keys, Baton's keys toward each
         /// side, each side's RTP profile (a re-offer after the restart keeps them).
         public var media: [String: LegMedia]
-        public var batonKeys: [String: [String: [UInt8]]]
+        public var batonKeys: [String: [String: Data]]
         public var proto: [String: String]
     }
     public var version = 1
@@ -62,10 +62,11 @@ public struct StateSealer: Sendable {
     }
 }
 
-/// Answered SIP calls survive a restart of the gateway (kill -9 included): each is saved
-/// (``persist(_:recheck:)``) whenever its dialogs, SDP or media change, checked for changed
-/// latches by ``checkpoint()``, and taken back by ``resume(call:record:caller:callee:state:)``
-/// when `baton serve` starts again (docs/restart.md).
+/// Answered SIP calls survive a restart of the gateway (kill -9 included): the dialogs are
+/// saved when the call is answered, the sealed state by the next ``checkpoint()`` after any
+/// change (answer, re-offer, switchover, a latch away from the SDP's address), and the call
+/// is taken back by ``resume(call:record:caller:callee:state:)`` when `baton serve` starts
+/// again (docs/restart.md).
 extension CallManager {
     /// What the controller last saved of a call: the dialogs' JSON and the B2BUA's session.
     struct SavedAnchor: Sendable {
@@ -77,51 +78,66 @@ extension CallManager {
         /// Save once more at the next checkpoint: a splice rebases the far party's egress on
         /// the new leg's first packet, which can follow the dialogs' report.
         var recheck = false
+        /// Changed since the last save (answered, re-offered, switched): saved at the next
+        /// checkpoint, so a burst of changes costs one sealed write and a call shorter than
+        /// `store.checkpoint_ms` none.
+        var dirty = false
     }
 
     /// Both legs' dialogs of an answered call: kept in the store under this gateway's id, so a
-    /// surviving gateway (or this one after a restart) can send their BYEs, with what this
-    /// gateway needs to resume the call (sealed).
+    /// surviving gateway (or this one after a restart) can send their BYEs at once, and with
+    /// what this gateway needs to resume the call (sealed) from the next ``checkpoint()`` on.
     public func dialogsConfirmed(call id: String, caller: DialogSnapshot, callee: DialogSnapshot, session: B2BUA.SessionState) {
-        guard currentPolicy.gatewayID != nil else { return }
+        let policy = currentPolicy
+        guard policy.gatewayID != nil else { return }
         let enc = JSONEncoder()
         guard let a = try? enc.encode(caller), let b = try? enc.encode(callee) else { return }
-        let known = state.withLock { s -> Bool in
-            guard s.live[id] != nil else { return false }
+        let first = state.withLock { s -> Bool? in
+            guard let l = s.live[id] else { return nil }
             s.live[id]!.saved = SavedAnchor(caller: String(decoding: a, as: UTF8.self), callee: String(decoding: b, as: UTF8.self),
-                                            session: session, latches: s.live[id]!.saved?.latches ?? [])
-            return true
+                                            session: session, latches: l.saved?.latches ?? [], recheck: l.saved?.recheck ?? false,
+                                            dirty: policy.stateSealer != nil)
+            return l.saved == nil
         }
-        if known { persist(id, recheck: true) }
+        // The dialogs go to the store at once (a lost gateway's calls get their BYEs); the
+        // sealed state follows with the next checkpoint.
+        if first == true || (first != nil && policy.stateSealer == nil) { persist(id, sealed: false) }
     }
 
     /// Writes the call's anchor row: its dialogs, and (with a ``CallPolicy/stateSealer``) its
-    /// sealed ``CallResumeState`` after reading the relay's side of it on the relay threads.
-    /// `recheck` saves once more at the next ``checkpoint()``.
-    func persist(_ id: String, recheck: Bool = false) {
+    /// sealed ``CallResumeState``: ports and latched sources as the streams show them, and
+    /// after a switchover the egress rewrites, read on the relay threads (a command: only
+    /// they touch that state). `recheck` saves once more at the next ``checkpoint()``.
+    func persist(_ id: String, recheck: Bool = false, sealed: Bool = true) {
         let policy = currentPolicy
         guard let gateway = policy.gatewayID else { return }
-        struct Base { var saved: SavedAnchor; var streams: [AnchoredStream]; var state: CallResumeState? }
+        struct Base { var saved: SavedAnchor; var streams: [AnchoredStream]; var state: CallResumeState?; var switched: Bool }
         let base = state.withLock { s -> Base? in
             guard var l = s.live[id], var saved = l.saved else { return nil }
-            saved.latches = l.streams.flatMap { [$0.latchedAddress(.a), $0.latchedAddress(.b)] }
+            guard sealed, policy.stateSealer != nil else { return Base(saved: saved, streams: [], state: nil, switched: false) }
+            saved.latches = CallManager.latchesWorthSaving(l)
             saved.recheck = recheck
+            saved.dirty = false
             l.saved = saved
             s.live[id] = l
-            guard policy.stateSealer != nil else { return Base(saved: saved, streams: [], state: nil) }
             let streams = l.streams.indices.map { i -> CallResumeState.Stream in
                 let n = l.negotiation[i]
+                let st = l.streams[i]
+                func side(_ x: MediaRelay.Side) -> StreamSnapshot.Side {
+                    .init(rtpPort: st.port(x), latchedRTP: st.latchedAddress(x), latchedRTCP: st.latchedRTCPAddress(x))
+                }
                 return CallResumeState.Stream(
-                    relay: StreamSnapshot(a: .init(rtpPort: 0), b: .init(rtpPort: 0)),
+                    relay: StreamSnapshot(a: side(.a), b: side(.b)),
                     remotes: Dictionary(uniqueKeysWithValues: (l.remotes[i] ?? [:]).map { ($0.key.rawValue, $0.value) }),
                     media: Dictionary(uniqueKeysWithValues: (n?.media ?? [:]).map { (CallManager.relaySide($0.key).rawValue, $0.value) }),
                     batonKeys: Dictionary(uniqueKeysWithValues: (n?.batonKeys ?? [:]).map { side, keys in
-                        (CallManager.relaySide(side).rawValue, Dictionary(uniqueKeysWithValues: keys.map { ($0.key.rawValue, $0.value) }))
+                        (CallManager.relaySide(side).rawValue, Dictionary(uniqueKeysWithValues: keys.map { ($0.key.rawValue, Data($0.value)) }))
                     }),
                     proto: Dictionary(uniqueKeysWithValues: (n?.proto ?? [:]).map { (CallManager.relaySide($0.key).rawValue, $0.value) }))
             }
             return Base(saved: saved, streams: l.streams,
-                        state: CallResumeState(from: l.call.from, to: l.call.to, session: saved.session, streams: streams))
+                        state: CallResumeState(from: l.call.from, to: l.call.to, session: saved.session, streams: streams),
+                        switched: l.switched)
         }
         guard let base else { return }
         let write: @Sendable (String) -> Void = { [weak self] sealed in
@@ -135,7 +151,8 @@ extension CallManager {
             }
         }
         guard let full = base.state, let sealer = policy.stateSealer else { write(""); return }
-        guard !base.streams.isEmpty else { write(seal(full, sealer, call: id)); return }
+        // Before any switchover nothing is rewritten: no need to ask the relay threads.
+        guard base.switched, !base.streams.isEmpty else { write(seal(full, sealer, call: id)); return }
         let snapshots = Mutex<[Int: StreamSnapshot]>([:])
         let count = base.streams.count
         for (i, stream) in base.streams.enumerated() {
@@ -160,18 +177,35 @@ extension CallManager {
     }
 
     /// Saves again the answered calls whose latched sources changed since they were last
-    /// saved (a party's first packets, a NAT rebinding) or that asked for a recheck. Cheap:
-    /// one lock per socket read; `baton serve` runs it every `store.checkpoint_ms`.
+    /// saved (a party behind NAT sending from elsewhere than its SDP said, a NAT rebinding)
+    /// or that asked for a recheck (after a switchover). Cheap: one lock per socket read;
+    /// `baton serve` runs it every `store.checkpoint_ms`.
     public func checkpoint() {
         let due = state.withLock { s in
             s.live.compactMap { id, l -> String? in
                 guard let saved = l.saved else { return nil }
-                if saved.recheck { return id }
-                let now = l.streams.flatMap { [$0.latchedAddress(.a), $0.latchedAddress(.b)] }
-                return now == saved.latches ? nil : id
+                if saved.dirty || saved.recheck { return id }
+                return CallManager.latchesWorthSaving(l) == saved.latches ? nil : id
             }
         }
-        for id in due { persist(id) }
+        // A save after a switchover is checked once more (the splice's egress rewrite comes
+        // with the new leg's first packet).
+        let switched = state.withLock { s in Set(due.filter { s.live[$0]?.switched == true && s.live[$0]?.saved?.dirty == true }) }
+        for id in due { persist(id, recheck: switched.contains(id)) }
+    }
+
+    /// The RTP sources latched per stream and side, except those that are where the SDP said
+    /// (the common case: restoring the remote is the same as restoring that latch, so a call's
+    /// first packets cost no second save).
+    static func latchesWorthSaving(_ l: Live) -> [String?] {
+        l.streams.indices.flatMap { i in
+            [MediaRelay.Side.a, .b].map { side -> String? in
+                guard let latched = l.streams[i].latchedAddress(side) else { return nil }
+                guard let r = l.remotes[i]?[side] else { return latched }
+                let advertised = r.ip.contains(":") ? "[\(r.ip)]:\(r.port)" : "\(r.ip):\(r.port)"
+                return latched == advertised ? nil : latched
+            }
+        }
     }
 
     /// Takes back an answered SIP call from before a restart: binds its ports again, sets
@@ -208,7 +242,7 @@ extension CallManager {
                 for (k, v) in s.proto { n.proto[CallManager.callSide(k)] = v }
                 for (k, keys) in s.batonKeys {
                     n.batonKeys[CallManager.callSide(k)] = Dictionary(uniqueKeysWithValues: keys.compactMap { suite, key in
-                        SRTPSuite(rawValue: suite).map { ($0, key) }
+                        SRTPSuite(rawValue: suite).map { ($0, Array(key)) }
                     })
                 }
                 negotiation[i] = n
@@ -235,8 +269,10 @@ extension CallManager {
             l.negotiation = negotiation
             l.remotes = remotes
             l.saved = SavedAnchor(caller: String(decoding: try enc.encode(caller), as: UTF8.self),
-                                  callee: String(decoding: try enc.encode(callee), as: UTF8.self), session: saved.session,
-                                  latches: streams.flatMap { _ in [nil, nil] })
+                                  callee: String(decoding: try enc.encode(callee), as: UTF8.self), session: saved.session)
+            let latches = CallManager.latchesWorthSaving(l)
+            l.saved?.latches = latches
+            l.switched = saved.streams.contains { $0.relay.a.egress != nil || $0.relay.b.egress != nil }
             let filed = state.withLock { s -> Bool in
                 guard s.live[id] == nil else { return false }
                 s.live[id] = l

@@ -134,6 +134,16 @@ extension CallManager {
             if let media = answer?.media { leg.advertised = media.map { "\($0.address):\($0.port)" } }
             l.call.legs.removeAll { $0.role == .party(p.side) || $0.number == p.leg }
             l.call.legs.append(leg)
+            // What a restart sets again: the new device's address, and the egress rewrite the
+            // splice chose (read from the relay thread when the call is next saved).
+            if let media = answer?.media {
+                let source = sourcePolicy(mediaSource, control: .sip(peer))
+                for (i, _) in p.legs where i < media.count && media[i].address != "0.0.0.0" && media[i].address != "::" {
+                    l.remotes[i, default: [:]][CallManager.relaySide(p.side)] =
+                        CallResumeState.Remote(ip: media[i].address, port: media[i].port, rtcpPort: media[i].rtcpPort, source: source)
+                }
+            }
+            l.switched = true
             s.live[p.call] = l
         }
     }

@@ -53,6 +53,9 @@ public final class CallManager: B2BUADelegate, RegistrationPersisting, Sendable 
         var remotes: [Int: [MediaRelay.Side: CallResumeState.Remote]] = [:]
         /// What was last saved for a restart (answered SIP calls with a gateway id).
         var saved: SavedAnchor?
+        /// A switchover committed: the far party's egress may be rewritten (saving the call
+        /// then asks the relay thread for it).
+        var switched = false
 
         init(id: String, from: String, to: String, started: Double, callerCallID: String = "") {
             call = Call(id: id, state: .calling, from: from, to: to, legs: [])

@@ -1,3 +1,4 @@
+import Foundation
 import COpus
 
 /// What one leg's party sends and expects: its codec and payload types (from the SDP
@@ -76,6 +77,21 @@ public struct SRTPKeys: Sendable, Equatable, Codable {
         self.suite = suite
         self.receive = receive
         self.send = send
+    }
+
+    // Keys as base64 (`Data`), not as JSON arrays of numbers.
+    private enum CodingKeys: String, CodingKey { case suite, receive, send }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        suite = try c.decode(SRTPSuite.self, forKey: .suite)
+        receive = Array(try c.decode(Data.self, forKey: .receive))
+        send = Array(try c.decode(Data.self, forKey: .send))
+    }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(suite, forKey: .suite)
+        try c.encode(Data(receive), forKey: .receive)
+        try c.encode(Data(send), forKey: .send)
     }
 }
 

@@ -511,6 +511,11 @@ public final class AnchoredStream: Sendable, Hashable {
         endpoint(side).rtp.latchedText.withLock { $0 }
     }
 
+    /// The source address latched for the side's RTCP, if any yet.
+    public func latchedRTCPAddress(_ side: MediaRelay.Side) -> String? {
+        endpoint(side).rtcp.latchedText.withLock { $0 }
+    }
+
     /// RFC 4733 events (DTMF) the side's party sent so far, and the last event's code (0-9
     /// digits, 10 `*`, 11 `#`, 12-15 A-D); count 0: none.
     public func telephoneEvents(_ side: MediaRelay.Side) -> (count: Int, last: UInt8) {

@@ -39,7 +39,9 @@ extension B2BUA {
                 body = try sdp.serialize()
                 call.sdp[.caller] = ack.body
             } catch {
-                logger.warning("bad SDP answer in a late offer's ACK", metadata: ["call": "\(call.id)", "error": "\(error)"])
+                if let e = error as? SIPError { observer?.badSDP(e) }   // counted with the other bad SDP
+                badInputLogs.log(logger, .warning, "bad SDP answer in a late offer's ACK: the call is ended",
+                                 metadata: ["call": "\(call.id)", "error": "\(error)"])
             }
         }
         guard !body.isEmpty else {

@@ -66,7 +66,10 @@ import TestSupport
         let session = B2BUA.SessionState(callerSDP: Array("v=0 caller".utf8), calleeSDP: Array("v=0 callee".utf8), sdesInClear: true)
         _ = anchors(before)
         before.dialogsConfirmed(call: id, caller: Self.dialog("cid-a", cseq: 3), callee: Self.dialog("cid-b", cseq: 7), session: session)
-        #expect(before.relay.barrierBlocking())
+        // The dialogs are saved at once (a lost gateway's BYEs); the sealed state at the next checkpoint.
+        let first = try #require(anchors(before).last)
+        #expect(first.state.isEmpty && first.caller.contains("cid-a"))
+        before.checkpoint()
         let saved = try #require(anchors(before).last)
         #expect(saved.gateway == "gw" && saved.callID == id && !saved.state.isEmpty)
         // Sealed: neither the parties' keys nor the SDP are readable in the row.
@@ -105,6 +108,15 @@ import TestSupport
             try after.resume(call: id, record: nil, caller: Self.dialog("cid-a", cseq: 3), callee: Self.dialog("cid-b", cseq: 7), state: state)
         }
         #expect(after.relay.pool.pairsInUse == 2)
+        // Saved once as resumed (its latch restored); then nothing changes: the next
+        // checkpoint writes nothing, and a re-offer is saved by the one after it.
+        after.checkpoint()
+        _ = anchors(after)
+        after.checkpoint()
+        #expect(anchors(after).isEmpty)
+        after.dialogsConfirmed(call: id, caller: Self.dialog("cid-a", cseq: 4), callee: Self.dialog("cid-b", cseq: 7), session: session)
+        after.checkpoint()
+        #expect(anchors(after).contains { !$0.state.isEmpty && $0.caller.contains("\"localCSeq\":4") })
     }
 
     @Test func aPortTakenMeanwhileFailsTheResumeAndLeavesNothingBound() throws {
