@@ -670,7 +670,7 @@ public final class B2BUA: TransactionUser {
                 // the callee start sending: its first packets must meet the negotiated
                 // action, never go out plain to an SRTP caller.
                 let relayed = relay(r, to: nil, call: call, from: .callee, base: aInvite.request,
-                                    role: call.lateOffer ? .offer(transport: nil) : .answer)
+                                    role: call.lateOffer ? .offer(transport: nil) : .answer, transport: aInvite.peer.transport)
                 if call.lateOffer, relayed != nil {
                     call.lateAckCSeq = r.cseqNumber ?? 1   // the ACK carries the caller's answer
                 } else {
@@ -778,10 +778,10 @@ public final class B2BUA: TransactionUser {
     @discardableResult
 
     private func relay(_ r: SIPMessage, to t: ServerTransaction?, call: Call, from side: CallSide, base: SIPMessage? = nil,
-                       role: SDPRole = .answer, dropBody: Bool = false) -> SIPMessage? {
+                       role: SDPRole = .answer, dropBody: Bool = false, transport: SIPTransportKind? = nil) -> SIPMessage? {
         guard let request = t?.request ?? base else { return nil }
         let out = request.makeResponse(r.statusCode, r.reasonPhrase ?? "", toTag: call.dialog(side.other).localTag)
-        out.edit { try $0.setContact(configuration.contact(for: t?.peer.transport ?? .udp)) }
+        out.edit { try $0.setContact(configuration.contact(for: t?.peer.transport ?? transport ?? .udp)) }
         out.setHeader("Server", configuration.userAgent)
         // RFC 4028: the session interval the far side agreed to (its refresher) travels on.
         if (200..<300).contains(r.statusCode), let se = r.header("Session-Expires") {
@@ -978,7 +978,7 @@ public final class B2BUA: TransactionUser {
                 // not be what a later switchover offers).
                 if !txn.request.body.isEmpty { call.sdp[side] = txn.request.body }
                 if !r.body.isEmpty { call.sdp[side.other] = r.body }
-                let relayed = relay(r, to: nil, call: call, from: side.other, base: txn.request)
+                let relayed = relay(r, to: nil, call: call, from: side.other, base: txn.request, transport: txn.peer.transport)
                 sendAck(on: side.other, of: call, cseq: r.cseqNumber)
                 guard let ok = relayed else {
                     txn.respond(.serverInternalError)
@@ -1027,8 +1027,9 @@ public final class B2BUA: TransactionUser {
                     if method == .update, code < 300 {
                         if !req.body.isEmpty { call.sdp[side] = req.body }
                         if !r.body.isEmpty { call.sdp[side.other] = r.body }
-                        if let out = self.relay(r, to: t, call: call, from: side.other) {
+                        if let out = self.relay(r, to: nil, call: call, from: side.other, base: req, transport: t.peer.transport) {
                             self.sessionTimer(out, request: req, call: call)   // a refresh (RFC 4028)
+                            t.respond(out)
                         } else {
                             t.respond(.serverInternalError)
                         }
