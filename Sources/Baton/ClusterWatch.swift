@@ -99,7 +99,7 @@ struct ClusterWatch: Service {
         var taken = 0
         for a in anchors {
             do {
-                guard !a.state.isEmpty else { throw CallsError.resume(a.callID, "no resume state saved (it was saved by a gateway with resuming off)") }
+                guard !a.state.isEmpty else { throw CallsError.resume(a.callID, "no resume state saved (answered or changed less than store.checkpoint_ms before the restart, or saved with resuming off)") }
                 let state = try dec.decode(CallResumeState.self, from: try sealer.open(a.state))
                 let caller = try dec.decode(DialogSnapshot.self, from: Data(a.caller.utf8))
                 let callee = try dec.decode(DialogSnapshot.self, from: Data(a.callee.utf8))
