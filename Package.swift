@@ -143,6 +143,7 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Logging", package: "swift-log"),
         ], path: "tools/fuzz/Targets", swiftSettings: strict),
         .executableTarget(name: "baton-fuzz", dependencies: ["FuzzTargets", .product(name: "Logging", package: "swift-log")], path: "tools/fuzz/Driver", swiftSettings: strict),
         // Helpers shared by test targets (HummingbirdTesting-style): loopback sockets, polling.
