@@ -181,17 +181,16 @@ extension CallManager {
     /// or that asked for a recheck (after a switchover). Cheap: one lock per socket read;
     /// `baton serve` runs it every `store.checkpoint_ms`.
     public func checkpoint() {
+        // A save of a change after a switchover is checked once more (the splice's egress
+        // rewrite comes with the new leg's first packet).
         let due = state.withLock { s in
-            s.live.compactMap { id, l -> String? in
+            s.live.compactMap { id, l -> (id: String, recheck: Bool)? in
                 guard let saved = l.saved else { return nil }
-                if saved.dirty || saved.recheck { return id }
-                return CallManager.latchesWorthSaving(l) == saved.latches ? nil : id
+                if saved.dirty || saved.recheck { return (id, saved.dirty && l.switched) }
+                return CallManager.latchesWorthSaving(l) == saved.latches ? nil : (id, false)
             }
         }
-        // A save after a switchover is checked once more (the splice's egress rewrite comes
-        // with the new leg's first packet).
-        let switched = state.withLock { s in Set(due.filter { s.live[$0]?.switched == true && s.live[$0]?.saved?.dirty == true }) }
-        for id in due { persist(id, recheck: switched.contains(id)) }
+        for (id, recheck) in due { persist(id, recheck: recheck) }
     }
 
     /// The RTP sources latched per stream and side, except those that are where the SDP said

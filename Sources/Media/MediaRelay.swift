@@ -121,34 +121,26 @@ public final class MediaRelay: Sendable {
 
     /// Allocates an anchored stream: an RTP/RTCP port pair for each side.
     public func allocate() throws(MediaError) -> AnchoredStream {
-        let a = try pool.allocate()
+        try anchor(try pool.allocate()) { () throws(MediaError) in try pool.allocate() }
+    }
+
+    /// Allocates a stream on given ports (the RTP port of each side's pair): a call resumed
+    /// after a restart keeps the ports its parties were told.
+    public func allocate(resuming ports: (a: Int, b: Int)) throws(MediaError) -> AnchoredStream {
+        try anchor(try pool.allocate(port: ports.a)) { () throws(MediaError) in try pool.allocate(port: ports.b) }
+    }
+
+    /// A stream on side a's pair `a` and the pair `drawB` draws for side b (if that fails, `a`
+    /// goes back to the pool), registered with a relay thread.
+    private func anchor(_ a: PortPool.Pair, _ drawB: () throws(MediaError) -> PortPool.Pair) throws(MediaError) -> AnchoredStream {
         let b: PortPool.Pair
-        do { b = try pool.allocate() } catch {
+        do { b = try drawB() } catch {
             pool.release(a, owner: a.owner, rtpSlot: a.rtpSlot, rtcpSlot: a.rtcpSlot)   // still parked where it was
             throw error
         }
         let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
         // The thread that still has the first pair registered, so it is adopted as it is;
         // round robin for fresh sockets (a parked pair's thread was itself drawn that way).
-        let thread = threads[a.owner >= 0 && a.owner < threads.count ? a.owner : Int(id % UInt64(threads.count))]
-        let stream = AnchoredStream(id: id, a: a, b: b, thread: thread.index)
-        adopt(stream.a, on: thread.index)
-        adopt(stream.b, on: thread.index)
-        streams.withLock { $0[id] = stream }
-        thread.submit(.add(stream.sockets))
-        return stream
-    }
-
-    /// Allocates a stream on given ports (the RTP port of each side's pair): a call resumed
-    /// after a restart keeps the ports its parties were told.
-    public func allocate(resuming ports: (a: Int, b: Int)) throws(MediaError) -> AnchoredStream {
-        let a = try pool.allocate(port: ports.a)
-        let b: PortPool.Pair
-        do { b = try pool.allocate(port: ports.b) } catch {
-            pool.release(a, owner: a.owner, rtpSlot: a.rtpSlot, rtcpSlot: a.rtcpSlot)
-            throw error
-        }
-        let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
         let thread = threads[a.owner >= 0 && a.owner < threads.count ? a.owner : Int(id % UInt64(threads.count))]
         let stream = AnchoredStream(id: id, a: a, b: b, thread: thread.index)
         adopt(stream.a, on: thread.index)

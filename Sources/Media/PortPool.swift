@@ -91,24 +91,29 @@ public final class PortPool: Sendable {
                 let at = (head + k) % ring.count
                 guard ring[at].parked != nil else { continue }
                 ring.swapAt(at, head)
-                let p = pop().parked!
-                parked -= 1
-                inUse += 1
-                if p.owner >= 0 {
-                    // Its relay thread kept draining it; what came since goes now.
-                    straysDropped += Int(baton_udp_drain(p.rtpFD) + baton_udp_drain(p.rtcpFD))
-                } else {
-                    for fd in [p.rtpFD, p.rtcpFD] {
-                        // Unparking restores the receive buffer; if that fails the port still
-                        // works with the kernel's minimum buffer: counted, not fatal.
-                        do { straysDropped += Int(try SystemCall.check(baton_udp_unpark(fd), "setsockopt(SO_RCVBUF)")) } catch {
-                            unparkFailures += 1
-                        }
-                    }
-                }
-                return p
+                return unpark(pop().parked!)
             }
             throw error
+        }
+
+        /// A parked pair handed out again: in use from now on, with what queued meanwhile
+        /// dropped.
+        mutating func unpark(_ p: Pair) -> Pair {
+            parked -= 1
+            inUse += 1
+            if p.owner >= 0 {
+                // Its relay thread kept draining it; what came since goes now.
+                straysDropped += Int(baton_udp_drain(p.rtpFD) + baton_udp_drain(p.rtcpFD))
+            } else {
+                for fd in [p.rtpFD, p.rtcpFD] {
+                    // Unparking restores the receive buffer; if that fails the port still
+                    // works with the kernel's minimum buffer: counted, not fatal.
+                    do { straysDropped += Int(try SystemCall.check(baton_udp_unpark(fd), "setsockopt(SO_RCVBUF)")) } catch {
+                        unparkFailures += 1
+                    }
+                }
+            }
+            return p
         }
     }
     private let state: Mutex<State>
@@ -192,17 +197,7 @@ public final class PortPool: Sendable {
             }
             s.ring.swapAt((s.head + k) % s.ring.count, s.head)
             let e = s.pop()
-            if var p = e.parked {
-                s.parked -= 1
-                s.inUse += 1
-                if p.owner >= 0 {
-                    s.straysDropped += Int(baton_udp_drain(p.rtpFD) + baton_udp_drain(p.rtcpFD))
-                } else {
-                    for fd in [p.rtpFD, p.rtcpFD] { _ = baton_udp_unpark(fd) }
-                    p = Pair(rtpPort: p.rtpPort, rtpFD: p.rtpFD, rtcpFD: p.rtcpFD)
-                }
-                return p
-            }
+            if let p = e.parked { return s.unpark(p) }
             let rtp = baton_udp_bind(address, e.port)
             guard rtp >= 0 else { s.push(e); throw .system(call: "bind(\(port))", errno: -rtp) }
             let rtcp = baton_udp_bind(address, e.port + 1)

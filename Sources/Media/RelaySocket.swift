@@ -139,15 +139,16 @@ final class RelaySocket: @unchecked Sendable {
 
     func latch(_ source: UnsafePointer<sockaddr_storage>) {
         baton_addr_set(remote, source)
-        hasRemote = true
-        latched = true
-        let text = RelaySocket.describe(remote)
-        latchedText.withLock { $0 = text }
+        markLatched()
     }
 
     /// A latch from before a restart: the source is known without waiting for a packet.
     func restoreLatch(_ addr: baton_addr) {
         remote.pointee = addr
+        markLatched()
+    }
+
+    private func markLatched() {
         hasRemote = true
         latched = true
         let text = RelaySocket.describe(remote)

@@ -8,20 +8,19 @@ final class ForkToken {}
 /// done by the B2BUA as the callee side's UAC): its own Call-ID, From tag and transaction,
 /// the same anchored offer.
 final class Fork {
-    let token = ForkToken()
+    /// Names its transaction's events (a demoted `b` keeps the call's token it had).
+    let id: ForkToken
     var dialog: Dialog
     var txn: ClientTransaction?
     var request: SIPMessage
     /// It lost (another contact answered, the call was cancelled or ended): a 2xx it still
     /// sends is ACKed and hung up.
     var lost = false
-    init(dialog: Dialog, request: SIPMessage, token: ForkToken? = nil) {
+    init(dialog: Dialog, request: SIPMessage, token: ForkToken = ForkToken()) {
         self.dialog = dialog
         self.request = request
-        self.tokenOverride = token
+        self.id = token
     }
-    private let tokenOverride: ForkToken?
-    var id: ForkToken { tokenOverride ?? token }
 }
 
 /// Forking to several registered contacts of one AOR: every contact rings, the first 2xx
